@@ -1,0 +1,107 @@
+/**
+ * `npm run bench`: load, import and evaluation timings on the real models in ../shared.
+ * Prints medians and rewrites bench/RESULTS.md. Targets live here, never in timed tests.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeModel, encodeModel } from '../src/io/model-file.js';
+import { importModel } from '../src/io/node/import-model.js';
+import { evaluateShape, evaluateVertices } from '../src/model/evaluate.js';
+import type { MorphableModel } from '../src/model/morphable-model.js';
+import { SeededRandom } from '../src/model/random.js';
+import { sampleCoefficients } from '../src/model/sample.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const shared = join(root, '../shared');
+const ictArchive = join(shared, 'models/ict-facekit.tar.xz');
+const sfmFolder = join(shared, 'models/sfm');
+
+interface Row { what: string; median: string; runs: number; note?: string }
+const rows: Row[] = [];
+
+function median(values: number[]): number {
+  const s = values.slice().sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Median milliseconds of `runs` calls after `warmup` unmeasured ones. */
+async function time(runs: number, warmup: number, fn: () => unknown): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+function record(what: string, ms: number, runs: number, note?: string): void {
+  const median = ms >= 100 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(1)} ms` : `${(ms * 1000).toFixed(1)} µs`;
+  rows.push({ what, median, runs, note });
+  console.log(`${what.padEnd(58)} ${median.padStart(10)}  (median of ${runs})${note ? `  ${note}` : ''}`);
+}
+
+async function evaluationRate(model: MorphableModel, label: string): Promise<void> {
+  const random = new SeededRandom(1);
+  const c = sampleCoefficients(model, random, { expression: true });
+  c.expression.fill(0.1); // every blendshape active: the worst case
+  const out = new Float32Array(model.mean.length);
+  const ms = await time(30, 5, () => evaluateShape(model, c.identity, c.expression, out));
+  record(`evaluate ${label} (${model.vertexCount} vertices, ${model.identity.count}+${model.expression.count} components)`, ms, 30, `${Math.round(1000 / ms)} evaluations/s`);
+  const landmarks = model.landmarks.ibug68.vertices;
+  const lm = new Float32Array(3 * landmarks.length);
+  const lmMs = await time(2000, 200, () => evaluateVertices(model, landmarks, c.identity, c.expression, lm));
+  record(`evaluate ${label}: 68 landmark vertices only`, lmMs, 2000);
+}
+
+if (!existsSync(ictArchive) || !existsSync(sfmFolder)) {
+  console.error(`bench: needs the models in ${shared} (ICT-FaceKit archive and the Surrey model)`);
+  process.exit(2);
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'morphable-bench-'));
+try {
+  let full!: MorphableModel;
+  let faceHead!: MorphableModel;
+  record('ICT import from .tar.xz (OBJ parsing, full head)', await time(3, 0, async () => { full = await importModel(ictArchive, { region: 'full' }); }), 3);
+  execFileSync('tar', ['-xJf', ictArchive, '-C', scratch]);
+  record('ICT import from extracted folder (face + head)', await time(3, 0, async () => { faceHead = await importModel(join(scratch, 'FaceXModel')); }), 3);
+
+  for (const [label, model] of [['ICT face+head', faceHead], ['ICT full head', full]] as const) {
+    const file = join(scratch, `${label}.glb`);
+    writeFileSync(file, await encodeModel(model));
+    const size = (readFileSync(file).length / 1e6).toFixed(1);
+    record(`native .glb load, ${label} (${size} MB, read + decode)`, await time(20, 3, () => decodeModel(readFileSync(file), file)), 20);
+  }
+  record('native .glb encode, ICT face+head', await time(5, 1, () => encodeModel(faceHead)), 5);
+
+  await evaluationRate(faceHead, 'ICT face+head');
+  await evaluationRate(full, 'ICT full head');
+
+  let sfm!: MorphableModel;
+  record('Surrey model import (eos .bin files)', await time(10, 2, async () => { sfm = await importModel(sfmFolder); }), 10);
+  await evaluationRate(sfm, 'SFM');
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const lines = [
+  '# Benchmark results',
+  '',
+  `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpu}, ${cpus().length} cores, Node ${process.version}.`,
+  'Medians after warm-up (imports are measured cold, without warm-up). Models are read from ../shared.',
+  '',
+  '| what | median | runs | note |',
+  '|---|---|---|---|',
+  ...rows.map((r) => `| ${r.what} | ${r.median} | ${r.runs} | ${r.note ?? ''} |`),
+  '',
+  'Targets: native ICT model load < 300 ms (issue 2).',
+  '',
+];
+writeFileSync(join(root, 'bench/RESULTS.md'), lines.join('\n'));
+console.log('\nwrote bench/RESULTS.md');

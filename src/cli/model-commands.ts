@@ -1,0 +1,248 @@
+import { Command, Option } from 'commander';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import sharp from 'sharp';
+import { InputError } from '../errors.js';
+import { evaluateShape } from '../model/evaluate.js';
+import type { MorphableModel } from '../model/morphable-model.js';
+import { vertexNormals } from '../model/normals.js';
+import { SeededRandom } from '../model/random.js';
+import { componentCoefficients, sampleCoefficients, type FaceCoefficients } from '../model/sample.js';
+import { ICT_REGIONS, type IctRegion } from '../io/importers/ict-facekit.js';
+import type { Mesh } from '../io/mesh.js';
+import { meshToGlb } from '../io/mesh-glb.js';
+import { meshToObj } from '../io/mesh-obj.js';
+import { meshToPly } from '../io/mesh-ply.js';
+import { decodeModel, encodeModel } from '../io/model-file.js';
+import { OutputBatch, writeFileAtomic } from '../io/node/atomic-write.js';
+import { downloadFile } from '../io/node/download.js';
+import { importModel } from '../io/node/import-model.js';
+import { renderPreview } from '../render/preview.js';
+import { defaultModelPath, morphableHome } from './paths.js';
+import { Progress } from './progress.js';
+import { ICT_FACEKIT_SOURCE } from './sources.js';
+
+const MESH_FORMATS = ['obj', 'ply', 'glb'] as const;
+type MeshFormat = (typeof MESH_FORMATS)[number];
+
+export function addModelCommands(program: Command): void {
+  const model = program.command('model').description('get, import, inspect and sample morphable models');
+
+  model
+    .command('fetch')
+    .description(`download ICT-FaceKit (${ICT_FACEKIT_SOURCE.licence}), check it and import it as the default model (${defaultModelPath()})`)
+    .option('--url <url>', 'where to download the archive from (http(s), file:// or a local path to a .tar.gz/.tar.xz)', ICT_FACEKIT_SOURCE.url)
+    .option('--no-verify', 'accept content that differs from the pinned ICT-FaceKit release')
+    .addOption(regionOption())
+    .option('-o, --output <file>', 'where to write the model', defaultModelPath())
+    .action(async (options: { url: string; verify: boolean; region: IctRegion; output: string }) => {
+      const archive = join(morphableHome(), 'downloads', `ict-facekit${archiveExtension(options.url)}`);
+      await mkdir(dirname(archive), { recursive: true });
+      const download = new Progress('downloading');
+      await downloadFile(options.url, archive, {
+        onProgress: (received, total) => download.update(total ? (100 * received) / total : 0),
+      }).finally(() => download.stop());
+      const imported = await importWithProgress(archive, options.region, options.verify ? ICT_FACEKIT_SOURCE.contentDigest : undefined);
+      await writeModel(imported, options.output);
+      console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
+      console.log(`licence: ${imported.licence}`);
+    });
+
+  model
+    .command('import')
+    .description('import a model from its original files into a native .glb model file')
+    .argument('<source>', 'ICT-FaceKit folder or archive (.tar.xz/.tar.gz), eos Surrey model folder or sfm_shape_*.bin')
+    .requiredOption('-o, --output <file>', 'native model file to write (.glb)')
+    .addOption(regionOption())
+    .action(async (source: string, options: { output: string; region: IctRegion }) => {
+      if (extname(options.output).toLowerCase() !== '.glb') throw new InputError(options.output, 'the native model file must end in .glb');
+      const imported = await importWithProgress(source, options.region);
+      await writeModel(imported, options.output);
+      console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
+    });
+
+  model
+    .command('info')
+    .description('describe a model: vertices, triangles, components, landmark sets, regions')
+    .argument('[model]', 'native model file (.glb) or any importable source', defaultModelPath())
+    .option('--json', 'print JSON')
+    .action(async (path: string, options: { json?: boolean }) => {
+      const loaded = await loadModel(path);
+      const info = describeModel(loaded);
+      if (options.json) console.log(JSON.stringify(info, null, 2));
+      else printInfo(info);
+    });
+
+  model
+    .command('sample')
+    .description('draw random faces from the model (or show one component) and write them as meshes')
+    .argument('[model]', 'native model file (.glb) or any importable source', defaultModelPath())
+    .option('-n, --count <n>', 'number of faces', positiveInt, 1)
+    .option('--seed <s>', 'random seed (same seed, same faces)', int, 0)
+    .option('--out <dir>', 'output folder', 'samples')
+    .option('--format <list>', 'mesh formats, comma-separated: obj, ply, glb', meshFormats, ['obj'] as MeshFormat[])
+    .option('--sigma <s>', 'standard deviations: scale of the random draw, or the value of --component', number, 1)
+    .option('--component <k>', 'show component k alone (0-based) instead of random faces', int)
+    .addOption(new Option('--basis <name>', 'basis of --component').choices(['identity', 'expression']).default('identity'))
+    .option('--expression', 'give random faces a random expression too')
+    .option('--preview', 'also write a PNG rendering of each face')
+    .action(async (path: string, options: SampleOptions) => {
+      const loaded = await loadModel(path);
+      await sample(loaded, options);
+    });
+}
+
+interface SampleOptions {
+  count: number;
+  seed: number;
+  out: string;
+  format: MeshFormat[];
+  sigma: number;
+  component?: number;
+  basis: 'identity' | 'expression';
+  expression?: boolean;
+  preview?: boolean;
+}
+
+async function sample(model: MorphableModel, options: SampleOptions): Promise<void> {
+  const faces: { name: string; coefficients: FaceCoefficients }[] = [];
+  if (options.component !== undefined) {
+    const basis = model[options.basis];
+    if (options.component < 0 || options.component >= basis.count) {
+      throw new InputError('--component', `${options.component} is out of range: the ${options.basis} basis has components 0..${basis.count - 1}`);
+    }
+    const name = `${basis.names[options.component]}_${options.sigma >= 0 ? '+' : ''}${options.sigma}`;
+    faces.push({ name, coefficients: componentCoefficients(model, options.basis, options.component, options.sigma) });
+  } else {
+    const random = new SeededRandom(options.seed);
+    for (let i = 0; i < options.count; i++) {
+      faces.push({ name: `sample-${String(i).padStart(3, '0')}`, coefficients: sampleCoefficients(model, random, { sigma: options.sigma, expression: options.expression }) });
+    }
+  }
+  const batch = new OutputBatch();
+  const progress = new Progress('sampling', faces.length, faces.length < 5);
+  try {
+    const positions = new Float32Array(model.mean.length);
+    for (const [i, face] of faces.entries()) {
+      evaluateShape(model, face.coefficients.identity, face.coefficients.expression, positions);
+      const mesh: Mesh = { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
+      const base = join(options.out, face.name);
+      for (const format of options.format) await batch.add(`${base}.${format}`, await encodeMesh(mesh, format));
+      await batch.add(`${base}.json`, JSON.stringify(coefficientsJson(model, face.coefficients), null, 1) + '\n');
+      if (options.preview) {
+        const size = 512;
+        const png = await sharp(renderPreview(positions, model.triangles, size, size), { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+        await batch.add(`${base}.png`, png);
+      }
+      progress.update(i + 1);
+    }
+    await batch.commit();
+  } catch (error) {
+    await batch.abort();
+    throw error;
+  } finally {
+    progress.stop();
+  }
+  console.log(`wrote ${faces.length} face${faces.length === 1 ? '' : 's'} (${options.format.join(', ')}${options.preview ? ', png' : ''}) to ${options.out}`);
+}
+
+async function encodeMesh(mesh: Mesh, format: MeshFormat): Promise<Uint8Array | string> {
+  if (format === 'obj') return meshToObj(mesh);
+  if (format === 'ply') return meshToPly(mesh);
+  return meshToGlb(mesh);
+}
+
+function coefficientsJson(model: MorphableModel, c: FaceCoefficients) {
+  const named = (names: string[], values: Float32Array) => Object.fromEntries(names.map((n, k) => [n, round(values[k])]));
+  return { model: model.name, units: 'mm', identity: Array.from(c.identity, round), expression: named(model.expression.names, c.expression) };
+}
+
+const round = (v: number) => Math.round(v * 1e4) / 1e4;
+
+/** Loads a native model file, or imports any other source on the fly. */
+export async function loadModel(path: string): Promise<MorphableModel> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info && path === defaultModelPath()) {
+    throw new InputError(path, 'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file');
+  }
+  if (info?.isFile() && extname(path).toLowerCase() === '.glb') return decodeModel(await readFile(path), path);
+  return importWithProgress(path, 'face-head');
+}
+
+async function importWithProgress(source: string, region: IctRegion, expectedDigest?: string): Promise<MorphableModel> {
+  const progress = new Progress(`importing ${basename(source)}`);
+  try {
+    return await importModel(source, { region, expectedDigest, onProgress: (f) => progress.update(100 * f) });
+  } finally {
+    progress.stop();
+  }
+}
+
+async function writeModel(model: MorphableModel, output: string): Promise<void> {
+  await mkdir(dirname(output), { recursive: true });
+  await writeFileAtomic(output, await encodeModel(model));
+}
+
+function describeModel(m: MorphableModel) {
+  const basis = (b: MorphableModel['identity']) => ({ kind: b.kind, count: b.count, names: b.names });
+  return {
+    name: m.name,
+    licence: m.licence,
+    units: 'mm',
+    vertices: m.vertexCount,
+    triangles: m.triangles.length / 3,
+    uvs: m.uvs.length / 2,
+    identity: basis(m.identity),
+    expression: basis(m.expression),
+    color: m.color ? basis(m.color.basis) : null,
+    landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { points: v.vertices.length, missing: v.vertices.filter((x) => x < 0).length }])),
+    regions: Object.fromEntries(Object.entries(m.regions).map(([k, v]) => [k, v.length])),
+    contours: Object.fromEntries(Object.entries(m.contours).map(([k, v]) => [k, v.length])),
+  };
+}
+
+function printInfo(info: ReturnType<typeof describeModel>): void {
+  const list = (names: string[]) => (names.length > 8 ? `${names.slice(0, 8).join(', ')}, … (${names.length})` : names.join(', '));
+  const lines = [
+    `${info.name}`,
+    `  licence      ${info.licence}`,
+    `  vertices     ${info.vertices} (mm)`,
+    `  triangles    ${info.triangles}`,
+    `  uvs          ${info.uvs || 'none'}`,
+    `  identity     ${info.identity.count} ${info.identity.kind} components`,
+    `  expression   ${info.expression.count} ${info.expression.kind}: ${list(info.expression.names)}`,
+    `  colour       ${info.color ? `${info.color.count} ${info.color.kind} components` : 'none'}`,
+    `  landmarks    ${Object.entries(info.landmarks).map(([k, v]) => `${k} (${v.points} points${v.missing ? `, ${v.missing} missing` : ''})`).join(', ') || 'none'}`,
+    `  regions      ${Object.entries(info.regions).map(([k, v]) => `${k} (${v})`).join(', ') || 'none'}`,
+    `  contours     ${Object.entries(info.contours).map(([k, v]) => `${k} (${v})`).join(', ') || 'none'}`,
+  ];
+  console.log(lines.join('\n'));
+}
+
+function regionOption(): Option {
+  return new Option('--region <part>', 'ICT-FaceKit: keep the face only, face and head, or the full head with eyes, teeth and lashes').choices(ICT_REGIONS).default('face-head');
+}
+
+function archiveExtension(url: string): string {
+  return /\.tar\.xz$/i.test(url) ? '.tar.xz' : /\.tar$/i.test(url) ? '.tar' : '.tar.gz';
+}
+
+function int(value: string): number {
+  if (!/^[+-]?\d+$/.test(value)) throw new InputError(value, 'not an integer');
+  return Number(value);
+}
+function positiveInt(value: string): number {
+  const v = int(value);
+  if (v < 1) throw new InputError(value, 'must be at least 1');
+  return v;
+}
+function number(value: string): number {
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v)) throw new InputError(value, 'not a number');
+  return v;
+}
+function meshFormats(value: string): MeshFormat[] {
+  const formats = value.split(',').map((f) => f.trim().toLowerCase());
+  for (const f of formats) if (!(MESH_FORMATS as readonly string[]).includes(f)) throw new InputError(`--format ${value}`, `unknown mesh format "${f}" (use obj, ply or glb)`);
+  return formats as MeshFormat[];
+}
