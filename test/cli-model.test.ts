@@ -1,0 +1,166 @@
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BufferGeometry, Mesh as ThreeMesh, Object3D } from 'three';
+import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
+import { OBJLoader } from 'three/examples/jsm/loaders/OBJLoader.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
+
+const work = mkdtempSync(join(tmpdir(), 'morphable-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function expectOneLineError(result: { code: number; stderr: string; stdout: string }, ...parts: string[]): void {
+  expect(result.code).toBe(2);
+  const lines = result.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^morphable: /);
+  for (const part of parts) expect(lines[0]).toContain(part);
+}
+
+function meshCount(root: Object3D): number {
+  let vertices = 0;
+  root.traverse((o) => {
+    if ((o as ThreeMesh).isMesh) vertices += ((o as ThreeMesh).geometry as BufferGeometry).getAttribute('position').count;
+  });
+  return vertices;
+}
+
+describe('morphable --help', () => {
+  it('explains the model commands', async () => {
+    const help = await runCli(['model', '--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['fetch', 'import', 'info', 'sample']) expect(help.stdout).toContain(command);
+    const sample = await runCli(['model', 'sample', '--help']);
+    expect(sample.stdout).toContain('--component');
+    expect(sample.stdout).toContain('--seed');
+  });
+});
+
+describe('bad input: one line naming the file and the problem, exit 2, nothing written', () => {
+  it('missing source', async () => {
+    const out = join(work, 'missing.glb');
+    expectOneLineError(await runCli(['model', 'import', join(work, 'nope.tar.xz'), '-o', out]), 'nope.tar.xz', 'no such file');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('unknown format', async () => {
+    const text = join(work, 'notes.txt');
+    writeFileSync(text, 'just some text\n');
+    expectOneLineError(await runCli(['model', 'import', text, '-o', join(work, 'x.glb')]), 'notes.txt', 'unknown model format');
+    expectOneLineError(await runCli(['model', 'info', text]), 'notes.txt', 'unknown model format');
+  });
+
+  it('output that is not .glb', async () => {
+    expectOneLineError(await runCli(['model', 'import', SFM_FOLDER, '-o', join(work, 'x.obj')]), 'x.obj', '.glb');
+  });
+
+  it('corrupt and truncated native model files', async () => {
+    const bad = join(work, 'bad.glb');
+    writeFileSync(bad, 'glTF but not really');
+    expectOneLineError(await runCli(['model', 'info', bad]), 'bad.glb');
+  });
+
+  it('a broken OBJ in an ICT folder names the file and the line', async () => {
+    const folder = join(work, 'FaceXModel');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'generic_neutral_mesh.obj'), 'v 1 2 3\nv 1 2 oops\n');
+    const result = await runCli(['model', 'import', folder, '-o', join(work, 'broken.glb')]);
+    expectOneLineError(result, 'generic_neutral_mesh.obj', 'line 2');
+    expect(existsSync(join(work, 'broken.glb'))).toBe(false);
+  });
+
+  it.skipIf(!hasShared)('a truncated archive', async () => {
+    const cut = join(work, 'cut.tar.xz');
+    writeFileSync(cut, readFileSync(ICT_ARCHIVE).subarray(0, 3_000_000));
+    const out = join(work, 'cut.glb');
+    expectOneLineError(await runCli(['model', 'import', cut, '-o', out]), 'cut.tar.xz', 'truncated or corrupt archive');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it.skipIf(!hasShared)('a wrong landmark mapping file in a Surrey folder', async () => {
+    const folder = join(work, 'sfm');
+    mkdirSync(folder, { recursive: true });
+    for (const name of readdirSync(SFM_FOLDER)) copyFileSync(join(SFM_FOLDER, name), join(folder, name));
+    writeFileSync(join(folder, 'ibug_to_sfm.txt'), '[landmark_mappings]\n1 = "lots"\n');
+    expectOneLineError(await runCli(['model', 'info', folder]), 'ibug_to_sfm.txt', 'line 2');
+  });
+
+  it('no default model yet', async () => {
+    const home = join(work, 'empty-home');
+    expectOneLineError(await runCli(['model', 'info'], { MORPHABLE_HOME: home }), 'morphable model fetch');
+  });
+
+  it.skipIf(!hasShared)('bad sample options', async () => {
+    const out = join(work, 'bad-samples');
+    expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '--format', 'stl', '--out', out]), 'stl');
+    expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '--component', '63', '--out', out]), '--component', '0..62');
+    expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '-n', '0', '--out', out]), 'at least 1');
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served from a local HTTP server)', () => {
+  let server: Server;
+  let url: string;
+  const home = join(work, 'home');
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url !== '/ict-facekit.tar.xz') {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': statSync(ICT_ARCHIVE).size });
+      createReadStream(ICT_ARCHIVE).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ict-facekit.tar.xz`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('fetches, checks and imports ICT-FaceKit as the default model', async () => {
+    const result = await runCli(['model', 'fetch', '--url', url], { MORPHABLE_HOME: home });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('licence: ICT-FaceKit: MIT');
+    expect(existsSync(join(home, 'models/ict-facekit.glb'))).toBe(true);
+  }, 120_000);
+
+  it('reports 100 identity and 53 ARKit-named expression components and 68 landmarks', async () => {
+    const result = await runCli(['model', 'info', '--json'], { MORPHABLE_HOME: home });
+    expect(result.code).toBe(0);
+    const info = JSON.parse(result.stdout);
+    expect(info.identity.count).toBe(100);
+    expect(info.expression.count).toBe(53);
+    expect(info.expression.names).toEqual(expect.arrayContaining(['jawOpen', 'mouthSmile_L', 'eyeBlink_R', 'browInnerUp_L']));
+    expect(info.landmarks.ibug68).toEqual({ points: 68, missing: 0 });
+  });
+
+  it('writes samples that three.js loads', async () => {
+    const out = join(work, 'samples');
+    const result = await runCli(['model', 'sample', '-n', '2', '--seed', '5', '--format', 'obj,glb', '--out', out], { MORPHABLE_HOME: home });
+    expect(result.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['sample-000.glb', 'sample-000.json', 'sample-000.obj', 'sample-001.glb', 'sample-001.json', 'sample-001.obj']);
+    const obj = new OBJLoader().parse(readFileSync(join(out, 'sample-000.obj'), 'utf8'));
+    expect(meshCount(obj)).toBe(3 * 22288); // OBJLoader expands every triangle
+    const glb = readFileSync(join(out, 'sample-001.glb'));
+    const gltf = await new GLTFLoader().parseAsync(glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer, '');
+    expect(meshCount(gltf.scene)).toBeGreaterThanOrEqual(11248);
+    // The same seed gives the same face.
+    const again = await runCli(['model', 'sample', '-n', '1', '--seed', '5', '--out', join(work, 'again')], { MORPHABLE_HOME: home });
+    expect(again.code).toBe(0);
+    expect(readFileSync(join(work, 'again/sample-000.obj'), 'utf8')).toBe(readFileSync(join(out, 'sample-000.obj'), 'utf8'));
+  });
+
+  it('imports the Surrey model: 3448 vertices, 63 identity components, 6 expressions', async () => {
+    const out = join(work, 'sfm.glb');
+    expect((await runCli(['model', 'import', SFM_FOLDER, '-o', out])).code).toBe(0);
+    const info = JSON.parse((await runCli(['model', 'info', out, '--json'])).stdout);
+    expect(info.vertices).toBe(3448);
+    expect(info.identity.count).toBe(63);
+    expect(info.expression.names).toEqual(['anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']);
+  });
+});
