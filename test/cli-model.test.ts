@@ -86,7 +86,7 @@ describe('bad input: one line naming the file and the problem, exit 2, nothing w
     mkdirSync(folder, { recursive: true });
     for (const name of readdirSync(SFM_FOLDER)) copyFileSync(join(SFM_FOLDER, name), join(folder, name));
     writeFileSync(join(folder, 'ibug_to_sfm.txt'), '[landmark_mappings]\n1 = "lots"\n');
-    expectOneLineError(await runCli(['model', 'info', folder]), 'ibug_to_sfm.txt', 'line 2');
+    expectOneLineError(await runCli(['model', 'info', folder]), 'ibug_to_sfm.txt', 'vertex index for iBUG point 1');
   });
 
   it('no default model yet', async () => {

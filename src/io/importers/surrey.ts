@@ -26,6 +26,7 @@
  * The public sfm_shape_3448.bin is version 1 and ends exactly after its texture coordinates.
  */
 
+import { parse as parseToml, type TomlError } from 'smol-toml';
 import { InputError } from '../../errors.js';
 import {
   componentNorms,
@@ -470,136 +471,37 @@ function parseBlendshapes(bytes: Uint8Array, subject: string, vertexCount: numbe
 }
 
 // ---------------------------------------------------------------------------------------------
-// ibug_to_sfm.txt: the subset of TOML that eos's mapping files use
+// ibug_to_sfm.txt: TOML with a [landmark_mappings] table
 
 /**
- * Reads `[landmark_mappings]` entries `ibug = vertex` (keys and values bare or quoted integers,
- * `#` comments) and skips every other table, including multi-line arrays such as
- * `[contour_landmarks]`. Returns one vertex per iBUG point, -1 where the file has no mapping.
+ * Reads `[landmark_mappings]` entries `ibug = vertex` (iBUG number 1-68 = vertex index; eos writes
+ * them as bare integers, older files as strings). Returns one vertex per iBUG point, -1 where the
+ * file has no mapping.
  */
 export function parseIbugMapping(text: string, subject: string, vertexCount: number): Int32Array {
+  let document: Record<string, unknown>;
+  try {
+    document = parseToml(text);
+  } catch (error) {
+    const e = error as TomlError;
+    throw new InputError(subject, `line ${e.line}: not valid TOML (${String(e.message).split('\n')[0].replace(/^Invalid TOML document: /, '')})`);
+  }
+  const table = document.landmark_mappings;
+  if (!isObject(table)) throw new InputError(subject, 'no [landmark_mappings] table: not an eos landmark mapping file');
   const out = new Int32Array(IBUG_COUNT).fill(-1);
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\n|\r/);
-  let table = '';
-  let sawMappings = false;
-  // Bracket depth of a multi-line array value in a table we skip.
-  let arrayDepth = 0;
-
-  for (let i = 0; i < lines.length; i++) {
-    const lineNo = i + 1;
-    const fail: (problem: string) => never = (problem) => {
-      throw new InputError(subject, `line ${lineNo}: ${problem}`);
+  for (const [key, value] of Object.entries(table)) {
+    const fail = (problem: string): never => {
+      throw new InputError(subject, `landmark_mappings: ${problem}`);
     };
-    const content = stripTomlComment(lines[i], fail).trim();
-    if (content === '') continue;
-
-    if (arrayDepth > 0) {
-      arrayDepth += bracketBalance(content);
-      if (arrayDepth < 0) fail("unbalanced ']'");
-      continue;
-    }
-
-    if (content.startsWith('[')) {
-      const header = /^\[\[?\s*([^[\]]+?)\s*\]\]?$/.exec(content);
-      if (header === null) fail(`malformed table header '${content}'`);
-      table = header[1].replace(/^"(.*)"$|^'(.*)'$/, '$1$2');
-      if (table === 'landmark_mappings') sawMappings = true;
-      continue;
-    }
-
-    const eq = indexOfUnquoted(content, '=');
-    if (eq < 0) fail(`expected 'key = value' or '[table]', found '${content}'`);
-    const key = content.slice(0, eq).trim();
-    const value = content.slice(eq + 1).trim();
-    if (key === '') fail('missing key before =');
-    if (value === '') fail(`missing value for '${key}'`);
-
-    if (table !== 'landmark_mappings') {
-      arrayDepth = bracketBalance(value);
-      if (arrayDepth < 0) fail("unbalanced ']'");
-      continue;
-    }
-
-    const ibug = tomlInteger(key);
-    if (ibug === undefined || ibug < 1 || ibug > IBUG_COUNT) {
-      fail(`iBUG landmark number must be an integer from 1 to ${IBUG_COUNT}, found '${key}'`);
-    }
-    const vertex = tomlInteger(value);
-    if (vertex === undefined) fail(`vertex index for iBUG point ${ibug} must be a non-negative integer, found '${value}'`);
+    const ibug = /^\d+$/.test(key) ? Number(key) : NaN;
+    if (!(ibug >= 1 && ibug <= IBUG_COUNT)) fail(`iBUG landmark number must be an integer from 1 to ${IBUG_COUNT}, found '${key}'`);
+    const vertex = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isInteger(vertex) || vertex < 0) fail(`vertex index for iBUG point ${ibug} must be a non-negative integer, found ${JSON.stringify(value)}`);
     if (vertex >= vertexCount) fail(`iBUG point ${ibug} maps to vertex ${vertex}, the model has ${vertexCount} vertices`);
-    if (out[ibug - 1] !== -1) fail(`iBUG point ${ibug} is mapped twice`);
     out[ibug - 1] = vertex;
   }
-
-  if (arrayDepth > 0) throw new InputError(subject, `line ${lines.length}: unterminated array at the end of the file`);
-  if (!sawMappings) throw new InputError(subject, 'no [landmark_mappings] table: not an eos landmark mapping file');
   return out;
 }
-
-/** Cuts a `#` comment that is not inside a string; rejects unterminated strings. */
-function stripTomlComment(line: string, fail: (problem: string) => never): string {
-  let quote = '';
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (quote !== '') {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === '#') {
-      return line.slice(0, i);
-    }
-  }
-  if (quote !== '') fail('unterminated string');
-  return line;
-}
-
-function indexOfUnquoted(s: string, ch: string): number {
-  let quote = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (quote !== '') {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === ch) {
-      return i;
-    }
-  }
-  return -1;
-}
-
-/** '[' minus ']' outside strings (comments are already stripped). */
-function bracketBalance(s: string): number {
-  let depth = 0;
-  let quote = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (quote !== '') {
-      if (c === '\\' && quote === '"') i++;
-      else if (c === quote) quote = '';
-    } else if (c === '"' || c === "'") {
-      quote = c;
-    } else if (c === '[') {
-      depth++;
-    } else if (c === ']') {
-      depth--;
-    }
-  }
-  return depth;
-}
-
-/** A bare or quoted non-negative decimal integer (eos writes both `9 = 33` and `"9" = "33"`). */
-function tomlInteger(token: string): number | undefined {
-  const m = /^(?:"(\d+)"|'(\d+)'|(\d+))$/.exec(token);
-  if (m === null) return undefined;
-  const value = Number(m[1] ?? m[2] ?? m[3]);
-  return Number.isSafeInteger(value) ? value : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// sfm_model_contours.json
 
 /**
  * eos's ModelContour: `right_contour` holds the vertices matched to iBUG contour points 1–8,
