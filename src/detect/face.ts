@@ -1,0 +1,34 @@
+/**
+ * What detection hands to fitting. Image coordinates throughout the project: x right, y down, in
+ * pixels, with the centre of the top-left pixel at (0, 0) (the convention of 300-W .pts files after
+ * subtracting 1, as eos and menpo do).
+ */
+
+/** An 8-bit RGB image, row-major, 3 bytes per pixel, no padding. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export interface FaceBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface DetectedFace {
+  box: FaceBox;
+  /** Detector confidence in [0, 1]. */
+  score: number;
+  /** iBUG-68 points, x0 y0 x1 y1 …, 136 values, image coordinates as above. */
+  landmarks: Float32Array;
+}
+
+/** A face detector with a 68-point landmark stage. */
+export interface FaceLandmarker {
+  /** Faces in the image, most confident first. Empty when there is none. */
+  detect(image: RgbImage): Promise<DetectedFace[]>;
+  dispose(): void;
+}

@@ -1,0 +1,27 @@
+/**
+ * The face-api landmarker wired for Node: face-api's node-wasm build, its model files and the tfjs wasm
+ * binaries are all read from node_modules, so nothing is downloaded at run time.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { createFaceApiLandmarker, type FaceApiLandmarkerOptions, type FaceApiModule } from './face-api-landmarker.js';
+import type { FaceLandmarker } from './face.js';
+
+export type NodeLandmarkerOptions = Pick<FaceApiLandmarkerOptions, 'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine' | 'offset' | 'cropScale' | 'native'>;
+
+const require = createRequire(import.meta.url);
+
+export async function createNodeLandmarker(options: NodeLandmarkerOptions = {}): Promise<FaceLandmarker> {
+  // face-api's ESM bundle stubs out Node's util module and fails on import in Node; the node-wasm build
+  // (CommonJS) uses @tensorflow/tfjs + @tensorflow/tfjs-backend-wasm from node_modules instead.
+  const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
+  const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+  const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  return createFaceApiLandmarker({
+    ...options,
+    faceapi,
+    readModelFile: (fileName) => readFile(join(modelDir, fileName)),
+    wasmPaths: `${wasmDir}/`,
+  });
+}

@@ -1,0 +1,571 @@
+import type { MorphableModel } from '../model/morphable-model.js';
+import { createCamera, defaultFocal, estimatePoseLinear, type Camera } from './camera.js';
+import { buildContourLines, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from './contour.js';
+import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from './linalg.js';
+import { rotateBy } from './rotation.js';
+
+/**
+ * Fits pose, identity and expression of a morphable model to 68 iBUG landmarks in one image.
+ *
+ * Objective (residuals in units of the face's size s in the image, so the weights do not depend on
+ * resolution):  Σᵢ wᵢ‖π(Xᵢ) − xᵢ‖²/s² + λ_id‖α‖² + λ_ex‖β‖² + λ_f (log f/f₀)²,
+ * with Xᵢ = mean + B_id α + B_ex β at landmark i's vertex, π the perspective camera (camera.ts),
+ * α in standard deviations, β blendshape weights kept in [0, 1] (free for a PCA expression basis).
+ *
+ * Pose and shape are solved jointly by Levenberg–Marquardt: alternating them (as eos does) crawls,
+ * because a small pitch and a change of face shape explain the same landmark motion. Between LM
+ * steps the outline correspondences follow the silhouette (contour.ts) and the landmark weights are
+ * re-estimated (Cauchy, scaled by the median residual), so one or two bad points do not pull the fit.
+ *
+ * Speed: 68 landmarks cannot tell apart 100 identity modes, so identity is fitted in the subspace of
+ * modes that move the landmarks (the leading eigenvectors of B_Lᵀ B_L at the landmark rows, chosen
+ * once per model); the rest stays at its prior mean. Blendshapes that barely move any landmark (eye
+ * gaze, pupils) are left out the same way. Everything is preallocated: fit() allocates only its result.
+ */
+
+export interface LandmarkFitOptions {
+  /** Prior weight on identity coefficients (in standard deviations). */
+  identityPrior?: number;
+  /** Prior weight on expression coefficients. */
+  expressionPrior?: number;
+  /** Prior weight on log(focal / default focal). */
+  focalPrior?: number;
+  /** A known focal length in pixels (e.g. from EXIF); it is then kept fixed. */
+  focal?: number;
+  /** Relative weight of the 16 outline points (jaw) against the inner ones. */
+  outlineWeight?: number;
+  /** Levenberg–Marquardt iterations at most. */
+  iterations?: number;
+  /** Fit identity (false: keep the identity given to fit(), e.g. for video after the first frames). */
+  fitIdentity?: boolean;
+  fitExpression?: boolean;
+}
+
+export interface LandmarkFitResult {
+  camera: Camera;
+  identity: Float32Array;
+  expression: Float32Array;
+  /** The model's landmarks projected with the fitted camera, 136 values (NaN where the model has none). */
+  fittedLandmarks: Float32Array;
+  /** Vertex used for each of the 68 landmarks (outline points follow the silhouette). */
+  landmarkVertices: Int32Array;
+  /** Final robust weight of each landmark in [0, 1] (0 for missing points). */
+  weights: Float32Array;
+  /** Root mean square landmark error in pixels over the points used. */
+  rmsError: number;
+  iterations: number;
+}
+
+export interface LandmarkFitterOptions {
+  /** Identity subspace size (default 30). */
+  identityRank?: number;
+  /** Blendshapes whose largest landmark displacement is below this many mm are not fitted. */
+  minExpressionEffect?: number;
+}
+
+const DEFAULTS = {
+  identityPrior: 3e-4,
+  expressionPrior: 3e-4,
+  focalPrior: 0.5,
+  outlineWeight: 0.5,
+  iterations: 8,
+};
+
+const POINTS = 68;
+const CONTINUATION_START = 30;
+const CONTINUATION_RATE = 0.2;
+const POSE = 7;
+
+export class LandmarkFitter {
+  readonly model: MorphableModel;
+  private readonly kId: number;
+  private readonly kEx: number;
+  private readonly bounded: boolean;
+  private readonly defaultVertex: Int32Array;
+  private readonly lines: ContourLines | undefined;
+  private readonly isOutline = new Uint8Array(POINTS);
+
+  /** Identity subspace: α = V γ, V is kId × rank (row-major). */
+  private readonly rank: number;
+  private readonly subspace: Float64Array;
+  /** Expression components fitted (indices into the expression basis). */
+  private readonly active: Int32Array;
+  /** Shape parameters: [γ (rank), β (active)]. */
+  private readonly shapeCount: number;
+  private readonly paramCount: number;
+
+  // Per-slot rows of the shape parameters: slot i, coordinate c, parameter p at [(3i + c)·P + p].
+  private readonly rows: Float64Array;
+  private readonly meanRows = new Float64Array(3 * POINTS);
+  private readonly slotVertex = new Int32Array(POINTS);
+
+  private readonly theta: Float64Array;
+  private readonly thetaBackup: Float64Array;
+  private readonly fixedParam: Uint8Array;
+  private readonly points3d = new Float64Array(3 * POINTS);
+  private readonly baseWeight = new Float64Array(POINTS);
+  private readonly weight = new Float64Array(POINTS);
+  private readonly residualNorm = new Float64Array(POINTS);
+  private readonly sortScratch = new Float64Array(POINTS);
+  private readonly hessian: Float64Array;
+  private readonly damped: Float64Array;
+  private readonly gradient: Float64Array;
+  private readonly step: Float64Array;
+  private readonly jacobianRow: Float64Array; // 2 × paramCount for one landmark
+  private readonly rotationBackup = new Float64Array(9);
+  private readonly translationBackup = new Float64Array(3);
+  private readonly rotationScratch = new Float64Array(9);
+  private readonly linearScratch = new Float64Array(44);
+  private readonly silhouette: Int32Array;
+  private readonly silhouette2d: Float64Array;
+  private readonly alpha: Float64Array;
+  private readonly beta: Float64Array;
+
+  constructor(model: MorphableModel, options: LandmarkFitterOptions = {}) {
+    const landmarks = model.landmarks.ibug68?.vertices;
+    if (!landmarks || landmarks.length !== POINTS) throw new Error(`${model.name} has no iBUG-68 landmark set`);
+    this.model = model;
+    this.kId = model.identity.count;
+    this.kEx = model.expression.count;
+    this.bounded = model.expression.kind === 'blendshapes';
+    this.defaultVertex = Int32Array.from(landmarks);
+    this.lines = buildContourLines(model);
+    for (const i of [...OUTLINE_RIGHT, ...OUTLINE_LEFT]) this.isOutline[i] = 1;
+    // Models without outline landmarks (the Surrey model maps none) start them spread along the contour.
+    if (this.lines) {
+      const L = this.lines.linesPerSide;
+      OUTLINE_RIGHT.forEach((i, j) => { if (this.defaultVertex[i] < 0) this.defaultVertex[i] = model.contours.right[Math.round((j * (L - 1)) / 8)]; });
+      OUTLINE_LEFT.forEach((i, j) => { if (this.defaultVertex[i] < 0) this.defaultVertex[i] = model.contours.left[Math.round(((7 - j) * (L - 1)) / 8)]; });
+    }
+
+    this.rank = Math.min(this.kId, options.identityRank ?? 30);
+    this.subspace = this.identitySubspace();
+    this.active = this.activeExpressions(options.minExpressionEffect ?? 0.5);
+    this.shapeCount = this.rank + this.active.length;
+    this.paramCount = POSE + this.shapeCount;
+    this.rows = new Float64Array(3 * POINTS * this.shapeCount);
+    this.theta = new Float64Array(this.shapeCount);
+    this.thetaBackup = new Float64Array(this.shapeCount);
+    this.fixedParam = new Uint8Array(this.paramCount);
+    this.hessian = new Float64Array(this.paramCount * this.paramCount);
+    this.damped = new Float64Array(this.paramCount * this.paramCount);
+    this.gradient = new Float64Array(this.paramCount);
+    this.step = new Float64Array(this.paramCount);
+    this.jacobianRow = new Float64Array(2 * this.paramCount);
+    const lineCount = this.lines ? 2 * this.lines.linesPerSide : 0;
+    this.silhouette = new Int32Array(lineCount);
+    this.silhouette2d = new Float64Array(2 * lineCount);
+    this.alpha = new Float64Array(this.kId);
+    this.beta = new Float64Array(this.kEx);
+    this.slotVertex.fill(-2);
+    for (let i = 0; i < POINTS; i++) this.assignSlot(i, this.defaultVertex[i]);
+  }
+
+  /** Leading eigenvectors of Σ_landmarks B_iᵀ B_i: the identity directions landmarks can see. */
+  private identitySubspace(): Float64Array {
+    const K = this.kId, r = this.rank, m = this.model, n3 = 3 * m.vertexCount;
+    const gram = new Float64Array(K * K);
+    const row = new Float64Array(K);
+    for (const v of this.defaultVertex) {
+      if (v < 0) continue;
+      for (let c = 0; c < 3; c++) {
+        for (let k = 0; k < K; k++) row[k] = m.identity.basis[k * n3 + 3 * v + c];
+        for (let a = 0; a < K; a++) for (let b = a; b < K; b++) gram[a * K + b] += row[a] * row[b];
+      }
+    }
+    symmetrizeFromUpper(gram, K);
+    const values = new Float64Array(K), vectors = new Float64Array(K * K);
+    symmetricEigen(gram, K, values, vectors);
+    const out = new Float64Array(K * r);
+    for (let k = 0; k < K; k++) for (let j = 0; j < r; j++) out[k * r + j] = vectors[k * K + j];
+    return out;
+  }
+
+  private activeExpressions(minEffect: number): Int32Array {
+    const m = this.model, n3 = 3 * m.vertexCount;
+    const active: number[] = [];
+    for (let k = 0; k < this.kEx; k++) {
+      let largest = 0;
+      for (const v of this.defaultVertex) {
+        if (v < 0) continue;
+        const b = k * n3 + 3 * v;
+        largest = Math.max(largest, Math.hypot(m.expression.basis[b], m.expression.basis[b + 1], m.expression.basis[b + 2]));
+      }
+      if (largest >= minEffect) active.push(k);
+    }
+    return Int32Array.from(active);
+  }
+
+  /**
+   * Fits to `points` (136 values, image coordinates; NaN marks a missing point) in an image of the
+   * given size. `start.identity` seeds the identity (and is kept with fitIdentity: false).
+   */
+  fit(points: ArrayLike<number>, width: number, height: number, options: LandmarkFitOptions = {}, start?: { identity?: ArrayLike<number> }): LandmarkFitResult {
+    const lambdaId = options.identityPrior ?? DEFAULTS.identityPrior;
+    const lambdaEx = options.expressionPrior ?? DEFAULTS.expressionPrior;
+    const focal0 = options.focal ?? defaultFocal(width, height);
+    const lambdaF = options.focal ? Infinity : options.focalPrior ?? DEFAULTS.focalPrior;
+    const maxIterations = options.iterations ?? DEFAULTS.iterations;
+    const camera = createCamera(width, height, focal0);
+
+    // A seeded identity is projected onto the subspace; a fixed one is kept whole (see identityOut).
+    this.theta.fill(0);
+    const seed = start?.identity;
+    if (seed) {
+      for (let j = 0; j < this.rank; j++) {
+        let s = 0;
+        for (let k = 0; k < this.kId; k++) s += this.subspace[k * this.rank + j] * (seed[k] ?? 0);
+        this.theta[j] = s;
+      }
+    }
+    this.fixedParam.fill(0);
+    if (lambdaF === Infinity) this.fixedParam[6] = 1;
+    if (options.fitIdentity === false) this.fixedParam.fill(1, POSE, POSE + this.rank);
+    if (options.fitExpression === false) this.fixedParam.fill(1, POSE + this.rank);
+    for (let i = 0; i < POINTS; i++) this.assignSlot(i, this.defaultVertex[i]);
+
+    // Face size: RMS distance of the observed points from their centroid.
+    let sumX = 0, sumY = 0, count = 0;
+    for (let i = 0; i < POINTS; i++) {
+      const x = points[2 * i], y = points[2 * i + 1];
+      const usable = Number.isFinite(x) && Number.isFinite(y) && this.slotVertex[i] >= 0;
+      this.baseWeight[i] = usable ? (this.isOutline[i] ? options.outlineWeight ?? DEFAULTS.outlineWeight : 1) : 0;
+      if (usable) { sumX += x; sumY += y; count++; }
+    }
+    if (count < 6) throw new Error(`too few usable landmarks (${count} of 68)`);
+    let spread = 0;
+    for (let i = 0; i < POINTS; i++) {
+      if (this.baseWeight[i] > 0) spread += (points[2 * i] - sumX / count) ** 2 + (points[2 * i + 1] - sumY / count) ** 2;
+    }
+    const size = Math.sqrt(spread / count);
+    const invSize2 = 1 / (size * size);
+    this.weight.set(this.baseWeight);
+
+    this.evaluatePoints();
+    // Linear start from the inner points only: the outline correspondences are not known yet.
+    for (let i = 0; i < POINTS; i++) this.sortScratch[i] = this.isOutline[i] ? 0 : this.baseWeight[i];
+    estimatePoseLinear(camera, points, this.points3d, this.sortScratch, POINTS, this.linearScratch);
+
+    let mu = 1e-3, nu = 2;
+    let iteration = 0;
+    for (; iteration < maxIterations; iteration++) {
+      if (this.updateOutline(camera, points)) this.evaluatePoints();
+      this.updateWeights(camera, points, size);
+      // Continuation: start with a stiff shape prior, where the pose is well determined, and relax it
+      // to the target; straight to the target, pitch and face shape trade off into local minima.
+      const stiffness = Math.max(1, CONTINUATION_START * Math.pow(CONTINUATION_RATE, iteration));
+      const lId = lambdaId * stiffness, lEx = lambdaEx * stiffness;
+      const cost = this.cost(camera, points, invSize2, lId, lEx, focal0, lambdaF);
+      this.buildNormalEquations(camera, points, invSize2, lId, lEx, focal0, lambdaF);
+      let accepted = false;
+      let next = cost;
+      for (let attempt = 0; attempt < 8 && !accepted; attempt++) {
+        if (!this.solveStep(mu)) { mu *= nu; nu *= 2; continue; }
+        const predicted = this.predictedDecrease(mu);
+        this.applyStep(camera);
+        next = this.cost(camera, points, invSize2, lId, lEx, focal0, lambdaF);
+        if (next < cost && camera.translation[2] < 0) {
+          // Nielsen's damping update: shrink μ as far as the quadratic model proved right.
+          const rho = (cost - next) / Math.max(predicted, 1e-300);
+          mu *= Math.max(1 / 3, 1 - (2 * rho - 1) ** 3);
+          nu = 2;
+          accepted = true;
+        } else {
+          this.restore(camera);
+          mu *= nu;
+          nu *= 2;
+        }
+      }
+      if (stiffness === 1 && (!accepted || cost - next < 1e-7 * cost)) { iteration++; break; }
+    }
+
+    return this.result(camera, points, iteration);
+  }
+
+  private result(camera: Camera, points: ArrayLike<number>, iterations: number): LandmarkFitResult {
+    this.coefficients();
+    const fitted = new Float32Array(2 * POINTS);
+    let sq = 0, used = 0;
+    const r = camera.rotation, t = camera.translation, f = camera.focal;
+    for (let i = 0; i < POINTS; i++) {
+      if (this.slotVertex[i] < 0) { fitted[2 * i] = fitted[2 * i + 1] = NaN; continue; }
+      const x = this.points3d[3 * i], y = this.points3d[3 * i + 1], z = this.points3d[3 * i + 2];
+      const d = -(r[6] * x + r[7] * y + r[8] * z + t[2]);
+      fitted[2 * i] = camera.cx + (f * (r[0] * x + r[1] * y + r[2] * z + t[0])) / d;
+      fitted[2 * i + 1] = camera.cy - (f * (r[3] * x + r[4] * y + r[5] * z + t[1])) / d;
+      if (this.baseWeight[i] > 0) {
+        sq += (fitted[2 * i] - points[2 * i]) ** 2 + (fitted[2 * i + 1] - points[2 * i + 1]) ** 2;
+        used++;
+      }
+    }
+    const weights = new Float32Array(POINTS);
+    for (let i = 0; i < POINTS; i++) weights[i] = this.baseWeight[i] > 0 ? this.weight[i] / this.baseWeight[i] : 0;
+    return {
+      camera,
+      identity: Float32Array.from(this.alpha),
+      expression: Float32Array.from(this.beta),
+      fittedLandmarks: fitted,
+      landmarkVertices: Int32Array.from(this.slotVertex),
+      weights,
+      rmsError: Math.sqrt(sq / Math.max(1, used)),
+      iterations,
+    };
+  }
+
+  /** α = V γ and β from θ. */
+  private coefficients(): void {
+    const r = this.rank;
+    for (let k = 0; k < this.kId; k++) {
+      let s = 0;
+      for (let j = 0; j < r; j++) s += this.subspace[k * r + j] * this.theta[j];
+      this.alpha[k] = s;
+    }
+    this.beta.fill(0);
+    for (let a = 0; a < this.active.length; a++) this.beta[this.active[a]] = this.theta[r + a];
+  }
+
+  /** Points a landmark slot at a vertex: copies that vertex's rows in. */
+  private assignSlot(slot: number, vertex: number): void {
+    if (this.slotVertex[slot] === vertex) return;
+    this.slotVertex[slot] = vertex;
+    const P = this.shapeCount;
+    if (vertex < 0) {
+      this.meanRows.fill(NaN, 3 * slot, 3 * slot + 3);
+      this.rows.fill(0, 3 * slot * P, 3 * (slot + 1) * P);
+      return;
+    }
+    for (let c = 0; c < 3; c++) this.meanRows[3 * slot + c] = this.model.mean[3 * vertex + c];
+    this.rows.set(this.vertexRows(vertex), 3 * slot * P);
+  }
+
+  /**
+   * The 3 × P rows of a vertex in the fitted parameters (identity through the subspace, then the
+   * fitted expressions), computed once per vertex and kept: landmark and silhouette vertices recur.
+   */
+  private vertexRows(vertex: number): Float64Array {
+    let rows = this.rowCache.get(vertex);
+    if (rows) return rows;
+    const m = this.model, n3 = 3 * m.vertexCount, P = this.shapeCount, r = this.rank;
+    rows = new Float64Array(3 * P);
+    for (let c = 0; c < 3; c++) {
+      const row = 3 * vertex + c, base = c * P;
+      for (let k = 0; k < this.kId; k++) {
+        const b = m.identity.basis[k * n3 + row];
+        if (b === 0) continue;
+        const v = k * r;
+        for (let j = 0; j < r; j++) rows[base + j] += b * this.subspace[v + j];
+      }
+      for (let a = 0; a < this.active.length; a++) rows[base + r + a] = m.expression.basis[this.active[a] * n3 + row];
+    }
+    this.rowCache.set(vertex, rows);
+    return rows;
+  }
+  private readonly rowCache = new Map<number, Float64Array>();
+
+  /** points3d = mean + rows · θ at every slot. */
+  private evaluatePoints(): void {
+    const P = this.shapeCount;
+    for (let q = 0; q < 3 * POINTS; q++) {
+      let s = this.meanRows[q];
+      const base = q * P;
+      for (let p = 0; p < P; p++) s += this.rows[base + p] * this.theta[p];
+      this.points3d[q] = s;
+    }
+  }
+
+  private cost(camera: Camera, points: ArrayLike<number>, invSize2: number, lambdaId: number, lambdaEx: number, focal0: number, lambdaF: number): number {
+    const r = camera.rotation, t = camera.translation, f = camera.focal;
+    let e = 0;
+    for (let i = 0; i < POINTS; i++) {
+      const w = this.weight[i];
+      if (w === 0) continue;
+      const x = this.points3d[3 * i], y = this.points3d[3 * i + 1], z = this.points3d[3 * i + 2];
+      const d = -(r[6] * x + r[7] * y + r[8] * z + t[2]);
+      const u = camera.cx + (f * (r[0] * x + r[1] * y + r[2] * z + t[0])) / d;
+      const v = camera.cy - (f * (r[3] * x + r[4] * y + r[5] * z + t[1])) / d;
+      e += w * ((u - points[2 * i]) ** 2 + (v - points[2 * i + 1]) ** 2);
+    }
+    e *= invSize2;
+    for (let j = 0; j < this.rank; j++) e += lambdaId * this.theta[j] * this.theta[j];
+    for (let j = this.rank; j < this.shapeCount; j++) e += lambdaEx * this.theta[j] * this.theta[j];
+    if (lambdaF !== Infinity) e += lambdaF * Math.log(f / focal0) ** 2;
+    return e;
+  }
+
+  /**
+   * Gauss–Newton normal equations in all parameters: [rotation increment (3), translation (3),
+   * log focal (1), γ, β]. The shape columns of landmark i are ∂π/∂X · rowsᵢ.
+   */
+  private buildNormalEquations(camera: Camera, points: ArrayLike<number>, invSize2: number, lambdaId: number, lambdaEx: number, focal0: number, lambdaF: number): void {
+    const n = this.paramCount, P = this.shapeCount;
+    const H = this.hessian, g = this.gradient, J = this.jacobianRow;
+    H.fill(0);
+    g.fill(0);
+    const r = camera.rotation, t = camera.translation, f = camera.focal;
+    for (let i = 0; i < POINTS; i++) {
+      const w = this.weight[i] * invSize2;
+      if (w === 0) continue;
+      const x = this.points3d[3 * i], y = this.points3d[3 * i + 1], z = this.points3d[3 * i + 2];
+      const px = r[0] * x + r[1] * y + r[2] * z, py = r[3] * x + r[4] * y + r[5] * z, pz = r[6] * x + r[7] * y + r[8] * z;
+      const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]);
+      const fd = f / d;
+      const eu = camera.cx + fd * xc - points[2 * i];
+      const ev = camera.cy - fd * yc - points[2 * i + 1];
+      // ∂u/∂Xc = (ux, 0, uz), ∂v/∂Xc = (0, vy, vz); rotation increments move Xc by e_j × (R X).
+      const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
+      J[0] = uz * py; J[1] = ux * pz - uz * px; J[2] = -ux * py;
+      J[3] = ux; J[4] = 0; J[5] = uz; J[6] = fd * xc;
+      J[n] = -vy * pz + vz * py; J[n + 1] = -vz * px; J[n + 2] = vy * px;
+      J[n + 3] = 0; J[n + 4] = vy; J[n + 5] = vz; J[n + 6] = -fd * yc;
+      // ∂π/∂X = ∂π/∂Xc · R, then times the shape rows.
+      const a0 = ux * r[0] + uz * r[6], a1 = ux * r[1] + uz * r[7], a2 = ux * r[2] + uz * r[8];
+      const b0 = vy * r[3] + vz * r[6], b1 = vy * r[4] + vz * r[7], b2 = vy * r[5] + vz * r[8];
+      const base = 3 * i * P;
+      for (let p = 0; p < P; p++) {
+        const rx = this.rows[base + p], ry = this.rows[base + P + p], rz = this.rows[base + 2 * P + p];
+        J[POSE + p] = a0 * rx + a1 * ry + a2 * rz;
+        J[n + POSE + p] = b0 * rx + b1 * ry + b2 * rz;
+      }
+      for (let a = 0; a < n; a++) {
+        const ja = w * J[a], jb = w * J[n + a];
+        g[a] -= ja * eu + jb * ev;
+        if (ja === 0 && jb === 0) continue;
+        const row = a * n;
+        for (let c = a; c < n; c++) H[row + c] += ja * J[c] + jb * J[n + c];
+      }
+    }
+    for (let j = 0; j < P; j++) {
+      const lambda = j < this.rank ? lambdaId : lambdaEx;
+      H[(POSE + j) * n + POSE + j] += lambda;
+      g[POSE + j] -= lambda * this.theta[j];
+    }
+    if (lambdaF !== Infinity) {
+      H[6 * n + 6] += lambdaF;
+      g[6] -= lambdaF * Math.log(f / focal0);
+    }
+    symmetrizeFromUpper(H, n);
+    // Blendshape weights sitting on a bound and pushed outwards stay there for this step.
+    if (this.bounded) {
+      for (let a = 0; a < this.active.length; a++) {
+        const p = POSE + this.rank + a, value = this.theta[this.rank + a];
+        if (this.fixedParam[p] === 1) continue; // fixed by the caller
+        if ((value <= 0 && g[p] < 0) || (value >= 1 && g[p] > 0)) this.fixedParam[p] = 2;
+        else if (this.fixedParam[p] === 2) this.fixedParam[p] = 0;
+      }
+    }
+  }
+
+  /** Solves (H + μ·diag H) Δ = g with fixed parameters held at zero step. */
+  private solveStep(mu: number): boolean {
+    const n = this.paramCount, H = this.hessian, A = this.damped, s = this.step;
+    A.set(H);
+    s.set(this.gradient);
+    for (let a = 0; a < n; a++) {
+      if (this.fixedParam[a]) {
+        for (let c = 0; c < n; c++) { A[a * n + c] = 0; A[c * n + a] = 0; }
+        A[a * n + a] = 1;
+        s[a] = 0;
+      } else {
+        A[a * n + a] += mu * (H[a * n + a] + 1e-12);
+      }
+    }
+    return choleskySolve(A, s, n);
+  }
+
+  /** Decrease of the Gauss–Newton model for the last step: Δᵀ(g + μ·diag(H)·Δ). */
+  private predictedDecrease(mu: number): number {
+    const n = this.paramCount, H = this.hessian, s = this.step, g = this.gradient;
+    let sum = 0;
+    for (let a = 0; a < n; a++) if (!this.fixedParam[a]) sum += s[a] * (g[a] + mu * H[a * n + a] * s[a]);
+    return sum;
+  }
+
+  private applyStep(camera: Camera): void {
+    const s = this.step;
+    this.rotationBackup.set(camera.rotation);
+    this.translationBackup.set(camera.translation);
+    this.focalBackup = camera.focal;
+    this.thetaBackup.set(this.theta);
+    rotateBy(camera.rotation, s[0], s[1], s[2], this.rotationScratch);
+    camera.translation[0] += s[3]; camera.translation[1] += s[4]; camera.translation[2] += s[5];
+    camera.focal *= Math.exp(s[6]);
+    for (let j = 0; j < this.shapeCount; j++) this.theta[j] += s[POSE + j];
+    if (this.bounded) {
+      for (let j = this.rank; j < this.shapeCount; j++) this.theta[j] = Math.min(1, Math.max(0, this.theta[j]));
+    }
+    this.evaluatePoints();
+  }
+  private focalBackup = 0;
+
+  private restore(camera: Camera): void {
+    camera.rotation.set(this.rotationBackup);
+    camera.translation.set(this.translationBackup);
+    camera.focal = this.focalBackup;
+    this.theta.set(this.thetaBackup);
+    this.evaluatePoints();
+  }
+
+  /** Moves each outline landmark to the nearest silhouette vertex of its side; true if any moved. */
+  private updateOutline(camera: Camera, points: ArrayLike<number>): boolean {
+    const lines = this.lines;
+    if (!lines) return false;
+    silhouetteVertices(lines, this.model.mean, camera.rotation, this.silhouette);
+    // Project the silhouette vertices with their current shape (only these few vertices).
+    const m = this.model, P = this.shapeCount, theta = this.theta;
+    const r = camera.rotation, t = camera.translation, f = camera.focal;
+    for (let s = 0; s < this.silhouette.length; s++) {
+      const v = this.silhouette[s];
+      const rows = this.vertexRows(v);
+      let x = m.mean[3 * v], y = m.mean[3 * v + 1], z = m.mean[3 * v + 2];
+      for (let p = 0; p < P; p++) {
+        const c = theta[p];
+        x += c * rows[p]; y += c * rows[P + p]; z += c * rows[2 * P + p];
+      }
+      const d = -(r[6] * x + r[7] * y + r[8] * z + t[2]);
+      this.silhouette2d[2 * s] = camera.cx + (f * (r[0] * x + r[1] * y + r[2] * z + t[0])) / d;
+      this.silhouette2d[2 * s + 1] = camera.cy - (f * (r[3] * x + r[4] * y + r[5] * z + t[1])) / d;
+    }
+    let changed = false;
+    const L = lines.linesPerSide;
+    for (let side = 0; side < 2; side++) {
+      const outline = side === 0 ? OUTLINE_RIGHT : OUTLINE_LEFT;
+      for (const i of outline) {
+        if (this.baseWeight[i] === 0) continue;
+        const px = points[2 * i], py = points[2 * i + 1];
+        let best = -1, bestDistance = Infinity;
+        for (let j = side * L; j < (side + 1) * L; j++) {
+          const dd = (this.silhouette2d[2 * j] - px) ** 2 + (this.silhouette2d[2 * j + 1] - py) ** 2;
+          if (dd < bestDistance) { bestDistance = dd; best = this.silhouette[j]; }
+        }
+        if (best >= 0 && best !== this.slotVertex[i]) {
+          this.assignSlot(i, best);
+          changed = true;
+        }
+      }
+    }
+    return changed;
+  }
+
+  /** Cauchy weights on the residuals, scaled by the median residual (at least 1% of the face size). */
+  private updateWeights(camera: Camera, points: ArrayLike<number>, size: number): void {
+    const r = camera.rotation, t = camera.translation, f = camera.focal;
+    let used = 0;
+    for (let i = 0; i < POINTS; i++) {
+      if (this.baseWeight[i] === 0) continue;
+      const x = this.points3d[3 * i], y = this.points3d[3 * i + 1], z = this.points3d[3 * i + 2];
+      const d = -(r[6] * x + r[7] * y + r[8] * z + t[2]);
+      const u = camera.cx + (f * (r[0] * x + r[1] * y + r[2] * z + t[0])) / d;
+      const v = camera.cy - (f * (r[3] * x + r[4] * y + r[5] * z + t[1])) / d;
+      const e = Math.hypot(u - points[2 * i], v - points[2 * i + 1]);
+      this.residualNorm[i] = e;
+      this.sortScratch[used++] = e;
+    }
+    const sorted = this.sortScratch.subarray(0, used).sort();
+    const scale = 2.5 * Math.max(1.4826 * sorted[used >> 1], 0.01 * size);
+    for (let i = 0; i < POINTS; i++) {
+      if (this.baseWeight[i] === 0) continue;
+      const q = this.residualNorm[i] / scale;
+      this.weight[i] = this.baseWeight[i] / (1 + q * q);
+    }
+  }
+}
