@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { InputError } from '../errors.js';
+import { addFitCommand } from './fit-command.js';
 import { addModelCommands } from './model-commands.js';
 
 const program = new Command()
@@ -12,6 +13,7 @@ const program = new Command()
   .exitOverride((err) => process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2));
 
 addModelCommands(program);
+addFitCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -65,7 +65,7 @@ export interface LandmarkFitterOptions {
 
 const DEFAULTS = {
   identityPrior: 3e-4,
-  expressionPrior: 3e-4,
+  expressionPrior: 3e-3,
   focalPrior: 0.5,
   outlineWeight: 0.5,
   iterations: 8,

@@ -1,0 +1,85 @@
+import type { DetectedFace } from '../detect/face.js';
+import type { MorphableModel } from '../model/morphable-model.js';
+import { modelViewMatrix } from './camera.js';
+import type { LandmarkFitResult } from './landmark-fit.js';
+import { anglesFromRotation } from './rotation.js';
+
+/** What `morphable fit` reports per face (also what the web app shows): plain JSON. */
+export interface FaceFitReport {
+  model: string;
+  units: 'mm';
+  image: { file: string; width: number; height: number };
+  face: { index: number; box: DetectedFace['box'] | null; score: number | null };
+  landmarks: { source: 'detector' | 'file'; input: [number, number][]; fitted: [number, number][] };
+  pose: {
+    /** Degrees; see src/fit/rotation.ts for the convention. */
+    yaw: number;
+    pitch: number;
+    roll: number;
+    /** Millimetres, camera space (camera looking down −z, y up). */
+    translation: [number, number, number];
+    /** Column-major 4×4 model → camera matrix. */
+    modelView: number[];
+    focalLength: number;
+    principalPoint: [number, number];
+  };
+  identity: number[];
+  expression: Record<string, number>;
+  quality: { rmsErrorPx: number; nmePercent: number; iterations: number };
+  timingsMs: Record<string, number>;
+}
+
+const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+const pairs = (values: ArrayLike<number>): [number, number][] => {
+  const out: [number, number][] = [];
+  for (let i = 0; i + 1 < values.length; i += 2) out.push([round(values[i], 2), round(values[i + 1], 2)]);
+  return out;
+};
+
+/** NME in %: mean point distance over the outer eye-corner distance (iBUG 37 and 46, 1-based). */
+export function landmarkNme(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const iod = Math.hypot(b[72] - b[90], b[73] - b[91]);
+  let sum = 0, count = 0;
+  for (let i = 0; i < 68; i++) {
+    const d = Math.hypot(a[2 * i] - b[2 * i], a[2 * i + 1] - b[2 * i + 1]);
+    if (Number.isFinite(d)) { sum += d; count++; }
+  }
+  return (100 * sum) / Math.max(1, count) / iod;
+}
+
+export function faceFitReport(
+  model: MorphableModel,
+  image: FaceFitReport['image'],
+  face: { index: number; detection?: DetectedFace },
+  source: 'detector' | 'file',
+  input: Float32Array,
+  fit: LandmarkFitResult,
+  timingsMs: Record<string, number>,
+): FaceFitReport {
+  const angles = anglesFromRotation(fit.camera.rotation);
+  const t = fit.camera.translation;
+  return {
+    model: model.name,
+    units: 'mm',
+    image,
+    face: { index: face.index, box: face.detection ? roundBox(face.detection.box) : null, score: face.detection ? round(face.detection.score, 3) : null },
+    landmarks: { source, input: pairs(input), fitted: pairs(fit.fittedLandmarks) },
+    pose: {
+      yaw: round(angles.yaw, 2),
+      pitch: round(angles.pitch, 2),
+      roll: round(angles.roll, 2),
+      translation: [round(t[0], 2), round(t[1], 2), round(t[2], 2)],
+      modelView: modelViewMatrix(fit.camera).map((v) => round(v, 6)),
+      focalLength: round(fit.camera.focal, 2),
+      principalPoint: [fit.camera.cx, fit.camera.cy],
+    },
+    identity: Array.from(fit.identity, (v) => round(v, 4)),
+    expression: Object.fromEntries(model.expression.names.map((name, k) => [name, round(fit.expression[k], 4)])),
+    quality: { rmsErrorPx: round(fit.rmsError, 3), nmePercent: round(landmarkNme(fit.fittedLandmarks, input), 3), iterations: fit.iterations },
+    timingsMs: Object.fromEntries(Object.entries(timingsMs).map(([k, v]) => [k, round(v, 2)])),
+  };
+}
+
+function roundBox(box: DetectedFace['box']): DetectedFace['box'] {
+  return { x: round(box.x, 1), y: round(box.y, 1), width: round(box.width, 1), height: round(box.height, 1) };
+}

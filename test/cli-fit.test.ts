@@ -1,0 +1,76 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { SHARED, SFM_FOLDER, hasShared } from './helpers/shared.js';
+
+const FACES = `${SHARED}data/faces-68`;
+const work = mkdtempSync(join(tmpdir(), 'morphable-fit-'));
+const model = join(work, 'sfm.glb');
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function expectOneLineError(result: { code: number; stderr: string }, ...parts: string[]): void {
+  expect(result.code).toBe(2);
+  const lines = result.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^morphable: /);
+  for (const part of parts) expect(lines[0]).toContain(part);
+}
+
+describe.skipIf(!hasShared)('morphable fit', () => {
+  beforeAll(async () => {
+    // The small Surrey model keeps these tests quick; the ICT model is fitted in the benchmark.
+    expect((await runCli(['model', 'import', SFM_FOLDER, '-o', model])).code).toBe(0);
+  }, 60_000);
+
+  it('fits to given landmarks and writes mesh, overlay and JSON', async () => {
+    const out = join(work, 'out');
+    const result = await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', out, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['lfpw_image_0010.glb', 'lfpw_image_0010.json', 'lfpw_image_0010.obj', 'lfpw_image_0010.png']);
+    const [report] = JSON.parse(result.stdout);
+    expect(report.image).toMatchObject({ width: 1280, height: 1024 });
+    expect(report.landmarks.source).toBe('file');
+    expect(report.landmarks.fitted).toHaveLength(68);
+    expect(report.quality.nmePercent).toBeLessThan(5);
+    expect(report.pose.modelView).toHaveLength(16);
+    expect(Object.keys(report.expression)).toEqual(['anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']);
+    const overlay = await sharp(join(out, 'lfpw_image_0010.png')).metadata();
+    expect([overlay.width, overlay.height]).toEqual([1280, 1024]);
+  });
+
+  it('rejects a .pts with the wrong number of points', async () => {
+    const pts = join(work, 'short.pts');
+    writeFileSync(pts, 'version: 1\nn_points: 2\n{\n1 2\n3 4\n}\n');
+    const out = join(work, 'none');
+    expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', pts, '--model', model, '--out', out]), 'short.pts', 'has 2 points');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('rejects a mismatch between images and .pts files', async () => {
+    expectOneLineError(await runCli(['fit', 'a.jpg', 'b.jpg', '--landmarks', 'a.pts', '--model', model]), '--landmarks', 'one per image');
+  });
+
+  it('rejects bad images with one line each and writes nothing', async () => {
+    const text = join(work, 'notes.jpg');
+    writeFileSync(text, 'not an image');
+    const empty = join(work, 'empty.png');
+    writeFileSync(empty, '');
+    const jpeg = readFileSync(`${FACES}/afw_134212_1.jpg`);
+    const truncated = join(work, 'cut.jpg');
+    writeFileSync(truncated, jpeg.subarray(0, jpeg.length >> 1));
+    const tiny = join(work, 'tiny.png');
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#888' } }).png().toFile(tiny);
+    const pts = `${FACES}/lfpw_image_0010.pts`;
+    const out = join(work, 'bad-out');
+    expectOneLineError(await runCli(['fit', text, '--landmarks', pts, '--model', model, '--out', out]), 'notes.jpg', 'not an image');
+    expectOneLineError(await runCli(['fit', empty, '--landmarks', pts, '--model', model, '--out', out]), 'empty.png', 'empty file');
+    expectOneLineError(await runCli(['fit', truncated, '--landmarks', pts, '--model', model, '--out', out]), 'cut.jpg', 'truncated or corrupt');
+    expectOneLineError(await runCli(['fit', tiny, '--landmarks', pts, '--model', model, '--out', out]), 'tiny.png', 'too small');
+    expectOneLineError(await runCli(['fit', join(work, 'missing.jpg'), '--landmarks', pts, '--model', model, '--out', out]), 'missing.jpg', 'no such file');
+    expect(existsSync(out)).toBe(false);
+  });
+});

@@ -1,0 +1,149 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createCamera, estimatePoseLinear, modelViewMatrix, projectPoints } from '../src/fit/camera.js';
+import { LandmarkFitter } from '../src/fit/landmark-fit.js';
+import { choleskySolve, symmetricEigen } from '../src/fit/linalg.js';
+import { anglesFromRotation, rotateBy, rotationDistance, rotationFromAngles } from '../src/fit/rotation.js';
+import { importModel } from '../src/io/node/import-model.js';
+import { evaluateShape } from '../src/model/evaluate.js';
+import type { MorphableModel } from '../src/model/morphable-model.js';
+import { SeededRandom } from '../src/model/random.js';
+import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
+import { rmsDistance, syntheticFace } from './helpers/synthetic.js';
+
+describe('linear algebra', () => {
+  it('solves an SPD system by Cholesky', () => {
+    const a = Float64Array.from([4, 2, 0, 2, 5, 1, 0, 1, 3]);
+    const x = Float64Array.from([1, -2, 3]);
+    const b = Float64Array.from([4 * 1 + 2 * -2, 2 * 1 + 5 * -2 + 3, -2 + 9]);
+    expect(choleskySolve(a, b, 3)).toBe(true);
+    b.forEach((v, i) => expect(v).toBeCloseTo(x[i], 12));
+    expect(choleskySolve(Float64Array.from([1, 2, 2, 1]), new Float64Array(2), 2)).toBe(false);
+  });
+
+  it('finds eigenvalues and eigenvectors of a symmetric matrix', () => {
+    const n = 4;
+    const a = Float64Array.from([4, 1, 0, 2, 1, 3, 1, 0, 0, 1, 2, 1, 2, 0, 1, 5]);
+    const copy = a.slice();
+    const values = new Float64Array(n), vectors = new Float64Array(n * n);
+    symmetricEigen(a, n, values, vectors);
+    for (let k = 0; k < n; k++) {
+      if (k > 0) expect(values[k]).toBeLessThanOrEqual(values[k - 1]);
+      for (let i = 0; i < n; i++) {
+        let av = 0;
+        for (let j = 0; j < n; j++) av += copy[i * n + j] * vectors[j * n + k];
+        expect(av).toBeCloseTo(values[k] * vectors[i * n + k], 10);
+      }
+    }
+    // Trace is preserved.
+    expect(values.reduce((s, v) => s + v, 0)).toBeCloseTo(14, 10);
+  });
+});
+
+describe('rotations and head pose angles', () => {
+  it('reads back the angles it was built from', () => {
+    for (const [yaw, pitch, roll] of [[0, 0, 0], [30, -10, 5], [-70, 20, -15], [10, 80, 3]]) {
+      const a = anglesFromRotation(rotationFromAngles(yaw, pitch, roll));
+      expect(a.yaw).toBeCloseTo(yaw, 9);
+      expect(a.pitch).toBeCloseTo(pitch, 9);
+      expect(a.roll).toBeCloseTo(roll, 9);
+    }
+  });
+
+  it('turns the face to its left for positive yaw (towards the image right)', () => {
+    const camera = createCamera(100, 100, 100);
+    rotationFromAngles(30, 0, 0, camera.rotation);
+    const noseTip = new Float64Array(2);
+    projectPoints(camera, [0, 0, 100], 1, noseTip);
+    expect(noseTip[0]).toBeGreaterThan(camera.cx);
+  });
+
+  it('composes small rotations and stays orthonormal', () => {
+    const r = rotationFromAngles(10, 0, 0);
+    rotateBy(r, 0, (5 * Math.PI) / 180, 0);
+    expect(anglesFromRotation(r).yaw).toBeCloseTo(15, 9);
+    expect(rotationDistance(r, rotationFromAngles(15, 0, 0))).toBeLessThan(1e-6);
+  });
+
+  it('gives a column-major model-view matrix', () => {
+    const camera = createCamera(10, 10);
+    camera.translation.set([1, 2, -300]);
+    expect(modelViewMatrix(camera).slice(12)).toEqual([1, 2, -300, 1]);
+  });
+});
+
+describe('linear pose estimate', () => {
+  it('recovers rotation and position of a distant camera from exact points', () => {
+    const random = new SeededRandom(4);
+    const model = Float64Array.from({ length: 60 }, () => 50 * random.normal());
+    const truth = createCamera(640, 480, 5000);
+    rotationFromAngles(25, -10, 8, truth.rotation);
+    truth.translation.set([10, -20, -20000]);
+    const image = new Float64Array(40);
+    projectPoints(truth, model, 20, image);
+    const estimate = createCamera(640, 480, 5000);
+    expect(estimatePoseLinear(estimate, image, model, new Float64Array(20).fill(1), 20)).toBe(true);
+    expect(rotationDistance(estimate.rotation, truth.rotation)).toBeLessThan(0.5);
+    expect(estimate.translation[2]).toBeCloseTo(-20000, -2);
+  });
+});
+
+describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coefficients and camera', () => {
+  let ict: MorphableModel;
+  let sfm: MorphableModel;
+  beforeAll(async () => {
+    ict = await importModel(ICT_ARCHIVE);
+    sfm = await importModel(SFM_FOLDER);
+  }, 60_000);
+
+  function trial(model: MorphableModel, count: number, options: { expressions?: number; outliers?: number } = {}) {
+    const fitter = new LandmarkFitter(model);
+    const random = new SeededRandom(11);
+    const face = model.regions.face;
+    const results = [];
+    for (let i = 0; i < count; i++) {
+      const truth = syntheticFace(model, random, { expressions: options.expressions });
+      const moved: number[] = [];
+      for (let k = 0; k < (options.outliers ?? 0); k++) {
+        const p = 20 + 7 * k; // inner points (brows, nose): a detector gone wrong there
+        truth.landmarks[2 * p] += 40;
+        truth.landmarks[2 * p + 1] -= 30;
+        moved.push(p);
+      }
+      const fit = fitter.fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal });
+      const fitted = evaluateShape(model, fit.identity, fit.expression);
+      results.push({
+        poseError: rotationDistance(fit.camera.rotation, truth.camera.rotation),
+        errorRatio: rmsDistance(fitted, truth.shape, face) / rmsDistance(model.mean, truth.shape, face),
+        outlierWeights: moved.map((p) => fit.weights[p]),
+      });
+    }
+    const median = (values: number[]) => values.slice().sort((a, b) => a - b)[values.length >> 1];
+    const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
+    return { results, medianPose: median(results.map((r) => r.poseError)), meanRatio: mean(results.map((r) => r.errorRatio)) };
+  }
+
+  it('ICT-FaceKit: recovers the pose within 2° and brings the face closer than the mean face', () => {
+    const { medianPose, meanRatio, results } = trial(ict, 16);
+    expect(medianPose).toBeLessThan(2);
+    expect(meanRatio).toBeLessThan(0.8);
+    expect(results.filter((r) => r.poseError > 5)).toHaveLength(0);
+  });
+
+  it('ICT-FaceKit with expressions: pose within 2.5°, shape still closer than the mean', () => {
+    const { medianPose, meanRatio } = trial(ict, 16, { expressions: 2 });
+    expect(medianPose).toBeLessThan(2.5);
+    expect(meanRatio).toBeLessThan(0.9);
+  });
+
+  it('the Surrey model (outline only from its contours): pose within 2.5°', () => {
+    const { medianPose, meanRatio } = trial(sfm, 16);
+    expect(medianPose).toBeLessThan(2.5);
+    expect(meanRatio).toBeLessThan(0.8);
+  });
+
+  it('is not pulled by two badly detected points: they get low weights', () => {
+    const { medianPose, results } = trial(ict, 10, { outliers: 2 });
+    expect(medianPose).toBeLessThan(2.5);
+    for (const r of results) for (const w of r.outlierWeights) expect(w).toBeLessThan(0.3);
+  });
+});
