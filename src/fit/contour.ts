@@ -14,11 +14,16 @@ export interface ContourLines {
   vertices: Int32Array;
   /** Lines per side. */
   linesPerSide: number;
+  /** Midline vertices from the front of the chin to under it; the chin point (iBUG 9) is the lowest in the image. */
+  chin: Int32Array;
 }
 
 /** iBUG outline points (0-based) of each side: the person's right side (image left) is points 0–7. */
 export const OUTLINE_RIGHT = [0, 1, 2, 3, 4, 5, 6, 7];
 export const OUTLINE_LEFT = [9, 10, 11, 12, 13, 14, 15, 16];
+
+/** iBUG chin point (0-based). */
+export const CHIN = 8;
 
 export function buildContourLines(model: MorphableModel): ContourLines | undefined {
   const right = model.contours.right, left = model.contours.left;
@@ -47,7 +52,17 @@ export function buildContourLines(model: MorphableModel): ContourLines | undefin
     }
   });
   start[2 * linesPerSide] = vertices.length;
-  return { start, vertices: Int32Array.from(vertices), linesPerSide };
+  const chin: number[] = [];
+  const c = model.landmarks.ibug68?.vertices[CHIN] ?? -1;
+  if (c >= 0) {
+    const cx = mean[3 * c], cy = mean[3 * c + 1], cz = mean[3 * c + 2];
+    for (let i = 0; i < region.length; i++) {
+      const v = region[i];
+      const x = mean[3 * v], y = mean[3 * v + 1], z = mean[3 * v + 2];
+      if (Math.abs(x - cx) <= 3 && y <= cy + 5 && y >= cy - 40 && z >= cz - 40) chin.push(v);
+    }
+  }
+  return { start, vertices: Int32Array.from(vertices), linesPerSide, chin: Int32Array.from(chin) };
 }
 
 /**
@@ -68,4 +83,15 @@ export function silhouetteVertices(lines: ContourLines, mean: Float32Array, rota
     }
     out[line] = best;
   }
+}
+
+/** The chin candidate lowest in the image for a rotation (smallest camera y), judged on the mean face; -1 if none. */
+export function chinVertex(lines: ContourLines, mean: Float32Array, rotation: Float64Array): number {
+  let best = -1, bestY = Infinity;
+  for (let i = 0; i < lines.chin.length; i++) {
+    const v = lines.chin[i];
+    const y = rotation[3] * mean[3 * v] + rotation[4] * mean[3 * v + 1] + rotation[5] * mean[3 * v + 2];
+    if (y < bestY) { bestY = y; best = v; }
+  }
+  return best;
 }

@@ -1,6 +1,6 @@
 import type { MorphableModel } from '../model/morphable-model.js';
 import { createCamera, defaultFocal, estimatePoseLinear, type Camera } from './camera.js';
-import { buildContourLines, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from './contour.js';
+import { buildContourLines, CHIN, chinVertex, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from './contour.js';
 import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from './linalg.js';
 import { rotateBy } from './rotation.js';
 
@@ -526,6 +526,11 @@ export class LandmarkFitter {
       this.silhouette2d[2 * s + 1] = camera.cy - (f * (r[3] * x + r[4] * y + r[5] * z + t[1])) / d;
     }
     let changed = false;
+    const chin = this.baseWeight[CHIN] > 0 ? chinVertex(lines, this.model.mean, r) : -1;
+    if (chin >= 0 && chin !== this.slotVertex[CHIN]) {
+      this.assignSlot(CHIN, chin);
+      changed = true;
+    }
     const L = lines.linesPerSide;
     for (let side = 0; side < 2; side++) {
       const outline = side === 0 ? OUTLINE_RIGHT : OUTLINE_LEFT;
