@@ -13,6 +13,7 @@ import { evaluateShape, evaluateVertices } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
 import { sampleCoefficients } from '../src/model/sample.js';
+import { fittingBench } from './fitting.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const shared = join(root, '../shared');
@@ -21,6 +22,7 @@ const sfmFolder = join(shared, 'models/sfm');
 
 interface Row { what: string; median: string; runs: number; note?: string }
 const rows: Row[] = [];
+const sections: string[] = [];
 
 function median(values: number[]): number {
   const s = values.slice().sort((a, b) => a - b);
@@ -85,6 +87,9 @@ try {
   let sfm!: MorphableModel;
   record('Surrey model import (eos .bin files)', await time(10, 2, async () => { sfm = await importModel(sfmFolder); }), 10);
   await evaluationRate(sfm, 'SFM');
+
+  console.log('\nlandmark fitting (ICT face+head)');
+  sections.push('## Landmark fitting', '', await fittingBench(faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
@@ -96,12 +101,15 @@ const lines = [
   `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpu}, ${cpus().length} cores, Node ${process.version}.`,
   'Medians after warm-up (imports are measured cold, without warm-up). Models are read from ../shared.',
   '',
+  '## Models: import, load, evaluation',
+  '',
   '| what | median | runs | note |',
   '|---|---|---|---|',
   ...rows.map((r) => `| ${r.what} | ${r.median} | ${r.runs} | ${r.note ?? ''} |`),
   '',
-  'Targets: native ICT model load < 300 ms (issue 2).',
+  'Target: native ICT model load < 300 ms.',
   '',
+  ...sections,
 ];
 writeFileSync(join(root, 'bench/RESULTS.md'), lines.join('\n'));
 console.log('\nwrote bench/RESULTS.md');

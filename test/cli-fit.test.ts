@@ -73,4 +73,59 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expectOneLineError(await runCli(['fit', join(work, 'missing.jpg'), '--landmarks', pts, '--model', model, '--out', out]), 'missing.jpg', 'no such file');
     expect(existsSync(out)).toBe(false);
   });
+
+  it('detects the faces itself: two faces in one photo give two results', async () => {
+    const out = join(work, 'detected');
+    const result = await runCli(['fit', `${FACES}/afw_134212_1.jpg`, '--model', model, '--out', out, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const reports = JSON.parse(result.stdout);
+    expect(reports.length).toBeGreaterThanOrEqual(2);
+    expect(reports[0].landmarks.source).toBe('detector');
+    expect(reports[0].face.box.width).toBeGreaterThan(50);
+    expect(readdirSync(out)).toContain('afw_134212_1_face2.json');
+  }, 60_000);
+
+  it('handles greyscale, RGBA, 16-bit and EXIF-rotated photos', async () => {
+    const source = `${FACES}/lfpw_image_0010.png`;
+    const variants: [string, (s: sharp.Sharp) => sharp.Sharp][] = [
+      ['grey.jpg', (s) => s.greyscale().jpeg()],
+      ['rgba.png', (s) => s.ensureAlpha(0.8).png()],
+      ['sixteen.png', (s) => s.toColourspace('rgb16').png()],
+      // Stored on its side with EXIF orientation 6 (rotate 90° clockwise to view): the face must be found upright.
+      ['rotated.jpg', (s) => s.rotate(-90).jpeg().withMetadata({ orientation: 6 })],
+    ];
+    for (const [name, make] of variants) {
+      const file = join(work, name);
+      await make(sharp(source)).toFile(file);
+      const result = await runCli(['fit', file, '--model', model, '--out', join(work, 'variants'), '--json']);
+      expect(result.stderr, name).toBe('');
+      const [report] = JSON.parse(result.stdout);
+      expect(report.image, name).toMatchObject({ width: 1280, height: 1024 });
+      expect(Math.abs(report.pose.roll), name).toBeLessThan(30);
+    }
+  }, 120_000);
+
+  it('a photo without a face: a clear message, exit code 2, nothing written for it', async () => {
+    const blank = join(work, 'wall.png');
+    await sharp({ create: { width: 640, height: 480, channels: 3, background: '#b0a89c' } }).png().toFile(blank);
+    const out = join(work, 'noface');
+    expectOneLineError(await runCli(['fit', blank, '--model', model, '--out', out]), 'wall.png', 'no face found');
+    expect(existsSync(join(out, 'wall.json'))).toBe(false);
+    // Among several photos the others are still fitted.
+    const result = await runCli(['fit', blank, `${FACES}/lfpw_image_0010.png`, '--model', model, '--out', out]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('wall.png: no face found');
+    expect(readdirSync(out).sort()).toEqual(['lfpw_image_0010.glb', 'lfpw_image_0010.json', 'lfpw_image_0010.obj', 'lfpw_image_0010.png']);
+  }, 60_000);
+
+  it('a very large photo is detected on a downscaled copy', async () => {
+    const big = join(work, 'big.jpg');
+    await sharp(`${FACES}/lfpw_image_0010.png`).resize(12000, 9600).jpeg({ quality: 60 }).toFile(big);
+    const result = await runCli(['fit', big, '--model', model, '--out', join(work, 'big'), '--json']);
+    expect(result.stderr).toBe('');
+    const [report] = JSON.parse(result.stdout);
+    expect(report.image).toMatchObject({ width: 12000, height: 9600 });
+    expect(report.face.box.width).toBeGreaterThan(1000);
+  }, 120_000);
 });
