@@ -13,6 +13,7 @@ import { evaluateShape, evaluateVertices } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
 import { sampleCoefficients } from '../src/model/sample.js';
+import { detectionBench } from './detection.js';
 import { fittingBench } from './fitting.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -88,6 +89,8 @@ try {
   record('Surrey model import (eos .bin files)', await time(10, 2, async () => { sfm = await importModel(sfmFolder); }), 10);
   await evaluationRate(sfm, 'SFM');
 
+  console.log('\nface detection and landmarks (faces-68)');
+  sections.push('## Face detection and 68 landmarks', '', await detectionBench(shared));
   console.log('\nlandmark fitting (ICT face+head)');
   sections.push('## Landmark fitting', '', await fittingBench(faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
 } finally {

@@ -98,7 +98,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     for (const [name, make] of variants) {
       const file = join(work, name);
       await make(sharp(source)).toFile(file);
-      const result = await runCli(['fit', file, '--model', model, '--out', join(work, 'variants'), '--json']);
+      const result = await runCli(['fit', file, '--model', model, '--out', join(work, 'variants'), '--json', '--max-faces', '1']);
       expect(result.stderr, name).toBe('');
       const [report] = JSON.parse(result.stdout);
       expect(report.image, name).toMatchObject({ width: 1280, height: 1024 });
@@ -112,8 +112,9 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     const out = join(work, 'noface');
     expectOneLineError(await runCli(['fit', blank, '--model', model, '--out', out]), 'wall.png', 'no face found');
     expect(existsSync(join(out, 'wall.json'))).toBe(false);
-    // Among several photos the others are still fitted.
-    const result = await runCli(['fit', blank, `${FACES}/lfpw_image_0010.png`, '--model', model, '--out', out]);
+    // Among several photos the others are still fitted (one face each: the caption of this photo
+    // holds letters the detector takes for a weak second face).
+    const result = await runCli(['fit', blank, `${FACES}/lfpw_image_0010.png`, '--model', model, '--out', out, '--max-faces', '1']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('wall.png: no face found');
     expect(readdirSync(out).sort()).toEqual(['lfpw_image_0010.glb', 'lfpw_image_0010.json', 'lfpw_image_0010.obj', 'lfpw_image_0010.png']);
@@ -122,7 +123,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
   it('a very large photo is detected on a downscaled copy', async () => {
     const big = join(work, 'big.jpg');
     await sharp(`${FACES}/lfpw_image_0010.png`).resize(12000, 9600).jpeg({ quality: 60 }).toFile(big);
-    const result = await runCli(['fit', big, '--model', model, '--out', join(work, 'big'), '--json']);
+    const result = await runCli(['fit', big, '--model', model, '--out', join(work, 'big'), '--json', '--max-faces', '1']);
     expect(result.stderr).toBe('');
     const [report] = JSON.parse(result.stdout);
     expect(report.image).toMatchObject({ width: 12000, height: 9600 });

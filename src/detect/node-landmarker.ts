@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { createFaceApiLandmarker, type FaceApiLandmarkerOptions, type FaceApiModule } from './face-api-landmarker.js';
 import type { FaceLandmarker } from './face.js';
 
-export type NodeLandmarkerOptions = Pick<FaceApiLandmarkerOptions, 'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine' | 'offset' | 'cropScale' | 'native'>;
+export type NodeLandmarkerOptions = Pick<FaceApiLandmarkerOptions, 'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine'>;
 
 const require = createRequire(import.meta.url);
 

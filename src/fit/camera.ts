@@ -66,7 +66,7 @@ export function estimatePoseLinear(
   model: ArrayLike<number>,
   weights: ArrayLike<number>,
   n: number,
-  scratch = new Float64Array(44),
+  scratch: Float64Array = new Float64Array(44),
 ): boolean {
   // Normal equations of u = a·[X 1] and v = b·[X 1]: one 4×4 matrix, two right-hand sides.
   const m = scratch.subarray(0, 16), rhsV = scratch.subarray(16, 20), bu = scratch.subarray(20, 24);

@@ -16,7 +16,7 @@ export interface PoseAngles {
 const DEG = 180 / Math.PI;
 
 /** R = Ry(yaw) Rx(pitch) Rz(roll), angles in degrees. */
-export function rotationFromAngles(yaw: number, pitch: number, roll: number, out = new Float64Array(9)): Float64Array {
+export function rotationFromAngles(yaw: number, pitch: number, roll: number, out: Float64Array = new Float64Array(9)): Float64Array {
   const cy = Math.cos(yaw / DEG), sy = Math.sin(yaw / DEG);
   const cp = Math.cos(pitch / DEG), sp = Math.sin(pitch / DEG);
   const cr = Math.cos(roll / DEG), sr = Math.sin(roll / DEG);
@@ -35,7 +35,7 @@ export function anglesFromRotation(r: Float64Array): PoseAngles {
 }
 
 /** R ← exp([w]×) R for a small rotation vector w (Rodrigues), keeping R orthonormal. */
-export function rotateBy(r: Float64Array, wx: number, wy: number, wz: number, scratch = new Float64Array(9)): void {
+export function rotateBy(r: Float64Array, wx: number, wy: number, wz: number, scratch: Float64Array = new Float64Array(9)): void {
   const angle = Math.hypot(wx, wy, wz);
   let c = 1, s = 0, t = 0;
   let x = 0, y = 0, z = 0;

@@ -1,0 +1,328 @@
+import { describe, expect, it } from 'vitest';
+import type { Camera } from '../src/fit/camera.js';
+import { choleskySolve } from '../src/fit/linalg.js';
+import { rotateBy, rotationFromAngles } from '../src/fit/rotation.js';
+import { SeededRandom } from '../src/model/random.js';
+import {
+  PhotometricRenderer,
+  chainToBasis,
+  createPhotometricGradient,
+  createPhotometricImage,
+  scaleCamera,
+  type PhotometricLossOptions,
+} from '../src/render/photometric.js';
+import { SH_K, shBasis, shBasisGradient, shDirectionalLight, shIrradiance, shLightDirection, shPeakDirection } from '../src/render/spherical-harmonics.js';
+
+const DEG = 180 / Math.PI;
+
+function angleBetween(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const dot = a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+  return Math.acos(Math.max(-1, Math.min(1, dot / (Math.hypot(a[0], a[1], a[2]) * Math.hypot(b[0], b[1], b[2]))))) * DEG;
+}
+
+function camera(width: number, height: number, focal: number, yaw: number, pitch: number, roll: number, t: number[]): Camera {
+  return { rotation: rotationFromAngles(yaw, pitch, roll), translation: Float64Array.from(t), focal, cx: (width - 1) / 2, cy: (height - 1) / 2 };
+}
+
+function cloneCamera(c: Camera): Camera {
+  return { rotation: c.rotation.slice(), translation: c.translation.slice(), focal: c.focal, cx: c.cx, cy: c.cy };
+}
+
+/** A curved, bumpy patch of side × side vertices over [−40, 40]² mm, bulging towards +z. */
+function curvedPatch(side: number): { positions: Float64Array; triangles: Uint32Array } {
+  const positions = new Float64Array(3 * side * side);
+  for (let j = 0; j < side; j++) {
+    for (let i = 0; i < side; i++) {
+      const x = -40 + (80 * i) / (side - 1), y = -40 + (80 * j) / (side - 1);
+      const z = -0.006 * (x * x + y * y) + 2 * Math.sin(0.15 * x) * Math.cos(0.1 * y);
+      positions.set([x, y, z], 3 * (j * side + i));
+    }
+  }
+  const triangles: number[] = [];
+  for (let j = 0; j + 1 < side; j++) {
+    for (let i = 0; i + 1 < side; i++) {
+      const v = j * side + i;
+      // Counter-clockwise seen from +z: normals towards the viewer.
+      triangles.push(v, v + 1, v + side + 1, v, v + side + 1, v + side);
+    }
+  }
+  return { positions, triangles: Uint32Array.from(triangles) };
+}
+
+interface Scene {
+  renderer: PhotometricRenderer;
+  positions: Float64Array;
+  albedo: Float64Array;
+  sh: Float64Array;
+  cam: Camera;
+  target: Float32Array;
+  weights: Float32Array;
+}
+
+function scene(seed: number): Scene {
+  const size = 64;
+  const { positions, triangles } = curvedPatch(11); // 121 vertices, 200 triangles
+  const n = positions.length / 3;
+  const random = new SeededRandom(seed);
+  const albedo = new Float64Array(3 * n);
+  for (let i = 0; i < albedo.length; i++) albedo[i] = 0.2 + 0.7 * random.uniform();
+  const sh = new Float64Array(27);
+  for (let c = 0; c < 3; c++) sh[c] = (0.8 + 0.2 * random.uniform()) / SH_K[0];
+  for (let k = 3; k < 27; k++) sh[k] = 0.15 * random.normal();
+  const cam = camera(size, size, 240, 15, -10, 5, [3, -2, -400]);
+  const renderer = new PhotometricRenderer(triangles, n, size, size);
+  // Target: the scene with other albedo and light, plus noise and 10% outlier pixels.
+  const otherAlbedo = albedo.map((a) => Math.min(1, Math.max(0, a + 0.1 * random.normal())));
+  const otherSh = sh.map((l) => l + 0.05 * random.normal());
+  const image = createPhotometricImage(size, size);
+  renderer.render(positions, cam, otherAlbedo, otherSh, image);
+  const target = new Float32Array(3 * size * size);
+  const weights = new Float32Array(size * size);
+  for (let p = 0; p < size * size; p++) {
+    const outlier = random.uniform() < 0.1;
+    for (let c = 0; c < 3; c++) target[3 * p + c] = outlier ? random.uniform() : image.color[3 * p + c] + 0.03 * random.normal();
+    weights[p] = 0.5 + random.uniform();
+  }
+  return { renderer, positions, albedo, sh, cam, target, weights };
+}
+
+/**
+ * Central differences of every parameter against the analytic gradient, checking that the
+ * pixel → triangle map stays the same at ±ε. Returns the largest error per group, relative
+ * to the group's largest gradient component.
+ */
+function finiteDifferenceErrors(s: Scene, options: PhotometricLossOptions, vertexStride = 1): Record<string, number> {
+  const { renderer, positions, albedo, sh, cam, target, weights } = s;
+  renderer.render(positions, cam, albedo, sh);
+  const baseIds = renderer.triangleIds.slice();
+  const g = createPhotometricGradient(renderer.vertexCount);
+  const loss0 = renderer.lossAndGradient(target, weights, g, options);
+  expect(loss0).toBeGreaterThan(0);
+  expect(renderer.coveredPixels).toBeGreaterThan(0.4 * 64 * 64);
+  expect(renderer.coveredPixels).toBeLessThan(0.95 * 64 * 64);
+  let changedIds = 0;
+  const evaluate = (c: Camera): number => {
+    renderer.render(positions, c, albedo, sh);
+    for (let p = 0; p < baseIds.length; p++) if (renderer.triangleIds[p] !== baseIds[p]) changedIds++;
+    return renderer.lossAndGradient(target, weights, undefined, options);
+  };
+  const groupError = (values: ArrayLike<number>, eps: number, analytic: ArrayLike<number>, stride = 1): number => {
+    const array = values as Float64Array;
+    let maxErr = 0, maxGrad = 0;
+    for (let i = 0; i < array.length; i += stride) {
+      const v = array[i];
+      array[i] = v + eps;
+      const lp = evaluate(cam);
+      array[i] = v - eps;
+      const lm = evaluate(cam);
+      array[i] = v;
+      const fd = (lp - lm) / (2 * eps);
+      maxErr = Math.max(maxErr, Math.abs(fd - analytic[i]));
+      maxGrad = Math.max(maxGrad, Math.abs(analytic[i]));
+    }
+    expect(maxGrad).toBeGreaterThan(0);
+    return maxErr / maxGrad;
+  };
+  const errors: Record<string, number> = {
+    positions: groupError(positions, 1e-5, g.positions, vertexStride),
+    albedo: groupError(albedo, 1e-5, g.albedo, vertexStride),
+    sh: groupError(sh, 1e-5, g.sh),
+  };
+  // Camera, one scalar at a time, each relative to its own gradient.
+  const cameraFd = (perturb: (c: Camera, e: number) => void, eps: number, analytic: number): number => {
+    const cp = cloneCamera(cam), cm = cloneCamera(cam);
+    perturb(cp, eps);
+    perturb(cm, -eps);
+    const fd = (evaluate(cp) - evaluate(cm)) / (2 * eps);
+    return Math.abs(fd - analytic) / Math.abs(analytic);
+  };
+  const axes = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  for (let a = 0; a < 3; a++) {
+    errors[`rotation${a}`] = cameraFd((c, e) => rotateBy(c.rotation, e * axes[a][0], e * axes[a][1], e * axes[a][2]), 1e-7, g.rotation[a]);
+    errors[`translation${a}`] = cameraFd((c, e) => { c.translation[a] += e; }, 1e-5, g.translation[a]);
+  }
+  errors.focal = cameraFd((c, e) => { c.focal += e; }, 1e-5, g.focal);
+  expect(changedIds).toBe(0);
+  return errors;
+}
+
+describe('spherical harmonics', () => {
+  it('has the Deep3DFaceRecon constants', () => {
+    expect(SH_K[0]).toBeCloseTo(Math.PI / Math.sqrt(4 * Math.PI), 14);
+    expect(SH_K[1]).toBeCloseTo(((2 * Math.PI) / Math.sqrt(3)) * (Math.sqrt(3) / Math.sqrt(4 * Math.PI)), 14);
+    expect(SH_K[2]).toBeCloseTo(((2 * Math.PI) / Math.sqrt(8)) * ((3 * Math.sqrt(5)) / Math.sqrt(12 * Math.PI)), 14);
+    const y = new Float64Array(9);
+    shBasis(0, 0, 1, y);
+    expect(y[2]).toBeCloseTo(SH_K[1], 14);
+    expect(y[6]).toBeCloseTo(SH_K[2] / Math.sqrt(3), 14);
+  });
+
+  it('differentiates the basis', () => {
+    const jac = new Float64Array(27), yp = new Float64Array(9), ym = new Float64Array(9);
+    const n = [0.3, -0.5, 0.81];
+    shBasisGradient(n[0], n[1], n[2], jac);
+    for (let j = 0; j < 3; j++) {
+      const p = n.slice(), m = n.slice();
+      p[j] += 1e-6; m[j] -= 1e-6;
+      shBasis(p[0], p[1], p[2], yp);
+      shBasis(m[0], m[1], m[2], ym);
+      for (let k = 0; k < 9; k++) expect(jac[3 * k + j]).toBeCloseTo((yp[k] - ym[k]) / 2e-6, 7);
+    }
+  });
+
+  it('is brighter towards the light than away from it, and approximates the clamped cosine', () => {
+    const d = [0.4, 0.6, 0.7];
+    const len = Math.hypot(d[0], d[1], d[2]);
+    const u = d.map((v) => v / len);
+    const sh = shDirectionalLight(u, [1, 0.8, 0.6], [0.1, 0.1, 0.1]);
+    const towards = new Float64Array(3), away = new Float64Array(3), side = new Float64Array(3);
+    shIrradiance(u[0], u[1], u[2], sh, towards);
+    shIrradiance(-u[0], -u[1], -u[2], sh, away);
+    for (let c = 0; c < 3; c++) expect(towards[c]).toBeGreaterThan(away[c] + 0.5);
+    // The second-order clamped cosine is within 0.1 of max(0, n·d) everywhere.
+    const random = new SeededRandom(3);
+    for (let i = 0; i < 200; i++) {
+      const n = [random.normal(), random.normal(), random.normal()];
+      const l = Math.hypot(n[0], n[1], n[2]);
+      shIrradiance(n[0] / l, n[1] / l, n[2] / l, sh, side);
+      const cos = Math.max(0, (n[0] * u[0] + n[1] * u[1] + n[2] * u[2]) / l);
+      expect(Math.abs(side[0] - (cos + 0.1))).toBeLessThan(0.1);
+    }
+  });
+
+  /** SH fitted by least squares to 0.2 + colour·max(0, n·d) + noise at random normals. */
+  function fitSh(d: number[], hemisphere: boolean): Float64Array {
+    const random = new SeededRandom(7);
+    const len = Math.hypot(d[0], d[1], d[2]);
+    const ata = new Float64Array(81), atb = new Float64Array(27), y = new Float64Array(9);
+    const color = [1, 0.8, 0.6];
+    for (let i = 0; i < 2000; i++) {
+      const n = [random.normal(), random.normal(), hemisphere ? Math.abs(random.normal()) + 0.2 : random.normal()];
+      const l = Math.hypot(n[0], n[1], n[2]);
+      shBasis(n[0] / l, n[1] / l, n[2] / l, y);
+      const cos = Math.max(0, (n[0] * d[0] + n[1] * d[1] + n[2] * d[2]) / (l * len));
+      for (let a = 0; a < 9; a++) {
+        for (let b = 0; b < 9; b++) ata[9 * a + b] += y[a] * y[b];
+        for (let c = 0; c < 3; c++) atb[9 * c + a] += y[a] * (0.2 + color[c] * cos + 0.01 * random.normal());
+      }
+    }
+    const sh = new Float64Array(27);
+    for (let c = 0; c < 3; c++) {
+      const a = ata.slice(), b = atb.slice(9 * c, 9 * c + 9);
+      for (let k = 0; k < 9; k++) a[10 * k] += 1e-6;
+      expect(choleskySolve(a, b, 9)).toBe(true);
+      for (let k = 0; k < 9; k++) sh[3 * k + c] = b[k];
+    }
+    return sh;
+  }
+
+  it('recovers the light direction', () => {
+    const d = [-0.5, 0.3, 0.8];
+    expect(angleBetween(shLightDirection(shDirectionalLight(d, [0.9, 0.7, 0.5], [0.3, 0.3, 0.3])), d)).toBeLessThan(1e-6);
+    expect(angleBetween(shPeakDirection(shDirectionalLight(d, [0.9, 0.7, 0.5], [0.3, 0.3, 0.3])), d)).toBeLessThan(0.01);
+    // SH fitted to normals all around: band 1 alone points at the light.
+    expect(angleBetween(shLightDirection(fitSh(d, false)), d)).toBeLessThan(10);
+    // Fitted to the front hemisphere only (a face): band 1 drifts, the irradiance peak does not.
+    for (const light of [d, [0.7, 0, 0.7], [0.1, -0.6, 0.8]]) {
+      const sh = fitSh(light, true);
+      console.log(`hemisphere fit, light ${light.join(',')}: band-1 direction off by ${angleBetween(shLightDirection(sh), light).toFixed(1)}°, peak by ${angleBetween(shPeakDirection(sh), light).toFixed(1)}°`);
+      expect(angleBetween(shPeakDirection(sh), light)).toBeLessThan(10);
+    }
+  });
+});
+
+describe('photometric renderer', () => {
+  it('renders a flat quad facing the camera in one colour over the expected pixels', () => {
+    const positions = Float32Array.from([-20, -20, 0, 20, -20, 0, 20, 20, 0, -20, 20, 0]);
+    const triangles = Uint32Array.from([0, 1, 2, 0, 2, 3]);
+    const a = [0.6, 0.4, 0.2];
+    const albedo = Float32Array.from([...a, ...a, ...a, ...a]);
+    const sh = new Float32Array(27);
+    sh[0] = 1.1; sh[1] = 0.9; sh[2] = 0.7;
+    // 40 mm at 500 mm with f = 400: 32 pixels, from camera pixel 16 to 47 (screen 16 to 48).
+    const cam = camera(64, 64, 400, 0, 0, 0, [0, 0, -500]);
+    const renderer = new PhotometricRenderer(triangles, 4, 64, 64);
+    const image = createPhotometricImage(64, 64);
+    expect(renderer.render(positions, cam, albedo, sh, image)).toBe(32 * 32);
+    for (let j = 0; j < 64; j++) {
+      for (let i = 0; i < 64; i++) {
+        const p = 64 * j + i, inside = i >= 16 && i < 48 && j >= 16 && j < 48;
+        expect(image.mask[p]).toBe(inside ? 1 : 0);
+        for (let c = 0; c < 3; c++) expect(image.color[3 * p + c]).toBeCloseTo(inside ? a[c] * SH_K[0] * sh[c] : 0, 6);
+        if (!inside) continue;
+        expect(image.depth[p]).toBeCloseTo(500, 3);
+        expect(image.normal[3 * p + 2]).toBeCloseTo(1, 6);
+      }
+    }
+  });
+
+  it('gives perspective-correct depth and normals on a tilted quad', () => {
+    const positions = Float32Array.from([-30, -30, 0, 30, -30, 0, 30, 30, 0, -30, 30, 0]);
+    const triangles = Uint32Array.from([0, 1, 2, 0, 2, 3]);
+    const cam = camera(64, 64, 300, 35, 25, 10, [5, -3, -400]);
+    const renderer = new PhotometricRenderer(triangles, 4, 64, 64);
+    const image = createPhotometricImage(64, 64);
+    const covered = renderer.render(positions, cam, new Float32Array(12).fill(0.5), new Float32Array(27).fill(0.1), image);
+    expect(covered).toBeGreaterThan(500);
+    const r = cam.rotation, t = cam.translation;
+    const normal = [r[2], r[5], r[8]];
+    const offset = normal[0] * t[0] + normal[1] * t[1] + normal[2] * t[2];
+    for (let j = 0; j < 64; j++) {
+      for (let i = 0; i < 64; i++) {
+        const p = 64 * j + i;
+        if (!image.mask[p]) continue;
+        const dir = [(i - cam.cx) / cam.focal, -(j - cam.cy) / cam.focal, -1];
+        const depth = offset / (normal[0] * dir[0] + normal[1] * dir[1] + normal[2] * dir[2]);
+        expect(Math.abs(image.depth[p] - depth) / depth).toBeLessThan(1e-5);
+        for (let c = 0; c < 3; c++) expect(image.normal[3 * p + c]).toBeCloseTo(normal[c], 5);
+      }
+    }
+  });
+
+  it('matches the loss computed from the rendered image, and is zero against itself', () => {
+    const s = scene(11);
+    const image = createPhotometricImage(64, 64);
+    s.renderer.render(s.positions, s.cam, s.albedo, s.sh, image);
+    let expected = 0;
+    for (let p = 0; p < 64 * 64; p++) {
+      if (!image.mask[p]) continue;
+      for (let c = 0; c < 3; c++) expected += s.weights[p] * (image.color[3 * p + c] - s.target[3 * p + c]) ** 2;
+    }
+    expect(s.renderer.lossAndGradient(s.target, s.weights)).toBeCloseTo(expected, 3);
+    const g = createPhotometricGradient(s.renderer.vertexCount);
+    expect(s.renderer.lossAndGradient(image.color, null, g)).toBeLessThan(1e-9);
+    expect(Math.max(...g.positions.map(Math.abs))).toBeLessThan(1e-5);
+  });
+
+  it.each([
+    ['l2', {}],
+    ['huber', { robust: 'huber', scale: 0.1 }],
+    ['geman-mcclure', { robust: 'geman-mcclure', scale: 0.1 }],
+  ] as [string, PhotometricLossOptions][])('has gradients that match central differences (%s)', (name, options) => {
+    const errors = finiteDifferenceErrors(scene(5), options, name === 'l2' ? 1 : 5);
+    console.log(`photometric FD (${name}): ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+    for (const [key, error] of Object.entries(errors)) expect(error, key).toBeLessThan(1e-3);
+  });
+
+  it('chains position gradients to a basis', () => {
+    const random = new SeededRandom(2);
+    const n3 = 30, K = 4;
+    const basis = Float32Array.from({ length: K * n3 }, () => random.normal());
+    const g = Float64Array.from({ length: n3 }, () => random.normal());
+    const out = new Float64Array(K);
+    chainToBasis(g, basis, K, out);
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let i = 0; i < n3; i++) s += basis[k * n3 + i] * g[i];
+      expect(out[k]).toBeCloseTo(s, 10);
+    }
+  });
+
+  it('scales a camera keeping pixel corners', () => {
+    const cam = camera(1000, 800, 3000, 0, 0, 0, [0, 0, -600]);
+    const small = scaleCamera(cam, 0.256);
+    expect(small.cx).toBeCloseTo(255 / 2, 10);
+    expect(small.cy).toBeCloseTo((0.256 * 800 - 1) / 2, 10);
+    expect(small.focal).toBeCloseTo(768, 10);
+  });
+});
