@@ -11,7 +11,11 @@ import { meshToObj } from '../src/io/mesh-obj.js';
 import { meshToPly } from '../src/io/mesh-ply.js';
 import { decodeModel, encodeModel } from '../src/io/model-file.js';
 import { buildModelFromFolder, DEFAULT_BUILD_LICENCE, parseMesh, parsePly, srgbToLinear, type BuildResult } from '../src/io/node/build-model.js';
+import { importModel } from '../src/io/node/import-model.js';
+import { evaluateShape } from '../src/model/evaluate.js';
 import { SeededRandom } from '../src/model/random.js';
+import { sampleCoefficients } from '../src/model/sample.js';
+import { SFM_FOLDER, hasShared } from './helpers/shared.js';
 
 const work = mkdtempSync(join(tmpdir(), 'morphable-build-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -81,6 +85,22 @@ function principalCosines(a: ArrayLike<number>[], b: ArrayLike<number>[]): numbe
   const values = new Float64Array(k);
   symmetricEigen(cct, k, values, new Float64Array(k * k));
   return Array.from(values, (v) => Math.sqrt(Math.max(0, v)));
+}
+
+/** Lower-triangular L with L Lᵀ = a (symmetric positive definite n×n, row-major). */
+function cholesky(a: Float64Array, n: number): Float64Array {
+  const l = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    let d = a[j * n + j];
+    for (let k = 0; k < j; k++) d -= l[j * n + k] ** 2;
+    l[j * n + j] = Math.sqrt(d);
+    for (let i = j + 1; i < n; i++) {
+      let s = a[i * n + j];
+      for (let k = 0; k < j; k++) s -= l[i * n + k] * l[j * n + k];
+      l[i * n + j] = s / l[j * n + j];
+    }
+  }
+  return l;
 }
 
 const triangles = gridTriangles();
@@ -254,6 +274,60 @@ describe('model build from a folder of registered meshes', () => {
     expect(lm[60]).toBe(-1);
     expect(lm[67]).toBe(268);
   });
+});
+
+describe.skipIf(!hasShared)('model build from faces of the Surrey model (../shared)', () => {
+  it('recovers its 63-dimensional shape space and standard deviations from 200 sampled faces', async () => {
+    const sfm = await importModel(SFM_FOLDER);
+    const folder = join(work, 'sfm-faces');
+    mkdirSync(folder);
+    const r = new SeededRandom(11);
+    const drawn: Float32Array[] = [];
+    for (let i = 0; i < 200; i++) {
+      const { identity } = sampleCoefficients(sfm, r);
+      drawn.push(identity);
+      const positions = evaluateShape(sfm, identity, new Float32Array(sfm.expression.count));
+      writeFileSync(join(folder, `sfm-${String(i).padStart(3, '0')}.ply`), meshToPly({ positions, triangles: sfm.triangles }));
+    }
+    const landmarks = join(work, 'sfm-landmarks.txt');
+    writeFileSync(landmarks, Array.from(sfm.landmarks.ibug68.vertices).join('\n') + '\n');
+    const built = await buildModelFromFolder(folder, { varianceFraction: 1, landmarksFile: landmarks });
+    const K = sfm.identity.count, d = sfm.mean.length;
+    expect(built.model.identity.count).toBe(K); // rank 63: float32 rounding stays below the null floor
+    expect(built.model.landmarks.ibug68.vertices).toEqual(sfm.landmarks.ibug68.vertices);
+    const span = (b: Float32Array, k: number) => Array.from({ length: k }, (_, i) => b.subarray(i * d, (i + 1) * d));
+    const cosines = principalCosines(span(built.model.identity.basis, K), span(sfm.identity.basis, K));
+    const top10 = principalCosines(span(built.model.identity.basis, 10), span(sfm.identity.basis, 10));
+    const ratios = Array.from(built.model.identity.stddev.subarray(0, 5), (s, k) => s / sfm.identity.stddev[k]);
+    console.log(`Surrey: smallest principal cosine of the 63-D span ${cosines[K - 1].toFixed(7)}, of the top-10 spans ${top10.map((c) => c.toFixed(3)).join(' ')}; σ ratios (top 5) ${ratios.map((x) => x.toFixed(3)).join(' ')}`);
+    expect(cosines[K - 1]).toBeGreaterThan(0.99999);
+    // σ differs from the model's by sampling error (200 draws: ≈5%, more where σ are close). The
+    // PCA must find exactly the σ of the faces drawn: the eigenvalues of B Cz Bᵀ, with Cz the sample
+    // covariance of the drawn coefficients and B the model's basis, i.e. those of Lᵀ (BᵀB) L for Cz = L Lᵀ.
+    const cz = new Float64Array(K * K);
+    const zMean = new Float64Array(K);
+    for (const z of drawn) for (let k = 0; k < K; k++) zMean[k] += z[k] / drawn.length;
+    for (const z of drawn) for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) cz[a * K + b] += ((z[a] - zMean[a]) * (z[b] - zMean[b])) / (drawn.length - 1);
+    const L = cholesky(cz, K);
+    const bb = new Float64Array(K * K);
+    const cols = span(sfm.identity.basis, K);
+    for (let a = 0; a < K; a++) for (let b = a; b < K; b++) bb[a * K + b] = bb[b * K + a] = dot(cols[a], cols[b]);
+    const expected = new Float64Array(K * K); // Lᵀ (BᵀB) L
+    for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) {
+      let sum = 0;
+      for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) sum += L[i * K + a] * bb[i * K + j] * L[j * K + b];
+      expected[a * K + b] = sum;
+    }
+    const variances = new Float64Array(K);
+    symmetricEigen(expected, K, variances, new Float64Array(K * K));
+    let worst = 0;
+    for (let k = 0; k < K; k++) worst = Math.max(worst, Math.abs(built.model.identity.stddev[k] / Math.sqrt(variances[k]) - 1));
+    console.log(`Surrey: largest relative σ error against the σ of the drawn faces ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-4);
+    for (const ratio of ratios) expect(Math.abs(ratio - 1)).toBeLessThan(0.2);
+    const trueTotal = Array.from(sfm.identity.stddev).reduce((a, s) => a + s * s, 0);
+    expect(Math.abs(built.shape.totalVariance / trueTotal - 1)).toBeLessThan(0.1);
+  }, 60_000);
 });
 
 describe('mesh readers', () => {

@@ -256,6 +256,27 @@ describe('photometric renderer', () => {
     }
   });
 
+  it('shows the nearer of two overlapping quads, whichever is drawn first', () => {
+    for (const nearFirst of [true, false]) {
+      const near = [-10, -10, 50, 10, -10, 50, 10, 10, 50, -10, 10, 50];
+      const far = [-20, -20, 0, 20, -20, 0, 20, 20, 0, -20, 20, 0];
+      const positions = Float32Array.from(nearFirst ? [...near, ...far] : [...far, ...near]);
+      const triangles = Uint32Array.from([0, 1, 2, 0, 2, 3, 4, 5, 6, 4, 6, 7]);
+      const albedo = new Float32Array(24);
+      for (let v = 0; v < 8; v++) albedo[3 * v] = (v < 4) === nearFirst ? 1 : 0.5;
+      const sh = new Float32Array(27);
+      sh[0] = sh[1] = sh[2] = 1 / SH_K[0];
+      const renderer = new PhotometricRenderer(triangles, 8, 64, 64);
+      const image = createPhotometricImage(64, 64);
+      renderer.render(positions, camera(64, 64, 400, 0, 0, 0, [0, 0, -500]), albedo, sh, image);
+      const centre = 64 * 32 + 32, edge = 64 * 32 + 20;
+      expect(image.color[3 * centre]).toBeCloseTo(1, 6);
+      expect(image.depth[centre]).toBeCloseTo(450, 3);
+      expect(image.color[3 * edge]).toBeCloseTo(0.5, 6);
+      expect(image.depth[edge]).toBeCloseTo(500, 3);
+    }
+  });
+
   it('gives perspective-correct depth and normals on a tilted quad', () => {
     const positions = Float32Array.from([-30, -30, 0, 30, -30, 0, 30, 30, 0, -30, 30, 0]);
     const triangles = Uint32Array.from([0, 1, 2, 0, 2, 3]);

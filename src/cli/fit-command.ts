@@ -2,12 +2,16 @@ import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import type { FaceLandmarker, DetectedFace } from '../detect/face.js';
+import type { DetectedFace, FaceLandmarker, RgbImage } from '../detect/face.js';
 import { createNodeLandmarker } from '../detect/node-landmarker.js';
 import { faceFitReport, type FaceFitReport } from '../fit/fit-result.js';
-import { LandmarkFitter } from '../fit/landmark-fit.js';
+import { projectPoints, type Camera } from '../fit/camera.js';
+import { LandmarkFitter, type LandmarkFitResult } from '../fit/landmark-fit.js';
+import { linearToSrgb, PhotometricFitter, type PhotometricFitResult } from '../fit/photometric-fit.js';
 import { meshToGlb } from '../io/mesh-glb.js';
-import { meshToObj } from '../io/mesh-obj.js';
+import type { Mesh } from '../io/mesh.js';
+import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
+import { meshToPly } from '../io/mesh-ply.js';
 import { OutputBatch } from '../io/node/atomic-write.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
@@ -15,6 +19,7 @@ import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { vertexNormals } from '../model/normals.js';
 import { drawOverlay } from '../render/overlay.js';
+import { unwrapTexture } from '../render/uv-texture.js';
 import { loadModel } from './model-commands.js';
 import { defaultModelPath } from './paths.js';
 import { Progress } from './progress.js';
@@ -23,6 +28,8 @@ import { Progress } from './progress.js';
 const DETECTION_MAX_SIDE = 1600;
 /** Overlays are drawn on a copy at most this large. */
 const OVERLAY_MAX_SIDE = 1600;
+/** UV texture size in texels. */
+const TEXTURE_SIZE = 1024;
 
 interface FitOptions {
   model: string;
@@ -31,6 +38,7 @@ interface FitOptions {
   json?: boolean;
   maxFaces: number;
   focal?: number;
+  photometric: boolean;
 }
 
 export function addFitCommand(program: Command): void {
@@ -44,12 +52,15 @@ export function addFitCommand(program: Command): void {
     .option('--json', 'also print the results as JSON on stdout')
     .option('--max-faces <n>', 'fit at most this many faces per photo (most confident first)', positiveInt, 10)
     .option('--focal <px>', 'known focal length in pixels of the full image (default: estimated)', positiveNumber)
+    .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
     .addHelpText('after', `
-Outputs per face, in --out: NAME.obj and NAME.glb (the fitted face in model space, millimetres;
-the pose is in the JSON), NAME.png (the mesh over the photo: green = input landmarks,
-red = fitted model landmarks) and NAME.json (image size, face box, landmarks, pose as yaw/pitch/roll
-in degrees, translation in mm and a 4×4 model-view matrix, identity and named expression
-coefficients, fit quality, timings). NAME is the image's name, with _face2, _face3… for more faces.
+Outputs per face, in --out: NAME.obj (+ NAME.mtl) and NAME.glb (the fitted face in model space,
+millimetres, textured with the photo unwrapped into NAME_texture.png; the pose is in the JSON),
+NAME_albedo.ply (the mesh with the estimated de-lit per-vertex albedo), NAME.png (the mesh over the photo: green = input landmarks, red = fitted model landmarks),
+NAME_compare.png (photo | rendering | difference ×3) and NAME.json (image size, face box,
+landmarks, pose as yaw/pitch/roll in degrees, translation in mm and a 4×4 model-view matrix,
+identity and named expression coefficients, light, fit quality, timings). NAME is the image's name,
+with _face2, _face3… for more faces. With --no-photometric: no colours, texture or comparison.
 A photo without a face is reported and skipped (exit code 2 at the end), nothing is written for it.`)
     .action(async (images: string[], options: FitOptions) => {
       if (options.landmarks && options.landmarks.length !== images.length) {
@@ -57,6 +68,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
       }
       const model = await loadModel(options.model);
       const fitter = new LandmarkFitter(model);
+      const photometricFitter = options.photometric ? new PhotometricFitter(model) : undefined;
       let landmarker: FaceLandmarker | undefined;
       const reports: FaceFitReport[] = [];
       const failures: string[] = [];
@@ -65,7 +77,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
         for (const [i, image] of images.entries()) {
           try {
             if (!options.landmarks) landmarker ??= await createNodeLandmarker();
-            reports.push(...(await fitImage(image, options.landmarks?.[i], model, fitter, landmarker, options)));
+            reports.push(...(await fitImage(image, options.landmarks?.[i], model, fitter, photometricFitter, landmarker, options)));
           } catch (error) {
             if (!(error instanceof InputError) || images.length === 1) throw error;
             failures.push(error.message);
@@ -83,7 +95,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
     });
 }
 
-async function fitImage(path: string, ptsFile: string | undefined, model: MorphableModel, fitter: LandmarkFitter, landmarker: FaceLandmarker | undefined, options: FitOptions): Promise<FaceFitReport[]> {
+async function fitImage(path: string, ptsFile: string | undefined, model: MorphableModel, fitter: LandmarkFitter, photometricFitter: PhotometricFitter | undefined, landmarker: FaceLandmarker | undefined, options: FitOptions): Promise<FaceFitReport[]> {
   const start = performance.now();
   const loaded = await loadImage(path, { maxSide: DETECTION_MAX_SIDE });
   const width = loaded.originalWidth, height = loaded.originalHeight;
@@ -108,27 +120,49 @@ async function fitImage(path: string, ptsFile: string | undefined, model: Morpha
   const stem = basename(path, extname(path));
   const batch = new OutputBatch();
   const reports: FaceFitReport[] = [];
+  const overlayScale = Math.min(1, OVERLAY_MAX_SIDE / Math.max(width, height));
+  const photo = overlayScale === loaded.scale ? loaded : await loadImage(path, { maxSide: OVERLAY_MAX_SIDE });
   try {
     for (const [index, face] of faces.entries()) {
-      const t = performance.now();
-      const fit = fitter.fit(face.landmarks, width, height, { focal: options.focal });
-      const faceTimings = { ...timings, fit: performance.now() - t };
-      const positions = evaluateShape(model, fit.identity, fit.expression);
+      let t = performance.now();
+      const landmarkFit = fitter.fit(face.landmarks, width, height, { focal: options.focal });
+      const faceTimings: Record<string, number> = { ...timings, landmarkFit: performance.now() - t };
+      let result: FitState = landmarkFit;
+      let photometric: PhotometricFitResult | undefined;
+      if (options.photometric) {
+        t = performance.now();
+        photometric = photometricFitter!.fit(photo.image, photo.scale, face.landmarks, landmarkFit);
+        faceTimings.photometricFit = performance.now() - t;
+        result = { ...photometric, landmarkVertices: landmarkFit.landmarkVertices, iterations: landmarkFit.iterations };
+      }
+      const positions = evaluateShape(model, result.identity, result.expression);
+      const fitted = projectLandmarks(positions, landmarkFit.landmarkVertices, result.camera);
       const name = join(options.out, faces.length > 1 ? `${stem}_face${index + 1}` : stem);
-      const mesh = { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
-      await batch.add(`${name}.obj`, meshToObj(mesh));
+      const mesh: Mesh = { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
+      if (photometric) {
+        t = performance.now();
+        const fill = meanColour(photometric.albedo);
+        const { texture } = unwrapTexture(photo.image, photo.scale, model, positions, result.camera, TEXTURE_SIZE, fill);
+        mesh.texture = { png: await encodePng(texture) };
+        faceTimings.texture = performance.now() - t;
+        // The de-lit per-vertex albedo goes to its own PLY: viewers multiply vertex colours with a texture.
+        await batch.add(`${name}_albedo.ply`, meshToPly({ ...mesh, colors: photometric.albedo }));
+        await batch.add(`${name}_texture.png`, mesh.texture.png);
+        await batch.add(`${name}.mtl`, materialForTexture(`${basename(name)}_texture.png`));
+        await batch.add(`${name}_compare.png`, await encodePng(comparison(photometricFitter!, photometric)));
+      }
+      await batch.add(`${name}.obj`, meshToObj(mesh, photometric ? `${basename(name)}.mtl` : undefined));
       await batch.add(`${name}.glb`, await meshToGlb(mesh));
-      const overlayScale = Math.min(1, OVERLAY_MAX_SIDE / Math.max(width, height));
-      const photo = overlayScale === loaded.scale ? loaded : await loadImage(path, { maxSide: OVERLAY_MAX_SIDE });
-      const overlay = drawOverlay(photo.image, positions, model.triangles, fit.camera, {
+      const overlay = drawOverlay(photo.image, positions, model.triangles, result.camera, {
         scale: photo.scale,
         points: [
           { landmarks: face.landmarks, color: [40, 220, 60] },
-          { landmarks: fit.fittedLandmarks, color: [235, 40, 40] },
+          { landmarks: fitted, color: [235, 40, 40] },
         ],
       });
       await batch.add(`${name}.png`, await encodePng(overlay));
-      const report = faceFitReport(model, { file: path, width, height }, { index, detection: face.detection }, ptsFile ? 'file' : 'detector', face.landmarks, fit, faceTimings);
+      const report = faceFitReport(model, { file: path, width, height }, { index, detection: face.detection }, ptsFile ? 'file' : 'detector', face.landmarks,
+        { ...result, fittedLandmarks: fitted }, faceTimings, photometric);
       await batch.add(`${name}.json`, JSON.stringify(report, null, 1) + '\n');
       reports.push(report);
     }
@@ -138,6 +172,43 @@ async function fitImage(path: string, ptsFile: string | undefined, model: Morpha
     throw error;
   }
   return reports;
+}
+
+type FitState = Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression' | 'landmarkVertices' | 'iterations'>;
+
+function projectLandmarks(positions: Float32Array, vertices: Int32Array, camera: Camera): Float32Array {
+  const points = new Float32Array(3 * vertices.length);
+  vertices.forEach((v, i) => { for (let c = 0; c < 3; c++) points[3 * i + c] = v >= 0 ? positions[3 * v + c] : NaN; });
+  const out = new Float32Array(2 * vertices.length);
+  projectPoints(camera, points, vertices.length, out);
+  return out;
+}
+
+/** Mean albedo as sRGB bytes: the colour of texels the camera never saw. */
+function meanColour(albedo: Float32Array): [number, number, number] {
+  const sum = [0, 0, 0];
+  for (let i = 0; i < albedo.length; i++) sum[i % 3] += albedo[i];
+  const n = albedo.length / 3;
+  return sum.map((v) => Math.round(255 * linearToSrgb(v / n))) as [number, number, number];
+}
+
+/** Photo crop | rendering | difference (×3), side by side. */
+function comparison(fitter: PhotometricFitter, fit: PhotometricFitResult): RgbImage {
+  const s = fit.crop.size / fit.crop.side;
+  const camera = { ...fit.camera, focal: fit.camera.focal * s, cx: s * (fit.camera.cx + 0.5 - fit.crop.x) - 0.5, cy: s * (fit.camera.cy + 0.5 - fit.crop.y) - 0.5 };
+  const { rendered, photo, mask, size } = fitter.lastImages(camera);
+  const data = new Uint8Array(3 * 3 * size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const p = y * size + x, row = 3 * (y * 3 * size);
+      for (let c = 0; c < 3; c++) {
+        data[row + 3 * x + c] = photo[3 * p + c];
+        data[row + 3 * (size + x) + c] = mask[p] ? rendered[3 * p + c] : photo[3 * p + c] >> 2;
+        data[row + 3 * (2 * size + x) + c] = mask[p] ? Math.min(255, 3 * Math.abs(rendered[3 * p + c] - photo[3 * p + c])) : 0;
+      }
+    }
+  }
+  return { width: 3 * size, height: size, data };
 }
 
 function describe(r: FaceFitReport): string {

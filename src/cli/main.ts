@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { InputError } from '../errors.js';
+import { addBuildCommand } from './build-command.js';
 import { addFitCommand } from './fit-command.js';
 import { addModelCommands } from './model-commands.js';
 
@@ -13,6 +14,7 @@ const program = new Command()
   .exitOverride((err) => process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2));
 
 addModelCommands(program);
+addBuildCommand(program.commands.find((c) => c.name() === 'model')!);
 addFitCommand(program);
 
 try {

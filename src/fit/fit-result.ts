@@ -26,6 +26,8 @@ export interface FaceFitReport {
   identity: number[];
   expression: Record<string, number>;
   quality: { rmsErrorPx: number; nmePercent: number; iterations: number };
+  /** The photometric stage, when it ran: RMSE over the face pixels (sRGB 0–1) before and after, and the light. */
+  photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; light: number[] };
   timingsMs: Record<string, number>;
 }
 
@@ -53,9 +55,15 @@ export function faceFitReport(
   face: { index: number; detection?: DetectedFace },
   source: 'detector' | 'file',
   input: Float32Array,
-  fit: LandmarkFitResult,
+  fit: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression' | 'fittedLandmarks' | 'iterations'>,
   timingsMs: Record<string, number>,
+  photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; sh: ArrayLike<number> },
 ): FaceFitReport {
+  let sq = 0, used = 0;
+  for (let i = 0; i < 136; i += 2) {
+    const d = (fit.fittedLandmarks[i] - input[i]) ** 2 + (fit.fittedLandmarks[i + 1] - input[i + 1]) ** 2;
+    if (Number.isFinite(d)) { sq += d; used++; }
+  }
   const angles = anglesFromRotation(fit.camera.rotation);
   const t = fit.camera.translation;
   return {
@@ -75,7 +83,8 @@ export function faceFitReport(
     },
     identity: Array.from(fit.identity, (v) => round(v, 4)),
     expression: Object.fromEntries(model.expression.names.map((name, k) => [name, round(fit.expression[k], 4)])),
-    quality: { rmsErrorPx: round(fit.rmsError, 3), nmePercent: round(landmarkNme(fit.fittedLandmarks, input), 3), iterations: fit.iterations },
+    quality: { rmsErrorPx: round(Math.sqrt(sq / Math.max(1, used)), 3), nmePercent: round(landmarkNme(fit.fittedLandmarks, input), 3), iterations: fit.iterations },
+    ...(photometric ? { photometric: { rmseBefore: round(photometric.rmseBefore, 4), rmseAfter: round(photometric.rmseAfter, 4), iterations: photometric.iterations, light: Array.from(photometric.sh, (v) => round(v, 4)) } } : {}),
     timingsMs: Object.fromEntries(Object.entries(timingsMs).map(([k, v]) => [k, round(v, 2)])),
   };
 }

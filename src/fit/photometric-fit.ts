@@ -1,0 +1,422 @@
+import type { RgbImage } from '../detect/face.js';
+import { evaluateShape } from '../model/evaluate.js';
+import type { MorphableModel } from '../model/morphable-model.js';
+import { submodel } from '../model/submesh.js';
+import { chainToBasis, createPhotometricGradient, createPhotometricImage, PhotometricRenderer, scaleCamera, type PhotometricImage } from '../render/photometric.js';
+import { shBasis, SH_K } from '../render/spherical-harmonics.js';
+import type { Camera } from './camera.js';
+import type { LandmarkFitResult } from './landmark-fit.js';
+import { choleskySolve } from './linalg.js';
+import { rotateBy } from './rotation.js';
+
+/**
+ * Analysis by synthesis after the landmark fit: render the face region of the model under
+ * spherical-harmonics light and change pose, identity, expression, albedo and light until the
+ * rendering matches the photo (Blanz & Vetter 1999), in a square crop around the face.
+ *
+ * Energy: robust photometric error over the rendered face pixels (Geman–McClure: hair, glasses or
+ * hands in front of the face stop pulling once they are far off), plus the landmark term and the
+ * priors of the landmark fit. Geometry and pose take Adam steps on the analytic gradients
+ * (render/photometric.ts); albedo and light have closed forms given the geometry and are re-solved
+ * every few steps: light by least squares over the pixels, per-vertex albedo by a preconditioned
+ * step towards the photo, tied to its left/right mirror vertex and pulled towards its mean colour
+ * (the ICT model has no colour model to act as a prior).
+ *
+ * Colours are linear RGB in [0, 1]; the photo is converted from sRGB.
+ */
+
+export interface PhotometricFitOptions {
+  /** Render (and crop) size in pixels. */
+  size?: number;
+  iterations?: number;
+  /** Weight of the landmark term against the photometric one. */
+  landmarkWeight?: number;
+  identityPrior?: number;
+  expressionPrior?: number;
+  /** Geman–McClure scale of the colour residual. */
+  robustScale?: number;
+}
+
+export interface PhotometricFitResult {
+  camera: Camera;
+  identity: Float32Array;
+  expression: Float32Array;
+  /** Per-vertex linear RGB albedo of the whole model (vertices outside the face region get the mean skin colour). */
+  albedo: Float32Array;
+  /** Spherical-harmonics light, 27 values (sh[3k + c]), see render/spherical-harmonics.ts. */
+  sh: Float64Array;
+  /** RMSE over the face pixels, sRGB colour in [0, 1]: with the landmark fit's geometry, and after. */
+  rmseBefore: number;
+  rmseAfter: number;
+  /** The crop: photo pixels (x0, y0, side) that map to the render. */
+  crop: { x: number; y: number; side: number; size: number };
+  iterations: number;
+}
+
+const DEFAULTS = { size: 256, iterations: 40, landmarkWeight: 2, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15 };
+
+export class PhotometricFitter {
+  readonly model: MorphableModel;
+  /** The face region, re-indexed: what is rendered. */
+  private readonly face: MorphableModel;
+  private readonly faceVertices: Uint32Array;
+  private readonly mirror: Int32Array;
+  private readonly size: number;
+  private readonly renderer: PhotometricRenderer;
+  private readonly image: PhotometricImage;
+  private readonly target: Float32Array;
+  private readonly weights: Float32Array;
+  private readonly gradient;
+  private readonly positions: Float32Array;
+  private readonly albedo: Float64Array;
+  private readonly sh = new Float64Array(27);
+
+  constructor(model: MorphableModel, options: { size?: number } = {}) {
+    this.model = model;
+    this.faceVertices = model.regions.face ?? Uint32Array.from({ length: model.vertexCount }, (_, i) => i);
+    this.face = submodel(model, this.faceVertices);
+    this.size = options.size ?? DEFAULTS.size;
+    const n = this.face.vertexCount;
+    this.renderer = new PhotometricRenderer(this.face.triangles, n, this.size, this.size);
+    this.image = createPhotometricImage(this.size, this.size);
+    this.target = new Float32Array(3 * this.size * this.size);
+    this.weights = new Float32Array(this.size * this.size);
+    this.gradient = createPhotometricGradient(n);
+    this.positions = new Float32Array(3 * n);
+    this.albedo = new Float64Array(3 * n);
+    this.mirror = mirrorVertices(this.face.mean);
+  }
+
+  fit(photo: RgbImage, photoScale: number, landmarks: ArrayLike<number>, start: LandmarkFitResult, options: PhotometricFitOptions = {}): PhotometricFitResult {
+    const o = { ...DEFAULTS, ...options };
+    const face = this.face, n = face.vertexCount, size = this.size;
+    const kId = face.identity.count, kEx = face.expression.count;
+    // The crop: a square around the landmarks, with room for the forehead, in full-image pixels.
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (let i = 0; i < 68; i++) {
+      const x = landmarks[2 * i], y = landmarks[2 * i + 1];
+      if (!Number.isFinite(x + y)) continue;
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+    const side = 1.6 * Math.max(x1 - x0, y1 - y0);
+    const crop = { x: (x0 + x1) / 2 - side / 2, y: (y0 + y1) / 2 - 0.55 * side, side, size };
+    sampleCrop(photo, photoScale, crop, this.target);
+    const s = size / side;
+    // Camera of the crop: scale about the crop corner (pixel corners shared, as scaleCamera does).
+    const camera = scaleCamera(start.camera, s);
+    camera.cx = s * (start.camera.cx + 0.5 - crop.x) - 0.5;
+    camera.cy = s * (start.camera.cy + 0.5 - crop.y) - 0.5;
+
+    const alpha = Float64Array.from(start.identity), beta = Float64Array.from(start.expression);
+    this.evaluate(alpha, beta);
+    this.initialiseAppearance(camera);
+    const rmseBefore = this.rmse(camera);
+
+    // Adam over [δ (3), t (3), α, β].
+    const P = 6 + kId + kEx;
+    const params = new Float64Array(P), grad = new Float64Array(P), m = new Float64Array(P), v = new Float64Array(P);
+    const rate = new Float64Array(P);
+    rate.fill(0.003, 0, 3); // radians
+    rate.fill(0.5, 3, 6); // mm
+    rate.fill(0.03, 6, 6 + kId);
+    rate.fill(0.02, 6 + kId, P);
+    const idGrad = new Float64Array(kId), exGrad = new Float64Array(kEx);
+    const lm = new LandmarkTerm(this.model, start.landmarkVertices, landmarks, s, crop);
+    let iteration = 0;
+    for (; iteration < o.iterations; iteration++) {
+      if (iteration % 8 === 7) this.updateAppearance(camera);
+      this.evaluate(alpha, beta);
+      this.renderer.render(this.positions, camera, this.albedo, this.sh);
+      const covered = Math.max(1, this.renderer.coveredPixels);
+      this.weights.fill(1);
+      this.renderer.lossAndGradient(this.target, this.weights, this.gradient, { robust: 'geman-mcclure', scale: o.robustScale });
+      // Per covered pixel, so the balance with the landmark term does not depend on the render size.
+      const norm = 1 / covered;
+      grad.fill(0);
+      for (let k = 0; k < 3; k++) { grad[k] = norm * this.gradient.rotation[k]; grad[3 + k] = norm * this.gradient.translation[k]; }
+      chainToBasis(this.gradient.positions, face.identity.basis, kId, idGrad);
+      chainToBasis(this.gradient.positions, face.expression.basis, kEx, exGrad);
+      for (let k = 0; k < kId; k++) grad[6 + k] = norm * idGrad[k] + 2 * o.identityPrior * alpha[k];
+      for (let k = 0; k < kEx; k++) grad[6 + kId + k] = norm * exGrad[k] + 2 * o.expressionPrior * beta[k];
+      lm.addGradient(camera, alpha, beta, o.landmarkWeight, grad);
+      // Adam step, then apply: rotation multiplicatively, the rest additively.
+      const b1 = 0.9, b2 = 0.999, t = iteration + 1;
+      for (let p = 0; p < P; p++) {
+        m[p] = b1 * m[p] + (1 - b1) * grad[p];
+        v[p] = b2 * v[p] + (1 - b2) * grad[p] * grad[p];
+        params[p] = (-rate[p] * (m[p] / (1 - b1 ** t))) / (Math.sqrt(v[p] / (1 - b2 ** t)) + 1e-12);
+      }
+      rotateBy(camera.rotation, params[0], params[1], params[2]);
+      for (let k = 0; k < 3; k++) camera.translation[k] += params[3 + k];
+      for (let k = 0; k < kId; k++) alpha[k] += params[6 + k];
+      for (let k = 0; k < kEx; k++) beta[k] = Math.min(1, Math.max(0, beta[k] + params[6 + kId + k]));
+    }
+    this.evaluate(alpha, beta);
+    this.updateAppearance(camera);
+    const rmseAfter = this.rmse(camera);
+
+    // Back to the full photo's camera.
+    const full = scaleCamera(camera, 1 / s);
+    full.cx = (camera.cx + 0.5) / s + crop.x - 0.5;
+    full.cy = (camera.cy + 0.5) / s + crop.y - 0.5;
+    return {
+      camera: full,
+      identity: Float32Array.from(alpha),
+      expression: Float32Array.from(beta),
+      albedo: this.fullAlbedo(),
+      sh: Float64Array.from(this.sh),
+      rmseBefore,
+      rmseAfter,
+      crop,
+      iterations: iteration,
+    };
+  }
+
+  /** The rendering of the last fit's crop (sRGB bytes), the crop of the photo, and the mask. */
+  lastImages(camera: Camera): { rendered: Uint8Array; photo: Uint8Array; mask: Uint8Array; size: number } {
+    this.renderer.render(this.positions, camera, this.albedo, this.sh, this.image);
+    const size = this.size, rendered = new Uint8Array(3 * size * size), photo = new Uint8Array(3 * size * size);
+    for (let i = 0; i < rendered.length; i++) {
+      rendered[i] = Math.round(255 * linearToSrgb(this.image.color[i]));
+      photo[i] = Math.round(255 * linearToSrgb(this.target[i]));
+    }
+    return { rendered, photo, mask: this.image.mask.slice(), size };
+  }
+
+  private evaluate(alpha: ArrayLike<number>, beta: ArrayLike<number>): void {
+    evaluateShape(this.face, alpha, beta, this.positions);
+  }
+
+  /** Albedo from the photo's colours at the vertices, light ambient only, then a few closed-form rounds. */
+  private initialiseAppearance(camera: Camera): void {
+    this.sh.fill(0);
+    for (let c = 0; c < 3; c++) this.sh[c] = 1 / SH_K[0];
+    this.albedo.fill(0.4);
+    for (let round = 0; round < 4; round++) this.updateAppearance(camera);
+  }
+
+  /** Light by least squares given the albedo, then albedo given the light (robust weights, symmetry, mean pull). */
+  private updateAppearance(camera: Camera): void {
+    const size = this.size, pixels = size * size, img = this.image, tri = this.renderer.triangleIds, bary = this.renderer.barycentrics;
+    const T = this.face.triangles, A = this.albedo, target = this.target;
+    this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
+    const Y = new Float64Array(9), N = new Float64Array(81), b = new Float64Array(9);
+    // Light: per channel, min Σ w (a·Y·l − t)², a small ridge on bands 1–2.
+    for (let c = 0; c < 3; c++) {
+      N.fill(0); b.fill(0);
+      for (let p = 0; p < pixels; p++) {
+        const t = tri[p];
+        if (t < 0) continue;
+        const w = robustWeight(img.color[3 * p + c] - target[3 * p + c]);
+        const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
+        const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
+        shBasis(img.normal[3 * p], img.normal[3 * p + 1], img.normal[3 * p + 2], Y);
+        for (let i = 0; i < 9; i++) {
+          b[i] += w * a * Y[i] * target[3 * p + c];
+          for (let j = 0; j < 9; j++) N[9 * i + j] += w * a * a * Y[i] * Y[j];
+        }
+      }
+      for (let i = 1; i < 9; i++) N[9 * i + i] += 1e-3 * (N[0] + 1);
+      N[0] += 1e-9;
+      if (choleskySolve(N, b, 9)) for (let k = 0; k < 9; k++) this.sh[3 * k + c] = b[k];
+    }
+    // Albedo: preconditioned step per vertex towards the photo, with the new light.
+    this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
+    const n = this.face.vertexCount;
+    const num = new Float64Array(3 * n), den = new Float64Array(3 * n);
+    for (let p = 0; p < pixels; p++) {
+      const t = tri[p];
+      if (t < 0) continue;
+      const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
+      for (let c = 0; c < 3; c++) {
+        const residual = target[3 * p + c] - img.color[3 * p + c];
+        const w = robustWeight(residual);
+        // Irradiance at the pixel: colour / interpolated albedo.
+        const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
+        const e = a > 1e-6 ? img.color[3 * p + c] / a : 0;
+        for (let k = 0; k < 3; k++) {
+          const v = T[3 * t + k], bk = k === 0 ? b0 : k === 1 ? b1 : b2;
+          num[3 * v + c] += w * bk * e * residual;
+          den[3 * v + c] += w * bk * e * e;
+        }
+      }
+    }
+    let mean0 = 0, mean1 = 0, mean2 = 0, seen = 0;
+    for (let v = 0; v < n; v++) {
+      if (den[3 * v] === 0) continue;
+      mean0 += A[3 * v]; mean1 += A[3 * v + 1]; mean2 += A[3 * v + 2]; seen++;
+    }
+    const mean = [mean0 / Math.max(1, seen), mean1 / Math.max(1, seen), mean2 / Math.max(1, seen)];
+    const next = new Float64Array(3 * n);
+    for (let v = 0; v < n; v++) {
+      for (let c = 0; c < 3; c++) {
+        const i = 3 * v + c;
+        // Unseen vertices take the mean colour; seen ones move towards the photo, damped by the prior.
+        const prior = 0.05;
+        next[i] = den[i] > 0 ? (A[i] * (den[i] + prior) + num[i] + prior * (mean[c] - A[i])) / (den[i] + prior) : mean[c];
+      }
+    }
+    // Left/right symmetry: average with the mirror vertex, weighted by how much each side was seen.
+    for (let v = 0; v < n; v++) {
+      const u = this.mirror[v];
+      for (let c = 0; c < 3; c++) {
+        const wv = den[3 * v + c] + 0.2, wu = u >= 0 ? den[3 * u + c] + 0.2 : 0;
+        const sym = u >= 0 ? (wv * next[3 * v + c] + wu * next[3 * u + c]) / (wv + wu) : next[3 * v + c];
+        A[3 * v + c] = Math.min(1, Math.max(0.005, 0.5 * next[3 * v + c] + 0.5 * sym));
+      }
+    }
+  }
+
+  /** RMSE in sRGB [0, 1] over the covered pixels of the current state. */
+  private rmse(camera: Camera): number {
+    this.renderer.render(this.positions, camera, this.albedo, this.sh, this.image);
+    let sum = 0, count = 0;
+    for (let p = 0; p < this.size * this.size; p++) {
+      if (!this.image.mask[p]) continue;
+      for (let c = 0; c < 3; c++) sum += (linearToSrgb(this.image.color[3 * p + c]) - linearToSrgb(this.target[3 * p + c])) ** 2;
+      count += 3;
+    }
+    return Math.sqrt(sum / Math.max(1, count));
+  }
+
+  private fullAlbedo(): Float32Array {
+    const out = new Float32Array(3 * this.model.vertexCount);
+    let r = 0, g = 0, b = 0;
+    const n = this.face.vertexCount;
+    for (let v = 0; v < n; v++) { r += this.albedo[3 * v]; g += this.albedo[3 * v + 1]; b += this.albedo[3 * v + 2]; }
+    for (let v = 0; v < this.model.vertexCount; v++) { out[3 * v] = r / n; out[3 * v + 1] = g / n; out[3 * v + 2] = b / n; }
+    this.faceVertices.forEach((v, i) => { for (let c = 0; c < 3; c++) out[3 * v + c] = this.albedo[3 * i + c]; });
+    return out;
+  }
+}
+
+/** Landmark term of the photometric energy, with its gradient in [δ, t, α, β], in crop pixels. */
+class LandmarkTerm {
+  private readonly rows: Float64Array;
+  private readonly mean: Float64Array;
+  private readonly points: Float64Array;
+  private readonly valid: Uint8Array;
+  private readonly kId: number;
+  private readonly kEx: number;
+  private readonly invSize2: number;
+
+  constructor(model: MorphableModel, vertices: Int32Array, landmarks: ArrayLike<number>, s: number, crop: { x: number; y: number }) {
+    this.kId = model.identity.count;
+    this.kEx = model.expression.count;
+    const K = this.kId + this.kEx, n3 = 3 * model.vertexCount;
+    this.rows = new Float64Array(68 * 3 * K);
+    this.mean = new Float64Array(68 * 3);
+    this.points = new Float64Array(136);
+    this.valid = new Uint8Array(68);
+    let spread = 0, cx = 0, cy = 0, count = 0;
+    for (let i = 0; i < 68; i++) {
+      const v = vertices[i];
+      // Landmarks move into crop pixels like the camera does.
+      this.points[2 * i] = s * (landmarks[2 * i] + 0.5 - crop.x) - 0.5;
+      this.points[2 * i + 1] = s * (landmarks[2 * i + 1] + 0.5 - crop.y) - 0.5;
+      if (v < 0 || !Number.isFinite(this.points[2 * i] + this.points[2 * i + 1])) continue;
+      this.valid[i] = 1;
+      cx += this.points[2 * i]; cy += this.points[2 * i + 1]; count++;
+      for (let c = 0; c < 3; c++) {
+        const row = 3 * v + c, base = (3 * i + c) * K;
+        this.mean[3 * i + c] = model.mean[row];
+        for (let k = 0; k < this.kId; k++) this.rows[base + k] = model.identity.basis[k * n3 + row];
+        for (let k = 0; k < this.kEx; k++) this.rows[base + this.kId + k] = model.expression.basis[k * n3 + row];
+      }
+    }
+    for (let i = 0; i < 68; i++) if (this.valid[i]) spread += (this.points[2 * i] - cx / count) ** 2 + (this.points[2 * i + 1] - cy / count) ** 2;
+    this.invSize2 = count / spread;
+  }
+
+  /** grad += weight · ∂/∂[δ, t, α, β] of Σᵢ ‖π(Xᵢ) − xᵢ‖² / s² / 68. */
+  addGradient(camera: Camera, alpha: Float64Array, beta: Float64Array, weight: number, grad: Float64Array): void {
+    const K = this.kId + this.kEx, r = camera.rotation, t = camera.translation, f = camera.focal;
+    const w = (2 * weight * this.invSize2) / 68;
+    for (let i = 0; i < 68; i++) {
+      if (!this.valid[i]) continue;
+      const X = [0, 0, 0];
+      for (let c = 0; c < 3; c++) {
+        const base = (3 * i + c) * K;
+        let v = this.mean[3 * i + c];
+        for (let k = 0; k < this.kId; k++) v += this.rows[base + k] * alpha[k];
+        for (let k = 0; k < this.kEx; k++) v += this.rows[base + this.kId + k] * beta[k];
+        X[c] = v;
+      }
+      const px = r[0] * X[0] + r[1] * X[1] + r[2] * X[2], py = r[3] * X[0] + r[4] * X[1] + r[5] * X[2], pz = r[6] * X[0] + r[7] * X[1] + r[8] * X[2];
+      const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]), fd = f / d;
+      const eu = w * (camera.cx + fd * xc - this.points[2 * i]);
+      const ev = w * (camera.cy - fd * yc - this.points[2 * i + 1]);
+      // ∂π/∂Xc rows, then the pose and shape chains as in landmark-fit.ts.
+      const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
+      const gx = eu * ux, gy = ev * vy, gz = eu * uz + ev * vz; // ∂E/∂Xc
+      grad[0] += gy * -pz + gz * py;
+      grad[1] += gx * pz - gz * px;
+      grad[2] += -gx * py + gy * px;
+      grad[3] += gx; grad[4] += gy; grad[5] += gz;
+      const g0 = gx * r[0] + gy * r[3] + gz * r[6], g1 = gx * r[1] + gy * r[4] + gz * r[7], g2 = gx * r[2] + gy * r[5] + gz * r[8];
+      const base = 3 * i * K;
+      for (let k = 0; k < K; k++) grad[6 + k] += g0 * this.rows[base + k] + g1 * this.rows[base + K + k] + g2 * this.rows[base + 2 * K + k];
+    }
+  }
+}
+
+function robustWeight(residual: number): number {
+  const q = (residual * residual) / (0.15 * 0.15);
+  return 1 / ((1 + q) * (1 + q));
+}
+
+export function srgbToLinear(c: number): number {
+  return c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+}
+
+export function linearToSrgb(c: number): number {
+  const x = Math.min(1, Math.max(0, c));
+  return x <= 0.0031308 ? 12.92 * x : 1.055 * Math.pow(x, 1 / 2.4) - 0.055;
+}
+
+/** Bilinear resample of a square crop (full-image pixels) of a photo stored at `scale` into linear RGB. */
+function sampleCrop(photo: RgbImage, scale: number, crop: { x: number; y: number; side: number; size: number }, out: Float32Array): void {
+  const lut = new Float32Array(256);
+  for (let i = 0; i < 256; i++) lut[i] = srgbToLinear(i / 255);
+  const { width, height, data } = photo;
+  const step = crop.side / crop.size;
+  for (let j = 0; j < crop.size; j++) {
+    for (let i = 0; i < crop.size; i++) {
+      // Centre of crop pixel (i, j) in full-image corner coordinates, then in stored-image centre coordinates.
+      const fx = (crop.x + (i + 0.5) * step) * scale - 0.5, fy = (crop.y + (j + 0.5) * step) * scale - 0.5;
+      const x0 = Math.floor(fx), y0 = Math.floor(fy), ax = fx - x0, ay = fy - y0;
+      for (let c = 0; c < 3; c++) {
+        const at = (x: number, y: number) => lut[data[3 * (Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))) + c]];
+        out[3 * (j * crop.size + i) + c] = (1 - ay) * ((1 - ax) * at(x0, y0) + ax * at(x0 + 1, y0)) + ay * ((1 - ax) * at(x0, y0 + 1) + ax * at(x0 + 1, y0 + 1));
+      }
+    }
+  }
+}
+
+/** For each vertex, the vertex nearest to its mirror image (x → −x), or −1 if none within 3 mm. */
+export function mirrorVertices(mean: Float32Array): Int32Array {
+  const n = mean.length / 3, cell = 3;
+  const grid = new Map<string, number[]>();
+  const key = (x: number, y: number, z: number) => `${Math.floor(x / cell)},${Math.floor(y / cell)},${Math.floor(z / cell)}`;
+  for (let v = 0; v < n; v++) {
+    const k = key(mean[3 * v], mean[3 * v + 1], mean[3 * v + 2]);
+    let list = grid.get(k);
+    if (!list) grid.set(k, (list = []));
+    list.push(v);
+  }
+  const out = new Int32Array(n).fill(-1);
+  for (let v = 0; v < n; v++) {
+    const x = -mean[3 * v], y = mean[3 * v + 1], z = mean[3 * v + 2];
+    let best = -1, bestD = cell * cell;
+    for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++) for (let dz = -1; dz <= 1; dz++) {
+      const list = grid.get(key(x + dx * cell, y + dy * cell, z + dz * cell));
+      if (!list) continue;
+      for (const u of list) {
+        const d = (mean[3 * u] - x) ** 2 + (mean[3 * u + 1] - y) ** 2 + (mean[3 * u + 2] - z) ** 2;
+        if (d < bestD) { bestD = d; best = u; }
+      }
+    }
+    out[v] = best;
+  }
+  return out;
+}
