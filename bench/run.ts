@@ -15,6 +15,7 @@ import { SeededRandom } from '../src/model/random.js';
 import { sampleCoefficients } from '../src/model/sample.js';
 import { detectionBench } from './detection.js';
 import { fittingBench } from './fitting.js';
+import { photometricBench } from './photometric.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const shared = join(root, '../shared');
@@ -93,6 +94,9 @@ try {
   sections.push('## Face detection and 68 landmarks', '', await detectionBench(shared));
   console.log('\nlandmark fitting (ICT face+head)');
   sections.push('## Landmark fitting', '', await fittingBench(faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
+
+  console.log('\nrenderer and photometric fitting');
+  sections.push('## Renderer and photometric fitting', '', await photometricBench(faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

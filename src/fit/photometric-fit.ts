@@ -51,9 +51,11 @@ export interface PhotometricFitResult {
   /** The crop: photo pixels (x0, y0, side) that map to the render. */
   crop: { x: number; y: number; side: number; size: number };
   iterations: number;
+  /** False when the refined geometry rendered worse than the landmark fit's, which was then kept. */
+  geometryRefined: boolean;
 }
 
-const DEFAULTS = { size: 256, iterations: 40, landmarkWeight: 2, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15 };
+const DEFAULTS = { size: 256, iterations: 40, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15 };
 
 export class PhotometricFitter {
   readonly model: MorphableModel;
@@ -107,6 +109,7 @@ export class PhotometricFitter {
     camera.cx = s * (start.camera.cx + 0.5 - crop.x) - 0.5;
     camera.cy = s * (start.camera.cy + 0.5 - crop.y) - 0.5;
 
+    const startCamera = scaleCamera(camera, 1);
     const alpha = Float64Array.from(start.identity), beta = Float64Array.from(start.expression);
     this.evaluate(alpha, beta);
     this.initialiseAppearance(camera);
@@ -140,11 +143,13 @@ export class PhotometricFitter {
       for (let k = 0; k < kEx; k++) grad[6 + kId + k] = norm * exGrad[k] + 2 * o.expressionPrior * beta[k];
       lm.addGradient(camera, alpha, beta, o.landmarkWeight, grad);
       // Adam step, then apply: rotation multiplicatively, the rest additively.
+      // Adam takes steps of about the learning rate whatever the gradient: decay it so the fit settles.
       const b1 = 0.9, b2 = 0.999, t = iteration + 1;
+      const decay = 0.05 + 0.95 * (1 - iteration / o.iterations) ** 2;
       for (let p = 0; p < P; p++) {
         m[p] = b1 * m[p] + (1 - b1) * grad[p];
         v[p] = b2 * v[p] + (1 - b2) * grad[p] * grad[p];
-        params[p] = (-rate[p] * (m[p] / (1 - b1 ** t))) / (Math.sqrt(v[p] / (1 - b2 ** t)) + 1e-12);
+        params[p] = (-decay * rate[p] * (m[p] / (1 - b1 ** t))) / (Math.sqrt(v[p] / (1 - b2 ** t)) + 1e-12);
       }
       rotateBy(camera.rotation, params[0], params[1], params[2]);
       for (let k = 0; k < 3; k++) camera.translation[k] += params[3 + k];
@@ -152,8 +157,19 @@ export class PhotometricFitter {
       for (let k = 0; k < kEx; k++) beta[k] = Math.min(1, Math.max(0, beta[k] + params[6 + kId + k]));
     }
     this.evaluate(alpha, beta);
-    this.updateAppearance(camera);
-    const rmseAfter = this.rmse(camera);
+    for (let round = 0; round < 3; round++) this.updateAppearance(camera);
+    let rmseAfter = this.rmse(camera);
+    const geometryRefined = rmseAfter <= rmseBefore;
+    if (!geometryRefined) {
+      // Never hand back a worse picture than the landmark fit gave: keep its geometry.
+      camera.rotation.set(startCamera.rotation);
+      camera.translation.set(startCamera.translation);
+      alpha.set(start.identity);
+      beta.set(start.expression);
+      this.evaluate(alpha, beta);
+      for (let round = 0; round < 3; round++) this.updateAppearance(camera);
+      rmseAfter = this.rmse(camera);
+    }
 
     // Back to the full photo's camera.
     const full = scaleCamera(camera, 1 / s);
@@ -169,6 +185,7 @@ export class PhotometricFitter {
       rmseAfter,
       crop,
       iterations: iteration,
+      geometryRefined,
     };
   }
 
@@ -216,7 +233,7 @@ export class PhotometricFitter {
           for (let j = 0; j < 9; j++) N[9 * i + j] += w * a * a * Y[i] * Y[j];
         }
       }
-      for (let i = 1; i < 9; i++) N[9 * i + i] += 1e-3 * (N[0] + 1);
+      for (let i = 1; i < 9; i++) N[9 * i + i] += 1e-5 * (N[0] + 1);
       N[0] += 1e-9;
       if (choleskySolve(N, b, 9)) for (let k = 0; k < 9; k++) this.sh[3 * k + c] = b[k];
     }
