@@ -136,4 +136,29 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(report.image).toMatchObject({ width: 12000, height: 9600 });
     expect(report.face.box.width).toBeGreaterThan(1000);
   }, 120_000);
+
+  it('renders a fit from another viewpoint, and a random face', async () => {
+    const out = join(work, 'render');
+    const fit = await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', out]);
+    expect(fit.code).toBe(0);
+    const png = join(out, 'side.png');
+    const result = await runCli(['render', model, '--params', join(out, 'lfpw_image_0010.json'), '--yaw', '40', '--size', '256', '-o', png]);
+    expect(result.stderr).toBe('');
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([256, 256]);
+    // The face covers the middle of the picture: not the grey background there.
+    const centre = 3 * (128 * 256 + 128);
+    expect([data[centre], data[centre + 1], data[centre + 2]]).not.toEqual([200, 200, 200]);
+    const random = await runCli(['render', model, '--seed', '3', '--light', '1,0,1', '-o', join(out, 'random.png')]);
+    expect(random.code).toBe(0);
+  }, 60_000);
+
+  it('rejects bad render parameters with one line', async () => {
+    const notFit = join(work, 'not-a-fit.json');
+    writeFileSync(notFit, '{"hello": 1}');
+    expectOneLineError(await runCli(['render', model, '--params', notFit, '-o', join(work, 'x.png')]), 'not-a-fit.json', 'not a `morphable fit` result');
+    expectOneLineError(await runCli(['render', model, '--light', '0,0', '-o', join(work, 'x.png')]), '--light', 'three numbers');
+    expectOneLineError(await runCli(['render', model, '-o', join(work, 'x.jpg')]), 'x.jpg', '.png');
+    expect(existsSync(join(work, 'x.png'))).toBe(false);
+  });
 });

@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { addBuildCommand } from './build-command.js';
 import { addFitCommand } from './fit-command.js';
 import { addModelCommands } from './model-commands.js';
+import { addRenderCommand } from './render-command.js';
 
 const program = new Command()
   .name('morphable')
@@ -16,6 +17,7 @@ const program = new Command()
 addModelCommands(program);
 addBuildCommand(program.commands.find((c) => c.name() === 'model')!);
 addFitCommand(program);
+addRenderCommand(program);
 
 try {
   await program.parseAsync(process.argv);
