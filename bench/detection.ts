@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createNodeLandmarker, type NodeLandmarkerOptions } from '../src/detect/node-landmarker.js';
+import { createNodeLandmarker, type NodeLandmarkerOptions } from '../src/io/node/face-landmarker.js';
 import { loadImage } from '../src/io/node/image.js';
 import { annotatedFaces, matchDetection, mean, median, nme, type AnnotatedFace } from './faces68.js';
 

@@ -3,7 +3,7 @@
  * (NME (a) detected vs truth, (b) fitted to the truth vs truth, (c) fitted to detections vs truth),
  * plus the speed of the fit alone and of a whole 640-px photo (load → detect → fit).
  */
-import { createNodeLandmarker } from '../src/detect/node-landmarker.js';
+import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { rotationDistance } from '../src/fit/rotation.js';
 import { loadImage } from '../src/io/node/image.js';

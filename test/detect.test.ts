@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DetectedFace, FaceLandmarker, RgbImage } from '../src/detect/face.js';
-import { createNodeLandmarker } from '../src/detect/node-landmarker.js';
+import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { loadImage } from '../src/io/node/image.js';
 import { parsePts } from '../src/io/pts.js';
 

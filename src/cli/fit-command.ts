@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { DetectedFace, FaceLandmarker, RgbImage } from '../detect/face.js';
-import { createNodeLandmarker } from '../detect/node-landmarker.js';
+import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { faceFitReport, type FaceFitReport } from '../fit/fit-result.js';
 import { projectPoints, type Camera } from '../fit/camera.js';
 import { LandmarkFitter, type LandmarkFitResult } from '../fit/landmark-fit.js';

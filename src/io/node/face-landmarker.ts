@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { createFaceApiLandmarker, type FaceApiLandmarkerOptions, type FaceApiModule } from './face-api-landmarker.js';
-import type { FaceLandmarker } from './face.js';
+import { createFaceApiLandmarker, type FaceApiLandmarkerOptions, type FaceApiModule } from '../../detect/face-api-landmarker.js';
+import type { FaceLandmarker } from '../../detect/face.js';
 
 export type NodeLandmarkerOptions = Pick<FaceApiLandmarkerOptions, 'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine'>;
 
