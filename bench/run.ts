@@ -91,7 +91,7 @@ try {
   await evaluationRate(sfm, 'SFM');
 
   console.log('\nface detection and landmarks (faces-68)');
-  sections.push('## Face detection and 68 landmarks', '', await detectionBench(shared));
+  sections.push('## Face detection and 68 landmarks', '', await detectionBench(shared), '');
   console.log('\nlandmark fitting (ICT face+head)');
   sections.push('## Landmark fitting', '', await fittingBench(faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
 

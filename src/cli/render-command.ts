@@ -3,7 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { InputError } from '../errors.js';
 import { createCamera } from '../fit/camera.js';
-import { linearToSrgb } from '../fit/photometric-fit.js';
+import { linearToSrgb } from '../model/color.js';
 import { rotationFromAngles } from '../fit/rotation.js';
 import { writeFileAtomic } from '../io/node/atomic-write.js';
 import { encodePng } from '../io/node/image.js';

@@ -1,6 +1,7 @@
 import type { RgbImage } from '../detect/face.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
+import { linearToSrgb, srgbToLinear } from '../model/color.js';
 import { submodel } from '../model/submesh.js';
 import { chainToBasis, createPhotometricGradient, createPhotometricImage, PhotometricRenderer, scaleCamera, type PhotometricImage } from '../render/photometric.js';
 import { shBasis, SH_K } from '../render/spherical-harmonics.js';
@@ -55,6 +56,10 @@ export interface PhotometricFitResult {
   geometryRefined: boolean;
 }
 
+/** How far the albedo is pulled to its left/right mirror each round (1: fully symmetric). */
+const SYMMETRY = 0.5;
+/** Pull of each vertex's albedo towards the mean colour, against the photo's evidence. */
+const ALBEDO_PRIOR = 0.05;
 const DEFAULTS = { size: 256, iterations: 40, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15 };
 
 export class PhotometricFitter {
@@ -269,8 +274,7 @@ export class PhotometricFitter {
       for (let c = 0; c < 3; c++) {
         const i = 3 * v + c;
         // Unseen vertices take the mean colour; seen ones move towards the photo, damped by the prior.
-        const prior = 0.05;
-        next[i] = den[i] > 0 ? (A[i] * (den[i] + prior) + num[i] + prior * (mean[c] - A[i])) / (den[i] + prior) : mean[c];
+        next[i] = den[i] > 0 ? (A[i] * (den[i] + ALBEDO_PRIOR) + num[i] + ALBEDO_PRIOR * (mean[c] - A[i])) / (den[i] + ALBEDO_PRIOR) : mean[c];
       }
     }
     // Left/right symmetry: average with the mirror vertex, weighted by how much each side was seen.
@@ -279,7 +283,7 @@ export class PhotometricFitter {
       for (let c = 0; c < 3; c++) {
         const wv = den[3 * v + c] + 0.2, wu = u >= 0 ? den[3 * u + c] + 0.2 : 0;
         const sym = u >= 0 ? (wv * next[3 * v + c] + wu * next[3 * u + c]) / (wv + wu) : next[3 * v + c];
-        A[3 * v + c] = Math.min(1, Math.max(0.005, 0.5 * next[3 * v + c] + 0.5 * sym));
+        A[3 * v + c] = Math.min(1, Math.max(0.005, (1 - SYMMETRY) * next[3 * v + c] + SYMMETRY * sym));
       }
     }
   }
@@ -380,15 +384,6 @@ class LandmarkTerm {
 function robustWeight(residual: number): number {
   const q = (residual * residual) / (0.15 * 0.15);
   return 1 / ((1 + q) * (1 + q));
-}
-
-export function srgbToLinear(c: number): number {
-  return c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
-}
-
-export function linearToSrgb(c: number): number {
-  const x = Math.min(1, Math.max(0, c));
-  return x <= 0.0031308 ? 12.92 * x : 1.055 * Math.pow(x, 1 / 2.4) - 0.055;
 }
 
 /** Bilinear resample of a square crop (full-image pixels) of a photo stored at `scale` into linear RGB. */

@@ -1,4 +1,5 @@
-import { linearToSrgb, type Mesh } from './mesh.js';
+import { linearToSrgb } from '../model/color.js';
+import type { Mesh } from './mesh.js';
 
 /**
  * Wavefront OBJ text. sRGB colours go on `v` lines (x y z r g b, read by MeshLab, Blender and

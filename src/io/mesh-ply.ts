@@ -1,4 +1,5 @@
-import { linearToSrgb, type Mesh } from './mesh.js';
+import { linearToSrgb } from '../model/color.js';
+import type { Mesh } from './mesh.js';
 
 /** Binary little-endian PLY with float positions, optional 8-bit sRGB vertex colours and uint32 triangles. */
 export function meshToPly(mesh: Mesh): Uint8Array {

@@ -44,8 +44,3 @@ export function pickRows(values: Float32Array, source: Uint32Array, stride: numb
   return out;
 }
 
-/** Linear → sRGB-encoded value in [0, 1]: PLY and OBJ colours are sRGB by convention, glTF's linear. */
-export function linearToSrgb(c: number): number {
-  const x = Math.min(1, Math.max(0, c));
-  return x <= 0.0031308 ? 12.92 * x : 1.055 * Math.pow(x, 1 / 2.4) - 0.055;
-}

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
+import { srgbToLinear } from '../../model/color.js';
 import { InputError } from '../../errors.js';
 import { emptyBasis, type MorphableModel } from '../../model/morphable-model.js';
 import { pca, type PcaOptions, type PcaResult } from '../../model/pca.js';
@@ -204,12 +205,6 @@ export function parseLandmarkIndices(text: string, fileName: string, vertexCount
   });
   if (values.length !== 68) throw new InputError(fileName, `${values.length} landmark indices, expected 68 (iBUG order, -1 for missing)`);
   return Int32Array.from(values);
-}
-
-/** sRGB-encoded value in [0, 1] → linear: OBJ and PLY colours are sRGB by convention, the model's linear. */
-export function srgbToLinear(c: number): number {
-  const x = Math.min(1, Math.max(0, c));
-  return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
 }
 
 // ---------------------------------------------------------------------------------------------
