@@ -59,7 +59,7 @@ export interface LandmarkFitResult {
 export interface LandmarkFitterOptions {
   /** Identity subspace size (default 30). */
   identityRank?: number;
-  /** Blendshapes whose largest landmark displacement is below this many mm are not fitted. */
+  /** Blendshapes whose largest landmark displacement is below this many mm are not fitted (default 5: on train-300w the 16 such ICT shapes, mostly eye gaze, changed held-out landmark error by 0.015 points and cost a third of the time). */
   minExpressionEffect?: number;
 }
 
@@ -74,6 +74,8 @@ const DEFAULTS = {
 const POINTS = 68;
 const CONTINUATION_START = 30;
 const CONTINUATION_RATE = 0.2;
+/** Relative cost decrease below which the fit stops (measured on train-300w: 1e-2 costs 0.02 NME points and saves a third of the time against 1e-7). */
+const CONVERGED = 1e-2;
 const POSE = 7;
 
 export class LandmarkFitter {
@@ -140,7 +142,7 @@ export class LandmarkFitter {
 
     this.rank = Math.min(this.kId, options.identityRank ?? 30);
     this.subspace = this.identitySubspace();
-    this.active = this.activeExpressions(options.minExpressionEffect ?? 0.5);
+    this.active = this.activeExpressions(options.minExpressionEffect ?? 5);
     this.shapeCount = this.rank + this.active.length;
     this.paramCount = POSE + this.shapeCount;
     this.rows = new Float64Array(3 * POINTS * this.shapeCount);
@@ -276,7 +278,7 @@ export class LandmarkFitter {
           nu *= 2;
         }
       }
-      if (stiffness === 1 && (!accepted || cost - next < 1e-7 * cost)) { iteration++; break; }
+      if (stiffness === 1 && (!accepted || cost - next < CONVERGED * cost)) { iteration++; break; }
     }
 
     return this.result(camera, points, iteration);
