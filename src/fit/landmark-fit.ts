@@ -257,26 +257,31 @@ export class LandmarkFitter {
       // to the target; straight to the target, pitch and face shape trade off into local minima.
       const stiffness = Math.max(1, CONTINUATION_START * Math.pow(CONTINUATION_RATE, iteration));
       const lId = lambdaId * stiffness, lEx = lambdaEx * stiffness;
+      // While the prior is stiff the expressions barely move: leave them out of those solves.
+      this.activeCount = stiffness > 2 ? POSE + this.rank : this.paramCount;
       const cost = this.cost(camera, points, invSize2, lId, lEx, focal0, lambdaF);
       this.buildNormalEquations(camera, points, invSize2, lId, lEx, focal0, lambdaF);
       let accepted = false;
       let next = cost;
-      for (let attempt = 0; attempt < 8 && !accepted; attempt++) {
+      for (let attempt = 0; attempt < 4 && !accepted; attempt++) {
         if (!this.solveStep(mu)) { mu *= nu; nu *= 2; continue; }
         const predicted = this.predictedDecrease(mu);
-        this.applyStep(camera);
-        next = this.cost(camera, points, invSize2, lId, lEx, focal0, lambdaF);
-        if (next < cost && camera.translation[2] < 0) {
-          // Nielsen's damping update: shrink μ as far as the quadratic model proved right.
-          const rho = (cost - next) / Math.max(predicted, 1e-300);
-          mu *= Math.max(1 / 3, 1 - (2 * rho - 1) ** 3);
-          nu = 2;
-          accepted = true;
-        } else {
-          this.restore(camera);
-          mu *= nu;
-          nu *= 2;
+        // A rejected step is first shortened along the same direction (cheap: no new factorisation);
+        // only if halving twice does not help is μ raised and the system solved again.
+        for (let fraction = 1; fraction >= 0.25 && !accepted; fraction /= 2) {
+          this.applyStep(camera, fraction);
+          next = this.cost(camera, points, invSize2, lId, lEx, focal0, lambdaF);
+          if (next < cost && camera.translation[2] < 0) {
+            // Nielsen's damping update: shrink μ as far as the quadratic model proved right.
+            const rho = (cost - next) / Math.max(fraction * predicted, 1e-300);
+            mu *= fraction === 1 ? Math.max(1 / 3, 1 - (2 * rho - 1) ** 3) : 2;
+            nu = 2;
+            accepted = true;
+          } else {
+            this.restore(camera);
+          }
         }
+        if (!accepted) { mu *= nu; nu *= 2; }
       }
       if (stiffness === 1 && (!accepted || cost - next < CONVERGED * cost)) { iteration++; break; }
     }
@@ -399,9 +404,10 @@ export class LandmarkFitter {
    * log focal (1), γ, β]. The shape columns of landmark i are ∂π/∂X · rowsᵢ.
    */
   private buildNormalEquations(camera: Camera, points: ArrayLike<number>, invSize2: number, lambdaId: number, lambdaEx: number, focal0: number, lambdaF: number): void {
-    const n = this.paramCount, P = this.shapeCount;
+    // Only the first `activeCount` parameters take part (expressions wait while the prior is stiff).
+    const n = this.activeCount, stride = this.paramCount, P = n - POSE, rowsStride = this.shapeCount;
     const H = this.hessian, g = this.gradient, J = this.jacobianRow;
-    H.fill(0);
+    H.fill(0, 0, n * n);
     g.fill(0);
     const r = camera.rotation, t = camera.translation, f = camera.focal;
     for (let i = 0; i < POINTS; i++) {
@@ -417,23 +423,23 @@ export class LandmarkFitter {
       const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
       J[0] = uz * py; J[1] = ux * pz - uz * px; J[2] = -ux * py;
       J[3] = ux; J[4] = 0; J[5] = uz; J[6] = fd * xc;
-      J[n] = -vy * pz + vz * py; J[n + 1] = -vz * px; J[n + 2] = vy * px;
-      J[n + 3] = 0; J[n + 4] = vy; J[n + 5] = vz; J[n + 6] = -fd * yc;
+      J[stride] = -vy * pz + vz * py; J[stride + 1] = -vz * px; J[stride + 2] = vy * px;
+      J[stride + 3] = 0; J[stride + 4] = vy; J[stride + 5] = vz; J[stride + 6] = -fd * yc;
       // ∂π/∂X = ∂π/∂Xc · R, then times the shape rows.
       const a0 = ux * r[0] + uz * r[6], a1 = ux * r[1] + uz * r[7], a2 = ux * r[2] + uz * r[8];
       const b0 = vy * r[3] + vz * r[6], b1 = vy * r[4] + vz * r[7], b2 = vy * r[5] + vz * r[8];
-      const base = 3 * i * P;
+      const base = 3 * i * rowsStride;
       for (let p = 0; p < P; p++) {
-        const rx = this.rows[base + p], ry = this.rows[base + P + p], rz = this.rows[base + 2 * P + p];
+        const rx = this.rows[base + p], ry = this.rows[base + rowsStride + p], rz = this.rows[base + 2 * rowsStride + p];
         J[POSE + p] = a0 * rx + a1 * ry + a2 * rz;
-        J[n + POSE + p] = b0 * rx + b1 * ry + b2 * rz;
+        J[stride + POSE + p] = b0 * rx + b1 * ry + b2 * rz;
       }
       for (let a = 0; a < n; a++) {
-        const ja = w * J[a], jb = w * J[n + a];
+        const ja = w * J[a], jb = w * J[stride + a];
         g[a] -= ja * eu + jb * ev;
         if (ja === 0 && jb === 0) continue;
         const row = a * n;
-        for (let c = a; c < n; c++) H[row + c] += ja * J[c] + jb * J[n + c];
+        for (let c = a; c < n; c++) H[row + c] += ja * J[c] + jb * J[stride + c];
       }
     }
     for (let j = 0; j < P; j++) {
@@ -447,7 +453,7 @@ export class LandmarkFitter {
     }
     symmetrizeFromUpper(H, n);
     // Blendshape weights sitting on a bound and pushed outwards stay there for this step.
-    if (this.bounded) {
+    if (this.bounded && n === stride) {
       for (let a = 0; a < this.active.length; a++) {
         const p = POSE + this.rank + a, value = this.theta[this.rank + a];
         if (this.fixedParam[p] === 1) continue; // fixed by the caller
@@ -459,9 +465,11 @@ export class LandmarkFitter {
 
   /** Solves (H + μ·diag H) Δ = g with fixed parameters held at zero step. */
   private solveStep(mu: number): boolean {
-    const n = this.paramCount, H = this.hessian, A = this.damped, s = this.step;
-    A.set(H);
+    this.appliedFraction = 1;
+    const n = this.activeCount, H = this.hessian, A = this.damped, s = this.step;
+    A.set(H.subarray(0, n * n));
     s.set(this.gradient);
+    s.fill(0, n);
     for (let a = 0; a < n; a++) {
       if (this.fixedParam[a]) {
         for (let c = 0; c < n; c++) { A[a * n + c] = 0; A[c * n + a] = 0; }
@@ -476,14 +484,16 @@ export class LandmarkFitter {
 
   /** Decrease of the Gauss–Newton model for the last step: Δᵀ(g + μ·diag(H)·Δ). */
   private predictedDecrease(mu: number): number {
-    const n = this.paramCount, H = this.hessian, s = this.step, g = this.gradient;
+    const n = this.activeCount, H = this.hessian, s = this.step, g = this.gradient;
     let sum = 0;
     for (let a = 0; a < n; a++) if (!this.fixedParam[a]) sum += s[a] * (g[a] + mu * H[a * n + a] * s[a]);
     return sum;
   }
 
-  private applyStep(camera: Camera): void {
+  private applyStep(camera: Camera, fraction: number): void {
     const s = this.step;
+    if (fraction !== 1) for (let i = 0; i < s.length; i++) s[i] *= fraction / this.appliedFraction;
+    this.appliedFraction = fraction;
     this.rotationBackup.set(camera.rotation);
     this.translationBackup.set(camera.translation);
     this.focalBackup = camera.focal;
@@ -498,6 +508,8 @@ export class LandmarkFitter {
     this.evaluatePoints();
   }
   private focalBackup = 0;
+  private appliedFraction = 1;
+  private activeCount = 0;
 
   private restore(camera: Camera): void {
     camera.rotation.set(this.rotationBackup);
