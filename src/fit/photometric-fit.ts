@@ -77,6 +77,14 @@ export class PhotometricFitter {
   private readonly positions: Float32Array;
   private readonly albedo: Float64Array;
   private readonly sh = new Float64Array(27);
+  // Scratch for the closed-form light and albedo updates.
+  private readonly shRow = new Float64Array(9);
+  private readonly shNormal = new Float64Array(81);
+  private readonly shRhs = new Float64Array(9);
+  private readonly albedoNum: Float64Array;
+  private readonly albedoDen: Float64Array;
+  private readonly albedoNext: Float64Array;
+  private readonly meanColour = new Float64Array(3);
 
   constructor(model: MorphableModel, options: { size?: number } = {}) {
     this.model = model;
@@ -91,6 +99,9 @@ export class PhotometricFitter {
     this.gradient = createPhotometricGradient(n);
     this.positions = new Float32Array(3 * n);
     this.albedo = new Float64Array(3 * n);
+    this.albedoNum = new Float64Array(3 * n);
+    this.albedoDen = new Float64Array(3 * n);
+    this.albedoNext = new Float64Array(3 * n);
     this.mirror = mirrorVertices(this.face.mean);
   }
 
@@ -222,7 +233,7 @@ export class PhotometricFitter {
     const size = this.size, pixels = size * size, img = this.image, tri = this.renderer.triangleIds, bary = this.renderer.barycentrics;
     const T = this.face.triangles, A = this.albedo, target = this.target;
     this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
-    const Y = new Float64Array(9), N = new Float64Array(81), b = new Float64Array(9);
+    const Y = this.shRow, N = this.shNormal, b = this.shRhs;
     // Light: per channel, min Σ w (a·Y·l − t)², a small ridge on bands 1–2.
     for (let c = 0; c < 3; c++) {
       N.fill(0); b.fill(0);
@@ -245,7 +256,7 @@ export class PhotometricFitter {
     // Albedo: preconditioned step per vertex towards the photo, with the new light.
     this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
     const n = this.face.vertexCount;
-    const num = new Float64Array(3 * n), den = new Float64Array(3 * n);
+    const num = this.albedoNum.fill(0), den = this.albedoDen.fill(0);
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
       if (t < 0) continue;
@@ -268,8 +279,9 @@ export class PhotometricFitter {
       if (den[3 * v] === 0) continue;
       mean0 += A[3 * v]; mean1 += A[3 * v + 1]; mean2 += A[3 * v + 2]; seen++;
     }
-    const mean = [mean0 / Math.max(1, seen), mean1 / Math.max(1, seen), mean2 / Math.max(1, seen)];
-    const next = new Float64Array(3 * n);
+    const mean = this.meanColour;
+    mean[0] = mean0 / Math.max(1, seen); mean[1] = mean1 / Math.max(1, seen); mean[2] = mean2 / Math.max(1, seen);
+    const next = this.albedoNext;
     for (let v = 0; v < n; v++) {
       for (let c = 0; c < 3; c++) {
         const i = 3 * v + c;
@@ -320,6 +332,7 @@ class LandmarkTerm {
   private readonly kId: number;
   private readonly kEx: number;
   private readonly invSize2: number;
+  private readonly point = new Float64Array(3);
 
   constructor(model: MorphableModel, vertices: Int32Array, landmarks: ArrayLike<number>, s: number, crop: { x: number; y: number }) {
     this.kId = model.identity.count;
@@ -355,7 +368,7 @@ class LandmarkTerm {
     const w = (2 * weight * this.invSize2) / 68;
     for (let i = 0; i < 68; i++) {
       if (!this.valid[i]) continue;
-      const X = [0, 0, 0];
+      const X = this.point;
       for (let c = 0; c < 3; c++) {
         const base = (3 * i + c) * K;
         let v = this.mean[3 * i + c];
@@ -397,9 +410,13 @@ function sampleCrop(photo: RgbImage, scale: number, crop: { x: number; y: number
       // Centre of crop pixel (i, j) in full-image corner coordinates, then in stored-image centre coordinates.
       const fx = (crop.x + (i + 0.5) * step) * scale - 0.5, fy = (crop.y + (j + 0.5) * step) * scale - 0.5;
       const x0 = Math.floor(fx), y0 = Math.floor(fy), ax = fx - x0, ay = fy - y0;
+      // Clamped neighbours: the crop may reach past the photo's border.
+      const xa = Math.min(width - 1, Math.max(0, x0)), xb = Math.min(width - 1, Math.max(0, x0 + 1));
+      const ya = Math.min(height - 1, Math.max(0, y0)) * width, yb = Math.min(height - 1, Math.max(0, y0 + 1)) * width;
       for (let c = 0; c < 3; c++) {
-        const at = (x: number, y: number) => lut[data[3 * (Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))) + c]];
-        out[3 * (j * crop.size + i) + c] = (1 - ay) * ((1 - ax) * at(x0, y0) + ax * at(x0 + 1, y0)) + ay * ((1 - ax) * at(x0, y0 + 1) + ax * at(x0 + 1, y0 + 1));
+        const p00 = lut[data[3 * (ya + xa) + c]], p10 = lut[data[3 * (ya + xb) + c]];
+        const p01 = lut[data[3 * (yb + xa) + c]], p11 = lut[data[3 * (yb + xb) + c]];
+        out[3 * (j * crop.size + i) + c] = (1 - ay) * ((1 - ax) * p00 + ax * p10) + ay * ((1 - ax) * p01 + ax * p11);
       }
     }
   }
