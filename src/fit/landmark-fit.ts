@@ -105,6 +105,7 @@ export class LandmarkFitter {
   private readonly thetaBackup: Float64Array;
   private readonly fixedParam: Uint8Array;
   private readonly points3d = new Float64Array(3 * POINTS);
+  private readonly pointsBackup = new Float64Array(3 * POINTS);
   private readonly baseWeight = new Float64Array(POINTS);
   private readonly weight = new Float64Array(POINTS);
   private readonly residualNorm = new Float64Array(POINTS);
@@ -114,6 +115,8 @@ export class LandmarkFitter {
   private readonly gradient: Float64Array;
   private readonly step: Float64Array;
   private readonly jacobianRow: Float64Array; // 2 × paramCount for one landmark
+  private readonly jacobianColumns: Float64Array; // paramCount × 136, column-major, weighted
+  private readonly residuals = new Float64Array(2 * POINTS);
   private readonly rotationBackup = new Float64Array(9);
   private readonly translationBackup = new Float64Array(3);
   private readonly rotationScratch = new Float64Array(9);
@@ -154,6 +157,7 @@ export class LandmarkFitter {
     this.gradient = new Float64Array(this.paramCount);
     this.step = new Float64Array(this.paramCount);
     this.jacobianRow = new Float64Array(2 * this.paramCount);
+    this.jacobianColumns = new Float64Array(this.paramCount * 2 * POINTS);
     const lineCount = this.lines ? 2 * this.lines.linesPerSide : 0;
     this.silhouette = new Int32Array(lineCount);
     this.silhouette2d = new Float64Array(2 * lineCount);
@@ -371,12 +375,17 @@ export class LandmarkFitter {
 
   /** points3d = mean + rows · θ at every slot. */
   private evaluatePoints(): void {
-    const P = this.shapeCount;
+    const P = this.shapeCount, rows = this.rows, theta = this.theta;
     for (let q = 0; q < 3 * POINTS; q++) {
-      let s = this.meanRows[q];
       const base = q * P;
-      for (let p = 0; p < P; p++) s += this.rows[base + p] * this.theta[p];
-      this.points3d[q] = s;
+      // Two independent sums: the additions no longer wait on each other.
+      let s0 = this.meanRows[q], s1 = 0, p = 0;
+      for (; p + 2 <= P; p += 2) {
+        s0 += rows[base + p] * theta[p];
+        s1 += rows[base + p + 1] * theta[p + 1];
+      }
+      if (p < P) s0 += rows[base + p] * theta[p];
+      this.points3d[q] = s0 + s1;
     }
   }
 
@@ -409,6 +418,7 @@ export class LandmarkFitter {
     const H = this.hessian, g = this.gradient, J = this.jacobianRow;
     H.fill(0, 0, n * n);
     g.fill(0);
+    let rows = 0;
     const r = camera.rotation, t = camera.translation, f = camera.focal;
     for (let i = 0; i < POINTS; i++) {
       const w = this.weight[i] * invSize2;
@@ -434,12 +444,40 @@ export class LandmarkFitter {
         J[POSE + p] = a0 * rx + a1 * ry + a2 * rz;
         J[stride + POSE + p] = b0 * rx + b1 * ry + b2 * rz;
       }
+      // Weighted rows go into the column-major Jacobian; JᵀJ is formed below as dot products of
+      // contiguous columns, which runs about twice as fast as rank-2 updates of H per landmark.
+      const sw = Math.sqrt(w), R = 2 * POINTS, Jt = this.jacobianColumns;
       for (let a = 0; a < n; a++) {
-        const ja = w * J[a], jb = w * J[stride + a];
-        g[a] -= ja * eu + jb * ev;
-        if (ja === 0 && jb === 0) continue;
-        const row = a * n;
-        for (let c = a; c < n; c++) H[row + c] += ja * J[c] + jb * J[stride + c];
+        Jt[a * R + rows] = sw * J[a];
+        Jt[a * R + rows + 1] = sw * J[stride + a];
+      }
+      this.residuals[rows] = sw * eu;
+      this.residuals[rows + 1] = sw * ev;
+      rows += 2;
+    }
+    const R = 2 * POINTS, Jt = this.jacobianColumns, e = this.residuals;
+    for (let a = 0; a < n; a++) {
+      const ca = a * R;
+      let ga = 0;
+      for (let k = 0; k < rows; k++) ga += Jt[ca + k] * e[k];
+      g[a] = -ga;
+      let c = a;
+      // Four columns at a time: one load of column a feeds four independent sums.
+      for (; c + 4 <= n; c += 4) {
+        const c0 = c * R, c1 = c0 + R, c2 = c1 + R, c3 = c2 + R;
+        let h0 = 0, h1 = 0, h2 = 0, h3 = 0;
+        for (let k = 0; k < rows; k++) {
+          const x = Jt[ca + k];
+          h0 += x * Jt[c0 + k]; h1 += x * Jt[c1 + k]; h2 += x * Jt[c2 + k]; h3 += x * Jt[c3 + k];
+        }
+        const at = a * n + c;
+        H[at] = h0; H[at + 1] = h1; H[at + 2] = h2; H[at + 3] = h3;
+      }
+      for (; c < n; c++) {
+        const cc = c * R;
+        let h = 0;
+        for (let k = 0; k < rows; k++) h += Jt[ca + k] * Jt[cc + k];
+        H[a * n + c] = h;
       }
     }
     for (let j = 0; j < P; j++) {
@@ -498,6 +536,7 @@ export class LandmarkFitter {
     this.translationBackup.set(camera.translation);
     this.focalBackup = camera.focal;
     this.thetaBackup.set(this.theta);
+    this.pointsBackup.set(this.points3d);
     rotateBy(camera.rotation, s[0], s[1], s[2], this.rotationScratch);
     camera.translation[0] += s[3]; camera.translation[1] += s[4]; camera.translation[2] += s[5];
     camera.focal *= Math.exp(s[6]);
@@ -516,7 +555,7 @@ export class LandmarkFitter {
     camera.translation.set(this.translationBackup);
     camera.focal = this.focalBackup;
     this.theta.set(this.thetaBackup);
-    this.evaluatePoints();
+    this.points3d.set(this.pointsBackup);
   }
 
   /** Moves each outline landmark to the nearest silhouette vertex of its side; true if any moved. */

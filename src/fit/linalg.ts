@@ -17,9 +17,14 @@ export function choleskySolve(a: Float64Array, b: Float64Array, n: number): bool
     const inv = 1 / ljj;
     for (let i = j + 1; i < n; i++) {
       const rowI = i * n;
-      let s = a[rowI + j];
-      for (let k = 0; k < j; k++) s -= a[rowI + k] * a[rowJ + k];
-      a[rowI + j] = s * inv;
+      // Two independent sums, so the subtractions do not wait on each other.
+      let s0 = a[rowI + j], s1 = 0, k = 0;
+      for (; k + 2 <= j; k += 2) {
+        s0 -= a[rowI + k] * a[rowJ + k];
+        s1 -= a[rowI + k + 1] * a[rowJ + k + 1];
+      }
+      if (k < j) s0 -= a[rowI + k] * a[rowJ + k];
+      a[rowI + j] = (s0 + s1) * inv;
     }
   }
   for (let i = 0; i < n; i++) {
