@@ -76,12 +76,6 @@ const CONTINUATION_START = 30;
 const CONTINUATION_RATE = 0.2;
 /** Relative cost decrease below which the fit stops (measured on train-300w: 1e-2 costs 0.02 NME points and saves a third of the time against 1e-7). */
 const CONVERGED = 1e-2;
-/**
- * Weak prior on pitch (radians²) towards a level head. Landmarks leave pitch and face shape partly
- * interchangeable; on train-300w it trims the downward pitch bias (median 5.4° →
- * 4.2°; faces-68 15° → 11°) without changing held-out landmark error or synthetic pose error.
- */
-const PITCH_PRIOR = 0.3;
 const POSE = 7;
 
 export class LandmarkFitter {
@@ -411,7 +405,6 @@ export class LandmarkFitter {
     for (let j = 0; j < this.rank; j++) e += lambdaId * this.theta[j] * this.theta[j];
     for (let j = this.rank; j < this.shapeCount; j++) e += lambdaEx * this.theta[j] * this.theta[j];
     if (lambdaF !== Infinity) e += lambdaF * Math.log(f / focal0) ** 2;
-    if (PITCH_PRIOR > 0) e += PITCH_PRIOR * Math.asin(Math.max(-1, Math.min(1, -camera.rotation[5]))) ** 2;
     return e;
   }
 
@@ -495,13 +488,6 @@ export class LandmarkFitter {
     if (lambdaF !== Infinity) {
       H[6 * n + 6] += lambdaF;
       g[6] -= lambdaF * Math.log(f / focal0);
-    }
-    if (PITCH_PRIOR > 0) {
-      // pitch = asin(−R₁₂); under R ← exp([δ]×)·R, ∂pitch/∂δ = (R₂₂, 0, −R₀₂) / cos(pitch).
-      const pitch = Math.asin(Math.max(-1, Math.min(1, -r[5]))), c = Math.max(1e-6, Math.cos(pitch));
-      const j0 = r[8] / c, j2 = -r[2] / c;
-      H[0] += PITCH_PRIOR * j0 * j0; H[2] += PITCH_PRIOR * j0 * j2; H[2 * n + 2] += PITCH_PRIOR * j2 * j2;
-      g[0] -= PITCH_PRIOR * pitch * j0; g[2] -= PITCH_PRIOR * pitch * j2;
     }
     symmetrizeFromUpper(H, n);
     // Blendshape weights sitting on a bound and pushed outwards stay there for this step.
