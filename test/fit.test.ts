@@ -146,4 +146,17 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     expect(medianPose).toBeLessThan(2.5);
     for (const r of results) for (const w of r.outlierWeights) expect(w).toBeLessThan(0.3);
   });
+
+  it('keeps a given identity when asked (video after the first frames) and still finds the pose', () => {
+    const fitter = new LandmarkFitter(ict);
+    const random = new SeededRandom(5);
+    const truth = syntheticFace(ict, random, { expressions: 1 });
+    const fit = fitter.fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal, fitIdentity: false }, { identity: truth.identity });
+    expect(Array.from(fit.identity)).toEqual(Array.from(truth.identity));
+    expect(rotationDistance(fit.camera.rotation, truth.camera.rotation)).toBeLessThan(2);
+    expect(fit.rmsError).toBeLessThan(3.5); // 1 px noise, and the drawn blendshape may be one the landmark fit leaves out
+    // The next fit without a fixed identity starts clean again.
+    const free = fitter.fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal });
+    expect(Array.from(free.identity)).not.toEqual(Array.from(truth.identity));
+  });
 });

@@ -125,6 +125,8 @@ export class LandmarkFitter {
   private readonly silhouette2d: Float64Array;
   private readonly alpha: Float64Array;
   private readonly beta: Float64Array;
+  private readonly identityOffset: Float64Array;
+  private hasIdentityOffset = false;
 
   constructor(model: MorphableModel, options: LandmarkFitterOptions = {}) {
     const landmarks = model.landmarks.ibug68?.vertices;
@@ -163,6 +165,7 @@ export class LandmarkFitter {
     this.silhouette2d = new Float64Array(2 * lineCount);
     this.alpha = new Float64Array(this.kId);
     this.beta = new Float64Array(this.kEx);
+    this.identityOffset = new Float64Array(this.kId);
     this.slotVertex.fill(-2);
     for (let i = 0; i < POINTS; i++) this.assignSlot(i, this.defaultVertex[i]);
   }
@@ -214,10 +217,15 @@ export class LandmarkFitter {
     const maxIterations = options.iterations ?? DEFAULTS.iterations;
     const camera = createCamera(width, height, focal0);
 
-    // A seeded identity is projected onto the subspace; a fixed one is kept whole (see identityOut).
+    // A seeded identity is projected onto the subspace to start from; a fixed one is kept whole, as
+    // an offset of the landmark rows (identityOffset), and handed back unchanged.
     this.theta.fill(0);
     const seed = start?.identity;
-    if (seed) {
+    const fixedIdentity = options.fitIdentity === false && seed !== undefined;
+    this.identityOffset.fill(0);
+    if (fixedIdentity) {
+      for (let k = 0; k < this.kId; k++) this.identityOffset[k] = seed[k] ?? 0;
+    } else if (seed) {
       for (let j = 0; j < this.rank; j++) {
         let s = 0;
         for (let k = 0; k < this.kId; k++) s += this.subspace[k * this.rank + j] * (seed[k] ?? 0);
@@ -228,6 +236,9 @@ export class LandmarkFitter {
     if (lambdaF === Infinity) this.fixedParam[6] = 1;
     if (options.fitIdentity === false) this.fixedParam.fill(1, POSE, POSE + this.rank);
     if (options.fitExpression === false) this.fixedParam.fill(1, POSE + this.rank);
+    this.hasIdentityOffset = fixedIdentity;
+    // The rows' offsets depend on this fit's identity: re-gather every slot.
+    this.slotVertex.fill(-2);
     for (let i = 0; i < POINTS; i++) this.assignSlot(i, this.defaultVertex[i]);
 
     // Face size: RMS distance of the observed points from their centroid.
@@ -327,7 +338,7 @@ export class LandmarkFitter {
   private coefficients(): void {
     const r = this.rank;
     for (let k = 0; k < this.kId; k++) {
-      let s = 0;
+      let s = this.identityOffset[k];
       for (let j = 0; j < r; j++) s += this.subspace[k * r + j] * this.theta[j];
       this.alpha[k] = s;
     }
@@ -345,8 +356,19 @@ export class LandmarkFitter {
       this.rows.fill(0, 3 * slot * P, 3 * (slot + 1) * P);
       return;
     }
-    for (let c = 0; c < 3; c++) this.meanRows[3 * slot + c] = this.model.mean[3 * vertex + c];
+    for (let c = 0; c < 3; c++) this.meanRows[3 * slot + c] = this.basePosition(vertex, c);
     this.rows.set(this.vertexRows(vertex), 3 * slot * P);
+  }
+
+  /** Mean position of a vertex coordinate, plus a fixed identity's displacement when there is one. */
+  private basePosition(vertex: number, c: number): number {
+    const m = this.model, row = 3 * vertex + c;
+    let value = m.mean[row];
+    if (this.hasIdentityOffset) {
+      const n3 = 3 * m.vertexCount;
+      for (let k = 0; k < this.kId; k++) value += this.identityOffset[k] * m.identity.basis[k * n3 + row];
+    }
+    return value;
   }
 
   /**
@@ -569,7 +591,7 @@ export class LandmarkFitter {
     for (let s = 0; s < this.silhouette.length; s++) {
       const v = this.silhouette[s];
       const rows = this.vertexRows(v);
-      let x = m.mean[3 * v], y = m.mean[3 * v + 1], z = m.mean[3 * v + 2];
+      let x = this.basePosition(v, 0), y = this.basePosition(v, 1), z = this.basePosition(v, 2);
       for (let p = 0; p < P; p++) {
         const c = theta[p];
         x += c * rows[p]; y += c * rows[P + p]; z += c * rows[2 * P + p];
