@@ -16,6 +16,7 @@ import { evaluateShape } from '../src/model/evaluate.js';
 import { SeededRandom } from '../src/model/random.js';
 import { sampleCoefficients } from '../src/model/sample.js';
 import { SFM_FOLDER, hasShared } from './helpers/shared.js';
+import { dot, principalCosines } from './helpers/subspace.js';
 
 const work = mkdtempSync(join(tmpdir(), 'morphable-build-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -55,36 +56,6 @@ function smoothComponents(count: number, random: SeededRandom): Float64Array[] {
     rows.push(v.map((x) => x / norm));
   }
   return rows;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let j = 0; j < a.length; j++) s += a[j] * b[j];
-  return s;
-}
-
-/** Cosines of the principal angles between the spans of two sets of rows, descending. */
-function principalCosines(a: ArrayLike<number>[], b: ArrayLike<number>[]): number[] {
-  const orth = (rows: ArrayLike<number>[]) => {
-    const out: Float64Array[] = [];
-    for (const r of rows) {
-      const v = Float64Array.from(r);
-      for (const q of out) {
-        const p = dot(q, v);
-        for (let j = 0; j < v.length; j++) v[j] -= p * q[j];
-      }
-      const norm = Math.sqrt(dot(v, v));
-      out.push(v.map((x) => x / norm));
-    }
-    return out;
-  };
-  const qa = orth(a), qb = orth(b), k = qa.length;
-  const c = qa.map((u) => qb.map((v) => dot(u, v)));
-  const cct = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) cct[i * k + j] = dot(c[i], c[j]);
-  const values = new Float64Array(k);
-  symmetricEigen(cct, k, values, new Float64Array(k * k));
-  return Array.from(values, (v) => Math.sqrt(Math.max(0, v)));
 }
 
 /** Lower-triangular L with L Lᵀ = a (symmetric positive definite n×n, row-major). */

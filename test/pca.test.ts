@@ -3,6 +3,7 @@ import { symmetricEigen } from '../src/fit/linalg.js';
 import { componentNorms } from '../src/model/morphable-model.js';
 import { componentCount, DEFAULT_VARIANCE_FRACTION, pca } from '../src/model/pca.js';
 import { SeededRandom } from '../src/model/random.js';
+import { dot, principalCosines } from './helpers/subspace.js';
 
 /** `count` orthonormal rows of length d (Gram–Schmidt on Gaussian vectors), in float64. */
 function orthonormalRows(count: number, d: number, random: SeededRandom): Float64Array[] {
@@ -33,38 +34,6 @@ function drawSamples(mean: Float64Array, components: Float64Array[], sigmas: num
     out.set(row, i * d);
   }
   return out;
-}
-
-/** Cosines of the principal angles between the spans of two sets of rows (orthonormalised first), descending. */
-function principalCosines(a: ArrayLike<number>[], b: ArrayLike<number>[]): number[] {
-  const qa = orthonormalise(a), qb = orthonormalise(b);
-  const k = qa.length;
-  const c = qa.map((u) => qb.map((v) => dot(u, v)));
-  const cct = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) cct[i * k + j] = c[i].reduce((s, x, l) => s + x * c[j][l], 0);
-  const values = new Float64Array(k);
-  symmetricEigen(cct, k, values, new Float64Array(k * k));
-  return Array.from(values, (v) => Math.sqrt(Math.max(0, v)));
-}
-
-function orthonormalise(rows: ArrayLike<number>[]): Float64Array[] {
-  const out: Float64Array[] = [];
-  for (const r of rows) {
-    const v = Float64Array.from(r);
-    for (const q of out) {
-      const p = dot(q, v);
-      for (let j = 0; j < v.length; j++) v[j] -= p * q[j];
-    }
-    const norm = Math.sqrt(dot(v, v));
-    out.push(v.map((x) => x / norm));
-  }
-  return out;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let j = 0; j < a.length; j++) s += a[j] * b[j];
-  return s;
 }
 
 const component = (basis: Float32Array, k: number, d: number) => basis.subarray(k * d, (k + 1) * d);
