@@ -155,6 +155,7 @@ export class PhotometricRenderer {
   private readonly normalLengths: Float64Array;
   private readonly albedo: Float64Array;
   private readonly sh = new Float64Array(27);
+  private readonly pixel = new Float64Array(21);
   private readonly rotation = new Float64Array(9);
   private readonly translation = new Float64Array(3);
   private focal = 0;
@@ -244,36 +245,24 @@ export class PhotometricRenderer {
     const scale = options.scale ?? 0.1;
     const s2 = scale * scale;
     const withGrad = gradient !== undefined;
-    const tri = this.triangleIds, bary = this.barycentrics, tris = this.triangles;
+    const tri = this.triangleIds, tris = this.triangles;
     const N = this.normals, A = this.albedo, L = this.sh, S = this.screen;
     const gS = this.gradScreen, gN = this.gradNormals;
     const gA = withGrad ? gradient.albedo : this.albedo; // gA unused without a gradient
     const gL = withGrad ? gradient.sh : this.sh;
     if (withGrad) { gS.fill(0); gN.fill(0); gA.fill(0); gL.fill(0); }
-    const l0 = L[0], l1 = L[1], l2 = L[2];
     let loss = 0;
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
       if (t < 0) continue;
       const wp = pixelWeights ? pixelWeights[p] : 1;
       if (wp === 0) continue;
-      const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
       const i0 = tris[3 * t], i1 = tris[3 * t + 1], i2 = tris[3 * t + 2];
       const o0 = 3 * i0, o1 = 3 * i1, o2 = 3 * i2;
-      const mx = b0 * N[o0] + b1 * N[o1] + b2 * N[o2];
-      const my = b0 * N[o0 + 1] + b1 * N[o1 + 1] + b2 * N[o2 + 1];
-      const mz = b0 * N[o0 + 2] + b1 * N[o1 + 2] + b2 * N[o2 + 2];
-      const len = Math.sqrt(mx * mx + my * my + mz * mz);
-      const invLen = len > 0 ? 1 / len : 0;
-      const nx = mx * invLen, ny = my * invLen, nz = mz * invLen;
-      const y1 = -K1 * ny, y2 = K1 * nz, y3 = -K1 * nx;
-      const y4 = K2 * nx * ny, y5 = -K2 * ny * nz, y6 = K2_6 * (3 * nz * nz - 1), y7 = -K2 * nx * nz, y8 = K2_8 * (nx * nx - ny * ny);
-      const e0 = K0 * l0 + y1 * L[3] + y2 * L[6] + y3 * L[9] + y4 * L[12] + y5 * L[15] + y6 * L[18] + y7 * L[21] + y8 * L[24];
-      const e1 = K0 * l1 + y1 * L[4] + y2 * L[7] + y3 * L[10] + y4 * L[13] + y5 * L[16] + y6 * L[19] + y7 * L[22] + y8 * L[25];
-      const e2 = K0 * l2 + y1 * L[5] + y2 * L[8] + y3 * L[11] + y4 * L[14] + y5 * L[17] + y6 * L[20] + y7 * L[23] + y8 * L[26];
-      const r0 = b0 * A[o0] + b1 * A[o1] + b2 * A[o2];
-      const r1 = b0 * A[o0 + 1] + b1 * A[o1 + 1] + b2 * A[o2 + 1];
-      const r2 = b0 * A[o0 + 2] + b1 * A[o1 + 2] + b2 * A[o2 + 2];
+      const q = this.shadePixel(p, t);
+      const b0 = q[0], b1 = q[1], b2 = q[2], nx = q[3], ny = q[4], nz = q[5], invLen = q[6];
+      const y1 = q[7], y2 = q[8], y3 = q[9], y4 = q[10], y5 = q[11], y6 = q[12], y7 = q[13], y8 = q[14];
+      const e0 = q[15], e1 = q[16], e2 = q[17], r0 = q[18], r1 = q[19], r2 = q[20];
       const d0 = r0 * e0 - target[3 * p], d1 = r1 * e1 - target[3 * p + 1], d2 = r2 * e2 - target[3 * p + 2];
       const e = d0 * d0 + d1 * d1 + d2 * d2;
       let rho: number, drho: number;
@@ -406,13 +395,37 @@ export class PhotometricRenderer {
     }
   }
 
+  /**
+   * One covered pixel of the last raster, into the scratch `pixel`: barycentrics (0–2), unit normal
+   * (3–5) and 1/|m| of the blended normal m (6), SH basis values Y1…Y8 (7–14), irradiance per channel
+   * (15–17) and interpolated albedo (18–20). Shared by the shading and the loss, so they cannot drift.
+   */
+  private shadePixel(p: number, t: number): Float64Array {
+    const q = this.pixel, N = this.normals, A = this.albedo, L = this.sh, tris = this.triangles;
+    const b1 = this.barycentrics[2 * p], b2 = this.barycentrics[2 * p + 1], b0 = 1 - b1 - b2;
+    const o0 = 3 * tris[3 * t], o1 = 3 * tris[3 * t + 1], o2 = 3 * tris[3 * t + 2];
+    const mx = b0 * N[o0] + b1 * N[o1] + b2 * N[o2];
+    const my = b0 * N[o0 + 1] + b1 * N[o1 + 1] + b2 * N[o2 + 1];
+    const mz = b0 * N[o0 + 2] + b1 * N[o1 + 2] + b2 * N[o2 + 2];
+    const len = Math.sqrt(mx * mx + my * my + mz * mz);
+    const invLen = len > 0 ? 1 / len : 0;
+    const nx = mx * invLen, ny = my * invLen, nz = mz * invLen;
+    const y1 = -K1 * ny, y2 = K1 * nz, y3 = -K1 * nx;
+    const y4 = K2 * nx * ny, y5 = -K2 * ny * nz, y6 = K2_6 * (3 * nz * nz - 1), y7 = -K2 * nx * nz, y8 = K2_8 * (nx * nx - ny * ny);
+    q[0] = b0; q[1] = b1; q[2] = b2; q[3] = nx; q[4] = ny; q[5] = nz; q[6] = invLen;
+    q[7] = y1; q[8] = y2; q[9] = y3; q[10] = y4; q[11] = y5; q[12] = y6; q[13] = y7; q[14] = y8;
+    for (let c = 0; c < 3; c++) {
+      q[15 + c] = K0 * L[c] + y1 * L[3 + c] + y2 * L[6 + c] + y3 * L[9 + c] + y4 * L[12 + c] + y5 * L[15 + c] + y6 * L[18 + c] + y7 * L[21 + c] + y8 * L[24 + c];
+      q[18 + c] = b0 * A[o0 + c] + b1 * A[o1 + c] + b2 * A[o2 + c];
+    }
+    return q;
+  }
+
   /** Colour, mask, depth and normal maps of the last raster. */
   private shade(out: PhotometricImage): void {
     const pixels = this.width * this.height;
-    const tri = this.triangleIds, bary = this.barycentrics, tris = this.triangles, zbuf = this.inverseDepth;
-    const N = this.normals, A = this.albedo, L = this.sh;
+    const tri = this.triangleIds, zbuf = this.inverseDepth;
     const color = out.color, mask = out.mask, depth = out.depth, normal = out.normal;
-    const l0 = L[0], l1 = L[1], l2 = L[2];
     let covered = 0;
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
@@ -423,22 +436,11 @@ export class PhotometricRenderer {
         continue;
       }
       covered++;
-      const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
-      const o0 = 3 * tris[3 * t], o1 = 3 * tris[3 * t + 1], o2 = 3 * tris[3 * t + 2];
-      const mx = b0 * N[o0] + b1 * N[o1] + b2 * N[o2];
-      const my = b0 * N[o0 + 1] + b1 * N[o1 + 1] + b2 * N[o2 + 1];
-      const mz = b0 * N[o0 + 2] + b1 * N[o1 + 2] + b2 * N[o2 + 2];
-      const len = Math.sqrt(mx * mx + my * my + mz * mz);
-      const invLen = len > 0 ? 1 / len : 0;
-      const nx = mx * invLen, ny = my * invLen, nz = mz * invLen;
-      const y1 = -K1 * ny, y2 = K1 * nz, y3 = -K1 * nx;
-      const y4 = K2 * nx * ny, y5 = -K2 * ny * nz, y6 = K2_6 * (3 * nz * nz - 1), y7 = -K2 * nx * nz, y8 = K2_8 * (nx * nx - ny * ny);
-      const e0 = K0 * l0 + y1 * L[3] + y2 * L[6] + y3 * L[9] + y4 * L[12] + y5 * L[15] + y6 * L[18] + y7 * L[21] + y8 * L[24];
-      const e1 = K0 * l1 + y1 * L[4] + y2 * L[7] + y3 * L[10] + y4 * L[13] + y5 * L[16] + y6 * L[19] + y7 * L[22] + y8 * L[25];
-      const e2 = K0 * l2 + y1 * L[5] + y2 * L[8] + y3 * L[11] + y4 * L[14] + y5 * L[17] + y6 * L[20] + y7 * L[23] + y8 * L[26];
-      color[3 * p] = (b0 * A[o0] + b1 * A[o1] + b2 * A[o2]) * e0;
-      color[3 * p + 1] = (b0 * A[o0 + 1] + b1 * A[o1 + 1] + b2 * A[o2 + 1]) * e1;
-      color[3 * p + 2] = (b0 * A[o0 + 2] + b1 * A[o1 + 2] + b2 * A[o2 + 2]) * e2;
+      const q = this.shadePixel(p, t);
+      color[3 * p] = q[18] * q[15];
+      color[3 * p + 1] = q[19] * q[16];
+      color[3 * p + 2] = q[20] * q[17];
+      const nx = q[3], ny = q[4], nz = q[5];
       normal[3 * p] = nx; normal[3 * p + 1] = ny; normal[3 * p + 2] = nz;
       mask[p] = 1;
       depth[p] = 1 / zbuf[p];
