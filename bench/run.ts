@@ -16,6 +16,7 @@ import { sampleCoefficients } from '../src/model/sample.js';
 import { detectionBench } from './detection.js';
 import { fittingBench } from './fitting.js';
 import { photometricBench } from './photometric.js';
+import { webBench } from './web.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const shared = join(root, '../shared');
@@ -97,6 +98,9 @@ try {
 
   console.log('\nrenderer and photometric fitting');
   sections.push('## Renderer and photometric fitting', '', await photometricBench(faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
+
+  console.log('\nweb app in Chromium');
+  sections.push('## Web app in Chromium', '', await webBench(faceHead, join(shared, 'data/faces-68/300w_outdoor_002.png'), (line) => console.log(`  ${line}`)));
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

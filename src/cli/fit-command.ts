@@ -2,35 +2,23 @@ import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import type { DetectedFace, FaceLandmarker, RgbImage } from '../detect/face.js';
-import { createNodeLandmarker } from '../io/node/face-landmarker.js';
-import { faceFitReport, type FaceFitReport } from '../fit/fit-result.js';
-import { projectPoints, type Camera } from '../fit/camera.js';
-import { LandmarkFitter, type LandmarkFitResult } from '../fit/landmark-fit.js';
-import { PhotometricFitter, type PhotometricFitResult } from '../fit/photometric-fit.js';
-import { linearToSrgb } from '../model/color.js';
+import type { FaceLandmarker, RgbImage } from '../detect/face.js';
+import { PHOTO_MAX_SIDE, PhotoFitter, type FaceLandmarks, type Photo } from '../fit/fit-photo.js';
+import type { FaceFitReport } from '../fit/fit-result.js';
+import type { PhotometricFitResult, PhotometricFitter } from '../fit/photometric-fit.js';
 import { meshToGlb } from '../io/mesh-glb.js';
 import type { Mesh } from '../io/mesh.js';
 import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
 import { OutputBatch } from '../io/node/atomic-write.js';
+import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
-import { evaluateShape } from '../model/evaluate.js';
-import type { MorphableModel } from '../model/morphable-model.js';
 import { vertexNormals } from '../model/normals.js';
 import { drawOverlay } from '../render/overlay.js';
-import { unwrapTexture } from '../render/uv-texture.js';
 import { loadModel } from './model-commands.js';
 import { defaultModelPath } from './paths.js';
 import { Progress } from './progress.js';
-
-/** Photos are detected on a copy at most this large; fitting uses full-resolution coordinates. */
-const DETECTION_MAX_SIDE = 1600;
-/** Overlays are drawn on a copy at most this large. */
-const OVERLAY_MAX_SIDE = 1600;
-/** UV texture size in texels. */
-const TEXTURE_SIZE = 1024;
 
 interface FitOptions {
   model: string;
@@ -68,8 +56,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
         throw new InputError('--landmarks', `${options.landmarks.length} .pts file(s) for ${images.length} image(s): give one per image, in the same order`);
       }
       const model = await loadModel(options.model);
-      const fitter = new LandmarkFitter(model);
-      const photometricFitter = options.photometric ? new PhotometricFitter(model) : undefined;
+      const fitter = new PhotoFitter(model);
       let landmarker: FaceLandmarker | undefined;
       const reports: FaceFitReport[] = [];
       const failures: string[] = [];
@@ -78,7 +65,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
         for (const [i, image] of images.entries()) {
           try {
             if (!options.landmarks) landmarker ??= await createNodeLandmarker();
-            reports.push(...(await fitImage(image, options.landmarks?.[i], model, fitter, photometricFitter, landmarker, options)));
+            reports.push(...(await fitImage(image, options.landmarks?.[i], fitter, landmarker, options)));
           } catch (error) {
             if (!(error instanceof InputError) || images.length === 1) throw error;
             failures.push(error.message);
@@ -96,76 +83,51 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
     });
 }
 
-async function fitImage(path: string, ptsFile: string | undefined, model: MorphableModel, fitter: LandmarkFitter, photometricFitter: PhotometricFitter | undefined, landmarker: FaceLandmarker | undefined, options: FitOptions): Promise<FaceFitReport[]> {
+async function fitImage(path: string, ptsFile: string | undefined, fitter: PhotoFitter, landmarker: FaceLandmarker | undefined, options: FitOptions): Promise<FaceFitReport[]> {
   const start = performance.now();
-  const loaded = await loadImage(path, { maxSide: DETECTION_MAX_SIDE });
-  const width = loaded.originalWidth, height = loaded.originalHeight;
-  const timings: Record<string, number> = { load: performance.now() - start };
+  const loaded = await loadImage(path, { maxSide: PHOTO_MAX_SIDE });
+  const photo: Photo = { name: path, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
+  const timingsMs: Record<string, number> = { load: performance.now() - start };
 
-  let faces: { landmarks: Float32Array; detection?: DetectedFace }[];
+  let faces: FaceLandmarks[];
   if (ptsFile) {
     faces = [{ landmarks: parsePts(await readFile(ptsFile, 'utf8').catch(() => { throw new InputError(ptsFile, 'no such file'); }), ptsFile) }];
   } else {
     const t = performance.now();
-    const detected = await landmarker!.detect(loaded.image);
-    timings.detect = performance.now() - t;
-    if (detected.length === 0) throw new InputError(path, 'no face found');
-    // Detection ran on a downscaled copy: back to full-image coordinates (pixel centres at integers).
-    const toFull = (v: number) => (v + 0.5) / loaded.scale - 0.5;
-    faces = detected.slice(0, options.maxFaces).map((d) => ({
-      detection: { ...d, box: { x: d.box.x / loaded.scale, y: d.box.y / loaded.scale, width: d.box.width / loaded.scale, height: d.box.height / loaded.scale } },
-      landmarks: d.landmarks.map(toFull),
-    }));
+    faces = await fitter.detect(landmarker!, photo, options.maxFaces);
+    timingsMs.detect = performance.now() - t;
+    if (faces.length === 0) throw new InputError(path, 'no face found');
   }
 
   const stem = basename(path, extname(path));
   const batch = new OutputBatch();
   const reports: FaceFitReport[] = [];
-  const overlayScale = Math.min(1, OVERLAY_MAX_SIDE / Math.max(width, height));
-  const photo = overlayScale === loaded.scale ? loaded : await loadImage(path, { maxSide: OVERLAY_MAX_SIDE });
   try {
     for (const [index, face] of faces.entries()) {
-      let t = performance.now();
-      const landmarkFit = fitter.fit(face.landmarks, width, height, { focal: options.focal });
-      const faceTimings: Record<string, number> = { ...timings, landmarkFit: performance.now() - t };
-      let result: FitState = landmarkFit;
-      let photometric: PhotometricFitResult | undefined;
-      if (options.photometric) {
-        t = performance.now();
-        photometric = photometricFitter!.fit(photo.image, photo.scale, face.landmarks, landmarkFit);
-        faceTimings.photometricFit = performance.now() - t;
-        result = { ...photometric, landmarkVertices: landmarkFit.landmarkVertices, iterations: landmarkFit.iterations };
-      }
-      const positions = evaluateShape(model, result.identity, result.expression);
-      const fitted = projectLandmarks(positions, landmarkFit.landmarkVertices, result.camera);
+      const fit = fitter.fit(photo, face, index, { photometric: options.photometric, focal: options.focal, timingsMs });
       const name = join(options.out, faces.length > 1 ? `${stem}_face${index + 1}` : stem);
-      const mesh: Mesh = { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
-      if (photometric) {
-        t = performance.now();
-        const fill = meanColour(photometric.albedo);
-        const { texture } = unwrapTexture(photo.image, photo.scale, model, positions, result.camera, TEXTURE_SIZE, fill);
-        mesh.texture = { png: await encodePng(texture) };
-        faceTimings.texture = performance.now() - t;
+      const { model } = fitter;
+      const mesh: Mesh = { positions: fit.positions, triangles: model.triangles, normals: vertexNormals(fit.positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
+      if (fit.photometric && fit.texture) {
+        mesh.texture = { png: await encodePng(fit.texture) };
         // The de-lit per-vertex albedo goes to its own PLY: viewers multiply vertex colours with a texture.
-        await batch.add(`${name}_albedo.ply`, meshToPly({ ...mesh, colors: photometric.albedo }));
+        await batch.add(`${name}_albedo.ply`, meshToPly({ ...mesh, colors: fit.photometric.albedo }));
         await batch.add(`${name}_texture.png`, mesh.texture.png);
         await batch.add(`${name}.mtl`, materialForTexture(`${basename(name)}_texture.png`));
-        await batch.add(`${name}_compare.png`, await encodePng(comparison(photometricFitter!, photometric)));
+        await batch.add(`${name}_compare.png`, await encodePng(comparison(fitter.photometricFitter, fit.photometric)));
       }
-      await batch.add(`${name}.obj`, meshToObj(mesh, photometric ? `${basename(name)}.mtl` : undefined));
+      await batch.add(`${name}.obj`, meshToObj(mesh, fit.photometric ? `${basename(name)}.mtl` : undefined));
       await batch.add(`${name}.glb`, await meshToGlb(mesh));
-      const overlay = drawOverlay(photo.image, positions, model.triangles, result.camera, {
+      const overlay = drawOverlay(photo.image, fit.positions, model.triangles, fit.camera, {
         scale: photo.scale,
         points: [
           { landmarks: face.landmarks, color: [40, 220, 60] },
-          { landmarks: fitted, color: [235, 40, 40] },
+          { landmarks: fit.fittedLandmarks, color: [235, 40, 40] },
         ],
       });
       await batch.add(`${name}.png`, await encodePng(overlay));
-      const report = faceFitReport(model, { file: path, width, height }, { index, detection: face.detection }, ptsFile ? 'file' : 'detector', face.landmarks,
-        { ...result, fittedLandmarks: fitted }, faceTimings, photometric);
-      await batch.add(`${name}.json`, JSON.stringify(report, null, 1) + '\n');
-      reports.push(report);
+      await batch.add(`${name}.json`, JSON.stringify(fit.report, null, 1) + '\n');
+      reports.push(fit.report);
     }
     await batch.commit();
   } catch (error) {
@@ -173,24 +135,6 @@ async function fitImage(path: string, ptsFile: string | undefined, model: Morpha
     throw error;
   }
   return reports;
-}
-
-type FitState = Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression' | 'landmarkVertices' | 'iterations'>;
-
-function projectLandmarks(positions: Float32Array, vertices: Int32Array, camera: Camera): Float32Array {
-  const points = new Float32Array(3 * vertices.length);
-  vertices.forEach((v, i) => { for (let c = 0; c < 3; c++) points[3 * i + c] = v >= 0 ? positions[3 * v + c] : NaN; });
-  const out = new Float32Array(2 * vertices.length);
-  projectPoints(camera, points, vertices.length, out);
-  return out;
-}
-
-/** Mean albedo as sRGB bytes: the colour of texels the camera never saw. */
-function meanColour(albedo: Float32Array): [number, number, number] {
-  const sum = [0, 0, 0];
-  for (let i = 0; i < albedo.length; i++) sum[i % 3] += albedo[i];
-  const n = albedo.length / 3;
-  return sum.map((v) => Math.round(255 * linearToSrgb(v / n))) as [number, number, number];
 }
 
 /** Photo crop | rendering | difference (×3), side by side. */

@@ -190,6 +190,16 @@ export async function createFaceApiLandmarker(options: FaceApiLandmarkerOptions)
         input.dispose();
       }
     },
+    async track(image: RgbImage, previous: Float32Array): Promise<Float32Array> {
+      const { width, height, data } = image;
+      if (data.length !== width * height * 3) throw new RangeError(`image data has ${data.length} bytes, expected ${width}×${height}×3`);
+      const input = tf.tensor3d(data, [height, width, 3], 'int32');
+      try {
+        return (await landmarksIn(input, [refineBox(previous)]))[0];
+      } finally {
+        input.dispose();
+      }
+    },
     dispose(): void {
       detector.dispose();
       landmarkNet.dispose();

@@ -30,5 +30,11 @@ export interface DetectedFace {
 export interface FaceLandmarker {
   /** Faces in the image, most confident first. Empty when there is none. */
   detect(image: RgbImage): Promise<DetectedFace[]>;
+  /**
+   * Landmarks of a face that was at `previous` (136 values) in the last video frame: one landmark pass
+   * in a box around those points, without the detector. It always answers; whether the face is still
+   * there is for the caller to judge (e.g. by how well a model fits the answer).
+   */
+  track(image: RgbImage, previous: Float32Array): Promise<Float32Array>;
   dispose(): void;
 }

@@ -1,0 +1,124 @@
+/**
+ * A photo becomes fitted faces: detection → landmark fit → photometric refinement → UV texture.
+ * This is the one pipeline behind `morphable fit` and the web app's worker; callers bring the decoded
+ * photo and keep the file handling (writing outputs, posting messages) to themselves.
+ */
+import type { DetectedFace, FaceLandmarker, RgbImage } from '../detect/face.js';
+import { linearToSrgb } from '../model/color.js';
+import { evaluateShape } from '../model/evaluate.js';
+import type { MorphableModel } from '../model/morphable-model.js';
+import { unwrapTexture } from '../render/uv-texture.js';
+import { projectPoints, type Camera } from './camera.js';
+import { faceFitReport, type FaceFitReport } from './fit-result.js';
+import { LandmarkFitter, type LandmarkFitResult } from './landmark-fit.js';
+import { PhotometricFitter, type PhotometricFitResult } from './photometric-fit.js';
+
+/** Photos are decoded to a copy whose longer side is at most this (detection, photometric fit, texture). */
+export const PHOTO_MAX_SIDE = 1600;
+/** UV texture size in texels. */
+export const TEXTURE_SIZE = 1024;
+
+/** A decoded photo, possibly shrunk: `image` is the photo at `scale` × its displayed size. */
+export interface Photo {
+  name: string;
+  image: RgbImage;
+  /** Displayed size (after EXIF orientation) before shrinking. */
+  width: number;
+  height: number;
+  scale: number;
+}
+
+/** A face's input: 68 landmarks in full-photo pixel coordinates, and its detection when there was one. */
+export interface FaceLandmarks {
+  landmarks: Float32Array;
+  detection?: DetectedFace;
+}
+
+export interface FittedFace {
+  input: FaceLandmarks;
+  landmarkFit: LandmarkFitResult;
+  photometric?: PhotometricFitResult;
+  /** The fitted mesh in model space (millimetres), 3N. */
+  positions: Float32Array;
+  camera: Camera;
+  identity: Float32Array;
+  expression: Float32Array;
+  /** The model's 68 landmarks projected with the fitted camera (full-photo pixels). */
+  fittedLandmarks: Float32Array;
+  /** The photo unwrapped into the model's UV layout (photometric stage only). */
+  texture?: RgbImage;
+  report: FaceFitReport;
+}
+
+/** The fitters for one model, made once and reused for every photo. */
+export class PhotoFitter {
+  readonly model: MorphableModel;
+  readonly landmarkFitter: LandmarkFitter;
+  readonly photometricFitter: PhotometricFitter;
+
+  constructor(model: MorphableModel) {
+    this.model = model;
+    this.landmarkFitter = new LandmarkFitter(model);
+    this.photometricFitter = new PhotometricFitter(model);
+  }
+
+  /** The faces in `photo`, most confident first, landmarks in full-photo coordinates. */
+  async detect(landmarker: FaceLandmarker, photo: Photo, maxFaces = Infinity): Promise<FaceLandmarks[]> {
+    const detected = await landmarker.detect(photo.image);
+    const s = photo.scale;
+    // Pixel centres sit at integers: a point at x in the shrunk image is at (x + 0.5) / s − 0.5.
+    const toFull = (v: number) => (v + 0.5) / s - 0.5;
+    return detected.slice(0, maxFaces).map((d) => ({
+      detection: { ...d, box: { x: d.box.x / s, y: d.box.y / s, width: d.box.width / s, height: d.box.height / s } },
+      landmarks: d.landmarks.map(toFull),
+    }));
+  }
+
+  /** Fits one face. `photometric` adds the colour stage: refined geometry, light, albedo, UV texture. */
+  fit(photo: Photo, face: FaceLandmarks, index: number, options: { photometric: boolean; focal?: number; timingsMs?: Record<string, number> }): FittedFace {
+    const timings: Record<string, number> = { ...options.timingsMs };
+    let t = performance.now();
+    const landmarkFit = this.landmarkFitter.fit(face.landmarks, photo.width, photo.height, { focal: options.focal });
+    timings.landmarkFit = performance.now() - t;
+    let state: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression'> = landmarkFit;
+    let photometric: PhotometricFitResult | undefined;
+    let texture: RgbImage | undefined;
+    if (options.photometric) {
+      t = performance.now();
+      photometric = this.photometricFitter.fit(photo.image, photo.scale, face.landmarks, landmarkFit);
+      timings.photometricFit = performance.now() - t;
+      state = photometric;
+    }
+    const positions = evaluateShape(this.model, state.identity, state.expression);
+    if (photometric) {
+      t = performance.now();
+      texture = unwrapTexture(photo.image, photo.scale, this.model, positions, state.camera, TEXTURE_SIZE, meanColour(photometric.albedo)).texture;
+      timings.texture = performance.now() - t;
+    }
+    const fittedLandmarks = projectVertices(positions, landmarkFit.landmarkVertices, state.camera);
+    const report = faceFitReport(this.model, { file: photo.name, width: photo.width, height: photo.height }, { index, detection: face.detection },
+      face.detection ? 'detector' : 'file', face.landmarks,
+      { ...state, fittedLandmarks, iterations: landmarkFit.iterations }, timings, photometric);
+    return { input: face, landmarkFit, photometric, positions, camera: state.camera, identity: state.identity, expression: state.expression, fittedLandmarks, texture, report };
+  }
+}
+
+/** `vertices` of `positions` projected with `camera` (NaN for a vertex index < 0). */
+export function projectVertices(positions: Float32Array, vertices: Int32Array, camera: Camera): Float32Array {
+  const points = new Float32Array(3 * vertices.length);
+  for (let i = 0; i < vertices.length; i++) {
+    const v = vertices[i];
+    for (let c = 0; c < 3; c++) points[3 * i + c] = v >= 0 ? positions[3 * v + c] : NaN;
+  }
+  const out = new Float32Array(2 * vertices.length);
+  projectPoints(camera, points, vertices.length, out);
+  return out;
+}
+
+/** Mean albedo as sRGB bytes: the colour of texels the camera never saw. */
+function meanColour(albedo: Float32Array): [number, number, number] {
+  const sum = [0, 0, 0];
+  for (let i = 0; i < albedo.length; i++) sum[i % 3] += albedo[i];
+  const n = albedo.length / 3;
+  return sum.map((v) => Math.round(255 * linearToSrgb(v / n))) as [number, number, number];
+}

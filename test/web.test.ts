@@ -1,0 +1,172 @@
+/**
+ * The web app end to end, in Debian's Chromium driven by playwright-core: the page is built with Vite
+ * and served locally; a photo from ../shared is fitted in the page and compared with the CLI's fit of
+ * the same photo; the webcam path runs on Chromium's fake camera fed with a .y4m made from that photo.
+ * Screenshots go to test-output/ for a person to look at.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { ICT_ARCHIVE, SHARED, hasShared } from './helpers/shared.js';
+import { CHROMIUM, fakeCamera, launchChromium, serveWebApp, writeY4m } from './helpers/web.js';
+
+const PHOTO = `${SHARED}data/faces-68/300w_outdoor_002.png`;
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const OUTPUT = join(ROOT, 'test-output');
+
+const work = mkdtempSync(join(tmpdir(), 'morphable-web-'));
+const modelFile = join(work, 'ict.glb');
+let site: { url: string; close: () => Promise<void> };
+let url: string;
+let browser: Browser;
+/** Uncaught errors in the page under test: there must be none. */
+const pageErrors: string[] = [];
+let cliReport: { pose: { yaw: number; pitch: number; roll: number }; expression: Record<string, number> };
+
+async function openPage(query: string, extraFlags: string[] = []): Promise<Page> {
+  const context = await (extraFlags.length ? await launchChromium(extraFlags) : browser).newContext({ viewport: { width: 1400, height: 850 } });
+  const page = await context.newPage();
+  pageErrors.length = 0;
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  await page.goto(url + query);
+  return page;
+}
+
+/** Waits until the page is ready for a photo, or shows an error. */
+async function waitReady(page: Page): Promise<void> {
+  await page.waitForFunction(() => !(document.getElementById('photo-file') as HTMLInputElement).disabled || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+  expect(await page.locator('#error').isHidden()).toBe(true);
+}
+
+/** Pixels of the 3D canvas that differ from its background, and a cheap digest of the image. */
+function viewerPixels(page: Page): Promise<{ drawn: number; total: number; digest: number[] }> {
+  return page.evaluate(() => {
+    const gl = document.getElementById('viewer') as HTMLCanvasElement;
+    const copy = Object.assign(document.createElement('canvas'), { width: gl.width, height: gl.height });
+    const context = copy.getContext('2d')!;
+    context.drawImage(gl, 0, 0);
+    const { data } = context.getImageData(0, 0, gl.width, gl.height);
+    let drawn = 0;
+    const digest = new Array(64).fill(0);
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - 0x20) + Math.abs(data[i + 1] - 0x24) + Math.abs(data[i + 2] - 0x2b) > 24) drawn++;
+      digest[(i >> 2) % 64] += data[i] + data[i + 1] + data[i + 2];
+    }
+    return { drawn, total: data.length / 4, digest };
+  });
+}
+
+const errorText = (page: Page) => page.locator('#error').textContent();
+
+describe.skipIf(!hasShared)('web app in Chromium', () => {
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does`);
+    mkdirSync(OUTPUT, { recursive: true });
+    expect((await runCli(['model', 'import', ICT_ARCHIVE, '-o', modelFile])).code).toBe(0);
+    const fit = await runCli(['fit', PHOTO, '--model', modelFile, '--out', join(work, 'cli'), '--json']);
+    expect(fit.code).toBe(0);
+    [cliReport] = JSON.parse(fit.stdout);
+    // The build includes the model as its default (models/default.glb), as after `morphable model fetch`.
+    site = await serveWebApp(join(work, 'site'), modelFile);
+    url = site.url;
+    browser = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('fits a photo as the CLI does, draws it in 3D, and its sliders move the mesh', async () => {
+    // The model is handed over as a file, as a user picks one.
+    const page = await openPage('?model=none');
+    await page.setInputFiles('#model-file', modelFile);
+    await waitReady(page);
+    await page.setInputFiles('#photo-file', PHOTO);
+    await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    expect(await page.locator('#error').isHidden()).toBe(true);
+
+    const pose = await page.evaluate(() => Object.fromEntries(['yaw', 'pitch', 'roll'].map((k) => [k, Number(document.getElementById(`pose-${k}`)!.dataset.value)])));
+    for (const k of ['yaw', 'pitch', 'roll'] as const) expect(Math.abs(pose[k] - cliReport.pose[k])).toBeLessThan(0.5);
+    const expression = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll<HTMLInputElement>('#expressions input')].map((i) => [i.dataset.name!, Number(i.value)])));
+    expect(Object.keys(expression).sort()).toEqual(Object.keys(cliReport.expression).sort());
+    for (const [name, value] of Object.entries(cliReport.expression)) expect(Math.abs(expression[name] - value), name).toBeLessThan(0.03);
+
+    const before = await viewerPixels(page);
+    expect(before.drawn / before.total).toBeGreaterThan(0.2);
+    await page.screenshot({ path: join(OUTPUT, 'web-photo.png') });
+    await page.locator('#expressions input[data-name=jawOpen]').fill('1');
+    const after = await viewerPixels(page);
+    const changed = before.digest.reduce((sum, v, i) => sum + Math.abs(v - after.digest[i]), 0) / before.digest.reduce((sum, v) => sum + v, 0);
+    expect(changed).toBeGreaterThan(0.005);
+    await page.screenshot({ path: join(OUTPUT, 'web-jaw-open.png') });
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+
+  it('fits a face the project rendered itself (the README screenshot, test-output/web-app.png)', async () => {
+    const face = join(work, 'rendered-face.png');
+    expect((await runCli(['render', modelFile, '--seed', '7', '--yaw', '25', '--pitch', '-5', '--light', '-0.6,0.5,0.7', '--size', '640', '-o', face])).code).toBe(0);
+    const page = await openPage('');
+    await waitReady(page);
+    await page.setInputFiles('#photo-file', face);
+    await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    // Rendered at yaw 25°: the fit must see the head turned the same way.
+    const yaw = await page.evaluate(() => Number(document.getElementById('pose-yaw')!.dataset.value));
+    expect(Math.abs(yaw - 25)).toBeLessThan(8);
+    await page.screenshot({ path: join(OUTPUT, 'web-app.png') });
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+
+  it('says what is wrong with a wrong model file, a non-image and a photo without a face', async () => {
+    const page = await openPage('?model=none');
+    await page.setInputFiles('#model-file', { name: 'photo.glb', mimeType: 'model/gltf-binary', buffer: Buffer.from('not a model at all') });
+    await page.locator('#error').waitFor({ state: 'visible' });
+    expect(await errorText(page)).toMatch(/^photo\.glb: /);
+
+    await page.setInputFiles('#model-file', modelFile);
+    await waitReady(page);
+    await page.setInputFiles('#photo-file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is text') });
+    await page.locator('#error').waitFor({ state: 'visible' });
+    expect(await errorText(page)).toContain('notes.jpg: not an image');
+
+    const blank = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#6a8fb0' } }).png().toBuffer();
+    await page.setInputFiles('#photo-file', { name: 'sky.png', mimeType: 'image/png', buffer: blank });
+    await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('sky.png'), null, { timeout: 60_000 });
+    expect(await errorText(page)).toBe('sky.png: no face found in this photo');
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+
+  it('fits webcam frames (Chromium\'s fake camera) and shows the frame rate', async () => {
+    const video = join(work, 'camera.y4m');
+    await writeY4m(PHOTO, video, 640, 480, 1);
+    // The default model comes from the build (models/default.glb), with a progress bar.
+    const page = await openPage('', fakeCamera(video));
+    await waitReady(page);
+    await page.click('#webcam');
+    await page.waitForFunction(() => Number(document.getElementById('frames')!.dataset.value) >= 40 || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    const shown = await page.evaluate(() => ({
+      fps: Number(document.getElementById('fps')!.dataset.value),
+      identity: document.getElementById('identity-state')!.textContent,
+      yaw: Number(document.getElementById('pose-yaw')!.dataset.value),
+    }));
+    expect(shown.fps).toBeGreaterThan(0);
+    expect(shown.identity).toBe('identity fixed');
+    // The same photo, letterboxed: the same head turn within a few degrees.
+    expect(Math.abs(shown.yaw - cliReport.pose.yaw)).toBeLessThan(3);
+    console.log(`webcam: ${shown.fps.toFixed(1)} frames fitted per second`);
+    await page.screenshot({ path: join(OUTPUT, 'web-webcam.png') });
+    expect(pageErrors).toEqual([]);
+    await page.context().browser()!.close();
+  }, 120_000);
+});

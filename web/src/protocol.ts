@@ -1,0 +1,45 @@
+/** Messages between the page (main.ts) and the worker (worker.ts) that does all the fitting. */
+import type { FaceFitReport } from '../../src/fit/fit-result.js';
+import type { PoseAngles } from '../../src/fit/rotation.js';
+
+/** Pixels as the page hands them over: RGBA, as canvases give them. */
+export interface RgbaFrame {
+  width: number;
+  height: number;
+  data: Uint8ClampedArray<ArrayBuffer>;
+}
+
+export type ToWorker =
+  | { type: 'load'; model: ArrayBuffer; modelName: string; assetBase: string }
+  /** A photo decoded at `scale` × its displayed size (width × height). */
+  | { type: 'fit-photo'; name: string; frame: RgbaFrame; width: number; height: number; scale: number }
+  | { type: 'video-frame'; frame: RgbaFrame; timeMs: number }
+  | { type: 'video-reset' };
+
+export interface FittedFaceMessage {
+  report: FaceFitReport;
+  positions: Float32Array;
+  /** Detected and fitted landmarks, full-photo pixels. */
+  landmarks: Float32Array;
+  fittedLandmarks: Float32Array;
+  /** UV texture, RGBA, rows top-down (v = 1 at the top). */
+  texture?: RgbaFrame;
+}
+
+export interface VideoFitMessage {
+  positions: Float32Array;
+  landmarks: Float32Array;
+  pose: PoseAngles;
+  translation: [number, number, number];
+  expression: Float32Array;
+  identityFixed: boolean;
+  detected: boolean;
+}
+
+export type FromWorker =
+  | { type: 'status'; text: string }
+  | { type: 'ready' }
+  | { type: 'photo-fitted'; name: string; faces: FittedFaceMessage[]; ms: number }
+  /** fit is null when the frame had no face. */
+  | { type: 'video-fitted'; fit: VideoFitMessage | null; ms: number }
+  | { type: 'error'; message: string; during: 'load' | 'photo' | 'video' };

@@ -1,0 +1,140 @@
+/**
+ * The 3D view: the fitted face as a three.js mesh, orbit controls, and three looks (shaded,
+ * wireframe, textured with the photo's UV texture). Vertices are split along UV seams once per model;
+ * new positions are scattered into the same buffers, so moving a slider allocates nothing big.
+ */
+import * as THREE from 'three';
+import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+import { splitUvSeams } from '../../src/io/mesh.js';
+import type { MorphableModel } from '../../src/model/morphable-model.js';
+import { vertexNormals } from '../../src/model/normals.js';
+import type { RgbaFrame } from './protocol.js';
+
+export type Look = 'shaded' | 'wireframe' | 'textured';
+
+const SKIN = 0xd9b49c;
+
+export class FaceViewer {
+  readonly canvas: HTMLCanvasElement;
+  private readonly renderer: THREE.WebGLRenderer;
+  private readonly scene = new THREE.Scene();
+  private readonly camera = new THREE.PerspectiveCamera(30, 1, 10, 5000);
+  private readonly controls: OrbitControls;
+  private readonly material = new THREE.MeshStandardMaterial({ color: SKIN, roughness: 0.75, metalness: 0 });
+  private mesh: THREE.Mesh | undefined;
+  private source: Uint32Array = new Uint32Array(0);
+  private texture: THREE.Texture | undefined;
+  private look: Look = 'shaded';
+  private framed = false;
+
+  constructor(canvas: HTMLCanvasElement) {
+    this.canvas = canvas;
+    // preserveDrawingBuffer: the page's test reads the canvas pixels back.
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true });
+    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio));
+    this.scene.background = new THREE.Color(0x20242b);
+    this.scene.add(new THREE.HemisphereLight(0xffffff, 0x404050, 1.6));
+    const key = new THREE.DirectionalLight(0xffffff, 1.8);
+    key.position.set(300, 400, 600);
+    this.scene.add(key);
+    this.controls = new OrbitControls(this.camera, canvas);
+    this.controls.addEventListener('change', () => this.render());
+    new ResizeObserver(() => this.resize()).observe(canvas);
+    this.resize();
+  }
+
+  /** A new model: new topology. */
+  setModel(model: MorphableModel): void {
+    if (this.mesh) {
+      this.scene.remove(this.mesh);
+      this.mesh.geometry.dispose();
+    }
+    const split = splitUvSeams(model.triangles, model.uvTriangles, model.uvs);
+    this.source = split.source;
+    const geometry = new THREE.BufferGeometry();
+    geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(3 * split.source.length), 3));
+    geometry.setAttribute('normal', new THREE.BufferAttribute(new Float32Array(3 * split.source.length), 3));
+    geometry.setAttribute('uv', new THREE.BufferAttribute(split.uvs, 2));
+    geometry.setIndex(new THREE.BufferAttribute(split.triangles, 1));
+    this.mesh = new THREE.Mesh(geometry, this.material);
+    this.scene.add(this.mesh);
+    this.framed = false;
+    this.setTexture(undefined);
+  }
+
+  /** New vertex positions (model space, 3N) for the current model. */
+  setPositions(positions: Float32Array, triangles: Uint32Array): void {
+    if (!this.mesh) return;
+    const normals = vertexNormals(positions, triangles);
+    const geometry = this.mesh.geometry;
+    const p = geometry.getAttribute('position') as THREE.BufferAttribute;
+    const n = geometry.getAttribute('normal') as THREE.BufferAttribute;
+    const pa = p.array as Float32Array, na = n.array as Float32Array, source = this.source;
+    for (let i = 0; i < source.length; i++) {
+      const v = 3 * source[i];
+      pa[3 * i] = positions[v]; pa[3 * i + 1] = positions[v + 1]; pa[3 * i + 2] = positions[v + 2];
+      na[3 * i] = normals[v]; na[3 * i + 1] = normals[v + 1]; na[3 * i + 2] = normals[v + 2];
+    }
+    p.needsUpdate = true;
+    n.needsUpdate = true;
+    geometry.computeBoundingSphere();
+    if (!this.framed) this.frame();
+    this.render();
+  }
+
+  /** The photo unwrapped into UV space (rows top-down), or undefined for none. */
+  setTexture(texture: RgbaFrame | undefined): void {
+    this.texture?.dispose();
+    this.texture = undefined;
+    if (texture) {
+      const canvas = document.createElement('canvas');
+      canvas.width = texture.width;
+      canvas.height = texture.height;
+      canvas.getContext('2d')!.putImageData(new ImageData(texture.data, texture.width, texture.height), 0, 0);
+      this.texture = new THREE.CanvasTexture(canvas);
+      this.texture.colorSpace = THREE.SRGBColorSpace;
+    }
+    this.setLook(this.look);
+  }
+
+  get hasTexture(): boolean {
+    return this.texture !== undefined;
+  }
+
+  setLook(look: Look): void {
+    this.look = look;
+    const textured = look === 'textured' && this.texture !== undefined;
+    this.material.map = textured ? this.texture! : null;
+    this.material.color.set(textured ? 0xffffff : SKIN);
+    this.material.wireframe = look === 'wireframe';
+    this.material.needsUpdate = true;
+    this.render();
+  }
+
+  /** Looks at the face from the front, far enough to see all of it. */
+  frame(): void {
+    const sphere = this.mesh?.geometry.boundingSphere;
+    if (!sphere) return;
+    const distance = sphere.radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2)) * 1.05;
+    this.controls.target.copy(sphere.center);
+    this.camera.position.set(sphere.center.x, sphere.center.y, sphere.center.z + distance);
+    this.camera.near = distance / 20;
+    this.camera.far = distance * 20;
+    this.camera.updateProjectionMatrix();
+    this.controls.update();
+    this.framed = true;
+  }
+
+  render(): void {
+    this.renderer.render(this.scene, this.camera);
+  }
+
+  private resize(): void {
+    const { clientWidth: w, clientHeight: h } = this.canvas;
+    if (w === 0 || h === 0) return;
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+    this.render();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The web app's worker: the same pipeline as `morphable fit` (src/fit/fit-photo.ts) and the video
+ * fitter, off the main thread. face-api's browser build brings tfjs with its wasm backend; its weights
+ * and the wasm binaries are fetched from the page's own server (see vite.config.ts).
+ */
+import * as faceapi from '@vladmandic/face-api';
+import { createFaceApiLandmarker } from '../../src/detect/face-api-landmarker.js';
+import type { FaceLandmarker, RgbImage } from '../../src/detect/face.js';
+import { InputError } from '../../src/errors.js';
+import { PhotoFitter } from '../../src/fit/fit-photo.js';
+import { VideoFaceFitter } from '../../src/fit/video-fit.js';
+import { decodeModel } from '../../src/io/model-file.js';
+import type { FromWorker, RgbaFrame, ToWorker } from './protocol.js';
+
+interface Loaded {
+  photoFitter: PhotoFitter;
+  videoFitter: VideoFaceFitter;
+  landmarker: FaceLandmarker;
+}
+
+let loaded: Loaded | undefined;
+const post = (message: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(message, transfer);
+
+// One message at a time, in order: a fit never overlaps a model load.
+let queue = Promise.resolve();
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  queue = queue.then(() => handle(event.data)).catch((error: unknown) => {
+    const during = event.data.type === 'load' ? 'load' : event.data.type === 'fit-photo' ? 'photo' : 'video';
+    post({ type: 'error', message: describe(error), during });
+  });
+};
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.type) {
+    case 'load': {
+      post({ type: 'status', text: 'reading the model…' });
+      const model = decodeModel(new Uint8Array(message.model), message.modelName);
+      let landmarker = loaded?.landmarker;
+      if (!landmarker) {
+        post({ type: 'status', text: 'loading the face detector…' });
+        useWorkerEnvironment();
+        landmarker = await createFaceApiLandmarker({
+          faceapi,
+          readModelFile: async (fileName) => {
+            const url = `${message.assetBase}face-api/${fileName}`;
+            const response = await fetch(url);
+            if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+            return response.arrayBuffer();
+          },
+          wasmPaths: `${message.assetBase}tfjs-wasm/`,
+        });
+      }
+      loaded = { photoFitter: new PhotoFitter(model), videoFitter: new VideoFaceFitter(model, landmarker), landmarker };
+      post({ type: 'ready' });
+      return;
+    }
+    case 'fit-photo': {
+      const { photoFitter, landmarker } = need();
+      const start = performance.now();
+      const photo = { name: message.name, image: toRgb(message.frame), width: message.width, height: message.height, scale: message.scale };
+      post({ type: 'status', text: 'finding faces…' });
+      const faces = await photoFitter.detect(landmarker, photo);
+      if (faces.length === 0) throw new InputError(message.name, 'no face found in this photo');
+      post({ type: 'status', text: `fitting ${faces.length === 1 ? 'the face' : `${faces.length} faces`} (landmarks, then colour)…` });
+      const results = faces.map((face, index) => {
+        const fit = photoFitter.fit(photo, face, index, { photometric: true });
+        return {
+          report: fit.report,
+          positions: fit.positions,
+          landmarks: face.landmarks,
+          fittedLandmarks: fit.fittedLandmarks,
+          texture: fit.texture ? toRgba(fit.texture) : undefined,
+        };
+      });
+      const transfer = results.flatMap((r) => [r.positions.buffer, ...(r.texture ? [r.texture.data.buffer] : [])]);
+      post({ type: 'photo-fitted', name: message.name, faces: results, ms: performance.now() - start }, transfer);
+      return;
+    }
+    case 'video-frame': {
+      const { videoFitter } = need();
+      const start = performance.now();
+      const fit = await videoFitter.frame(toRgb(message.frame), message.timeMs);
+      if (!fit) {
+        post({ type: 'video-fitted', fit: null, ms: performance.now() - start });
+        return;
+      }
+      const t = fit.camera.translation;
+      post({
+        type: 'video-fitted',
+        ms: performance.now() - start,
+        fit: { positions: fit.positions, landmarks: fit.landmarks, pose: fit.pose, translation: [t[0], t[1], t[2]], expression: fit.expression, identityFixed: fit.identityFixed, detected: fit.detected },
+      }, [fit.positions.buffer]);
+      return;
+    }
+    case 'video-reset':
+      loaded?.videoFitter.reset();
+      return;
+  }
+}
+
+/**
+ * face-api asks its environment whether an input is an image or a video element, and only knows a
+ * window's or Node's; in a worker there are no such elements: inputs here are always tensors.
+ */
+function useWorkerEnvironment(): void {
+  class NoElement {}
+  const unavailable = () => { throw new Error('no DOM elements in a worker'); };
+  faceapi.env.setEnv({
+    Canvas: OffscreenCanvas as unknown as typeof HTMLCanvasElement,
+    CanvasRenderingContext2D: OffscreenCanvasRenderingContext2D as unknown as typeof CanvasRenderingContext2D,
+    Image: NoElement as unknown as typeof HTMLImageElement,
+    ImageData,
+    Video: NoElement as unknown as typeof HTMLVideoElement,
+    createCanvasElement: () => new OffscreenCanvas(1, 1) as unknown as HTMLCanvasElement,
+    createImageElement: unavailable,
+    createVideoElement: unavailable,
+    fetch,
+    readFile: unavailable,
+  });
+}
+
+function need(): Loaded {
+  if (!loaded) throw new Error('no model loaded yet');
+  return loaded;
+}
+
+function toRgb(frame: RgbaFrame): RgbImage {
+  const { width, height, data } = frame;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0, j = 0; i < data.length; i += 4, j += 3) {
+    rgb[j] = data[i]; rgb[j + 1] = data[i + 1]; rgb[j + 2] = data[i + 2];
+  }
+  return { width, height, data: rgb };
+}
+
+function toRgba(image: RgbImage): RgbaFrame {
+  const { width, height, data } = image;
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
+    rgba[i] = data[j]; rgba[i + 1] = data[j + 1]; rgba[i + 2] = data[j + 2]; rgba[i + 3] = 255;
+  }
+  return { width, height, data: rgba };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof InputError) return error.message;
+  return error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+}

@@ -1,0 +1,69 @@
+/**
+ * The web app's build. Besides the page, it serves (and writes into the build) what the worker
+ * fetches at run time: face-api's detector and landmark weights and tfjs's wasm binaries, all from
+ * node_modules, and the default model (`npx morphable model fetch` puts it in the cache; MORPHABLE_MODEL
+ * picks another file). Nothing is downloaded from elsewhere.
+ */
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+import { defaultModelPath } from '../src/cli/paths.js';
+
+const require = createRequire(import.meta.url);
+const faceApiModels = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+
+/** URL path (relative to the page) → file on disk. */
+function runtimeAssets(): Map<string, string> {
+  const assets = new Map<string, string>();
+  for (const net of ['tiny_face_detector_model', 'face_landmark_68_model']) {
+    for (const suffix of ['-weights_manifest.json', '.bin']) assets.set(`face-api/${net}${suffix}`, join(faceApiModels, net + suffix));
+  }
+  for (const name of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) assets.set(`tfjs-wasm/${name}`, join(wasmDir, name));
+  const model = process.env.MORPHABLE_MODEL || defaultModelPath();
+  if (existsSync(model)) assets.set('models/default.glb', model);
+  return assets;
+}
+
+function runtimeAssetsPlugin(): Plugin {
+  // The dev and preview servers serve the page at their root.
+  const serve = (req: { url?: string }, res: import('node:http').ServerResponse, next: () => void) => {
+    const path = decodeURIComponent((req.url ?? '').split('?')[0]).replace(/^\/+/, '');
+    const file = runtimeAssets().get(path);
+    if (!file) return next();
+    res.setHeader('Content-Type', path.endsWith('.json') ? 'application/json' : path.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream');
+    createReadStream(file).pipe(res);
+  };
+  return {
+    name: 'morphable-runtime-assets',
+    configureServer(server) { server.middlewares.use(serve); },
+    configurePreviewServer(server) { server.middlewares.use(serve); },
+    generateBundle() {
+      const assets = runtimeAssets();
+      if (!assets.has('models/default.glb')) this.warn(`no default model at ${process.env.MORPHABLE_MODEL || defaultModelPath()}: the page will ask for a model file (run \`npx morphable model fetch\` first to include one)`);
+      for (const [fileName, file] of assets) this.emitFile({ type: 'asset', fileName, source: readFileSync(file) });
+    },
+  };
+}
+
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  base: './',
+  plugins: [runtimeAssetsPlugin()],
+  worker: { format: 'es' },
+  build: {
+    outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 2000,
+    rollupOptions: {
+      // @gltf-transform/core names node:fs and node:path for its NodeIO, which the page never uses (WebIO).
+      onwarn(warning, warn) {
+        if (!/"node:(fs|path)" has been externalized/.test(warning.message)) warn(warning);
+      },
+    },
+  },
+  server: { port: 5173 },
+  preview: { port: 4173 },
+});
