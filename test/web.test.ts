@@ -4,7 +4,7 @@
  * the same photo; the webcam path runs on Chromium's fake camera fed with a .y4m made from that photo.
  * Screenshots go to test-output/ for a person to look at.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { ICT_ARCHIVE, SHARED, hasShared } from './helpers/shared.js';
-import { CHROMIUM, fakeCamera, launchChromium, serveWebApp, writeY4m } from './helpers/web.js';
+import { CHROMIUM, fakeCamera, launchChromium, serveWebApp, serveWebAppDev, writeY4m } from './helpers/web.js';
 
 const PHOTO = `${SHARED}data/faces-68/300w_outdoor_002.png`;
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -106,6 +106,17 @@ describe.skipIf(!hasShared)('web app in Chromium', () => {
     const changed = before.digest.reduce((sum, v, i) => sum + Math.abs(v - after.digest[i]), 0) / before.digest.reduce((sum, v) => sum + v, 0);
     expect(changed).toBeGreaterThan(0.005);
     await page.screenshot({ path: join(OUTPUT, 'web-jaw-open.png') });
+
+    // Downloads: the mesh as it is now (jaw open), OBJ with UVs, GLB with the texture.
+    const [obj] = await Promise.all([page.waitForEvent('download'), page.click('#download-obj')]);
+    expect(obj.suggestedFilename()).toBe('300w_outdoor_002.obj');
+    const objText = readFileSync(await obj.path(), 'utf8');
+    expect(objText.match(/^v /gm)).toHaveLength(11248);
+    expect(objText).toMatch(/^vt /m);
+    const [glb] = await Promise.all([page.waitForEvent('download'), page.click('#download-glb')]);
+    const glbBytes = readFileSync(await glb.path());
+    expect(glbBytes.subarray(0, 4).toString('latin1')).toBe('glTF');
+    expect(glbBytes.includes(Buffer.from([0x89, 0x50, 0x4e, 0x47]))).toBe(true); // the PNG texture inside
     expect(pageErrors).toEqual([]);
     await page.context().close();
   }, 120_000);
@@ -124,6 +135,22 @@ describe.skipIf(!hasShared)('web app in Chromium', () => {
     await page.screenshot({ path: join(OUTPUT, 'web-app.png') });
     expect(pageErrors).toEqual([]);
     await page.context().close();
+  }, 120_000);
+
+  it('works from the development server of `npm run web` too', async () => {
+    const dev = await serveWebAppDev(modelFile);
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(dev.url);
+      await waitReady(page);
+      await page.setInputFiles('#photo-file', PHOTO);
+      await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+      expect(await page.locator('#error').isHidden()).toBe(true);
+      expect(Number(await page.locator('#pose-yaw').getAttribute('data-value'))).toBeCloseTo(cliReport.pose.yaw, 0);
+      await page.context().close();
+    } finally {
+      await dev.close();
+    }
   }, 120_000);
 
   it('says what is wrong with a wrong model file, a non-image and a photo without a face', async () => {

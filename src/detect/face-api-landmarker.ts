@@ -82,8 +82,9 @@ export async function createFaceApiLandmarker(options: FaceApiLandmarkerOptions)
 
   const loadWeights = async (model: string): Promise<FaceApi.tf.NamedTensorMap> => {
     const manifest = JSON.parse(new TextDecoder().decode(await readModelFile(`${model}-weights_manifest.json`)));
+    // tfjs joins the (empty) path prefix and each file name with '/': hand over the bare file name.
     const readAll = (paths: string[]) => Promise.all(paths.map(async (p) => {
-      const bytes = await readModelFile(p);
+      const bytes = await readModelFile(p.replace(/^\/+/, ''));
       return bytes instanceof Uint8Array ? bytes.slice().buffer : bytes;
     }));
     const weights = await tf.io.weightsLoaderFactory(readAll)(manifest as TfCore.io.WeightsManifestConfig, '');

@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import sharp from 'sharp';
-import { build, preview } from 'vite';
+import { build, createServer, preview } from 'vite';
 
 /** Debian's Chromium, started as this machine allows (no sandbox as root, no GPU, no network chatter). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -15,13 +15,22 @@ export function launchChromium(extraFlags: string[] = []): Promise<Browser> {
 /** Chromium's flags for a fake webcam that plays `video` (.y4m) in a loop, permission granted. */
 export const fakeCamera = (video: string) => ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`];
 
+// From test/helpers/ under vitest, or from dist/test/helpers/ when the benchmark runs compiled.
+const configFile = () => ['../../web/vite.config.ts', '../../../web/vite.config.ts'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
+
+/** The development server of `npm run web`, with `model` as its default model; resolves to its URL. */
+export async function serveWebAppDev(model: string): Promise<{ url: string; close: () => Promise<void> }> {
+  process.env.MORPHABLE_MODEL = model;
+  const server = await createServer({ configFile: configFile(), logLevel: 'error', server: { port: 0, strictPort: false } });
+  await server.listen();
+  return { url: server.resolvedUrls!.local[0], close: () => server.close() };
+}
+
 /** Builds the web app into `outDir` with `model` as its default model and serves it; resolves to its URL. */
 export async function serveWebApp(outDir: string, model: string): Promise<{ url: string; close: () => Promise<void> }> {
-  // From test/helpers/ under vitest, or from dist/test/helpers/ when the benchmark runs compiled.
-  const configFile = ['../../web/vite.config.ts', '../../../web/vite.config.ts'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p))!;
   process.env.MORPHABLE_MODEL = model;
-  await build({ configFile, logLevel: 'error', build: { outDir } });
-  const server = await preview({ configFile, logLevel: 'error', build: { outDir }, preview: { port: 0, strictPort: false } });
+  await build({ configFile: configFile(), logLevel: 'error', build: { outDir } });
+  const server = await preview({ configFile: configFile(), logLevel: 'error', build: { outDir }, preview: { port: 0, strictPort: false } });
   return { url: server.resolvedUrls!.local[0], close: () => new Promise((resolve) => server.httpServer.close(() => resolve())) };
 }
 
