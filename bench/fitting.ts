@@ -10,7 +10,8 @@ import { loadImage } from '../src/io/node/image.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
-import { rmsDistance, syntheticFace } from '../test/helpers/synthetic.js';
+import { rmsDistance, syntheticFace, type SyntheticFace } from '../test/helpers/synthetic.js';
+import { ALL_POINTS, INNER_POINTS, informationLimit } from './landmark-information.js';
 import { annotatedFaces, matchDetection, mean, median, nme } from './faces68.js';
 
 const pct = (v: number) => `${v.toFixed(2)}%`;
@@ -22,24 +23,41 @@ export async function fittingBench(model: MorphableModel, faces68: string, log: 
   // Synthetic faces: identity from the prior, 1 px noise, known focal length.
   const synthetic = (expressions: number) => {
     const random = new SeededRandom(3);
-    const pose: number[] = [], ratio: number[] = [];
+    const pose: number[] = [], ratio: number[] = [], fitSquared: number[] = [], meanSquared: number[] = [];
+    const faces: SyntheticFace[] = [];
     for (let i = 0; i < 40; i++) {
       const truth = syntheticFace(model, random, { expressions });
+      faces.push(truth);
       const fit = fitter.fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal });
       pose.push(rotationDistance(fit.camera.rotation, truth.camera.rotation));
       const shape = evaluateShape(model, fit.identity, fit.expression);
-      ratio.push(rmsDistance(shape, truth.shape, model.regions.face) / rmsDistance(model.mean, truth.shape, model.regions.face));
+      const fitError = rmsDistance(shape, truth.shape, model.regions.face), meanError = rmsDistance(model.mean, truth.shape, model.regions.face);
+      ratio.push(fitError / meanError);
+      fitSquared.push(fitError ** 2);
+      meanSquared.push(meanError ** 2);
     }
-    return { pose, ratio };
+    return { pose, ratio, pooled: Math.sqrt(mean(fitSquared) / mean(meanSquared)), faces };
   };
   lines.push('### Synthetic faces (40 each; yaw ±30°, pitch and roll ±10°, 1 px noise)', '',
     '| faces | pose error median / mean / max | face-region 3D error vs the mean face: mean / median |', '|---|---|---|');
+  let neutral: ReturnType<typeof synthetic> | undefined;
   for (const expressions of [0, 2]) {
-    const { pose, ratio } = synthetic(expressions);
+    const result = synthetic(expressions);
+    const { pose, ratio } = result;
+    if (expressions === 0) neutral = result;
     const row = `| identity from the prior${expressions ? `, ${expressions} random blendshapes` : ', neutral'} | ${median(pose).toFixed(2)}° / ${mean(pose).toFixed(2)}° / ${Math.max(...pose).toFixed(2)}° | ${mean(ratio).toFixed(2)} / ${median(ratio).toFixed(2)} |`;
     lines.push(row);
     log(row);
   }
+  // What any estimator could reach on the neutral faces (bench/landmark-information.ts).
+  const inner = informationLimit(model, neutral!.faces, INNER_POINTS, 1);
+  const all = informationLimit(model, neutral!.faces, ALL_POINTS, 1);
+  lines.push('', 'The limit of what 68 landmarks with 1 px noise can tell (Bayesian posterior mean, linearised at the truth; root of the mean squared face-region error over the mean face\'s, the same 40 neutral faces):', '',
+    '| | pose known | pose unknown |', '|---|---|---|',
+    `| limit, 51 inner points | ${inner.poseKnown.toFixed(2)} | ${inner.poseUnknown.toFixed(2)} |`,
+    `| limit, all 68 points (outline at fixed model vertices: optimistic, the true outline slides) | ${all.poseKnown.toFixed(2)} | ${all.poseUnknown.toFixed(2)} |`,
+    `| this fitter, same measure (pose unknown, expressions fitted too) | | ${neutral!.pooled.toFixed(2)} |`, '');
+  log(`information limit: inner ${inner.poseKnown.toFixed(2)} / ${inner.poseUnknown.toFixed(2)}, all ${all.poseKnown.toFixed(2)} / ${all.poseUnknown.toFixed(2)}; fitter ${neutral!.pooled.toFixed(2)}`);
 
   // faces-68.
   const faces = annotatedFaces(faces68);
