@@ -36,6 +36,8 @@ export interface PhotometricFitOptions {
   expressionPrior?: number;
   /** Geman–McClure scale of the colour residual. */
   robustScale?: number;
+  /** Pull of each vertex's albedo towards the mean colour, against the photo's evidence. */
+  albedoPrior?: number;
 }
 
 export interface PhotometricFitResult {
@@ -58,9 +60,7 @@ export interface PhotometricFitResult {
 
 /** How far the albedo is pulled to its left/right mirror each round (1: fully symmetric). */
 const SYMMETRY = 0.5;
-/** Pull of each vertex's albedo towards the mean colour, against the photo's evidence. */
-const ALBEDO_PRIOR = 0.05;
-const DEFAULTS = { size: 256, iterations: 40, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15 };
+const DEFAULTS = { size: 256, iterations: 40, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15, albedoPrior: 0.05 };
 
 export class PhotometricFitter {
   readonly model: MorphableModel;
@@ -85,6 +85,7 @@ export class PhotometricFitter {
   private readonly albedoDen: Float64Array;
   private readonly albedoNext: Float64Array;
   private readonly meanColour = new Float64Array(3);
+  private albedoPrior = DEFAULTS.albedoPrior;
 
   constructor(model: MorphableModel, options: { size?: number } = {}) {
     this.model = model;
@@ -107,6 +108,7 @@ export class PhotometricFitter {
 
   fit(photo: RgbImage, photoScale: number, landmarks: ArrayLike<number>, start: LandmarkFitResult, options: PhotometricFitOptions = {}): PhotometricFitResult {
     const o = { ...DEFAULTS, ...options };
+    this.albedoPrior = o.albedoPrior;
     const face = this.face, n = face.vertexCount, size = this.size;
     const kId = face.identity.count, kEx = face.expression.count;
     // The crop: a square around the landmarks, with room for the forehead, in full-image pixels.
@@ -281,12 +283,12 @@ export class PhotometricFitter {
     }
     const mean = this.meanColour;
     mean[0] = mean0 / Math.max(1, seen); mean[1] = mean1 / Math.max(1, seen); mean[2] = mean2 / Math.max(1, seen);
-    const next = this.albedoNext;
+    const next = this.albedoNext, prior = this.albedoPrior;
     for (let v = 0; v < n; v++) {
       for (let c = 0; c < 3; c++) {
         const i = 3 * v + c;
         // Unseen vertices take the mean colour; seen ones move towards the photo, damped by the prior.
-        next[i] = den[i] > 0 ? (A[i] * (den[i] + ALBEDO_PRIOR) + num[i] + ALBEDO_PRIOR * (mean[c] - A[i])) / (den[i] + ALBEDO_PRIOR) : mean[c];
+        next[i] = den[i] > 0 ? (A[i] * (den[i] + prior) + num[i] + prior * (mean[c] - A[i])) / (den[i] + prior) : mean[c];
       }
     }
     // Left/right symmetry: average with the mirror vertex, weighted by how much each side was seen.
