@@ -153,7 +153,7 @@ describe.skipIf(!hasShared)('web app in Chromium', () => {
     }
   }, 120_000);
 
-  it('says what is wrong with a wrong model file, a non-image and a photo without a face', async () => {
+  it('says what is wrong with a wrong model file, a non-image, a photo without a face and a missing webcam', async () => {
     const page = await openPage('?model=none');
     await page.setInputFiles('#model-file', { name: 'photo.glb', mimeType: 'model/gltf-binary', buffer: Buffer.from('not a model at all') });
     await page.locator('#error').waitFor({ state: 'visible' });
@@ -169,6 +169,11 @@ describe.skipIf(!hasShared)('web app in Chromium', () => {
     await page.setInputFiles('#photo-file', { name: 'sky.png', mimeType: 'image/png', buffer: blank });
     await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('sky.png'), null, { timeout: 60_000 });
     expect(await errorText(page)).toBe('sky.png: no face found in this photo');
+
+    // No camera here (no fake device) or no permission: either way a message, not a blank page.
+    await page.click('#webcam');
+    await page.waitForFunction(() => document.getElementById('error')!.textContent!.startsWith('webcam:'), null, { timeout: 30_000 });
+    expect(await errorText(page)).toMatch(/^webcam: (permission denied|no camera found)/);
     expect(pageErrors).toEqual([]);
     await page.context().close();
   }, 120_000);
