@@ -54,12 +54,17 @@ export interface FittedFace {
 export class PhotoFitter {
   readonly model: MorphableModel;
   readonly landmarkFitter: LandmarkFitter;
-  readonly photometricFitter: PhotometricFitter;
+  private photometric: PhotometricFitter | undefined;
 
   constructor(model: MorphableModel) {
     this.model = model;
     this.landmarkFitter = new LandmarkFitter(model);
-    this.photometricFitter = new PhotometricFitter(model);
+  }
+
+  /** Made on first use: landmark-only fitting never pays for the renderer and the face submodel. */
+  get photometricFitter(): PhotometricFitter {
+    this.photometric ??= new PhotometricFitter(this.model);
+    return this.photometric;
   }
 
   /** The faces in `photo`, most confident first, landmarks in full-photo coordinates. */
