@@ -21,7 +21,7 @@ export { createCamera, projectPoints, modelViewMatrix, estimatePoseLinear, type 
 export { anglesFromRotation, rotationFromAngles, type PoseAngles } from './fit/rotation.js';
 export { LandmarkFitter, type LandmarkFitOptions, type LandmarkFitResult } from './fit/landmark-fit.js';
 export { PhotometricFitter, type PhotometricFitOptions, type PhotometricFitResult } from './fit/photometric-fit.js';
-export { PHOTO_MAX_SIDE, PhotoFitter, projectVertices, type FaceLandmarks, type FittedFace, type Photo } from './fit/fit-photo.js';
+export { PHOTO_MAX_SIDE, PhotoFitter, projectLandmarks, type FaceLandmarks, type FittedFace, type Photo } from './fit/fit-photo.js';
 export { VideoFaceFitter, type VideoFitOptions, type VideoFrameFit } from './fit/video-fit.js';
 export { OneEuroFilter, type OneEuroOptions } from './fit/smoothing.js';
 export { faceFitReport, landmarkNme, type FaceFitReport } from './fit/fit-result.js';

@@ -17,6 +17,8 @@ import { decodeModel, encodeModel } from '../io/model-file.js';
 import { OutputBatch, writeFileAtomic } from '../io/node/atomic-write.js';
 import { downloadFile } from '../io/node/download.js';
 import { importModel } from '../io/node/import-model.js';
+import { createNodeLandmarker } from '../io/node/face-landmarker.js';
+import { calibrateLandmarks } from '../fit/landmark-calibration.js';
 import { renderPreview } from '../render/preview.js';
 import { defaultModelPath, morphableHome } from './paths.js';
 import { Progress } from './progress.js';
@@ -35,7 +37,8 @@ export function addModelCommands(program: Command): void {
     .option('--no-verify', 'accept content that differs from the pinned ICT-FaceKit release')
     .addOption(regionOption())
     .option('-o, --output <file>', 'where to write the model', defaultModelPath())
-    .action(async (options: { url: string; verify: boolean; region: IctRegion; output: string }) => {
+    .addOption(calibrateOption())
+    .action(async (options: { url: string; verify: boolean; region: IctRegion; output: string; calibrate: boolean }) => {
       const archive = join(morphableHome(), 'downloads', `ict-facekit${archiveExtension(options.url)}`);
       await mkdir(dirname(archive), { recursive: true });
       const download = new Progress('downloading');
@@ -43,6 +46,7 @@ export function addModelCommands(program: Command): void {
         onProgress: (received, total) => download.update(total ? (100 * received) / total : 0),
       }).finally(() => download.stop());
       const imported = await importWithProgress(archive, options.region, options.verify ? ICT_FACEKIT_SOURCE.contentDigest : undefined);
+      if (options.calibrate) await calibrateWithProgress(imported);
       await writeModel(imported, options.output);
       console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
       console.log(`licence: ${imported.licence}`);
@@ -54,11 +58,24 @@ export function addModelCommands(program: Command): void {
     .argument('<source>', 'ICT-FaceKit folder or archive (.tar.xz/.tar.gz), eos Surrey model folder or sfm_shape_*.bin')
     .requiredOption('-o, --output <file>', 'native model file to write (.glb)')
     .addOption(regionOption())
-    .action(async (source: string, options: { output: string; region: IctRegion }) => {
+    .addOption(calibrateOption())
+    .action(async (source: string, options: { output: string; region: IctRegion; calibrate: boolean }) => {
       if (extname(options.output).toLowerCase() !== '.glb') throw new InputError(options.output, 'the native model file must end in .glb');
       const imported = await importWithProgress(source, options.region);
+      if (options.calibrate) await calibrateWithProgress(imported);
       await writeModel(imported, options.output);
       console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
+    });
+
+  model
+    .command('calibrate')
+    .description('calibrate a model\'s landmarks to the face detector (what fetch and import do by default) and write it back')
+    .argument('[model]', 'native model file (.glb)', defaultModelPath())
+    .action(async (path: string) => {
+      const loaded = await loadModel(path);
+      if (extname(path).toLowerCase() !== '.glb') throw new InputError(path, 'calibrate rewrites a native model file (.glb): import the model first');
+      await calibrateWithProgress(loaded);
+      await writeModel(loaded, path);
     });
 
   model
@@ -178,6 +195,34 @@ async function importWithProgress(source: string, region: IctRegion, expectedDig
   }
 }
 
+function calibrateOption(): Option {
+  return new Option('--no-calibrate', 'skip calibrating the landmark vertices to the face detector (renders 40 faces and detects them, a few seconds)');
+}
+
+/**
+ * Renders faces of the model, detects them, and stores where the detector puts each landmark relative
+ * to its vertex (fit/landmark-calibration.ts): without it fitted heads pitch down by about 10°.
+ */
+async function calibrateWithProgress(model: MorphableModel): Promise<void> {
+  const landmarks = model.landmarks.ibug68;
+  if (!landmarks) return;
+  const progress = new Progress('calibrating landmarks', 40);
+  const landmarker = await createNodeLandmarker();
+  try {
+    const result = await calibrateLandmarks(model, landmarker, { renders: 40, onProgress: (done) => progress.update(done) });
+    progress.stop();
+    if (result.used < 10) {
+      process.stderr.write(`morphable: the face detector found ${result.used ? `only ${result.used} of 40` : 'none of the'} rendered faces of ${model.name}: landmarks left uncalibrated\n`);
+      return;
+    }
+    landmarks.offsets = result.offsets;
+    console.log(`landmarks calibrated to the face detector on ${result.used} renders: mean offset ${result.meanOffset.toFixed(1)} mm`);
+  } finally {
+    progress.stop();
+    landmarker.dispose();
+  }
+}
+
 async function writeModel(model: MorphableModel, output: string): Promise<void> {
   await mkdir(dirname(output), { recursive: true });
   await writeFileAtomic(output, await encodeModel(model));
@@ -195,7 +240,7 @@ function describeModel(m: MorphableModel) {
     identity: basis(m.identity),
     expression: basis(m.expression),
     color: m.color ? basis(m.color.basis) : null,
-    landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { points: v.vertices.length, missing: v.vertices.filter((x) => x < 0).length }])),
+    landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { points: v.vertices.length, missing: v.vertices.filter((x) => x < 0).length, calibrated: v.offsets !== undefined }])),
     regions: Object.fromEntries(Object.entries(m.regions).map(([k, v]) => [k, v.length])),
     contours: Object.fromEntries(Object.entries(m.contours).map(([k, v]) => [k, v.length])),
   };
@@ -212,7 +257,7 @@ function printInfo(info: ReturnType<typeof describeModel>): void {
     `  identity     ${info.identity.count} ${info.identity.kind} components`,
     `  expression   ${info.expression.count} ${info.expression.kind}: ${list(info.expression.names)}`,
     `  colour       ${info.color ? `${info.color.count} ${info.color.kind} components` : 'none'}`,
-    `  landmarks    ${Object.entries(info.landmarks).map(([k, v]) => `${k} (${v.points} points${v.missing ? `, ${v.missing} missing` : ''})`).join(', ') || 'none'}`,
+    `  landmarks    ${Object.entries(info.landmarks).map(([k, v]) => `${k} (${v.points} points${v.missing ? `, ${v.missing} missing` : ''}${v.calibrated ? ', calibrated to the detector' : ''})`).join(', ') || 'none'}`,
     `  regions      ${Object.entries(info.regions).map(([k, v]) => `${k} (${v})`).join(', ') || 'none'}`,
     `  contours     ${Object.entries(info.contours).map(([k, v]) => `${k} (${v})`).join(', ') || 'none'}`,
   ];

@@ -11,6 +11,7 @@ import { unwrapTexture } from '../render/uv-texture.js';
 import { projectPoints, type Camera } from './camera.js';
 import { faceFitReport, type FaceFitReport } from './fit-result.js';
 import { LandmarkFitter, type LandmarkFitResult } from './landmark-fit.js';
+import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
 import { PhotometricFitter, type PhotometricFitResult } from './photometric-fit.js';
 
 /** Photos are decoded to a copy whose longer side is at most this (detection, photometric fit, texture). */
@@ -100,7 +101,7 @@ export class PhotoFitter {
       texture = unwrapTexture(photo.image, photo.scale, this.model, positions, state.camera, TEXTURE_SIZE, meanColour(photometric.albedo)).texture;
       timings.texture = performance.now() - t;
     }
-    const fittedLandmarks = projectVertices(positions, landmarkFit.landmarkVertices, state.camera);
+    const fittedLandmarks = projectLandmarks(this.model, positions, landmarkFit.landmarkVertices, state.camera);
     const report = faceFitReport(this.model, { file: photo.name, width: photo.width, height: photo.height }, { index, detection: face.detection },
       face.detection ? 'detector' : 'file', face.landmarks,
       { ...state, fittedLandmarks, iterations: landmarkFit.iterations }, timings, photometric);
@@ -108,12 +109,16 @@ export class PhotoFitter {
   }
 }
 
-/** `vertices` of `positions` projected with `camera` (NaN for a vertex index < 0). */
-export function projectVertices(positions: Float32Array, vertices: Int32Array, camera: Camera): Float32Array {
+/**
+ * The 68 landmarks of a fitted mesh projected with `camera`: `vertices[i]` of `positions` plus the
+ * model's calibrated offset (landmark-offsets.ts); NaN where a vertex index is < 0.
+ */
+export function projectLandmarks(model: MorphableModel, positions: Float32Array, vertices: Int32Array, camera: Camera): Float32Array {
+  const offsets = landmarkOffsets(model);
   const points = new Float32Array(3 * vertices.length);
   for (let i = 0; i < vertices.length; i++) {
     const v = vertices[i];
-    for (let c = 0; c < 3; c++) points[3 * i + c] = v >= 0 ? positions[3 * v + c] : NaN;
+    for (let c = 0; c < 3; c++) points[3 * i + c] = v >= 0 ? positions[3 * v + c] + landmarkOffset(model, offsets, i, v, c) : NaN;
   }
   const out = new Float32Array(2 * vertices.length);
   projectPoints(camera, points, vertices.length, out);

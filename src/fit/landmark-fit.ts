@@ -1,6 +1,7 @@
 import type { MorphableModel } from '../model/morphable-model.js';
 import { createCamera, defaultFocal, estimatePoseLinear, type Camera } from './camera.js';
 import { buildContourLines, CHIN, chinVertex, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from './contour.js';
+import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
 import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from './linalg.js';
 import { rotateBy } from './rotation.js';
 
@@ -84,6 +85,7 @@ export class LandmarkFitter {
   private readonly kEx: number;
   private readonly bounded: boolean;
   private readonly defaultVertex: Int32Array;
+  private readonly landmarkOffsets: Float64Array;
   private readonly lines: ContourLines | undefined;
   private readonly isOutline = new Uint8Array(POINTS);
 
@@ -136,6 +138,7 @@ export class LandmarkFitter {
     this.kEx = model.expression.count;
     this.bounded = model.expression.kind === 'blendshapes';
     this.defaultVertex = Int32Array.from(landmarks);
+    this.landmarkOffsets = landmarkOffsets(model);
     this.lines = buildContourLines(model);
     for (const i of [...OUTLINE_RIGHT, ...OUTLINE_LEFT]) this.isOutline[i] = 1;
     // Models without outline landmarks (the Surrey model maps none) start them spread along the contour.
@@ -356,7 +359,7 @@ export class LandmarkFitter {
       this.rows.fill(0, 3 * slot * P, 3 * (slot + 1) * P);
       return;
     }
-    for (let c = 0; c < 3; c++) this.meanRows[3 * slot + c] = this.basePosition(vertex, c);
+    for (let c = 0; c < 3; c++) this.meanRows[3 * slot + c] = this.basePosition(vertex, c) + landmarkOffset(this.model, this.landmarkOffsets, slot, vertex, c);
     this.rows.set(this.vertexRows(vertex), 3 * slot * P);
   }
 

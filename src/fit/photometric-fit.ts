@@ -7,6 +7,7 @@ import { chainToBasis, createPhotometricGradient, createPhotometricImage, Photom
 import { shBasis, SH_K } from '../render/spherical-harmonics.js';
 import type { Camera } from './camera.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
+import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
 import { choleskySolve } from './linalg.js';
 import { rotateBy } from './rotation.js';
 
@@ -344,6 +345,7 @@ class LandmarkTerm {
     this.mean = new Float64Array(68 * 3);
     this.points = new Float64Array(136);
     this.valid = new Uint8Array(68);
+    const offsets = landmarkOffsets(model);
     let spread = 0, cx = 0, cy = 0, count = 0;
     for (let i = 0; i < 68; i++) {
       const v = vertices[i];
@@ -355,7 +357,7 @@ class LandmarkTerm {
       cx += this.points[2 * i]; cy += this.points[2 * i + 1]; count++;
       for (let c = 0; c < 3; c++) {
         const row = 3 * v + c, base = (3 * i + c) * K;
-        this.mean[3 * i + c] = model.mean[row];
+        this.mean[3 * i + c] = model.mean[row] + landmarkOffset(model, offsets, i, v, c);
         for (let k = 0; k < this.kId; k++) this.rows[base + k] = model.identity.basis[k * n3 + row];
         for (let k = 0; k < this.kEx; k++) this.rows[base + this.kId + k] = model.expression.basis[k * n3 + row];
       }

@@ -32,6 +32,8 @@ interface ModelHeader {
   expression: BasisHeader;
   color?: BasisHeader;
   landmarks: Record<string, number[]>;
+  /** Landmark sets' offsets (3 per landmark, mm), where a set has them. */
+  landmarkOffsets?: Record<string, number[]>;
   /** Sorted vertex lists as inclusive [from, to] runs: ICT regions are a handful of ranges. */
   regions: Record<string, [number, number][]>;
   contours: Record<string, number[]>;
@@ -82,6 +84,8 @@ export async function encodeModel(model: MorphableModel): Promise<Uint8Array> {
     contours: Object.fromEntries(Object.entries(model.contours).map(([k, v]) => [k, Array.from(v)])),
   };
   if (model.color) header.color = basisHeader(model.color.basis);
+  const offsets = Object.entries(model.landmarks).filter(([, v]) => v.offsets);
+  if (offsets.length) header.landmarkOffsets = Object.fromEntries(offsets.map(([k, v]) => [k, Array.from(v.offsets!, (x) => Math.round(x * 1000) / 1000)]));
   doc.getRoot().setExtras({ morphable: header });
   // Separate (non-interleaved) attributes, so that the reader can view every array in place.
   return new WebIO().setVertexLayout(VertexLayout.SEPARATE).writeBinary(doc);
@@ -213,7 +217,11 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
     uvTriangles: uvIndex === undefined ? new Uint32Array(0) : Uint32Array.from(readAccessor(byName(ACCESSOR.uvTriangles), 'the UV triangles')),
     identity: basis(h.identity, 0),
     expression: basis(h.expression, h.identity.names.length),
-    landmarks: Object.fromEntries(Object.entries(h.landmarks).map(([k, v]) => [k, { vertices: Int32Array.from(v) }])),
+    landmarks: Object.fromEntries(Object.entries(h.landmarks).map(([k, v]) => {
+      const offsets = h.landmarkOffsets?.[k];
+      if (offsets && offsets.length !== 3 * v.length) fail(`corrupt model file (landmark set ${k} has ${offsets.length} offset values for ${v.length} landmarks)`);
+      return [k, offsets ? { vertices: Int32Array.from(v), offsets: Float32Array.from(offsets) } : { vertices: Int32Array.from(v) }];
+    })),
     regions: Object.fromEntries(Object.entries(h.regions).map(([k, runs]) => [k, fromRuns(runs)])),
     contours: Object.fromEntries(Object.entries(h.contours).map(([k, v]) => [k, Uint32Array.from(v)])),
   };

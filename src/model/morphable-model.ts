@@ -37,6 +37,12 @@ export interface ColorModel {
 export interface LandmarkSet {
   /** Vertex index per landmark, -1 where the model has no vertex for that point. */
   vertices: Int32Array;
+  /**
+   * Optional, 3 per landmark (mm, model space): where a face detector puts each landmark relative to
+   * its vertex, on average (fit/landmark-calibration.ts). Fitting adds them to the vertices; absent,
+   * the landmarks sit at the vertices.
+   */
+  offsets?: Float32Array;
 }
 
 export interface MorphableModel {

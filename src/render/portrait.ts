@@ -1,0 +1,53 @@
+/**
+ * A face posed and framed like a portrait photo: the head centred by a 30° camera, lit by SH light,
+ * with the model's colour (or a skin tone) on a grey background. What `morphable render` draws, and
+ * what landmark calibration shows the face detector.
+ */
+import type { RgbImage } from '../detect/face.js';
+import { createCamera, type Camera } from '../fit/camera.js';
+import { rotationFromAngles } from '../fit/rotation.js';
+import { linearToSrgb } from '../model/color.js';
+import { evaluateShape } from '../model/evaluate.js';
+import type { MorphableModel } from '../model/morphable-model.js';
+import { createPhotometricImage, PhotometricRenderer } from './photometric.js';
+
+const SKIN = [0.62, 0.42, 0.33];
+const BACKGROUND = 200;
+
+export interface PortraitOptions {
+  yaw: number;
+  pitch: number;
+  roll: number;
+  /** Image side in pixels. */
+  size: number;
+}
+
+export function renderPortrait(model: MorphableModel, identity: ArrayLike<number>, expression: ArrayLike<number>, sh: ArrayLike<number>, o: PortraitOptions): { image: RgbImage; camera: Camera; positions: Float32Array } {
+  const positions = evaluateShape(model, identity, expression);
+  let minY = Infinity, maxY = -Infinity, minX = Infinity, maxX = -Infinity, cz = 0;
+  for (let i = 0; i < model.vertexCount; i++) {
+    minX = Math.min(minX, positions[3 * i]); maxX = Math.max(maxX, positions[3 * i]);
+    minY = Math.min(minY, positions[3 * i + 1]); maxY = Math.max(maxY, positions[3 * i + 1]);
+    cz += positions[3 * i + 2] / model.vertexCount;
+  }
+  const size = o.size;
+  const camera = createCamera(size, size, size / (2 * Math.tan((15 * Math.PI) / 180)));
+  rotationFromAngles(o.yaw, o.pitch, o.roll, camera.rotation);
+  const extent = 1.15 * Math.max(maxX - minX, maxY - minY);
+  const centre = [(minX + maxX) / 2, (minY + maxY) / 2, cz];
+  const r = camera.rotation;
+  // Put the head's centre on the optical axis at the distance where it fills the frame.
+  const distance = (camera.focal * extent) / size;
+  for (let k = 0; k < 3; k++) camera.translation[k] = -(r[3 * k] * centre[0] + r[3 * k + 1] * centre[1] + r[3 * k + 2] * centre[2]);
+  camera.translation[2] -= distance;
+  const albedo = model.color ? model.color.mean : new Float32Array(3 * model.vertexCount).map((_, i) => SKIN[i % 3]);
+  const renderer = new PhotometricRenderer(model.triangles, model.vertexCount, size, size);
+  const image = createPhotometricImage(size, size);
+  renderer.render(positions, camera, albedo, sh, image);
+  const data = new Uint8Array(3 * size * size).fill(BACKGROUND);
+  for (let p = 0; p < size * size; p++) {
+    if (!image.mask[p]) continue;
+    for (let c = 0; c < 3; c++) data[3 * p + c] = Math.round(255 * linearToSrgb(image.color[3 * p + c]));
+  }
+  return { image: { width: size, height: size, data }, camera, positions };
+}
