@@ -5,7 +5,8 @@
  */
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { PhotometricFitter } from '../src/fit/photometric-fit.js';
-import { projectPoints, type Camera } from '../src/fit/camera.js';
+import type { Camera } from '../src/fit/camera.js';
+import { projectLandmarks } from '../src/fit/fit-photo.js';
 import { loadImage } from '../src/io/node/image.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
@@ -50,10 +51,7 @@ export async function photometricBench(model: MorphableModel, faces68: string, l
     const pfit = photometricFitter.fit(photo.image, photo.scale, f.landmarks, lfit);
     ms.push(performance.now() - t);
     const shape = evaluateShape(model, pfit.identity, pfit.expression);
-    const points = new Float32Array(3 * 68);
-    lfit.landmarkVertices.forEach((v, i) => points.set(shape.subarray(3 * v, 3 * v + 3), 3 * i));
-    const projected = new Float32Array(136);
-    projectPoints(pfit.camera, points, 68, projected);
+    const projected = projectLandmarks(model, shape, lfit.landmarkVertices, pfit.camera);
     before.push(pfit.rmseBefore); after.push(pfit.rmseAfter);
     nmeBefore.push(nme(lfit.fittedLandmarks, f.landmarks)); nmeAfter.push(nme(projected, f.landmarks));
     if (pfit.rmseAfter < pfit.rmseBefore) improved++;

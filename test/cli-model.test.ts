@@ -130,6 +130,14 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     expect(existsSync(join(home, 'models/ict-facekit.glb'))).toBe(true);
   }, 120_000);
 
+  it('calibrates a model file in place, and refuses anything but a .glb', async () => {
+    const model = join(home, 'models/ict-facekit.glb');
+    const result = await runCli(['model', 'calibrate', model]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/landmarks calibrated to the face detector on \d+ renders: mean offset \d+\.\d mm/);
+    expectOneLineError(await runCli(['model', 'calibrate', join(work, 'face.obj')]), 'face.obj', 'native model file (.glb)');
+  }, 120_000);
+
   it('reports 100 identity and 53 ARKit-named expression components and 68 landmarks', async () => {
     const result = await runCli(['model', 'info', '--json'], { MORPHABLE_HOME: home });
     expect(result.code).toBe(0);

@@ -72,8 +72,8 @@ export function addModelCommands(program: Command): void {
     .description('calibrate a model\'s landmarks to the face detector (what fetch and import do by default) and write it back')
     .argument('[model]', 'native model file (.glb)', defaultModelPath())
     .action(async (path: string) => {
-      const loaded = await loadModel(path);
       if (extname(path).toLowerCase() !== '.glb') throw new InputError(path, 'calibrate rewrites a native model file (.glb): import the model first');
+      const loaded = await loadModel(path);
       await calibrateWithProgress(loaded);
       await writeModel(loaded, path);
     });
