@@ -589,7 +589,7 @@ export class LandmarkFitter {
     if (!lines) return false;
     silhouetteVertices(lines, this.model.mean, camera.rotation, this.silhouette);
     // Project the silhouette vertices with their current shape (only these few vertices).
-    const m = this.model, P = this.shapeCount, theta = this.theta;
+    const P = this.shapeCount, theta = this.theta;
     const r = camera.rotation, t = camera.translation, f = camera.focal;
     for (let s = 0; s < this.silhouette.length; s++) {
       const v = this.silhouette[s];

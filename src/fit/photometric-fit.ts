@@ -110,7 +110,7 @@ export class PhotometricFitter {
   fit(photo: RgbImage, photoScale: number, landmarks: ArrayLike<number>, start: LandmarkFitResult, options: PhotometricFitOptions = {}): PhotometricFitResult {
     const o = { ...DEFAULTS, ...options };
     this.albedoPrior = o.albedoPrior;
-    const face = this.face, n = face.vertexCount, size = this.size;
+    const face = this.face, size = this.size;
     const kId = face.identity.count, kEx = face.expression.count;
     // The crop: a square around the landmarks, with room for the forehead, in full-image pixels.
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
