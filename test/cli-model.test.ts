@@ -1,8 +1,10 @@
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BufferGeometry, Mesh as ThreeMesh, Object3D } from 'three';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { OBJLoader } from 'three/examples/jsm/loaders/OBJLoader.js';
@@ -30,6 +32,17 @@ function meshCount(root: Object3D): number {
 }
 
 describe('morphable --help', () => {
+  it('runs as the README runs it: `npx morphable` in a clone, after `npm ci` built it', async () => {
+    // npx starts the package's bin file itself: it must be executable (the build sets the bit).
+    const root = fileURLToPath(new URL('../', import.meta.url));
+    expect(statSync(join(root, 'dist/src/cli/main.js')).mode & 0o111).not.toBe(0);
+    const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
+      execFile('npx', ['--no-install', 'morphable', '--help'], { cwd: root }, (error, stdout) => resolve({ code: error ? 1 : 0, stdout }));
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: morphable');
+  });
+
   it('explains the model commands', async () => {
     const help = await runCli(['model', '--help']);
     expect(help.code).toBe(0);
