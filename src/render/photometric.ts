@@ -1,4 +1,5 @@
 import type { Camera } from '../fit/camera.js';
+import { accumulateTriangleNormals } from '../model/normals.js';
 import { SH_K } from './spherical-harmonics.js';
 
 /**
@@ -332,17 +333,9 @@ export class PhotometricRenderer {
 
   /** Area-weighted unit vertex normals of the camera-space mesh. */
   private computeNormals(): void {
-    const P = this.cameraPositions, N = this.normals, lens = this.normalLengths, T = this.triangles;
+    const N = this.normals, lens = this.normalLengths;
     N.fill(0);
-    for (let t = 0; t < T.length; t += 3) {
-      const a = 3 * T[t], b = 3 * T[t + 1], c = 3 * T[t + 2];
-      const e1x = P[b] - P[a], e1y = P[b + 1] - P[a + 1], e1z = P[b + 2] - P[a + 2];
-      const e2x = P[c] - P[a], e2y = P[c + 1] - P[a + 1], e2z = P[c + 2] - P[a + 2];
-      const nx = e1y * e2z - e1z * e2y, ny = e1z * e2x - e1x * e2z, nz = e1x * e2y - e1y * e2x;
-      N[a] += nx; N[a + 1] += ny; N[a + 2] += nz;
-      N[b] += nx; N[b + 1] += ny; N[b + 2] += nz;
-      N[c] += nx; N[c + 1] += ny; N[c + 2] += nz;
-    }
+    accumulateTriangleNormals(this.cameraPositions, this.triangles, N);
     for (let i = 0; i < this.vertexCount; i++) {
       const x = N[3 * i], y = N[3 * i + 1], z = N[3 * i + 2];
       const len = Math.sqrt(x * x + y * y + z * z);

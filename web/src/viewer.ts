@@ -23,6 +23,8 @@ export class FaceViewer {
   private readonly material = new THREE.MeshStandardMaterial({ color: SKIN, roughness: 0.75, metalness: 0 });
   private mesh: THREE.Mesh | undefined;
   private source: Uint32Array = new Uint32Array(0);
+  /** The model's vertex normals, reused by every setPositions (a slider drag or a webcam frame). */
+  private normals = new Float32Array(0);
   private texture: THREE.Texture | undefined;
   private look: Look = 'shaded';
   private framed = false;
@@ -65,7 +67,8 @@ export class FaceViewer {
   /** New vertex positions (model space, 3N) for the current model. */
   setPositions(positions: Float32Array, triangles: Uint32Array): void {
     if (!this.mesh) return;
-    const normals = vertexNormals(positions, triangles);
+    if (this.normals.length !== positions.length) this.normals = new Float32Array(positions.length);
+    const normals = vertexNormals(positions, triangles, this.normals);
     const geometry = this.mesh.geometry;
     const p = geometry.getAttribute('position') as THREE.BufferAttribute;
     const n = geometry.getAttribute('normal') as THREE.BufferAttribute;
