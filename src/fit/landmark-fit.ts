@@ -245,12 +245,12 @@ export class LandmarkFitter {
     for (let i = 0; i < POINTS; i++) this.assignSlot(i, this.defaultVertex[i]);
 
     // Face size: RMS distance of the observed points from their centroid.
-    let sumX = 0, sumY = 0, count = 0;
+    let sumX = 0, sumY = 0, count = 0, innerPoints = 0;
     for (let i = 0; i < POINTS; i++) {
       const x = points[2 * i], y = points[2 * i + 1];
       const usable = Number.isFinite(x) && Number.isFinite(y) && this.slotVertex[i] >= 0;
       this.baseWeight[i] = usable ? (this.isOutline[i] ? options.outlineWeight ?? DEFAULTS.outlineWeight : 1) : 0;
-      if (usable) { sumX += x; sumY += y; count++; }
+      if (usable) { sumX += x; sumY += y; count++; if (!this.isOutline[i]) innerPoints++; }
     }
     if (count < 6) throw new Error(`too few usable landmarks (${count} of 68)`);
     let spread = 0;
@@ -269,11 +269,15 @@ export class LandmarkFitter {
     let mu = 1e-3, nu = 2;
     let iteration = 0;
     for (; iteration < maxIterations; iteration++) {
-      if (this.updateOutline(camera, points)) this.evaluatePoints();
-      this.updateWeights(camera, points, size);
       // Continuation: start with a stiff shape prior, where the pose is well determined, and relax it
       // to the target; straight to the target, pitch and face shape trade off into local minima.
       const stiffness = Math.max(1, CONTINUATION_START * Math.pow(CONTINUATION_RATE, iteration));
+      // The outline joins with the expressions, once the prior has relaxed: its sliding
+      // correspondences, matched to a head pitched wrongly early on, would hold it there (120
+      // synthetic faces: mean pose error 1.38° → 1.08°, worst 7.1° → 4.8°; faces-68 NME 2.51 → 2.47 %).
+      const withOutline = stiffness <= 2 || innerPoints < 6;
+      if (withOutline && this.updateOutline(camera, points)) this.evaluatePoints();
+      this.updateWeights(camera, points, size, withOutline);
       const lId = lambdaId * stiffness, lEx = lambdaEx * stiffness;
       // While the prior is stiff the expressions barely move: leave them out of those solves.
       this.activeCount = stiffness > 2 ? POSE + this.rank : this.paramCount;
@@ -630,11 +634,12 @@ export class LandmarkFitter {
   }
 
   /** Cauchy weights on the residuals, scaled by the median residual (at least 1% of the face size). */
-  private updateWeights(camera: Camera, points: ArrayLike<number>, size: number): void {
+  private updateWeights(camera: Camera, points: ArrayLike<number>, size: number, withOutline: boolean): void {
     const r = camera.rotation, t = camera.translation, f = camera.focal;
     let used = 0;
     for (let i = 0; i < POINTS; i++) {
-      if (this.baseWeight[i] === 0) continue;
+      this.residualNorm[i] = Infinity;
+      if (this.baseWeight[i] === 0 || (!withOutline && this.isOutline[i])) continue;
       const x = this.points3d[3 * i], y = this.points3d[3 * i + 1], z = this.points3d[3 * i + 2];
       const d = -(r[6] * x + r[7] * y + r[8] * z + t[2]);
       const u = camera.cx + (f * (r[0] * x + r[1] * y + r[2] * z + t[0])) / d;
@@ -647,7 +652,7 @@ export class LandmarkFitter {
     const scale = 2.5 * Math.max(1.4826 * sorted[used >> 1], 0.01 * size);
     for (let i = 0; i < POINTS; i++) {
       if (this.baseWeight[i] === 0) continue;
-      const q = this.residualNorm[i] / scale;
+      const q = this.residualNorm[i] / scale; // Infinity for a point left out: weight 0
       this.weight[i] = this.baseWeight[i] / (1 + q * q);
     }
   }
