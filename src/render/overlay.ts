@@ -1,7 +1,7 @@
 import type { RgbImage } from '../detect/face.js';
 import type { Camera } from '../fit/camera.js';
 import { vertexNormals } from '../model/normals.js';
-import { createRasterBuffers, rasterize } from './rasterize.js';
+import { createRasterBuffers, interpolateAt, rasterize } from './rasterize.js';
 
 export interface OverlayOptions {
   /** Image pixels per camera pixel (the overlay may be drawn on a downscaled copy of the photo). */
@@ -39,14 +39,11 @@ export function drawOverlay(image: RgbImage, positions: Float32Array, triangles:
   const raster = rasterize(screen, triangles, createRasterBuffers(width, height));
   const normals = vertexNormals(cameraSpace, triangles);
   const out = new Uint8Array(image.data);
+  const normal = new Float64Array(3);
   for (let p = 0; p < width * height; p++) {
-    const tri = raster.triangle[p];
-    if (tri < 0) continue;
-    const w1 = raster.barycentric[2 * p], w2 = raster.barycentric[2 * p + 1], w0 = 1 - w1 - w2;
-    const i0 = 3 * triangles[3 * tri], i1 = 3 * triangles[3 * tri + 1], i2 = 3 * triangles[3 * tri + 2];
-    const nx = w0 * normals[i0] + w1 * normals[i1] + w2 * normals[i2];
-    const ny = w0 * normals[i0 + 1] + w1 * normals[i1 + 1] + w2 * normals[i2 + 1];
-    const nz = w0 * normals[i0 + 2] + w1 * normals[i1 + 2] + w2 * normals[i2 + 2];
+    if (raster.triangle[p] < 0) continue;
+    interpolateAt(raster, triangles, normals, p, normal);
+    const nx = normal[0], ny = normal[1], nz = normal[2];
     // Headlight from a little above: facing surfaces bright, grazing ones dark, so the shape reads.
     const shade = Math.abs(nx * 0 + ny * 0.3 + nz * 0.95) / (Math.hypot(nx, ny, nz) || 1);
     const level = 40 + 200 * shade;

@@ -1,5 +1,5 @@
 import { vertexNormals } from '../model/normals.js';
-import { createRasterBuffers, rasterize } from './rasterize.js';
+import { createRasterBuffers, interpolateAt, rasterize } from './rasterize.js';
 
 /**
  * A quick grey clay render of a mesh seen from the front (orthographic, +z towards the viewer,
@@ -27,23 +27,18 @@ export function renderPreview(positions: Float32Array, triangles: Uint32Array, w
   const raster = rasterize(screen, triangles, createRasterBuffers(width, height));
   const normals = vertexNormals(positions, triangles);
   const rgb = new Uint8Array(width * height * 3).fill(255);
+  const normal = new Float64Array(3), color = new Float64Array(3);
   for (let p = 0; p < width * height; p++) {
-    const t = raster.triangle[p];
-    if (t < 0) continue;
-    const v1 = raster.barycentric[2 * p], v2 = raster.barycentric[2 * p + 1], v0 = 1 - v1 - v2;
-    const i0 = 3 * triangles[3 * t], i1 = 3 * triangles[3 * t + 1], i2 = 3 * triangles[3 * t + 2];
-    const nx = v0 * normals[i0] + v1 * normals[i1] + v2 * normals[i2];
-    const ny = v0 * normals[i0 + 1] + v1 * normals[i1 + 1] + v2 * normals[i2 + 1];
-    const nz = v0 * normals[i0 + 2] + v1 * normals[i1 + 2] + v2 * normals[i2 + 2];
+    if (raster.triangle[p] < 0) continue;
+    interpolateAt(raster, triangles, normals, p, normal);
+    const nx = normal[0], ny = normal[1], nz = normal[2];
     const len = Math.hypot(nx, ny, nz) || 1;
     // Two-sided: a normal facing away is flipped, so open meshes do not show black insides.
     const sign = nz < 0 ? -1 : 1;
     const diffuse = Math.max(0, (sign * (nx * LIGHT[0] + ny * LIGHT[1] + nz * LIGHT[2])) / len);
     const shade = 1.15 * (0.25 + 0.45 * diffuse + 0.3 * Math.abs(nz / len));
-    for (let c = 0; c < 3; c++) {
-      const base = colors ? v0 * colors[i0 + c] + v1 * colors[i1 + c] + v2 * colors[i2 + c] : CLAY[c];
-      rgb[3 * p + c] = Math.round(255 * Math.min(1, base * shade));
-    }
+    if (colors) interpolateAt(raster, triangles, colors, p, color);
+    for (let c = 0; c < 3; c++) rgb[3 * p + c] = Math.round(255 * Math.min(1, (colors ? color[c] : CLAY[c]) * shade));
   }
   return rgb;
 }

@@ -51,3 +51,14 @@ export function rasterize(screen: Float32Array, triangles: Uint32Array, out: Ras
   }
   return out;
 }
+
+/**
+ * nvdiffrast's `interpolate` for one pixel: the barycentric blend of a per-vertex 3-vector attribute
+ * (normals, colours) at covered pixel p, into out[0..2]. The caller skips uncovered pixels.
+ */
+export function interpolateAt(raster: RasterBuffers, triangles: Uint32Array, attribute: ArrayLike<number>, p: number, out: Float64Array): void {
+  const t = raster.triangle[p];
+  const w1 = raster.barycentric[2 * p], w2 = raster.barycentric[2 * p + 1], w0 = 1 - w1 - w2;
+  const i0 = 3 * triangles[3 * t], i1 = 3 * triangles[3 * t + 1], i2 = 3 * triangles[3 * t + 2];
+  for (let c = 0; c < 3; c++) out[c] = w0 * attribute[i0 + c] + w1 * attribute[i1 + c] + w2 * attribute[i2 + c];
+}
