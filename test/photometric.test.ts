@@ -325,6 +325,59 @@ describe('photometric renderer', () => {
     for (const [key, error] of Object.entries(errors)) expect(error, key).toBeLessThan(1e-3);
   });
 
+  it('has colour derivatives (Jacobian–vector products) that match central differences and the gradient', () => {
+    const s = scene(5);
+    const { renderer, positions, albedo, sh, cam } = s;
+    const random = new SeededRandom(9);
+    const n3 = positions.length, pixels = 64 * 64;
+    const dX = Float64Array.from({ length: n3 }, () => random.normal());
+    const dRotation = [0.3, -0.2, 0.5], dTranslation = [1, -2, 3];
+    renderer.render(positions, cam, albedo, sh);
+    const ids = renderer.triangleIds.slice();
+    const jvp = new Float64Array(3 * pixels);
+    renderer.colorDerivative(dX, dRotation, dTranslation, jvp);
+    // Central differences of the rendered colours along the same direction.
+    // The image is float32: a step large enough for its rounding, small enough to keep the raster.
+    const eps = 1e-3, plus = createPhotometricImage(64, 64), minus = createPhotometricImage(64, 64);
+    const moved = (e: number, out: typeof plus) => {
+      const c = cloneCamera(cam);
+      rotateBy(c.rotation, e * dRotation[0], e * dRotation[1], e * dRotation[2]);
+      for (let k = 0; k < 3; k++) c.translation[k] += e * dTranslation[k];
+      renderer.render(positions.map((v, i) => v + e * dX[i]), c, albedo, sh, out);
+      for (let p = 0; p < pixels; p++) if (renderer.triangleIds[p] !== ids[p]) ids[p] = -2;
+    };
+    moved(eps, plus);
+    moved(-eps, minus);
+    // Pixels that change triangle within ±ε have no derivative to compare: a few along edges.
+    let maxErr = 0, maxValue = 0, compared = 0;
+    for (let p = 0; p < pixels; p++) {
+      if (ids[p] < 0) continue;
+      compared++;
+      for (let i = 3 * p; i < 3 * p + 3; i++) {
+        maxErr = Math.max(maxErr, Math.abs((plus.color[i] - minus.color[i]) / (2 * eps) - jvp[i]));
+        maxValue = Math.max(maxValue, Math.abs(jvp[i]));
+      }
+    }
+    expect(compared).toBeGreaterThan(0.95 * renderer.coveredPixels);
+    expect(maxValue).toBeGreaterThan(0);
+    expect(maxErr / maxValue).toBeLessThan(1e-3);
+    console.log(`colour JVP vs central differences: ${(maxErr / maxValue).toExponential(1)}`);
+    // The L2 gradient is Jᵀ·2(C − T): its dot product with the direction is Σ 2(C − T)·J·v.
+    const image = createPhotometricImage(64, 64);
+    renderer.render(positions, cam, albedo, sh, image);
+    const g = createPhotometricGradient(renderer.vertexCount);
+    renderer.lossAndGradient(s.target, null, g);
+    let viaGradient = 0, viaJvp = 0;
+    for (let i = 0; i < n3; i++) viaGradient += g.positions[i] * dX[i];
+    for (let k = 0; k < 3; k++) viaGradient += g.rotation[k] * dRotation[k] + g.translation[k] * dTranslation[k];
+    for (let p = 0; p < pixels; p++) {
+      if (!image.mask[p]) continue;
+      for (let c = 0; c < 3; c++) viaJvp += 2 * (image.color[3 * p + c] - s.target[3 * p + c]) * jvp[3 * p + c];
+    }
+    // Equal up to the float32 rounding of the image's colours (about 1e-8 relative here).
+    expect(Math.abs(viaGradient - viaJvp)).toBeLessThan(1e-7 * Math.abs(viaGradient));
+  });
+
   it('chains position gradients to a basis', () => {
     const random = new SeededRandom(2);
     const n3 = 30, K = 4;

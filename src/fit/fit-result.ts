@@ -27,7 +27,7 @@ export interface FaceFitReport {
   expression: Record<string, number>;
   quality: { rmsErrorPx: number; nmePercent: number; iterations: number };
   /** The photometric stage, when it ran: RMSE over the face pixels (sRGB 0–1) before and after, and the light. */
-  photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; geometryRefined: boolean; light: number[] };
+  photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; geometryRefined: boolean; light: number[]; color?: number[] };
   timingsMs: Record<string, number>;
 }
 
@@ -57,7 +57,7 @@ export function faceFitReport(
   input: Float32Array,
   fit: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression' | 'fittedLandmarks' | 'iterations'>,
   timingsMs: Record<string, number>,
-  photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; geometryRefined: boolean; sh: ArrayLike<number> },
+  photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; geometryRefined: boolean; sh: ArrayLike<number>; color?: ArrayLike<number> },
 ): FaceFitReport {
   let sq = 0, used = 0;
   for (let i = 0; i < 136; i += 2) {
@@ -84,7 +84,7 @@ export function faceFitReport(
     identity: Array.from(fit.identity, (v) => round(v, 4)),
     expression: Object.fromEntries(model.expression.names.map((name, k) => [name, round(fit.expression[k], 4)])),
     quality: { rmsErrorPx: round(Math.sqrt(sq / Math.max(1, used)), 3), nmePercent: round(landmarkNme(fit.fittedLandmarks, input), 3), iterations: fit.iterations },
-    ...(photometric ? { photometric: { rmseBefore: round(photometric.rmseBefore, 4), rmseAfter: round(photometric.rmseAfter, 4), iterations: photometric.iterations, geometryRefined: photometric.geometryRefined, light: Array.from(photometric.sh, (v) => round(v, 4)) } } : {}),
+    ...(photometric ? { photometric: { rmseBefore: round(photometric.rmseBefore, 4), rmseAfter: round(photometric.rmseAfter, 4), iterations: photometric.iterations, geometryRefined: photometric.geometryRefined, light: Array.from(photometric.sh, (v) => round(v, 4)), ...(photometric.color ? { color: Array.from(photometric.color, (v) => round(v, 4)) } : {}) } } : {}),
     timingsMs: Object.fromEntries(Object.entries(timingsMs).map(([k, v]) => [k, round(v, 2)])),
   };
 }

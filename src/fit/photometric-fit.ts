@@ -7,8 +7,8 @@ import { chainToBasis, createPhotometricGradient, createPhotometricImage, Photom
 import { shBasis, SH_K } from '../render/spherical-harmonics.js';
 import type { Camera } from './camera.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
-import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
 import { choleskySolve } from './linalg.js';
+import { LandmarkTerm, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
 import { rotateBy } from './rotation.js';
 
 /**
@@ -18,11 +18,19 @@ import { rotateBy } from './rotation.js';
  *
  * Energy: robust photometric error over the rendered face pixels (Geman–McClure: hair, glasses or
  * hands in front of the face stop pulling once they are far off), plus the landmark term and the
- * priors of the landmark fit. Geometry and pose take Adam steps on the analytic gradients
- * (render/photometric.ts); albedo and light have closed forms given the geometry and are re-solved
- * every few steps: light by least squares over the pixels, per-vertex albedo by a preconditioned
- * step towards the photo, tied to its left/right mirror vertex and pulled towards its mean colour
- * (the ICT model has no colour model to act as a prior).
+ * priors of the landmark fit. Albedo and light have closed forms given the geometry: light by least
+ * squares over the pixels, per-vertex albedo by a preconditioned step towards the photo, tied to its
+ * left/right mirror vertex and pulled towards its mean colour.
+ *
+ * The geometry step depends on the model:
+ * - with a colour model (a colour PCA), Levenberg–Marquardt on pose, identity, expression, light and
+ *   colour coefficients together, at half the render size (photometric-gauss-newton.ts). The colour
+ *   model's few degrees of freedom cannot absorb the shading of a wrong shape, so the shading moves
+ *   the shape;
+ * - without one (ICT), Adam steps on the analytic gradients (render/photometric.ts), the per-vertex
+ *   albedo and light re-solved every few steps. A smooth low-dimensional albedo stand-in with
+ *   Levenberg–Marquardt recovered a synthetic face's shape better, but on faces-68 it bent the
+ *   geometry to explain eyebrows and lips by shading (landmark NME 2.5 → 5.2 %), so it is not used.
  *
  * Colours are linear RGB in [0, 1]; the photo is converted from sRGB.
  */
@@ -30,6 +38,7 @@ import { rotateBy } from './rotation.js';
 export interface PhotometricFitOptions {
   /** Render (and crop) size in pixels. */
   size?: number;
+  /** Adam steps (40), or Levenberg–Marquardt iterations with a colour model (8; fewer when it converges). */
   iterations?: number;
   /** Weight of the landmark term against the photometric one. */
   landmarkWeight?: number;
@@ -39,6 +48,10 @@ export interface PhotometricFitOptions {
   robustScale?: number;
   /** Pull of each vertex's albedo towards the mean colour, against the photo's evidence. */
   albedoPrior?: number;
+  /** With a colour model: colour noise σ (linear RGB), weighing the photo against landmarks and priors. */
+  colourNoise?: number;
+  /** With a colour model: landmark noise as a fraction of the crop side. */
+  landmarkNoise?: number;
 }
 
 export interface PhotometricFitResult {
@@ -47,6 +60,8 @@ export interface PhotometricFitResult {
   expression: Float32Array;
   /** Per-vertex linear RGB albedo of the whole model (vertices outside the face region get the mean skin colour). */
   albedo: Float32Array;
+  /** Coefficients of the model's colour model, when it has one (the albedo before its per-vertex refinement). */
+  color?: Float32Array;
   /** Spherical-harmonics light, 27 values (sh[3k + c]), see render/spherical-harmonics.ts. */
   sh: Float64Array;
   /** RMSE over the face pixels, sRGB colour in [0, 1]: with the landmark fit's geometry, and after. */
@@ -61,7 +76,11 @@ export interface PhotometricFitResult {
 
 /** How far the albedo is pulled to its left/right mirror each round (1: fully symmetric). */
 const SYMMETRY = 0.5;
-const DEFAULTS = { size: 256, iterations: 40, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15, albedoPrior: 0.05 };
+const DEFAULTS = { size: 256, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15, albedoPrior: 0.05, colourNoise: 0.02, landmarkNoise: 0.01 };
+const ADAM_STEPS = 40;
+/** With a colour model: Levenberg–Marquardt iterations, and the expression prior of its energy. */
+const COLOUR_MODEL_ITERATIONS = 8;
+const COLOUR_MODEL_EXPRESSION_PRIOR = 10;
 
 export class PhotometricFitter {
   readonly model: MorphableModel;
@@ -75,6 +94,11 @@ export class PhotometricFitter {
   private readonly target: Float32Array;
   private readonly weights: Float32Array;
   private readonly gradient;
+  /** With a colour model: the Levenberg–Marquardt geometry step (made on first use), its target and colour model. */
+  private gaussNewton: PhotometricGaussNewton | undefined;
+  private smallTarget: Float32Array | undefined;
+  private readonly colourModel: AlbedoModel | undefined;
+  private readonly colourCoefficients: Float64Array | undefined;
   private readonly positions: Float32Array;
   private readonly albedo: Float64Array;
   private readonly sh = new Float64Array(27);
@@ -93,6 +117,7 @@ export class PhotometricFitter {
     this.faceVertices = model.regions.face ?? Uint32Array.from({ length: model.vertexCount }, (_, i) => i);
     this.face = submodel(model, this.faceVertices);
     this.size = options.size ?? DEFAULTS.size;
+    if (!(this.size >= 32 && this.size % 2 === 0)) throw new RangeError(`render size must be even and at least 32 (got ${this.size})`);
     const n = this.face.vertexCount;
     this.renderer = new PhotometricRenderer(this.face.triangles, n, this.size, this.size);
     this.image = createPhotometricImage(this.size, this.size);
@@ -105,13 +130,17 @@ export class PhotometricFitter {
     this.albedoDen = new Float64Array(3 * n);
     this.albedoNext = new Float64Array(3 * n);
     this.mirror = mirrorVertices(this.face.mean);
+    const colour = this.face.color;
+    if (colour) {
+      this.colourModel = { mean: Float64Array.from(colour.mean), basis: Float64Array.from(colour.basis.basis), count: colour.basis.count };
+      this.colourCoefficients = new Float64Array(colour.basis.count);
+    }
   }
 
   fit(photo: RgbImage, photoScale: number, landmarks: ArrayLike<number>, start: LandmarkFitResult, options: PhotometricFitOptions = {}): PhotometricFitResult {
     const o = { ...DEFAULTS, ...options };
     this.albedoPrior = o.albedoPrior;
-    const face = this.face, size = this.size;
-    const kId = face.identity.count, kEx = face.expression.count;
+    const size = this.size;
     // The crop: a square around the landmarks, with room for the forehead, in full-image pixels.
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     for (let i = 0; i < 68; i++) {
@@ -134,47 +163,11 @@ export class PhotometricFitter {
     this.initialiseAppearance(camera);
     const rmseBefore = this.rmse(camera);
 
-    // Adam over [δ (3), t (3), α, β].
-    const P = 6 + kId + kEx;
-    const params = new Float64Array(P), grad = new Float64Array(P), m = new Float64Array(P), v = new Float64Array(P);
-    const rate = new Float64Array(P);
-    rate.fill(0.003, 0, 3); // radians
-    rate.fill(0.5, 3, 6); // mm
-    rate.fill(0.03, 6, 6 + kId);
-    rate.fill(0.02, 6 + kId, P);
-    const idGrad = new Float64Array(kId), exGrad = new Float64Array(kEx);
-    const lm = new LandmarkTerm(this.model, start.landmarkVertices, landmarks, s, crop);
-    let iteration = 0;
-    for (; iteration < o.iterations; iteration++) {
-      if (iteration % 8 === 7) this.updateAppearance(camera);
-      this.evaluate(alpha, beta);
-      this.renderer.render(this.positions, camera, this.albedo, this.sh);
-      const covered = Math.max(1, this.renderer.coveredPixels);
-      this.weights.fill(1);
-      this.renderer.lossAndGradient(this.target, this.weights, this.gradient, { robust: 'geman-mcclure', scale: o.robustScale });
-      // Per covered pixel, so the balance with the landmark term does not depend on the render size.
-      const norm = 1 / covered;
-      grad.fill(0);
-      for (let k = 0; k < 3; k++) { grad[k] = norm * this.gradient.rotation[k]; grad[3 + k] = norm * this.gradient.translation[k]; }
-      chainToBasis(this.gradient.positions, face.identity.basis, kId, idGrad);
-      chainToBasis(this.gradient.positions, face.expression.basis, kEx, exGrad);
-      for (let k = 0; k < kId; k++) grad[6 + k] = norm * idGrad[k] + 2 * o.identityPrior * alpha[k];
-      for (let k = 0; k < kEx; k++) grad[6 + kId + k] = norm * exGrad[k] + 2 * o.expressionPrior * beta[k];
-      lm.addGradient(camera, alpha, beta, o.landmarkWeight, grad);
-      // Adam step, then apply: rotation multiplicatively, the rest additively.
-      // Adam takes steps of about the learning rate whatever the gradient: decay it so the fit settles.
-      const b1 = 0.9, b2 = 0.999, t = iteration + 1;
-      const decay = 0.05 + 0.95 * (1 - iteration / o.iterations) ** 2;
-      for (let p = 0; p < P; p++) {
-        m[p] = b1 * m[p] + (1 - b1) * grad[p];
-        v[p] = b2 * v[p] + (1 - b2) * grad[p] * grad[p];
-        params[p] = (-decay * rate[p] * (m[p] / (1 - b1 ** t))) / (Math.sqrt(v[p] / (1 - b2 ** t)) + 1e-12);
-      }
-      rotateBy(camera.rotation, params[0], params[1], params[2]);
-      for (let k = 0; k < 3; k++) camera.translation[k] += params[3 + k];
-      for (let k = 0; k < kId; k++) alpha[k] += params[6 + k];
-      for (let k = 0; k < kEx; k++) beta[k] = Math.min(1, Math.max(0, beta[k] + params[6 + kId + k]));
-    }
+    // The colour-model path fits at half the render size.
+    const lm = new LandmarkTerm(this.model, start.landmarkVertices, landmarks, this.colourModel ? s / 2 : s, crop);
+    const iterations = this.colourModel
+      ? this.gaussNewtonGeometry(camera, alpha, beta, lm, options.iterations ?? COLOUR_MODEL_ITERATIONS, o)
+      : this.adamGeometry(camera, alpha, beta, lm, options.iterations ?? ADAM_STEPS, o);
     this.evaluate(alpha, beta);
     for (let round = 0; round < 3; round++) this.updateAppearance(camera);
     let rmseAfter = this.rmse(camera);
@@ -199,13 +192,78 @@ export class PhotometricFitter {
       identity: Float32Array.from(alpha),
       expression: Float32Array.from(beta),
       albedo: this.fullAlbedo(),
+      ...(this.colourCoefficients && geometryRefined ? { color: Float32Array.from(this.colourCoefficients) } : {}),
       sh: Float64Array.from(this.sh),
       rmseBefore,
       rmseAfter,
       crop,
-      iterations: iteration,
+      iterations,
       geometryRefined,
     };
+  }
+
+  /** Adam over [δ (3), t (3), α, β], the per-vertex albedo and light re-solved every 8 steps. */
+  private adamGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, steps: number, o: Required<Omit<PhotometricFitOptions, 'iterations'>>): number {
+    const face = this.face, kId = face.identity.count, kEx = face.expression.count;
+    // Adam over [δ (3), t (3), α, β].
+    const P = 6 + kId + kEx;
+    const params = new Float64Array(P), grad = new Float64Array(P), m = new Float64Array(P), v = new Float64Array(P);
+    const rate = new Float64Array(P);
+    rate.fill(0.003, 0, 3); // radians
+    rate.fill(0.5, 3, 6); // mm
+    rate.fill(0.03, 6, 6 + kId);
+    rate.fill(0.02, 6 + kId, P);
+    const idGrad = new Float64Array(kId), exGrad = new Float64Array(kEx);
+    for (let iteration = 0; iteration < steps; iteration++) {
+      if (iteration % 8 === 7) this.updateAppearance(camera);
+      this.evaluate(alpha, beta);
+      this.renderer.render(this.positions, camera, this.albedo, this.sh);
+      const covered = Math.max(1, this.renderer.coveredPixels);
+      this.weights.fill(1);
+      this.renderer.lossAndGradient(this.target, this.weights, this.gradient, { robust: 'geman-mcclure', scale: o.robustScale });
+      // Per covered pixel, so the balance with the landmark term does not depend on the render size.
+      const norm = 1 / covered;
+      grad.fill(0);
+      for (let k = 0; k < 3; k++) { grad[k] = norm * this.gradient.rotation[k]; grad[3 + k] = norm * this.gradient.translation[k]; }
+      chainToBasis(this.gradient.positions, face.identity.basis, kId, idGrad);
+      chainToBasis(this.gradient.positions, face.expression.basis, kEx, exGrad);
+      for (let k = 0; k < kId; k++) grad[6 + k] = norm * idGrad[k] + 2 * o.identityPrior * alpha[k];
+      for (let k = 0; k < kEx; k++) grad[6 + kId + k] = norm * exGrad[k] + 2 * o.expressionPrior * beta[k];
+      lm.accumulate(camera, alpha, beta, (2 * o.landmarkWeight * lm.inverseSpread2) / 68, null, grad, P);
+      // Adam step, then apply: rotation multiplicatively, the rest additively.
+      // Adam takes steps of about the learning rate whatever the gradient: decay it so the fit settles.
+      const b1 = 0.9, b2 = 0.999, t = iteration + 1;
+      const decay = 0.05 + 0.95 * (1 - iteration / steps) ** 2;
+      for (let p = 0; p < P; p++) {
+        m[p] = b1 * m[p] + (1 - b1) * grad[p];
+        v[p] = b2 * v[p] + (1 - b2) * grad[p] * grad[p];
+        params[p] = (-decay * rate[p] * (m[p] / (1 - b1 ** t))) / (Math.sqrt(v[p] / (1 - b2 ** t)) + 1e-12);
+      }
+      rotateBy(camera.rotation, params[0], params[1], params[2]);
+      for (let k = 0; k < 3; k++) camera.translation[k] += params[3 + k];
+      for (let k = 0; k < kId; k++) alpha[k] += params[6 + k];
+      for (let k = 0; k < kEx; k++) beta[k] = Math.min(1, Math.max(0, beta[k] + params[6 + kId + k]));
+    }
+    return steps;
+  }
+
+  /** Levenberg–Marquardt on pose, shape, light and colour coefficients at half size; the albedo is then the colour model's. */
+  private gaussNewtonGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, iterations: number, o: Required<Omit<PhotometricFitOptions, 'iterations'>>): number {
+    const size = this.size, half = size / 2, colour = this.colourModel!;
+    this.gaussNewton ??= new PhotometricGaussNewton(this.face, half);
+    this.smallTarget ??= new Float32Array(3 * half * half);
+    downsample2(this.target, size, this.smallTarget);
+    const state = { camera: scaleCamera(camera, half / size), identity: alpha, expression: beta, sh: this.sh.slice(), albedoCoefficients: this.colourCoefficients!.fill(0) };
+    const used = this.gaussNewton.solve(this.smallTarget, state, colour, lm, {
+      iterations, colourNoise: o.colourNoise, landmarkNoise: o.landmarkNoise * half, expressionPrior: COLOUR_MODEL_EXPRESSION_PRIOR, robustScale: o.robustScale,
+    });
+    camera.rotation.set(state.camera.rotation);
+    camera.translation.set(state.camera.translation);
+    this.sh.set(state.sh);
+    const A = this.albedo, n3 = A.length;
+    A.set(colour.mean);
+    for (let k = 0; k < colour.count; k++) for (let i = 0; i < n3; i++) A[i] += state.albedoCoefficients[k] * colour.basis[k * n3 + i];
+    return used;
   }
 
   /** The rendering of the last fit's crop (sRGB bytes), the crop of the photo, and the mask. */
@@ -326,78 +384,6 @@ export class PhotometricFitter {
   }
 }
 
-/** Landmark term of the photometric energy, with its gradient in [δ, t, α, β], in crop pixels. */
-class LandmarkTerm {
-  private readonly rows: Float64Array;
-  private readonly mean: Float64Array;
-  private readonly points: Float64Array;
-  private readonly valid: Uint8Array;
-  private readonly kId: number;
-  private readonly kEx: number;
-  private readonly invSize2: number;
-  private readonly point = new Float64Array(3);
-
-  constructor(model: MorphableModel, vertices: Int32Array, landmarks: ArrayLike<number>, s: number, crop: { x: number; y: number }) {
-    this.kId = model.identity.count;
-    this.kEx = model.expression.count;
-    const K = this.kId + this.kEx, n3 = 3 * model.vertexCount;
-    this.rows = new Float64Array(68 * 3 * K);
-    this.mean = new Float64Array(68 * 3);
-    this.points = new Float64Array(136);
-    this.valid = new Uint8Array(68);
-    const offsets = landmarkOffsets(model);
-    let spread = 0, cx = 0, cy = 0, count = 0;
-    for (let i = 0; i < 68; i++) {
-      const v = vertices[i];
-      // Landmarks move into crop pixels like the camera does.
-      this.points[2 * i] = s * (landmarks[2 * i] + 0.5 - crop.x) - 0.5;
-      this.points[2 * i + 1] = s * (landmarks[2 * i + 1] + 0.5 - crop.y) - 0.5;
-      if (v < 0 || !Number.isFinite(this.points[2 * i] + this.points[2 * i + 1])) continue;
-      this.valid[i] = 1;
-      cx += this.points[2 * i]; cy += this.points[2 * i + 1]; count++;
-      for (let c = 0; c < 3; c++) {
-        const row = 3 * v + c, base = (3 * i + c) * K;
-        this.mean[3 * i + c] = model.mean[row] + landmarkOffset(model, offsets, i, v, c);
-        for (let k = 0; k < this.kId; k++) this.rows[base + k] = model.identity.basis[k * n3 + row];
-        for (let k = 0; k < this.kEx; k++) this.rows[base + this.kId + k] = model.expression.basis[k * n3 + row];
-      }
-    }
-    for (let i = 0; i < 68; i++) if (this.valid[i]) spread += (this.points[2 * i] - cx / count) ** 2 + (this.points[2 * i + 1] - cy / count) ** 2;
-    this.invSize2 = count / spread;
-  }
-
-  /** grad += weight · ∂/∂[δ, t, α, β] of Σᵢ ‖π(Xᵢ) − xᵢ‖² / s² / 68. */
-  addGradient(camera: Camera, alpha: Float64Array, beta: Float64Array, weight: number, grad: Float64Array): void {
-    const K = this.kId + this.kEx, r = camera.rotation, t = camera.translation, f = camera.focal;
-    const w = (2 * weight * this.invSize2) / 68;
-    for (let i = 0; i < 68; i++) {
-      if (!this.valid[i]) continue;
-      const X = this.point;
-      for (let c = 0; c < 3; c++) {
-        const base = (3 * i + c) * K;
-        let v = this.mean[3 * i + c];
-        for (let k = 0; k < this.kId; k++) v += this.rows[base + k] * alpha[k];
-        for (let k = 0; k < this.kEx; k++) v += this.rows[base + this.kId + k] * beta[k];
-        X[c] = v;
-      }
-      const px = r[0] * X[0] + r[1] * X[1] + r[2] * X[2], py = r[3] * X[0] + r[4] * X[1] + r[5] * X[2], pz = r[6] * X[0] + r[7] * X[1] + r[8] * X[2];
-      const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]), fd = f / d;
-      const eu = w * (camera.cx + fd * xc - this.points[2 * i]);
-      const ev = w * (camera.cy - fd * yc - this.points[2 * i + 1]);
-      // ∂π/∂Xc rows, then the pose and shape chains as in landmark-fit.ts.
-      const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
-      const gx = eu * ux, gy = ev * vy, gz = eu * uz + ev * vz; // ∂E/∂Xc
-      grad[0] += gy * -pz + gz * py;
-      grad[1] += gx * pz - gz * px;
-      grad[2] += -gx * py + gy * px;
-      grad[3] += gx; grad[4] += gy; grad[5] += gz;
-      const g0 = gx * r[0] + gy * r[3] + gz * r[6], g1 = gx * r[1] + gy * r[4] + gz * r[7], g2 = gx * r[2] + gy * r[5] + gz * r[8];
-      const base = 3 * i * K;
-      for (let k = 0; k < K; k++) grad[6 + k] += g0 * this.rows[base + k] + g1 * this.rows[base + K + k] + g2 * this.rows[base + 2 * K + k];
-    }
-  }
-}
-
 function robustWeight(residual: number): number {
   const q = (residual * residual) / (0.15 * 0.15);
   return 1 / ((1 + q) * (1 + q));
@@ -422,6 +408,17 @@ function sampleCrop(photo: RgbImage, scale: number, crop: { x: number; y: number
         const p01 = lut[data[3 * (yb + xa) + c]], p11 = lut[data[3 * (yb + xb) + c]];
         out[3 * (j * crop.size + i) + c] = (1 - ay) * ((1 - ax) * p00 + ax * p10) + ay * ((1 - ax) * p01 + ax * p11);
       }
+    }
+  }
+}
+
+/** 2 × 2 means of a square RGB image of side `size` (even). */
+function downsample2(image: Float32Array, size: number, out: Float32Array): void {
+  const half = size / 2;
+  for (let y = 0; y < half; y++) {
+    for (let x = 0; x < half; x++) {
+      const a = 3 * (2 * y * size + 2 * x), b = a + 3 * size, o = 3 * (y * half + x);
+      for (let c = 0; c < 3; c++) out[o + c] = 0.25 * (image[a + c] + image[a + 3 + c] + image[b + c] + image[b + 3 + c]);
     }
   }
 }

@@ -331,6 +331,93 @@ export class PhotometricRenderer {
     return loss;
   }
 
+  /**
+   * Forward-mode derivative of the last render's pixel colours (a Jacobian–vector product): the change
+   * of C_pc for a change of the model-space positions `dPositions` (3N; null for none), a small
+   * rotation `dRotation` (R ← exp([δ]×)·R) and a translation `dTranslation`, with albedo, light and
+   * the pixel → triangle map held fixed, as in the gradient. Writes 3·W·H values into `out` (0 where
+   * no triangle covers the pixel). Gauss–Newton fitting builds its Jacobian from these, one column
+   * per parameter.
+   */
+  colorDerivative(dPositions: ArrayLike<number> | null, dRotation: ArrayLike<number> | null, dTranslation: ArrayLike<number> | null, out: Float64Array): void {
+    if (!this.rendered) throw new Error('render() before colorDerivative()');
+    const n = this.vertexCount, T = this.triangles, pixels = this.width * this.height;
+    if (out.length !== 3 * pixels) throw new RangeError(`out needs ${3 * pixels} values`);
+    const P = this.cameraPositions, N = this.normals, lens = this.normalLengths, invD = this.vertexInverseDepth;
+    const r = this.rotation, tr = this.translation, f = this.focal;
+    const dC = this.gradCamera, dS = this.gradScreen, dN = this.gradNormals;
+    const wx = dRotation ? dRotation[0] : 0, wy = dRotation ? dRotation[1] : 0, wz = dRotation ? dRotation[2] : 0;
+    const tx = dTranslation ? dTranslation[0] : 0, ty = dTranslation ? dTranslation[1] : 0, tz = dTranslation ? dTranslation[2] : 0;
+    // Camera space: dXc = R·dX + δ × (Xc − t) + dt; then the screen.
+    for (let i = 0; i < n; i++) {
+      const o = 3 * i;
+      const vx = P[o] - tr[0], vy = P[o + 1] - tr[1], vz = P[o + 2] - tr[2];
+      let dx = wy * vz - wz * vy + tx, dy = wz * vx - wx * vz + ty, dz = wx * vy - wy * vx + tz;
+      if (dPositions) {
+        const X = dPositions[o], Y = dPositions[o + 1], Z = dPositions[o + 2];
+        dx += r[0] * X + r[1] * Y + r[2] * Z;
+        dy += r[3] * X + r[4] * Y + r[5] * Z;
+        dz += r[6] * X + r[7] * Y + r[8] * Z;
+      }
+      dC[o] = dx; dC[o + 1] = dy; dC[o + 2] = dz;
+      const w = invD[i], fw = f * w;
+      dS[2 * i] = fw * (dx + P[o] * w * dz);
+      dS[2 * i + 1] = -fw * (dy + P[o + 1] * w * dz);
+    }
+    // Normals: d(e1 × e2) = de1 × e2 + e1 × de2 into the sums of the corners, then through normalisation.
+    dN.fill(0);
+    for (let t = 0; t < T.length; t += 3) {
+      const a = 3 * T[t], b = 3 * T[t + 1], c = 3 * T[t + 2];
+      const e1x = P[b] - P[a], e1y = P[b + 1] - P[a + 1], e1z = P[b + 2] - P[a + 2];
+      const e2x = P[c] - P[a], e2y = P[c + 1] - P[a + 1], e2z = P[c + 2] - P[a + 2];
+      const d1x = dC[b] - dC[a], d1y = dC[b + 1] - dC[a + 1], d1z = dC[b + 2] - dC[a + 2];
+      const d2x = dC[c] - dC[a], d2y = dC[c + 1] - dC[a + 1], d2z = dC[c + 2] - dC[a + 2];
+      const mx = d1y * e2z - d1z * e2y + e1y * d2z - e1z * d2y;
+      const my = d1z * e2x - d1x * e2z + e1z * d2x - e1x * d2z;
+      const mz = d1x * e2y - d1y * e2x + e1x * d2y - e1y * d2x;
+      dN[a] += mx; dN[a + 1] += my; dN[a + 2] += mz;
+      dN[b] += mx; dN[b + 1] += my; dN[b + 2] += mz;
+      dN[c] += mx; dN[c + 1] += my; dN[c + 2] += mz;
+    }
+    for (let i = 0; i < n; i++) {
+      const o = 3 * i, len = lens[i];
+      if (!(len > 0)) { dN[o] = dN[o + 1] = dN[o + 2] = 0; continue; }
+      const nx = N[o], ny = N[o + 1], nz = N[o + 2], gx = dN[o], gy = dN[o + 1], gz = dN[o + 2];
+      const dot = nx * gx + ny * gy + nz * gz, inv = 1 / len;
+      dN[o] = (gx - nx * dot) * inv; dN[o + 1] = (gy - ny * dot) * inv; dN[o + 2] = (gz - nz * dot) * inv;
+    }
+    const tri = this.triangleIds, A = this.albedo, L = this.sh, S = this.screen;
+    for (let p = 0; p < pixels; p++) {
+      const t = tri[p];
+      if (t < 0) { out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = 0; continue; }
+      const i0 = T[3 * t], i1 = T[3 * t + 1], i2 = T[3 * t + 2];
+      const o0 = 3 * i0, o1 = 3 * i1, o2 = 3 * i2;
+      const q = this.shadePixel(p, t);
+      const b0 = q[0], b1 = q[1], b2 = q[2], nx = q[3], ny = q[4], nz = q[5], invLen = q[6];
+      // Barycentrics: db_j = −∇b_j · Σ_i b_i·ds_i.
+      const ax = S[2 * i0], ay = S[2 * i0 + 1];
+      const e1x = S[2 * i1] - ax, e1y = S[2 * i1 + 1] - ay, e2x = S[2 * i2] - ax, e2y = S[2 * i2 + 1] - ay;
+      const invArea = 1 / (e1x * e2y - e1y * e2x);
+      const sx = b0 * dS[2 * i0] + b1 * dS[2 * i1] + b2 * dS[2 * i2];
+      const sy = b0 * dS[2 * i0 + 1] + b1 * dS[2 * i1 + 1] + b2 * dS[2 * i2 + 1];
+      const db1 = -(e2y * sx - e2x * sy) * invArea, db2 = -(e1x * sy - e1y * sx) * invArea, db0 = -db1 - db2;
+      // Pixel normal n = m/|m|, m = Σ b_j·n_j.
+      const mx = db0 * N[o0] + db1 * N[o1] + db2 * N[o2] + b0 * dN[o0] + b1 * dN[o1] + b2 * dN[o2];
+      const my = db0 * N[o0 + 1] + db1 * N[o1 + 1] + db2 * N[o2 + 1] + b0 * dN[o0 + 1] + b1 * dN[o1 + 1] + b2 * dN[o2 + 1];
+      const mz = db0 * N[o0 + 2] + db1 * N[o1 + 2] + db2 * N[o2 + 2] + b0 * dN[o0 + 2] + b1 * dN[o1 + 2] + b2 * dN[o2 + 2];
+      const dot = nx * mx + ny * my + nz * mz;
+      const dnx = (mx - nx * dot) * invLen, dny = (my - ny * dot) * invLen, dnz = (mz - nz * dot) * invLen;
+      const dy1 = -K1 * dny, dy2 = K1 * dnz, dy3 = -K1 * dnx;
+      const dy4 = K2 * (dnx * ny + nx * dny), dy5 = -K2 * (dny * nz + ny * dnz), dy6 = SQRT3_K2 * nz * dnz;
+      const dy7 = -K2 * (dnx * nz + nx * dnz), dy8 = K2 * (nx * dnx - ny * dny);
+      for (let c = 0; c < 3; c++) {
+        const dE = dy1 * L[3 + c] + dy2 * L[6 + c] + dy3 * L[9 + c] + dy4 * L[12 + c] + dy5 * L[15 + c] + dy6 * L[18 + c] + dy7 * L[21 + c] + dy8 * L[24 + c];
+        const dRho = db0 * A[o0 + c] + db1 * A[o1 + c] + db2 * A[o2 + c];
+        out[3 * p + c] = dRho * q[15 + c] + q[18 + c] * dE;
+      }
+    }
+  }
+
   /** Area-weighted unit vertex normals of the camera-space mesh. */
   private computeNormals(): void {
     const N = this.normals, lens = this.normalLengths;

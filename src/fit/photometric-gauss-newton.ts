@@ -1,0 +1,377 @@
+import type { Camera } from './camera.js';
+import { evaluateShape } from '../model/evaluate.js';
+import type { MorphableModel } from '../model/morphable-model.js';
+import { createPhotometricImage, PhotometricRenderer, type PhotometricImage } from '../render/photometric.js';
+import { shBasis } from '../render/spherical-harmonics.js';
+import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
+import { choleskySolve } from './linalg.js';
+import { rotateBy } from './rotation.js';
+
+/**
+ * The geometry step of the photometric fit: Levenberg–Marquardt on pose, identity, expression, SH
+ * light and a low-dimensional albedo together, with the exact Jacobian of the rendered colours
+ * (one forward-mode derivative per parameter, render/photometric.ts `colorDerivative`).
+ *
+ * Why these choices (measured on a face rendered from known coefficients, light and albedo):
+ * - Gauss–Newton, not first-order steps: the shape's signal in the shading is weak and badly
+ *   conditioned; Adam with the same gradients did not improve the 3D shape over the landmark fit,
+ *   one Gauss–Newton step more than halves its error.
+ * - The albedo has few degrees of freedom while the geometry moves: a per-vertex albedo explains
+ *   the shading of a wrong shape just as well, and the shape then stays where the landmarks put it.
+ * - Pixels within `EDGE` pixels of a silhouette or a depth jump are left out: there the colour
+ *   jumps between surfaces and no derivative describes it.
+ *
+ * Energy, with e_p the squared RGB residual of pixel p (linear colour):
+ *   Σ_p s²·e_p/(s² + e_p)/σ² (Geman–McClure: occluders stop pulling) + Σ_i ‖π(X_i) − x_i‖²/σ_lm²
+ *   + ‖α‖² + λ_β‖β‖² + ‖a‖² (albedo coefficients) + a small ridge on the light.
+ */
+
+/** A linear albedo: mean (3N, linear RGB) + Σ_k a_k·basis_k, basis component-major (K × 3N). */
+export interface AlbedoModel {
+  mean: Float64Array;
+  basis: Float64Array;
+  count: number;
+}
+
+export interface GeometryState {
+  camera: Camera;
+  identity: Float64Array;
+  expression: Float64Array;
+  /** 27 SH coefficients (sh[3k + c]). */
+  sh: Float64Array;
+  albedoCoefficients: Float64Array;
+}
+
+export interface GaussNewtonOptions {
+  iterations: number;
+  /** σ: the colour noise (linear RGB) that weighs the photometric term against the others. */
+  colourNoise: number;
+  /** σ_lm in render pixels. */
+  landmarkNoise: number;
+  expressionPrior: number;
+  /** Geman–McClure scale s of the RGB distance. */
+  robustScale: number;
+}
+
+/** Pixels this close to a silhouette or a depth jump are left out of the energy. */
+const EDGE = 2;
+
+export class PhotometricGaussNewton {
+  readonly size: number;
+  private readonly face: MorphableModel;
+  private readonly renderer: PhotometricRenderer;
+  private readonly image: PhotometricImage;
+  private readonly positions: Float32Array;
+  private readonly albedo: Float64Array;
+  private readonly selected: Int32Array;
+  private selectedCount = 0;
+  private readonly residual: Float64Array;
+  private readonly rootWeight: Float64Array;
+  private readonly column: Float64Array;
+  private jacobian = new Float32Array(0);
+  private readonly Y = new Float64Array(9);
+
+  constructor(face: MorphableModel, size: number) {
+    this.face = face;
+    this.size = size;
+    const n = face.vertexCount, pixels = size * size;
+    this.renderer = new PhotometricRenderer(face.triangles, n, size, size);
+    this.image = createPhotometricImage(size, size);
+    this.positions = new Float32Array(3 * n);
+    this.albedo = new Float64Array(3 * n);
+    this.selected = new Int32Array(pixels);
+    this.residual = new Float64Array(3 * pixels);
+    this.rootWeight = new Float64Array(pixels);
+    this.column = new Float64Array(3 * pixels);
+  }
+
+  /** Refines `state` in place against `target` (linear RGB, 3·size², this solver's size); returns the iterations taken. */
+  solve(target: Float32Array, state: GeometryState, albedoModel: AlbedoModel, landmarks: LandmarkTerm, o: GaussNewtonOptions): number {
+    const face = this.face, kId = face.identity.count, kEx = face.expression.count, kA = albedoModel.count;
+    const G = 6 + kId + kEx, P = G + 27 + kA;
+    const H = new Float64Array(P * P), g = new Float64Array(P), A = new Float64Array(P * P), step = new Float64Array(P);
+    const trial: GeometryState = {
+      camera: { ...state.camera, rotation: state.camera.rotation.slice(), translation: state.camera.translation.slice() },
+      identity: state.identity.slice(), expression: state.expression.slice(), sh: state.sh.slice(), albedoCoefficients: state.albedoCoefficients.slice(),
+    };
+    let lambda = 1e-3, iteration = 0;
+    for (; iteration < o.iterations; iteration++) {
+      this.render(state, albedoModel);
+      this.selectPixels();
+      const energy = this.linearise(target, state, albedoModel, o, H, g, P) + landmarks.accumulate(state.camera, state.identity, state.expression, 1 / o.landmarkNoise ** 2, H, g, P)
+        + this.priors(state, o, H, g, G);
+      let accepted = false;
+      for (let attempt = 0; attempt < 6 && !accepted; attempt++) {
+        A.set(H);
+        for (let k = 0; k < P; k++) { A[k * P + k] += lambda * H[k * P + k] + 1e-9; step[k] = -g[k]; }
+        if (!choleskySolve(A, step, P)) { lambda *= 4; continue; }
+        copyState(state, trial);
+        rotateBy(trial.camera.rotation, step[0], step[1], step[2]);
+        for (let k = 0; k < 3; k++) trial.camera.translation[k] += step[3 + k];
+        for (let k = 0; k < kId; k++) trial.identity[k] += step[6 + k];
+        for (let k = 0; k < kEx; k++) trial.expression[k] = Math.min(1, Math.max(0, trial.expression[k] + step[6 + kId + k]));
+        for (let k = 0; k < 27; k++) trial.sh[k] += step[G + k];
+        for (let k = 0; k < kA; k++) trial.albedoCoefficients[k] += step[G + 27 + k];
+        this.render(trial, albedoModel);
+        const next = this.photometricEnergy(target, o) + landmarks.accumulate(trial.camera, trial.identity, trial.expression, 1 / o.landmarkNoise ** 2, null, null, P)
+          + this.priors(trial, o, null, null, G);
+        if (next < energy) {
+          copyState(trial, state);
+          lambda = Math.max(1e-6, lambda / 3);
+          accepted = true;
+          if (energy - next < 1e-4 * energy) return iteration + 1;
+        } else lambda *= 4;
+      }
+      if (!accepted) break;
+    }
+    return iteration;
+  }
+
+  private render(state: GeometryState, albedoModel: AlbedoModel): void {
+    evaluateShape(this.face, state.identity, state.expression, this.positions);
+    const a = this.albedo, K = albedoModel.count, n3 = a.length, B = albedoModel.basis, c = state.albedoCoefficients;
+    a.set(albedoModel.mean);
+    for (let k = 0; k < K; k++) {
+      const ck = c[k];
+      if (ck !== 0) for (let i = 0, o = k * n3; i < n3; i++) a[i] += ck * B[o + i];
+    }
+    this.renderer.render(this.positions, state.camera, a, state.sh, this.image);
+  }
+
+  /** Covered pixels away from silhouettes and depth jumps (more than 3 mm per pixel of distance, + 2 mm). */
+  private selectPixels(): void {
+    const size = this.size, mask = this.image.mask, depth = this.image.depth, out = this.selected;
+    let count = 0;
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const p = y * size + x;
+        if (!mask[p]) continue;
+        let keep = x >= EDGE && y >= EDGE && x < size - EDGE && y < size - EDGE;
+        for (let dy = -EDGE; dy <= EDGE && keep; dy++) {
+          for (let dx = -EDGE; dx <= EDGE; dx++) {
+            const q = p + dy * size + dx;
+            if (!mask[q] || Math.abs(depth[q] - depth[p]) > 3 * Math.max(Math.abs(dx), Math.abs(dy)) + 2) { keep = false; break; }
+          }
+        }
+        if (keep) out[count++] = p;
+      }
+    }
+    this.selectedCount = count;
+  }
+
+  /** The robust photometric energy of the last render over the selected pixels. */
+  private photometricEnergy(target: Float32Array, o: GaussNewtonOptions): number {
+    const color = this.image.color, s2 = o.robustScale ** 2;
+    let energy = 0;
+    for (let i = 0; i < this.selectedCount; i++) {
+      const p = this.selected[i];
+      const d0 = color[3 * p] - target[3 * p], d1 = color[3 * p + 1] - target[3 * p + 1], d2 = color[3 * p + 2] - target[3 * p + 2];
+      const e = d0 * d0 + d1 * d1 + d2 * d2;
+      energy += (s2 * e) / (s2 + e);
+    }
+    return energy / o.colourNoise ** 2;
+  }
+
+  /**
+   * H = JᵀWJ/σ², g = JᵀWr/σ² of the photometric term at the last render (IRLS weights of the robust
+   * penalty, fixed); returns its energy.
+   */
+  private linearise(target: Float32Array, state: GeometryState, albedoModel: AlbedoModel, o: GaussNewtonOptions, H: Float64Array, g: Float64Array, P: number): number {
+    const face = this.face, n3 = 3 * face.vertexCount, kId = face.identity.count, kEx = face.expression.count, G = 6 + kId + kEx;
+    const M = this.selectedCount, rows = 3 * M, sel = this.selected, color = this.image.color;
+    const s2 = o.robustScale ** 2, invSigma = 1 / o.colourNoise;
+    const r = this.residual, root = this.rootWeight;
+    let energy = 0;
+    for (let i = 0; i < M; i++) {
+      const p = sel[i];
+      const d0 = color[3 * p] - target[3 * p], d1 = color[3 * p + 1] - target[3 * p + 1], d2 = color[3 * p + 2] - target[3 * p + 2];
+      const e = d0 * d0 + d1 * d1 + d2 * d2;
+      energy += (s2 * e) / (s2 + e);
+      // IRLS: the penalty's slope in e, s⁴/(s² + e)², is the weight of the squared residual.
+      const w = (invSigma * s2) / (s2 + e);
+      root[i] = w;
+      r[3 * i] = w * d0; r[3 * i + 1] = w * d1; r[3 * i + 2] = w * d2;
+    }
+    if (this.jacobian.length < P * rows) this.jacobian = new Float32Array(Math.ceil(1.2 * P * rows));
+    const J = this.jacobian, col = this.column, unit = this.Y;
+    const gather = (k: number) => {
+      const o2 = k * rows;
+      for (let i = 0; i < M; i++) {
+        const p = 3 * sel[i], w = root[i];
+        J[o2 + 3 * i] = w * col[p]; J[o2 + 3 * i + 1] = w * col[p + 1]; J[o2 + 3 * i + 2] = w * col[p + 2];
+      }
+    };
+    // Geometry columns: one forward-mode derivative each.
+    for (let k = 0; k < 6; k++) {
+      unit.fill(0, 0, 3);
+      unit[k % 3] = 1;
+      this.renderer.colorDerivative(null, k < 3 ? unit : null, k < 3 ? null : unit, col);
+      gather(k);
+    }
+    for (let k = 0; k < kId; k++) { this.renderer.colorDerivative(face.identity.basis.subarray(k * n3, (k + 1) * n3), null, null, col); gather(6 + k); }
+    for (let k = 0; k < kEx; k++) { this.renderer.colorDerivative(face.expression.basis.subarray(k * n3, (k + 1) * n3), null, null, col); gather(6 + kId + k); }
+    // Light and albedo columns: C_c = ρ_c·Σ_k Y_k(n)·sh[3k + c] is linear in each.
+    J.fill(0, G * rows, P * rows);
+    const tri = this.renderer.triangleIds, bary = this.renderer.barycentrics, T = face.triangles, normal = this.image.normal;
+    const albedo = this.albedo, sh = state.sh, B = albedoModel.basis, kA = albedoModel.count, Y = this.Y;
+    for (let i = 0; i < M; i++) {
+      const p = sel[i], t = tri[p], w = root[i];
+      const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
+      const o0 = 3 * T[3 * t], o1 = 3 * T[3 * t + 1], o2 = 3 * T[3 * t + 2];
+      shBasis(normal[3 * p], normal[3 * p + 1], normal[3 * p + 2], Y);
+      for (let c = 0; c < 3; c++) {
+        const row = 3 * i + c;
+        const rho = b0 * albedo[o0 + c] + b1 * albedo[o1 + c] + b2 * albedo[o2 + c];
+        let irradiance = 0;
+        for (let k = 0; k < 9; k++) { irradiance += Y[k] * sh[3 * k + c]; J[(G + 3 * k + c) * rows + row] = w * rho * Y[k]; }
+        for (let k = 0; k < kA; k++) {
+          const o = k * n3;
+          J[(G + 27 + k) * rows + row] = w * irradiance * (b0 * B[o + o0 + c] + b1 * B[o + o1 + c] + b2 * B[o + o2 + c]);
+        }
+      }
+    }
+    // JᵀJ in row blocks that stay in cache; the upper triangle, mirrored.
+    H.fill(0);
+    const BLOCK = 384;
+    for (let start = 0; start < rows; start += BLOCK) {
+      const end = Math.min(rows, start + BLOCK);
+      for (let a = 0; a < P; a++) {
+        const oa = a * rows;
+        for (let b = a; b < P; b++) {
+          const ob = b * rows;
+          let s0 = 0, s1 = 0, i = start;
+          for (; i + 1 < end; i += 2) { s0 += J[oa + i] * J[ob + i]; s1 += J[oa + i + 1] * J[ob + i + 1]; }
+          if (i < end) s0 += J[oa + i] * J[ob + i];
+          H[a * P + b] += s0 + s1;
+        }
+      }
+    }
+    for (let a = 0; a < P; a++) {
+      for (let b = 0; b < a; b++) H[a * P + b] = H[b * P + a];
+      const oa = a * rows;
+      let s = 0;
+      for (let i = 0; i < rows; i++) s += J[oa + i] * r[i];
+      g[a] = s;
+    }
+    return energy / o.colourNoise ** 2;
+  }
+
+  /** The priors' energy, and their terms in H and g if given. */
+  private priors(state: GeometryState, o: GaussNewtonOptions, H: Float64Array | null, g: Float64Array | null, G: number): number {
+    const kId = state.identity.length, kEx = state.expression.length, kA = state.albedoCoefficients.length, P = G + 27 + kA;
+    let energy = 0;
+    const term = (index: number, value: number, weight: number) => {
+      energy += weight * value * value;
+      if (H && g) { H[index * P + index] += weight; g[index] += weight * value; }
+    };
+    for (let k = 0; k < kId; k++) term(6 + k, state.identity[k], 1);
+    for (let k = 0; k < kEx; k++) term(6 + kId + k, state.expression[k], o.expressionPrior);
+    for (let k = 0; k < 27; k++) if (H) H[(G + k) * P + G + k] += 1e-3;
+    for (let k = 0; k < kA; k++) term(G + 27 + k, state.albedoCoefficients[k], 1);
+    return energy;
+  }
+}
+
+function copyState(from: GeometryState, to: GeometryState): void {
+  to.camera.rotation.set(from.camera.rotation);
+  to.camera.translation.set(from.camera.translation);
+  to.identity.set(from.identity);
+  to.expression.set(from.expression);
+  to.sh.set(from.sh);
+  to.albedoCoefficients.set(from.albedoCoefficients);
+}
+
+/** The landmark term of the photometric energy, in render pixels, over [δ, t, α, β]. */
+export class LandmarkTerm {
+  private readonly rows: Float64Array;
+  private readonly mean: Float64Array;
+  private readonly points: Float64Array;
+  private readonly valid: Uint8Array;
+  private readonly kId: number;
+  private readonly kEx: number;
+  private readonly X = new Float64Array(3);
+  private readonly ju: Float64Array;
+  private readonly jv: Float64Array;
+  /** 1 / the mean squared distance of the landmarks from their centroid (render pixels⁻²): a scale for weights. */
+  readonly inverseSpread2: number;
+
+  /** `landmarks` in full-image pixels; the render shows the square crop (x, y, side) at `s` render pixels per image pixel. */
+  constructor(model: MorphableModel, vertices: Int32Array, landmarks: ArrayLike<number>, s: number, crop: { x: number; y: number }) {
+    this.kId = model.identity.count;
+    this.kEx = model.expression.count;
+    const K = this.kId + this.kEx, n3 = 3 * model.vertexCount;
+    this.rows = new Float64Array(68 * 3 * K);
+    this.mean = new Float64Array(68 * 3);
+    this.points = new Float64Array(136);
+    this.valid = new Uint8Array(68);
+    this.ju = new Float64Array(6 + K);
+    this.jv = new Float64Array(6 + K);
+    const offsets = landmarkOffsets(model);
+    let cx = 0, cy = 0, count = 0, spread = 0;
+    for (let i = 0; i < 68; i++) {
+      const v = vertices[i];
+      // Landmarks move into render pixels like the camera does (pixel corners shared).
+      this.points[2 * i] = s * (landmarks[2 * i] + 0.5 - crop.x) - 0.5;
+      this.points[2 * i + 1] = s * (landmarks[2 * i + 1] + 0.5 - crop.y) - 0.5;
+      if (v < 0 || !Number.isFinite(this.points[2 * i] + this.points[2 * i + 1])) continue;
+      this.valid[i] = 1;
+      cx += this.points[2 * i]; cy += this.points[2 * i + 1]; count++;
+      for (let c = 0; c < 3; c++) {
+        const row = 3 * v + c, base = (3 * i + c) * K;
+        this.mean[3 * i + c] = model.mean[row] + landmarkOffset(model, offsets, i, v, c);
+        for (let k = 0; k < this.kId; k++) this.rows[base + k] = model.identity.basis[k * n3 + row];
+        for (let k = 0; k < this.kEx; k++) this.rows[base + this.kId + k] = model.expression.basis[k * n3 + row];
+      }
+    }
+    for (let i = 0; i < 68; i++) if (this.valid[i]) spread += (this.points[2 * i] - cx / count) ** 2 + (this.points[2 * i + 1] - cy / count) ** 2;
+    this.inverseSpread2 = count / spread;
+  }
+
+  /**
+   * weight·Σᵢ ‖π(Xᵢ) − xᵢ‖²; adds weight·Jᵀr (half its gradient) to g and weight·JᵀJ to H (P × P,
+   * P ≥ 6 + K) where given, over the first 6 + K parameters [δ, t, α, β].
+   */
+  accumulate(camera: Camera, alpha: Float64Array, beta: Float64Array, weight: number, H: Float64Array | null, g: Float64Array | null, P: number): number {
+    const kId = this.kId, K = kId + this.kEx, r = camera.rotation, t = camera.translation, f = camera.focal;
+    const X = this.X, ju = this.ju, jv = this.jv;
+    let energy = 0;
+    for (let i = 0; i < 68; i++) {
+      if (!this.valid[i]) continue;
+      for (let c = 0; c < 3; c++) {
+        const base = (3 * i + c) * K;
+        let v = this.mean[3 * i + c];
+        for (let k = 0; k < kId; k++) v += this.rows[base + k] * alpha[k];
+        for (let k = kId; k < K; k++) v += this.rows[base + k] * beta[k - kId];
+        X[c] = v;
+      }
+      const px = r[0] * X[0] + r[1] * X[1] + r[2] * X[2], py = r[3] * X[0] + r[4] * X[1] + r[5] * X[2], pz = r[6] * X[0] + r[7] * X[1] + r[8] * X[2];
+      const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]), fd = f / d;
+      const eu = camera.cx + fd * xc - this.points[2 * i], ev = camera.cy - fd * yc - this.points[2 * i + 1];
+      energy += weight * (eu * eu + ev * ev);
+      if (!g) continue;
+      // ∂u/∂Xc = (f/d, 0, f·xc/d²), ∂v/∂Xc = (0, −f/d, −f·yc/d²); δ moves Xc by δ × (R X), t by t.
+      const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
+      ju[0] = uz * py; ju[1] = ux * pz - uz * px; ju[2] = -ux * py;
+      jv[0] = vy * -pz + vz * py; jv[1] = -vz * px; jv[2] = vy * px;
+      ju[3] = ux; ju[4] = 0; ju[5] = uz;
+      jv[3] = 0; jv[4] = vy; jv[5] = vz;
+      const a0 = ux * r[0] + uz * r[6], a1 = ux * r[1] + uz * r[7], a2 = ux * r[2] + uz * r[8];
+      const c0 = vy * r[3] + vz * r[6], c1 = vy * r[4] + vz * r[7], c2 = vy * r[5] + vz * r[8];
+      const base = 3 * i * K;
+      for (let k = 0; k < K; k++) {
+        const b0 = this.rows[base + k], b1 = this.rows[base + K + k], b2 = this.rows[base + 2 * K + k];
+        ju[6 + k] = a0 * b0 + a1 * b1 + a2 * b2;
+        jv[6 + k] = c0 * b0 + c1 * b1 + c2 * b2;
+      }
+      const n = 6 + K;
+      for (let a = 0; a < n; a++) {
+        const wu = weight * ju[a], wv = weight * jv[a];
+        g[a] += wu * eu + wv * ev;
+        if (!H || (wu === 0 && wv === 0)) continue;
+        const row = a * P;
+        for (let b = 0; b < n; b++) H[row + b] += wu * ju[b] + wv * jv[b];
+      }
+    }
+    return energy;
+  }
+}
