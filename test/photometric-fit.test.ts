@@ -3,7 +3,8 @@ import { createCamera, projectPoints } from '../src/fit/camera.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { mirrorVertices, PhotometricFitter } from '../src/fit/photometric-fit.js';
 import { linearToSrgb, srgbToLinear } from '../src/model/color.js';
-import { rotationFromAngles } from '../src/fit/rotation.js';
+import { rotateBy, rotationFromAngles } from '../src/fit/rotation.js';
+import { LandmarkTerm } from '../src/fit/photometric-gauss-newton.js';
 import { importModel } from '../src/io/node/import-model.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import { componentNorms, type MorphableModel } from '../src/model/morphable-model.js';
@@ -26,6 +27,45 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
   beforeAll(async () => {
     model = await importModel(ICT_ARCHIVE);
   }, 60_000);
+
+  it('has a landmark term whose gradient and Gauss–Newton matrix match finite differences', () => {
+    const random = new SeededRandom(4);
+    const kId = model.identity.count, kEx = model.expression.count, G = 6 + kId + kEx;
+    const alpha = Float64Array.from({ length: kId }, () => 0.5 * random.normal());
+    const beta = Float64Array.from({ length: kEx }, () => 0.3 * random.uniform());
+    const camera = createCamera(400, 400, 1000);
+    rotationFromAngles(15, -5, 3, camera.rotation);
+    camera.translation.set([3, -4, -600]);
+    // Landmarks at the projections, so the energy is purely quadratic in a small step: E(εv) ≈ ε²·vᵀHv.
+    const points3d = new Float64Array(3 * 68), landmarks = new Float64Array(136);
+    const shape = evaluateShape(model, alpha, beta);
+    model.landmarks.ibug68.vertices.forEach((v, i) => points3d.set(shape.subarray(3 * v, 3 * v + 3), 3 * i));
+    projectPoints(camera, points3d, 68, landmarks);
+    const term = new LandmarkTerm(model, model.landmarks.ibug68.vertices, landmarks, 1, { x: 0, y: 0 });
+    const energyAt = (v: Float64Array, e: number) => {
+      const c = { ...camera, rotation: camera.rotation.slice(), translation: camera.translation.slice() };
+      rotateBy(c.rotation, e * v[0], e * v[1], e * v[2]);
+      for (let k = 0; k < 3; k++) c.translation[k] += e * v[3 + k];
+      return term.accumulate(c, alpha.map((a, k) => a + e * v[6 + k]), beta.map((b, k) => b + e * v[6 + kId + k]), 1, null, null, G);
+    };
+    const v = Float64Array.from({ length: G }, () => random.normal());
+    v[0] *= 0.01; v[1] *= 0.01; v[2] *= 0.01; // radians
+    const H = new Float64Array(G * G), g = new Float64Array(G);
+    expect(term.accumulate(camera, alpha, beta, 1, H, g, G)).toBeLessThan(1e-6); // float32 shape: not exactly 0
+    let vHv = 0;
+    for (let a = 0; a < G; a++) for (let b = 0; b < G; b++) vHv += v[a] * H[a * G + b] * v[b];
+    const eps = 1e-3;
+    expect(vHv).toBeGreaterThan(0);
+    expect(Math.abs(energyAt(v, eps) / (eps * eps) - vHv) / vHv).toBeLessThan(1e-2);
+    // Away from the minimum: 2·g is the gradient.
+    alpha[0] += 0.5;
+    g.fill(0);
+    term.accumulate(camera, alpha, beta, 1, null, g, G);
+    const fd = (energyAt(v, 1e-5) - energyAt(v, -1e-5)) / 2e-5;
+    let gv = 0;
+    for (let a = 0; a < G; a++) gv += 2 * g[a] * v[a];
+    expect(Math.abs(fd - gv) / Math.abs(gv)).toBeLessThan(1e-4);
+  });
 
   /**
    * A 512-pixel "photo" of the face region of the face with `identity` (0.8 σ, seed 21) and jawOpen 0.3

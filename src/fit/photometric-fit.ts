@@ -205,7 +205,6 @@ export class PhotometricFitter {
   /** Adam over [δ (3), t (3), α, β], the per-vertex albedo and light re-solved every 8 steps. */
   private adamGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, steps: number, o: Required<Omit<PhotometricFitOptions, 'iterations'>>): number {
     const face = this.face, kId = face.identity.count, kEx = face.expression.count;
-    // Adam over [δ (3), t (3), α, β].
     const P = 6 + kId + kEx;
     const params = new Float64Array(P), grad = new Float64Array(P), m = new Float64Array(P), v = new Float64Array(P);
     const rate = new Float64Array(P);

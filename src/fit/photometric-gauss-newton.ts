@@ -14,8 +14,9 @@ import { rotateBy } from './rotation.js';
  *
  * Why these choices (measured on a face rendered from known coefficients, light and albedo):
  * - Gauss–Newton, not first-order steps: the shape's signal in the shading is weak and badly
- *   conditioned; Adam with the same gradients did not improve the 3D shape over the landmark fit,
- *   one Gauss–Newton step more than halves its error.
+ *   conditioned. Adam with the same gradients did not improve the 3D shape over the landmark fit;
+ *   with the true albedo and light, one Gauss–Newton step took it from 47 % to 30 % of the mean
+ *   face's error.
  * - The albedo has few degrees of freedom while the geometry moves: a per-vertex albedo explains
  *   the shading of a wrong shape just as well, and the shape then stays where the landmarks put it.
  * - Pixels within `EDGE` pixels of a silhouette or a depth jump are left out: there the colour
