@@ -105,7 +105,7 @@ try {
   sections.push('## Landmark fitting', '', await fittingBench(faceHead, calibrated, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
 
   console.log('\nrenderer and photometric fitting');
-  sections.push('## Renderer and photometric fitting', '', await photometricBench(calibrated, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
+  sections.push('## Renderer and photometric fitting', '', await photometricBench(calibrated, faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
 
   console.log('\nweb app in Chromium');
   sections.push('## Web app in Chromium', '', await webBench(calibrated, join(shared, 'data/faces-68/300w_outdoor_002.png'), (line) => console.log(`  ${line}`)));

@@ -22,15 +22,19 @@ import { rotateBy } from './rotation.js';
  * squares over the pixels, per-vertex albedo by a preconditioned step towards the photo, tied to its
  * left/right mirror vertex and pulled towards its mean colour.
  *
- * The geometry step depends on the model:
- * - with a colour model (a colour PCA), Levenberg–Marquardt on pose, identity, expression, light and
- *   colour coefficients together, at half the render size (photometric-gauss-newton.ts). The colour
- *   model's few degrees of freedom cannot absorb the shading of a wrong shape, so the shading moves
- *   the shape;
- * - without one (ICT), Adam steps on the analytic gradients (render/photometric.ts), the per-vertex
- *   albedo and light re-solved every few steps. A smooth low-dimensional albedo stand-in with
- *   Levenberg–Marquardt recovered a synthetic face's shape better, but on faces-68 it bent the
- *   geometry to explain eyebrows and lips by shading (landmark NME 2.5 → 5.2 %), so it is not used.
+ * The geometry step depends on what is known of the albedo:
+ * - a colour model (a colour PCA) or a known per-vertex albedo (`albedo`): Levenberg–Marquardt on
+ *   pose, identity, expression, light and colour coefficients together, at half the render size
+ *   (photometric-gauss-newton.ts). An albedo with few degrees of freedom cannot absorb the shading
+ *   of a wrong shape, so the shading moves the shape;
+ * - neither (ICT): Adam steps on the analytic gradients (render/photometric.ts), the per-vertex
+ *   albedo and light re-solved every few steps. Here the albedo does absorb the shading and the
+ *   shape stays near the landmark fit's. A smooth low-dimensional albedo stand-in with
+ *   Levenberg–Marquardt bent the geometry on faces-68 to explain eyebrows and lips by shading
+ *   (landmark NME 2.47 → 3.15 %, image error lower on 8 of 26 photos), so it is not used.
+ *
+ * Crop pixels past the photo's border hold no data and are left out of every term (they used to be
+ * the border's pixels repeated, which pulled the forehead wherever a face touches the border).
  *
  * Colours are linear RGB in [0, 1]; the photo is converted from sRGB.
  */
@@ -48,6 +52,11 @@ export interface PhotometricFitOptions {
   robustScale?: number;
   /** Pull of each vertex's albedo towards the mean colour, against the photo's evidence. */
   albedoPrior?: number;
+  /**
+   * A known per-vertex albedo (linear RGB, 3 per model vertex), e.g. from an earlier fit of the same
+   * person: it is held fixed and the geometry is fitted as with a colour model.
+   */
+  albedo?: ArrayLike<number>;
   /** With a colour model: colour noise σ (linear RGB), weighing the photo against landmarks and priors. */
   colourNoise?: number;
   /** With a colour model: landmark noise as a fraction of the crop side. */
@@ -78,6 +87,7 @@ export interface PhotometricFitResult {
 const SYMMETRY = 0.5;
 const DEFAULTS = { size: 256, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15, albedoPrior: 0.05, colourNoise: 0.02, landmarkNoise: 0.01 };
 const ADAM_STEPS = 40;
+type FitSettings = typeof DEFAULTS;
 /** With a colour model: Levenberg–Marquardt iterations, and the expression prior of its energy. */
 const COLOUR_MODEL_ITERATIONS = 8;
 const COLOUR_MODEL_EXPRESSION_PRIOR = 10;
@@ -92,13 +102,14 @@ export class PhotometricFitter {
   private readonly renderer: PhotometricRenderer;
   private readonly image: PhotometricImage;
   private readonly target: Float32Array;
-  private readonly weights: Float32Array;
+  /** 1 where the crop pixel lies within the photo, 0 past its border (no data there: left out everywhere). */
+  private readonly inside: Float32Array;
   private readonly gradient;
   /** With a colour model: the Levenberg–Marquardt geometry step (made on first use), its target and colour model. */
   private gaussNewton: PhotometricGaussNewton | undefined;
   private smallTarget: Float32Array | undefined;
+  private smallInside: Uint8Array | undefined;
   private readonly colourModel: AlbedoModel | undefined;
-  private readonly colourCoefficients: Float64Array | undefined;
   private readonly positions: Float32Array;
   private readonly albedo: Float64Array;
   private readonly sh = new Float64Array(27);
@@ -122,7 +133,7 @@ export class PhotometricFitter {
     this.renderer = new PhotometricRenderer(this.face.triangles, n, this.size, this.size);
     this.image = createPhotometricImage(this.size, this.size);
     this.target = new Float32Array(3 * this.size * this.size);
-    this.weights = new Float32Array(this.size * this.size);
+    this.inside = new Float32Array(this.size * this.size);
     this.gradient = createPhotometricGradient(n);
     this.positions = new Float32Array(3 * n);
     this.albedo = new Float64Array(3 * n);
@@ -131,10 +142,7 @@ export class PhotometricFitter {
     this.albedoNext = new Float64Array(3 * n);
     this.mirror = mirrorVertices(this.face.mean);
     const colour = this.face.color;
-    if (colour) {
-      this.colourModel = { mean: Float64Array.from(colour.mean), basis: Float64Array.from(colour.basis.basis), count: colour.basis.count };
-      this.colourCoefficients = new Float64Array(colour.basis.count);
-    }
+    if (colour) this.colourModel = { mean: Float64Array.from(colour.mean), basis: Float64Array.from(colour.basis.basis), count: colour.basis.count };
   }
 
   fit(photo: RgbImage, photoScale: number, landmarks: ArrayLike<number>, start: LandmarkFitResult, options: PhotometricFitOptions = {}): PhotometricFitResult {
@@ -150,7 +158,7 @@ export class PhotometricFitter {
     }
     const side = 1.6 * Math.max(x1 - x0, y1 - y0);
     const crop = { x: (x0 + x1) / 2 - side / 2, y: (y0 + y1) / 2 - 0.55 * side, side, size };
-    sampleCrop(photo, photoScale, crop, this.target);
+    sampleCrop(photo, photoScale, crop, this.target, this.inside);
     const s = size / side;
     // Camera of the crop: scale about the crop corner (pixel corners shared, as scaleCamera does).
     const camera = scaleCamera(start.camera, s);
@@ -164,9 +172,11 @@ export class PhotometricFitter {
     const rmseBefore = this.rmse(camera);
 
     // The colour-model path fits at half the render size.
-    const lm = new LandmarkTerm(this.model, start.landmarkVertices, landmarks, this.colourModel ? s / 2 : s, crop);
-    const iterations = this.colourModel
-      ? this.gaussNewtonGeometry(camera, alpha, beta, lm, options.iterations ?? COLOUR_MODEL_ITERATIONS, o)
+    const lm = new LandmarkTerm(this.model, start.landmarkVertices, landmarks, this.colourModel || options.albedo ? s / 2 : s, crop);
+    const albedoModel = options.albedo ? this.knownAlbedo(options.albedo) : this.colourModel;
+    const colourCoefficients = new Float64Array(albedoModel?.count ?? 0);
+    const iterations = albedoModel
+      ? this.gaussNewtonGeometry(camera, alpha, beta, lm, albedoModel, colourCoefficients, options.iterations ?? COLOUR_MODEL_ITERATIONS, o)
       : this.adamGeometry(camera, alpha, beta, lm, options.iterations ?? ADAM_STEPS, o);
     this.evaluate(alpha, beta);
     for (let round = 0; round < 3; round++) this.updateAppearance(camera);
@@ -192,7 +202,7 @@ export class PhotometricFitter {
       identity: Float32Array.from(alpha),
       expression: Float32Array.from(beta),
       albedo: this.fullAlbedo(),
-      ...(this.colourCoefficients && geometryRefined ? { color: Float32Array.from(this.colourCoefficients) } : {}),
+      ...(colourCoefficients.length > 0 && geometryRefined ? { color: Float32Array.from(colourCoefficients) } : {}),
       sh: Float64Array.from(this.sh),
       rmseBefore,
       rmseAfter,
@@ -203,7 +213,7 @@ export class PhotometricFitter {
   }
 
   /** Adam over [δ (3), t (3), α, β], the per-vertex albedo and light re-solved every 8 steps. */
-  private adamGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, steps: number, o: Required<Omit<PhotometricFitOptions, 'iterations'>>): number {
+  private adamGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, steps: number, o: FitSettings): number {
     const face = this.face, kId = face.identity.count, kEx = face.expression.count;
     const P = 6 + kId + kEx;
     const params = new Float64Array(P), grad = new Float64Array(P), m = new Float64Array(P), v = new Float64Array(P);
@@ -218,8 +228,7 @@ export class PhotometricFitter {
       this.evaluate(alpha, beta);
       this.renderer.render(this.positions, camera, this.albedo, this.sh);
       const covered = Math.max(1, this.renderer.coveredPixels);
-      this.weights.fill(1);
-      this.renderer.lossAndGradient(this.target, this.weights, this.gradient, { robust: 'geman-mcclure', scale: o.robustScale });
+      this.renderer.lossAndGradient(this.target, this.inside, this.gradient, { robust: 'geman-mcclure', scale: o.robustScale });
       // Per covered pixel, so the balance with the landmark term does not depend on the render size.
       const norm = 1 / covered;
       grad.fill(0);
@@ -247,13 +256,20 @@ export class PhotometricFitter {
   }
 
   /** Levenberg–Marquardt on pose, shape, light and colour coefficients at half size; the albedo is then the colour model's. */
-  private gaussNewtonGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, iterations: number, o: Required<Omit<PhotometricFitOptions, 'iterations'>>): number {
-    const size = this.size, half = size / 2, colour = this.colourModel!;
+  private gaussNewtonGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, colour: AlbedoModel, coefficients: Float64Array, iterations: number, o: FitSettings): number {
+    const size = this.size, half = size / 2;
     this.gaussNewton ??= new PhotometricGaussNewton(this.face, half);
     this.smallTarget ??= new Float32Array(3 * half * half);
     downsample2(this.target, size, this.smallTarget);
-    const state = { camera: scaleCamera(camera, half / size), identity: alpha, expression: beta, sh: this.sh.slice(), albedoCoefficients: this.colourCoefficients!.fill(0) };
-    const used = this.gaussNewton.solve(this.smallTarget, state, colour, lm, {
+    this.smallInside ??= new Uint8Array(half * half);
+    for (let y = 0; y < half; y++) {
+      for (let x = 0; x < half; x++) {
+        const p = 2 * y * size + 2 * x;
+        this.smallInside[y * half + x] = this.inside[p] && this.inside[p + 1] && this.inside[p + size] && this.inside[p + size + 1] ? 1 : 0;
+      }
+    }
+    const state = { camera: scaleCamera(camera, half / size), identity: alpha, expression: beta, sh: this.sh.slice(), albedoCoefficients: coefficients };
+    const used = this.gaussNewton.solve(this.smallTarget, this.smallInside, state, colour, lm, {
       iterations, colourNoise: o.colourNoise, landmarkNoise: o.landmarkNoise * half, expressionPrior: COLOUR_MODEL_EXPRESSION_PRIOR, robustScale: o.robustScale,
     });
     camera.rotation.set(state.camera.rotation);
@@ -261,8 +277,16 @@ export class PhotometricFitter {
     this.sh.set(state.sh);
     const A = this.albedo, n3 = A.length;
     A.set(colour.mean);
-    for (let k = 0; k < colour.count; k++) for (let i = 0; i < n3; i++) A[i] += state.albedoCoefficients[k] * colour.basis[k * n3 + i];
+    for (let k = 0; k < colour.count; k++) for (let i = 0; i < n3; i++) A[i] += coefficients[k] * colour.basis[k * n3 + i];
     return used;
+  }
+
+  /** A fixed albedo on the face region, as an albedo model without components. */
+  private knownAlbedo(albedo: ArrayLike<number>): AlbedoModel {
+    if (albedo.length !== 3 * this.model.vertexCount) throw new RangeError(`albedo needs ${3 * this.model.vertexCount} values (RGB per vertex), got ${albedo.length}`);
+    const mean = new Float64Array(3 * this.face.vertexCount);
+    this.faceVertices.forEach((v, i) => { for (let c = 0; c < 3; c++) mean[3 * i + c] = albedo[3 * v + c]; });
+    return { mean, basis: new Float64Array(0), count: 0 };
   }
 
   /** The rendering of the last fit's crop (sRGB bytes), the crop of the photo, and the mask. */
@@ -273,7 +297,7 @@ export class PhotometricFitter {
       rendered[i] = Math.round(255 * linearToSrgb(this.image.color[i]));
       photo[i] = Math.round(255 * linearToSrgb(this.target[i]));
     }
-    return { rendered, photo, mask: this.image.mask.slice(), size };
+    return { rendered, photo, mask: this.image.mask.map((m, p) => m & this.inside[p]), size };
   }
 
   private evaluate(alpha: ArrayLike<number>, beta: ArrayLike<number>): void {
@@ -299,7 +323,7 @@ export class PhotometricFitter {
       N.fill(0); b.fill(0);
       for (let p = 0; p < pixels; p++) {
         const t = tri[p];
-        if (t < 0) continue;
+        if (t < 0 || !this.inside[p]) continue;
         const w = robustWeight(img.color[3 * p + c] - target[3 * p + c]);
         const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
         const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
@@ -319,7 +343,7 @@ export class PhotometricFitter {
     const num = this.albedoNum.fill(0), den = this.albedoDen.fill(0);
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
-      if (t < 0) continue;
+      if (t < 0 || !this.inside[p]) continue;
       const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
       for (let c = 0; c < 3; c++) {
         const residual = target[3 * p + c] - img.color[3 * p + c];
@@ -365,7 +389,7 @@ export class PhotometricFitter {
     this.renderer.render(this.positions, camera, this.albedo, this.sh, this.image);
     let sum = 0, count = 0;
     for (let p = 0; p < this.size * this.size; p++) {
-      if (!this.image.mask[p]) continue;
+      if (!this.image.mask[p] || !this.inside[p]) continue;
       for (let c = 0; c < 3; c++) sum += (linearToSrgb(this.image.color[3 * p + c]) - linearToSrgb(this.target[3 * p + c])) ** 2;
       count += 3;
     }
@@ -388,25 +412,40 @@ function robustWeight(residual: number): number {
   return 1 / ((1 + q) * (1 + q));
 }
 
-/** Bilinear resample of a square crop (full-image pixels) of a photo stored at `scale` into linear RGB. */
-function sampleCrop(photo: RgbImage, scale: number, crop: { x: number; y: number; side: number; size: number }, out: Float32Array): void {
+/**
+ * A square crop (full-image pixels) of a photo stored at `scale`, resampled into linear RGB: each
+ * crop pixel is the mean of k × k bilinear taps over its footprint (k = the footprint's width in
+ * stored pixels), so a large photo is area-averaged like the rendering's supersampled edges, not
+ * point-sampled with aliasing. `inside` gets 1 where the pixel's footprint lies within the photo.
+ */
+function sampleCrop(photo: RgbImage, scale: number, crop: { x: number; y: number; side: number; size: number }, out: Float32Array, inside: Float32Array): void {
   const lut = new Float32Array(256);
   for (let i = 0; i < 256; i++) lut[i] = srgbToLinear(i / 255);
   const { width, height, data } = photo;
   const step = crop.side / crop.size;
+  const k = Math.max(1, Math.ceil(step * scale)), weight = 1 / (k * k);
   for (let j = 0; j < crop.size; j++) {
     for (let i = 0; i < crop.size; i++) {
-      // Centre of crop pixel (i, j) in full-image corner coordinates, then in stored-image centre coordinates.
-      const fx = (crop.x + (i + 0.5) * step) * scale - 0.5, fy = (crop.y + (j + 0.5) * step) * scale - 0.5;
-      const x0 = Math.floor(fx), y0 = Math.floor(fy), ax = fx - x0, ay = fy - y0;
-      // Clamped neighbours: the crop may reach past the photo's border.
-      const xa = Math.min(width - 1, Math.max(0, x0)), xb = Math.min(width - 1, Math.max(0, x0 + 1));
-      const ya = Math.min(height - 1, Math.max(0, y0)) * width, yb = Math.min(height - 1, Math.max(0, y0 + 1)) * width;
-      for (let c = 0; c < 3; c++) {
-        const p00 = lut[data[3 * (ya + xa) + c]], p10 = lut[data[3 * (ya + xb) + c]];
-        const p01 = lut[data[3 * (yb + xa) + c]], p11 = lut[data[3 * (yb + xb) + c]];
-        out[3 * (j * crop.size + i) + c] = (1 - ay) * ((1 - ax) * p00 + ax * p10) + ay * ((1 - ax) * p01 + ax * p11);
+      let r = 0, g = 0, b = 0;
+      for (let ty = 0; ty < k; ty++) {
+        for (let tx = 0; tx < k; tx++) {
+          // A tap in full-image corner coordinates, then in stored-image centre coordinates.
+          const fx = (crop.x + (i + (tx + 0.5) / k) * step) * scale - 0.5, fy = (crop.y + (j + (ty + 0.5) / k) * step) * scale - 0.5;
+          const x0 = Math.floor(fx), y0 = Math.floor(fy), ax = fx - x0, ay = fy - y0;
+          // Clamped neighbours: the crop may reach past the photo's border.
+          const xa = Math.min(width - 1, Math.max(0, x0)), xb = Math.min(width - 1, Math.max(0, x0 + 1));
+          const ya = Math.min(height - 1, Math.max(0, y0)) * width, yb = Math.min(height - 1, Math.max(0, y0 + 1)) * width;
+          const w00 = (1 - ax) * (1 - ay), w10 = ax * (1 - ay), w01 = (1 - ax) * ay, w11 = ax * ay;
+          const p00 = 3 * (ya + xa), p10 = 3 * (ya + xb), p01 = 3 * (yb + xa), p11 = 3 * (yb + xb);
+          r += w00 * lut[data[p00]] + w10 * lut[data[p10]] + w01 * lut[data[p01]] + w11 * lut[data[p11]];
+          g += w00 * lut[data[p00 + 1]] + w10 * lut[data[p10 + 1]] + w01 * lut[data[p01 + 1]] + w11 * lut[data[p11 + 1]];
+          b += w00 * lut[data[p00 + 2]] + w10 * lut[data[p10 + 2]] + w01 * lut[data[p01 + 2]] + w11 * lut[data[p11 + 2]];
+        }
       }
+      const o = 3 * (j * crop.size + i);
+      out[o] = r * weight; out[o + 1] = g * weight; out[o + 2] = b * weight;
+      const left = (crop.x + i * step) * scale, top = (crop.y + j * step) * scale, right = left + step * scale, bottom = top + step * scale;
+      inside[j * crop.size + i] = left >= 0 && top >= 0 && right <= width && bottom <= height ? 1 : 0;
     }
   }
 }

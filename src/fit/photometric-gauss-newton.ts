@@ -86,8 +86,11 @@ export class PhotometricGaussNewton {
     this.column = new Float64Array(3 * pixels);
   }
 
-  /** Refines `state` in place against `target` (linear RGB, 3·size², this solver's size); returns the iterations taken. */
-  solve(target: Float32Array, state: GeometryState, albedoModel: AlbedoModel, landmarks: LandmarkTerm, o: GaussNewtonOptions): number {
+  /**
+   * Refines `state` in place against `target` (linear RGB, 3·size², this solver's size), using only
+   * the pixels where `valid` is non-zero; returns the iterations taken.
+   */
+  solve(target: Float32Array, valid: Uint8Array, state: GeometryState, albedoModel: AlbedoModel, landmarks: LandmarkTerm, o: GaussNewtonOptions): number {
     const face = this.face, kId = face.identity.count, kEx = face.expression.count, kA = albedoModel.count;
     const G = 6 + kId + kEx, P = G + 27 + kA;
     const H = new Float64Array(P * P), g = new Float64Array(P), A = new Float64Array(P * P), step = new Float64Array(P);
@@ -98,7 +101,7 @@ export class PhotometricGaussNewton {
     let lambda = 1e-3, iteration = 0;
     for (; iteration < o.iterations; iteration++) {
       this.render(state, albedoModel);
-      this.selectPixels();
+      this.selectPixels(valid);
       const energy = this.linearise(target, state, albedoModel, o, H, g, P) + landmarks.accumulate(state.camera, state.identity, state.expression, 1 / o.landmarkNoise ** 2, H, g, P)
         + this.priors(state, o, H, g, G);
       let accepted = false;
@@ -139,14 +142,14 @@ export class PhotometricGaussNewton {
     this.renderer.render(this.positions, state.camera, a, state.sh, this.image);
   }
 
-  /** Covered pixels away from silhouettes and depth jumps (more than 3 mm per pixel of distance, + 2 mm). */
-  private selectPixels(): void {
+  /** Valid covered pixels away from silhouettes and depth jumps (more than 3 mm per pixel of distance, + 2 mm). */
+  private selectPixels(valid: Uint8Array): void {
     const size = this.size, mask = this.image.mask, depth = this.image.depth, out = this.selected;
     let count = 0;
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
         const p = y * size + x;
-        if (!mask[p]) continue;
+        if (!mask[p] || !valid[p]) continue;
         let keep = x >= EDGE && y >= EDGE && x < size - EDGE && y < size - EDGE;
         for (let dy = -EDGE; dy <= EDGE && keep; dy++) {
           for (let dx = -EDGE; dx <= EDGE; dx++) {
