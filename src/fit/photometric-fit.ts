@@ -42,7 +42,7 @@ import { rotateBy } from './rotation.js';
 export interface PhotometricFitOptions {
   /** Render (and crop) size in pixels. */
   size?: number;
-  /** Adam steps (40), or Levenberg–Marquardt iterations with a colour model (8; fewer when it converges). */
+  /** Adam steps (40), or Levenberg–Marquardt iterations with a colour model or known albedo (8; fewer when it converges). */
   iterations?: number;
   /** Weight of the landmark term against the photometric one. */
   landmarkWeight?: number;

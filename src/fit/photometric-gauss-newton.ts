@@ -98,16 +98,29 @@ export class PhotometricGaussNewton {
       camera: { ...state.camera, rotation: state.camera.rotation.slice(), translation: state.camera.translation.slice() },
       identity: state.identity.slice(), expression: state.expression.slice(), sh: state.sh.slice(), albedoCoefficients: state.albedoCoefficients.slice(),
     };
-    let lambda = 1e-3, iteration = 0;
-    for (; iteration < o.iterations; iteration++) {
+    let lambda = 1e-3;
+    // Iteration −1 moves only the light and the colour (cheap: no geometry columns), which start far
+    // off; then everything together.
+    for (let iteration = -1; iteration < o.iterations; iteration++) {
+      const first = iteration < 0 ? G : 0;
       this.render(state, albedoModel);
       this.selectPixels(valid);
-      const energy = this.linearise(target, state, albedoModel, o, H, g, P) + landmarks.accumulate(state.camera, state.identity, state.expression, 1 / o.landmarkNoise ** 2, H, g, P)
+      const energy = this.linearise(target, state, albedoModel, o, H, g, P, first) + landmarks.accumulate(state.camera, state.identity, state.expression, 1 / o.landmarkNoise ** 2, H, g, P)
         + this.priors(state, o, H, g, G);
       let accepted = false;
       for (let attempt = 0; attempt < 6 && !accepted; attempt++) {
         A.set(H);
         for (let k = 0; k < P; k++) { A[k * P + k] += lambda * H[k * P + k] + 1e-9; step[k] = -g[k]; }
+        for (let j = 0; j < P; j++) {
+          // Held: the parameters before `first`, and expressions at a bound that the gradient pushes
+          // past (an active set: a step clamped after the solve would leave the others compensating
+          // for a move that never happens).
+          const e = j - 6 - kId, b = e >= 0 && e < kEx ? state.expression[e] : 0.5;
+          if (j >= first && !(b <= 0 && g[j] > 0) && !(b >= 1 && g[j] < 0)) continue;
+          for (let i = 0; i < P; i++) A[j * P + i] = A[i * P + j] = 0;
+          A[j * P + j] = 1;
+          step[j] = 0;
+        }
         if (!choleskySolve(A, step, P)) { lambda *= 4; continue; }
         copyState(state, trial);
         rotateBy(trial.camera.rotation, step[0], step[1], step[2]);
@@ -123,12 +136,12 @@ export class PhotometricGaussNewton {
           copyState(trial, state);
           lambda = Math.max(1e-6, lambda / 3);
           accepted = true;
-          if (energy - next < 1e-4 * energy) return iteration + 1;
+          if (iteration >= 0 && energy - next < 1e-4 * energy) return iteration + 1;
         } else lambda *= 4;
       }
-      if (!accepted) break;
+      if (!accepted) return Math.max(0, iteration);
     }
-    return iteration;
+    return o.iterations;
   }
 
   private render(state: GeometryState, albedoModel: AlbedoModel): void {
@@ -178,9 +191,10 @@ export class PhotometricGaussNewton {
 
   /**
    * H = JᵀWJ/σ², g = JᵀWr/σ² of the photometric term at the last render (IRLS weights of the robust
-   * penalty, fixed); returns its energy.
+   * penalty, fixed), over the parameters from `first` on (the rest of H and g is left as it was, for
+   * the caller to hold); returns its energy.
    */
-  private linearise(target: Float32Array, state: GeometryState, albedoModel: AlbedoModel, o: GaussNewtonOptions, H: Float64Array, g: Float64Array, P: number): number {
+  private linearise(target: Float32Array, state: GeometryState, albedoModel: AlbedoModel, o: GaussNewtonOptions, H: Float64Array, g: Float64Array, P: number, first: number): number {
     const face = this.face, n3 = 3 * face.vertexCount, kId = face.identity.count, kEx = face.expression.count, G = 6 + kId + kEx;
     const M = this.selectedCount, rows = 3 * M, sel = this.selected, color = this.image.color;
     const s2 = o.robustScale ** 2, invSigma = 1 / o.colourNoise;
@@ -206,14 +220,16 @@ export class PhotometricGaussNewton {
       }
     };
     // Geometry columns: one forward-mode derivative each.
-    for (let k = 0; k < 6; k++) {
-      unit.fill(0, 0, 3);
-      unit[k % 3] = 1;
-      this.renderer.colorDerivative(null, k < 3 ? unit : null, k < 3 ? null : unit, col);
-      gather(k);
+    if (first === 0) {
+      for (let k = 0; k < 6; k++) {
+        unit.fill(0, 0, 3);
+        unit[k % 3] = 1;
+        this.renderer.colorDerivative(null, k < 3 ? unit : null, k < 3 ? null : unit, col);
+        gather(k);
+      }
+      for (let k = 0; k < kId; k++) { this.renderer.colorDerivative(face.identity.basis.subarray(k * n3, (k + 1) * n3), null, null, col); gather(6 + k); }
+      for (let k = 0; k < kEx; k++) { this.renderer.colorDerivative(face.expression.basis.subarray(k * n3, (k + 1) * n3), null, null, col); gather(6 + kId + k); }
     }
-    for (let k = 0; k < kId; k++) { this.renderer.colorDerivative(face.identity.basis.subarray(k * n3, (k + 1) * n3), null, null, col); gather(6 + k); }
-    for (let k = 0; k < kEx; k++) { this.renderer.colorDerivative(face.expression.basis.subarray(k * n3, (k + 1) * n3), null, null, col); gather(6 + kId + k); }
     // Light and albedo columns: C_c = ρ_c·Σ_k Y_k(n)·sh[3k + c] is linear in each.
     J.fill(0, G * rows, P * rows);
     const tri = this.renderer.triangleIds, bary = this.renderer.barycentrics, T = face.triangles, normal = this.image.normal;
@@ -234,24 +250,31 @@ export class PhotometricGaussNewton {
         }
       }
     }
-    // JᵀJ in row blocks that stay in cache; the upper triangle, mirrored.
+    // JᵀJ in row blocks that stay in cache; the upper triangle, mirrored. A light column sh[3k + c]
+    // is zero outside channel c's rows: its products run over every third row, or are zero.
     H.fill(0);
-    const BLOCK = 384;
+    const BLOCK = 384; // a multiple of 3: blocks start on a pixel's first channel
     for (let start = 0; start < rows; start += BLOCK) {
       const end = Math.min(rows, start + BLOCK);
-      for (let a = 0; a < P; a++) {
-        const oa = a * rows;
+      for (let a = first; a < P; a++) {
+        const oa = a * rows, channelA = a >= G && a < G + 27 ? (a - G) % 3 : -1;
         for (let b = a; b < P; b++) {
-          const ob = b * rows;
-          let s0 = 0, s1 = 0, i = start;
-          for (; i + 1 < end; i += 2) { s0 += J[oa + i] * J[ob + i]; s1 += J[oa + i + 1] * J[ob + i + 1]; }
-          if (i < end) s0 += J[oa + i] * J[ob + i];
-          H[a * P + b] += s0 + s1;
+          const ob = b * rows, channelB = b >= G && b < G + 27 ? (b - G) % 3 : -1;
+          let sum = 0;
+          if (channelA < 0 && channelB < 0) {
+            let s1 = 0, i = start;
+            for (; i + 1 < end; i += 2) { sum += J[oa + i] * J[ob + i]; s1 += J[oa + i + 1] * J[ob + i + 1]; }
+            if (i < end) sum += J[oa + i] * J[ob + i];
+            sum += s1;
+          } else if (channelA < 0 || channelB < 0 || channelA === channelB) {
+            for (let i = start + Math.max(channelA, channelB); i < end; i += 3) sum += J[oa + i] * J[ob + i];
+          }
+          H[a * P + b] += sum;
         }
       }
     }
-    for (let a = 0; a < P; a++) {
-      for (let b = 0; b < a; b++) H[a * P + b] = H[b * P + a];
+    for (let a = first; a < P; a++) {
+      for (let b = first; b < a; b++) H[a * P + b] = H[b * P + a];
       const oa = a * rows;
       let s = 0;
       for (let i = 0; i < rows; i++) s += J[oa + i] * r[i];

@@ -164,6 +164,15 @@ export class PhotometricRenderer {
   private readonly gradScreen: Float64Array;
   private readonly gradNormals: Float64Array;
   private readonly gradCamera: Float64Array;
+  /**
+   * For `colorDerivative`, found once per render: the triangles whose normals reach a covered pixel
+   * (sharing a vertex with a covered triangle), and each pixel's shading (`shadePixel`'s 0–6 and
+   * 15–20, and 1/area of its screen triangle) so the derivative along each direction need not redo it.
+   */
+  private readonly normalTriangles: Int32Array;
+  private normalTriangleCount = -1;
+  private readonly vertexMark: Uint8Array;
+  private pixelShading = new Float64Array(0);
 
   constructor(triangles: Uint32Array, vertexCount: number, width: number, height: number) {
     for (let i = 0; i < triangles.length; i++) {
@@ -186,6 +195,8 @@ export class PhotometricRenderer {
     this.gradScreen = new Float64Array(2 * vertexCount);
     this.gradNormals = new Float64Array(3 * vertexCount);
     this.gradCamera = new Float64Array(3 * vertexCount);
+    this.normalTriangles = new Int32Array(triangles.length / 3);
+    this.vertexMark = new Uint8Array(vertexCount);
   }
 
   /**
@@ -228,6 +239,7 @@ export class PhotometricRenderer {
     this.computeNormals();
     this.rasterize();
     this.rendered = true;
+    this.normalTriangleCount = -1;
     if (out) this.shade(out);
     return this.coveredPixels;
   }
@@ -364,9 +376,13 @@ export class PhotometricRenderer {
       dS[2 * i] = fw * (dx + P[o] * w * dz);
       dS[2 * i + 1] = -fw * (dy + P[o + 1] * w * dz);
     }
-    // Normals: d(e1 × e2) = de1 × e2 + e1 × de2 into the sums of the corners, then through normalisation.
+    // Normals: d(e1 × e2) = de1 × e2 + e1 × de2 into the sums of the corners, then through
+    // normalisation; only the triangles whose normals reach a covered pixel.
+    if (this.normalTriangleCount < 0) this.prepareDerivatives();
     dN.fill(0);
-    for (let t = 0; t < T.length; t += 3) {
+    const needed = this.normalTriangles;
+    for (let j = 0; j < this.normalTriangleCount; j++) {
+      const t = 3 * needed[j];
       const a = 3 * T[t], b = 3 * T[t + 1], c = 3 * T[t + 2];
       const e1x = P[b] - P[a], e1y = P[b + 1] - P[a + 1], e1z = P[b + 2] - P[a + 2];
       const e2x = P[c] - P[a], e2y = P[c + 1] - P[a + 1], e2z = P[c + 2] - P[a + 2];
@@ -386,18 +402,18 @@ export class PhotometricRenderer {
       const dot = nx * gx + ny * gy + nz * gz, inv = 1 / len;
       dN[o] = (gx - nx * dot) * inv; dN[o + 1] = (gy - ny * dot) * inv; dN[o + 2] = (gz - nz * dot) * inv;
     }
-    const tri = this.triangleIds, A = this.albedo, L = this.sh, S = this.screen;
+    const tri = this.triangleIds, A = this.albedo, L = this.sh, S = this.screen, cache = this.pixelShading;
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
       if (t < 0) { out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = 0; continue; }
       const i0 = T[3 * t], i1 = T[3 * t + 1], i2 = T[3 * t + 2];
       const o0 = 3 * i0, o1 = 3 * i1, o2 = 3 * i2;
-      const q = this.shadePixel(p, t);
-      const b0 = q[0], b1 = q[1], b2 = q[2], nx = q[3], ny = q[4], nz = q[5], invLen = q[6];
+      const q = 14 * p;
+      const b0 = cache[q], b1 = cache[q + 1], b2 = cache[q + 2], nx = cache[q + 3], ny = cache[q + 4], nz = cache[q + 5], invLen = cache[q + 6];
       // Barycentrics: db_j = −∇b_j · Σ_i b_i·ds_i.
       const ax = S[2 * i0], ay = S[2 * i0 + 1];
       const e1x = S[2 * i1] - ax, e1y = S[2 * i1 + 1] - ay, e2x = S[2 * i2] - ax, e2y = S[2 * i2 + 1] - ay;
-      const invArea = 1 / (e1x * e2y - e1y * e2x);
+      const invArea = cache[q + 13];
       const sx = b0 * dS[2 * i0] + b1 * dS[2 * i1] + b2 * dS[2 * i2];
       const sy = b0 * dS[2 * i0 + 1] + b1 * dS[2 * i1 + 1] + b2 * dS[2 * i2 + 1];
       const db1 = -(e2y * sx - e2x * sy) * invArea, db2 = -(e1x * sy - e1y * sx) * invArea, db0 = -db1 - db2;
@@ -413,9 +429,30 @@ export class PhotometricRenderer {
       for (let c = 0; c < 3; c++) {
         const dE = dy1 * L[3 + c] + dy2 * L[6 + c] + dy3 * L[9 + c] + dy4 * L[12 + c] + dy5 * L[15 + c] + dy6 * L[18 + c] + dy7 * L[21 + c] + dy8 * L[24 + c];
         const dRho = db0 * A[o0 + c] + db1 * A[o1 + c] + db2 * A[o2 + c];
-        out[3 * p + c] = dRho * q[15 + c] + q[18 + c] * dE;
+        out[3 * p + c] = dRho * cache[q + 7 + c] + cache[q + 10 + c] * dE;
       }
     }
+  }
+
+  /** The cache of `colorDerivative` for the last render (see `normalTriangles`). */
+  private prepareDerivatives(): void {
+    const T = this.triangles, mark = this.vertexMark.fill(0), tri = this.triangleIds, S = this.screen;
+    if (this.pixelShading.length < 14 * tri.length) this.pixelShading = new Float64Array(14 * tri.length);
+    const cache = this.pixelShading;
+    for (let p = 0; p < tri.length; p++) {
+      const t = tri[p];
+      if (t < 0) continue;
+      const i0 = T[3 * t], i1 = T[3 * t + 1], i2 = T[3 * t + 2];
+      mark[i0] = 1; mark[i1] = 1; mark[i2] = 1;
+      const q = this.shadePixel(p, t), o = 14 * p;
+      for (let k = 0; k < 7; k++) cache[o + k] = q[k];
+      for (let k = 0; k < 6; k++) cache[o + 7 + k] = q[15 + k];
+      const ax = S[2 * i0], ay = S[2 * i0 + 1];
+      cache[o + 13] = 1 / ((S[2 * i1] - ax) * (S[2 * i2 + 1] - ay) - (S[2 * i1 + 1] - ay) * (S[2 * i2] - ax));
+    }
+    let count = 0;
+    for (let t = 0; t < T.length / 3; t++) if (mark[T[3 * t]] || mark[T[3 * t + 1]] || mark[T[3 * t + 2]]) this.normalTriangles[count++] = t;
+    this.normalTriangleCount = count;
   }
 
   /** Area-weighted unit vertex normals of the camera-space mesh. */

@@ -10,12 +10,12 @@ import { createPhotometricImage, PhotometricRenderer, scaleCamera } from '../../
 import { shDirectionalLight } from '../../src/render/spherical-harmonics.js';
 
 /**
- * A 512-pixel "photo" of the face region of the face with `identity` (0.8 σ, seed 21) and jawOpen 0.3
+ * A 512-pixel "photo" of the face region of the face with `identity` (0.8 σ, from `seed`) and jawOpen 0.3
  * at 20° yaw, lit from the upper left, with per-vertex linear albedo `albedo(v)` on the model's
  * vertices; its 68 landmarks with 1 px noise, and the landmark fit to them.
  */
-export function syntheticPhoto(model: MorphableModel, albedoOf: (v: number) => number[]) {
-  const random = new SeededRandom(21);
+export function syntheticPhoto(model: MorphableModel, albedoOf: (v: number) => number[], seed = 21) {
+  const random = new SeededRandom(seed);
   const size = 512;
   const identity = new Float32Array(model.identity.count).map(() => 0.8 * random.normal());
   const expression = new Float32Array(model.expression.count);
