@@ -57,9 +57,9 @@ export interface PhotometricFitOptions {
    * person: it is held fixed and the geometry is fitted as with a colour model.
    */
   albedo?: ArrayLike<number>;
-  /** With a colour model: colour noise σ (linear RGB), weighing the photo against landmarks and priors. */
+  /** With a colour model or known albedo: colour noise σ (linear RGB), weighing the photo against landmarks and priors. */
   colourNoise?: number;
-  /** With a colour model: landmark noise as a fraction of the crop side. */
+  /** With a colour model or known albedo: landmark noise as a fraction of the crop side. */
   landmarkNoise?: number;
 }
 
@@ -88,7 +88,7 @@ const SYMMETRY = 0.5;
 const DEFAULTS = { size: 256, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15, albedoPrior: 0.05, colourNoise: 0.02, landmarkNoise: 0.01 };
 const ADAM_STEPS = 40;
 type FitSettings = typeof DEFAULTS;
-/** With a colour model: Levenberg–Marquardt iterations, and the expression prior of its energy. */
+/** With a colour model or known albedo: Levenberg–Marquardt iterations, and the expression prior of its energy. */
 const COLOUR_MODEL_ITERATIONS = 8;
 const COLOUR_MODEL_EXPRESSION_PRIOR = 10;
 
@@ -105,7 +105,7 @@ export class PhotometricFitter {
   /** 1 where the crop pixel lies within the photo, 0 past its border (no data there: left out everywhere). */
   private readonly inside: Float32Array;
   private readonly gradient;
-  /** With a colour model: the Levenberg–Marquardt geometry step (made on first use), its target and colour model. */
+  /** The Levenberg–Marquardt geometry step (made on first use) and its half-size target; the model's colour model, if any. */
   private gaussNewton: PhotometricGaussNewton | undefined;
   private smallTarget: Float32Array | undefined;
   private smallInside: Uint8Array | undefined;
