@@ -57,7 +57,7 @@ export function syntheticPhoto(model: MorphableModel, albedoOf: (v: number) => n
   projectPoints(camera, points3d, 68, landmarks);
   for (let i = 0; i < 136; i++) landmarks[i] += random.normal();
   const landmarkFit = new LandmarkFitter(model).fit(landmarks, size, size, { focal: 1500 });
-  return { photo: { width: size, height: size, data }, landmarks, landmarkFit, shape, light };
+  return { photo: { width: size, height: size, data }, landmarks, landmarkFit, identity, expression, shape, light };
 }
 
 /** A skin albedo that varies a little left to right (a smooth top-to-bottom change would be indistinguishable from light from above). */
