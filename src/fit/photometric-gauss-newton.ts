@@ -71,6 +71,8 @@ export class PhotometricGaussNewton {
   private readonly column: Float64Array;
   private jacobian = new Float32Array(0);
   private readonly Y = new Float64Array(9);
+  /** Views of the identity then expression components (3N each): the directions of the shape columns. */
+  private readonly components: Float32Array[];
 
   constructor(face: MorphableModel, size: number) {
     this.face = face;
@@ -84,6 +86,11 @@ export class PhotometricGaussNewton {
     this.residual = new Float64Array(3 * pixels);
     this.rootWeight = new Float64Array(pixels);
     this.column = new Float64Array(3 * pixels);
+    const n3 = 3 * n, view = (basis: Float32Array, k: number) => basis.subarray(k * n3, (k + 1) * n3);
+    this.components = [
+      ...Array.from({ length: face.identity.count }, (_, k) => view(face.identity.basis, k)),
+      ...Array.from({ length: face.expression.count }, (_, k) => view(face.expression.basis, k)),
+    ];
   }
 
   /**
@@ -176,6 +183,15 @@ export class PhotometricGaussNewton {
     this.selectedCount = count;
   }
 
+  /** Column k of the Jacobian: the colour derivative in `column` at the selected pixels, weighted. */
+  private gatherColumn(k: number, rows: number): void {
+    const J = this.jacobian, col = this.column, sel = this.selected, root = this.rootWeight, o = k * rows;
+    for (let i = 0; i < this.selectedCount; i++) {
+      const p = 3 * sel[i], w = root[i];
+      J[o + 3 * i] = w * col[p]; J[o + 3 * i + 1] = w * col[p + 1]; J[o + 3 * i + 2] = w * col[p + 2];
+    }
+  }
+
   /** The robust photometric energy of the last render over the selected pixels. */
   private photometricEnergy(target: Float32Array, o: GaussNewtonOptions): number {
     const color = this.image.color, s2 = o.robustScale ** 2;
@@ -212,23 +228,18 @@ export class PhotometricGaussNewton {
     }
     if (this.jacobian.length < P * rows) this.jacobian = new Float32Array(Math.ceil(1.2 * P * rows));
     const J = this.jacobian, col = this.column, unit = this.Y;
-    const gather = (k: number) => {
-      const o2 = k * rows;
-      for (let i = 0; i < M; i++) {
-        const p = 3 * sel[i], w = root[i];
-        J[o2 + 3 * i] = w * col[p]; J[o2 + 3 * i + 1] = w * col[p + 1]; J[o2 + 3 * i + 2] = w * col[p + 2];
-      }
-    };
     // Geometry columns: one forward-mode derivative each.
     if (first === 0) {
       for (let k = 0; k < 6; k++) {
         unit.fill(0, 0, 3);
         unit[k % 3] = 1;
         this.renderer.colorDerivative(null, k < 3 ? unit : null, k < 3 ? null : unit, col);
-        gather(k);
+        this.gatherColumn(k, rows);
       }
-      for (let k = 0; k < kId; k++) { this.renderer.colorDerivative(face.identity.basis.subarray(k * n3, (k + 1) * n3), null, null, col); gather(6 + k); }
-      for (let k = 0; k < kEx; k++) { this.renderer.colorDerivative(face.expression.basis.subarray(k * n3, (k + 1) * n3), null, null, col); gather(6 + kId + k); }
+      for (let k = 0; k < this.components.length; k++) {
+        this.renderer.colorDerivative(this.components[k], null, null, col);
+        this.gatherColumn(6 + k, rows);
+      }
     }
     // Light and albedo columns: C_c = ρ_c·Σ_k Y_k(n)·sh[3k + c] is linear in each.
     J.fill(0, G * rows, P * rows);
