@@ -13,9 +13,7 @@ import type { MorphableModel } from '../src/model/morphable-model.js';
 import { submodel } from '../src/model/submesh.js';
 import { createPhotometricGradient, createPhotometricImage, PhotometricRenderer } from '../src/render/photometric.js';
 import { annotatedFaces, mean, median, nme } from './faces68.js';
-import { shPeakDirection } from '../src/render/spherical-harmonics.js';
-import { rmsDistance } from '../test/helpers/synthetic.js';
-import { albedoArray, skinAlbedo, syntheticPhoto, withColourModel } from '../test/helpers/synthetic-photo.js';
+import { albedoArray, photometricErrors, skinAlbedo, syntheticPhoto, withColourModel } from '../test/helpers/synthetic-photo.js';
 
 /** `model` for faces-68 (calibrated landmarks) and the renderer; `synthetic` (bare landmark vertices, as the synthetic landmarks are) for the synthetic face. */
 export async function photometricBench(model: MorphableModel, synthetic: MorphableModel, faces68: string, log: (line: string) => void): Promise<string> {
@@ -65,11 +63,10 @@ export async function photometricBench(model: MorphableModel, synthetic: Morphab
       const t = performance.now();
       const fit = fitter.fit(truth.photo, 1, truth.landmarks, truth.landmarkFit, options);
       seconds.push((performance.now() - t) / 1000);
-      const region = synthetic.regions.face, meanFace = rmsDistance(synthetic.mean, truth.shape, region);
-      before.push(rmsDistance(evaluateShape(synthetic, truth.landmarkFit.identity, truth.landmarkFit.expression), truth.shape, region) / meanFace);
-      after.push(rmsDistance(evaluateShape(synthetic, fit.identity, fit.expression), truth.shape, region) / meanFace);
-      const found = shPeakDirection(fit.sh), light = truth.light;
-      degrees.push((Math.acos(Math.min(1, (found[0] * light[0] + found[1] * light[1] + found[2] * light[2]) / Math.hypot(...light))) * 180) / Math.PI);
+      const e = photometricErrors(synthetic, truth, fit);
+      before.push(e.before / e.meanFace);
+      after.push(e.after / e.meanFace);
+      degrees.push(e.light);
     }
     const row = `| ${name} | ${mean(before).toFixed(2)} | **${mean(after).toFixed(2)}** / ${Math.max(...after).toFixed(2)} | ${mean(degrees).toFixed(1)}° | ${median(seconds).toFixed(2)} s |`;
     lines.push(row);

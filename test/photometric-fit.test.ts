@@ -7,10 +7,8 @@ import { importModel } from '../src/io/node/import-model.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
-import { shPeakDirection } from '../src/render/spherical-harmonics.js';
 import { ICT_ARCHIVE, hasShared } from './helpers/shared.js';
-import { rmsDistance } from './helpers/synthetic.js';
-import { albedoArray, skinAlbedo, syntheticPhoto, withColourModel } from './helpers/synthetic-photo.js';
+import { albedoArray, photometricErrors, skinAlbedo, syntheticPhoto, withColourModel } from './helpers/synthetic-photo.js';
 
 describe('mirrorVertices', () => {
   it('pairs each vertex with its mirror image across x = 0', () => {
@@ -64,19 +62,7 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
     expect(Math.abs(fd - gv) / Math.abs(gv)).toBeLessThan(1e-4);
   });
 
-  /** Face-region 3D errors (mm) of the landmark fit, the photometric fit and the mean face, and the light's error (°). */
-  function errors(truth: ReturnType<typeof syntheticPhoto>, fit: { identity: Float32Array; expression: Float32Array; sh: Float64Array }) {
-    const region = model.regions.face;
-    const found = shPeakDirection(fit.sh), light = truth.light;
-    const cos = (found[0] * light[0] + found[1] * light[1] + found[2] * light[2]) / Math.hypot(...light);
-    return {
-      before: rmsDistance(evaluateShape(model, truth.landmarkFit.identity, truth.landmarkFit.expression), truth.shape, region),
-      after: rmsDistance(evaluateShape(model, fit.identity, fit.expression), truth.shape, region),
-      meanFace: rmsDistance(model.mean, truth.shape, region),
-      light: (Math.acos(Math.min(1, cos)) * 180) / Math.PI,
-    };
-  }
-
+  const errors = (truth: ReturnType<typeof syntheticPhoto>, fit: Parameters<typeof photometricErrors>[2]) => photometricErrors(model, truth, fit);
   const skin = (v: number) => skinAlbedo(model)(v);
 
   it('without a colour model (ICT): lowers the image error, keeps the shape within 10 % of the landmark fit\'s and finds the light within 10°', () => {

@@ -8,7 +8,7 @@ import { shBasis, SH_K } from '../render/spherical-harmonics.js';
 import type { Camera } from './camera.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
 import { choleskySolve } from './linalg.js';
-import { LandmarkTerm, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
+import { evaluateAlbedo, LandmarkTerm, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
 import { rotateBy } from './rotation.js';
 
 /**
@@ -171,9 +171,9 @@ export class PhotometricFitter {
     this.initialiseAppearance(camera);
     const rmseBefore = this.rmse(camera);
 
-    // The colour-model path fits at half the render size.
-    const lm = new LandmarkTerm(this.model, start.landmarkVertices, landmarks, this.colourModel || options.albedo ? s / 2 : s, crop);
     const albedoModel = options.albedo ? this.knownAlbedo(options.albedo) : this.colourModel;
+    // Levenberg–Marquardt (with an albedo model) fits at half the render size.
+    const lm = new LandmarkTerm(this.model, start.landmarkVertices, landmarks, albedoModel ? s / 2 : s, crop);
     const colourCoefficients = new Float64Array(albedoModel?.count ?? 0);
     const iterations = albedoModel
       ? this.gaussNewtonGeometry(camera, alpha, beta, lm, albedoModel, colourCoefficients, options.iterations ?? COLOUR_MODEL_ITERATIONS, o)
@@ -275,9 +275,7 @@ export class PhotometricFitter {
     camera.rotation.set(state.camera.rotation);
     camera.translation.set(state.camera.translation);
     this.sh.set(state.sh);
-    const A = this.albedo, n3 = A.length;
-    A.set(colour.mean);
-    for (let k = 0; k < colour.count; k++) for (let i = 0; i < n3; i++) A[i] += coefficients[k] * colour.basis[k * n3 + i];
+    evaluateAlbedo(colour, coefficients, this.albedo);
     return used;
   }
 

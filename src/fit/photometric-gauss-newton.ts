@@ -34,6 +34,17 @@ export interface AlbedoModel {
   count: number;
 }
 
+/** out = mean + Σ_k coefficients[k]·basis_k (3N). */
+export function evaluateAlbedo(model: AlbedoModel, coefficients: ArrayLike<number>, out: Float64Array): Float64Array {
+  const n3 = out.length, B = model.basis;
+  out.set(model.mean);
+  for (let k = 0; k < model.count; k++) {
+    const c = coefficients[k];
+    if (c !== 0) for (let i = 0, o = k * n3; i < n3; i++) out[i] += c * B[o + i];
+  }
+  return out;
+}
+
 export interface GeometryState {
   camera: Camera;
   identity: Float64Array;
@@ -153,13 +164,8 @@ export class PhotometricGaussNewton {
 
   private render(state: GeometryState, albedoModel: AlbedoModel): void {
     evaluateShape(this.face, state.identity, state.expression, this.positions);
-    const a = this.albedo, K = albedoModel.count, n3 = a.length, B = albedoModel.basis, c = state.albedoCoefficients;
-    a.set(albedoModel.mean);
-    for (let k = 0; k < K; k++) {
-      const ck = c[k];
-      if (ck !== 0) for (let i = 0, o = k * n3; i < n3; i++) a[i] += ck * B[o + i];
-    }
-    this.renderer.render(this.positions, state.camera, a, state.sh, this.image);
+    evaluateAlbedo(albedoModel, state.albedoCoefficients, this.albedo);
+    this.renderer.render(this.positions, state.camera, this.albedo, state.sh, this.image);
   }
 
   /** Valid covered pixels away from silhouettes and depth jumps (more than 3 mm per pixel of distance, + 2 mm). */

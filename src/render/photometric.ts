@@ -161,6 +161,7 @@ export class PhotometricRenderer {
   private readonly translation = new Float64Array(3);
   private focal = 0;
   private rendered = false;
+  // Per-vertex scratch of the backward pass, and of the forward pass of colorDerivative.
   private readonly gradScreen: Float64Array;
   private readonly gradNormals: Float64Array;
   private readonly gradCamera: Float64Array;

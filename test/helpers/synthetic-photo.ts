@@ -7,7 +7,8 @@ import { componentNorms, type MorphableModel } from '../../src/model/morphable-m
 import { SeededRandom } from '../../src/model/random.js';
 import { submodel } from '../../src/model/submesh.js';
 import { createPhotometricImage, PhotometricRenderer, scaleCamera } from '../../src/render/photometric.js';
-import { shDirectionalLight } from '../../src/render/spherical-harmonics.js';
+import { shDirectionalLight, shPeakDirection } from '../../src/render/spherical-harmonics.js';
+import { rmsDistance } from './synthetic.js';
 
 /**
  * A 512-pixel "photo" of the face region of the face with `identity` (0.8 σ, from `seed`) and jawOpen 0.3
@@ -93,4 +94,20 @@ export function albedoArray(model: MorphableModel, albedoOf: (v: number) => numb
   const out = new Float32Array(3 * model.vertexCount);
   for (let v = 0; v < model.vertexCount; v++) out.set(albedoOf(v), 3 * v);
   return out;
+}
+
+/**
+ * How far a photometric fit is from the truth of `syntheticPhoto`: face-region 3D errors (mm) of the
+ * landmark fit, the fit and the mean face, and the angle (°) between the fitted light's peak and the true light.
+ */
+export function photometricErrors(model: MorphableModel, truth: ReturnType<typeof syntheticPhoto>, fit: { identity: ArrayLike<number>; expression: ArrayLike<number>; sh: ArrayLike<number> }) {
+  const region = model.regions.face;
+  const found = shPeakDirection(fit.sh), light = truth.light;
+  const cos = (found[0] * light[0] + found[1] * light[1] + found[2] * light[2]) / Math.hypot(light[0], light[1], light[2]);
+  return {
+    before: rmsDistance(evaluateShape(model, truth.landmarkFit.identity, truth.landmarkFit.expression), truth.shape, region),
+    after: rmsDistance(evaluateShape(model, fit.identity, fit.expression), truth.shape, region),
+    meanFace: rmsDistance(model.mean, truth.shape, region),
+    light: (Math.acos(Math.min(1, cos)) * 180) / Math.PI,
+  };
 }
