@@ -19,6 +19,18 @@ describe('linear algebra', () => {
     expect(choleskySolve(a, b, 3)).toBe(true);
     b.forEach((v, i) => expect(v).toBeCloseTo(x[i], 12));
     expect(choleskySolve(Float64Array.from([1, 2, 2, 1]), new Float64Array(2), 2)).toBe(false);
+    // Sizes that take both the two-row path and the odd row left over.
+    const random = new SeededRandom(4);
+    for (const n of [8, 9]) {
+      const m = Float64Array.from({ length: n * n }, () => random.normal());
+      const spd = new Float64Array(n * n);
+      for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) for (let k = 0; k < n; k++) spd[r * n + c] += m[k * n + r] * m[k * n + c] + (r === c && k === 0 ? 1 : 0);
+      const truth = Float64Array.from({ length: n }, () => random.normal());
+      const rhs = new Float64Array(n);
+      for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) rhs[r] += spd[r * n + c] * truth[c];
+      expect(choleskySolve(spd, rhs, n)).toBe(true);
+      rhs.forEach((v, i) => expect(v).toBeCloseTo(truth[i], 9));
+    }
   });
 
   it('finds eigenvalues and eigenvectors of a symmetric matrix', () => {

@@ -485,29 +485,43 @@ export class LandmarkFitter {
       rows += 2;
     }
     const R = 2 * POINTS, Jt = this.jacobianColumns, e = this.residuals;
-    for (let a = 0; a < n; a++) {
-      const ca = a * R;
-      let ga = 0;
-      for (let k = 0; k < rows; k++) ga += Jt[ca + k] * e[k];
+    // Two rows of H at a time, four columns each: six column loads feed eight independent sums. Row
+    // a + 1 also computes H[a + 1][a], below the diagonal, which symmetrizeFromUpper overwrites.
+    let a = 0;
+    for (; a + 2 <= n; a += 2) {
+      const ca = a * R, cb = ca + R;
+      let ga = 0, gb = 0;
+      for (let k = 0; k < rows; k++) { ga += Jt[ca + k] * e[k]; gb += Jt[cb + k] * e[k]; }
       g[a] = -ga;
+      g[a + 1] = -gb;
       let c = a;
-      // Four columns at a time: one load of column a feeds four independent sums.
       for (; c + 4 <= n; c += 4) {
         const c0 = c * R, c1 = c0 + R, c2 = c1 + R, c3 = c2 + R;
-        let h0 = 0, h1 = 0, h2 = 0, h3 = 0;
+        let h0 = 0, h1 = 0, h2 = 0, h3 = 0, i0 = 0, i1 = 0, i2 = 0, i3 = 0;
         for (let k = 0; k < rows; k++) {
-          const x = Jt[ca + k];
-          h0 += x * Jt[c0 + k]; h1 += x * Jt[c1 + k]; h2 += x * Jt[c2 + k]; h3 += x * Jt[c3 + k];
+          const x = Jt[ca + k], y = Jt[cb + k];
+          const j0 = Jt[c0 + k], j1 = Jt[c1 + k], j2 = Jt[c2 + k], j3 = Jt[c3 + k];
+          h0 += x * j0; h1 += x * j1; h2 += x * j2; h3 += x * j3;
+          i0 += y * j0; i1 += y * j1; i2 += y * j2; i3 += y * j3;
         }
-        const at = a * n + c;
+        const at = a * n + c, bt = at + n;
         H[at] = h0; H[at + 1] = h1; H[at + 2] = h2; H[at + 3] = h3;
+        H[bt] = i0; H[bt + 1] = i1; H[bt + 2] = i2; H[bt + 3] = i3;
       }
       for (; c < n; c++) {
         const cc = c * R;
-        let h = 0;
-        for (let k = 0; k < rows; k++) h += Jt[ca + k] * Jt[cc + k];
+        let h = 0, i = 0;
+        for (let k = 0; k < rows; k++) { const j = Jt[cc + k]; h += Jt[ca + k] * j; i += Jt[cb + k] * j; }
         H[a * n + c] = h;
+        H[(a + 1) * n + c] = i;
       }
+    }
+    if (a < n) {
+      const ca = a * R;
+      let ga = 0, h = 0;
+      for (let k = 0; k < rows; k++) { ga += Jt[ca + k] * e[k]; h += Jt[ca + k] * Jt[ca + k]; }
+      g[a] = -ga;
+      H[a * n + a] = h;
     }
     for (let j = 0; j < P; j++) {
       const lambda = j < this.rank ? lambdaId : lambdaEx;

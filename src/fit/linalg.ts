@@ -15,9 +15,28 @@ export function choleskySolve(a: Float64Array, b: Float64Array, n: number): bool
     const ljj = Math.sqrt(d);
     a[rowJ + j] = ljj;
     const inv = 1 / ljj;
-    for (let i = j + 1; i < n; i++) {
+    // Two rows at a time, two independent sums each: one load of row j feeds two rows, and the
+    // subtractions do not wait on each other.
+    let i = j + 1;
+    for (; i + 2 <= n; i += 2) {
+      const rowI = i * n, rowI1 = rowI + n;
+      let s0 = a[rowI + j], s1 = 0, t0 = a[rowI1 + j], t1 = 0, k = 0;
+      for (; k + 2 <= j; k += 2) {
+        const l0 = a[rowJ + k], l1 = a[rowJ + k + 1];
+        s0 -= a[rowI + k] * l0;
+        s1 -= a[rowI + k + 1] * l1;
+        t0 -= a[rowI1 + k] * l0;
+        t1 -= a[rowI1 + k + 1] * l1;
+      }
+      if (k < j) {
+        s0 -= a[rowI + k] * a[rowJ + k];
+        t0 -= a[rowI1 + k] * a[rowJ + k];
+      }
+      a[rowI + j] = (s0 + s1) * inv;
+      a[rowI1 + j] = (t0 + t1) * inv;
+    }
+    if (i < n) {
       const rowI = i * n;
-      // Two independent sums, so the subtractions do not wait on each other.
       let s0 = a[rowI + j], s1 = 0, k = 0;
       for (; k + 2 <= j; k += 2) {
         s0 -= a[rowI + k] * a[rowJ + k];
