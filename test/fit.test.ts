@@ -24,7 +24,10 @@ describe('linear algebra', () => {
     for (const n of [8, 9]) {
       const m = Float64Array.from({ length: n * n }, () => random.normal());
       const spd = new Float64Array(n * n);
-      for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) for (let k = 0; k < n; k++) spd[r * n + c] += m[k * n + r] * m[k * n + c] + (r === c && k === 0 ? 1 : 0);
+      for (let r = 0; r < n; r++) {
+        spd[r * n + r] = 1;
+        for (let c = 0; c < n; c++) for (let k = 0; k < n; k++) spd[r * n + c] += m[k * n + r] * m[k * n + c];
+      }
       const truth = Float64Array.from({ length: n }, () => random.normal());
       const rhs = new Float64Array(n);
       for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) rhs[r] += spd[r * n + c] * truth[c];

@@ -28,6 +28,7 @@ export interface OracleResult {
 
 const ITERATIONS = 6;
 
+/** `noisePx`: the landmark noise the faces were drawn with (syntheticFace's `noise`). */
 export function oracleFit(model: MorphableModel, faces: SyntheticFace[], outline: 'both' | 'across', noisePx = 1): OracleResult {
   const K = model.identity.count, n3 = model.mean.length, B = model.identity.basis;
   const P = 6 + K;
