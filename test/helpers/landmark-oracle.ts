@@ -1,6 +1,6 @@
 /**
  * What a landmark fit could reach on the synthetic faces if it were told more than a photo tells: the
- * MAP estimate of pose and all identity modes (N(0, I) prior, the true 1 px noise, focal length known,
+ * MAP estimate of pose and all identity modes (N(0, I) prior, the true noise level, focal length known,
  * no expressions: neutral faces) given the true vertex of every landmark, the outline's included.
  *
  * - `outline: 'both'`: outline points constrain both image directions, as they were generated (the
@@ -8,8 +8,8 @@
  * - `outline: 'across'`: outline points constrain only the direction across the outline (the
  *   residual along the true outline's image normal): what sliding correspondences leave.
  *
- * Gauss–Newton from the truth to convergence. Started from the landmark fit instead, it reached the
- * same cost on the faces tried: the objective has one minimum here.
+ * Gauss–Newton from the truth to convergence. Started from the landmark fit's result instead (and run
+ * for 12 iterations), it gave the same errors to four digits on the bench's 40 faces, both variants.
  */
 import { projectPoints } from '../../src/fit/camera.js';
 import { CHIN, OUTLINE_LEFT, OUTLINE_RIGHT } from '../../src/fit/contour.js';
