@@ -4,6 +4,7 @@
  * plus the speed of the fit alone and of a whole 640-px photo (load → detect → fit).
  */
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
+import { PHOTO_MAX_SIDE } from '../src/fit/fit-photo.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { anglesFromRotation, rotationDistance } from '../src/fit/rotation.js';
 import { loadImage } from '../src/io/node/image.js';
@@ -74,7 +75,7 @@ export async function fittingBench(model: MorphableModel, calibrated: MorphableM
   let missed = 0;
   const sizes = new Map<string, { width: number; height: number }>();
   for (const face of faces) {
-    const loaded = await loadImage(face.image, { maxSide: 1600 });
+    const loaded = await loadImage(face.image, { maxSide: PHOTO_MAX_SIDE });
     const { originalWidth: width, originalHeight: height } = loaded;
     sizes.set(face.name, { width, height });
     const plainB = fitter.fit(face.landmarks, width, height);

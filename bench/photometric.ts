@@ -6,7 +6,7 @@
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { PhotometricFitter } from '../src/fit/photometric-fit.js';
 import type { Camera } from '../src/fit/camera.js';
-import { projectLandmarks } from '../src/fit/fit-photo.js';
+import { PHOTO_MAX_SIDE, projectLandmarks } from '../src/fit/fit-photo.js';
 import { loadImage } from '../src/io/node/image.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
@@ -80,7 +80,7 @@ export async function photometricBench(model: MorphableModel, synthetic: Morphab
   const before: number[] = [], after: number[] = [], nmeBefore: number[] = [], nmeAfter: number[] = [], ms: number[] = [];
   let improved = 0;
   for (const f of annotatedFaces(faces68)) {
-    const photo = await loadImage(f.image, { maxSide: 1600 });
+    const photo = await loadImage(f.image, { maxSide: PHOTO_MAX_SIDE });
     const lfit = landmarkFitter.fit(f.landmarks, photo.originalWidth, photo.originalHeight);
     const t = performance.now();
     const pfit = photometricFitter.fit(photo.image, photo.scale, f.landmarks, lfit);

@@ -15,7 +15,7 @@ import { projectPoints } from '../../src/fit/camera.js';
 import { CHIN, OUTLINE_LEFT, OUTLINE_RIGHT } from '../../src/fit/contour.js';
 import { choleskySolve } from '../../src/fit/linalg.js';
 import { rotateBy, rotationDistance } from '../../src/fit/rotation.js';
-import { evaluateShape } from '../../src/model/evaluate.js';
+import { evaluateShape, evaluateVertices } from '../../src/model/evaluate.js';
 import type { MorphableModel } from '../../src/model/morphable-model.js';
 import { rmsDistance, type SyntheticFace } from './synthetic.js';
 
@@ -38,49 +38,41 @@ export function oracleFit(model: MorphableModel, faces: SyntheticFace[], outline
   const jaw = [...OUTLINE_RIGHT, CHIN, ...OUTLINE_LEFT];
   const ratio: number[] = [], pose: number[] = [];
   const H = new Float64Array(P * P), g = new Float64Array(P), row = new Float64Array(2 * P);
-  const alpha = new Float64Array(K), scratch = new Float64Array(9);
-  const point = new Float64Array(3), truthProjected = new Float32Array(136);
+  const alpha = new Float64Array(K), scratch = new Float64Array(9), normal = new Float64Array(2);
+  const points = new Float32Array(204), truthProjected = new Float32Array(136), neutral = new Float32Array(0);
 
   for (const truth of faces) {
     const camera = { ...truth.camera, rotation: Float64Array.from(truth.camera.rotation), translation: Float64Array.from(truth.camera.translation) };
     alpha.set(truth.identity);
-    projectPoints(truth.camera, vertexPositions(truth.shape, truth.vertices), 68, truthProjected);
+    projectPoints(truth.camera, evaluateVertices(model, truth.vertices, truth.identity, truth.expression, points), 68, truthProjected);
     for (let iteration = 0; iteration < ITERATIONS; iteration++) {
       H.fill(0);
       g.fill(0);
       const { rotation: R, translation: t, focal: f } = camera;
+      evaluateVertices(model, truth.vertices, alpha, neutral, points);
       for (let i = 0; i < 68; i++) {
         const v = truth.vertices[i];
         if (v < 0) continue;
-        for (let c = 0; c < 3; c++) {
-          let s = model.mean[3 * v + c];
-          for (let k = 0; k < K; k++) s += alpha[k] * B[k * n3 + 3 * v + c];
-          point[c] = s;
-        }
-        const px = R[0] * point[0] + R[1] * point[1] + R[2] * point[2];
-        const py = R[3] * point[0] + R[4] * point[1] + R[5] * point[2];
-        const pz = R[6] * point[0] + R[7] * point[1] + R[8] * point[2];
+        const x = points[3 * i], y = points[3 * i + 1], z = points[3 * i + 2];
+        const px = R[0] * x + R[1] * y + R[2] * z, py = R[3] * x + R[4] * y + R[5] * z, pz = R[6] * x + R[7] * y + R[8] * z;
         const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]);
         const eu = camera.cx + (f * xc) / d - truth.landmarks[2 * i];
         const ev = camera.cy - (f * yc) / d - truth.landmarks[2 * i + 1];
         // ∂(u, v)/∂Xc, then the columns: rotation increments e_j × (R X), translation, identity R·b_k.
         const ux = f / d, uz = (f * xc) / (d * d), vy = -f / d, vz = (-f * yc) / (d * d);
-        const column = (p: number, dx: number, dy: number, dz: number) => {
-          row[p] = ux * dx + uz * dz;
-          row[P + p] = vy * dy + vz * dz;
-        };
-        column(0, 0, -pz, py);
-        column(1, pz, 0, -px);
-        column(2, -py, px, 0);
-        column(3, 1, 0, 0);
-        column(4, 0, 1, 0);
-        column(5, 0, 0, 1);
+        setColumn(row, P, 0, ux, uz, vy, vz, 0, -pz, py);
+        setColumn(row, P, 1, ux, uz, vy, vz, pz, 0, -px);
+        setColumn(row, P, 2, ux, uz, vy, vz, -py, px, 0);
+        setColumn(row, P, 3, ux, uz, vy, vz, 1, 0, 0);
+        setColumn(row, P, 4, ux, uz, vy, vz, 0, 1, 0);
+        setColumn(row, P, 5, ux, uz, vy, vz, 0, 0, 1);
         for (let k = 0; k < K; k++) {
           const o = k * n3 + 3 * v, bx = B[o], by = B[o + 1], bz = B[o + 2];
-          column(6 + k, R[0] * bx + R[1] * by + R[2] * bz, R[3] * bx + R[4] * by + R[5] * bz, R[6] * bx + R[7] * by + R[8] * bz);
+          setColumn(row, P, 6 + k, ux, uz, vy, vz, R[0] * bx + R[1] * by + R[2] * bz, R[3] * bx + R[4] * by + R[5] * bz, R[6] * bx + R[7] * by + R[8] * bz);
         }
         if (isOutline[i] && outline === 'across') {
-          const [nx, ny] = outlineNormal(truthProjected, jaw, jaw.indexOf(i));
+          outlineNormal(truthProjected, jaw, jaw.indexOf(i), normal);
+          const nx = normal[0], ny = normal[1];
           for (let p = 0; p < P; p++) row[p] = nx * row[p] + ny * row[P + p];
           accumulate(H, g, row, 0, nx * eu + ny * ev, P, noisePx);
         } else {
@@ -98,7 +90,7 @@ export function oracleFit(model: MorphableModel, faces: SyntheticFace[], outline
       for (let c = 0; c < 3; c++) camera.translation[c] += g[3 + c];
       for (let k = 0; k < K; k++) alpha[k] += g[6 + k];
     }
-    const fitted = evaluateShape(model, alpha, new Float32Array(0));
+    const fitted = evaluateShape(model, alpha, neutral);
     const face = model.regions.face;
     ratio.push(rmsDistance(fitted, truth.shape, face) / rmsDistance(model.mean, truth.shape, face));
     pose.push(rotationDistance(camera.rotation, truth.camera.rotation));
@@ -117,16 +109,17 @@ function accumulate(H: Float64Array, g: Float64Array, row: Float64Array, offset:
   }
 }
 
-/** Unit normal of the projected jaw polyline at position j (central difference, one-sided at the ends). */
-function outlineNormal(projected: Float32Array, jaw: number[], j: number): [number, number] {
+/** Column p of the two image rows (u at 0, v at P) for a camera-space motion (dx, dy, dz) of the point. */
+function setColumn(row: Float64Array, P: number, p: number, ux: number, uz: number, vy: number, vz: number, dx: number, dy: number, dz: number): void {
+  row[p] = ux * dx + uz * dz;
+  row[P + p] = vy * dy + vz * dz;
+}
+
+/** Unit normal of the projected jaw polyline at position j (central difference, one-sided at the ends), into `out`. */
+function outlineNormal(projected: Float32Array, jaw: number[], j: number, out: Float64Array): void {
   const a = jaw[Math.max(0, j - 1)], b = jaw[Math.min(jaw.length - 1, j + 1)];
   const tx = projected[2 * b] - projected[2 * a], ty = projected[2 * b + 1] - projected[2 * a + 1];
   const length = Math.hypot(tx, ty);
-  return [-ty / length, tx / length];
-}
-
-function vertexPositions(shape: Float32Array, vertices: Int32Array): Float32Array {
-  const out = new Float32Array(3 * vertices.length);
-  vertices.forEach((v, i) => { for (let c = 0; c < 3; c++) out[3 * i + c] = v >= 0 ? shape[3 * v + c] : NaN; });
-  return out;
+  out[0] = -ty / length;
+  out[1] = tx / length;
 }

@@ -26,12 +26,9 @@ export function syntheticPhoto(model: MorphableModel, albedoOf: (v: number) => n
   camera.translation.set([5, 10, -650]);
   const shape = evaluateShape(model, identity, expression);
   const face = submodel(model, model.regions.face);
-  const facePositions = new Float32Array(3 * face.vertexCount);
+  const facePositions = evaluateShape(face, identity, expression);
   const albedo = new Float32Array(3 * face.vertexCount);
-  model.regions.face.forEach((v, i) => {
-    facePositions.set(shape.subarray(3 * v, 3 * v + 3), 3 * i);
-    albedo.set(albedoOf(v), 3 * i);
-  });
+  model.regions.face.forEach((v, i) => albedo.set(albedoOf(v), 3 * i));
   const light = [-0.5, 0.4, 0.77];
   const sh = shDirectionalLight(light, [0.8, 0.8, 0.8], [0.35, 0.35, 0.35]);
   // Rendered at twice the size and averaged 2 × 2, as a lens and a sensor would: no aliased edges.
