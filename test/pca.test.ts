@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { symmetricEigen } from '../src/fit/linalg.js';
 import { componentNorms } from '../src/model/morphable-model.js';
 import { componentCount, DEFAULT_VARIANCE_FRACTION, pca } from '../src/model/pca.js';
 import { SeededRandom } from '../src/model/random.js';
@@ -167,5 +168,163 @@ describe('pca', () => {
     expect(() => pca(new Float32Array(3), 1)).toThrow(RangeError);
     expect(() => pca(new Float32Array(7), 2)).toThrow(RangeError);
     expect(() => pca(new Float32Array(6), 2, { varianceFraction: 0 })).toThrow(RangeError);
+  });
+});
+
+/** The cyclic Jacobi solver symmetricEigen used before (slow but simple): the reference here. */
+function jacobiEigen(a: Float64Array, n: number, values: Float64Array, vectors: Float64Array): void {
+  vectors.fill(0);
+  for (let i = 0; i < n; i++) vectors[i * n + i] = 1;
+  for (let sweep = 0; sweep < 50; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
+    if (off < 1e-22) break;
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p], akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k], aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = vectors[k * n + p], vkq = vectors[k * n + q];
+          vectors[k * n + p] = c * vkp - s * vkq;
+          vectors[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) values[i] = a[i * n + i];
+  const order = Array.from(values.keys()).sort((x, y) => values[y] - values[x]);
+  const v = vectors.slice(), l = values.slice();
+  order.forEach((from, to) => {
+    values[to] = l[from];
+    for (let k = 0; k < n; k++) vectors[k * n + to] = v[k * n + from];
+  });
+}
+
+/** Q diag(λ) Qᵀ for a random orthogonal Q: a symmetric matrix with the given spectrum. */
+function withSpectrum(lambda: number[], random: SeededRandom): Float64Array {
+  const n = lambda.length;
+  const q = orthonormalRows(n, n, random);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j] += q[k][i] * lambda[k] * q[k][j];
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) a[i * n + j] = a[j * n + i]; // exactly symmetric
+  return a;
+}
+
+/** Checks A v_k = λ_k v_k, VᵀV = I and the descending order; returns the largest errors relative to ‖A‖. */
+function checkEigen(a: Float64Array, n: number, values: Float64Array, vectors: Float64Array): { residual: number; orthogonality: number } {
+  let scale = 0;
+  for (const x of a) scale = Math.max(scale, Math.abs(x));
+  scale = Math.max(scale * n, 1e-300);
+  let residual = 0, orthogonality = 0;
+  for (let k = 0; k < n; k++) {
+    if (k > 0) expect(values[k]).toBeLessThanOrEqual(values[k - 1]);
+    for (let i = 0; i < n; i++) {
+      let av = 0;
+      for (let j = 0; j < n; j++) av += a[i * n + j] * vectors[j * n + k];
+      residual = Math.max(residual, Math.abs(av - values[k] * vectors[i * n + k]) / scale);
+    }
+    for (let l = k; l < n; l++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += vectors[i * n + k] * vectors[i * n + l];
+      orthogonality = Math.max(orthogonality, Math.abs(s - (k === l ? 1 : 0)));
+    }
+  }
+  return { residual, orthogonality };
+}
+
+function eigen(solver: typeof symmetricEigen, a: Float64Array, n: number) {
+  const values = new Float64Array(n), vectors = new Float64Array(n * n);
+  solver(a.slice(), n, values, vectors);
+  return { values, vectors };
+}
+
+describe('symmetricEigen (Householder tridiagonalisation + implicit QL)', () => {
+  const random = new SeededRandom(11);
+
+  it('matches the Jacobi solver on random symmetric matrices of several sizes', () => {
+    for (const n of [1, 2, 3, 5, 17, 64, 150]) {
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = random.normal();
+      const mine = eigen(symmetricEigen, a, n), reference = eigen(jacobiEigen, a, n);
+      const { residual, orthogonality } = checkEigen(a, n, mine.values, mine.vectors);
+      expect(residual, `n = ${n}`).toBeLessThan(1e-14);
+      expect(orthogonality, `n = ${n}`).toBeLessThan(1e-12);
+      // Random spectra are simple: same eigenvalues, and the same eigenvectors up to sign.
+      for (let k = 0; k < n; k++) {
+        expect(Math.abs(mine.values[k] - reference.values[k]), `n = ${n}, λ${k}`).toBeLessThan(1e-12 * Math.max(1, Math.abs(reference.values[0])));
+        let c = 0;
+        for (let i = 0; i < n; i++) c += mine.vectors[i * n + k] * reference.vectors[i * n + k];
+        expect(Math.abs(c), `n = ${n}, v${k}`).toBeGreaterThan(1 - 1e-8);
+      }
+    }
+  });
+
+  it('handles repeated, zero and negative eigenvalues: the right multiplicities, orthonormal bases', () => {
+    for (const lambda of [[3, 3, 3, 1, 1, 0, -2], [5, 5, 5, 5, 5, 5], [2, 0, 0, 0, 0, -1, -1, -1], Array.from({ length: 40 }, (_, i) => Math.floor(i / 10))]) {
+      const n = lambda.length;
+      const a = withSpectrum(lambda, random);
+      const { values, vectors } = eigen(symmetricEigen, a, n);
+      const sorted = [...lambda].sort((x, y) => y - x);
+      values.forEach((v, k) => expect(v, `λ${k} of ${lambda.join(',')}`).toBeCloseTo(sorted[k], 12));
+      const { residual, orthogonality } = checkEigen(a, n, values, vectors);
+      expect(residual).toBeLessThan(1e-14);
+      expect(orthogonality).toBeLessThan(1e-12);
+    }
+    // Already diagonal (nothing to reduce), the zero matrix, and a tridiagonal with zero couplings.
+    const diagonal = Float64Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? [1, -4, 9, 2][i / 5] : 0));
+    const d = eigen(symmetricEigen, diagonal, 4);
+    expect(Array.from(d.values)).toEqual([9, 2, 1, -4]);
+    expect(checkEigen(diagonal, 4, d.values, d.vectors).orthogonality).toBe(0);
+    const zero = eigen(symmetricEigen, new Float64Array(9), 3);
+    expect(Array.from(zero.values)).toEqual([0, 0, 0]);
+    expect(checkEigen(new Float64Array(9), 3, zero.values, zero.vectors).orthogonality).toBe(0);
+    const split = Float64Array.from([2, 1, 0, 0, 1, 2, 0, 0, 0, 0, 5, 0, 0, 0, 0, -1]);
+    const s = eigen(symmetricEigen, split, 4);
+    s.values.forEach((v, k) => expect(v).toBeCloseTo([5, 3, 1, -1][k], 14));
+    expect(checkEigen(split, 4, s.values, s.vectors).residual).toBeLessThan(1e-15);
+  });
+
+  it('reads only the upper triangle', () => {
+    const n = 9;
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = random.normal();
+    const garbage = a.slice();
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) garbage[i * n + j] = 1e6 * random.normal();
+    const clean = eigen(symmetricEigen, a, n), dirty = eigen(symmetricEigen, garbage, n);
+    expect(dirty.values).toEqual(clean.values);
+    expect(dirty.vectors).toEqual(clean.vectors);
+  });
+
+  it('decomposes a 400×400 Gram matrix (the PCA of 400 faces) accurately', () => {
+    const n = 400, dims = 50;
+    const x = Float64Array.from({ length: n * dims }, () => random.normal());
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = i; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < dims; k++) s += x[i * dims + k] * x[j * dims + k];
+      a[i * n + j] = a[j * n + i] = s;
+    }
+    const start = performance.now();
+    const { values, vectors } = eigen(symmetricEigen, a, n);
+    console.log(`symmetricEigen 400×400: ${(performance.now() - start).toFixed(0)} ms`);
+    const { residual, orthogonality } = checkEigen(a, n, values, vectors);
+    expect(residual).toBeLessThan(1e-14);
+    expect(orthogonality).toBeLessThan(1e-12);
+    // Rank 50: 350 eigenvalues at rounding level.
+    expect(values[dims - 1]).toBeGreaterThan(1);
+    expect(Math.abs(values[dims])).toBeLessThan(1e-10 * values[0]);
   });
 });

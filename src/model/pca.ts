@@ -91,8 +91,8 @@ export function pca(samples: Float32Array, sampleCount: number, options: PcaOpti
   });
   if (!(trace > 0)) return empty(); // all samples identical: nothing varies
 
-  // symmetricEigen stops at an absolute off-diagonal threshold: scaling G to unit trace makes
-  // that threshold relative, whatever the units and the number of coordinates.
+  // Scaled to unit trace, whatever the units and the number of coordinates (symmetricEigen's
+  // tolerance is relative anyway; this keeps the numbers near 1).
   for (let i = 0; i < gram.length; i++) gram[i] /= trace;
   const values = new Float64Array(m);
   const vectors = new Float64Array(m * m);
