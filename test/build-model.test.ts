@@ -141,7 +141,7 @@ describe('model build from a folder of registered meshes', () => {
     // 0.999: all 5 shape components (4 reach only 99.4%), the 3 colour ones (99.95%), not the
     // colour quantisation noise of the uchar PLYs.
     result = await buildModelFromFolder(folder, { varianceFraction: 0.999 });
-  }, 60_000);
+  });
 
   it('reads every mesh (OBJ, binary and ASCII PLY) and keeps the topology of the first', () => {
     expect(clamped).toBe(0); // the colour draws stay in [0, 1], so the sRGB files hold them exactly
@@ -298,7 +298,7 @@ describe.skipIf(!hasShared)('model build from faces of the Surrey model (../shar
     for (const ratio of ratios) expect(Math.abs(ratio - 1)).toBeLessThan(0.2);
     const trueTotal = Array.from(sfm.identity.stddev).reduce((a, s) => a + s * s, 0);
     expect(Math.abs(built.shape.totalVariance / trueTotal - 1)).toBeLessThan(0.1);
-  }, 60_000);
+  });
 });
 
 describe('mesh readers', () => {

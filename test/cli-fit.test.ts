@@ -23,7 +23,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
   beforeAll(async () => {
     // The small Surrey model keeps these tests quick; the ICT model is fitted in the benchmark.
     expect((await runCli(['model', 'import', SFM_FOLDER, '-o', model, '--no-calibrate'])).code).toBe(0);
-  }, 60_000);
+  });
 
   it('fits to given landmarks and writes mesh, overlay and JSON', async () => {
     const out = join(work, 'out');
@@ -91,7 +91,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(reports[0].landmarks.source).toBe('detector');
     expect(reports[0].face.box.width).toBeGreaterThan(50);
     expect(readdirSync(out)).toContain('afw_134212_1_face2.json');
-  }, 60_000);
+  });
 
   it('handles greyscale, RGBA, 16-bit and EXIF-rotated photos', async () => {
     const source = `${FACES}/lfpw_image_0010.png`;
@@ -125,7 +125,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('wall.png: no face found');
     expect(readdirSync(out).sort()).toEqual(['lfpw_image_0010.glb', 'lfpw_image_0010.json', 'lfpw_image_0010.obj', 'lfpw_image_0010.png']);
-  }, 60_000);
+  });
 
   it('a very large photo is detected on a downscaled copy', async () => {
     const big = join(work, 'big.jpg');
@@ -151,7 +151,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect([data[centre], data[centre + 1], data[centre + 2]]).not.toEqual([200, 200, 200]);
     const random = await runCli(['render', model, '--seed', '3', '--light', '1,0,1', '-o', join(out, 'random.png')]);
     expect(random.code).toBe(0);
-  }, 60_000);
+  });
 
   it('rejects bad render parameters with one line', async () => {
     const notFit = join(work, 'not-a-fit.json');

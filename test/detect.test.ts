@@ -41,7 +41,7 @@ describe.skipIf(!hasFaces)('face-api landmarker on faces-68', () => {
   let landmarker: FaceLandmarker;
   beforeAll(async () => {
     landmarker = await createNodeLandmarker();
-  }, 60_000);
+  });
   afterAll(() => landmarker?.dispose());
 
   const photos: Array<[string, string[]]> = [
@@ -68,7 +68,7 @@ describe.skipIf(!hasFaces)('face-api landmarker on faces-68', () => {
       expect(nme(face!.landmarks, truth), name).toBeLessThan(10);
     }
     expect(matched.size).toBe(annotated.length); // a different detection for each person
-  }, 20_000);
+  });
 
   it('finds nothing in flat grey or noise', async () => {
     const grey: RgbImage = { width: 320, height: 240, data: new Uint8Array(320 * 240 * 3).fill(128) };
@@ -85,7 +85,7 @@ describe.skipIf(!hasFaces)('face-api landmarker on faces-68', () => {
     expect(before).toBeGreaterThan(0); // the nets' weights: this is the landmarker's tf instance
     for (let i = 0; i < 3; i++) await landmarker.detect(image);
     expect(tf.memory().numTensors).toBe(before);
-  }, 20_000);
+  });
 
   it('rejects pixel data of the wrong length', async () => {
     await expect(landmarker.detect({ width: 10, height: 10, data: new Uint8Array(10) })).rejects.toThrow(RangeError);

@@ -112,7 +112,7 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
   beforeAll(async () => {
     ict = await importModel(ICT_ARCHIVE);
     sfm = await importModel(SFM_FOLDER);
-  }, 60_000);
+  });
 
   function trial(model: MorphableModel, count: number, options: { expressions?: number; outliers?: number } = {}) {
     const fitter = new LandmarkFitter(model);

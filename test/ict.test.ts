@@ -24,7 +24,7 @@ describe.skipIf(!hasShared)('ICT-FaceKit import (../shared/models/ict-facekit.ta
     folder = mkdtempSync(join(tmpdir(), 'morphable-ict-'));
     execFileSync('tar', ['-xJf', ICT_ARCHIVE, '-C', folder]);
     faceHead = await importModel(folder, { region: 'face-head' });
-  }, 120_000);
+  });
   afterAll(() => folder && rmSync(folder, { recursive: true, force: true }));
 
   it('has the full head topology, 100 identity modes and 53 ARKit-named blendshapes', () => {

@@ -20,7 +20,7 @@ describe.skipIf(!hasShared)('landmark calibration to the face detector', () => {
   beforeAll(async () => {
     model = await importModel(ICT_ARCHIVE);
     landmarker = await createNodeLandmarker();
-  }, 60_000);
+  });
 
   it('finds the pose from landmarks at vertex + offset, and keeps the offsets in the model file', async () => {
     const offsets = new Float32Array(204);
@@ -71,5 +71,5 @@ describe.skipIf(!hasShared)('landmark calibration to the face detector', () => {
     console.log(`pitch bias on 8 held-out renders: ${bias.plain.toFixed(1)}° uncalibrated, ${bias.calibrated.toFixed(1)}° calibrated (offsets ${calibration.meanOffset.toFixed(1)} mm on average)`);
     expect(bias.plain).toBeGreaterThan(5);
     expect(Math.abs(bias.calibrated)).toBeLessThan(3);
-  }, 60_000);
+  });
 });

@@ -21,7 +21,7 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
   let model: MorphableModel;
   beforeAll(async () => {
     model = await importModel(ICT_ARCHIVE);
-  }, 60_000);
+  });
 
   it('has a landmark term whose gradient and Gauss–Newton matrix match finite differences', () => {
     const random = new SeededRandom(4);
@@ -77,7 +77,7 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
     expect(e.after).toBeLessThan(1.1 * e.before);
     expect(e.light).toBeLessThan(10);
     console.log(`photometric synthetic, no colour model: shape error ${e.before.toFixed(2)} → ${e.after.toFixed(2)} mm (mean face ${e.meanFace.toFixed(2)} mm), RMSE ${fit.rmseBefore.toFixed(4)} → ${fit.rmseAfter.toFixed(4)}, light off by ${e.light.toFixed(1)}°`);
-  }, 60_000);
+  });
 
   it('with a known albedo (ICT): recovers the shape (3D error ≤ 30 % of the mean face\'s) and the light', () => {
     const truth = syntheticPhoto(model, skin);
@@ -89,7 +89,7 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
     expect(e.after).toBeLessThan(0.3 * e.meanFace);
     expect(e.light).toBeLessThan(10);
     expect(() => new PhotometricFitter(model).fit(truth.photo, 1, truth.landmarks, truth.landmarkFit, { albedo: new Float32Array(3) })).toThrow(/albedo needs/);
-  }, 60_000);
+  });
 
   it('with a colour model: recovers the shape (3D error ≤ 30 % of the mean face\'s), the colour and the light', () => {
     // The tone component trades off against the light's colour: only the first coefficient is checked.
@@ -103,5 +103,5 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
     expect(e.light).toBeLessThan(10);
     expect(fit.color).toBeDefined();
     expect(Math.abs(fit.color![0] - coefficients[0])).toBeLessThan(0.2);
-  }, 60_000);
+  });
 });

@@ -68,7 +68,7 @@ class ScriptedLandmarker implements FaceLandmarker {
 
 describe.skipIf(!hasShared)('video fitting', () => {
   let model: MorphableModel;
-  beforeAll(async () => { model = await importModel(SFM_FOLDER); }, 60_000);
+  beforeAll(async () => { model = await importModel(SFM_FOLDER); });
 
   it('detects once, follows the face, fixes the identity after the first frames and keeps the pose', async () => {
     const landmarker = new ScriptedLandmarker();

@@ -75,7 +75,7 @@ describe.skipIf(!hasShared)('web app in Chromium', () => {
     site = await serveWebApp(join(work, 'site'), modelFile);
     url = site.url;
     browser = await launchChromium();
-  }, 120_000);
+  });
 
   afterAll(async () => {
     await browser?.close();
