@@ -63,9 +63,16 @@ function viewerPixels(page: Page): Promise<{ drawn: number; total: number; diges
 
 const errorText = (page: Page) => page.locator('#error').textContent();
 
-describe.skipIf(!hasShared)('web app in Chromium', () => {
+// Without Chromium the suite is skipped with a warning, except under CI, where it fails.
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium && !process.env.CI) {
+  console.warn(`web.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium; with CI set this fails instead)`);
+  rmSync(work, { recursive: true, force: true });
+}
+
+describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chromium', () => {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does`);
+    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does`);
     mkdirSync(OUTPUT, { recursive: true });
     expect((await runCli(['model', 'import', ICT_ARCHIVE, '-o', modelFile])).code).toBe(0);
     const fit = await runCli(['fit', PHOTO, '--model', modelFile, '--out', join(work, 'cli'), '--json']);
