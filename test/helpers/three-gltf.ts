@@ -13,6 +13,9 @@ export async function loadWithThree(bytes: Uint8Array): Promise<{ size: Vector3;
   const warn = console.warn;
   const error = console.error;
   console.warn = console.error = () => {}; // the texture it cannot decode in Node
+  const global = globalThis as { self?: unknown };
+  const hadSelf = 'self' in global;
+  if (!hadSelf) global.self = globalThis; // GLTFLoader takes URL from `self` for embedded images
   try {
     const gltf = await loader.parseAsync(buffer, '');
     const size = new Box3().setFromObject(gltf.scene, true).getSize(new Vector3());
@@ -25,5 +28,6 @@ export async function loadWithThree(bytes: Uint8Array): Promise<{ size: Vector3;
   } finally {
     console.warn = warn;
     console.error = error;
+    if (!hadSelf) delete global.self;
   }
 }
