@@ -28,7 +28,13 @@ const MESH_FORMATS = ['obj', 'ply', 'glb'] as const;
 type MeshFormat = (typeof MESH_FORMATS)[number];
 
 export function addModelCommands(program: Command): void {
-  const model = program.command('model').description('get, import, inspect and sample morphable models');
+  const model = program
+    .command('model')
+    .description('get, import, inspect and sample morphable models')
+    .addHelpText('after', `
+Units: a native model file (.glb) is in metres for glTF clients (its mesh node scales the model's
+millimetres by 0.001); sampled meshes are OBJ and PLY in millimetres, GLB in metres. With no model
+fetched, commands use the compact ICT-FaceKit face + head model shipped in the package (MIT licence).`);
 
   model
     .command('fetch')
