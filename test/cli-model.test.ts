@@ -102,9 +102,12 @@ describe('bad input: one line naming the file and the problem, exit 2, nothing w
     expectOneLineError(await runCli(['model', 'info', folder]), 'ibug_to_sfm.txt', 'vertex index for iBUG point 1');
   });
 
-  it('no default model yet', async () => {
+  it('no model fetched yet: the embedded model is the default, and calibrate has nothing to rewrite', async () => {
     const home = join(work, 'empty-home');
-    expectOneLineError(await runCli(['model', 'info'], { MORPHABLE_HOME: home }), 'morphable model fetch');
+    const info = await runCli(['model', 'info', '--json'], { MORPHABLE_HOME: home });
+    expect(info.code).toBe(0);
+    expect(JSON.parse(info.stdout).vertices).toBe(11248);
+    expectOneLineError(await runCli(['model', 'calibrate'], { MORPHABLE_HOME: home }), 'morphable model fetch');
   });
 
   it.skipIf(!hasShared)('bad sample options', async () => {

@@ -1,8 +1,8 @@
 /**
  * The web app's build. Besides the page, it serves (and writes into the build) what the worker
  * fetches at run time: face-api's detector and landmark weights and tfjs's wasm binaries, all from
- * node_modules, and the default model (`npx morphable model fetch` puts it in the cache; MORPHABLE_MODEL
- * picks another file). Nothing is downloaded from elsewhere.
+ * node_modules, and the default model (the one `npx morphable model fetch` puts in the cache, else the
+ * compact model shipped in models/; MORPHABLE_MODEL picks another file). Nothing is downloaded from elsewhere.
  */
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -42,7 +42,7 @@ function runtimeAssetsPlugin(): Plugin {
     configurePreviewServer(server) { server.middlewares.use(serve); },
     generateBundle() {
       const assets = runtimeAssets();
-      if (!assets.has('models/default.glb')) this.warn(`no default model at ${process.env.MORPHABLE_MODEL || defaultModelPath()}: the page will ask for a model file (run \`npx morphable model fetch\` first to include one)`);
+      if (!assets.has('models/default.glb')) this.warn(`no default model at ${process.env.MORPHABLE_MODEL || defaultModelPath()}: the page will ask for a model file`);
       for (const [fileName, file] of assets) this.emitFile({ type: 'asset', fileName, source: readFileSync(file) });
     },
   };

@@ -35,7 +35,7 @@ export function addFitCommand(program: Command): void {
     .command('fit')
     .description('fit the 3D face model to each face in photos: writes a mesh (OBJ, GLB), an overlay PNG and a JSON result per face')
     .argument('<images...>', 'photos (JPEG, PNG, WebP, TIFF, …)')
-    .option('--model <file>', 'native model file (.glb)', defaultModelPath())
+    .option('--model <file>', 'native model file (.glb); default: the fetched model, else the one shipped in the package', defaultModelPath())
     .option('--landmarks <pts...>', 'iBUG-68 .pts files, one per image, used instead of face detection')
     .option('--out <dir>', 'output folder', 'fits')
     .option('--json', 'also print the results as JSON on stdout')
@@ -44,8 +44,8 @@ export function addFitCommand(program: Command): void {
     .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
     .addHelpText('after', `
 Outputs per face, in --out: NAME.obj (+ NAME.mtl) and NAME.glb (the fitted face in model space,
-millimetres, textured with the photo unwrapped into NAME_texture.png; the pose is in the JSON),
-NAME_albedo.ply (the mesh with the estimated de-lit per-vertex albedo), NAME.png (the mesh over the photo: green = input landmarks, red = fitted model landmarks),
+textured with the photo unwrapped into NAME_texture.png; the pose is in the JSON; units: the OBJ and
+PLY in millimetres, the GLB in metres as glTF says), NAME_albedo.ply (the mesh with the estimated de-lit per-vertex albedo), NAME.png (the mesh over the photo: green = input landmarks, red = fitted model landmarks),
 NAME_compare.png (photo | rendering | difference ×3) and NAME.json (image size, face box,
 landmarks, pose as yaw/pitch/roll in degrees, translation in mm and a 4×4 model-view matrix,
 identity and named expression coefficients, light, fit quality, timings). NAME is the image's name,

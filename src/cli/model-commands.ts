@@ -20,7 +20,7 @@ import { importModel } from '../io/node/import-model.js';
 import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { calibrateLandmarks } from '../fit/landmark-calibration.js';
 import { renderPreview } from '../render/preview.js';
-import { defaultModelPath, morphableHome } from './paths.js';
+import { defaultModelPath, fetchedModelPath, morphableHome } from './paths.js';
 import { Progress } from './progress.js';
 import { ICT_FACEKIT_SOURCE } from './sources.js';
 
@@ -28,15 +28,21 @@ const MESH_FORMATS = ['obj', 'ply', 'glb'] as const;
 type MeshFormat = (typeof MESH_FORMATS)[number];
 
 export function addModelCommands(program: Command): void {
-  const model = program.command('model').description('get, import, inspect and sample morphable models');
+  const model = program
+    .command('model')
+    .description('get, import, inspect and sample morphable models')
+    .addHelpText('after', `
+Units: a native model file (.glb) is in metres for glTF clients (its mesh node scales the model's
+millimetres by 0.001); sampled meshes are OBJ and PLY in millimetres, GLB in metres. With no model
+fetched, commands use the compact ICT-FaceKit face + head model shipped in the package (MIT licence).`);
 
   model
     .command('fetch')
-    .description(`download ICT-FaceKit (${ICT_FACEKIT_SOURCE.licence}), check it and import it as the default model (${defaultModelPath()})`)
+    .description(`download ICT-FaceKit (${ICT_FACEKIT_SOURCE.licence}), check it and import it as the default model (${fetchedModelPath()}; without it the compact model shipped in the package is the default)`)
     .option('--url <url>', 'where to download the archive from (http(s), file:// or a local path to a .tar.gz/.tar.xz)', ICT_FACEKIT_SOURCE.url)
     .option('--no-verify', 'accept content that differs from the pinned ICT-FaceKit release')
     .addOption(regionOption())
-    .option('-o, --output <file>', 'where to write the model', defaultModelPath())
+    .option('-o, --output <file>', 'where to write the model', fetchedModelPath())
     .addOption(calibrateOption())
     .action(async (options: { url: string; verify: boolean; region: IctRegion; output: string; calibrate: boolean }) => {
       const archive = join(morphableHome(), 'downloads', `ict-facekit${archiveExtension(options.url)}`);
@@ -59,18 +65,19 @@ export function addModelCommands(program: Command): void {
     .requiredOption('-o, --output <file>', 'native model file to write (.glb)')
     .addOption(regionOption())
     .addOption(calibrateOption())
-    .action(async (source: string, options: { output: string; region: IctRegion; calibrate: boolean }) => {
+    .option('--compact', 'int16 positions and components (within 0.003 mm on ICT) and meshopt compression: a fifth of the size')
+    .action(async (source: string, options: { output: string; region: IctRegion; calibrate: boolean; compact?: boolean }) => {
       if (extname(options.output).toLowerCase() !== '.glb') throw new InputError(options.output, 'the native model file must end in .glb');
       const imported = await importWithProgress(source, options.region);
       if (options.calibrate) await calibrateWithProgress(imported);
-      await writeModel(imported, options.output);
+      await writeModel(imported, options.output, options.compact);
       console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
     });
 
   model
     .command('calibrate')
     .description('calibrate a model\'s landmarks to the face detector (what fetch and import do by default) and write it back')
-    .argument('[model]', 'native model file (.glb)', defaultModelPath())
+    .argument('[model]', 'native model file (.glb)', fetchedModelPath())
     .action(async (path: string) => {
       if (extname(path).toLowerCase() !== '.glb') throw new InputError(path, 'calibrate rewrites a native model file (.glb): import the model first');
       const loaded = await loadModel(path);
@@ -179,7 +186,7 @@ const round = (v: number) => Math.round(v * 1e4) / 1e4;
 /** Loads a native model file, or imports any other source on the fly. */
 export async function loadModel(path: string): Promise<MorphableModel> {
   const info = await stat(path).catch(() => undefined);
-  if (!info && path === defaultModelPath()) {
+  if (!info && (path === defaultModelPath() || path === fetchedModelPath())) {
     throw new InputError(path, 'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file');
   }
   if (info?.isFile() && extname(path).toLowerCase() === '.glb') return decodeModel(await readFile(path), path);
@@ -223,9 +230,9 @@ async function calibrateWithProgress(model: MorphableModel): Promise<void> {
   }
 }
 
-async function writeModel(model: MorphableModel, output: string): Promise<void> {
+async function writeModel(model: MorphableModel, output: string, compact = false): Promise<void> {
   await mkdir(dirname(output), { recursive: true });
-  await writeFileAtomic(output, await encodeModel(model));
+  await writeFileAtomic(output, await encodeModel(model, { compact }));
 }
 
 function describeModel(m: MorphableModel) {

@@ -1,12 +1,31 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Where morphable keeps downloads and the default model: $MORPHABLE_HOME, else the XDG cache. */
 export function morphableHome(): string {
   return process.env.MORPHABLE_HOME || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'morphable');
 }
 
-/** The model used when a command is given none; `morphable model fetch` puts it there. */
-export function defaultModelPath(): string {
+/** Where `morphable model fetch` puts the full-precision ICT-FaceKit model. */
+export function fetchedModelPath(): string {
   return join(morphableHome(), 'models', 'ict-facekit.glb');
+}
+
+/**
+ * The compact ICT-FaceKit face + head model shipped in the package (models/, see its README): from
+ * dist/src/cli/ once built, from src/cli/ when run from source (the web app's Vite config).
+ */
+export function embeddedModelPath(): string {
+  const candidates = ['../../../models/ict-facekit-face-head.glb', '../../models/ict-facekit-face-head.glb'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
+
+/** The model used when a command is given none: the fetched model if there is one, else the embedded one. */
+export function defaultModelPath(): string {
+  const fetched = fetchedModelPath();
+  if (existsSync(fetched)) return fetched;
+  const embedded = embeddedModelPath();
+  return existsSync(embedded) ? embedded : fetched;
 }

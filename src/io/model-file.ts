@@ -1,4 +1,7 @@
 import { Document, VertexLayout, WebIO, type Accessor } from '@gltf-transform/core';
+import { EXTMeshoptCompression, KHRMeshQuantization } from '@gltf-transform/extensions';
+import { MeshoptDecoder } from 'meshoptimizer/decoder';
+import { MeshoptEncoder } from 'meshoptimizer/encoder';
 import { InputError } from '../errors.js';
 import type { LinearBasis, MorphableModel } from '../model/morphable-model.js';
 
@@ -7,9 +10,15 @@ import type { LinearBasis, MorphableModel } from '../model/morphable-model.js';
  * components are its morph targets (named, so three.js or Blender show them as sliders), and what
  * glTF has no slot for lives in `extras.morphable` of the file (JSON) or in named accessors (arrays).
  * Pure TypeScript: reads from an ArrayBuffer in Node and in the browser.
+ *
+ * Units: the arrays are millimetres (morphable's unit) and the mesh node carries the scale to glTF's
+ * metre (format version 2; version 1 files, without it, still read). A compact file stores the mean
+ * and the shape components as int16 multiples of one step (KHR_mesh_quantization, the step times
+ * 0.001 as the node's scale) and compresses its buffers with EXT_meshopt_compression.
  */
 
-export const MODEL_FORMAT_VERSION = 1;
+export const MODEL_FORMAT_VERSION = 2;
+const READABLE_VERSIONS = [1, 2];
 const ACCESSOR = {
   uvs: 'morphable/uvs',
   uvTriangles: 'morphable/uvTriangles',
@@ -37,32 +46,62 @@ interface ModelHeader {
   /** Sorted vertex lists as inclusive [from, to] runs: ICT regions are a handful of ranges. */
   regions: Record<string, [number, number][]>;
   contours: Record<string, number[]>;
+  /** Compact files: the mean and the shape components are int16 multiples of `step` mm. */
+  quantization?: { step: number };
 }
 
-export async function encodeModel(model: MorphableModel): Promise<Uint8Array> {
+export interface EncodeModelOptions {
+  /**
+   * int16 positions and shape components (one step for all, about 0.005 mm on a head) and meshopt
+   * compression: a few MB instead of tens, read back by `decodeModel` as float millimetres.
+   */
+  compact?: boolean;
+}
+
+export async function encodeModel(model: MorphableModel, options: EncodeModelOptions = {}): Promise<Uint8Array> {
   const doc = new Document();
   doc.getRoot().getAsset().generator = 'morphable';
   const buffer = doc.createBuffer();
-  const accessor = (name: string, type: 'SCALAR' | 'VEC2' | 'VEC3', array: Float32Array | Uint32Array): Accessor =>
+  const accessor = (name: string, type: 'SCALAR' | 'VEC2' | 'VEC3', array: Float32Array | Uint32Array | Int16Array): Accessor =>
     doc.createAccessor(name).setType(type).setArray(array).setBuffer(buffer);
 
+  // Compact: one step for the mean and every component, since glTF scales a morph target with its mesh.
+  let step = 0;
+  if (options.compact) {
+    let largest = 0;
+    for (const array of [model.mean, model.identity.basis, model.expression.basis]) {
+      for (let i = 0; i < array.length; i++) largest = Math.max(largest, Math.abs(array[i]));
+    }
+    step = (largest || 1) / 32767;
+  }
+  const positions = (array: Float32Array): Float32Array | Int16Array => {
+    if (!step) return array;
+    const q = new Int16Array(array.length);
+    for (let i = 0; i < array.length; i++) q[i] = Math.round(array[i] / step);
+    return q;
+  };
+
+  // meshopt's index codec may rotate a triangle's corners: compact files start each triangle (and its
+  // UV triangle alike) at its smallest vertex, which the reader restores.
+  const triangles = step ? smallestFirst(model.triangles, model.uvTriangles) : model.triangles;
+  const uvTriangles = step && model.uvTriangles.length ? smallestFirst(model.triangles, model.uvTriangles, true) : model.uvTriangles;
   const primitive = doc
     .createPrimitive()
-    .setAttribute('POSITION', accessor('mean', 'VEC3', model.mean))
-    .setIndices(accessor('triangles', 'SCALAR', model.triangles));
+    .setAttribute('POSITION', accessor('mean', 'VEC3', positions(model.mean)))
+    .setIndices(accessor('triangles', 'SCALAR', triangles));
   const targetNames: string[] = [];
   const n = model.mean.length;
   for (const basis of [model.identity, model.expression]) {
     for (let k = 0; k < basis.count; k++) {
       const target = doc.createPrimitiveTarget(basis.names[k]);
-      target.setAttribute('POSITION', accessor(basis.names[k], 'VEC3', basis.basis.subarray(k * n, (k + 1) * n)));
+      target.setAttribute('POSITION', accessor(basis.names[k], 'VEC3', positions(basis.basis.subarray(k * n, (k + 1) * n))));
       primitive.addTarget(target);
       targetNames.push(basis.names[k]);
     }
   }
   if (model.uvs.length) {
     accessor(ACCESSOR.uvs, 'VEC2', model.uvs);
-    accessor(ACCESSOR.uvTriangles, 'SCALAR', model.uvTriangles);
+    accessor(ACCESSOR.uvTriangles, 'SCALAR', uvTriangles);
   }
   if (model.color) {
     primitive.setAttribute('COLOR_0', accessor(ACCESSOR.colorMean, 'VEC3', model.color.mean));
@@ -70,7 +109,9 @@ export async function encodeModel(model: MorphableModel): Promise<Uint8Array> {
   }
   const mesh = doc.createMesh(model.name).addPrimitive(primitive).setWeights(new Array(targetNames.length).fill(0));
   mesh.setExtras({ targetNames });
-  doc.createScene().addChild(doc.createNode(model.name).setMesh(mesh));
+  // glTF's unit is the metre: the node scales the millimetres (or compact steps) for glTF clients.
+  const scale = step ? step / 1000 : 0.001;
+  doc.createScene().addChild(doc.createNode(model.name).setMesh(mesh).setScale([scale, scale, scale]));
 
   const header: ModelHeader = {
     formatVersion: MODEL_FORMAT_VERSION,
@@ -84,11 +125,33 @@ export async function encodeModel(model: MorphableModel): Promise<Uint8Array> {
     contours: Object.fromEntries(Object.entries(model.contours).map(([k, v]) => [k, Array.from(v)])),
   };
   if (model.color) header.color = basisHeader(model.color.basis);
+  if (step) header.quantization = { step };
   const offsets = Object.entries(model.landmarks).filter(([, v]) => v.offsets);
   if (offsets.length) header.landmarkOffsets = Object.fromEntries(offsets.map(([k, v]) => [k, Array.from(v.offsets!, (x) => Math.round(x * 1000) / 1000)]));
   doc.getRoot().setExtras({ morphable: header });
   // Separate (non-interleaved) attributes, so that the reader can view every array in place.
-  return new WebIO().setVertexLayout(VertexLayout.SEPARATE).writeBinary(doc);
+  const io = new WebIO().setVertexLayout(VertexLayout.SEPARATE);
+  if (step) {
+    doc.createExtension(KHRMeshQuantization).setRequired(true);
+    doc.createExtension(EXTMeshoptCompression).setRequired(true).setEncoderOptions({ method: EXTMeshoptCompression.EncoderMethod.QUANTIZE });
+    await MeshoptEncoder.ready;
+    io.registerExtensions([KHRMeshQuantization, EXTMeshoptCompression]).registerDependencies({ 'meshopt.encoder': MeshoptEncoder });
+  }
+  return io.writeBinary(doc);
+}
+
+/** Each triangle rotated (winding kept) to start at its smallest vertex; `uv`: the UV triangles rotated alike. */
+function smallestFirst(triangles: Uint32Array, uvTriangles: Uint32Array, uv = false): Uint32Array {
+  const source = uv ? uvTriangles : triangles;
+  const out = new Uint32Array(source.length);
+  for (let t = 0; t < triangles.length; t += 3) {
+    const a = triangles[t], b = triangles[t + 1], c = triangles[t + 2];
+    const r = a <= b && a <= c ? 0 : b <= c ? 1 : 2;
+    out[t] = source[t + r];
+    out[t + 1] = source[t + ((r + 1) % 3)];
+    out[t + 2] = source[t + ((r + 2) % 3)];
+  }
+  return out;
 }
 
 function basisHeader(basis: LinearBasis): BasisHeader {
@@ -112,13 +175,26 @@ function toRuns(sorted: Uint32Array): [number, number][] {
 interface GltfJson {
   asset?: { version?: string };
   extras?: { morphable?: ModelHeader };
+  extensionsRequired?: string[];
   meshes?: { primitives: { attributes: Record<string, number>; indices?: number; targets?: Record<string, number>[] }[] }[];
-  accessors?: { bufferView?: number; byteOffset?: number; componentType: number; count: number; type: string; name?: string }[];
-  bufferViews?: { buffer: number; byteOffset?: number; byteLength: number; byteStride?: number }[];
+  accessors?: { bufferView?: number; byteOffset?: number; componentType: number; count: number; type: string; name?: string; normalized?: boolean }[];
+  bufferViews?: {
+    buffer: number;
+    byteOffset?: number;
+    byteLength: number;
+    byteStride?: number;
+    extensions?: { EXT_meshopt_compression?: { buffer: number; byteOffset?: number; byteLength: number; byteStride: number; count: number; mode: string; filter?: string } };
+  }[];
 }
 
 const COMPONENTS: Record<string, number> = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4 };
-const FLOAT = 5126, UNSIGNED_INT = 5125, UNSIGNED_SHORT = 5123;
+const FLOAT = 5126, UNSIGNED_INT = 5125, UNSIGNED_SHORT = 5123, SHORT = 5122;
+const BYTES: Record<number, number> = { [FLOAT]: 4, [UNSIGNED_INT]: 4, [UNSIGNED_SHORT]: 2, [SHORT]: 2 };
+const KNOWN_EXTENSIONS = ['KHR_mesh_quantization', 'EXT_meshopt_compression'];
+
+// The meshopt decoder is a small WebAssembly module embedded in its JavaScript; it is ready in a few
+// milliseconds, once, so that decodeModel can stay synchronous.
+await MeshoptDecoder.ready;
 
 export function decodeModel(bytes: Uint8Array, fileName: string): MorphableModel {
   try {
@@ -159,29 +235,79 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
   }
   const header = json?.extras?.morphable;
   if (!json || !header) fail('a glTF file, but not a morphable model (no extras.morphable); import a model with `morphable model import`');
-  if (header!.formatVersion !== MODEL_FORMAT_VERSION) fail(`model format version ${header!.formatVersion}, this morphable reads ${MODEL_FORMAT_VERSION}`);
+  if (!READABLE_VERSIONS.includes(header!.formatVersion)) fail(`model format version ${header!.formatVersion}, this morphable reads ${READABLE_VERSIONS.join(' and ')}`);
+  const unknown = (json!.extensionsRequired ?? []).filter((e) => !KNOWN_EXTENSIONS.includes(e));
+  if (unknown.length) fail(`needs glTF extension ${unknown.join(', ')}, which morphable does not read`);
   const gltf = json!;
   const binary = bin ?? fail('corrupt .glb (no binary chunk)');
+  const step = header!.quantization?.step;
 
+  // A buffer view's bytes: in the binary chunk, or decompressed from it (EXT_meshopt_compression).
+  const decoded = new Map<number, Uint8Array>();
+  const viewBytes = (index: number, what: string): Uint8Array => {
+    const bv = gltf.bufferViews?.[index] ?? fail(`corrupt model file (${what} is missing)`);
+    const meshopt = bv.extensions?.EXT_meshopt_compression;
+    if (!meshopt) {
+      const start = bv.byteOffset ?? 0;
+      if (start + bv.byteLength > binary.length) fail(`truncated or corrupt model file (${what} runs past the end of the data)`);
+      return binary.subarray(start, start + bv.byteLength);
+    }
+    let out = decoded.get(index);
+    if (!out) {
+      const start = meshopt.byteOffset ?? 0;
+      if (meshopt.buffer !== 0 || start + meshopt.byteLength > binary.length) fail(`truncated or corrupt model file (${what} runs past the end of the data)`);
+      out = new Uint8Array(meshopt.count * meshopt.byteStride);
+      try {
+        MeshoptDecoder.decodeGltfBuffer(out, meshopt.count, meshopt.byteStride, binary.subarray(start, start + meshopt.byteLength), meshopt.mode as 'ATTRIBUTES', meshopt.filter as 'NONE');
+      } catch {
+        fail(`corrupt model file (${what} does not decompress)`);
+      }
+      decoded.set(index, out);
+    }
+    return out;
+  };
+
+  /** Floats (int16 steps of compact files become floats in mm) or unsigned integers. */
   const readAccessor = (index: number | undefined, what: string): Float32Array | Uint32Array => {
     const acc = index === undefined ? undefined : gltf.accessors?.[index];
     if (!acc || acc.bufferView === undefined) return fail(`corrupt model file (${what} is missing)`);
-    const bv = gltf.bufferViews?.[acc.bufferView];
     const width = COMPONENTS[acc.type];
-    if (!bv || !width || (bv.byteStride && bv.byteStride !== width * 4 && acc.componentType !== UNSIGNED_SHORT)) {
-      return fail(`corrupt model file (${what} has an unsupported layout)`);
-    }
-    const start = (bv.byteOffset ?? 0) + (acc.byteOffset ?? 0);
+    const bytesPer = BYTES[acc.componentType];
+    if (!bytesPer) return fail(`corrupt model file (${what} has component type ${acc.componentType})`);
+    if (acc.componentType === SHORT && (!step || acc.normalized)) return fail(`corrupt model file (${what} is quantised, but the header gives no step)`);
+    const data = viewBytes(acc.bufferView, what);
+    const elementSize = width * bytesPer;
+    const stride = gltf.bufferViews![acc.bufferView].extensions?.EXT_meshopt_compression?.byteStride ?? gltf.bufferViews![acc.bufferView].byteStride ?? elementSize;
+    if (!width || stride < elementSize) return fail(`corrupt model file (${what} has an unsupported layout)`);
+    const start = acc.byteOffset ?? 0;
     const length = acc.count * width;
-    const bytesPer = acc.componentType === UNSIGNED_SHORT ? 2 : 4;
-    if (start + length * bytesPer > binary.length || start + length * bytesPer > (bv.byteOffset ?? 0) + bv.byteLength) {
+    if (acc.count && start + (acc.count - 1) * stride + elementSize > data.length) {
       return fail(`truncated or corrupt model file (${what} runs past the end of the data)`);
     }
-    const at = binary.byteOffset + start;
-    if (acc.componentType === FLOAT) return viewOrCopy(binary, at, length, Float32Array);
-    if (acc.componentType === UNSIGNED_INT) return viewOrCopy(binary, at, length, Uint32Array);
-    if (acc.componentType === UNSIGNED_SHORT) return Uint32Array.from(new Uint16Array(binary.buffer.slice(at, at + 2 * length)));
-    return fail(`corrupt model file (${what} has component type ${acc.componentType})`);
+    const at = data.byteOffset + start;
+    if (stride === elementSize && acc.componentType === FLOAT) return viewOrCopy(data, at, length, Float32Array);
+    if (stride === elementSize && acc.componentType === UNSIGNED_INT) return viewOrCopy(data, at, length, Uint32Array);
+    if (acc.componentType === SHORT && at % 2 === 0 && stride % 2 === 0) {
+      // Compact positions and components (meshopt pads each int16 VEC3 to 8 bytes).
+      const q = new Int16Array(data.buffer, at, ((acc.count - 1) * stride + elementSize) / 2);
+      const out = new Float32Array(length);
+      const pitch = stride / 2;
+      for (let e = 0, i = 0; e < acc.count; e++) for (let c = 0; c < width; c++, i++) out[i] = q[e * pitch + c] * step!;
+      return out;
+    }
+    const dv = new DataView(data.buffer, at);
+    const out = acc.componentType === FLOAT || acc.componentType === SHORT ? new Float32Array(length) : new Uint32Array(length);
+    for (let e = 0, i = 0; e < acc.count; e++) {
+      const base = e * stride;
+      for (let c = 0; c < width; c++, i++) {
+        const o = base + c * bytesPer;
+        if (acc.componentType === SHORT) out[i] = dv.getInt16(o, true) * step!;
+        else if (acc.componentType === UNSIGNED_SHORT) out[i] = dv.getUint16(o, true);
+        else if (acc.componentType === FLOAT) out[i] = dv.getFloat32(o, true);
+        else out[i] = dv.getUint32(o, true);
+      }
+    }
+    return out;
   };
   const byName = (name: string) => {
     const index = gltf.accessors?.findIndex((a) => a.name === name);
@@ -190,7 +316,8 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
 
   const primitive = gltf.meshes?.[0]?.primitives?.[0] ?? fail('corrupt model file (no mesh)');
   const mean = readAccessor(primitive.attributes.POSITION, 'the mean shape') as Float32Array;
-  const triangles = Uint32Array.from(readAccessor(primitive.indices, 'the triangles'));
+  let triangles: Uint32Array = Uint32Array.from(readAccessor(primitive.indices, 'the triangles'));
+  if (step) triangles = smallestFirst(triangles, triangles);
   const vertexCount = mean.length / 3;
   const targets = primitive.targets ?? [];
   const h = header!;
