@@ -3,8 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { FaceLandmarker, RgbImage } from '../detect/face.js';
-import { PHOTO_MAX_SIDE, PhotoFitter, type FaceLandmarks, type Photo } from '../fit/fit-photo.js';
-import type { FaceFitReport } from '../fit/fit-result.js';
+import { PHOTO_MAX_SIDE, PhotoFitter, rejectionMessage, type FaceLandmarks, type Photo } from '../fit/fit-photo.js';
+import { MIN_QUALITY } from '../fit/fit-quality.js';
+import type { FaceFitReport, FocalSource } from '../fit/fit-result.js';
+import { exifFocalPixels, readExif } from '../io/exif.js';
 import type { PhotometricFitResult, PhotometricFitter } from '../fit/photometric-fit.js';
 import { meshToGlb } from '../io/mesh-glb.js';
 import type { Mesh } from '../io/mesh.js';
@@ -15,7 +17,7 @@ import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
 import { vertexNormals } from '../model/normals.js';
-import { drawOverlay } from '../render/overlay.js';
+import { drawOverlay, faceRegion } from '../render/overlay.js';
 import { loadModel } from './model-commands.js';
 import { defaultModelPath } from './paths.js';
 import { Progress } from './progress.js';
@@ -28,6 +30,7 @@ interface FitOptions {
   maxFaces: number;
   focal?: number;
   photometric: boolean;
+  minQuality: number;
 }
 
 export function addFitCommand(program: Command): void {
@@ -40,7 +43,8 @@ export function addFitCommand(program: Command): void {
     .option('--out <dir>', 'output folder', 'fits')
     .option('--json', 'also print the results as JSON on stdout')
     .option('--max-faces <n>', 'fit at most this many faces per photo (most confident first)', positiveInt, 10)
-    .option('--focal <px>', 'known focal length in pixels of the full image (default: estimated)', positiveNumber)
+    .option('--focal <px>', 'known focal length in pixels of the full image (default: from EXIF, else estimated)', positiveNumber)
+    .option('--min-quality <q>', 'reject faces whose fit quality score (0-1) is below this: false faces, failed fits', unitInterval, MIN_QUALITY)
     .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
     .addHelpText('after', `
 Outputs per face, in --out: NAME.obj (+ NAME.mtl) and NAME.glb (the fitted face in model space,
@@ -50,7 +54,12 @@ NAME_compare.png (photo | rendering | difference ×3) and NAME.json (image size,
 landmarks, pose as yaw/pitch/roll in degrees, translation in mm and a 4×4 model-view matrix,
 identity and named expression coefficients, light, fit quality, timings). NAME is the image's name,
 with _face2, _face3… for more faces. With --no-photometric: no colours, texture or comparison.
-A photo without a face is reported and skipped (exit code 2 at the end), nothing is written for it.`)
+A photo without a face is reported and skipped (exit code 2 at the end), nothing is written for it.
+Faces are numbered left to right. NAME.png shows the face's region of the photo. The focal length
+comes from --focal, else the photo's EXIF (35 mm equivalent, or focal length and sensor resolution),
+else it is estimated; the JSON says which. Each fit gets a quality score (JSON quality.score, 0-1);
+faces below --min-quality are reported on stderr and nothing is written for them; a photo whose
+every face is rejected counts as a failure (exit code 2).`)
     .action(async (images: string[], options: FitOptions) => {
       if (options.landmarks && options.landmarks.length !== images.length) {
         throw new InputError('--landmarks', `${options.landmarks.length} .pts file(s) for ${images.length} image(s): give one per image, in the same order`);
@@ -89,6 +98,10 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
   const photo: Photo = { name: path, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
   const timingsMs: Record<string, number> = { load: performance.now() - start };
 
+  // The focal length: --focal, else the photo's EXIF, else the fit's estimate.
+  let focal: { px: number; source: FocalSource } | undefined = options.focal ? { px: options.focal, source: 'option' } : undefined;
+  focal ??= exifFocalPixels(readExif(await readFile(path).catch(() => new Uint8Array(0))), photo.width, photo.height) ?? undefined;
+
   let faces: FaceLandmarks[];
   if (ptsFile) {
     faces = [{ landmarks: parsePts(await readFile(ptsFile, 'utf8').catch(() => { throw new InputError(ptsFile, 'no such file'); }), ptsFile) }];
@@ -102,9 +115,15 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
   const stem = basename(path, extname(path));
   const batch = new OutputBatch();
   const reports: FaceFitReport[] = [];
+  const rejected: string[] = [];
   try {
     for (const [index, face] of faces.entries()) {
-      const fit = fitter.fit(photo, face, index, { photometric: options.photometric, focal: options.focal, timingsMs });
+      const fit = fitter.fit(photo, face, index, { photometric: options.photometric, focal: focal?.px, focalSource: focal?.source, minQuality: options.minQuality, timingsMs });
+      if (fit.rejected) {
+        rejected.push(rejectionMessage(fit.report));
+        process.stderr.write(`morphable: ${path}: ${rejectionMessage(fit.report)}\n`);
+        continue;
+      }
       const name = join(options.out, faces.length > 1 ? `${stem}_face${index + 1}` : stem);
       const { model } = fitter;
       const mesh: Mesh = { positions: fit.positions, triangles: model.triangles, normals: vertexNormals(fit.positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
@@ -118,8 +137,10 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
       }
       await batch.add(`${name}.obj`, meshToObj(mesh, fit.photometric ? `${basename(name)}.mtl` : undefined));
       await batch.add(`${name}.glb`, await meshToGlb(mesh));
+      const drawn = [face.landmarks, fit.fittedLandmarks];
       const overlay = drawOverlay(photo.image, fit.positions, model.triangles, fit.camera, {
         scale: photo.scale,
+        crop: faceRegion(photo.image.width, photo.image.height, photo.scale, drawn, face.detection?.box),
         points: [
           { landmarks: face.landmarks, color: [40, 220, 60] },
           { landmarks: fit.fittedLandmarks, color: [235, 40, 40] },
@@ -129,6 +150,7 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
       await batch.add(`${name}.json`, JSON.stringify(fit.report, null, 1) + '\n');
       reports.push(fit.report);
     }
+    if (reports.length === 0) throw new InputError(path, faces.length === 1 ? rejected[0] : `every face rejected (${faces.length})`);
     await batch.commit();
   } catch (error) {
     await batch.abort();
@@ -167,6 +189,11 @@ function describe(r: FaceFitReport): string {
 function positiveInt(value: string): number {
   const v = Number(value);
   if (!Number.isInteger(v) || v < 1) throw new InputError(value, 'not a positive integer');
+  return v;
+}
+function unitInterval(value: string): number {
+  const v = Number(value);
+  if (value.trim() === '' || !(v >= 0 && v <= 1)) throw new InputError(value, 'not a number from 0 to 1');
   return v;
 }
 function positiveNumber(value: string): number {

@@ -9,7 +9,8 @@ import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { unwrapTexture } from '../render/uv-texture.js';
 import { projectPoints, type Camera } from './camera.js';
-import { faceFitReport, type FaceFitReport } from './fit-result.js';
+import { MIN_QUALITY, QUALITY_PART_NAMES } from './fit-quality.js';
+import { faceFitReport, type FaceFitReport, type FocalSource } from './fit-result.js';
 import { LandmarkFitter, type LandmarkFitResult } from './landmark-fit.js';
 import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
 import { PhotometricFitter, type PhotometricFitResult } from './photometric-fit.js';
@@ -49,6 +50,19 @@ export interface FittedFace {
   /** The photo unwrapped into the model's UV layout (photometric stage only). */
   texture?: RgbImage;
   report: FaceFitReport;
+  /** The quality score (report.quality) is below the threshold: a false face or a failed fit, not to be used. */
+  rejected: boolean;
+}
+
+export interface PhotoFitOptions {
+  photometric: boolean;
+  /** A known focal length in pixels of the full photo (EXIF, --focal); estimated when absent. */
+  focal?: number;
+  /** Where `focal` came from (reported in the JSON); 'option' when `focal` is given without one. */
+  focalSource?: FocalSource;
+  /** Faces whose quality score is below this are `rejected` (default MIN_QUALITY). */
+  minQuality?: number;
+  timingsMs?: Record<string, number>;
 }
 
 /** The fitters for one model, made once and reused for every photo. */
@@ -68,20 +82,24 @@ export class PhotoFitter {
     return this.photometric;
   }
 
-  /** The faces in `photo`, most confident first, landmarks in full-photo coordinates. */
+  /**
+   * The `maxFaces` most confident faces in `photo`, numbered left to right (by box centre), landmarks
+   * in full-photo coordinates.
+   */
   async detect(landmarker: FaceLandmarker, photo: Photo, maxFaces = Infinity): Promise<FaceLandmarks[]> {
-    const detected = await landmarker.detect(photo.image);
+    const detected = [...(await landmarker.detect(photo.image))].sort((a, b) => b.score - a.score).slice(0, maxFaces);
+    detected.sort((a, b) => a.box.x + a.box.width / 2 - (b.box.x + b.box.width / 2));
     const s = photo.scale;
     // Pixel centres sit at integers: a point at x in the shrunk image is at (x + 0.5) / s − 0.5.
     const toFull = (v: number) => (v + 0.5) / s - 0.5;
-    return detected.slice(0, maxFaces).map((d) => ({
+    return detected.map((d) => ({
       detection: { ...d, box: { x: d.box.x / s, y: d.box.y / s, width: d.box.width / s, height: d.box.height / s } },
       landmarks: d.landmarks.map(toFull),
     }));
   }
 
   /** Fits one face. `photometric` adds the colour stage: refined geometry, light, albedo, UV texture. */
-  fit(photo: Photo, face: FaceLandmarks, index: number, options: { photometric: boolean; focal?: number; timingsMs?: Record<string, number> }): FittedFace {
+  fit(photo: Photo, face: FaceLandmarks, index: number, options: PhotoFitOptions): FittedFace {
     const timings: Record<string, number> = { ...options.timingsMs };
     let t = performance.now();
     const landmarkFit = this.landmarkFitter.fit(face.landmarks, photo.width, photo.height, { focal: options.focal });
@@ -104,9 +122,16 @@ export class PhotoFitter {
     const fittedLandmarks = projectLandmarks(this.model, positions, landmarkFit.landmarkVertices, state.camera);
     const report = faceFitReport(this.model, { file: photo.name, width: photo.width, height: photo.height }, { index, detection: face.detection },
       face.detection ? 'detector' : 'file', face.landmarks,
-      { ...state, fittedLandmarks, iterations: landmarkFit.iterations }, timings, photometric);
-    return { input: face, landmarkFit, photometric, positions, camera: state.camera, identity: state.identity, expression: state.expression, fittedLandmarks, texture, report };
+      { ...state, fittedLandmarks, iterations: landmarkFit.iterations }, timings,
+      options.focal ? options.focalSource ?? 'option' : 'default', photometric);
+    const rejected = report.quality.score < (options.minQuality ?? MIN_QUALITY);
+    return { input: face, landmarkFit, photometric, positions, camera: state.camera, identity: state.identity, expression: state.expression, fittedLandmarks, texture, report, rejected };
   }
+}
+
+/** "face 2 rejected (quality 0.12: landmark residual)", for the CLI and the web app. */
+export function rejectionMessage(report: FaceFitReport): string {
+  return `face ${report.face.index + 1} rejected (quality ${report.quality.score.toFixed(2)}: ${QUALITY_PART_NAMES[report.quality.worst]})`;
 }
 
 /**

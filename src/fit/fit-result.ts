@@ -1,8 +1,12 @@
 import type { DetectedFace } from '../detect/face.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { modelViewMatrix } from './camera.js';
+import { coefficientMeanAbs, coefficientRms, fitQuality, type QualityPart } from './fit-quality.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
 import { anglesFromRotation } from './rotation.js';
+
+/** Where the focal length came from: EXIF (35 mm equivalent, or focal length × sensor resolution), --focal, or the default guess (refined by the fit). */
+export type FocalSource = 'exif-35mm' | 'exif-sensor' | 'option' | 'default';
 
 /** What `morphable fit` reports per face (also what the web app shows): plain JSON. */
 export interface FaceFitReport {
@@ -25,7 +29,16 @@ export interface FaceFitReport {
   };
   identity: number[];
   expression: Record<string, number>;
-  quality: { rmsErrorPx: number; nmePercent: number; iterations: number };
+  /** The focal length used (pixels of the full image) and its source; `default` is the fit's own estimate from a 3 × long-side prior. */
+  focal: { px: number; source: FocalSource };
+  /**
+   * The fit's residual and its plausibility (src/fit/fit-quality.ts): `score` in [0, 1] is the smallest of
+   * `parts`; `identityRms` and `expressionMean` are what the identity and expression parts are computed from.
+   */
+  quality: {
+    rmsErrorPx: number; nmePercent: number; iterations: number;
+    score: number; parts: Record<QualityPart, number>; worst: QualityPart; identityRms: number; expressionMean: number;
+  };
   /** The photometric stage, when it ran: RMSE over the face pixels (sRGB 0–1) before and after, and the light. */
   photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; geometryRefined: boolean; light: number[]; color?: number[] };
   timingsMs: Record<string, number>;
@@ -57,6 +70,7 @@ export function faceFitReport(
   input: Float32Array,
   fit: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression' | 'fittedLandmarks' | 'iterations'>,
   timingsMs: Record<string, number>,
+  focalSource: FocalSource,
   photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; geometryRefined: boolean; sh: ArrayLike<number>; color?: ArrayLike<number> },
 ): FaceFitReport {
   let sq = 0, used = 0;
@@ -66,6 +80,9 @@ export function faceFitReport(
   }
   const angles = anglesFromRotation(fit.camera.rotation);
   const t = fit.camera.translation;
+  const nmePercent = landmarkNme(fit.fittedLandmarks, input);
+  const identityRms = coefficientRms(fit.identity), expressionMean = coefficientMeanAbs(fit.expression);
+  const q = fitQuality({ nmePercent, identityRms, expressionMean, roll: angles.roll, pitch: angles.pitch });
   return {
     model: model.name,
     units: 'mm',
@@ -83,7 +100,12 @@ export function faceFitReport(
     },
     identity: Array.from(fit.identity, (v) => round(v, 4)),
     expression: Object.fromEntries(model.expression.names.map((name, k) => [name, round(fit.expression[k], 4)])),
-    quality: { rmsErrorPx: round(Math.sqrt(sq / Math.max(1, used)), 3), nmePercent: round(landmarkNme(fit.fittedLandmarks, input), 3), iterations: fit.iterations },
+    focal: { px: round(fit.camera.focal, 2), source: focalSource },
+    quality: {
+      rmsErrorPx: round(Math.sqrt(sq / Math.max(1, used)), 3), nmePercent: round(nmePercent, 3), iterations: fit.iterations,
+      score: round(q.score, 3), parts: Object.fromEntries(Object.entries(q.parts).map(([k, v]) => [k, round(v, 3)])) as Record<QualityPart, number>,
+      worst: q.worst, identityRms: round(identityRms, 3), expressionMean: round(expressionMean, 4),
+    },
     ...(photometric ? { photometric: { rmseBefore: round(photometric.rmseBefore, 4), rmseAfter: round(photometric.rmseAfter, 4), iterations: photometric.iterations, geometryRefined: photometric.geometryRefined, light: Array.from(photometric.sh, (v) => round(v, 4)), ...(photometric.color ? { color: Array.from(photometric.color, (v) => round(v, 4)) } : {}) } } : {}),
     timingsMs: Object.fromEntries(Object.entries(timingsMs).map(([k, v]) => [k, round(v, 2)])),
   };

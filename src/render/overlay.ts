@@ -10,6 +10,32 @@ export interface OverlayOptions {
   opacity?: number;
   /** Landmark sets to draw as dots, in camera pixels, each with its colour. */
   points?: { landmarks: ArrayLike<number>; color: [number, number, number] }[];
+  /** Return only this rectangle of the overlay (image pixels, e.g. from faceRegion); default: all of it. */
+  crop?: Rect;
+}
+
+export interface Rect { x: number; y: number; width: number; height: number }
+
+/**
+ * The rectangle of `image` (width × height pixels) around a face: the bounds of its landmark sets
+ * (camera pixels, NaN skipped) and its box, grown by `margin` × its size on every side, clipped to the image.
+ */
+export function faceRegion(width: number, height: number, scale: number, points: ArrayLike<number>[], box?: Rect, margin = 0.5): Rect {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  const add = (x: number, y: number) => {
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  };
+  for (const p of points) for (let i = 0; i + 1 < p.length; i += 2) add(p[i], p[i + 1]);
+  if (box) { add(box.x, box.y); add(box.x + box.width, box.y + box.height); }
+  if (!(x1 >= x0 && y1 >= y0)) return { x: 0, y: 0, width, height };
+  const mx = margin * (x1 - x0), my = margin * (y1 - y0);
+  const left = Math.max(0, Math.floor((x0 - mx + 0.5) * scale - 0.5));
+  const top = Math.max(0, Math.floor((y0 - my + 0.5) * scale - 0.5));
+  const right = Math.min(width, Math.ceil((x1 + mx + 0.5) * scale + 0.5));
+  const bottom = Math.min(height, Math.ceil((y1 + my + 0.5) * scale + 0.5));
+  if (right <= left || bottom <= top) return { x: 0, y: 0, width, height };
+  return { x: left, y: top, width: right - left, height: bottom - top };
 }
 
 /**
@@ -53,7 +79,17 @@ export function drawOverlay(image: RgbImage, positions: Float32Array, triangles:
   }
   const radius = Math.max(2, Math.round(Math.max(width, height) / 320));
   for (const set of options.points ?? []) drawDots(out, width, height, set.landmarks, scale, radius, set.color);
-  return { width, height, data: out };
+  return options.crop ? cropImage({ width, height, data: out }, options.crop) : { width, height, data: out };
+}
+
+/** A copy of `rect` (clipped to the image) of `image`. */
+export function cropImage(image: RgbImage, rect: Rect): RgbImage {
+  const x0 = Math.max(0, Math.floor(rect.x)), y0 = Math.max(0, Math.floor(rect.y));
+  const x1 = Math.min(image.width, Math.floor(rect.x + rect.width)), y1 = Math.min(image.height, Math.floor(rect.y + rect.height));
+  const w = Math.max(0, x1 - x0), h = Math.max(0, y1 - y0);
+  const data = new Uint8Array(3 * w * h);
+  for (let y = 0; y < h; y++) data.set(image.data.subarray(3 * ((y0 + y) * image.width + x0), 3 * ((y0 + y) * image.width + x0 + w)), 3 * y * w);
+  return { width: w, height: h, data };
 }
 
 function drawDots(data: Uint8Array, width: number, height: number, points: ArrayLike<number>, scale: number, radius: number, color: [number, number, number]): void {
