@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeModel, encodeModel } from '../src/io/model-file.js';
@@ -27,6 +27,8 @@ const sfmFolder = join(shared, 'models/sfm');
 
 interface Row { what: string; median: string; runs: number; note?: string }
 const rows: Row[] = [];
+// The machine's load beside every figure: the same code reads 2× slower while another suite runs.
+const loadAtStart = loadavg()[0];
 const sections: string[] = [];
 
 function median(values: number[]): number {
@@ -114,10 +116,11 @@ try {
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const load = `load average ${loadAtStart.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end`;
 const lines = [
   '# Benchmark results',
   '',
-  `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpu}, ${cpus().length} cores, Node ${process.version}.`,
+  `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpu}, ${cpus().length} cores, Node ${process.version}; ${load}.`,
   'Medians after warm-up (imports are measured cold, without warm-up). Models are read from ../shared.',
   '',
   '## Models: import, load, evaluation',
