@@ -1,7 +1,5 @@
 import { Document, VertexLayout, WebIO, type Accessor } from '@gltf-transform/core';
-import { EXTMeshoptCompression, KHRMeshQuantization } from '@gltf-transform/extensions';
 import { MeshoptDecoder } from 'meshoptimizer/decoder';
-import { MeshoptEncoder } from 'meshoptimizer/encoder';
 import { InputError } from '../errors.js';
 import type { LinearBasis, MorphableModel } from '../model/morphable-model.js';
 
@@ -132,6 +130,8 @@ export async function encodeModel(model: MorphableModel, options: EncodeModelOpt
   // Separate (non-interleaved) attributes, so that the reader can view every array in place.
   const io = new WebIO().setVertexLayout(VertexLayout.SEPARATE);
   if (step) {
+    // Loaded only here: every command reads models, few write compact ones.
+    const [{ EXTMeshoptCompression, KHRMeshQuantization }, { MeshoptEncoder }] = await Promise.all([import('@gltf-transform/extensions'), import('meshoptimizer/encoder')]);
     doc.createExtension(KHRMeshQuantization).setRequired(true);
     doc.createExtension(EXTMeshoptCompression).setRequired(true).setEncoderOptions({ method: EXTMeshoptCompression.EncoderMethod.QUANTIZE });
     await MeshoptEncoder.ready;
