@@ -1,7 +1,5 @@
 import { Document, VertexLayout, WebIO, type Accessor } from '@gltf-transform/core';
-import { EXTMeshoptCompression, KHRMeshQuantization } from '@gltf-transform/extensions';
 import { MeshoptDecoder } from 'meshoptimizer/decoder';
-import { MeshoptEncoder } from 'meshoptimizer/encoder';
 import { InputError } from '../errors.js';
 import type { LinearBasis, MorphableModel } from '../model/morphable-model.js';
 
@@ -132,6 +130,8 @@ export async function encodeModel(model: MorphableModel, options: EncodeModelOpt
   // Separate (non-interleaved) attributes, so that the reader can view every array in place.
   const io = new WebIO().setVertexLayout(VertexLayout.SEPARATE);
   if (step) {
+    // Loaded only here: every command reads models, few write compact ones.
+    const [{ EXTMeshoptCompression, KHRMeshQuantization }, { MeshoptEncoder }] = await Promise.all([import('@gltf-transform/extensions'), import('meshoptimizer/encoder')]);
     doc.createExtension(KHRMeshQuantization).setRequired(true);
     doc.createExtension(EXTMeshoptCompression).setRequired(true).setEncoderOptions({ method: EXTMeshoptCompression.EncoderMethod.QUANTIZE });
     await MeshoptEncoder.ready;
@@ -268,7 +268,7 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
   };
 
   /** Floats (int16 steps of compact files become floats in mm) or unsigned integers. */
-  const readAccessor = (index: number | undefined, what: string): Float32Array | Uint32Array => {
+  const readAccessor = (index: number | undefined, what: string, into?: Float32Array): Float32Array | Uint32Array => {
     const acc = index === undefined ? undefined : gltf.accessors?.[index];
     if (!acc || acc.bufferView === undefined) return fail(`corrupt model file (${what} is missing)`);
     const width = COMPONENTS[acc.type];
@@ -290,7 +290,7 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
     if (acc.componentType === SHORT && at % 2 === 0 && stride % 2 === 0) {
       // Compact positions and components (meshopt pads each int16 VEC3 to 8 bytes).
       const q = new Int16Array(data.buffer, at, ((acc.count - 1) * stride + elementSize) / 2);
-      const out = new Float32Array(length);
+      const out = into && into.length === length ? into : new Float32Array(length);
       const pitch = stride / 2;
       for (let e = 0, i = 0; e < acc.count; e++) for (let c = 0; c < width; c++, i++) out[i] = q[e * pitch + c] * step!;
       return out;
@@ -325,9 +325,10 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
   const basis = (b: BasisHeader, first: number): LinearBasis => {
     const out = new Float32Array(b.names.length * mean.length);
     for (let k = 0; k < b.names.length; k++) {
-      const target = readAccessor(targets[first + k].POSITION, `component ${b.names[k]}`);
+      const slot = out.subarray(k * mean.length, (k + 1) * mean.length);
+      const target = readAccessor(targets[first + k].POSITION, `component ${b.names[k]}`, slot);
       if (target.length !== mean.length) fail(`corrupt model file (component ${b.names[k]} has the wrong size)`);
-      out.set(target, k * mean.length);
+      if (target !== slot) slot.set(target);
     }
     return { kind: b.kind, count: b.names.length, basis: out, stddev: Float32Array.from(b.stddev), names: b.names.slice() };
   };
