@@ -8,7 +8,7 @@
  *
  * Usage: npx tsx bench/quality-threshold.ts MODEL.glb [--step K] [--min-score S]
  *   --step K: detection (B, C) on every K-th photo (default 2); --min-score: detector threshold for C
- *   (default 0.3, below the CLI's 0.5, to collect more false faces; both are reported).
+ *   (default 0.3, below the CLI's 0.5, to collect more false faces; both are reported); --non-faces-only: C alone.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,7 +24,7 @@ const args = process.argv.slice(2);
 const modelPath = args[0];
 if (!modelPath) throw new Error('usage: npx tsx bench/quality-threshold.ts MODEL.glb [--step K] [--min-score S]');
 const option = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback; };
-const step = option('--step', 2), minScore = option('--min-score', 0.3);
+const step = option('--step', 2), minScore = option('--min-score', 0.3), nonFacesOnly = args.includes('--non-faces-only');
 const folder = resolve('../shared/data/train-300w'); // run from the repository root
 
 const model = decodeModel(new Uint8Array(readFileSync(modelPath)), 'model');
@@ -41,7 +41,7 @@ const scored = (name: string, fit: FittedFace, detScore?: number): Scored => ({
 // A. Ground-truth landmarks.
 const truth: Scored[] = [];
 let t = performance.now();
-for (const face of faces) {
+for (const face of nonFacesOnly ? [] : faces) {
   const photo: Photo = { name: face.name, image: blank, width: 256, height: 256, scale: 1 };
   truth.push(scored(face.name, fitter.fit(photo, { landmarks: face.landmarks }, 0, { photometric: false })));
 }
@@ -58,7 +58,7 @@ for (let i = 0; i < faces.length; i += step) {
   const face = faces[i];
   const loaded = await loadImage(face.image);
   const photo: Photo = { name: face.name, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
-  const found = await fitter.detect(landmarker, photo);
+  const found = nonFacesOnly ? [] : await fitter.detect(landmarker, photo);
   const match = matchDetection(found.map((f) => f.detection!), face.landmarks);
   const hit = found.find((f) => f.detection === match);
   if (hit && hit.detection!.score >= 0.5) detected.push(scored(face.name, fitter.fit(photo, hit, 0, { photometric: false }), hit.detection!.score));

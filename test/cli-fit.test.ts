@@ -45,9 +45,49 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(report.quality.nmePercent).toBeLessThan(5);
     expect(report.pose.modelView).toHaveLength(16);
     expect(Object.keys(report.expression)).toEqual(['anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']);
+    expect(report.focal.source).toBe('default');
+    expect(report.quality.score).toBeGreaterThanOrEqual(0.5);
+    // The overlay is the face's region of the photo, not the whole 1280 × 1024 photo.
     const overlay = await sharp(join(out, 'lfpw_image_0010.png')).metadata();
-    expect([overlay.width, overlay.height]).toEqual([1280, 1024]);
-  });
+    expect(overlay.width).toBeLessThan(1280);
+    expect(overlay.height).toBeLessThan(1024);
+    expect(overlay.width! * overlay.height!).toBeGreaterThan(200 * 200);
+  }, 60_000);
+
+  it('rejects a fit below --min-quality: reported on stderr, nothing written, exit code 2', async () => {
+    // The annotation's points in reverse order: the jaw where the mouth is, no face can follow them.
+    const points = readFileSync(`${FACES}/lfpw_image_0010.pts`, 'utf8').match(/^[\d.]+ [\d.]+$/gm)!;
+    expect(points).toHaveLength(68);
+    const scrambled = join(work, 'scrambled.pts');
+    writeFileSync(scrambled, `version: 1\nn_points: 68\n{\n${points.reverse().join('\n')}\n}\n`);
+    const out = join(work, 'rejected');
+    const args = ['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', scrambled, '--model', model, '--out', out, '--no-photometric'];
+    const rejected = await runCli(args);
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toMatch(/lfpw_image_0010\.png: face 1 rejected \(quality 0\.\d\d: [a-z ]+\)/);
+    expect(rejected.stderr).not.toMatch(/\n {4}at /);
+    expect(existsSync(out)).toBe(false);
+    // --min-quality 0 keeps it, and the JSON says why it scored low.
+    const kept = await runCli([...args, '--min-quality', '0', '--json']);
+    expect(kept.code).toBe(0);
+    const [report] = JSON.parse(kept.stdout);
+    expect(report.quality.score).toBeLessThan(0.5);
+    expect(report.quality.parts[report.quality.worst]).toBe(report.quality.score);
+    expect(readdirSync(out)).toContain('lfpw_image_0010.json');
+    expectOneLineError(await runCli([...args, '--min-quality', '1.5']), '1.5', 'from 0 to 1');
+  }, 60_000);
+
+  it('takes the focal length from EXIF, and --focal over it', async () => {
+    const photo = join(work, 'exif.jpg');
+    await sharp(`${FACES}/lfpw_image_0010.png`).jpeg().withExif({ IFD2: { FocalLengthIn35mmFilm: '50' } }).toFile(photo);
+    const args = ['fit', photo, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', join(work, 'exif'), '--json', '--no-photometric'];
+    const [fromExif] = JSON.parse((await runCli(args)).stdout);
+    expect(fromExif.focal.source).toBe('exif-35mm');
+    expect(fromExif.focal.px).toBeCloseTo((50 / 36) * 1280, 1);
+    expect(fromExif.pose.focalLength).toBeCloseTo(fromExif.focal.px, 1);
+    const [fromOption] = JSON.parse((await runCli([...args, '--focal', '2000'])).stdout);
+    expect(fromOption.focal).toEqual({ px: 2000, source: 'option' });
+  }, 60_000);
 
   it('rejects a .pts with the wrong number of points', async () => {
     const pts = join(work, 'short.pts');
@@ -79,7 +119,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expectOneLineError(await runCli(['fit', tiny, '--landmarks', pts, '--model', model, '--out', out]), 'tiny.png', 'too small');
     expectOneLineError(await runCli(['fit', join(work, 'missing.jpg'), '--landmarks', pts, '--model', model, '--out', out]), 'missing.jpg', 'no such file');
     expect(existsSync(out)).toBe(false);
-  });
+  }, 60_000);
 
   it('detects the faces itself: two faces in one photo give two results', async () => {
     const out = join(work, 'detected');
@@ -91,6 +131,9 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(reports[0].landmarks.source).toBe('detector');
     expect(reports[0].face.box.width).toBeGreaterThan(50);
     expect(readdirSync(out)).toContain('afw_134212_1_face2.json');
+    // Numbered left to right.
+    const centres = reports.map((r: { face: { box: { x: number; width: number } } }) => r.face.box.x + r.face.box.width / 2);
+    expect(centres).toEqual([...centres].sort((a, b) => a - b));
   });
 
   it('handles greyscale, RGBA, 16-bit and EXIF-rotated photos', async () => {

@@ -16,6 +16,7 @@ import { ICT_ARCHIVE, SHARED, hasShared } from './helpers/shared.js';
 import { CHROMIUM, fakeCamera, launchChromium, serveWebApp, serveWebAppDev, writeY4m } from './helpers/web.js';
 
 const PHOTO = `${SHARED}data/faces-68/300w_outdoor_002.png`;
+const SAMPLE6 = fileURLToPath(new URL('../node_modules/@vladmandic/face-api/demo/sample6.jpg', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUTPUT = join(ROOT, 'test-output');
 
@@ -68,6 +69,31 @@ const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && !process.env.CI) {
   console.warn(`web.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium; with CI set this fails instead)`);
   rmSync(work, { recursive: true, force: true });
+}
+
+/** Fits PHOTO in the page and waits for it. */
+async function fitShown(page: Page): Promise<void> {
+  await page.setInputFiles('#photo-file', PHOTO);
+  await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+  expect(await page.locator('#error').isHidden()).toBe(true);
+  expect(await page.locator('#download-obj').isDisabled()).toBe(false);
+}
+
+/** After an error nothing of the previous photo's fit is left: pose, downloads, face selector, sliders. */
+async function expectCleared(page: Page): Promise<void> {
+  const state = await page.evaluate(() => ({
+    pose: ['yaw', 'pitch', 'roll', 'distance'].map((k) => document.getElementById(`pose-${k}`)!.textContent),
+    downloads: [(document.getElementById('download-obj') as HTMLButtonElement).disabled, (document.getElementById('download-glb') as HTMLButtonElement).disabled],
+    selector: (document.getElementById('face-select') as HTMLSelectElement).options.length,
+    sliders: [...document.querySelectorAll<HTMLInputElement>('#expressions input, #identity input')].map((i) => Number(i.value)),
+    state: document.body.dataset.state,
+  }));
+  expect(state.pose).toEqual(['–', '–', '–', '–']);
+  expect(state.downloads).toEqual([true, true]);
+  expect(state.selector).toBe(0);
+  expect(state.sliders.length).toBeGreaterThan(0);
+  expect(state.sliders.every((v) => v === 0)).toBe(true);
+  expect(state.state).toBeUndefined();
 }
 
 describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chromium', () => {
@@ -168,14 +194,19 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
 
     await page.setInputFiles('#model-file', modelFile);
     await waitReady(page);
+    // Each error follows a good fit, whose results must all go.
+    await fitShown(page);
     await page.setInputFiles('#photo-file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is text') });
     await page.locator('#error').waitFor({ state: 'visible' });
     expect(await errorText(page)).toContain('notes.jpg: not an image');
+    await expectCleared(page);
+    await fitShown(page);
 
     const blank = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#6a8fb0' } }).png().toBuffer();
     await page.setInputFiles('#photo-file', { name: 'sky.png', mimeType: 'image/png', buffer: blank });
     await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('sky.png'), null, { timeout: 60_000 });
     expect(await errorText(page)).toBe('sky.png: no face found in this photo');
+    await expectCleared(page);
 
     // No camera here (no fake device) or no permission: either way a message, not a blank page.
     await page.click('#webcam');
@@ -183,7 +214,20 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
     expect(await errorText(page)).toMatch(/^webcam: (permission denied|no camera found)/);
     expect(pageErrors).toEqual([]);
     await page.context().close();
-  }, 120_000);
+  }, 240_000);
+
+  it('says which faces it rejected: the hair clip of face-api\'s sample6.jpg', async () => {
+    const page = await openPage();
+    await waitReady(page);
+    await page.setInputFiles('#photo-file', SAMPLE6);
+    await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 120_000 });
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(await page.evaluate(() => document.body.dataset.rejected)).toBe('1');
+    expect(await page.locator('#status').textContent()).toMatch(/4 faces fitted in [\d.]+ s; face \d rejected \(quality 0\.\d\d: [a-z ]+\)$/);
+    expect(await page.locator('#face-select option').count()).toBe(4);
+    expect(pageErrors).toEqual([]);
+    await page.context().close();
+  }, 240_000);
 
   it('fits webcam frames (Chromium\'s fake camera) and shows the frame rate', async () => {
     const video = join(work, 'camera.y4m');

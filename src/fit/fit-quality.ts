@@ -3,8 +3,8 @@
  * still gets 68 landmarks and a fit, but the model can only follow them with a face far outside its
  * prior, saturated expressions, a head on its side, or landmarks it cannot reach. Each part is 1 up to
  * a "good" bound, falls linearly to 0 at a "bad" bound; the score is the smallest part.
- * The bounds were measured on 300-W training faces and on the detector's false faces
- * (bench/quality-threshold.ts, bench/RESULTS.md).
+ * The bounds sit above the 99th percentile of train-300w faces fitted from their annotations; the
+ * scores of those faces and of the detector's false faces are in bench/README.md (bench/quality-threshold.ts).
  */
 
 export type QualityPart = 'landmarks' | 'identity' | 'expression' | 'roll' | 'pitch';

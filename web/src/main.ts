@@ -5,6 +5,7 @@
  */
 import { InputError } from '../../src/errors.js';
 import { PHOTO_MAX_SIDE } from '../../src/fit/fit-photo.js';
+import { exifFocalPixels, readExif } from '../../src/io/exif.js';
 import { meshToGlb } from '../../src/io/mesh-glb.js';
 import type { Mesh } from '../../src/io/mesh.js';
 import { meshToObj } from '../../src/io/mesh-obj.js';
@@ -65,11 +66,41 @@ function setStatus(text: string, busy: boolean, fraction?: number): void {
 function showError(message: string): void {
   ui.error.textContent = message;
   ui.error.hidden = false;
+  clearResult();
   setStatus(model ? 'ready: choose a photo or start the webcam' : 'choose a model file (.glb)', false);
 }
 
 function clearError(): void {
   ui.error.hidden = true;
+}
+
+/**
+ * After an error nothing on screen may belong to an earlier photo: the mean face (no texture), zero
+ * sliders, no pose, no face selector, no downloads. A photo drawn for the failed fit stays (it is the
+ * new one); one that could not be read leaves an empty canvas.
+ */
+function clearResult(): void {
+  photoFaces = [];
+  ui.faceSelect.replaceChildren();
+  ui.faceSelect.hidden = true;
+  ui.downloadObj.disabled = ui.downloadGlb.disabled = true;
+  for (const id of ['pose-yaw', 'pose-pitch', 'pose-roll', 'pose-distance']) { const el = $(id); el.textContent = '–'; delete el.dataset.value; }
+  delete document.body.dataset.state;
+  delete document.body.dataset.rejected;
+  if (model) {
+    viewer.setTexture(undefined);
+    selectLook('shaded');
+    showFace({ name: 'mean face', identity: new Float32Array(model.identity.count), expression: new Float32Array(model.expression.count) });
+  } else {
+    current = undefined;
+  }
+}
+
+/** No photo on the left (before a new one is decoded, and when it cannot be). */
+function clearPhoto(): void {
+  shownPhoto = undefined;
+  const context = ui.photoCanvas.getContext('2d');
+  context?.clearRect(0, 0, ui.photoCanvas.width, ui.photoCanvas.height);
 }
 
 const describe = (error: unknown) => (error instanceof InputError ? error.message : error instanceof Error ? error.message : String(error));
@@ -136,6 +167,8 @@ async function fitPhoto(file: File): Promise<void> {
   if (!model) { showError('choose a model file (.glb) first'); return; }
   if (workerBusy) return;
   clearError();
+  clearResult();
+  clearPhoto();
   stopWebcam();
   setStatus(`decoding ${file.name}…`, true);
   let bitmap: ImageBitmap;
@@ -150,11 +183,13 @@ async function fitPhoto(file: File): Promise<void> {
     showError(`${file.name}: the image is only ${width}×${height} pixels, too small to hold a face`);
     return;
   }
+  // The focal length from the photo's EXIF (35 mm equivalent or sensor size), as the CLI does; else estimated.
+  const focal = exifFocalPixels(readExif(new Uint8Array(await file.arrayBuffer())), width, height) ?? undefined;
   const scale = Math.min(1, PHOTO_MAX_SIDE / Math.max(width, height));
   const frame = drawToRgba(bitmap, Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)));
   shownPhoto = { source: bitmap, width, height };
   drawPhoto();
-  post({ type: 'fit-photo', name: file.name, frame, width, height, scale }, [frame.data.buffer]);
+  post({ type: 'fit-photo', name: file.name, frame, width, height, scale, focal }, [frame.data.buffer]);
 }
 
 /** Pixels of `source` at the given size, alpha flattened on white as the CLI does. */
@@ -197,7 +232,7 @@ function showPhotoFace(index: number): void {
   if (!face || !model) return;
   const names = model.expression.names;
   current = {
-    name: `${face.report.image.file.replace(/\.[^.]*$/, '')}${photoFaces.length > 1 ? `_face${index + 1}` : ''}`,
+    name: `${face.report.image.file.replace(/\.[^.]*$/, '')}${photoFaces.length > 1 || face.report.face.index > 0 ? `_face${face.report.face.index + 1}` : ''}`,
     identity: Float32Array.from(face.report.identity),
     expression: Float32Array.from(names, (n) => face.report.expression[n] ?? 0),
     texture: face.texture,
@@ -436,12 +471,15 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
     case 'photo-fitted': {
       workerBusy = false;
       photoFaces = message.faces;
-      ui.faceSelect.replaceChildren(...photoFaces.map((_, i) => new Option(`face ${i + 1}`, String(i))));
+      // Faces keep their numbers (left to right) when others between them were rejected.
+      ui.faceSelect.replaceChildren(...photoFaces.map((f, i) => new Option(`face ${f.report.face.index + 1}`, String(i))));
       ui.faceSelect.hidden = photoFaces.length < 2;
       showPhotoFace(0);
       const secs = (message.ms / 1000).toFixed(1);
-      setStatus(`${message.name}: ${photoFaces.length} face${photoFaces.length > 1 ? 's' : ''} fitted in ${secs} s`, false);
+      const rejected = message.rejected.length ? `; ${message.rejected.join('; ')}` : '';
+      setStatus(`${message.name}: ${photoFaces.length} face${photoFaces.length > 1 ? 's' : ''} fitted in ${secs} s${rejected}`, false);
       document.body.dataset.state = 'fitted';
+      document.body.dataset.rejected = String(message.rejected.length);
       document.body.dataset.fitMs = String(message.ms);
       return;
     }

@@ -1,5 +1,5 @@
 /** Messages between the page (main.ts) and the worker (worker.ts) that does all the fitting. */
-import type { FaceFitReport } from '../../src/fit/fit-result.js';
+import type { FaceFitReport, FocalSource } from '../../src/fit/fit-result.js';
 import type { PoseAngles } from '../../src/fit/rotation.js';
 
 /** Pixels as the page hands them over: RGBA, as canvases give them. */
@@ -12,7 +12,7 @@ export interface RgbaFrame {
 export type ToWorker =
   | { type: 'load'; model: ArrayBuffer; modelName: string; assetBase: string }
   /** A photo decoded at `scale` × its displayed size (width × height). */
-  | { type: 'fit-photo'; name: string; frame: RgbaFrame; width: number; height: number; scale: number }
+  | { type: 'fit-photo'; name: string; frame: RgbaFrame; width: number; height: number; scale: number; focal?: { px: number; source: FocalSource } }
   | { type: 'video-frame'; frame: RgbaFrame; timeMs: number }
   | { type: 'video-reset' };
 
@@ -39,7 +39,8 @@ export interface VideoFitMessage {
 export type FromWorker =
   | { type: 'status'; text: string }
   | { type: 'ready' }
-  | { type: 'photo-fitted'; name: string; faces: FittedFaceMessage[]; ms: number }
+  /** `rejected`: "face 2 rejected (quality 0.12: landmark residual)" per face below the quality threshold. */
+  | { type: 'photo-fitted'; name: string; faces: FittedFaceMessage[]; rejected: string[]; ms: number }
   /** fit is null when the frame had no face. */
   | { type: 'video-fitted'; fit: VideoFitMessage | null; ms: number }
   | { type: 'error'; message: string; during: 'load' | 'photo' | 'video' };

@@ -7,7 +7,7 @@ import * as faceapi from '@vladmandic/face-api';
 import { createFaceApiLandmarker } from '../../src/detect/face-api-landmarker.js';
 import type { FaceLandmarker, RgbImage } from '../../src/detect/face.js';
 import { InputError } from '../../src/errors.js';
-import { PhotoFitter } from '../../src/fit/fit-photo.js';
+import { PhotoFitter, rejectionMessage } from '../../src/fit/fit-photo.js';
 import { VideoFaceFitter } from '../../src/fit/video-fit.js';
 import { decodeModel } from '../../src/io/model-file.js';
 import type { FromWorker, RgbaFrame, ToWorker } from './protocol.js';
@@ -62,18 +62,21 @@ async function handle(message: ToWorker): Promise<void> {
       const faces = await photoFitter.detect(landmarker, photo);
       if (faces.length === 0) throw new InputError(message.name, 'no face found in this photo');
       post({ type: 'status', text: `fitting ${faces.length === 1 ? 'the face' : `${faces.length} faces`} (landmarks, then colour)…` });
-      const results = faces.map((face, index) => {
-        const fit = photoFitter.fit(photo, face, index, { photometric: true });
-        return {
+      const rejected: string[] = [];
+      const results = faces.flatMap((face, index) => {
+        const fit = photoFitter.fit(photo, face, index, { photometric: true, focal: message.focal?.px, focalSource: message.focal?.source });
+        if (fit.rejected) { rejected.push(rejectionMessage(fit.report)); return []; }
+        return [{
           report: fit.report,
           positions: fit.positions,
           landmarks: face.landmarks,
           fittedLandmarks: fit.fittedLandmarks,
           texture: fit.texture ? toRgba(fit.texture) : undefined,
-        };
+        }];
       });
+      if (results.length === 0) throw new InputError(message.name, faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`);
       const transfer = results.flatMap((r) => [r.positions.buffer, ...(r.texture ? [r.texture.data.buffer] : [])]);
-      post({ type: 'photo-fitted', name: message.name, faces: results, ms: performance.now() - start }, transfer);
+      post({ type: 'photo-fitted', name: message.name, faces: results, rejected, ms: performance.now() - start }, transfer);
       return;
     }
     case 'video-frame': {
