@@ -18,6 +18,7 @@ import { vertexNormals } from '../model/normals.js';
 import { drawOverlay } from '../render/overlay.js';
 import { loadModel } from './model-commands.js';
 import { defaultModelPath } from './paths.js';
+import { positiveIntOption, positiveNumberOption } from './parse.js';
 import { Progress } from './progress.js';
 
 interface FitOptions {
@@ -39,8 +40,8 @@ export function addFitCommand(program: Command): void {
     .option('--landmarks <pts...>', 'iBUG-68 .pts files, one per image, used instead of face detection')
     .option('--out <dir>', 'output folder', 'fits')
     .option('--json', 'also print the results as JSON on stdout')
-    .option('--max-faces <n>', 'fit at most this many faces per photo (most confident first)', positiveInt, 10)
-    .option('--focal <px>', 'known focal length in pixels of the full image (default: estimated)', positiveNumber)
+    .option('--max-faces <n>', 'fit at most this many faces per photo (most confident first)', positiveIntOption('--max-faces'), 10)
+    .option('--focal <px>', 'known focal length in pixels of the full image (default: estimated)', positiveNumberOption('--focal'))
     .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
     .addHelpText('after', `
 Outputs per face, in --out: NAME.obj (+ NAME.mtl) and NAME.glb (the fitted face in model space,
@@ -164,13 +165,3 @@ function describe(r: FaceFitReport): string {
     `distance ${(-r.pose.translation[2] / 10).toFixed(0)} cm, landmark error ${r.quality.nmePercent.toFixed(1)}% | ${expression}`;
 }
 
-function positiveInt(value: string): number {
-  const v = Number(value);
-  if (!Number.isInteger(v) || v < 1) throw new InputError(value, 'not a positive integer');
-  return v;
-}
-function positiveNumber(value: string): number {
-  const v = Number(value);
-  if (!(v > 0)) throw new InputError(value, 'not a positive number');
-  return v;
-}

@@ -21,6 +21,7 @@ import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { calibrateLandmarks } from '../fit/landmark-calibration.js';
 import { renderPreview } from '../render/preview.js';
 import { defaultModelPath, morphableHome } from './paths.js';
+import { intOption, numberOption, positiveIntOption } from './parse.js';
 import { Progress } from './progress.js';
 import { ICT_FACEKIT_SOURCE } from './sources.js';
 
@@ -94,12 +95,12 @@ export function addModelCommands(program: Command): void {
     .command('sample')
     .description('draw random faces from the model (or show one component) and write them as meshes')
     .argument('[model]', 'native model file (.glb) or any importable source', defaultModelPath())
-    .option('-n, --count <n>', 'number of faces', positiveInt, 1)
-    .option('--seed <s>', 'random seed (same seed, same faces)', int, 0)
+    .option('-n, --count <n>', 'number of faces', positiveIntOption('--count'), 1)
+    .option('--seed <s>', 'random seed (same seed, same faces)', intOption('--seed'), 0)
     .option('--out <dir>', 'output folder', 'samples')
-    .option('--format <list>', 'mesh formats, comma-separated: obj, ply, glb', meshFormats, ['obj'] as MeshFormat[])
-    .option('--sigma <s>', 'standard deviations: scale of the random draw, or the value of --component', number, 1)
-    .option('--component <k>', 'show component k alone (0-based) instead of random faces', int)
+    .addOption(new Option('--format <list>', 'mesh formats, comma-separated: obj, ply, glb').argParser(meshFormats).default(['obj'] as MeshFormat[], 'obj'))
+    .option('--sigma <s>', 'standard deviations: scale of the random draw, or the value of --component', numberOption('--sigma'), 1)
+    .option('--component <k>', 'show component k alone (0-based) instead of random faces', intOption('--component'))
     .addOption(new Option('--basis <name>', 'basis of --component').choices(['identity', 'expression']).default('identity'))
     .option('--expression', 'give random faces a random expression too')
     .option('--preview', 'also write a PNG rendering of each face')
@@ -272,20 +273,6 @@ function archiveExtension(url: string): string {
   return /\.tar\.xz$/i.test(url) ? '.tar.xz' : /\.tar$/i.test(url) ? '.tar' : '.tar.gz';
 }
 
-function int(value: string): number {
-  if (!/^[+-]?\d+$/.test(value)) throw new InputError(value, 'not an integer');
-  return Number(value);
-}
-function positiveInt(value: string): number {
-  const v = int(value);
-  if (v < 1) throw new InputError(value, 'must be at least 1');
-  return v;
-}
-function number(value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) throw new InputError(value, 'not a number');
-  return v;
-}
 function meshFormats(value: string): MeshFormat[] {
   const formats = value.split(',').map((f) => f.trim().toLowerCase());
   for (const f of formats) if (!(MESH_FORMATS as readonly string[]).includes(f)) throw new InputError(`--format ${value}`, `unknown mesh format "${f}" (use obj, ply or glb)`);

@@ -11,6 +11,7 @@ import { renderPortrait } from '../render/portrait.js';
 import { shDirectionalLight } from '../render/spherical-harmonics.js';
 import { loadModel } from './model-commands.js';
 import { defaultModelPath } from './paths.js';
+import { intOption } from './parse.js';
 
 interface RenderOptions {
   params?: string;
@@ -29,7 +30,7 @@ export function addRenderCommand(program: Command): void {
     .description('render a fitted face (--params fit.json), a random face (--seed) or the mean face from any viewpoint to a PNG')
     .argument('[model]', 'native model file (.glb)', defaultModelPath())
     .option('--params <fit.json>', 'identity and expression from a `morphable fit` result (its light too, unless --light is given)')
-    .option('--seed <s>', 'a random face from the model (ignored with --params)', Number)
+    .option('--seed <s>', 'a random face from the model (ignored with --params)', intOption('--seed'))
     .option('--yaw <deg>', 'turn the face to its left (+) or right (−)', Number, 0)
     .option('--pitch <deg>', 'look down (+) or up (−)', Number, 0)
     .option('--roll <deg>', 'tilt counter-clockwise (+)', Number, 0)
