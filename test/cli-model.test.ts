@@ -111,7 +111,7 @@ describe('bad input: one line naming the file and the problem, exit 2, nothing w
     const out = join(work, 'bad-samples');
     expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '--format', 'stl', '--out', out]), 'stl');
     expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '--component', '63', '--out', out]), '--component', '0..62');
-    expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '-n', '0', '--out', out]), 'at least 1');
+    expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '-n', '0', '--out', out]), '--count: 0 is not a positive integer');
     expect(existsSync(out)).toBe(false);
   });
 });
