@@ -158,7 +158,8 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     expect(info.identity.count).toBe(100);
     expect(info.expression.count).toBe(53);
     expect(info.expression.names).toEqual(expect.arrayContaining(['jawOpen', 'mouthSmile_L', 'eyeBlink_R', 'browInnerUp_L']));
-    expect(info.landmarks.ibug68).toEqual({ points: 68, missing: 0, calibrated: true });
+    expect(info.landmarks.ibug68).toMatchObject({ points: 68, missing: 0, calibrated: true });
+    expect(info.landmarks.ibug68.vertices).toHaveLength(68);
   });
 
   it('writes samples that three.js loads', async () => {
@@ -186,6 +187,10 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     const info = JSON.parse((await runCli(['model', 'info', out, '--json'])).stdout);
     expect(info.vertices).toBe(3448);
     expect(info.landmarks.ibug68.calibrated).toBe(false);
+    // The vertex indices, so that a user can write the `model build --landmarks` file from them.
+    expect(info.landmarks.ibug68.vertices).toHaveLength(68);
+    expect(info.landmarks.ibug68.vertices.every((v: number) => Number.isInteger(v) && v < 3448)).toBe(true);
+    expect(new Set(info.landmarks.ibug68.vertices).size).toBeGreaterThan(60);
     expect(info.identity.count).toBe(63);
     expect(info.expression.names).toEqual(['anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']);
   });

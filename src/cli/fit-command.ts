@@ -14,6 +14,7 @@ import { OutputBatch } from '../io/node/atomic-write.js';
 import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
+import { requireFitLandmarks } from '../node.js';
 import { vertexNormals } from '../model/normals.js';
 import { drawOverlay } from '../render/overlay.js';
 import { loadModel } from './model-commands.js';
@@ -57,6 +58,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
         throw new InputError('--landmarks', `${options.landmarks.length} .pts file(s) for ${images.length} image(s): give one per image, in the same order`);
       }
       const model = await loadModel(options.model);
+      requireFitLandmarks(model, options.model);
       const fitter = new PhotoFitter(model);
       let landmarker: FaceLandmarker | undefined;
       const reports: FaceFitReport[] = [];

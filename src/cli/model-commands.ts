@@ -241,7 +241,7 @@ function describeModel(m: MorphableModel) {
     identity: basis(m.identity),
     expression: basis(m.expression),
     color: m.color ? basis(m.color.basis) : null,
-    landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { points: v.vertices.length, missing: v.vertices.filter((x) => x < 0).length, calibrated: v.offsets !== undefined }])),
+    landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { points: v.vertices.length, missing: v.vertices.filter((x) => x < 0).length, calibrated: v.offsets !== undefined, vertices: Array.from(v.vertices) }])),
     regions: Object.fromEntries(Object.entries(m.regions).map(([k, v]) => [k, v.length])),
     contours: Object.fromEntries(Object.entries(m.contours).map(([k, v]) => [k, v.length])),
   };

@@ -1,0 +1,94 @@
+/**
+ * The Node entry, `morphable/node`: what fitting a photo needs beyond the pure-TypeScript core
+ * (`morphable`): model files, photo decoding (sharp) and the face-api detector wired for Node.
+ *
+ *     import { fitPhoto, loadModel } from 'morphable/node';
+ *     const model = await loadModel('ict-facekit.glb');
+ *     const [face] = await fitPhoto('photo.jpg', { model });
+ *     console.log(face.report.pose.yaw, face.positions.length / 3);
+ */
+import type { FaceLandmarker } from './detect/face.js';
+import { InputError } from './errors.js';
+import { PHOTO_MAX_SIDE, PhotoFitter, type FittedFace, type Photo } from './fit/fit-photo.js';
+import type { MorphableModel } from './model/morphable-model.js';
+import { createNodeLandmarker } from './io/node/face-landmarker.js';
+import { loadImage } from './io/node/image.js';
+import { importModel, type ImportOptions } from './io/node/import-model.js';
+
+export { createNodeLandmarker, type NodeLandmarkerOptions } from './io/node/face-landmarker.js';
+export { loadImage, encodePng, savePng, type LoadedImage } from './io/node/image.js';
+export { importModel, type ImportOptions } from './io/node/import-model.js';
+export { downloadFile, type DownloadOptions, type DownloadResult } from './io/node/download.js';
+export { writeFileAtomic, OutputBatch } from './io/node/atomic-write.js';
+export type { FittedFace, FaceLandmarks, Photo } from './fit/fit-photo.js';
+export type { FaceFitReport } from './fit/fit-result.js';
+
+/**
+ * Loads a model: a native .glb model file, or any source `importModel` reads (ICT-FaceKit folder or
+ * archive, eos Surrey model), imported on the fly (the face and head of ICT-FaceKit by default).
+ */
+export function loadModel(path: string, options: ImportOptions = {}): Promise<MorphableModel> {
+  return importModel(path, { region: 'face-head', ...options });
+}
+
+/** Throws an InputError naming `source` unless `model` has the 68 iBUG landmark vertices a fit needs. */
+export function requireFitLandmarks(model: MorphableModel, source: string): void {
+  const set = model.landmarks.ibug68;
+  if (!set || set.vertices.length !== 68) {
+    throw new InputError(source, 'the model has no iBUG-68 landmarks, which fitting needs: build it with `morphable model build --landmarks <68 vertex indices>`');
+  }
+}
+
+export interface FitPhotoOptions {
+  /** The model, loaded (best for many photos) or as a file to load. */
+  model: MorphableModel | string;
+  /** 68 iBUG landmarks (x, y pairs in photo pixels), used instead of detecting the faces. */
+  landmarks?: Float32Array;
+  /** Fit at most this many faces, most confident first (default 10). */
+  maxFaces?: number;
+  /** The photometric refinement: light, albedo, UV texture (default true). */
+  photometric?: boolean;
+  /** Focal length in pixels of the full photo (default: estimated). */
+  focal?: number;
+  /** A detector to reuse across calls (createNodeLandmarker()); otherwise one is made and disposed. */
+  landmarker?: FaceLandmarker;
+  /** The photo's name in reports and errors (default: the path, or "image bytes"). */
+  name?: string;
+}
+
+const fitters = new WeakMap<MorphableModel, PhotoFitter>();
+
+/**
+ * Fits the model to every face in a photo (a file path, or the encoded bytes of a JPEG, PNG, WebP…).
+ * Returns one FittedFace per face, most confident first: mesh positions in model space (mm), camera,
+ * coefficients, texture and `report` (what `morphable fit` writes as JSON). A photo without a face,
+ * or that cannot be read, is an InputError.
+ */
+export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOptions): Promise<FittedFace[]> {
+  const modelSource = typeof options.model === 'string' ? options.model : options.model.name;
+  const model = typeof options.model === 'string' ? await loadModel(options.model) : options.model;
+  requireFitLandmarks(model, modelSource);
+  let fitter = fitters.get(model);
+  if (!fitter) fitters.set(model, (fitter = new PhotoFitter(model)));
+  const name = options.name ?? (typeof photo === 'string' ? photo : 'image bytes');
+  const start = performance.now();
+  const loaded = await loadImage(photo, { maxSide: PHOTO_MAX_SIDE, name });
+  const input: Photo = { name, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
+  const timingsMs: Record<string, number> = { load: performance.now() - start };
+  let faces;
+  if (options.landmarks) {
+    if (options.landmarks.length !== 136) throw new InputError('landmarks', `${options.landmarks.length / 2} points, 68 expected`);
+    faces = [{ landmarks: options.landmarks }];
+  } else {
+    const landmarker = options.landmarker ?? (await createNodeLandmarker());
+    try {
+      const t = performance.now();
+      faces = await fitter.detect(landmarker, input, options.maxFaces ?? 10);
+      timingsMs.detect = performance.now() - t;
+    } finally {
+      if (!options.landmarker) landmarker.dispose();
+    }
+    if (faces.length === 0) throw new InputError(name, 'no face found');
+  }
+  return faces.map((face, index) => fitter.fit(input, face, index, { photometric: options.photometric ?? true, focal: options.focal, timingsMs }));
+}
