@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -47,7 +47,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(Object.keys(report.expression)).toEqual(['anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']);
     const overlay = await sharp(join(out, 'lfpw_image_0010.png')).metadata();
     expect([overlay.width, overlay.height]).toEqual([1280, 1024]);
-  });
+    }, 60_000);
 
   it('rejects a .pts with the wrong number of points', async () => {
     const pts = join(work, 'short.pts');
@@ -55,11 +55,11 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     const out = join(work, 'none');
     expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', pts, '--model', model, '--out', out]), 'short.pts', 'has 2 points');
     expect(existsSync(out)).toBe(false);
-  });
+  }, 60_000);
 
   it('rejects a mismatch between images and .pts files', async () => {
     expectOneLineError(await runCli(['fit', 'a.jpg', 'b.jpg', '--landmarks', 'a.pts', '--model', model]), '--landmarks', 'one per image');
-  });
+  }, 60_000);
 
   it('rejects bad images with one line each and writes nothing', async () => {
     const text = join(work, 'notes.jpg');
@@ -79,7 +79,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expectOneLineError(await runCli(['fit', tiny, '--landmarks', pts, '--model', model, '--out', out]), 'tiny.png', 'too small');
     expectOneLineError(await runCli(['fit', join(work, 'missing.jpg'), '--landmarks', pts, '--model', model, '--out', out]), 'missing.jpg', 'no such file');
     expect(existsSync(out)).toBe(false);
-  });
+    }, 60_000);
 
   it('detects the faces itself: two faces in one photo give two results', async () => {
     const out = join(work, 'detected');
@@ -153,6 +153,41 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(random.code).toBe(0);
   }, 60_000);
 
+  it('gives photos with the same name distinct outputs, and replaces an earlier run\'s files', async () => {
+    const out = join(work, 'same-name');
+    for (const folder of ['a', 'b']) mkdirSync(join(work, folder), { recursive: true });
+    copyFileSync(`${FACES}/lfpw_image_0010.png`, join(work, 'a', 'x.png'));
+    await sharp(`${FACES}/lfpw_image_0010.png`).jpeg().toFile(join(work, 'b', 'x.jpg'));
+    const pts = `${FACES}/lfpw_image_0010.pts`;
+    const result = await runCli(['fit', join(work, 'a', 'x.png'), join(work, 'b', 'x.jpg'), '--landmarks', pts, pts, '--model', model, '--out', out, '--json']);
+    expect(result.code).toBe(0);
+    const reports = JSON.parse(result.stdout);
+    expect(reports.map((r: { image: { file: string } }) => r.image.file)).toEqual([join(work, 'a', 'x.png'), join(work, 'b', 'x.jpg')]);
+    const files = readdirSync(out).sort();
+    expect(files.filter((f) => f.endsWith('.json'))).toEqual(['x-2.json', 'x.json']);
+    expect(files).toContain('x-2_texture.png');
+    expect(JSON.parse(readFileSync(join(out, 'x-2.json'), 'utf8')).image.file).toBe(join(work, 'b', 'x.jpg'));
+    expect(readFileSync(join(out, 'x-2.obj'), 'utf8')).toContain('mtllib x-2.mtl');
+    // Again without the photometric stage: x's texture, material, comparison and albedo go.
+    const again = await runCli(['fit', join(work, 'a', 'x.png'), '--landmarks', pts, '--model', model, '--out', out, '--no-photometric']);
+    expect(again.code).toBe(0);
+    expect(readdirSync(out).filter((f) => /^x[._]/.test(f)).sort()).toEqual(['x.glb', 'x.json', 'x.obj', 'x.png']);
+    expect(readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]);
+    expect(readdirSync(out)).toContain('x-2_albedo.ply'); // another photo's files stay
+  }, 120_000);
+
+  it('checks that --out is writable before any work', async () => {
+    const file = join(work, 'a-file');
+    writeFileSync(file, '');
+    // A missing model would be the first error if --out were checked after loading it.
+    expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', join(work, 'missing.glb'), '--out', join(file, 'fits')]), '--out', 'a parent is not a folder');
+    expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', join(work, 'missing.glb'), '--out', file]), '--out', 'not a folder');
+    if (existsSync('/sys/kernel')) {
+      // sysfs refuses new files even to root: "not writable", not "no such folder".
+      expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', model, '--out', '/sys/kernel/morphable-fits']), '--out /sys/kernel/morphable-fits', 'not writable (permission denied)');
+    }
+  }, 60_000);
+
   it('rejects bad render parameters with one line', async () => {
     const notFit = join(work, 'not-a-fit.json');
     writeFileSync(notFit, '{"hello": 1}');
@@ -160,5 +195,5 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expectOneLineError(await runCli(['render', model, '--light', '0,0', '-o', join(work, 'x.png')]), '--light', 'three numbers');
     expectOneLineError(await runCli(['render', model, '-o', join(work, 'x.jpg')]), 'x.jpg', '.png');
     expect(existsSync(join(work, 'x.png'))).toBe(false);
-  });
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { FaceLandmarker, RgbImage } from '../detect/face.js';
 import { PHOTO_MAX_SIDE, PhotoFitter, type FaceLandmarks, type Photo } from '../fit/fit-photo.js';
@@ -10,7 +10,7 @@ import { meshToGlb } from '../io/mesh-glb.js';
 import type { Mesh } from '../io/mesh.js';
 import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
-import { OutputBatch } from '../io/node/atomic-write.js';
+import { checkWritableFolder, OutputBatch } from '../io/node/atomic-write.js';
 import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
@@ -19,6 +19,7 @@ import { vertexNormals } from '../model/normals.js';
 import { drawOverlay } from '../render/overlay.js';
 import { loadModel } from './model-commands.js';
 import { defaultModelPath } from './paths.js';
+import { outputNames, previousOutputs } from './output-names.js';
 import { positiveIntOption, positiveNumberOption } from './parse.js';
 import { Progress } from './progress.js';
 
@@ -50,13 +51,17 @@ millimetres, textured with the photo unwrapped into NAME_texture.png; the pose i
 NAME_albedo.ply (the mesh with the estimated de-lit per-vertex albedo), NAME.png (the mesh over the photo: green = input landmarks, red = fitted model landmarks),
 NAME_compare.png (photo | rendering | difference ×3) and NAME.json (image size, face box,
 landmarks, pose as yaw/pitch/roll in degrees, translation in mm and a 4×4 model-view matrix,
-identity and named expression coefficients, light, fit quality, timings). NAME is the image's name,
-with _face2, _face3… for more faces. With --no-photometric: no colours, texture or comparison.
+identity and named expression coefficients, light, fit quality, timings). NAME is the image's name
+without its extension (photos with the same name, a/x.jpg b/x.png, get x, x-2, x-3… in the order
+given), with _face1, _face2… when a photo has more faces. A new fit of a photo replaces all of
+its files from an earlier run in --out (none stays stale); --out is checked for writing first. With --no-photometric: no colours, texture or comparison.
 A photo without a face is reported and skipped (exit code 2 at the end), nothing is written for it.`)
     .action(async (images: string[], options: FitOptions) => {
       if (options.landmarks && options.landmarks.length !== images.length) {
         throw new InputError('--landmarks', `${options.landmarks.length} .pts file(s) for ${images.length} image(s): give one per image, in the same order`);
       }
+      await checkWritableFolder(options.out, `--out ${options.out}`);
+      const names = outputNames(images);
       const model = await loadModel(options.model);
       requireFitLandmarks(model, options.model);
       const fitter = new PhotoFitter(model);
@@ -68,7 +73,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
         for (const [i, image] of images.entries()) {
           try {
             if (!options.landmarks) landmarker ??= await createNodeLandmarker();
-            reports.push(...(await fitImage(image, options.landmarks?.[i], fitter, landmarker, options)));
+            reports.push(...(await fitImage(image, names[i], options.landmarks?.[i], fitter, landmarker, options)));
           } catch (error) {
             if (!(error instanceof InputError) || images.length === 1) throw error;
             failures.push(error.message);
@@ -86,7 +91,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
     });
 }
 
-async function fitImage(path: string, ptsFile: string | undefined, fitter: PhotoFitter, landmarker: FaceLandmarker | undefined, options: FitOptions): Promise<FaceFitReport[]> {
+async function fitImage(path: string, stem: string, ptsFile: string | undefined, fitter: PhotoFitter, landmarker: FaceLandmarker | undefined, options: FitOptions): Promise<FaceFitReport[]> {
   const start = performance.now();
   const loaded = await loadImage(path, { maxSide: PHOTO_MAX_SIDE });
   const photo: Photo = { name: path, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
@@ -102,7 +107,6 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
     if (faces.length === 0) throw new InputError(path, 'no face found');
   }
 
-  const stem = basename(path, extname(path));
   const batch = new OutputBatch();
   const reports: FaceFitReport[] = [];
   try {
@@ -132,7 +136,7 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
       await batch.add(`${name}.json`, JSON.stringify(fit.report, null, 1) + '\n');
       reports.push(fit.report);
     }
-    await batch.commit();
+    await batch.commit(await previousOutputs(options.out, stem));
   } catch (error) {
     await batch.abort();
     throw error;

@@ -14,7 +14,7 @@ import { meshToGlb } from '../io/mesh-glb.js';
 import { meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
 import { decodeModel, encodeModel } from '../io/model-file.js';
-import { OutputBatch, writeFileAtomic } from '../io/node/atomic-write.js';
+import { checkWritableFolder, OutputBatch, writeFileAtomic } from '../io/node/atomic-write.js';
 import { downloadFile } from '../io/node/download.js';
 import { importModel } from '../io/node/import-model.js';
 import { createNodeLandmarker } from '../io/node/face-landmarker.js';
@@ -62,6 +62,7 @@ export function addModelCommands(program: Command): void {
     .addOption(calibrateOption())
     .action(async (source: string, options: { output: string; region: IctRegion; calibrate: boolean }) => {
       if (extname(options.output).toLowerCase() !== '.glb') throw new InputError(options.output, 'the native model file must end in .glb');
+      await checkWritableFolder(dirname(options.output), options.output);
       const imported = await importWithProgress(source, options.region);
       if (options.calibrate) await calibrateWithProgress(imported);
       await writeModel(imported, options.output);
@@ -105,6 +106,7 @@ export function addModelCommands(program: Command): void {
     .option('--expression', 'give random faces a random expression too')
     .option('--preview', 'also write a PNG rendering of each face')
     .action(async (path: string, options: SampleOptions) => {
+      await checkWritableFolder(options.out, `--out ${options.out}`);
       const loaded = await loadModel(path);
       await sample(loaded, options);
     });

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../io/node/atomic-write.js';
+import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
 import { encodePng } from '../io/node/image.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { SeededRandom } from '../model/random.js';
@@ -41,6 +41,7 @@ export function addRenderCommand(program: Command): void {
       if (extname(options.output).toLowerCase() !== '.png') throw new InputError(options.output, 'the output must be a .png file');
       if (!(options.size >= 16 && options.size <= 8192)) throw new InputError('--size', 'must be between 16 and 8192 pixels');
       for (const key of ['yaw', 'pitch', 'roll'] as const) if (!Number.isFinite(options[key])) throw new InputError(`--${key}`, 'not a number');
+      await checkWritableFolder(dirname(options.output), options.output);
       const model = await loadModel(modelPath);
       const { identity, expression, sh } = await faceToRender(model, options);
       const png = await encodePng(renderPortrait(model, identity, expression, sh, options).image);
