@@ -68,12 +68,12 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
       let landmarker: FaceLandmarker | undefined;
       const reports: FaceFitReport[] = [];
       const failures: string[] = [];
-      const progress = new Progress('fitting', images.length, images.length < 2);
+      const progress = new Progress(images.length === 1 ? `fitting ${basename(images[0])}` : 'fitting', images.length, images.length < 2);
       try {
         for (const [i, image] of images.entries()) {
           try {
             if (!options.landmarks) landmarker ??= await createNodeLandmarker();
-            reports.push(...(await fitImage(image, names[i], options.landmarks?.[i], fitter, landmarker, options)));
+            reports.push(...(await fitImage(image, names[i], options.landmarks?.[i], fitter, landmarker, options, images.length === 1 ? progress : undefined)));
           } catch (error) {
             if (!(error instanceof InputError) || images.length === 1) throw error;
             failures.push(error.message);
@@ -91,7 +91,7 @@ A photo without a face is reported and skipped (exit code 2 at the end), nothing
     });
 }
 
-async function fitImage(path: string, stem: string, ptsFile: string | undefined, fitter: PhotoFitter, landmarker: FaceLandmarker | undefined, options: FitOptions): Promise<FaceFitReport[]> {
+async function fitImage(path: string, stem: string, ptsFile: string | undefined, fitter: PhotoFitter, landmarker: FaceLandmarker | undefined, options: FitOptions, stages?: Progress): Promise<FaceFitReport[]> {
   const start = performance.now();
   const loaded = await loadImage(path, { maxSide: PHOTO_MAX_SIDE });
   const photo: Photo = { name: path, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
@@ -101,6 +101,7 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
   if (ptsFile) {
     faces = [{ landmarks: parsePts(await readFile(ptsFile, 'utf8').catch(() => { throw new InputError(ptsFile, 'no such file'); }), ptsFile) }];
   } else {
+    stages?.stage('detecting faces');
     const t = performance.now();
     faces = await fitter.detect(landmarker!, photo, options.maxFaces);
     timingsMs.detect = performance.now() - t;
@@ -111,7 +112,8 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
   const reports: FaceFitReport[] = [];
   try {
     for (const [index, face] of faces.entries()) {
-      const fit = fitter.fit(photo, face, index, { photometric: options.photometric, focal: options.focal, timingsMs });
+      const fit = fitter.fit(photo, face, index, { photometric: options.photometric, focal: options.focal, timingsMs, onStage: stages && ((stage) => stages.stage(faces.length > 1 ? `face ${index + 1}: ${stage}` : stage)) });
+      stages?.stage(faces.length > 1 ? `face ${index + 1}: writing` : 'writing');
       const name = join(options.out, faces.length > 1 ? `${stem}_face${index + 1}` : stem);
       const { model } = fitter;
       const mesh: Mesh = { positions: fit.positions, triangles: model.triangles, normals: vertexNormals(fit.positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };

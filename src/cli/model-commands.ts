@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, join } from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
@@ -40,13 +41,8 @@ export function addModelCommands(program: Command): void {
     .option('-o, --output <file>', 'where to write the model', defaultModelPath())
     .addOption(calibrateOption())
     .action(async (options: { url: string; verify: boolean; region: IctRegion; output: string; calibrate: boolean }) => {
-      const archive = join(morphableHome(), 'downloads', `ict-facekit${archiveExtension(options.url)}`);
-      await mkdir(dirname(archive), { recursive: true });
-      const download = new Progress('downloading');
-      await downloadFile(options.url, archive, {
-        onProgress: (received, total) => download.update(total ? (100 * received) / total : 0),
-      }).finally(() => download.stop());
-      const imported = await importWithProgress(archive, options.region, options.verify ? ICT_FACEKIT_SOURCE.contentDigest : undefined);
+      await checkWritableFolder(dirname(options.output), options.output);
+      const imported = await fetchModel(options.url, options.region, options.verify);
       if (options.calibrate) await calibrateWithProgress(imported);
       await writeModel(imported, options.output);
       console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
@@ -188,6 +184,42 @@ export async function loadModel(path: string): Promise<MorphableModel> {
   if (info?.isFile() && extname(path).toLowerCase() === '.glb') return decodeModel(await readFile(path), path);
   return importWithProgress(path, 'face-head');
 }
+
+/**
+ * Downloads (http, https) or takes as it is (a local path or file:// URL: nothing is copied, so that
+ * errors name the user's file) the ICT-FaceKit archive, and imports it. A download that does not
+ * import is removed, and errors about it name the URL; a connection failure says how to go on offline.
+ */
+async function fetchModel(url: string, region: IctRegion, verify: boolean): Promise<MorphableModel> {
+  const digest = verify ? ICT_FACEKIT_SOURCE.contentDigest : undefined;
+  if (!/^https?:\/\//i.test(url)) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url)) throw new InputError(`--url ${url}`, 'unsupported URL (expected http, https, file:// or a path)');
+    return importWithProgress(/^file:/i.test(url) ? fileURLToPath(url) : url, region, digest);
+  }
+  const archive = join(morphableHome(), 'downloads', `ict-facekit${archiveExtension(url)}`);
+  await mkdir(dirname(archive), { recursive: true });
+  const download = new Progress('downloading');
+  try {
+    await downloadFile(url, archive, { onProgress: (received, total) => download.update(total ? (100 * received) / total : 0) });
+  } catch (error) {
+    if (error instanceof InputError && error.subject === url && OFFLINE.test(error.problem)) {
+      throw new InputError(url, `${error.problem} (offline? get the archive another way and run \`morphable model fetch --url <file>\`)`);
+    }
+    throw error;
+  } finally {
+    download.stop();
+  }
+  try {
+    return await importWithProgress(archive, region, digest);
+  } catch (error) {
+    await rm(archive, { force: true }).catch(() => {});
+    if (error instanceof InputError && error.subject.startsWith(archive)) throw new InputError(url + error.subject.slice(archive.length), error.problem);
+    throw error;
+  }
+}
+
+/** Network failures that mean "no connection" rather than a broken server. */
+const OFFLINE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|ETIMEDOUT|timed out/;
 
 async function importWithProgress(source: string, region: IctRegion, expectedDigest?: string): Promise<MorphableModel> {
   const progress = new Progress(`importing ${basename(source)}`);

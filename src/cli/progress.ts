@@ -1,14 +1,25 @@
 import cliProgress from 'cli-progress';
 
 /**
- * A progress bar on stderr for work that takes seconds; silent when stderr is not a terminal
- * (CI logs, pipes) so that output stays clean.
+ * Progress on stderr for work that takes seconds. On a terminal: a bar, and stage() shows what runs
+ * now. Elsewhere (CI logs, pipes, `2> log`): a plain line at 0, 25, 50, 75 and 100 %, so that long
+ * work (a 50-s fetch) is not silent; stages are shown on a terminal only.
  */
 export class Progress {
   private readonly bar?: cliProgress.SingleBar;
+  private readonly plain: boolean = false;
+  private readonly tty: boolean = false;
+  private step = -1;
+  private staged = false;
 
-  constructor(label: string, total = 100, quiet = false) {
-    if (quiet || !process.stderr.isTTY) return;
+  constructor(private readonly label: string, private readonly total = 100, quiet = false) {
+    this.tty = process.stderr.isTTY === true;
+    if (quiet) return;
+    if (!this.tty) {
+      this.plain = true;
+      this.update(0);
+      return;
+    }
     this.bar = new cliProgress.SingleBar(
       { format: `${label.padEnd(24)} [{bar}] {percentage}% | {eta_formatted} left`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
       cliProgress.Presets.shades_classic,
@@ -17,10 +28,27 @@ export class Progress {
   }
 
   update(value: number): void {
+    if (this.plain) {
+      const fraction = this.total > 0 ? Math.min(1, value / this.total) : 0;
+      const step = Math.floor(4 * fraction);
+      if (step > this.step) {
+        this.step = step;
+        process.stderr.write(`${this.label}: ${Math.round(100 * fraction)}%\n`);
+      }
+    }
     this.bar?.update(value);
+  }
+
+  /** On a terminal, one line saying what runs now (e.g. "fitting x.jpg: photometric fit"), rewritten in place. */
+  stage(text: string): void {
+    if (!this.tty || this.bar) return;
+    process.stderr.write(`\r\x1b[K${this.label}: ${text}…`);
+    this.staged = true;
   }
 
   stop(): void {
     this.bar?.stop();
+    if (this.staged) process.stderr.write('\r\x1b[K');
+    this.staged = false;
   }
 }

@@ -81,8 +81,9 @@ export class PhotoFitter {
   }
 
   /** Fits one face. `photometric` adds the colour stage: refined geometry, light, albedo, UV texture. */
-  fit(photo: Photo, face: FaceLandmarks, index: number, options: { photometric: boolean; focal?: number; timingsMs?: Record<string, number> }): FittedFace {
+  fit(photo: Photo, face: FaceLandmarks, index: number, options: { photometric: boolean; focal?: number; timingsMs?: Record<string, number>; onStage?: (stage: 'landmark fit' | 'photometric fit' | 'texture') => void }): FittedFace {
     const timings: Record<string, number> = { ...options.timingsMs };
+    options.onStage?.('landmark fit');
     let t = performance.now();
     const landmarkFit = this.landmarkFitter.fit(face.landmarks, photo.width, photo.height, { focal: options.focal });
     timings.landmarkFit = performance.now() - t;
@@ -90,6 +91,7 @@ export class PhotoFitter {
     let photometric: PhotometricFitResult | undefined;
     let texture: RgbImage | undefined;
     if (options.photometric) {
+      options.onStage?.('photometric fit');
       t = performance.now();
       photometric = this.photometricFitter.fit(photo.image, photo.scale, face.landmarks, landmarkFit);
       timings.photometricFit = performance.now() - t;
@@ -97,6 +99,7 @@ export class PhotoFitter {
     }
     const positions = evaluateShape(this.model, state.identity, state.expression);
     if (photometric) {
+      options.onStage?.('texture');
       t = performance.now();
       texture = unwrapTexture(photo.image, photo.scale, this.model, positions, state.camera, TEXTURE_SIZE, meanColour(photometric.albedo)).texture;
       timings.texture = performance.now() - t;
