@@ -53,9 +53,11 @@ NAME_compare.png (photo | rendering | difference ×3) and NAME.json (image size,
 landmarks, pose as yaw/pitch/roll in degrees, translation in mm and a 4×4 model-view matrix,
 identity and named expression coefficients, light, fit quality, timings). NAME is the image's name
 without its extension (photos with the same name, a/x.jpg b/x.png, get x, x-2, x-3… in the order
-given), with _face1, _face2… when a photo has more faces. A new fit of a photo replaces all of
-its files from an earlier run in --out (none stays stale); --out is checked for writing first. With --no-photometric: no colours, texture or comparison.
-A photo without a face is reported and skipped (exit code 2 at the end), nothing is written for it.`)
+given), with _face1, _face2… when a photo has more faces. A new fit of a photo replaces all its
+files from an earlier run in --out (none stays stale); --out is checked for writing before any work.
+With --no-photometric: no colours, texture or comparison. A photo without a face is reported and
+skipped (exit code 2 at the end), nothing is written for it. Progress: on a terminal, a bar (several
+photos) or the stage running (one photo); elsewhere, plain lines for several photos.`)
     .action(async (images: string[], options: FitOptions) => {
       if (options.landmarks && options.landmarks.length !== images.length) {
         throw new InputError('--landmarks', `${options.landmarks.length} .pts file(s) for ${images.length} image(s): give one per image, in the same order`);
