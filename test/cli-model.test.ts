@@ -8,9 +8,12 @@ import { fileURLToPath } from 'node:url';
 import type { BufferGeometry, Mesh as ThreeMesh, Object3D } from 'three';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { OBJLoader } from 'three/examples/jsm/loaders/OBJLoader.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
+
+// Each test starts the CLI several times: on a loaded machine that takes seconds.
+vi.setConfig({ testTimeout: 60_000 });
 
 const work = mkdtempSync(join(tmpdir(), 'morphable-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -1,15 +1,19 @@
 import cliProgress from 'cli-progress';
 
+/** Off a terminal, work shorter than this prints no progress lines (nor does input refused at once). */
+const PLAIN_AFTER_MS = 2000;
+
 /**
  * Progress on stderr for work that takes seconds. On a terminal: a bar, and stage() shows what runs
- * now. Elsewhere (CI logs, pipes, `2> log`): a plain line at 0, 25, 50, 75 and 100 %, so that long
- * work (a 50-s fetch) is not silent; stages are shown on a terminal only.
+ * now. Elsewhere (CI logs, pipes, `2> log`), once the work has lasted 2 s: a plain line as it passes
+ * 25, 50, 75 and 100 % ("downloading: 52%"), so that a 50-s fetch is not silent. Stages: terminal only.
  */
 export class Progress {
   private readonly bar?: cliProgress.SingleBar;
   private readonly plain: boolean = false;
-  private readonly tty: boolean = false;
-  private step = -1;
+  private readonly tty: boolean;
+  private readonly start = Date.now();
+  private step = 0;
   private staged = false;
 
   constructor(private readonly label: string, private readonly total = 100, quiet = false) {
@@ -17,7 +21,6 @@ export class Progress {
     if (quiet) return;
     if (!this.tty) {
       this.plain = true;
-      this.update(0);
       return;
     }
     this.bar = new cliProgress.SingleBar(
@@ -28,7 +31,7 @@ export class Progress {
   }
 
   update(value: number): void {
-    if (this.plain) {
+    if (this.plain && Date.now() - this.start >= PLAIN_AFTER_MS) {
       const fraction = this.total > 0 ? Math.min(1, value / this.total) : 0;
       const step = Math.floor(4 * fraction);
       if (step > this.step) {
