@@ -37,7 +37,14 @@ export function requireFitLandmarks(model: MorphableModel, source: string): void
   if (!set || set.vertices.length !== 68) {
     throw new InputError(source, 'the model has no iBUG-68 landmarks, which fitting needs: build it with `morphable model build --landmarks <68 vertex indices>`');
   }
+  const present = set.vertices.filter((v) => v >= 0).length;
+  if (present < MIN_LANDMARKS) {
+    throw new InputError(source, `the model has only ${present} of its 68 iBUG landmark vertices (-1 for the others): fitting needs at least ${MIN_LANDMARKS}`);
+  }
 }
+
+/** Fewer landmarks than this do not determine a head pose with any confidence. */
+const MIN_LANDMARKS = 6;
 
 export interface FitPhotoOptions {
   /** The model, loaded (best for many photos) or as a file to load. */

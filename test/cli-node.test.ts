@@ -32,6 +32,8 @@ describe('a model without landmarks', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^morphable: .*built\.glb: the model has no iBUG-68 landmarks.*model build --landmarks.*\n$/);
     await expect(fitPhoto(join(work, 'photo.jpg'), { model: file })).rejects.toThrow(/built\.glb: the model has no iBUG-68 landmarks/);
+    model.landmarks = { ibug68: { vertices: new Int32Array(68).fill(-1).fill(3, 0, 5) } };
+    await expect(fitPhoto(join(work, 'photo.jpg'), { model })).rejects.toThrow('tiny: the model has only 5 of its 68 iBUG landmark vertices');
   }, 60_000);
 });
 
