@@ -1,6 +1,8 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -174,6 +176,18 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(readdirSync(out).filter((f) => /^x[._]/.test(f)).sort()).toEqual(['x.glb', 'x.json', 'x.obj', 'x.png']);
     expect(readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]);
     expect(readdirSync(out)).toContain('x-2_albedo.ply'); // another photo's files stay
+  }, 120_000);
+
+  it.skipIf(!existsSync('/usr/bin/script'))('shows the stage of a single-photo fit on a terminal', async () => {
+    // script(1) gives the CLI a pseudo-terminal as stderr.
+    const main = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+    const command = [process.execPath, main, 'fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', join(work, 'tty')]
+      .map((arg) => `'${arg}'`).join(' ');
+    const output = await new Promise<string>((resolve) => {
+      execFile('/usr/bin/script', ['-qec', command, '/dev/null'], { timeout: 120_000 }, (_error, stdout) => resolve(stdout));
+    });
+    for (const stage of ['landmark fit', 'photometric fit', 'texture', 'writing']) expect(output).toContain(`fitting lfpw_image_0010.png: ${stage}`);
+    expect(output).toContain('landmark error');
   }, 120_000);
 
   it('checks that --out is writable before any work', async () => {
