@@ -86,3 +86,42 @@ describe('OutputBatch', () => {
     expect(await list(folder)).toEqual(['file']);
   });
 });
+
+describe('checkWritableFolder', () => {
+  it('accepts a missing folder under a writable one and creates nothing', async () => {
+    const { checkWritableFolder } = await import('../src/io/node/atomic-write.js');
+    const before = await list(dir);
+    await checkWritableFolder(join(dir, 'new', 'deeper'));
+    expect(await list(dir)).toEqual(before);
+  });
+
+  it('names the subject when a parent is a file', async () => {
+    const { checkWritableFolder } = await import('../src/io/node/atomic-write.js');
+    const file = join(dir, 'plain-file');
+    await writeFile(file, '');
+    await expect(checkWritableFolder(join(file, 'out'), '--out x')).rejects.toThrow('--out x: cannot write: a parent is not a folder');
+    await expect(checkWritableFolder(file, '--out y')).rejects.toThrow('--out y: cannot write: not a folder');
+  });
+});
+
+describe('OutputBatch.commit(replaces)', () => {
+  it('removes the replaced files the new set does not hold', async () => {
+    const folder = join(dir, 'replace');
+    await mkdir(folder);
+    for (const name of ['x.obj', 'x.mtl', 'x_texture.png', 'y.obj']) await writeFile(join(folder, name), 'old');
+    const batch = new OutputBatch();
+    await batch.add(join(folder, 'x.obj'), 'new');
+    await batch.commit([join(folder, 'x.obj'), join(folder, 'x.mtl'), join(folder, 'x_texture.png')]);
+    expect(await list(folder)).toEqual(['x.obj', 'y.obj']);
+    expect(await readFile(join(folder, 'x.obj'), 'utf8')).toBe('new');
+  });
+});
+
+describe('outputNames', () => {
+  it('keeps names, numbers clashes in order, and skips names other photos have', async () => {
+    const { outputNames } = await import('../src/cli/output-names.js');
+    expect(outputNames(['a/x.jpg', 'b/y.png'])).toEqual(['x', 'y']);
+    expect(outputNames(['a/x.jpg', 'b/x.png', 'c/X.webp'])).toEqual(['x', 'x-2', 'X-3']);
+    expect(outputNames(['a/x.jpg', 'b/x.png', 'x-2.jpg'])).toEqual(['x', 'x-3', 'x-2']);
+  });
+});

@@ -1,6 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
@@ -52,7 +54,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(overlay.width).toBeLessThan(1280);
     expect(overlay.height).toBeLessThan(1024);
     expect(overlay.width! * overlay.height!).toBeGreaterThan(200 * 200);
-  }, 60_000);
+  });
 
   it('rejects a fit below --min-quality: reported on stderr, nothing written, exit code 2', async () => {
     // The annotation's points in reverse order: the jaw where the mouth is, no face can follow them.
@@ -75,7 +77,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(report.quality.parts[report.quality.worst]).toBe(report.quality.score);
     expect(readdirSync(out)).toContain('lfpw_image_0010.json');
     expectOneLineError(await runCli([...args, '--min-quality', '1.5']), '1.5', 'from 0 to 1');
-  }, 60_000);
+  });
 
   it('takes the focal length from EXIF, and --focal over it', async () => {
     const photo = join(work, 'exif.jpg');
@@ -87,7 +89,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(fromExif.pose.focalLength).toBeCloseTo(fromExif.focal.px, 1);
     const [fromOption] = JSON.parse((await runCli([...args, '--focal', '2000'])).stdout);
     expect(fromOption.focal).toEqual({ px: 2000, source: 'option' });
-  }, 60_000);
+  });
 
   it('rejects a .pts with the wrong number of points', async () => {
     const pts = join(work, 'short.pts');
@@ -119,7 +121,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expectOneLineError(await runCli(['fit', tiny, '--landmarks', pts, '--model', model, '--out', out]), 'tiny.png', 'too small');
     expectOneLineError(await runCli(['fit', join(work, 'missing.jpg'), '--landmarks', pts, '--model', model, '--out', out]), 'missing.jpg', 'no such file');
     expect(existsSync(out)).toBe(false);
-  }, 60_000);
+  });
 
   it('detects the faces itself: two faces in one photo give two results', async () => {
     const out = join(work, 'detected');
@@ -194,6 +196,53 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect([data[centre], data[centre + 1], data[centre + 2]]).not.toEqual([200, 200, 200]);
     const random = await runCli(['render', model, '--seed', '3', '--light', '1,0,1', '-o', join(out, 'random.png')]);
     expect(random.code).toBe(0);
+  });
+
+  it('gives photos with the same name distinct outputs, and replaces an earlier run\'s files', async () => {
+    const out = join(work, 'same-name');
+    for (const folder of ['a', 'b']) mkdirSync(join(work, folder), { recursive: true });
+    copyFileSync(`${FACES}/lfpw_image_0010.png`, join(work, 'a', 'x.png'));
+    await sharp(`${FACES}/lfpw_image_0010.png`).jpeg().toFile(join(work, 'b', 'x.jpg'));
+    const pts = `${FACES}/lfpw_image_0010.pts`;
+    const result = await runCli(['fit', join(work, 'a', 'x.png'), join(work, 'b', 'x.jpg'), '--landmarks', pts, pts, '--model', model, '--out', out, '--json']);
+    expect(result.code).toBe(0);
+    const reports = JSON.parse(result.stdout);
+    expect(reports.map((r: { image: { file: string } }) => r.image.file)).toEqual([join(work, 'a', 'x.png'), join(work, 'b', 'x.jpg')]);
+    const files = readdirSync(out).sort();
+    expect(files.filter((f) => f.endsWith('.json'))).toEqual(['x-2.json', 'x.json']);
+    expect(files).toContain('x-2_texture.png');
+    expect(JSON.parse(readFileSync(join(out, 'x-2.json'), 'utf8')).image.file).toBe(join(work, 'b', 'x.jpg'));
+    expect(readFileSync(join(out, 'x-2.obj'), 'utf8')).toContain('mtllib x-2.mtl');
+    // Again without the photometric stage: x's texture, material, comparison and albedo go.
+    const again = await runCli(['fit', join(work, 'a', 'x.png'), '--landmarks', pts, '--model', model, '--out', out, '--no-photometric']);
+    expect(again.code).toBe(0);
+    expect(readdirSync(out).filter((f) => /^x[._]/.test(f)).sort()).toEqual(['x.glb', 'x.json', 'x.obj', 'x.png']);
+    expect(readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]);
+    expect(readdirSync(out)).toContain('x-2_albedo.ply'); // another photo's files stay
+  }, 120_000);
+
+  it.skipIf(!existsSync('/usr/bin/script'))('shows the stage of a single-photo fit on a terminal', async () => {
+    // script(1) gives the CLI a pseudo-terminal as stderr.
+    const main = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+    const command = [process.execPath, main, 'fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', join(work, 'tty')]
+      .map((arg) => `'${arg}'`).join(' ');
+    const output = await new Promise<string>((resolve) => {
+      execFile('/usr/bin/script', ['-qec', command, '/dev/null'], { timeout: 120_000 }, (_error, stdout) => resolve(stdout));
+    });
+    for (const stage of ['landmark fit', 'photometric fit', 'texture', 'writing']) expect(output).toContain(`fitting lfpw_image_0010.png: ${stage}`);
+    expect(output).toContain('landmark error');
+  }, 120_000);
+
+  it('checks that --out is writable before any work', async () => {
+    const file = join(work, 'a-file');
+    writeFileSync(file, '');
+    // A missing model would be the first error if --out were checked after loading it.
+    expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', join(work, 'missing.glb'), '--out', join(file, 'fits')]), '--out', 'a parent is not a folder');
+    expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', join(work, 'missing.glb'), '--out', file]), '--out', 'not a folder');
+    if (existsSync('/sys/kernel')) {
+      // sysfs refuses new files even to root: "not writable", not "no such folder".
+      expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', model, '--out', '/sys/kernel/morphable-fits']), '--out /sys/kernel/morphable-fits', 'not writable (permission denied)');
+    }
   });
 
   it('rejects bad render parameters with one line', async () => {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { FaceLandmarker, RgbImage } from '../detect/face.js';
 import { PHOTO_MAX_SIDE, PhotoFitter, rejectionMessage, type FaceLandmarks, type Photo } from '../fit/fit-photo.js';
@@ -12,14 +12,17 @@ import { meshToGlb } from '../io/mesh-glb.js';
 import type { Mesh } from '../io/mesh.js';
 import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
-import { OutputBatch } from '../io/node/atomic-write.js';
+import { checkWritableFolder, OutputBatch } from '../io/node/atomic-write.js';
 import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
+import { requireFitLandmarks } from '../node.js';
 import { vertexNormals } from '../model/normals.js';
 import { drawOverlay, faceRegion } from '../render/overlay.js';
 import { loadModel } from './model-commands.js';
 import { defaultModelPath } from './paths.js';
+import { outputNames, previousOutputs } from './output-names.js';
+import { positiveIntOption, positiveNumberOption, unitIntervalOption } from './parse.js';
 import { Progress } from './progress.js';
 
 interface FitOptions {
@@ -42,9 +45,9 @@ export function addFitCommand(program: Command): void {
     .option('--landmarks <pts...>', 'iBUG-68 .pts files, one per image, used instead of face detection')
     .option('--out <dir>', 'output folder', 'fits')
     .option('--json', 'also print the results as JSON on stdout')
-    .option('--max-faces <n>', 'fit at most this many faces per photo (most confident first)', positiveInt, 10)
-    .option('--focal <px>', 'known focal length in pixels of the full image (default: from EXIF, else estimated)', positiveNumber)
-    .option('--min-quality <q>', 'reject faces whose fit quality score (0-1) is below this: false faces, failed fits', unitInterval, MIN_QUALITY)
+    .option('--max-faces <n>', 'fit at most this many faces per photo (most confident first)', positiveIntOption('--max-faces'), 10)
+    .option('--focal <px>', 'known focal length in pixels of the full image (default: from EXIF, else estimated)', positiveNumberOption('--focal'))
+    .option('--min-quality <q>', 'reject faces whose fit quality score (0-1) is below this: false faces, failed fits', unitIntervalOption('--min-quality'), MIN_QUALITY)
     .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
     .addHelpText('after', `
 Outputs per face, in --out: NAME.obj (+ NAME.mtl) and NAME.glb (the fitted face in model space,
@@ -52,29 +55,36 @@ textured with the photo unwrapped into NAME_texture.png; the pose is in the JSON
 PLY in millimetres, the GLB in metres as glTF says), NAME_albedo.ply (the mesh with the estimated de-lit per-vertex albedo), NAME.png (the mesh over the photo: green = input landmarks, red = fitted model landmarks),
 NAME_compare.png (photo | rendering | difference ×3) and NAME.json (image size, face box,
 landmarks, pose as yaw/pitch/roll in degrees, translation in mm and a 4×4 model-view matrix,
-identity and named expression coefficients, light, fit quality, timings). NAME is the image's name,
-with _face2, _face3… for more faces. With --no-photometric: no colours, texture or comparison.
-A photo without a face is reported and skipped (exit code 2 at the end), nothing is written for it.
-Faces are numbered left to right. NAME.png shows the face's region of the photo. The focal length
-comes from --focal, else the photo's EXIF (35 mm equivalent, or focal length and sensor resolution),
-else it is estimated; the JSON says which. Each fit gets a quality score (JSON quality.score, 0-1);
-faces below --min-quality are reported on stderr and nothing is written for them; a photo whose
-every face is rejected counts as a failure (exit code 2).`)
+identity and named expression coefficients, light, fit quality, timings). NAME is the image's name
+without its extension (photos with the same name, a/x.jpg b/x.png, get x, x-2, x-3… in the order
+given), with _face1, _face2… when a photo has more faces, numbered left to right. A new fit of a
+photo replaces all its files from an earlier run in --out (none stays stale); --out is checked for
+writing before any work. With --no-photometric: no colours, texture or comparison. A photo without a
+face is reported and skipped (exit code 2 at the end), nothing is written for it. NAME.png shows the
+face's region of the photo. The focal length comes from --focal, else the photo's EXIF (35 mm
+equivalent, or focal length and sensor resolution), else it is estimated; the JSON says which. Each
+fit gets a quality score (JSON quality.score, 0-1); faces below --min-quality are reported on stderr
+and nothing is written for them; a photo whose every face is rejected counts as a failure (exit code
+2). Progress: on a terminal, a bar (several photos) or the stage running (one photo); elsewhere,
+plain lines for several photos.`)
     .action(async (images: string[], options: FitOptions) => {
       if (options.landmarks && options.landmarks.length !== images.length) {
         throw new InputError('--landmarks', `${options.landmarks.length} .pts file(s) for ${images.length} image(s): give one per image, in the same order`);
       }
+      await checkWritableFolder(options.out, `--out ${options.out}`);
+      const names = outputNames(images);
       const model = await loadModel(options.model);
+      requireFitLandmarks(model, options.model);
       const fitter = new PhotoFitter(model);
       let landmarker: FaceLandmarker | undefined;
       const reports: FaceFitReport[] = [];
       const failures: string[] = [];
-      const progress = new Progress('fitting', images.length, images.length < 2);
+      const progress = new Progress(images.length === 1 ? `fitting ${basename(images[0])}` : 'fitting', images.length, images.length < 2);
       try {
         for (const [i, image] of images.entries()) {
           try {
             if (!options.landmarks) landmarker ??= await createNodeLandmarker();
-            reports.push(...(await fitImage(image, options.landmarks?.[i], fitter, landmarker, options)));
+            reports.push(...(await fitImage(image, names[i], options.landmarks?.[i], fitter, landmarker, options, images.length === 1 ? progress : undefined)));
           } catch (error) {
             if (!(error instanceof InputError) || images.length === 1) throw error;
             failures.push(error.message);
@@ -92,7 +102,7 @@ every face is rejected counts as a failure (exit code 2).`)
     });
 }
 
-async function fitImage(path: string, ptsFile: string | undefined, fitter: PhotoFitter, landmarker: FaceLandmarker | undefined, options: FitOptions): Promise<FaceFitReport[]> {
+async function fitImage(path: string, stem: string, ptsFile: string | undefined, fitter: PhotoFitter, landmarker: FaceLandmarker | undefined, options: FitOptions, stages?: Progress): Promise<FaceFitReport[]> {
   const start = performance.now();
   const loaded = await loadImage(path, { maxSide: PHOTO_MAX_SIDE });
   const photo: Photo = { name: path, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
@@ -106,24 +116,28 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
   if (ptsFile) {
     faces = [{ landmarks: parsePts(await readFile(ptsFile, 'utf8').catch(() => { throw new InputError(ptsFile, 'no such file'); }), ptsFile) }];
   } else {
+    stages?.stage('detecting faces');
     const t = performance.now();
     faces = await fitter.detect(landmarker!, photo, options.maxFaces);
     timingsMs.detect = performance.now() - t;
     if (faces.length === 0) throw new InputError(path, 'no face found');
   }
 
-  const stem = basename(path, extname(path));
   const batch = new OutputBatch();
   const reports: FaceFitReport[] = [];
   const rejected: string[] = [];
   try {
     for (const [index, face] of faces.entries()) {
-      const fit = fitter.fit(photo, face, index, { photometric: options.photometric, focal: focal?.px, focalSource: focal?.source, minQuality: options.minQuality, timingsMs });
+      const fit = fitter.fit(photo, face, index, {
+        photometric: options.photometric, focal: focal?.px, focalSource: focal?.source, minQuality: options.minQuality, timingsMs,
+        onStage: stages && ((stage) => stages.stage(faces.length > 1 ? `face ${index + 1}: ${stage}` : stage)),
+      });
       if (fit.rejected) {
         rejected.push(rejectionMessage(fit.report));
         process.stderr.write(`morphable: ${path}: ${rejectionMessage(fit.report)}\n`);
         continue;
       }
+      stages?.stage(faces.length > 1 ? `face ${index + 1}: writing` : 'writing');
       const name = join(options.out, faces.length > 1 ? `${stem}_face${index + 1}` : stem);
       const { model } = fitter;
       const mesh: Mesh = { positions: fit.positions, triangles: model.triangles, normals: vertexNormals(fit.positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
@@ -151,7 +165,7 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
       reports.push(fit.report);
     }
     if (reports.length === 0) throw new InputError(path, faces.length === 1 ? rejected[0] : `every face rejected (${faces.length})`);
-    await batch.commit();
+    await batch.commit(await previousOutputs(options.out, stem));
   } catch (error) {
     await batch.abort();
     throw error;
@@ -186,18 +200,3 @@ function describe(r: FaceFitReport): string {
     `distance ${(-r.pose.translation[2] / 10).toFixed(0)} cm, landmark error ${r.quality.nmePercent.toFixed(1)}% | ${expression}`;
 }
 
-function positiveInt(value: string): number {
-  const v = Number(value);
-  if (!Number.isInteger(v) || v < 1) throw new InputError(value, 'not a positive integer');
-  return v;
-}
-function unitInterval(value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !(v >= 0 && v <= 1)) throw new InputError(value, 'not a number from 0 to 1');
-  return v;
-}
-function positiveNumber(value: string): number {
-  const v = Number(value);
-  if (!(v > 0)) throw new InputError(value, 'not a positive number');
-  return v;
-}

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, join } from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
@@ -14,13 +15,14 @@ import { meshToGlb } from '../io/mesh-glb.js';
 import { meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
 import { decodeModel, encodeModel } from '../io/model-file.js';
-import { OutputBatch, writeFileAtomic } from '../io/node/atomic-write.js';
+import { checkWritableFolder, OutputBatch, writeFileAtomic } from '../io/node/atomic-write.js';
 import { downloadFile } from '../io/node/download.js';
 import { importModel } from '../io/node/import-model.js';
 import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { calibrateLandmarks } from '../fit/landmark-calibration.js';
 import { renderPreview } from '../render/preview.js';
 import { defaultModelPath, fetchedModelPath, morphableHome } from './paths.js';
+import { intOption, numberOption, positiveIntOption } from './parse.js';
 import { Progress } from './progress.js';
 import { ICT_FACEKIT_SOURCE } from './sources.js';
 
@@ -45,13 +47,8 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .option('-o, --output <file>', 'where to write the model', fetchedModelPath())
     .addOption(calibrateOption())
     .action(async (options: { url: string; verify: boolean; region: IctRegion; output: string; calibrate: boolean }) => {
-      const archive = join(morphableHome(), 'downloads', `ict-facekit${archiveExtension(options.url)}`);
-      await mkdir(dirname(archive), { recursive: true });
-      const download = new Progress('downloading');
-      await downloadFile(options.url, archive, {
-        onProgress: (received, total) => download.update(total ? (100 * received) / total : 0),
-      }).finally(() => download.stop());
-      const imported = await importWithProgress(archive, options.region, options.verify ? ICT_FACEKIT_SOURCE.contentDigest : undefined);
+      await checkWritableFolder(dirname(options.output), options.output);
+      const imported = await fetchModel(options.url, options.region, options.verify);
       if (options.calibrate) await calibrateWithProgress(imported);
       await writeModel(imported, options.output);
       console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
@@ -68,6 +65,7 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .option('--compact', 'int16 positions and components (within 0.003 mm on ICT) and meshopt compression: a fifth of the size')
     .action(async (source: string, options: { output: string; region: IctRegion; calibrate: boolean; compact?: boolean }) => {
       if (extname(options.output).toLowerCase() !== '.glb') throw new InputError(options.output, 'the native model file must end in .glb');
+      await checkWritableFolder(dirname(options.output), options.output);
       const imported = await importWithProgress(source, options.region);
       if (options.calibrate) await calibrateWithProgress(imported);
       await writeModel(imported, options.output, options.compact);
@@ -101,16 +99,17 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .command('sample')
     .description('draw random faces from the model (or show one component) and write them as meshes')
     .argument('[model]', 'native model file (.glb) or any importable source', defaultModelPath())
-    .option('-n, --count <n>', 'number of faces', positiveInt, 1)
-    .option('--seed <s>', 'random seed (same seed, same faces)', int, 0)
+    .option('-n, --count <n>', 'number of faces', positiveIntOption('--count'), 1)
+    .option('--seed <s>', 'random seed (same seed, same faces)', intOption('--seed'), 0)
     .option('--out <dir>', 'output folder', 'samples')
-    .option('--format <list>', 'mesh formats, comma-separated: obj, ply, glb', meshFormats, ['obj'] as MeshFormat[])
-    .option('--sigma <s>', 'standard deviations: scale of the random draw, or the value of --component', number, 1)
-    .option('--component <k>', 'show component k alone (0-based) instead of random faces', int)
+    .addOption(new Option('--format <list>', 'mesh formats, comma-separated: obj, ply, glb').argParser(meshFormats).default(['obj'] as MeshFormat[], 'obj'))
+    .option('--sigma <s>', 'standard deviations: scale of the random draw, or the value of --component', numberOption('--sigma'), 1)
+    .option('--component <k>', 'show component k alone (0-based) instead of random faces', intOption('--component'))
     .addOption(new Option('--basis <name>', 'basis of --component').choices(['identity', 'expression']).default('identity'))
     .option('--expression', 'give random faces a random expression too')
     .option('--preview', 'also write a PNG rendering of each face')
     .action(async (path: string, options: SampleOptions) => {
+      await checkWritableFolder(options.out, `--out ${options.out}`);
       const loaded = await loadModel(path);
       await sample(loaded, options);
     });
@@ -193,6 +192,42 @@ export async function loadModel(path: string): Promise<MorphableModel> {
   return importWithProgress(path, 'face-head');
 }
 
+/**
+ * Downloads (http, https) or takes as it is (a local path or file:// URL: nothing is copied, so that
+ * errors name the user's file) the ICT-FaceKit archive, and imports it. A download that does not
+ * import is removed, and errors about it name the URL; a connection failure says how to go on offline.
+ */
+async function fetchModel(url: string, region: IctRegion, verify: boolean): Promise<MorphableModel> {
+  const digest = verify ? ICT_FACEKIT_SOURCE.contentDigest : undefined;
+  if (!/^https?:\/\//i.test(url)) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url)) throw new InputError(`--url ${url}`, 'unsupported URL (expected http, https, file:// or a path)');
+    return importWithProgress(/^file:/i.test(url) ? fileURLToPath(url) : url, region, digest);
+  }
+  const archive = join(morphableHome(), 'downloads', `ict-facekit${archiveExtension(url)}`);
+  await mkdir(dirname(archive), { recursive: true });
+  const download = new Progress('downloading');
+  try {
+    await downloadFile(url, archive, { onProgress: (received, total) => download.update(total ? (100 * received) / total : 0) });
+  } catch (error) {
+    if (error instanceof InputError && error.subject === url && OFFLINE.test(error.problem)) {
+      throw new InputError(url, `${error.problem} (offline? get the archive another way and run \`morphable model fetch --url <file>\`)`);
+    }
+    throw error;
+  } finally {
+    download.stop();
+  }
+  try {
+    return await importWithProgress(archive, region, digest);
+  } catch (error) {
+    await rm(archive, { force: true }).catch(() => {});
+    if (error instanceof InputError && error.subject.startsWith(archive)) throw new InputError(url + error.subject.slice(archive.length), error.problem);
+    throw error;
+  }
+}
+
+/** Network failures that mean "no connection" rather than a broken server. */
+const OFFLINE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|ETIMEDOUT|timed out/;
+
 async function importWithProgress(source: string, region: IctRegion, expectedDigest?: string): Promise<MorphableModel> {
   const progress = new Progress(`importing ${basename(source)}`);
   try {
@@ -247,7 +282,7 @@ function describeModel(m: MorphableModel) {
     identity: basis(m.identity),
     expression: basis(m.expression),
     color: m.color ? basis(m.color.basis) : null,
-    landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { points: v.vertices.length, missing: v.vertices.filter((x) => x < 0).length, calibrated: v.offsets !== undefined }])),
+    landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { points: v.vertices.length, missing: v.vertices.filter((x) => x < 0).length, calibrated: v.offsets !== undefined, vertices: Array.from(v.vertices) }])),
     regions: Object.fromEntries(Object.entries(m.regions).map(([k, v]) => [k, v.length])),
     contours: Object.fromEntries(Object.entries(m.contours).map(([k, v]) => [k, v.length])),
   };
@@ -279,20 +314,6 @@ function archiveExtension(url: string): string {
   return /\.tar\.xz$/i.test(url) ? '.tar.xz' : /\.tar$/i.test(url) ? '.tar' : '.tar.gz';
 }
 
-function int(value: string): number {
-  if (!/^[+-]?\d+$/.test(value)) throw new InputError(value, 'not an integer');
-  return Number(value);
-}
-function positiveInt(value: string): number {
-  const v = int(value);
-  if (v < 1) throw new InputError(value, 'must be at least 1');
-  return v;
-}
-function number(value: string): number {
-  const v = Number(value);
-  if (value.trim() === '' || !Number.isFinite(v)) throw new InputError(value, 'not a number');
-  return v;
-}
 function meshFormats(value: string): MeshFormat[] {
   const formats = value.split(',').map((f) => f.trim().toLowerCase());
   for (const f of formats) if (!(MESH_FORMATS as readonly string[]).includes(f)) throw new InputError(`--format ${value}`, `unknown mesh format "${f}" (use obj, ply or glb)`);

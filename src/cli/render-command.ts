@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../io/node/atomic-write.js';
+import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
 import { encodePng } from '../io/node/image.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { SeededRandom } from '../model/random.js';
@@ -11,6 +11,7 @@ import { renderPortrait } from '../render/portrait.js';
 import { shDirectionalLight } from '../render/spherical-harmonics.js';
 import { loadModel } from './model-commands.js';
 import { defaultModelPath } from './paths.js';
+import { intOption } from './parse.js';
 
 interface RenderOptions {
   params?: string;
@@ -29,7 +30,7 @@ export function addRenderCommand(program: Command): void {
     .description('render a fitted face (--params fit.json), a random face (--seed) or the mean face from any viewpoint to a PNG')
     .argument('[model]', 'native model file (.glb)', defaultModelPath())
     .option('--params <fit.json>', 'identity and expression from a `morphable fit` result (its light too, unless --light is given)')
-    .option('--seed <s>', 'a random face from the model (ignored with --params)', Number)
+    .option('--seed <s>', 'a random face from the model (ignored with --params)', intOption('--seed'))
     .option('--yaw <deg>', 'turn the face to its left (+) or right (−)', Number, 0)
     .option('--pitch <deg>', 'look down (+) or up (−)', Number, 0)
     .option('--roll <deg>', 'tilt counter-clockwise (+)', Number, 0)
@@ -40,6 +41,7 @@ export function addRenderCommand(program: Command): void {
       if (extname(options.output).toLowerCase() !== '.png') throw new InputError(options.output, 'the output must be a .png file');
       if (!(options.size >= 16 && options.size <= 8192)) throw new InputError('--size', 'must be between 16 and 8192 pixels');
       for (const key of ['yaw', 'pitch', 'roll'] as const) if (!Number.isFinite(options[key])) throw new InputError(`--${key}`, 'not a number');
+      await checkWritableFolder(dirname(options.output), options.output);
       const model = await loadModel(modelPath);
       const { identity, expression, sh } = await faceToRender(model, options);
       const png = await encodePng(renderPortrait(model, identity, expression, sh, options).image);

@@ -6,5 +6,5 @@
 export const ICT_FACEKIT_SOURCE = {
   url: 'https://github.com/ICT-VGL/ICT-FaceKit/archive/refs/heads/master.tar.gz',
   contentDigest: '485c88934af294958821309d08ef919c98f865a389c764e1a938116aadbe5915',
-  licence: 'MIT (USC Institute for Creative Technologies)',
+  licence: 'MIT licence, USC Institute for Creative Technologies',
 };

@@ -63,6 +63,8 @@ export interface PhotoFitOptions {
   /** Faces whose quality score is below this are `rejected` (default MIN_QUALITY). */
   minQuality?: number;
   timingsMs?: Record<string, number>;
+  /** Called as each stage starts (progress lines in the CLI). */
+  onStage?: (stage: 'landmark fit' | 'photometric fit' | 'texture') => void;
 }
 
 /** The fitters for one model, made once and reused for every photo. */
@@ -101,6 +103,7 @@ export class PhotoFitter {
   /** Fits one face. `photometric` adds the colour stage: refined geometry, light, albedo, UV texture. */
   fit(photo: Photo, face: FaceLandmarks, index: number, options: PhotoFitOptions): FittedFace {
     const timings: Record<string, number> = { ...options.timingsMs };
+    options.onStage?.('landmark fit');
     let t = performance.now();
     const landmarkFit = this.landmarkFitter.fit(face.landmarks, photo.width, photo.height, { focal: options.focal });
     timings.landmarkFit = performance.now() - t;
@@ -108,6 +111,7 @@ export class PhotoFitter {
     let photometric: PhotometricFitResult | undefined;
     let texture: RgbImage | undefined;
     if (options.photometric) {
+      options.onStage?.('photometric fit');
       t = performance.now();
       photometric = this.photometricFitter.fit(photo.image, photo.scale, face.landmarks, landmarkFit);
       timings.photometricFit = performance.now() - t;
@@ -115,6 +119,7 @@ export class PhotoFitter {
     }
     const positions = evaluateShape(this.model, state.identity, state.expression);
     if (photometric) {
+      options.onStage?.('texture');
       t = performance.now();
       texture = unwrapTexture(photo.image, photo.scale, this.model, positions, state.camera, TEXTURE_SIZE, meanColour(photometric.albedo)).texture;
       timings.texture = performance.now() - t;

@@ -13,6 +13,8 @@ import { createPhotometricImage, PhotometricRenderer } from './photometric.js';
 
 const SKIN = [0.62, 0.42, 0.33];
 const BACKGROUND = 200;
+/** sRGB grey of surfaces seen from behind (the inside of the head). */
+export const INTERIOR = 24;
 
 export interface PortraitOptions {
   yaw: number;
@@ -45,8 +47,17 @@ export function renderPortrait(model: MorphableModel, identity: ArrayLike<number
   const image = createPhotometricImage(size, size);
   renderer.render(positions, camera, albedo, sh, image);
   const data = new Uint8Array(3 * size * size).fill(BACKGROUND);
+  const n = image.normal, f = camera.focal;
   for (let p = 0; p < size * size; p++) {
     if (!image.mask[p]) continue;
+    // A surface seen from behind (inside the head, through the eye holes and the mouth) has no light
+    // of its own: SH light evaluated on its inward normal gives odd colours (teal), so it is drawn dark.
+    const x = p % size, y = (p - x) / size;
+    const facing = n[3 * p] * (x - camera.cx) / f - n[3 * p + 1] * (y - camera.cy) / f - n[3 * p + 2];
+    if (facing > 0) {
+      data[3 * p] = data[3 * p + 1] = data[3 * p + 2] = INTERIOR;
+      continue;
+    }
     for (let c = 0; c < 3; c++) data[3 * p + c] = Math.round(255 * linearToSrgb(image.color[3 * p + c]));
   }
   return { image: { width: size, height: size, data }, camera, positions };

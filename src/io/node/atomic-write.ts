@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../../errors.js';
 
@@ -46,9 +46,13 @@ export class OutputBatch {
     });
   }
 
-  /** Renames every output into place. */
-  async commit(): Promise<void> {
+  /**
+   * Renames every output into place, then removes the files of `replaces` that the new set does not
+   * hold (what an earlier run wrote under the same names), so that no stale output stays beside new ones.
+   */
+  async commit(replaces: Iterable<string> = []): Promise<void> {
     const pending = [...this.pending];
+    const written = new Set(pending.map(([path]) => resolve(path)));
     this.pending.clear();
     this.createdFolders = [];
     for (const [i, [path, temp]] of pending.entries()) {
@@ -58,6 +62,9 @@ export class OutputBatch {
         await Promise.all(pending.slice(i).map(([, t]) => rm(t, { force: true }).catch(() => {})));
         throw writeError(path, err);
       }
+    }
+    for (const stale of replaces) {
+      if (!written.has(resolve(stale))) await rm(stale, { force: true }).catch((err: unknown) => { throw writeError(stale, err); });
     }
   }
 
@@ -77,11 +84,43 @@ export class OutputBatch {
   }
 }
 
+/**
+ * Checks before any work that files can be written into `folder` (which need not exist yet): its
+ * nearest existing ancestor must be a folder in which a file can be created (a probe file, removed at
+ * once). Throws an InputError naming `subject` (e.g. "--out fits") otherwise. Creates nothing.
+ */
+export async function checkWritableFolder(folder: string, subject = folder): Promise<void> {
+  const target = resolve(folder);
+  let existing = target;
+  for (;;) {
+    const info = await stat(existing).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw new InputError(subject, `cannot write: ${reason(err)}`);
+    });
+    if (info) {
+      if (!info.isDirectory()) throw new InputError(subject, existing === target ? 'cannot write: not a folder' : `cannot write: ${existing} is a file, not a folder`);
+      break;
+    }
+    const parent = dirname(existing);
+    if (parent === existing) throw new InputError(subject, 'cannot write: no such folder');
+    existing = parent;
+  }
+  const probe = tempPath(join(existing, 'probe'));
+  await writeFile(probe, '', { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(subject, `not writable (${reason(err)})`);
+  });
+  await rm(probe, { force: true });
+}
+
 function tempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
 }
 
 function writeError(path: string, err: unknown): InputError {
+  return new InputError(path, `cannot write: ${reason(err)}`);
+}
+
+function reason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   const reasons: Record<string, string> = {
     ENOENT: 'no such folder',
@@ -92,5 +131,5 @@ function writeError(path: string, err: unknown): InputError {
     EROFS: 'read-only file system',
     ENOSPC: 'no space left on device',
   };
-  return new InputError(path, `cannot write: ${(code && reasons[code]) ?? code ?? String(err)}`);
+  return (code && reasons[code]) ?? code ?? String(err);
 }

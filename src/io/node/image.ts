@@ -26,12 +26,14 @@ const MAX_PIXELS = 0x3fff * 0x3fff;
  * white, 16-bit, palette, CMYK) to 8-bit sRGB, and shrinks it so that its longer side is at most
  * `maxSide`. JPEGs are shrunk while decoding, so a 12000×12000 photo never exists at full size in memory.
  */
-export async function loadImage(path: string, options: { maxSide?: number } = {}): Promise<LoadedImage> {
+export async function loadImage(source: string | Uint8Array, options: { maxSide?: number; name?: string } = {}): Promise<LoadedImage> {
   const { maxSide } = options;
+  // In messages: the file, or for bytes in memory the name the caller gives them.
+  const path = typeof source === 'string' ? source : (options.name ?? 'image bytes');
   if (maxSide !== undefined && !(Number.isInteger(maxSide) && maxSide >= MIN_SIDE)) {
     throw new RangeError(`maxSide must be an integer ≥ ${MIN_SIDE}, got ${maxSide}`);
   }
-  const size = await stat(path).then((s) => (s.isFile() ? s.size : -1), (err: NodeJS.ErrnoException) => {
+  const size = typeof source !== 'string' ? source.length : await stat(source).then((s) => (s.isFile() ? s.size : -1), (err: NodeJS.ErrnoException) => {
     throw new InputError(path, err.code === 'ENOENT' ? 'no such file' : `cannot read (${err.code ?? err.message})`);
   });
   if (size < 0) throw new InputError(path, 'not a file');
@@ -42,7 +44,7 @@ export async function loadImage(path: string, options: { maxSide?: number } = {}
   // a JPEG damaged in the middle but complete still loads, with the damage visible, as in any viewer.
   const input = { failOn: 'truncated', limitInputPixels: MAX_PIXELS } as const;
   // The header alone, without sharp's pixel limit, so that an oversized image is named by its size.
-  const meta = await sharp(path, { ...input, limitInputPixels: false }).metadata().catch((err: Error) => {
+  const meta = await sharp(source, { ...input, limitInputPixels: false }).metadata().catch((err: Error) => {
     throw new InputError(path, /unsupported image format/i.test(err.message)
       ? 'not an image (or an unsupported format)'
       : decodeProblem(err));
@@ -60,7 +62,7 @@ export async function loadImage(path: string, options: { maxSide?: number } = {}
 
   const longer = Math.max(width, height);
   const shrink = maxSide !== undefined && longer > maxSide ? maxSide / longer : 1;
-  let pipeline = sharp(path, { ...input, autoOrient: true });
+  let pipeline = sharp(source, { ...input, autoOrient: true });
   if (shrink < 1) {
     pipeline = pipeline.resize({
       width: Math.max(1, Math.round(width * shrink)),

@@ -1,0 +1,39 @@
+import { readdir } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+
+/**
+ * The output name of each photo, decided before any work: the file name without its extension,
+ * and for photos whose names clash (a/x.jpg, b/x.png; compared case-insensitively, as some file
+ * systems do) x, x-2, x-3… in the order given, skipping names another photo already has.
+ */
+export function outputNames(images: string[]): string[] {
+  const key = (name: string) => name.toLowerCase();
+  const stems = images.map((path) => basename(path, extname(path)));
+  const natural = new Set(stems.map(key)); // each kept by the first photo with it
+  const used = new Set<string>();
+  return stems.map((stem) => {
+    let name = stem;
+    for (let k = 2; used.has(key(name)); k++) {
+      name = `${stem}-${k}`;
+      if (natural.has(key(name))) name = stem; // another photo's own name: try the next number
+    }
+    used.add(key(name));
+    return name;
+  });
+}
+
+/** What `morphable fit` writes per face, after its name. */
+const OUTPUT_SUFFIXES = ['.obj', '.mtl', '.glb', '.png', '.json', '_albedo.ply', '_texture.png', '_compare.png'];
+
+/**
+ * The files in `folder` that an earlier fit wrote for the photo named `stem` (NAME.* and
+ * NAME_faceK.*, every output kind): replaced by the new run's set, so none stays behind stale.
+ */
+export async function previousOutputs(folder: string, stem: string): Promise<string[]> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  return names.filter((name) => {
+    if (!name.startsWith(stem)) return false;
+    const rest = name.slice(stem.length).replace(/^_face\d+/, '');
+    return OUTPUT_SUFFIXES.includes(rest);
+  }).map((name) => join(folder, name));
+}

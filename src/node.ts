@@ -1,0 +1,110 @@
+/**
+ * The Node entry, `morphable/node`: what fitting a photo needs beyond the pure-TypeScript core
+ * (`morphable`): model files, photo decoding (sharp) and the face-api detector wired for Node.
+ *
+ *     import { fitPhoto, loadModel } from 'morphable/node';
+ *     const model = await loadModel('ict-facekit.glb');
+ *     const [face] = await fitPhoto('photo.jpg', { model });
+ *     console.log(face.report.pose.yaw, face.positions.length / 3);
+ */
+import { readFile } from 'node:fs/promises';
+import type { FaceLandmarker } from './detect/face.js';
+import { InputError } from './errors.js';
+import { PHOTO_MAX_SIDE, PhotoFitter, type FittedFace, type Photo } from './fit/fit-photo.js';
+import type { MorphableModel } from './model/morphable-model.js';
+import { createNodeLandmarker } from './io/node/face-landmarker.js';
+import { loadImage } from './io/node/image.js';
+import { importModel, type ImportOptions } from './io/node/import-model.js';
+import { exifFocalPixels, readExif } from './io/exif.js';
+
+export { createNodeLandmarker, type NodeLandmarkerOptions } from './io/node/face-landmarker.js';
+export { loadImage, encodePng, savePng, type LoadedImage } from './io/node/image.js';
+export { importModel, type ImportOptions } from './io/node/import-model.js';
+export { downloadFile, type DownloadOptions, type DownloadResult } from './io/node/download.js';
+export { writeFileAtomic, OutputBatch } from './io/node/atomic-write.js';
+export { rejectionMessage, type FittedFace, type FaceLandmarks, type Photo } from './fit/fit-photo.js';
+export type { FaceFitReport } from './fit/fit-result.js';
+
+/**
+ * Loads a model: a native .glb model file, or any source `importModel` reads (ICT-FaceKit folder or
+ * archive, eos Surrey model), imported on the fly (the face and head of ICT-FaceKit by default).
+ */
+export function loadModel(path: string, options: ImportOptions = {}): Promise<MorphableModel> {
+  return importModel(path, { region: 'face-head', ...options });
+}
+
+/** Throws an InputError naming `source` unless `model` has the 68 iBUG landmark vertices a fit needs. */
+export function requireFitLandmarks(model: MorphableModel, source: string): void {
+  const set = model.landmarks.ibug68;
+  if (!set || set.vertices.length !== 68) {
+    throw new InputError(source, 'the model has no iBUG-68 landmarks, which fitting needs: build it with `morphable model build --landmarks <68 vertex indices>`');
+  }
+  const present = set.vertices.filter((v) => v >= 0).length;
+  if (present < MIN_LANDMARKS) {
+    throw new InputError(source, `the model has only ${present} of its 68 iBUG landmark vertices (-1 for the others): fitting needs at least ${MIN_LANDMARKS}`);
+  }
+}
+
+/** Fewer landmarks than this do not determine a head pose with any confidence. */
+const MIN_LANDMARKS = 6;
+
+export interface FitPhotoOptions {
+  /** The model, loaded (best for many photos) or as a file to load. */
+  model: MorphableModel | string;
+  /** 68 iBUG landmarks (x, y pairs in photo pixels), used instead of detecting the faces. */
+  landmarks?: Float32Array;
+  /** Fit at most this many faces, most confident first (default 10). */
+  maxFaces?: number;
+  /** The photometric refinement: light, albedo, UV texture (default true). */
+  photometric?: boolean;
+  /** Focal length in pixels of the full photo (default: the photo's EXIF, else the fitter's default). */
+  focal?: number;
+  /** Faces whose fit quality score (0–1) is below this come back with `rejected: true` (default 0.5). */
+  minQuality?: number;
+  /** A detector to reuse across calls (createNodeLandmarker()); otherwise one is made and disposed. */
+  landmarker?: FaceLandmarker;
+  /** The photo's name in reports and errors (default: the path, or "image bytes"). */
+  name?: string;
+}
+
+const fitters = new WeakMap<MorphableModel, PhotoFitter>();
+
+/**
+ * Fits the model to every face in a photo (a file path, or the encoded bytes of a JPEG, PNG, WebP…).
+ * Returns one FittedFace per face, left to right: mesh positions in model space (mm), camera,
+ * coefficients, texture and `report` (what `morphable fit` writes as JSON). Faces whose quality score
+ * is below `minQuality` (false detections, failed fits) are returned with `rejected: true`;
+ * `rejectionMessage(face.report)` says why. A photo without a face, or that cannot be read, is an InputError.
+ */
+export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOptions): Promise<FittedFace[]> {
+  const modelSource = typeof options.model === 'string' ? options.model : options.model.name;
+  const model = typeof options.model === 'string' ? await loadModel(options.model) : options.model;
+  requireFitLandmarks(model, modelSource);
+  let fitter = fitters.get(model);
+  if (!fitter) fitters.set(model, (fitter = new PhotoFitter(model)));
+  const name = options.name ?? (typeof photo === 'string' ? photo : 'image bytes');
+  const start = performance.now();
+  const loaded = await loadImage(photo, { maxSide: PHOTO_MAX_SIDE, name });
+  const input: Photo = { name, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
+  const timingsMs: Record<string, number> = { load: performance.now() - start };
+  const bytes = typeof photo === 'string' ? await readFile(photo).catch(() => new Uint8Array(0)) : photo;
+  const focal = options.focal ? { px: options.focal, source: 'option' as const } : exifFocalPixels(readExif(bytes), input.width, input.height);
+  let faces;
+  if (options.landmarks) {
+    if (options.landmarks.length !== 136) throw new InputError('landmarks', `${options.landmarks.length / 2} points, 68 expected`);
+    faces = [{ landmarks: options.landmarks }];
+  } else {
+    const landmarker = options.landmarker ?? (await createNodeLandmarker());
+    try {
+      const t = performance.now();
+      faces = await fitter.detect(landmarker, input, options.maxFaces ?? 10);
+      timingsMs.detect = performance.now() - t;
+    } finally {
+      if (!options.landmarker) landmarker.dispose();
+    }
+    if (faces.length === 0) throw new InputError(name, 'no face found');
+  }
+  return faces.map((face, index) => fitter.fit(input, face, index, {
+    photometric: options.photometric ?? true, focal: focal?.px, focalSource: focal?.source, minQuality: options.minQuality, timingsMs,
+  }));
+}
