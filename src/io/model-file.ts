@@ -50,7 +50,7 @@ interface ModelHeader {
 
 export interface EncodeModelOptions {
   /**
-   * int16 positions and shape components (one step for all, about 0.005 mm on a head) and meshopt
+   * int16 positions and shape components (one step for all: 0.006 mm on the ICT head) and meshopt
    * compression: a few MB instead of tens, read back by `decodeModel` as float millimetres.
    */
   compact?: boolean;
