@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeModel } from '../src/io/model-file.js';
+import { decodeModel, isCompactModel } from '../src/io/model-file.js';
 import { runCli } from './helpers/cli.js';
 import { loadWithThree } from './helpers/three-gltf.js';
 
@@ -34,6 +34,16 @@ describe('the compact ICT-FaceKit model shipped in models/', () => {
     expect(three.morphTargets).toHaveLength(153);
     expect(three.morphTargets).toContain('mouthSmile_L');
   });
+
+  it('stays compact when `model calibrate` rewrites a copy of it', async () => {
+    const copy = join(work, 'copy.glb');
+    copyFileSync(EMBEDDED, copy);
+    const result = await runCli(['model', 'calibrate', copy]);
+    expect(result.code).toBe(0);
+    const bytes = readFileSync(copy);
+    expect(isCompactModel(bytes)).toBe(true);
+    expect(bytes.length).toBeLessThan(6e6);
+  }, 180_000);
 
   it('is what `fit` uses with no model fetched, and the fitted GLB is in metres', async () => {
     const home = join(work, 'empty-home');

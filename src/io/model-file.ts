@@ -196,6 +196,18 @@ const KNOWN_EXTENSIONS = ['KHR_mesh_quantization', 'EXT_meshopt_compression'];
 // milliseconds, once, so that decodeModel can stay synchronous.
 await MeshoptDecoder.ready;
 
+/** Whether a native model file is compact (int16 + meshopt), so that rewriting it can keep it so. */
+export function isCompactModel(bytes: Uint8Array): boolean {
+  if (bytes.length < 20) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = view.getUint32(12, true);
+  try {
+    return !!(JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + length))) as GltfJson).extras?.morphable?.quantization;
+  } catch {
+    return false;
+  }
+}
+
 export function decodeModel(bytes: Uint8Array, fileName: string): MorphableModel {
   try {
     return decode(bytes, fileName);
