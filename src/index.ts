@@ -6,7 +6,7 @@ export { vertexNormals } from './model/normals.js';
 export { SeededRandom } from './model/random.js';
 export { sampleCoefficients, componentCoefficients, type FaceCoefficients } from './model/sample.js';
 export { submodel } from './model/submesh.js';
-export { decodeModel, encodeModel, type EncodeModelOptions } from './io/model-file.js';
+export { decodeModel, encodeModel, isCompactModel, type EncodeModelOptions } from './io/model-file.js';
 export { parseObj } from './io/obj-reader.js';
 export { meshToObj, materialForTexture } from './io/mesh-obj.js';
 export { meshToPly } from './io/mesh-ply.js';

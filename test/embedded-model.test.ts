@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeModel } from '../src/io/model-file.js';
+import { decodeModel, isCompactModel } from '../src/io/model-file.js';
 import { runCli } from './helpers/cli.js';
 import { loadWithThree } from './helpers/three-gltf.js';
 
@@ -26,13 +26,24 @@ describe('the compact ICT-FaceKit model shipped in models/', () => {
     expect(model.licence).toContain('MIT');
   });
 
-  it('is a head about 0.2 m wide for three.js, with its 153 morph targets by name', async () => {
+  it('is a head about 0.25 m wide (ear to ear) for three.js, with its 153 morph targets by name', async () => {
     const three = await loadWithThree(readFileSync(EMBEDDED));
-    expect(three.size.x).toBeGreaterThan(0.15);
-    expect(three.size.x).toBeLessThan(0.25);
+    // Millimetres read as metres would be 248 wide, the old mistake; the file's own scale says 0.2483.
+    expect(three.size.x).toBeGreaterThan(0.2);
+    expect(three.size.x).toBeLessThan(0.3);
     expect(three.morphTargets).toHaveLength(153);
     expect(three.morphTargets).toContain('mouthSmile_L');
   });
+
+  it('stays compact when `model calibrate` rewrites a copy of it', async () => {
+    const copy = join(work, 'copy.glb');
+    copyFileSync(EMBEDDED, copy);
+    const result = await runCli(['model', 'calibrate', copy]);
+    expect(result.code).toBe(0);
+    const bytes = readFileSync(copy);
+    expect(isCompactModel(bytes)).toBe(true);
+    expect(bytes.length).toBeLessThan(6e6);
+  }, 180_000);
 
   it('is what `fit` uses with no model fetched, and the fitted GLB is in metres', async () => {
     const home = join(work, 'empty-home');
@@ -49,7 +60,7 @@ describe('the compact ICT-FaceKit model shipped in models/', () => {
     expect(existsSync(join(home, 'models/ict-facekit.glb'))).toBe(false);
     const glb = readdirSync(out).find((f) => f.endsWith('.glb'))!;
     const three = await loadWithThree(readFileSync(join(out, glb)));
-    expect(three.size.x).toBeGreaterThan(0.1);
-    expect(three.size.x).toBeLessThan(0.25);
+    expect(three.size.x).toBeGreaterThan(0.15); // 0.228 m for this photo
+    expect(three.size.x).toBeLessThan(0.3);
   }, 180_000);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
-import { decodeModel, encodeModel } from '../src/io/model-file.js';
+import { decodeModel, encodeModel, isCompactModel } from '../src/io/model-file.js';
 import { expectSameModel } from './helpers/same-model.js';
 import { loadWithThree } from './helpers/three-gltf.js';
 import { tinyModel } from './helpers/tiny-model.js';
@@ -84,6 +84,8 @@ describe('native model file (.glb)', () => {
       expect(error).toBeLessThanOrEqual(step / 2 + 1e-6);
       expect(error).toBeGreaterThan(0); // it is quantised
     }
+    expect(isCompactModel(bytes)).toBe(true);
+    expect(isCompactModel(full)).toBe(false);
     const three = await loadWithThree(bytes);
     expect(three.size.x).toBeCloseTo(0.11, 5); // 11 cells of 10 mm
     expect(three.morphTargets).toHaveLength(10);

@@ -14,7 +14,7 @@ import type { Mesh } from '../io/mesh.js';
 import { meshToGlb } from '../io/mesh-glb.js';
 import { meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
-import { decodeModel, encodeModel } from '../io/model-file.js';
+import { decodeModel, encodeModel, isCompactModel } from '../io/model-file.js';
 import { checkWritableFolder, OutputBatch, writeFileAtomic } from '../io/node/atomic-write.js';
 import { downloadFile } from '../io/node/download.js';
 import { importModel } from '../io/node/import-model.js';
@@ -80,7 +80,7 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
       if (extname(path).toLowerCase() !== '.glb') throw new InputError(path, 'calibrate rewrites a native model file (.glb): import the model first');
       const loaded = await loadModel(path);
       await calibrateWithProgress(loaded);
-      await writeModel(loaded, path);
+      await writeModel(loaded, path, isCompactModel(await readFile(path)));
     });
 
   model
