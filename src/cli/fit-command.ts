@@ -121,7 +121,6 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
       const fit = fitter.fit(photo, face, index, { photometric: options.photometric, focal: focal?.px, focalSource: focal?.source, minQuality: options.minQuality, timingsMs });
       if (fit.rejected) {
         rejected.push(rejectionMessage(fit.report));
-        process.stderr.write(`morphable: ${path}: ${rejectionMessage(fit.report)}\n`);
         continue;
       }
       const name = join(options.out, faces.length > 1 ? `${stem}_face${index + 1}` : stem);
@@ -150,7 +149,9 @@ async function fitImage(path: string, ptsFile: string | undefined, fitter: Photo
       await batch.add(`${name}.json`, JSON.stringify(fit.report, null, 1) + '\n');
       reports.push(fit.report);
     }
-    if (reports.length === 0) throw new InputError(path, faces.length === 1 ? rejected[0] : `every face rejected (${faces.length})`);
+    // Every face rejected: one line, as for a photo without a face; else one line per rejected face.
+    if (reports.length === 0) throw new InputError(path, faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`);
+    for (const message of rejected) process.stderr.write(`morphable: ${path}: ${message}\n`);
     await batch.commit();
   } catch (error) {
     await batch.abort();
