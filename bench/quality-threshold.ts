@@ -3,14 +3,18 @@
  *   A. every train-300w face fitted from its ground-truth landmarks,
  *   B. train-300w faces fitted from the detector's landmarks (the detection that overlaps the face),
  *   C. non-faces: the detector run on train-300w photos with the face (landmark box, grown, and the
- *      forehead) painted over with the photo's mean colour; whatever it still finds is not a face.
+ *      forehead) painted over with the photo's mean colour; whatever it still finds is not a face
+ *      (except the other people in some photos: see bench/README.md),
+ *   D. non-faces for sure: the same painted photos cut into 32 × 32 tiles and shuffled (seeded), so that no
+ *      face larger than a tile survives.
  * Landmark fit only (the photometric stage moves the score little and costs a second a face).
  *
  * Usage: npx tsx bench/quality-threshold.ts MODEL.glb [--step K] [--min-score S]
  *   --step K: detection (B, C) on every K-th photo (default 2); --min-score: detector threshold for C
- *   (default 0.3, below the CLI's 0.5, to collect more false faces; both are reported); --non-faces-only: C alone.
+ *   (default 0.3, below the CLI's 0.5, to collect more false faces; both are reported); --non-faces-only: C and D
+ *   alone; --dump FILE: every scored fit as JSON, to try other bounds.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { RgbImage } from '../src/detect/face.js';
 import { PhotoFitter, type FittedFace, type Photo } from '../src/fit/fit-photo.js';
@@ -52,6 +56,7 @@ summarise(truth);
 const landmarker = await createNodeLandmarker({ minScore });
 const detected: Scored[] = [];
 const nonFaces: Scored[] = [];
+const shuffled: Scored[] = [];
 let missed = 0;
 t = performance.now();
 for (let i = 0; i < faces.length; i += step) {
@@ -69,6 +74,10 @@ for (let i = 0; i < faces.length; i += step) {
   for (const [k, f] of (await fitter.detect(landmarker, maskedPhoto)).entries()) {
     nonFaces.push(scored(`${face.name}#${k}`, fitter.fit(maskedPhoto, f, k, { photometric: false }), f.detection!.score));
   }
+  const tiledPhoto = { ...photo, image: shuffleTiles(masked, 32, i) };
+  for (const [k, f] of (await fitter.detect(landmarker, tiledPhoto)).entries()) {
+    shuffled.push(scored(`${face.name}~${k}`, fitter.fit(tiledPhoto, f, k, { photometric: false }), f.detection!.score));
+  }
 }
 landmarker.dispose();
 console.log(`\nB. ${detected.length} train-300w faces from the detector's landmarks, every ${step}th photo (${missed} not detected at score ≥ 0.5; ${((performance.now() - t) / 1000).toFixed(1)} s for B and C)`);
@@ -78,6 +87,37 @@ summarise(nonFaces);
 const strong = nonFaces.filter((s) => (s.detScore ?? 0) >= 0.5);
 console.log(`\nC'. the ${strong.length} of them with detector score ≥ 0.5 (what the CLI fits)`);
 summarise(strong);
+
+const dumpAt = args.indexOf('--dump');
+if (dumpAt >= 0) writeFileSync(args[dumpAt + 1], JSON.stringify({ truth, detected, nonFaces, shuffled }));
+
+console.log(`\nD. ${shuffled.length} detections (score ≥ ${minScore}) on the painted photos cut into shuffled 32-px tiles`);
+summarise(shuffled);
+const strongShuffled = shuffled.filter((s) => (s.detScore ?? 0) >= 0.5);
+console.log(`\nD'. the ${strongShuffled.length} of them with detector score ≥ 0.5`);
+summarise(strongShuffled);
+
+/** `image` cut into size × size tiles (whole tiles only) put back in a seeded random order. */
+function shuffleTiles(image: RgbImage, size: number, seed: number): RgbImage {
+  const cols = Math.floor(image.width / size), rows = Math.floor(image.height / size);
+  const order = Array.from({ length: cols * rows }, (_, k) => k);
+  let state = (seed * 2654435761 + 1) >>> 0;
+  for (let k = order.length - 1; k > 0; k--) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    const j = state % (k + 1);
+    [order[k], order[j]] = [order[j], order[k]];
+  }
+  const data = new Uint8Array(image.data);
+  for (let k = 0; k < order.length; k++) {
+    const from = order[k], fx = (from % cols) * size, fy = Math.floor(from / cols) * size;
+    const tx = (k % cols) * size, ty = Math.floor(k / cols) * size;
+    for (let y = 0; y < size; y++) {
+      const src = 3 * ((fy + y) * image.width + fx), dst = 3 * ((ty + y) * image.width + tx);
+      data.set(image.data.subarray(src, src + 3 * size), dst);
+    }
+  }
+  return { width: image.width, height: image.height, data };
+}
 
 function summarise(list: Scored[]): void {
   if (!list.length) return;

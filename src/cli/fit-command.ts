@@ -134,7 +134,6 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
       });
       if (fit.rejected) {
         rejected.push(rejectionMessage(fit.report));
-        process.stderr.write(`morphable: ${path}: ${rejectionMessage(fit.report)}\n`);
         continue;
       }
       stages?.stage(faces.length > 1 ? `face ${index + 1}: writing` : 'writing');
@@ -164,7 +163,9 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
       await batch.add(`${name}.json`, JSON.stringify(fit.report, null, 1) + '\n');
       reports.push(fit.report);
     }
-    if (reports.length === 0) throw new InputError(path, faces.length === 1 ? rejected[0] : `every face rejected (${faces.length})`);
+    // Every face rejected: one line, as for a photo without a face; else one line per rejected face.
+    if (reports.length === 0) throw new InputError(path, faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`);
+    for (const message of rejected) process.stderr.write(`morphable: ${path}: ${message}\n`);
     await batch.commit(await previousOutputs(options.out, stem));
   } catch (error) {
     await batch.abort();
