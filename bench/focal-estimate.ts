@@ -10,13 +10,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { createCamera, defaultFocal } from '../src/fit/camera.js';
-import { buildContourLines, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices } from '../src/fit/contour.js';
+import { buildContourLines } from '../src/fit/contour.js';
 import { projectLandmarks } from '../src/fit/fit-photo.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { anglesFromRotation, rotationFromAngles } from '../src/fit/rotation.js';
 import { decodeModel } from '../src/io/model-file.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import { SeededRandom } from '../src/model/random.js';
+import { landmarkVerticesSeenAs } from '../test/helpers/synthetic.js';
 
 const [modelPath, perFocalArg, priorArg] = process.argv.slice(2);
 const focalPrior = priorArg === undefined ? undefined : Number(priorArg);
@@ -46,14 +47,7 @@ for (const k of [1, 2, 3, 5]) {
     const distance = (focal * FACE_MM) / FACE_PX;
     camera.translation.set([0.05 * distance * random.normal(), 0.05 * distance * random.normal(), -distance]);
     const shape = evaluateShape(model, identity, expression);
-    const vertices = Int32Array.from(model.landmarks.ibug68.vertices);
-    if (lines) {
-      const silhouette = new Int32Array(2 * lines.linesPerSide);
-      silhouetteVertices(lines, shape, camera.rotation, silhouette);
-      const L = lines.linesPerSide;
-      OUTLINE_RIGHT.forEach((i, j) => { vertices[i] = silhouette[Math.round((j * (L - 1)) / 8)]; });
-      OUTLINE_LEFT.forEach((i, j) => { vertices[i] = silhouette[L + Math.round(((7 - j) * (L - 1)) / 8)]; });
-    }
+    const vertices = landmarkVerticesSeenAs(model, lines, shape, camera.rotation);
     const landmarks = projectLandmarks(model, shape, vertices, camera);
     for (let i = 0; i < landmarks.length; i++) landmarks[i] += random.normal();
     const estimated = fitter.fit(landmarks, width, height, { focalPrior });

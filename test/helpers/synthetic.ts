@@ -1,5 +1,5 @@
 import { createCamera, projectPoints, type Camera } from '../../src/fit/camera.js';
-import { buildContourLines, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices } from '../../src/fit/contour.js';
+import { buildContourLines, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from '../../src/fit/contour.js';
 import { rotationFromAngles } from '../../src/fit/rotation.js';
 import { evaluateShape } from '../../src/model/evaluate.js';
 import type { MorphableModel } from '../../src/model/morphable-model.js';
@@ -33,15 +33,7 @@ export function syntheticFace(model: MorphableModel, random: SeededRandom, optio
   camera.translation.set([20 * random.normal(), 20 * random.normal(), -550 - 100 * random.uniform()]);
   const shape = evaluateShape(model, identity, expression);
 
-  const vertices = Int32Array.from(model.landmarks.ibug68.vertices);
-  const lines = buildContourLines(model);
-  if (lines) {
-    const silhouette = new Int32Array(2 * lines.linesPerSide);
-    silhouetteVertices(lines, shape, camera.rotation, silhouette);
-    const L = lines.linesPerSide;
-    OUTLINE_RIGHT.forEach((i, j) => { vertices[i] = silhouette[Math.round((j * (L - 1)) / 8)]; });
-    OUTLINE_LEFT.forEach((i, j) => { vertices[i] = silhouette[L + Math.round(((7 - j) * (L - 1)) / 8)]; });
-  }
+  const vertices = landmarkVerticesSeenAs(model, buildContourLines(model), shape, camera.rotation);
   const points3d = new Float32Array(3 * 68);
   vertices.forEach((v, i) => { for (let c = 0; c < 3; c++) points3d[3 * i + c] = v >= 0 ? shape[3 * v + c] : NaN; });
   const landmarks = new Float32Array(136);
@@ -49,6 +41,19 @@ export function syntheticFace(model: MorphableModel, random: SeededRandom, optio
   const noise = options.noise ?? 1;
   for (let i = 0; i < 136; i++) landmarks[i] += noise * random.normal();
   return { identity, expression, camera, shape, landmarks, vertices, width, height };
+}
+
+/** The 68 landmark vertices as a face turned by `rotation` shows them: the jaw outline on its silhouette. */
+export function landmarkVerticesSeenAs(model: MorphableModel, lines: ContourLines | undefined, shape: Float32Array, rotation: Float64Array): Int32Array {
+  const vertices = Int32Array.from(model.landmarks.ibug68.vertices);
+  if (lines) {
+    const silhouette = new Int32Array(2 * lines.linesPerSide);
+    silhouetteVertices(lines, shape, rotation, silhouette);
+    const L = lines.linesPerSide;
+    OUTLINE_RIGHT.forEach((i, j) => { vertices[i] = silhouette[Math.round((j * (L - 1)) / 8)]; });
+    OUTLINE_LEFT.forEach((i, j) => { vertices[i] = silhouette[L + Math.round(((7 - j) * (L - 1)) / 8)]; });
+  }
+  return vertices;
 }
 
 /** RMS distance over a vertex subset between two shapes. */
