@@ -1,5 +1,6 @@
 import type { Camera } from '../fit/camera.js';
 import { accumulateTriangleNormals } from '../model/normals.js';
+import { rasterize, type RasterBuffers } from './rasterize.js';
 import { SH_K } from './spherical-harmonics.js';
 
 /**
@@ -14,8 +15,9 @@ import { SH_K } from './spherical-harmonics.js';
  *   integers, the rasteriser's pixel (i, j) at (i + 0.5, j + 0.5): output pixel (i, j) is camera pixel
  *   (u, v) = (i, j)). The render size is the camera's image size: scale a photo's camera with
  *   `scaleCamera` to render smaller.
- * - A z-buffer on 1/d (affine in screen space, so the depth test and the depth map are perspective
- *   correct) picks the nearest triangle; b = (b0, b1, b2) are the screen-space barycentrics of the
+ * - The rasteriser of rasterize.ts (the one the overlay, preview and UV texture use, so the masks
+ *   agree), with depth −1/d (affine in screen space, so the depth test and the depth map are perspective
+ *   correct), picks the nearest triangle (a pixel centre on an edge is covered; a tie keeps the earlier triangle); b = (b0, b1, b2) are the screen-space barycentrics of the
  *   pixel centre (not perspective corrected, as the brief for analysis-by-synthesis asks; across
  *   a face triangle at portrait distances the difference is far below a pixel's colour noise).
  *   Triangles of both windings are drawn; a triangle with a vertex at or behind the camera plane
@@ -148,7 +150,8 @@ export class PhotometricRenderer {
   /** Covered pixels in the last render. */
   coveredPixels = 0;
 
-  private readonly inverseDepth: Float64Array;
+  /** The last raster (rasterize.ts), in double precision; its depth is −1/d. */
+  private readonly raster: RasterBuffers<Float64Array>;
   private readonly cameraPositions: Float64Array;
   private readonly screen: Float64Array;
   private readonly vertexInverseDepth: Float64Array;
@@ -184,11 +187,11 @@ export class PhotometricRenderer {
     this.width = width;
     this.height = height;
     const pixels = width * height;
-    this.triangleIds = new Int32Array(pixels);
     this.barycentrics = new Float64Array(2 * pixels);
-    this.inverseDepth = new Float64Array(pixels);
+    this.raster = { width, height, triangle: new Int32Array(pixels), barycentric: this.barycentrics, depth: new Float64Array(pixels) };
+    this.triangleIds = this.raster.triangle;
     this.cameraPositions = new Float64Array(3 * vertexCount);
-    this.screen = new Float64Array(2 * vertexCount);
+    this.screen = new Float64Array(3 * vertexCount);
     this.vertexInverseDepth = new Float64Array(vertexCount);
     this.normals = new Float64Array(3 * vertexCount);
     this.normalLengths = new Float64Array(vertexCount);
@@ -226,19 +229,21 @@ export class PhotometricRenderer {
       if (zc < 0) {
         const w = -1 / zc;
         invD[i] = w;
-        screen[2 * i] = cx + f * xc * w;
-        screen[2 * i + 1] = cy - f * yc * w;
+        screen[3 * i] = cx + f * xc * w;
+        screen[3 * i + 1] = cy - f * yc * w;
+        screen[3 * i + 2] = -w;
       } else {
         invD[i] = NaN;
-        screen[2 * i] = NaN;
-        screen[2 * i + 1] = NaN;
+        screen[3 * i] = NaN;
+        screen[3 * i + 1] = NaN;
+        screen[3 * i + 2] = NaN;
       }
     }
     const a = this.albedo;
     for (let i = 0; i < 3 * n; i++) a[i] = albedo[i];
     for (let k = 0; k < 27; k++) this.sh[k] = sh[k];
     this.computeNormals();
-    this.rasterize();
+    rasterize(this.screen, this.triangles, this.raster);
     this.rendered = true;
     this.normalTriangleCount = -1;
     if (out) this.shade(out);
@@ -331,8 +336,8 @@ export class PhotometricRenderer {
       const gb1 = ga0 * A[o1] + ga1 * A[o1 + 1] + ga2 * A[o1 + 2] + gmx * N[o1] + gmy * N[o1 + 1] + gmz * N[o1 + 2];
       const gb2 = ga0 * A[o2] + ga1 * A[o2 + 1] + ga2 * A[o2 + 2] + gmx * N[o2] + gmy * N[o2 + 1] + gmz * N[o2 + 2];
       // Screen corners: ∂b_j/∂s_i = −b_i·∇b_j, ∇b1 = (e2y, −e2x)/area, ∇b2 = (−e1y, e1x)/area, ∇b0 = −∇b1 − ∇b2.
-      const ax = S[2 * i0], ay = S[2 * i0 + 1];
-      const e1x = S[2 * i1] - ax, e1y = S[2 * i1 + 1] - ay, e2x = S[2 * i2] - ax, e2y = S[2 * i2 + 1] - ay;
+      const ax = S[3 * i0], ay = S[3 * i0 + 1];
+      const e1x = S[3 * i1] - ax, e1y = S[3 * i1 + 1] - ay, e2x = S[3 * i2] - ax, e2y = S[3 * i2 + 1] - ay;
       const invArea = 1 / (e1x * e2y - e1y * e2x);
       const u1 = (gb1 - gb0) * invArea, u2 = (gb2 - gb0) * invArea;
       const hx = u1 * e2y - u2 * e1y, hy = u2 * e1x - u1 * e2x;
@@ -412,8 +417,8 @@ export class PhotometricRenderer {
       const q = 14 * p;
       const b0 = cache[q], b1 = cache[q + 1], b2 = cache[q + 2], nx = cache[q + 3], ny = cache[q + 4], nz = cache[q + 5], invLen = cache[q + 6];
       // Barycentrics: db_j = −∇b_j · Σ_i b_i·ds_i.
-      const ax = S[2 * i0], ay = S[2 * i0 + 1];
-      const e1x = S[2 * i1] - ax, e1y = S[2 * i1 + 1] - ay, e2x = S[2 * i2] - ax, e2y = S[2 * i2 + 1] - ay;
+      const ax = S[3 * i0], ay = S[3 * i0 + 1];
+      const e1x = S[3 * i1] - ax, e1y = S[3 * i1 + 1] - ay, e2x = S[3 * i2] - ax, e2y = S[3 * i2 + 1] - ay;
       const invArea = cache[q + 13];
       const sx = b0 * dS[2 * i0] + b1 * dS[2 * i1] + b2 * dS[2 * i2];
       const sy = b0 * dS[2 * i0 + 1] + b1 * dS[2 * i1 + 1] + b2 * dS[2 * i2 + 1];
@@ -448,8 +453,8 @@ export class PhotometricRenderer {
       const q = this.shadePixel(p, t), o = 14 * p;
       for (let k = 0; k < 7; k++) cache[o + k] = q[k];
       for (let k = 0; k < 6; k++) cache[o + 7 + k] = q[15 + k];
-      const ax = S[2 * i0], ay = S[2 * i0 + 1];
-      cache[o + 13] = 1 / ((S[2 * i1] - ax) * (S[2 * i2 + 1] - ay) - (S[2 * i1 + 1] - ay) * (S[2 * i2] - ax));
+      const ax = S[3 * i0], ay = S[3 * i0 + 1];
+      cache[o + 13] = 1 / ((S[3 * i1] - ax) * (S[3 * i2 + 1] - ay) - (S[3 * i1 + 1] - ay) * (S[3 * i2] - ax));
     }
     let count = 0;
     for (let t = 0; t < T.length / 3; t++) if (mark[T[3 * t]] || mark[T[3 * t + 1]] || mark[T[3 * t + 2]]) this.normalTriangles[count++] = t;
@@ -466,50 +471,6 @@ export class PhotometricRenderer {
       const len = Math.sqrt(x * x + y * y + z * z);
       lens[i] = len;
       if (len > 0) { const inv = 1 / len; N[3 * i] = x * inv; N[3 * i + 1] = y * inv; N[3 * i + 2] = z * inv; }
-    }
-  }
-
-  /** Z-buffer on 1/d over the screen positions; pixel (i, j) samples (i + 0.5, j + 0.5). */
-  private rasterize(): void {
-    const width = this.width, height = this.height;
-    const tri = this.triangleIds, zbuf = this.inverseDepth, bary = this.barycentrics;
-    const S = this.screen, W = this.vertexInverseDepth, T = this.triangles;
-    tri.fill(-1);
-    zbuf.fill(0);
-    const count = T.length / 3;
-    for (let t = 0; t < count; t++) {
-      const ia = T[3 * t], ib = T[3 * t + 1], ic = T[3 * t + 2];
-      const ax = S[2 * ia], ay = S[2 * ia + 1], bx = S[2 * ib], by = S[2 * ib + 1], cx = S[2 * ic], cy = S[2 * ic + 1];
-      const e1x = bx - ax, e1y = by - ay, e2x = cx - ax, e2y = cy - ay;
-      const area = e1x * e2y - e1y * e2x;
-      if (!(area !== 0 && area > -Infinity && area < Infinity)) continue; // also NaN: behind the camera
-      let minX = ax < bx ? ax : bx, maxX = ax < bx ? bx : ax;
-      if (cx < minX) minX = cx; else if (cx > maxX) maxX = cx;
-      let minY = ay < by ? ay : by, maxY = ay < by ? by : ay;
-      if (cy < minY) minY = cy; else if (cy > maxY) maxY = cy;
-      const x0 = Math.max(0, Math.ceil(minX - 0.5)), x1 = Math.min(width - 1, Math.floor(maxX - 0.5));
-      const y0 = Math.max(0, Math.ceil(minY - 0.5)), y1 = Math.min(height - 1, Math.floor(maxY - 0.5));
-      if (x0 > x1 || y0 > y1) continue;
-      const inv = 1 / area;
-      const du = e2y * inv, dv = -e1y * inv; // per unit x
-      const wa = W[ia], dwb = W[ib] - wa, dwc = W[ic] - wa;
-      for (let y = y0; y <= y1; y++) {
-        const py = y + 0.5 - ay;
-        const uRow = -py * e2x * inv, vRow = py * e1x * inv;
-        const row = y * width;
-        for (let x = x0; x <= x1; x++) {
-          const px = x + 0.5 - ax;
-          const u = uRow + px * du, v = vRow + px * dv;
-          if (u < 0 || v < 0 || u + v > 1) continue;
-          const z = wa + u * dwb + v * dwc;
-          const p = row + x;
-          if (z <= zbuf[p]) continue;
-          zbuf[p] = z;
-          tri[p] = t;
-          bary[2 * p] = u;
-          bary[2 * p + 1] = v;
-        }
-      }
     }
   }
 
@@ -542,7 +503,7 @@ export class PhotometricRenderer {
   /** Colour, mask, depth and normal maps of the last raster. */
   private shade(out: PhotometricImage): void {
     const pixels = this.width * this.height;
-    const tri = this.triangleIds, zbuf = this.inverseDepth;
+    const tri = this.triangleIds, zbuf = this.raster.depth;
     const color = out.color, mask = out.mask, depth = out.depth, normal = out.normal;
     let covered = 0;
     for (let p = 0; p < pixels; p++) {
@@ -561,7 +522,7 @@ export class PhotometricRenderer {
       const nx = q[3], ny = q[4], nz = q[5];
       normal[3 * p] = nx; normal[3 * p + 1] = ny; normal[3 * p + 2] = nz;
       mask[p] = 1;
-      depth[p] = 1 / zbuf[p];
+      depth[p] = -1 / zbuf[p];
     }
     this.coveredPixels = covered;
   }
