@@ -1,7 +1,8 @@
 import type { Camera } from '../fit/camera.js';
 import { accumulateTriangleNormals } from '../model/normals.js';
 import { rasterize, type RasterBuffers } from './rasterize.js';
-import { SH_K } from './spherical-harmonics.js';
+import { barycentricBackward, barycentricDerivative, interpolateBackward, interpolateDerivative, interpolatePixel, inverseScreenArea, PixelGradient, PixelShading } from './interpolate.js';
+import { shadeBackward, shadeDerivative, shadePixel } from './sh-shading.js';
 
 /**
  * Differentiable photometric rendering on the CPU, for analysis-by-synthesis fitting (the
@@ -126,12 +127,12 @@ export function chainToBasis(gradPositions: ArrayLike<number>, basis: Float32Arr
   return out;
 }
 
-const K0 = SH_K[0];
-const K1 = SH_K[1];
-const K2 = SH_K[2];
-const K2_6 = K2 / (2 * Math.sqrt(3));
-const K2_8 = K2 / 2;
-const SQRT3_K2 = Math.sqrt(3) * K2;
+/**
+ * Layout of the per-pixel cache of `colorDerivative` (CACHE_STRIDE numbers per pixel): the pixel's
+ * barycentrics b0…b2, unit normal and 1/|m| (as in PixelShading), irradiance and albedo per channel,
+ * and 1/area of its screen triangle.
+ */
+const CACHE_B0 = 0, CACHE_NORMAL = 3, CACHE_INV_LENGTH = 6, CACHE_IRRADIANCE = 7, CACHE_ALBEDO = 10, CACHE_INV_AREA = 13, CACHE_STRIDE = 14;
 
 /**
  * Renders one mesh topology at one image size; all buffers are held here and reused. `render`
@@ -159,7 +160,9 @@ export class PhotometricRenderer {
   private readonly normalLengths: Float64Array;
   private readonly albedo: Float64Array;
   private readonly sh = new Float64Array(27);
-  private readonly pixel = new Float64Array(21);
+  /** One pixel's interpolated values and shading, and gradients (or forward-mode tangents) w.r.t. them. */
+  private readonly pixel = new PixelShading();
+  private readonly pixelGradient = new PixelGradient();
   private readonly rotation = new Float64Array(9);
   private readonly translation = new Float64Array(3);
   private focal = 0;
@@ -170,8 +173,7 @@ export class PhotometricRenderer {
   private readonly gradCamera: Float64Array;
   /**
    * For `colorDerivative`, found once per render: the triangles whose normals reach a covered pixel
-   * (sharing a vertex with a covered triangle), and each pixel's shading (`shadePixel`'s 0–6 and
-   * 15–20, and 1/area of its screen triangle) so the derivative along each direction need not redo it.
+   * (sharing a vertex with a covered triangle), and each pixel's shading (CACHE_* above) so the derivative along each direction need not redo it.
    */
   private readonly normalTriangles: Int32Array;
   private normalTriangleCount = -1;
@@ -266,10 +268,10 @@ export class PhotometricRenderer {
     const withGrad = gradient !== undefined;
     const tri = this.triangleIds, tris = this.triangles;
     const N = this.normals, A = this.albedo, L = this.sh, S = this.screen;
-    const gS = this.gradScreen, gN = this.gradNormals;
-    const gA = withGrad ? gradient.albedo : this.albedo; // gA unused without a gradient
+    const gS = this.gradScreen, gN = this.gradNormals, px = this.pixel, grad = this.pixelGradient;
+    const gA = withGrad ? gradient.albedo : null;
     const gL = withGrad ? gradient.sh : this.sh;
-    if (withGrad) { gS.fill(0); gN.fill(0); gA.fill(0); gL.fill(0); }
+    if (withGrad) { gS.fill(0); gN.fill(0); gradient.albedo.fill(0); gL.fill(0); }
     let loss = 0;
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
@@ -278,11 +280,8 @@ export class PhotometricRenderer {
       if (wp === 0) continue;
       const i0 = tris[3 * t], i1 = tris[3 * t + 1], i2 = tris[3 * t + 2];
       const o0 = 3 * i0, o1 = 3 * i1, o2 = 3 * i2;
-      const q = this.shadePixel(p, t);
-      const b0 = q[0], b1 = q[1], b2 = q[2], nx = q[3], ny = q[4], nz = q[5], invLen = q[6];
-      const y1 = q[7], y2 = q[8], y3 = q[9], y4 = q[10], y5 = q[11], y6 = q[12], y7 = q[13], y8 = q[14];
-      const e0 = q[15], e1 = q[16], e2 = q[17], r0 = q[18], r1 = q[19], r2 = q[20];
-      const d0 = r0 * e0 - target[3 * p], d1 = r1 * e1 - target[3 * p + 1], d2 = r2 * e2 - target[3 * p + 2];
+      this.shadeAt(p, o0, o1, o2);
+      const d0 = px.albedoR * px.irradianceR - target[3 * p], d1 = px.albedoG * px.irradianceG - target[3 * p + 1], d2 = px.albedoB * px.irradianceB - target[3 * p + 2];
       const e = d0 * d0 + d1 * d1 + d2 * d2;
       let rho: number, drho: number;
       if (mode === 0) { rho = e; drho = 1; } else if (mode === 1) {
@@ -296,54 +295,10 @@ export class PhotometricRenderer {
       loss += wp * rho;
       if (!withGrad) continue;
       const s = 2 * wp * drho;
-      const g0 = s * d0, g1 = s * d1, g2 = s * d2; // ∂L/∂C_c
-      // Albedo: ∂L/∂ρ_c = g_c·E_c.
-      const ga0 = g0 * e0, ga1 = g1 * e1, ga2 = g2 * e2;
-      gA[o0] += b0 * ga0; gA[o0 + 1] += b0 * ga1; gA[o0 + 2] += b0 * ga2;
-      gA[o1] += b1 * ga0; gA[o1 + 1] += b1 * ga1; gA[o1 + 2] += b1 * ga2;
-      gA[o2] += b2 * ga0; gA[o2 + 1] += b2 * ga1; gA[o2 + 2] += b2 * ga2;
-      // SH: ∂L/∂E_c = g_c·ρ_c, ∂E_c/∂sh[3k + c] = Y_k.
-      const h0 = g0 * r0, h1 = g1 * r1, h2 = g2 * r2;
-      gL[0] += K0 * h0; gL[1] += K0 * h1; gL[2] += K0 * h2;
-      gL[3] += y1 * h0; gL[4] += y1 * h1; gL[5] += y1 * h2;
-      gL[6] += y2 * h0; gL[7] += y2 * h1; gL[8] += y2 * h2;
-      gL[9] += y3 * h0; gL[10] += y3 * h1; gL[11] += y3 * h2;
-      gL[12] += y4 * h0; gL[13] += y4 * h1; gL[14] += y4 * h2;
-      gL[15] += y5 * h0; gL[16] += y5 * h1; gL[17] += y5 * h2;
-      gL[18] += y6 * h0; gL[19] += y6 * h1; gL[20] += y6 * h2;
-      gL[21] += y7 * h0; gL[22] += y7 * h1; gL[23] += y7 * h2;
-      gL[24] += y8 * h0; gL[25] += y8 * h1; gL[26] += y8 * h2;
-      // Normal: ∂L/∂Y_k = q_k = Σ_c h_c·sh[3k + c], then ∂L/∂n = Σ_k q_k ∇Y_k.
-      const q1 = h0 * L[3] + h1 * L[4] + h2 * L[5];
-      const q2 = h0 * L[6] + h1 * L[7] + h2 * L[8];
-      const q3 = h0 * L[9] + h1 * L[10] + h2 * L[11];
-      const q4 = h0 * L[12] + h1 * L[13] + h2 * L[14];
-      const q5 = h0 * L[15] + h1 * L[16] + h2 * L[17];
-      const q6 = h0 * L[18] + h1 * L[19] + h2 * L[20];
-      const q7 = h0 * L[21] + h1 * L[22] + h2 * L[23];
-      const q8 = h0 * L[24] + h1 * L[25] + h2 * L[26];
-      const gnx = -K1 * q3 + K2 * (q4 * ny - q7 * nz + q8 * nx);
-      const gny = -K1 * q1 + K2 * (q4 * nx - q5 * nz - q8 * ny);
-      const gnz = K1 * q2 + K2 * (-q5 * ny - q7 * nx) + SQRT3_K2 * q6 * nz;
-      // Through n = m/|m|: ∂L/∂m = (g − n(n·g))/|m|.
-      const dot = nx * gnx + ny * gny + nz * gnz;
-      const gmx = (gnx - nx * dot) * invLen, gmy = (gny - ny * dot) * invLen, gmz = (gnz - nz * dot) * invLen;
-      gN[o0] += b0 * gmx; gN[o0 + 1] += b0 * gmy; gN[o0 + 2] += b0 * gmz;
-      gN[o1] += b1 * gmx; gN[o1 + 1] += b1 * gmy; gN[o1 + 2] += b1 * gmz;
-      gN[o2] += b2 * gmx; gN[o2 + 1] += b2 * gmy; gN[o2 + 2] += b2 * gmz;
-      // Barycentrics: ∂L/∂b_i = Σ_c (∂L/∂ρ_c)·albedo_ic + ∂L/∂m · n_i.
-      const gb0 = ga0 * A[o0] + ga1 * A[o0 + 1] + ga2 * A[o0 + 2] + gmx * N[o0] + gmy * N[o0 + 1] + gmz * N[o0 + 2];
-      const gb1 = ga0 * A[o1] + ga1 * A[o1 + 1] + ga2 * A[o1 + 2] + gmx * N[o1] + gmy * N[o1 + 1] + gmz * N[o1 + 2];
-      const gb2 = ga0 * A[o2] + ga1 * A[o2 + 1] + ga2 * A[o2 + 2] + gmx * N[o2] + gmy * N[o2 + 1] + gmz * N[o2 + 2];
-      // Screen corners: ∂b_j/∂s_i = −b_i·∇b_j, ∇b1 = (e2y, −e2x)/area, ∇b2 = (−e1y, e1x)/area, ∇b0 = −∇b1 − ∇b2.
-      const ax = S[3 * i0], ay = S[3 * i0 + 1];
-      const e1x = S[3 * i1] - ax, e1y = S[3 * i1 + 1] - ay, e2x = S[3 * i2] - ax, e2y = S[3 * i2 + 1] - ay;
-      const invArea = 1 / (e1x * e2y - e1y * e2x);
-      const u1 = (gb1 - gb0) * invArea, u2 = (gb2 - gb0) * invArea;
-      const hx = u1 * e2y - u2 * e1y, hy = u2 * e1x - u1 * e2x;
-      gS[2 * i0] -= b0 * hx; gS[2 * i0 + 1] -= b0 * hy;
-      gS[2 * i1] -= b1 * hx; gS[2 * i1 + 1] -= b1 * hy;
-      gS[2 * i2] -= b2 * hx; gS[2 * i2 + 1] -= b2 * hy;
+      // ∂L/∂C_c back through the shading, the interpolation and the barycentrics.
+      shadeBackward(px, s * d0, s * d1, s * d2, L, gL, grad);
+      interpolateBackward(px, o0, o1, o2, N, A, grad, gN, gA);
+      barycentricBackward(px, grad, S, i0, i1, i2, gS);
     }
     if (withGrad) this.backwardVertices(gradient);
     return loss;
@@ -409,52 +364,41 @@ export class PhotometricRenderer {
       dN[o] = (gx - nx * dot) * inv; dN[o + 1] = (gy - ny * dot) * inv; dN[o + 2] = (gz - nz * dot) * inv;
     }
     const tri = this.triangleIds, A = this.albedo, L = this.sh, S = this.screen, cache = this.pixelShading;
+    const px = this.pixel, tangent = this.pixelGradient;
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
       if (t < 0) { out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = 0; continue; }
       const i0 = T[3 * t], i1 = T[3 * t + 1], i2 = T[3 * t + 2];
-      const o0 = 3 * i0, o1 = 3 * i1, o2 = 3 * i2;
-      const q = 14 * p;
-      const b0 = cache[q], b1 = cache[q + 1], b2 = cache[q + 2], nx = cache[q + 3], ny = cache[q + 4], nz = cache[q + 5], invLen = cache[q + 6];
-      // Barycentrics: db_j = −∇b_j · Σ_i b_i·ds_i.
-      const ax = S[3 * i0], ay = S[3 * i0 + 1];
-      const e1x = S[3 * i1] - ax, e1y = S[3 * i1 + 1] - ay, e2x = S[3 * i2] - ax, e2y = S[3 * i2 + 1] - ay;
-      const invArea = cache[q + 13];
-      const sx = b0 * dS[2 * i0] + b1 * dS[2 * i1] + b2 * dS[2 * i2];
-      const sy = b0 * dS[2 * i0 + 1] + b1 * dS[2 * i1 + 1] + b2 * dS[2 * i2 + 1];
-      const db1 = -(e2y * sx - e2x * sy) * invArea, db2 = -(e1x * sy - e1y * sx) * invArea, db0 = -db1 - db2;
-      // Pixel normal n = m/|m|, m = Σ b_j·n_j.
-      const mx = db0 * N[o0] + db1 * N[o1] + db2 * N[o2] + b0 * dN[o0] + b1 * dN[o1] + b2 * dN[o2];
-      const my = db0 * N[o0 + 1] + db1 * N[o1 + 1] + db2 * N[o2 + 1] + b0 * dN[o0 + 1] + b1 * dN[o1 + 1] + b2 * dN[o2 + 1];
-      const mz = db0 * N[o0 + 2] + db1 * N[o1 + 2] + db2 * N[o2 + 2] + b0 * dN[o0 + 2] + b1 * dN[o1 + 2] + b2 * dN[o2 + 2];
-      const dot = nx * mx + ny * my + nz * mz;
-      const dnx = (mx - nx * dot) * invLen, dny = (my - ny * dot) * invLen, dnz = (mz - nz * dot) * invLen;
-      const dy1 = -K1 * dny, dy2 = K1 * dnz, dy3 = -K1 * dnx;
-      const dy4 = K2 * (dnx * ny + nx * dny), dy5 = -K2 * (dny * nz + ny * dnz), dy6 = SQRT3_K2 * nz * dnz;
-      const dy7 = -K2 * (dnx * nz + nx * dnz), dy8 = K2 * (nx * dnx - ny * dny);
-      for (let c = 0; c < 3; c++) {
-        const dE = dy1 * L[3 + c] + dy2 * L[6 + c] + dy3 * L[9 + c] + dy4 * L[12 + c] + dy5 * L[15 + c] + dy6 * L[18 + c] + dy7 * L[21 + c] + dy8 * L[24 + c];
-        const dRho = db0 * A[o0 + c] + db1 * A[o1 + c] + db2 * A[o2 + c];
-        out[3 * p + c] = dRho * cache[q + 7 + c] + cache[q + 10 + c] * dE;
-      }
+      const q = CACHE_STRIDE * p;
+      px.b0 = cache[q + CACHE_B0]; px.b1 = cache[q + CACHE_B0 + 1]; px.b2 = cache[q + CACHE_B0 + 2];
+      px.nx = cache[q + CACHE_NORMAL]; px.ny = cache[q + CACHE_NORMAL + 1]; px.nz = cache[q + CACHE_NORMAL + 2];
+      px.invLength = cache[q + CACHE_INV_LENGTH];
+      px.irradianceR = cache[q + CACHE_IRRADIANCE]; px.irradianceG = cache[q + CACHE_IRRADIANCE + 1]; px.irradianceB = cache[q + CACHE_IRRADIANCE + 2];
+      px.albedoR = cache[q + CACHE_ALBEDO]; px.albedoG = cache[q + CACHE_ALBEDO + 1]; px.albedoB = cache[q + CACHE_ALBEDO + 2];
+      barycentricDerivative(px, S, i0, i1, i2, cache[q + CACHE_INV_AREA], dS, tangent);
+      interpolateDerivative(px, 3 * i0, 3 * i1, 3 * i2, N, A, dN, tangent);
+      shadeDerivative(px, tangent, L, out, 3 * p);
     }
   }
 
   /** The cache of `colorDerivative` for the last render (see `normalTriangles`). */
   private prepareDerivatives(): void {
     const T = this.triangles, mark = this.vertexMark.fill(0), tri = this.triangleIds, S = this.screen;
-    if (this.pixelShading.length < 14 * tri.length) this.pixelShading = new Float64Array(14 * tri.length);
-    const cache = this.pixelShading;
+    if (this.pixelShading.length < CACHE_STRIDE * tri.length) this.pixelShading = new Float64Array(CACHE_STRIDE * tri.length);
+    const cache = this.pixelShading, px = this.pixel;
     for (let p = 0; p < tri.length; p++) {
       const t = tri[p];
       if (t < 0) continue;
       const i0 = T[3 * t], i1 = T[3 * t + 1], i2 = T[3 * t + 2];
       mark[i0] = 1; mark[i1] = 1; mark[i2] = 1;
-      const q = this.shadePixel(p, t), o = 14 * p;
-      for (let k = 0; k < 7; k++) cache[o + k] = q[k];
-      for (let k = 0; k < 6; k++) cache[o + 7 + k] = q[15 + k];
-      const ax = S[3 * i0], ay = S[3 * i0 + 1];
-      cache[o + 13] = 1 / ((S[3 * i1] - ax) * (S[3 * i2 + 1] - ay) - (S[3 * i1 + 1] - ay) * (S[3 * i2] - ax));
+      this.shadeAt(p, 3 * i0, 3 * i1, 3 * i2);
+      const q = CACHE_STRIDE * p;
+      cache[q + CACHE_B0] = px.b0; cache[q + CACHE_B0 + 1] = px.b1; cache[q + CACHE_B0 + 2] = px.b2;
+      cache[q + CACHE_NORMAL] = px.nx; cache[q + CACHE_NORMAL + 1] = px.ny; cache[q + CACHE_NORMAL + 2] = px.nz;
+      cache[q + CACHE_INV_LENGTH] = px.invLength;
+      cache[q + CACHE_IRRADIANCE] = px.irradianceR; cache[q + CACHE_IRRADIANCE + 1] = px.irradianceG; cache[q + CACHE_IRRADIANCE + 2] = px.irradianceB;
+      cache[q + CACHE_ALBEDO] = px.albedoR; cache[q + CACHE_ALBEDO + 1] = px.albedoG; cache[q + CACHE_ALBEDO + 2] = px.albedoB;
+      cache[q + CACHE_INV_AREA] = inverseScreenArea(S, i0, i1, i2);
     }
     let count = 0;
     for (let t = 0; t < T.length / 3; t++) if (mark[T[3 * t]] || mark[T[3 * t + 1]] || mark[T[3 * t + 2]]) this.normalTriangles[count++] = t;
@@ -475,35 +419,20 @@ export class PhotometricRenderer {
   }
 
   /**
-   * One covered pixel of the last raster, into the scratch `pixel`: barycentrics (0–2), unit normal
-   * (3–5) and 1/|m| of the blended normal m (6), SH basis values Y1…Y8 (7–14), irradiance per channel
-   * (15–17) and interpolated albedo (18–20). Shared by the shading and the loss, so they cannot drift.
+   * One covered pixel p of the last raster, its triangle's corners at attribute offsets o0, o1, o2:
+   * interpolate (interpolate.ts) then shade (sh-shading.ts) into `pixel`. Shared by the shading, the
+   * loss and the colour derivative, so they cannot drift.
    */
-  private shadePixel(p: number, t: number): Float64Array {
-    const q = this.pixel, N = this.normals, A = this.albedo, L = this.sh, tris = this.triangles;
-    const b1 = this.barycentrics[2 * p], b2 = this.barycentrics[2 * p + 1], b0 = 1 - b1 - b2;
-    const o0 = 3 * tris[3 * t], o1 = 3 * tris[3 * t + 1], o2 = 3 * tris[3 * t + 2];
-    const mx = b0 * N[o0] + b1 * N[o1] + b2 * N[o2];
-    const my = b0 * N[o0 + 1] + b1 * N[o1 + 1] + b2 * N[o2 + 1];
-    const mz = b0 * N[o0 + 2] + b1 * N[o1 + 2] + b2 * N[o2 + 2];
-    const len = Math.sqrt(mx * mx + my * my + mz * mz);
-    const invLen = len > 0 ? 1 / len : 0;
-    const nx = mx * invLen, ny = my * invLen, nz = mz * invLen;
-    const y1 = -K1 * ny, y2 = K1 * nz, y3 = -K1 * nx;
-    const y4 = K2 * nx * ny, y5 = -K2 * ny * nz, y6 = K2_6 * (3 * nz * nz - 1), y7 = -K2 * nx * nz, y8 = K2_8 * (nx * nx - ny * ny);
-    q[0] = b0; q[1] = b1; q[2] = b2; q[3] = nx; q[4] = ny; q[5] = nz; q[6] = invLen;
-    q[7] = y1; q[8] = y2; q[9] = y3; q[10] = y4; q[11] = y5; q[12] = y6; q[13] = y7; q[14] = y8;
-    for (let c = 0; c < 3; c++) {
-      q[15 + c] = K0 * L[c] + y1 * L[3 + c] + y2 * L[6 + c] + y3 * L[9 + c] + y4 * L[12 + c] + y5 * L[15 + c] + y6 * L[18 + c] + y7 * L[21 + c] + y8 * L[24 + c];
-      q[18 + c] = b0 * A[o0 + c] + b1 * A[o1 + c] + b2 * A[o2 + c];
-    }
-    return q;
+  private shadeAt(p: number, o0: number, o1: number, o2: number): void {
+    const px = this.pixel;
+    interpolatePixel(this.barycentrics[2 * p], this.barycentrics[2 * p + 1], o0, o1, o2, this.normals, this.albedo, px);
+    shadePixel(px, this.sh);
   }
 
   /** Colour, mask, depth and normal maps of the last raster. */
   private shade(out: PhotometricImage): void {
     const pixels = this.width * this.height;
-    const tri = this.triangleIds, zbuf = this.raster.depth;
+    const tri = this.triangleIds, zbuf = this.raster.depth, T = this.triangles, px = this.pixel;
     const color = out.color, mask = out.mask, depth = out.depth, normal = out.normal;
     let covered = 0;
     for (let p = 0; p < pixels; p++) {
@@ -515,12 +444,11 @@ export class PhotometricRenderer {
         continue;
       }
       covered++;
-      const q = this.shadePixel(p, t);
-      color[3 * p] = q[18] * q[15];
-      color[3 * p + 1] = q[19] * q[16];
-      color[3 * p + 2] = q[20] * q[17];
-      const nx = q[3], ny = q[4], nz = q[5];
-      normal[3 * p] = nx; normal[3 * p + 1] = ny; normal[3 * p + 2] = nz;
+      this.shadeAt(p, 3 * T[3 * t], 3 * T[3 * t + 1], 3 * T[3 * t + 2]);
+      color[3 * p] = px.albedoR * px.irradianceR;
+      color[3 * p + 1] = px.albedoG * px.irradianceG;
+      color[3 * p + 2] = px.albedoB * px.irradianceB;
+      normal[3 * p] = px.nx; normal[3 * p + 1] = px.ny; normal[3 * p + 2] = px.nz;
       mask[p] = 1;
       depth[p] = -1 / zbuf[p];
     }
