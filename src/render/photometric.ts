@@ -1,7 +1,10 @@
 import type { Camera } from '../fit/camera.js';
 import { accumulateTriangleNormals } from '../model/normals.js';
 import { rasterize, type RasterBuffers } from './rasterize.js';
-import { barycentricBackward, barycentricDerivative, interpolateBackward, interpolateDerivative, interpolatePixel, inverseScreenArea, PixelGradient, PixelShading } from './interpolate.js';
+import {
+  barycentricBackward, barycentricDerivative, interpolateBackward, interpolateDerivative, interpolatePixel, inverseScreenArea, GRAD_COLOR_B, GRAD_COLOR_G, GRAD_COLOR_R, PIXEL_GRADIENT_SIZE, PIXEL_SHADING_SIZE,
+  PX_ALBEDO_B, PX_ALBEDO_G, PX_ALBEDO_R, PX_B0, PX_B1, PX_B2, PX_INV_AREA, PX_INV_LENGTH, PX_IRRADIANCE_B, PX_IRRADIANCE_G, PX_IRRADIANCE_R, PX_NX, PX_NY, PX_NZ,
+} from './interpolate.js';
 import { shadeBackward, shadeDerivative, shadePixel } from './sh-shading.js';
 
 /**
@@ -129,7 +132,7 @@ export function chainToBasis(gradPositions: ArrayLike<number>, basis: Float32Arr
 
 /**
  * Layout of the per-pixel cache of `colorDerivative` (CACHE_STRIDE numbers per pixel): the pixel's
- * barycentrics b0…b2, unit normal and 1/|m| (as in PixelShading), irradiance and albedo per channel,
+ * barycentrics b0…b2, unit normal and 1/|m| (as in interpolate.ts's PixelShading), irradiance and albedo per channel,
  * and 1/area of its screen triangle.
  */
 const CACHE_B0 = 0, CACHE_NORMAL = 3, CACHE_INV_LENGTH = 6, CACHE_IRRADIANCE = 7, CACHE_ALBEDO = 10, CACHE_INV_AREA = 13, CACHE_STRIDE = 14;
@@ -161,8 +164,8 @@ export class PhotometricRenderer {
   private readonly albedo: Float64Array;
   private readonly sh = new Float64Array(27);
   /** One pixel's interpolated values and shading, and gradients (or forward-mode tangents) w.r.t. them. */
-  private readonly pixel = new PixelShading();
-  private readonly pixelGradient = new PixelGradient();
+  private readonly pixel = new Float64Array(PIXEL_SHADING_SIZE);
+  private readonly pixelGradient = new Float64Array(PIXEL_GRADIENT_SIZE);
   private readonly rotation = new Float64Array(9);
   private readonly translation = new Float64Array(3);
   private focal = 0;
@@ -281,7 +284,7 @@ export class PhotometricRenderer {
       const i0 = tris[3 * t], i1 = tris[3 * t + 1], i2 = tris[3 * t + 2];
       const o0 = 3 * i0, o1 = 3 * i1, o2 = 3 * i2;
       this.shadeAt(p, o0, o1, o2);
-      const d0 = px.albedoR * px.irradianceR - target[3 * p], d1 = px.albedoG * px.irradianceG - target[3 * p + 1], d2 = px.albedoB * px.irradianceB - target[3 * p + 2];
+      const d0 = px[PX_ALBEDO_R] * px[PX_IRRADIANCE_R] - target[3 * p], d1 = px[PX_ALBEDO_G] * px[PX_IRRADIANCE_G] - target[3 * p + 1], d2 = px[PX_ALBEDO_B] * px[PX_IRRADIANCE_B] - target[3 * p + 2];
       const e = d0 * d0 + d1 * d1 + d2 * d2;
       let rho: number, drho: number;
       if (mode === 0) { rho = e; drho = 1; } else if (mode === 1) {
@@ -296,7 +299,8 @@ export class PhotometricRenderer {
       if (!withGrad) continue;
       const s = 2 * wp * drho;
       // ∂L/∂C_c back through the shading, the interpolation and the barycentrics.
-      shadeBackward(px, s * d0, s * d1, s * d2, L, gL, grad);
+      grad[GRAD_COLOR_R] = s * d0; grad[GRAD_COLOR_G] = s * d1; grad[GRAD_COLOR_B] = s * d2;
+      shadeBackward(px, grad, L, gL);
       interpolateBackward(px, o0, o1, o2, N, A, grad, gN, gA);
       barycentricBackward(px, grad, S, i0, i1, i2, gS);
     }
@@ -370,12 +374,13 @@ export class PhotometricRenderer {
       if (t < 0) { out[3 * p] = out[3 * p + 1] = out[3 * p + 2] = 0; continue; }
       const i0 = T[3 * t], i1 = T[3 * t + 1], i2 = T[3 * t + 2];
       const q = CACHE_STRIDE * p;
-      px.b0 = cache[q + CACHE_B0]; px.b1 = cache[q + CACHE_B0 + 1]; px.b2 = cache[q + CACHE_B0 + 2];
-      px.nx = cache[q + CACHE_NORMAL]; px.ny = cache[q + CACHE_NORMAL + 1]; px.nz = cache[q + CACHE_NORMAL + 2];
-      px.invLength = cache[q + CACHE_INV_LENGTH];
-      px.irradianceR = cache[q + CACHE_IRRADIANCE]; px.irradianceG = cache[q + CACHE_IRRADIANCE + 1]; px.irradianceB = cache[q + CACHE_IRRADIANCE + 2];
-      px.albedoR = cache[q + CACHE_ALBEDO]; px.albedoG = cache[q + CACHE_ALBEDO + 1]; px.albedoB = cache[q + CACHE_ALBEDO + 2];
-      barycentricDerivative(px, S, i0, i1, i2, cache[q + CACHE_INV_AREA], dS, tangent);
+      px[PX_B0] = cache[q + CACHE_B0]; px[PX_B1] = cache[q + CACHE_B0 + 1]; px[PX_B2] = cache[q + CACHE_B0 + 2];
+      px[PX_NX] = cache[q + CACHE_NORMAL]; px[PX_NY] = cache[q + CACHE_NORMAL + 1]; px[PX_NZ] = cache[q + CACHE_NORMAL + 2];
+      px[PX_INV_LENGTH] = cache[q + CACHE_INV_LENGTH];
+      px[PX_IRRADIANCE_R] = cache[q + CACHE_IRRADIANCE]; px[PX_IRRADIANCE_G] = cache[q + CACHE_IRRADIANCE + 1]; px[PX_IRRADIANCE_B] = cache[q + CACHE_IRRADIANCE + 2];
+      px[PX_ALBEDO_R] = cache[q + CACHE_ALBEDO]; px[PX_ALBEDO_G] = cache[q + CACHE_ALBEDO + 1]; px[PX_ALBEDO_B] = cache[q + CACHE_ALBEDO + 2];
+      px[PX_INV_AREA] = cache[q + CACHE_INV_AREA];
+      barycentricDerivative(px, S, i0, i1, i2, dS, tangent);
       interpolateDerivative(px, 3 * i0, 3 * i1, 3 * i2, N, A, dN, tangent);
       shadeDerivative(px, tangent, L, out, 3 * p);
     }
@@ -393,11 +398,11 @@ export class PhotometricRenderer {
       mark[i0] = 1; mark[i1] = 1; mark[i2] = 1;
       this.shadeAt(p, 3 * i0, 3 * i1, 3 * i2);
       const q = CACHE_STRIDE * p;
-      cache[q + CACHE_B0] = px.b0; cache[q + CACHE_B0 + 1] = px.b1; cache[q + CACHE_B0 + 2] = px.b2;
-      cache[q + CACHE_NORMAL] = px.nx; cache[q + CACHE_NORMAL + 1] = px.ny; cache[q + CACHE_NORMAL + 2] = px.nz;
-      cache[q + CACHE_INV_LENGTH] = px.invLength;
-      cache[q + CACHE_IRRADIANCE] = px.irradianceR; cache[q + CACHE_IRRADIANCE + 1] = px.irradianceG; cache[q + CACHE_IRRADIANCE + 2] = px.irradianceB;
-      cache[q + CACHE_ALBEDO] = px.albedoR; cache[q + CACHE_ALBEDO + 1] = px.albedoG; cache[q + CACHE_ALBEDO + 2] = px.albedoB;
+      cache[q + CACHE_B0] = px[PX_B0]; cache[q + CACHE_B0 + 1] = px[PX_B1]; cache[q + CACHE_B0 + 2] = px[PX_B2];
+      cache[q + CACHE_NORMAL] = px[PX_NX]; cache[q + CACHE_NORMAL + 1] = px[PX_NY]; cache[q + CACHE_NORMAL + 2] = px[PX_NZ];
+      cache[q + CACHE_INV_LENGTH] = px[PX_INV_LENGTH];
+      cache[q + CACHE_IRRADIANCE] = px[PX_IRRADIANCE_R]; cache[q + CACHE_IRRADIANCE + 1] = px[PX_IRRADIANCE_G]; cache[q + CACHE_IRRADIANCE + 2] = px[PX_IRRADIANCE_B];
+      cache[q + CACHE_ALBEDO] = px[PX_ALBEDO_R]; cache[q + CACHE_ALBEDO + 1] = px[PX_ALBEDO_G]; cache[q + CACHE_ALBEDO + 2] = px[PX_ALBEDO_B];
       cache[q + CACHE_INV_AREA] = inverseScreenArea(S, i0, i1, i2);
     }
     let count = 0;
@@ -425,7 +430,7 @@ export class PhotometricRenderer {
    */
   private shadeAt(p: number, o0: number, o1: number, o2: number): void {
     const px = this.pixel;
-    interpolatePixel(this.barycentrics[2 * p], this.barycentrics[2 * p + 1], o0, o1, o2, this.normals, this.albedo, px);
+    interpolatePixel(this.barycentrics, p, o0, o1, o2, this.normals, this.albedo, px);
     shadePixel(px, this.sh);
   }
 
@@ -445,10 +450,10 @@ export class PhotometricRenderer {
       }
       covered++;
       this.shadeAt(p, 3 * T[3 * t], 3 * T[3 * t + 1], 3 * T[3 * t + 2]);
-      color[3 * p] = px.albedoR * px.irradianceR;
-      color[3 * p + 1] = px.albedoG * px.irradianceG;
-      color[3 * p + 2] = px.albedoB * px.irradianceB;
-      normal[3 * p] = px.nx; normal[3 * p + 1] = px.ny; normal[3 * p + 2] = px.nz;
+      color[3 * p] = px[PX_ALBEDO_R] * px[PX_IRRADIANCE_R];
+      color[3 * p + 1] = px[PX_ALBEDO_G] * px[PX_IRRADIANCE_G];
+      color[3 * p + 2] = px[PX_ALBEDO_B] * px[PX_IRRADIANCE_B];
+      normal[3 * p] = px[PX_NX]; normal[3 * p + 1] = px[PX_NY]; normal[3 * p + 2] = px[PX_NZ];
       mask[p] = 1;
       depth[p] = -1 / zbuf[p];
     }

@@ -1,4 +1,7 @@
-import type { PixelGradient, PixelShading } from './interpolate.js';
+import {
+  GRAD_ALBEDO_B, GRAD_ALBEDO_G, GRAD_ALBEDO_R, GRAD_COLOR_B, GRAD_COLOR_G, GRAD_COLOR_R, GRAD_NX, GRAD_NY, GRAD_NZ, PX_ALBEDO_B, PX_ALBEDO_G, PX_ALBEDO_R, PX_IRRADIANCE_B, PX_IRRADIANCE_G, PX_IRRADIANCE_R,
+  PX_NX, PX_NY, PX_NZ, PX_Y1, PX_Y2, PX_Y3, PX_Y4, PX_Y5, PX_Y6, PX_Y7, PX_Y8, type PixelGradient, type PixelShading,
+} from './interpolate.js';
 import { SH_K } from './spherical-harmonics.js';
 
 /**
@@ -15,28 +18,29 @@ const K2_6 = K2 / (2 * Math.sqrt(3));
 const K2_8 = K2 / 2;
 const SQRT3_K2 = Math.sqrt(3) * K2;
 
-/** The SH basis Y1…Y8 at px's normal and the irradiance per channel, into px; the colour is then px.albedo·px.irradiance. */
+/** The SH basis Y1…Y8 at px's normal and the irradiance per channel, into px; the colour is then albedo·irradiance. */
 export function shadePixel(px: PixelShading, sh: Float64Array): void {
-  const L = sh, nx = px.nx, ny = px.ny, nz = px.nz;
+  const L = sh, nx = px[PX_NX], ny = px[PX_NY], nz = px[PX_NZ];
   const y1 = -K1 * ny, y2 = K1 * nz, y3 = -K1 * nx;
   const y4 = K2 * nx * ny, y5 = -K2 * ny * nz, y6 = K2_6 * (3 * nz * nz - 1), y7 = -K2 * nx * nz, y8 = K2_8 * (nx * nx - ny * ny);
-  px.y1 = y1; px.y2 = y2; px.y3 = y3; px.y4 = y4; px.y5 = y5; px.y6 = y6; px.y7 = y7; px.y8 = y8;
-  px.irradianceR = K0 * L[0] + y1 * L[3] + y2 * L[6] + y3 * L[9] + y4 * L[12] + y5 * L[15] + y6 * L[18] + y7 * L[21] + y8 * L[24];
-  px.irradianceG = K0 * L[1] + y1 * L[4] + y2 * L[7] + y3 * L[10] + y4 * L[13] + y5 * L[16] + y6 * L[19] + y7 * L[22] + y8 * L[25];
-  px.irradianceB = K0 * L[2] + y1 * L[5] + y2 * L[8] + y3 * L[11] + y4 * L[14] + y5 * L[17] + y6 * L[20] + y7 * L[23] + y8 * L[26];
+  px[PX_Y1] = y1; px[PX_Y2] = y2; px[PX_Y3] = y3; px[PX_Y4] = y4; px[PX_Y5] = y5; px[PX_Y6] = y6; px[PX_Y7] = y7; px[PX_Y8] = y8;
+  px[PX_IRRADIANCE_R] = K0 * L[0] + y1 * L[3] + y2 * L[6] + y3 * L[9] + y4 * L[12] + y5 * L[15] + y6 * L[18] + y7 * L[21] + y8 * L[24];
+  px[PX_IRRADIANCE_G] = K0 * L[1] + y1 * L[4] + y2 * L[7] + y3 * L[10] + y4 * L[13] + y5 * L[16] + y6 * L[19] + y7 * L[22] + y8 * L[25];
+  px[PX_IRRADIANCE_B] = K0 * L[2] + y1 * L[5] + y2 * L[8] + y3 * L[11] + y4 * L[14] + y5 * L[17] + y6 * L[20] + y7 * L[23] + y8 * L[26];
 }
 
 /**
- * Backward of `shadePixel` and the colour ρ·E: from ∂L/∂C (g0, g1, g2) adds ∂L/∂sh into `gradSh` (27)
- * and writes ∂L/∂ρ into grad.albedoR…B and ∂L/∂n into grad.nx…nz.
+ * Backward of `shadePixel` and the colour ρ·E: from ∂L/∂C in the GRAD_COLOR_* slots of grad adds ∂L/∂sh into `gradSh` (27)
+ * and writes ∂L/∂ρ and ∂L/∂n into the GRAD_ALBEDO_* and GRAD_N* slots of grad.
  */
-export function shadeBackward(px: PixelShading, g0: number, g1: number, g2: number, sh: Float64Array, gradSh: Float64Array, grad: PixelGradient): void {
-  const L = sh, gL = gradSh, nx = px.nx, ny = px.ny, nz = px.nz;
-  const y1 = px.y1, y2 = px.y2, y3 = px.y3, y4 = px.y4, y5 = px.y5, y6 = px.y6, y7 = px.y7, y8 = px.y8;
+export function shadeBackward(px: PixelShading, grad: PixelGradient, sh: Float64Array, gradSh: Float64Array): void {
+  const g0 = grad[GRAD_COLOR_R], g1 = grad[GRAD_COLOR_G], g2 = grad[GRAD_COLOR_B];
+  const L = sh, gL = gradSh, nx = px[PX_NX], ny = px[PX_NY], nz = px[PX_NZ];
+  const y1 = px[PX_Y1], y2 = px[PX_Y2], y3 = px[PX_Y3], y4 = px[PX_Y4], y5 = px[PX_Y5], y6 = px[PX_Y6], y7 = px[PX_Y7], y8 = px[PX_Y8];
   // Albedo: ∂L/∂ρ_c = g_c·E_c.
-  grad.albedoR = g0 * px.irradianceR; grad.albedoG = g1 * px.irradianceG; grad.albedoB = g2 * px.irradianceB;
+  grad[GRAD_ALBEDO_R] = g0 * px[PX_IRRADIANCE_R]; grad[GRAD_ALBEDO_G] = g1 * px[PX_IRRADIANCE_G]; grad[GRAD_ALBEDO_B] = g2 * px[PX_IRRADIANCE_B];
   // SH: ∂L/∂E_c = g_c·ρ_c, ∂E_c/∂sh[3k + c] = Y_k.
-  const h0 = g0 * px.albedoR, h1 = g1 * px.albedoG, h2 = g2 * px.albedoB;
+  const h0 = g0 * px[PX_ALBEDO_R], h1 = g1 * px[PX_ALBEDO_G], h2 = g2 * px[PX_ALBEDO_B];
   gL[0] += K0 * h0; gL[1] += K0 * h1; gL[2] += K0 * h2;
   gL[3] += y1 * h0; gL[4] += y1 * h1; gL[5] += y1 * h2;
   gL[6] += y2 * h0; gL[7] += y2 * h1; gL[8] += y2 * h2;
@@ -55,24 +59,24 @@ export function shadeBackward(px: PixelShading, g0: number, g1: number, g2: numb
   const q6 = h0 * L[18] + h1 * L[19] + h2 * L[20];
   const q7 = h0 * L[21] + h1 * L[22] + h2 * L[23];
   const q8 = h0 * L[24] + h1 * L[25] + h2 * L[26];
-  grad.nx = -K1 * q3 + K2 * (q4 * ny - q7 * nz + q8 * nx);
-  grad.ny = -K1 * q1 + K2 * (q4 * nx - q5 * nz - q8 * ny);
-  grad.nz = K1 * q2 + K2 * (-q5 * ny - q7 * nx) + SQRT3_K2 * q6 * nz;
+  grad[GRAD_NX] = -K1 * q3 + K2 * (q4 * ny - q7 * nz + q8 * nx);
+  grad[GRAD_NY] = -K1 * q1 + K2 * (q4 * nx - q5 * nz - q8 * ny);
+  grad[GRAD_NZ] = K1 * q2 + K2 * (-q5 * ny - q7 * nx) + SQRT3_K2 * q6 * nz;
 }
 
 /**
- * Forward-mode derivative of the colour ρ·E for a change of the normal (tangent.nx…nz) and of the
- * albedo (tangent.albedoR…B), light held fixed: dC_c = dρ_c·E_c + ρ_c·dE_c, into out[at + c].
+ * Forward-mode derivative of the colour ρ·E for a change of the normal and of the albedo (the GRAD_N* and
+ * GRAD_ALBEDO_* slots of `tangent`), light held fixed: dC_c = dρ_c·E_c + ρ_c·dE_c, into out[at + c].
  */
 export function shadeDerivative(px: PixelShading, tangent: PixelGradient, sh: Float64Array, out: Float64Array, at: number): void {
-  const L = sh, nx = px.nx, ny = px.ny, nz = px.nz, dnx = tangent.nx, dny = tangent.ny, dnz = tangent.nz;
+  const L = sh, nx = px[PX_NX], ny = px[PX_NY], nz = px[PX_NZ], dnx = tangent[GRAD_NX], dny = tangent[GRAD_NY], dnz = tangent[GRAD_NZ];
   const dy1 = -K1 * dny, dy2 = K1 * dnz, dy3 = -K1 * dnx;
   const dy4 = K2 * (dnx * ny + nx * dny), dy5 = -K2 * (dny * nz + ny * dnz), dy6 = SQRT3_K2 * nz * dnz;
   const dy7 = -K2 * (dnx * nz + nx * dnz), dy8 = K2 * (nx * dnx - ny * dny);
   const dE0 = dy1 * L[3] + dy2 * L[6] + dy3 * L[9] + dy4 * L[12] + dy5 * L[15] + dy6 * L[18] + dy7 * L[21] + dy8 * L[24];
   const dE1 = dy1 * L[4] + dy2 * L[7] + dy3 * L[10] + dy4 * L[13] + dy5 * L[16] + dy6 * L[19] + dy7 * L[22] + dy8 * L[25];
   const dE2 = dy1 * L[5] + dy2 * L[8] + dy3 * L[11] + dy4 * L[14] + dy5 * L[17] + dy6 * L[20] + dy7 * L[23] + dy8 * L[26];
-  out[at] = tangent.albedoR * px.irradianceR + px.albedoR * dE0;
-  out[at + 1] = tangent.albedoG * px.irradianceG + px.albedoG * dE1;
-  out[at + 2] = tangent.albedoB * px.irradianceB + px.albedoB * dE2;
+  out[at] = tangent[GRAD_ALBEDO_R] * px[PX_IRRADIANCE_R] + px[PX_ALBEDO_R] * dE0;
+  out[at + 1] = tangent[GRAD_ALBEDO_G] * px[PX_IRRADIANCE_G] + px[PX_ALBEDO_G] * dE1;
+  out[at + 2] = tangent[GRAD_ALBEDO_B] * px[PX_IRRADIANCE_B] + px[PX_ALBEDO_B] * dE2;
 }
