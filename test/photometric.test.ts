@@ -11,6 +11,12 @@ import {
   scaleCamera,
   type PhotometricLossOptions,
 } from '../src/render/photometric.js';
+import {
+  GRAD_ALBEDO_R, GRAD_B0, GRAD_COLOR_R, GRAD_NX, PIXEL_GRADIENT_SIZE, PIXEL_SHADING_SIZE, PX_ALBEDO_R, PX_B0, PX_INV_AREA, PX_IRRADIANCE_R, PX_NX,
+  barycentricBackward, barycentricDerivative, interpolateBackward, interpolateDerivative, interpolatePixel, inverseScreenArea,
+} from '../src/render/interpolate.js';
+import { createRasterBuffers, rasterize } from '../src/render/rasterize.js';
+import { shadeBackward, shadeDerivative, shadePixel } from '../src/render/sh-shading.js';
 import { SH_K, shBasis, shBasisGradient, shDirectionalLight, shIrradiance, shLightDirection, shPeakDirection } from '../src/render/spherical-harmonics.js';
 
 const DEG = 180 / Math.PI;
@@ -398,5 +404,154 @@ describe('photometric renderer', () => {
     expect(small.cx).toBeCloseTo(255 / 2, 10);
     expect(small.cy).toBeCloseTo((0.256 * 800 - 1) / 2, 10);
     expect(small.focal).toBeCloseTo(768, 10);
+  });
+});
+
+/** Central difference of f at x[i]. */
+function centralDifference(x: Float64Array, i: number, f: () => number, h = 1e-6): number {
+  const x0 = x[i];
+  x[i] = x0 + h; const fp = f();
+  x[i] = x0 - h; const fm = f();
+  x[i] = x0;
+  return (fp - fm) / (2 * h);
+}
+
+describe('photometric renderer steps (interpolate, shade, barycentrics): backward passes against central differences', () => {
+  const random = new SeededRandom(14);
+  const uniform = (n: number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * random.uniform());
+  // One triangle: corners 0, 1, 2 (attribute offsets 0, 3, 6); unit-ish vertex normals facing the viewer.
+  const normals = Float64Array.from([0.1, 0.2, 0.97, -0.3, 0.1, 0.95, 0.2, -0.25, 0.94]);
+  const albedo = uniform(9, 0.2, 0.8);
+  const bary = Float64Array.from([0.3, 0.25]); // b1, b2 of pixel 0
+  const sh = uniform(27, -0.3, 0.3);
+  sh[0] = 1.1; sh[1] = 0.9; sh[2] = 0.8;
+  const w = uniform(12, -1, 1); // weights of a linear loss on the pixel's values
+  const px = new Float64Array(PIXEL_SHADING_SIZE), grad = new Float64Array(PIXEL_GRADIENT_SIZE);
+
+  it('interpolate: vertex normals, albedo and barycentrics', () => {
+    // L = w·n + w'·ρ of the interpolated unit normal and albedo.
+    const loss = () => {
+      interpolatePixel(bary, 0, 0, 3, 6, normals, albedo, px);
+      let l = 0;
+      for (let k = 0; k < 3; k++) l += w[k] * px[PX_NX + k] + w[3 + k] * px[PX_ALBEDO_R + k];
+      return l;
+    };
+    loss();
+    for (let k = 0; k < 3; k++) { grad[GRAD_NX + k] = w[k]; grad[GRAD_ALBEDO_R + k] = w[3 + k]; }
+    const gN = new Float64Array(9), gA = new Float64Array(9);
+    interpolateBackward(px, 0, 3, 6, normals, albedo, grad, gN, gA);
+    for (let i = 0; i < 9; i++) {
+      expect(gN[i]).toBeCloseTo(centralDifference(normals, i, loss), 6);
+      expect(gA[i]).toBeCloseTo(centralDifference(albedo, i, loss), 6);
+    }
+    // b0 = 1 − b1 − b2: ∂L/∂b1 (b2 fixed) = gb1 − gb0.
+    expect(grad[GRAD_B0 + 1] - grad[GRAD_B0]).toBeCloseTo(centralDifference(bary, 0, loss), 6);
+    expect(grad[GRAD_B0 + 2] - grad[GRAD_B0]).toBeCloseTo(centralDifference(bary, 1, loss), 6);
+    // Forward mode: a change of b1 and of the vertex normals.
+    interpolatePixel(bary, 0, 0, 3, 6, normals, albedo, px);
+    const dN = uniform(9, -1, 1), tangent = new Float64Array(PIXEL_GRADIENT_SIZE);
+    tangent[GRAD_B0] = -1; tangent[GRAD_B0 + 1] = 1; tangent[GRAD_B0 + 2] = 0;
+    interpolateDerivative(px, 0, 3, 6, normals, albedo, dN, tangent);
+    let expected = 0;
+    for (let i = 0; i < 9; i++) expected += dN[i] * centralDifference(normals, i, loss);
+    expected += centralDifference(bary, 0, loss);
+    let got = 0;
+    for (let k = 0; k < 3; k++) got += w[k] * tangent[GRAD_NX + k] + w[3 + k] * tangent[GRAD_ALBEDO_R + k];
+    expect(got).toBeCloseTo(expected, 5);
+  });
+
+  it('shade: normal, albedo and SH light', () => {
+    // L = Σ_c w_c·C_c, C_c = ρ_c·E_c(n), at a fixed (not renormalised) normal.
+    const n = Float64Array.from([0.2, -0.3, 0.9]), rho = Float64Array.from([0.6, 0.5, 0.4]);
+    const loss = () => {
+      for (let k = 0; k < 3; k++) { px[PX_NX + k] = n[k]; px[PX_ALBEDO_R + k] = rho[k]; }
+      shadePixel(px, sh);
+      let l = 0;
+      for (let c = 0; c < 3; c++) l += w[c] * px[PX_ALBEDO_R + c] * px[PX_IRRADIANCE_R + c];
+      return l;
+    };
+    loss();
+    for (let c = 0; c < 3; c++) grad[GRAD_COLOR_R + c] = w[c];
+    const gL = new Float64Array(27);
+    shadeBackward(px, grad, sh, gL);
+    for (let k = 0; k < 3; k++) {
+      expect(grad[GRAD_NX + k]).toBeCloseTo(centralDifference(n, k, loss), 6);
+      expect(grad[GRAD_ALBEDO_R + k]).toBeCloseTo(centralDifference(rho, k, loss), 6);
+    }
+    for (let k = 0; k < 27; k++) expect(gL[k]).toBeCloseTo(centralDifference(sh, k, loss), 6);
+    expect(gL.some((g) => Math.abs(g) > 0.01)).toBe(true);
+    // Forward mode along a change of normal and albedo.
+    loss();
+    const tangent = new Float64Array(PIXEL_GRADIENT_SIZE), dn = uniform(3, -1, 1), drho = uniform(3, -1, 1);
+    for (let k = 0; k < 3; k++) { tangent[GRAD_NX + k] = dn[k]; tangent[GRAD_ALBEDO_R + k] = drho[k]; }
+    const dC = new Float64Array(3);
+    shadeDerivative(px, tangent, sh, dC, 0);
+    const colour = (c: number) => () => { loss(); return px[PX_ALBEDO_R + c] * px[PX_IRRADIANCE_R + c]; };
+    for (let c = 0; c < 3; c++) {
+      let expected = 0;
+      for (let k = 0; k < 3; k++) expected += dn[k] * centralDifference(n, k, colour(c)) + drho[k] * centralDifference(rho, k, colour(c));
+      expect(dC[c]).toBeCloseTo(expected, 6);
+    }
+  });
+
+  it('barycentrics: screen corners, backward and forward', () => {
+    // The pixel centre (10.5, 7.5) in a screen triangle (x, y, depth per corner).
+    const screen = Float64Array.from([4.2, 3.1, -0.002, 17.9, 5.3, -0.0021, 8.4, 15.7, -0.0019]);
+    const baryOf = (out: Float64Array) => {
+      const ax = screen[0], ay = screen[1], e1x = screen[3] - ax, e1y = screen[4] - ay, e2x = screen[6] - ax, e2y = screen[7] - ay;
+      const inv = 1 / (e1x * e2y - e1y * e2x), px0 = 10.5 - ax, py0 = 7.5 - ay;
+      out[1] = (px0 * e2y - py0 * e2x) * inv; out[2] = (e1x * py0 - e1y * px0) * inv; out[0] = 1 - out[1] - out[2];
+    };
+    const b = new Float64Array(3);
+    const loss = () => { baryOf(b); return w[0] * b[0] + w[1] * b[1] + w[2] * b[2]; };
+    loss();
+    expect(Math.min(b[0], b[1], b[2])).toBeGreaterThan(0);
+    for (let k = 0; k < 3; k++) { px[PX_B0 + k] = b[k]; grad[GRAD_B0 + k] = w[k]; }
+    const gS = new Float64Array(6);
+    barycentricBackward(px, grad, screen, 0, 1, 2, gS);
+    for (let i = 0; i < 3; i++) for (let a = 0; a < 2; a++) expect(gS[2 * i + a]).toBeCloseTo(centralDifference(screen, 3 * i + a, loss), 6);
+    // Forward: db for a change of the corners (stride 2), against central differences of each b_j.
+    const dS = uniform(6, -1, 1), tangent = new Float64Array(PIXEL_GRADIENT_SIZE);
+    px[PX_INV_AREA] = inverseScreenArea(screen, 0, 1, 2);
+    barycentricDerivative(px, screen, 0, 1, 2, dS, tangent);
+    for (let j = 0; j < 3; j++) {
+      let expected = 0;
+      for (let i = 0; i < 3; i++) for (let a = 0; a < 2; a++) expected += dS[2 * i + a] * centralDifference(screen, 3 * i + a, () => { baryOf(b); return b[j]; });
+      expect(tangent[GRAD_B0 + j]).toBeCloseTo(expected, 6);
+    }
+  });
+
+  it('rasterises with the same rasteriser as the overlay: identical coverage and triangle ids', () => {
+    // A small random-ish mesh: a 6×6 grid of vertices, jittered, seen at an angle (perspective depth).
+    const positions = new Float32Array(3 * 36), triangles: number[] = [];
+    for (let j = 0; j < 6; j++) for (let i = 0; i < 6; i++) {
+      const v = 6 * j + i;
+      positions[3 * v] = -25 + 10 * i + 3 * (random.uniform() - 0.5);
+      positions[3 * v + 1] = -25 + 10 * j + 3 * (random.uniform() - 0.5);
+      positions[3 * v + 2] = 8 * Math.sin(i + 2 * j);
+      if (i < 5 && j < 5) triangles.push(v, v + 1, v + 7, v, v + 7, v + 6);
+    }
+    const tri = Uint32Array.from(triangles), size = 48;
+    const cam = camera(size, size, 60, 0.4, 0.2, 0.1, [0, 0, -120]);
+    const renderer = new PhotometricRenderer(tri, 36, size, size);
+    const image = createPhotometricImage(size, size);
+    const covered = renderer.render(positions, cam, new Float32Array(3 * 36).fill(0.5), Float32Array.from({ length: 27 }, (_, k) => (k < 3 ? 1 : 0)), image);
+    // The same screen positions (x, y, −1/d) through rasterize.ts directly.
+    const screen = new Float64Array(3 * 36), r = cam.rotation, t = cam.translation;
+    for (let v = 0; v < 36; v++) {
+      const x = positions[3 * v], y = positions[3 * v + 1], z = positions[3 * v + 2];
+      const xc = r[0] * x + r[1] * y + r[2] * z + t[0], yc = r[3] * x + r[4] * y + r[5] * z + t[1], zc = r[6] * x + r[7] * y + r[8] * z + t[2];
+      const wv = -1 / zc;
+      screen[3 * v] = cam.cx + 0.5 + cam.focal * xc * wv; screen[3 * v + 1] = cam.cy + 0.5 - cam.focal * yc * wv; screen[3 * v + 2] = -wv;
+    }
+    const raster = rasterize(screen, tri, createRasterBuffers(size, size));
+    let count = 0;
+    for (let p = 0; p < size * size; p++) {
+      expect(renderer.triangleIds[p]).toBe(raster.triangle[p]);
+      expect(image.mask[p]).toBe(raster.triangle[p] >= 0 ? 1 : 0);
+      if (raster.triangle[p] >= 0) count++;
+    }
+    expect(count).toBe(covered);
+    expect(covered).toBeGreaterThan(200);
   });
 });
