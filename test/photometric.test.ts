@@ -521,6 +521,41 @@ describe('photometric renderer steps (interpolate, shade, barycentrics): backwar
     }
   });
 
+  it('composed per pixel, give the renderer\'s colours and its (fused) light and albedo gradients', () => {
+    const positions = Float32Array.from([-20, -20, 3, 20, -20, -2, 20, 20, 4, -20, 20, -1, 0, 0, 8]);
+    const tri = Uint32Array.from([0, 1, 4, 1, 2, 4, 2, 3, 4, 3, 0, 4]), size = 40;
+    const cam = camera(size, size, 500, 0.3, -0.2, 0.1, [1, -2, -600]);
+    const alb = Float32Array.from({ length: 15 }, () => 0.3 + 0.5 * random.uniform());
+    const renderer = new PhotometricRenderer(tri, 5, size, size);
+    const image = createPhotometricImage(size, size);
+    renderer.render(positions, cam, alb, sh, image);
+    const target = Float32Array.from({ length: 3 * size * size }, () => random.uniform());
+    const gradient = createPhotometricGradient(5);
+    renderer.lossAndGradient(target, null, gradient);
+    // The renderer's camera-space vertex normals and albedo (private), through the steps pixel by pixel.
+    const inner = renderer as unknown as { normals: Float64Array; albedo: Float64Array; screen: Float64Array };
+    const gL = new Float64Array(27), gA = new Float64Array(15), gN = new Float64Array(15), p0 = new Float64Array(PIXEL_SHADING_SIZE), g = new Float64Array(PIXEL_GRADIENT_SIZE);
+    let pixels = 0;
+    for (let p = 0; p < size * size; p++) {
+      const t = renderer.triangleIds[p];
+      if (t < 0) continue;
+      pixels++;
+      const o0 = 3 * tri[3 * t], o1 = 3 * tri[3 * t + 1], o2 = 3 * tri[3 * t + 2];
+      interpolatePixel(renderer.barycentrics, p, o0, o1, o2, inner.normals, inner.albedo, p0);
+      shadePixel(p0, Float64Array.from(sh));
+      for (let c = 0; c < 3; c++) {
+        const colour = p0[PX_ALBEDO_R + c] * p0[PX_IRRADIANCE_R + c];
+        expect(colour).toBeCloseTo(image.color[3 * p + c], 6);
+        g[GRAD_COLOR_R + c] = 2 * (colour - target[3 * p + c]);
+      }
+      shadeBackward(p0, g, Float64Array.from(sh), gL);
+      interpolateBackward(p0, o0, o1, o2, inner.normals, inner.albedo, g, gN, gA);
+    }
+    expect(pixels).toBeGreaterThan(300);
+    for (let k = 0; k < 27; k++) expect(gL[k]).toBeCloseTo(gradient.sh[k], 8);
+    for (let k = 0; k < 15; k++) expect(gA[k]).toBeCloseTo(gradient.albedo[k], 8);
+  });
+
   it('rasterises with the same rasteriser as the overlay: identical coverage and triangle ids', () => {
     // A small random-ish mesh: a 6×6 grid of vertices, jittered, seen at an angle (perspective depth).
     const positions = new Float32Array(3 * 36), triangles: number[] = [];
