@@ -11,7 +11,9 @@ export interface CliResult { code: number; stdout: string; stderr: string }
  */
 export function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, cwd, timeout: 120_000 }, (error, stdout, stderr) => {
+    // The child's limit sits under the longest test timeout (300 s: fetch + import + calibration).
+    const options = { env: { ...process.env, ...env }, cwd, timeout: 280_000 };
+    execFile(process.execPath, [MAIN, ...args], options, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
