@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Camera } from '../src/fit/camera.js';
-import { choleskySolve } from '../src/fit/linalg.js';
-import { rotateBy, rotationFromAngles } from '../src/fit/rotation.js';
+import type { Camera } from '../src/geometry/camera.js';
+import { choleskySolve } from '../src/geometry/linalg.js';
+import { rotateBy, rotationFromAngles } from '../src/geometry/rotation.js';
 import { SeededRandom } from '../src/model/random.js';
 import {
   PhotometricRenderer,

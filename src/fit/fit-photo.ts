@@ -8,7 +8,7 @@ import { linearToSrgb } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { unwrapTexture } from '../render/uv-texture.js';
-import { projectPoints, type Camera } from './camera.js';
+import { projectPoints, type Camera } from '../geometry/camera.js';
 import { MIN_QUALITY, QUALITY_PART_NAMES } from './fit-quality.js';
 import { faceFitReport, type FaceFitReport, type FocalSource } from './fit-result.js';
 import { LandmarkFitter, type LandmarkFitResult } from './landmark-fit.js';

@@ -15,7 +15,7 @@ import { SeededRandom } from '../model/random.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { renderPortrait } from '../render/portrait.js';
 import { shDirectionalLight } from '../render/spherical-harmonics.js';
-import { projectPoints } from './camera.js';
+import { projectPoints } from '../geometry/camera.js';
 import { landmarkNme } from './fit-result.js';
 
 export interface LandmarkCalibrationOptions {

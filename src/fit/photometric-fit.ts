@@ -5,11 +5,11 @@ import { linearToSrgb, srgbToLinear } from '../model/color.js';
 import { submodel } from '../model/submesh.js';
 import { chainToBasis, createPhotometricGradient, createPhotometricImage, PhotometricRenderer, scaleCamera, type PhotometricImage } from '../render/photometric.js';
 import { shBasis, SH_K } from '../render/spherical-harmonics.js';
-import type { Camera } from './camera.js';
+import type { Camera } from '../geometry/camera.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
-import { choleskySolve } from './linalg.js';
+import { choleskySolve } from '../geometry/linalg.js';
 import { evaluateAlbedo, LandmarkTerm, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
-import { rotateBy } from './rotation.js';
+import { rotateBy } from '../geometry/rotation.js';
 
 /**
  * Analysis by synthesis after the landmark fit: render the face region of the model under

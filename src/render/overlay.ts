@@ -1,5 +1,5 @@
 import type { RgbImage } from '../detect/face.js';
-import type { Camera } from '../fit/camera.js';
+import type { Camera } from '../geometry/camera.js';
 import { vertexNormals } from '../model/normals.js';
 import { createRasterBuffers, interpolateAt, rasterize } from './rasterize.js';
 

@@ -1,4 +1,4 @@
-import type { Camera } from '../fit/camera.js';
+import type { Camera } from '../geometry/camera.js';
 import { accumulateTriangleNormals } from '../model/normals.js';
 import { SH_K } from './spherical-harmonics.js';
 
@@ -59,7 +59,7 @@ export interface PhotometricGradient {
   albedo: Float64Array;
   /** ∂L/∂sh, 27, the layout of the coefficients (sh[3k + c]). */
   sh: Float64Array;
-  /** ∂L/∂δ for R ← exp([δ]×)·R at δ = 0 (rotateBy in fit/rotation.ts). */
+  /** ∂L/∂δ for R ← exp([δ]×)·R at δ = 0 (rotateBy in geometry/rotation.ts). */
   rotation: Float64Array;
   /** ∂L/∂t, camera-space millimetres. */
   translation: Float64Array;

@@ -4,8 +4,8 @@
  * what landmark calibration shows the face detector.
  */
 import type { RgbImage } from '../detect/face.js';
-import { createCamera, type Camera } from '../fit/camera.js';
-import { rotationFromAngles } from '../fit/rotation.js';
+import { createCamera, type Camera } from '../geometry/camera.js';
+import { rotationFromAngles } from '../geometry/rotation.js';
 import { linearToSrgb } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';

@@ -1,6 +1,6 @@
-import { createCamera, projectPoints } from '../../src/fit/camera.js';
+import { createCamera, projectPoints } from '../../src/geometry/camera.js';
 import { LandmarkFitter } from '../../src/fit/landmark-fit.js';
-import { rotationFromAngles } from '../../src/fit/rotation.js';
+import { rotationFromAngles } from '../../src/geometry/rotation.js';
 import { linearToSrgb, srgbToLinear } from '../../src/model/color.js';
 import { evaluateShape } from '../../src/model/evaluate.js';
 import { componentNorms, type MorphableModel } from '../../src/model/morphable-model.js';

@@ -1,6 +1,6 @@
-import { createCamera, projectPoints, type Camera } from '../../src/fit/camera.js';
+import { createCamera, projectPoints, type Camera } from '../../src/geometry/camera.js';
 import { buildContourLines, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from '../../src/fit/contour.js';
-import { rotationFromAngles } from '../../src/fit/rotation.js';
+import { rotationFromAngles } from '../../src/geometry/rotation.js';
 import { evaluateShape } from '../../src/model/evaluate.js';
 import type { MorphableModel } from '../../src/model/morphable-model.js';
 import { SeededRandom } from '../../src/model/random.js';
