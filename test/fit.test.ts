@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCamera, estimatePoseLinear, modelViewMatrix, projectPoints } from '../src/geometry/camera.js';
+import { createCamera, estimatePoseLinear, modelViewMatrix } from '../src/geometry/camera.js';
+import { projectPoints } from '../src/geometry/projection.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { choleskySolve, symmetricEigen } from '../src/geometry/linalg.js';
 import { anglesFromRotation, rotateBy, rotationDistance, rotationFromAngles } from '../src/geometry/rotation.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Camera } from '../src/geometry/camera.js';
+import { scaleCamera } from '../src/geometry/crop.js';
 import { choleskySolve } from '../src/geometry/linalg.js';
 import { rotateBy, rotationFromAngles } from '../src/geometry/rotation.js';
 import { SeededRandom } from '../src/model/random.js';
@@ -8,7 +9,6 @@ import {
   chainToBasis,
   createPhotometricGradient,
   createPhotometricImage,
-  scaleCamera,
   type PhotometricLossOptions,
 } from '../src/render/photometric.js';
 import { SH_K, shBasis, shBasisGradient, shDirectionalLight, shIrradiance, shLightDirection, shPeakDirection } from '../src/render/spherical-harmonics.js';

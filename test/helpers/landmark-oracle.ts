@@ -11,7 +11,7 @@
  * Gauss–Newton from the truth to convergence. Started from the landmark fit's result instead (and run
  * for 12 iterations), it gave the same errors to four digits on the bench's 40 faces, both variants.
  */
-import { projectPoints } from '../../src/geometry/camera.js';
+import { projectPoints } from '../../src/geometry/projection.js';
 import { CHIN, OUTLINE_LEFT, OUTLINE_RIGHT } from '../../src/fit/contour.js';
 import { choleskySolve } from '../../src/geometry/linalg.js';
 import { rotateBy, rotationDistance } from '../../src/geometry/rotation.js';

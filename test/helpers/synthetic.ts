@@ -1,4 +1,5 @@
-import { createCamera, projectPoints, type Camera } from '../../src/geometry/camera.js';
+import { createCamera, type Camera } from '../../src/geometry/camera.js';
+import { projectPoints } from '../../src/geometry/projection.js';
 import { buildContourLines, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from '../../src/fit/contour.js';
 import { rotationFromAngles } from '../../src/geometry/rotation.js';
 import { evaluateShape } from '../../src/model/evaluate.js';
