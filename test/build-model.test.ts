@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addBuildCommand } from '../src/cli/build-command.js';
 import { InputError } from '../src/errors.js';
-import { symmetricEigen } from '../src/fit/linalg.js';
+import { symmetricEigen } from '../src/geometry/linalg.js';
 import { linearToSrgb, srgbToLinear } from '../src/model/color.js';
 import { meshToObj } from '../src/io/mesh-obj.js';
 import { meshToPly } from '../src/io/mesh-ply.js';

@@ -5,6 +5,7 @@ import { InputError } from '../errors.js';
 import type { FaceLandmarker, RgbImage } from '../detect/face.js';
 import { PHOTO_MAX_SIDE, PhotoFitter, rejectionMessage, type FaceLandmarks, type Photo } from '../fit/fit-photo.js';
 import { MIN_QUALITY } from '../fit/fit-quality.js';
+import { cropCamera } from '../geometry/crop.js';
 import type { FaceFitReport, FocalSource } from '../fit/fit-result.js';
 import { exifFocalPixels, readExif } from '../io/exif.js';
 import type { PhotometricFitResult, PhotometricFitter } from '../fit/photometric-fit.js';
@@ -176,9 +177,7 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
 
 /** Photo crop | rendering | difference (×3), side by side. */
 function comparison(fitter: PhotometricFitter, fit: PhotometricFitResult): RgbImage {
-  const s = fit.crop.size / fit.crop.side;
-  const camera = { ...fit.camera, focal: fit.camera.focal * s, cx: s * (fit.camera.cx + 0.5 - fit.crop.x) - 0.5, cy: s * (fit.camera.cy + 0.5 - fit.crop.y) - 0.5 };
-  const { rendered, photo, mask, size } = fitter.lastImages(camera);
+  const { rendered, photo, mask, size } = fitter.lastImages(cropCamera(fit.camera, fit.crop));
   const data = new Uint8Array(3 * 3 * size * size);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {

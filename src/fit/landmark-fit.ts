@@ -1,9 +1,9 @@
 import type { MorphableModel } from '../model/morphable-model.js';
-import { createCamera, defaultFocal, estimatePoseLinear, type Camera } from './camera.js';
+import { createCamera, defaultFocal, estimatePoseLinear, type Camera } from '../geometry/camera.js';
 import { buildContourLines, CHIN, chinVertex, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from './contour.js';
 import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
-import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from './linalg.js';
-import { rotateBy } from './rotation.js';
+import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from '../geometry/linalg.js';
+import { rotateBy } from '../geometry/rotation.js';
 
 /**
  * Fits pose, identity and expression of a morphable model to 68 iBUG landmarks in one image.

@@ -3,13 +3,14 @@ import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { linearToSrgb, srgbToLinear } from '../model/color.js';
 import { submodel } from '../model/submesh.js';
-import { chainToBasis, createPhotometricGradient, createPhotometricImage, PhotometricRenderer, scaleCamera, type PhotometricImage } from '../render/photometric.js';
+import { chainToBasis, createPhotometricGradient, createPhotometricImage, PhotometricRenderer, type PhotometricImage } from '../render/photometric.js';
 import { shBasis, SH_K } from '../render/spherical-harmonics.js';
-import type { Camera } from './camera.js';
+import type { Camera } from '../geometry/camera.js';
+import { cropCamera, scaleCamera, uncropCamera, type Crop } from '../geometry/crop.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
-import { choleskySolve } from './linalg.js';
+import { choleskySolve } from '../geometry/linalg.js';
 import { evaluateAlbedo, LandmarkTerm, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
-import { rotateBy } from './rotation.js';
+import { rotateBy } from '../geometry/rotation.js';
 
 /**
  * Analysis by synthesis after the landmark fit: render the face region of the model under
@@ -77,7 +78,7 @@ export interface PhotometricFitResult {
   rmseBefore: number;
   rmseAfter: number;
   /** The crop: photo pixels (x0, y0, side) that map to the render. */
-  crop: { x: number; y: number; side: number; size: number };
+  crop: Crop;
   iterations: number;
   /** False when the refined geometry rendered worse than the landmark fit's, which was then kept. */
   geometryRefined: boolean;
@@ -160,10 +161,7 @@ export class PhotometricFitter {
     const crop = { x: (x0 + x1) / 2 - side / 2, y: (y0 + y1) / 2 - 0.55 * side, side, size };
     sampleCrop(photo, photoScale, crop, this.target, this.inside);
     const s = size / side;
-    // Camera of the crop: scale about the crop corner (pixel corners shared, as scaleCamera does).
-    const camera = scaleCamera(start.camera, s);
-    camera.cx = s * (start.camera.cx + 0.5 - crop.x) - 0.5;
-    camera.cy = s * (start.camera.cy + 0.5 - crop.y) - 0.5;
+    const camera = cropCamera(start.camera, crop);
 
     const startCamera = scaleCamera(camera, 1);
     const alpha = Float64Array.from(start.identity), beta = Float64Array.from(start.expression);
@@ -193,12 +191,8 @@ export class PhotometricFitter {
       rmseAfter = this.rmse(camera);
     }
 
-    // Back to the full photo's camera.
-    const full = scaleCamera(camera, 1 / s);
-    full.cx = (camera.cx + 0.5) / s + crop.x - 0.5;
-    full.cy = (camera.cy + 0.5) / s + crop.y - 0.5;
     return {
-      camera: full,
+      camera: uncropCamera(camera, crop), // back to the full photo's camera
       identity: Float32Array.from(alpha),
       expression: Float32Array.from(beta),
       albedo: this.fullAlbedo(),
@@ -416,7 +410,7 @@ function robustWeight(residual: number): number {
  * stored pixels), so a large photo is area-averaged like the rendering's supersampled edges, not
  * point-sampled with aliasing. `inside` gets 1 where the pixel's footprint lies within the photo.
  */
-function sampleCrop(photo: RgbImage, scale: number, crop: { x: number; y: number; side: number; size: number }, out: Float32Array, inside: Float32Array): void {
+function sampleCrop(photo: RgbImage, scale: number, crop: Crop, out: Float32Array, inside: Float32Array): void {
   const lut = new Float32Array(256);
   for (let i = 0; i < 256; i++) lut[i] = srgbToLinear(i / 255);
   const { width, height, data } = photo;

@@ -1,11 +1,11 @@
-import type { Camera } from './camera.js';
+import type { Camera } from '../geometry/camera.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { createPhotometricImage, PhotometricRenderer, type PhotometricImage } from '../render/photometric.js';
 import { shBasis } from '../render/spherical-harmonics.js';
 import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
-import { choleskySolve } from './linalg.js';
-import { rotateBy } from './rotation.js';
+import { choleskySolve } from '../geometry/linalg.js';
+import { rotateBy } from '../geometry/rotation.js';
 
 /**
  * The geometry step of the photometric fit: Levenberg–Marquardt on pose, identity, expression, SH

@@ -6,10 +6,10 @@
 import type { FaceLandmarker, RgbImage } from '../detect/face.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
-import { createCamera, type Camera } from './camera.js';
+import { createCamera, type Camera } from '../geometry/camera.js';
 import { landmarkNme } from './fit-result.js';
 import { LandmarkFitter } from './landmark-fit.js';
-import { anglesFromRotation, rotationFromAngles, type PoseAngles } from './rotation.js';
+import { anglesFromRotation, rotationFromAngles, type PoseAngles } from '../geometry/rotation.js';
 import { OneEuroFilter } from './smoothing.js';
 
 export interface VideoFitOptions {
