@@ -2,15 +2,13 @@ import { Command, Option } from 'commander';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, join } from 'node:path';
-import sharp from 'sharp';
 import { InputError } from '../errors.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
-import { vertexNormals } from '../model/normals.js';
 import { SeededRandom } from '../model/random.js';
 import { componentCoefficients, sampleCoefficients, type FaceCoefficients } from '../model/sample.js';
 import { ICT_REGIONS, type IctRegion } from '../io/importers/ict-facekit.js';
-import type { Mesh } from '../io/mesh.js';
+import { meshFromModel, type Mesh } from '../io/mesh.js';
 import { meshToGlb } from '../io/mesh-glb.js';
 import { meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
@@ -19,6 +17,7 @@ import { checkWritableFolder, OutputBatch, writeFileAtomic } from '../io/node/at
 import { downloadFile } from '../io/node/download.js';
 import { importModel } from '../io/node/import-model.js';
 import { createNodeLandmarker } from '../io/node/face-landmarker.js';
+import { encodePng } from '../io/node/image.js';
 import { calibrateLandmarks } from '../fit/landmark-calibration.js';
 import { renderPreview } from '../render/preview.js';
 import { defaultModelPath, fetchedModelPath, morphableHome } from './paths.js';
@@ -148,14 +147,13 @@ async function sample(model: MorphableModel, options: SampleOptions): Promise<vo
     const positions = new Float32Array(model.mean.length);
     for (const [i, face] of faces.entries()) {
       evaluateShape(model, face.coefficients.identity, face.coefficients.expression, positions);
-      const mesh: Mesh = { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
+      const mesh = meshFromModel(model, positions);
       const base = join(options.out, face.name);
       for (const format of options.format) await batch.add(`${base}.${format}`, await encodeMesh(mesh, format));
       await batch.add(`${base}.json`, JSON.stringify(coefficientsJson(model, face.coefficients), null, 1) + '\n');
       if (options.preview) {
         const size = 512;
-        const png = await sharp(renderPreview(positions, model.triangles, size, size), { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
-        await batch.add(`${base}.png`, png);
+        await batch.add(`${base}.png`, await encodePng({ width: size, height: size, data: renderPreview(positions, model.triangles, size, size) }));
       }
       progress.update(i + 1);
     }
