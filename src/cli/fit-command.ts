@@ -19,8 +19,8 @@ import { parsePts } from '../io/pts.js';
 import { requireFitLandmarks } from '../node.js';
 import { comparisonImage } from '../render/comparison.js';
 import { drawOverlay, faceRegion } from '../render/overlay.js';
-import { loadModel } from './model-commands.js';
-import { defaultModelPath } from './paths.js';
+import { loadModelWithProgress } from './model-commands.js';
+import { defaultModelPath } from '../io/node/model-paths.js';
 import { outputNames, previousOutputs } from './output-names.js';
 import { positiveIntOption, positiveNumberOption, unitIntervalOption } from './parse.js';
 import { Progress } from './progress.js';
@@ -73,7 +73,7 @@ plain lines for several photos.`)
       }
       await checkWritableFolder(options.out, `--out ${options.out}`);
       const names = outputNames(images);
-      const model = await loadModel(options.model);
+      const model = await loadModelWithProgress(options.model);
       requireFitLandmarks(model, options.model);
       const fitter = new PhotoFitter(model);
       let landmarker: FaceLandmarker | undefined;
