@@ -1,4 +1,4 @@
-import type { RgbImage } from '../detect/face.js';
+import type { RgbImage } from '../render/rgb-image.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { linearToSrgb, srgbToLinear } from '../model/color.js';

@@ -1,4 +1,4 @@
-import type { RgbImage } from '../detect/face.js';
+import type { RgbImage } from './rgb-image.js';
 
 /** Two size × size 8-bit sRGB images (3 bytes a pixel) of one crop, and where the rendering covers it. */
 export interface ComparisonImages {

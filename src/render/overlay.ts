@@ -1,4 +1,4 @@
-import type { RgbImage } from '../detect/face.js';
+import type { RgbImage } from './rgb-image.js';
 import type { Camera } from '../fit/camera.js';
 import { vertexNormals } from '../model/normals.js';
 import { createRasterBuffers, interpolateAt, rasterize } from './rasterize.js';

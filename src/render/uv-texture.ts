@@ -1,4 +1,4 @@
-import type { RgbImage } from '../detect/face.js';
+import type { RgbImage } from './rgb-image.js';
 import type { Camera } from '../fit/camera.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { vertexNormals } from '../model/normals.js';
