@@ -73,11 +73,6 @@ describe('bad input: one line naming the file and the problem, exit 2, nothing w
     expectOneLineError(await runCli(['model', 'import', SFM_FOLDER, '-o', join(work, 'x.obj')]), 'x.obj', '.glb');
   });
 
-  it('no fetched model to calibrate: says how to get one', async () => {
-    const empty = join(work, 'empty-home');
-    expectOneLineError(await runCli(['model', 'calibrate'], { MORPHABLE_HOME: empty }), join(empty, 'models', 'ict-facekit.glb'), 'no default model yet', 'morphable model fetch');
-  });
-
   it('corrupt and truncated native model files', async () => {
     const bad = join(work, 'bad.glb');
     writeFileSync(bad, 'glTF but not really');
