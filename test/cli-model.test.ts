@@ -9,7 +9,7 @@ import type { BufferGeometry, Mesh as ThreeMesh, Object3D } from 'three';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { OBJLoader } from 'three/examples/jsm/loaders/OBJLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { expectOneLineError, runCli } from './helpers/cli.js';
 import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
 
 // Each test starts the CLI several times: on a loaded machine that takes seconds.
@@ -17,13 +17,6 @@ import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
 const work = mkdtempSync(join(tmpdir(), 'morphable-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function expectOneLineError(result: { code: number; stderr: string; stdout: string }, ...parts: string[]): void {
-  expect(result.code).toBe(2);
-  const lines = result.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^morphable: /);
-  for (const part of parts) expect(lines[0]).toContain(part);
-}
 
 function meshCount(root: Object3D): number {
   let vertices = 0;

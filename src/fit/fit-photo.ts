@@ -3,7 +3,8 @@
  * This is the one pipeline behind `morphable fit` and the web app's worker; callers bring the decoded
  * photo and keep the file handling (writing outputs, posting messages) to themselves.
  */
-import type { DetectedFace, FaceLandmarker, RgbImage } from '../detect/face.js';
+import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
+import type { RgbImage } from '../render/rgb-image.js';
 import { linearToSrgb } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';

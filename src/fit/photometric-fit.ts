@@ -1,4 +1,4 @@
-import type { RgbImage } from '../detect/face.js';
+import type { RgbImage } from '../render/rgb-image.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { linearToSrgb, srgbToLinear } from '../model/color.js';
@@ -123,6 +123,7 @@ export class PhotometricFitter {
   private readonly albedoNext: Float64Array;
   private readonly meanColour = new Float64Array(3);
   private albedoPrior = DEFAULTS.albedoPrior;
+  private robustScale = DEFAULTS.robustScale;
 
   constructor(model: MorphableModel, options: { size?: number } = {}) {
     this.model = model;
@@ -149,6 +150,7 @@ export class PhotometricFitter {
   fit(photo: RgbImage, photoScale: number, landmarks: ArrayLike<number>, start: LandmarkFitResult, options: PhotometricFitOptions = {}): PhotometricFitResult {
     const o = { ...DEFAULTS, ...options };
     this.albedoPrior = o.albedoPrior;
+    this.robustScale = o.robustScale;
     const size = this.size;
     // The crop: a square around the landmarks, with room for the forehead, in full-image pixels.
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -307,7 +309,7 @@ export class PhotometricFitter {
   /** Light by least squares given the albedo, then albedo given the light (robust weights, symmetry, mean pull). */
   private updateAppearance(camera: Camera): void {
     const size = this.size, pixels = size * size, img = this.image, tri = this.renderer.triangleIds, bary = this.renderer.barycentrics;
-    const T = this.face.triangles, A = this.albedo, target = this.target;
+    const T = this.face.triangles, A = this.albedo, target = this.target, scale2 = this.robustScale * this.robustScale;
     this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
     const Y = this.shRow, N = this.shNormal, b = this.shRhs;
     // Light: per channel, min Σ w (a·Y·l − t)², a small ridge on bands 1–2.
@@ -316,7 +318,7 @@ export class PhotometricFitter {
       for (let p = 0; p < pixels; p++) {
         const t = tri[p];
         if (t < 0 || !this.inside[p]) continue;
-        const w = robustWeight(img.color[3 * p + c] - target[3 * p + c]);
+        const w = robustWeight(img.color[3 * p + c] - target[3 * p + c], scale2);
         const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
         const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
         shBasis(img.normal[3 * p], img.normal[3 * p + 1], img.normal[3 * p + 2], Y);
@@ -339,7 +341,7 @@ export class PhotometricFitter {
       const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
       for (let c = 0; c < 3; c++) {
         const residual = target[3 * p + c] - img.color[3 * p + c];
-        const w = robustWeight(residual);
+        const w = robustWeight(residual, scale2);
         // Irradiance at the pixel: colour / interpolated albedo.
         const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
         const e = a > 1e-6 ? img.color[3 * p + c] / a : 0;
@@ -399,8 +401,9 @@ export class PhotometricFitter {
   }
 }
 
-function robustWeight(residual: number): number {
-  const q = (residual * residual) / (0.15 * 0.15);
+/** Geman–McClure weight of a colour residual; `scale2` is the square of the robustScale option. */
+function robustWeight(residual: number, scale2: number): number {
+  const q = (residual * residual) / scale2;
   return 1 / ((1 + q) * (1 + q));
 }
 

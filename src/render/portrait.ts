@@ -3,7 +3,7 @@
  * with the model's colour (or a skin tone) on a grey background. What `morphable render` draws, and
  * what landmark calibration shows the face detector.
  */
-import type { RgbImage } from '../detect/face.js';
+import type { RgbImage } from './rgb-image.js';
 import { createCamera, type Camera } from '../geometry/camera.js';
 import { rotateVector, rotationFromAngles } from '../geometry/rotation.js';
 import { linearToSrgb } from '../model/color.js';

@@ -1,4 +1,4 @@
-import type { RgbImage } from '../detect/face.js';
+import type { RgbImage } from './rgb-image.js';
 import type { Camera } from '../geometry/camera.js';
 import { projectToRaster, transformPoint } from '../geometry/projection.js';
 import { rotateVector } from '../geometry/rotation.js';

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -18,4 +19,17 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd?: s
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * A refused input: exit code 2 and one line `morphable: <subject>: <problem>` on stderr holding every
+ * part. Plain progress lines ("importing x.tar.xz: 50%"), which work that lasts over 2 s prints off a
+ * terminal before it fails, are not part of the message and are skipped.
+ */
+export function expectOneLineError(result: CliResult, ...parts: string[]): void {
+  expect(result.code).toBe(2);
+  const lines = result.stderr.trim().split('\n').filter((line) => !/^[^:]+: \d+%$/.test(line));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^morphable: /);
+  for (const part of parts) expect(lines[0]).toContain(part);
 }
