@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createCamera, projectPoints } from '../src/fit/camera.js';
 import { mirrorVertices, PhotometricFitter } from '../src/fit/photometric-fit.js';
 import { rotateBy, rotationFromAngles } from '../src/fit/rotation.js';
-import { LandmarkTerm } from '../src/fit/photometric-gauss-newton.js';
+import { LandmarkTerm } from '../src/fit/landmark-term.js';
 import { importModel } from '../src/io/node/import-model.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';

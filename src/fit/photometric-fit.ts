@@ -8,7 +8,8 @@ import { shBasis, SH_K } from '../render/spherical-harmonics.js';
 import type { Camera } from './camera.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
 import { choleskySolve } from './linalg.js';
-import { evaluateAlbedo, LandmarkTerm, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
+import { LandmarkTerm } from './landmark-term.js';
+import { evaluateAlbedo, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
 import { rotateBy } from './rotation.js';
 
 /**
