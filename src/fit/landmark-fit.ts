@@ -85,7 +85,7 @@ const CONVERGED = 1e-2;
  * (the pose part as landmark-term.ts lays it out), then the shape θ = [γ, β]: identity γ in the
  * subspace (rank values), then the fitted expressions β (LandmarkFitter.active).
  */
-const PARAM = { rotation: LANDMARK_POSE.rotation, translation: LANDMARK_POSE.translation, logFocal: LANDMARK_POSE.logFocal, shape: 7 } as const;
+const PARAM = { rotation: LANDMARK_POSE.rotation, translation: LANDMARK_POSE.translation, logFocal: LANDMARK_POSE.logFocal, shape: LANDMARK_POSE.logFocal + 1 } as const;
 
 /** Why a parameter's step is held at zero (LandmarkFitter.hold). */
 const Hold = {
