@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCamera, projectPoints, type Camera } from '../src/fit/camera.js';
-import { landmarkJacobian } from '../src/fit/landmark-term.js';
+import { landmarkRows } from '../src/fit/landmark-term.js';
 import { rotateBy, rotationFromAngles } from '../src/fit/rotation.js';
 import { landmarkPositions } from '../src/model/landmark-positions.js';
 import { emptyBasis, type MorphableModel } from '../src/model/morphable-model.js';
@@ -59,34 +59,39 @@ describe('landmark term (fit/landmark-term.ts)', () => {
   };
 
   for (const withFocal of [true, false]) {
-    it(`has residuals that are the camera's projection minus the observation, and a Jacobian that matches central differences (${withFocal ? 'with' : 'without'} a focal column)`, () => {
+    it(`gives the weighted rows of the camera's projection minus the observation, and a Jacobian that matches central differences (${withFocal ? 'with' : 'without'} a focal column)`, () => {
       const n = (withFocal ? 7 : 6) + shapeCount;
       const X = base.slice();
       for (let q = 0; q < 3 * points; q++) for (let p = 0; p < shapeCount; p++) X[q] += rows[q * rowStride + p] * theta[p];
       const zero = new Float64Array(n), expected = residualsAt(zero, 0, withFocal);
-      const residual = new Float64Array(2), ju = new Float64Array(n + 2).fill(NaN), jv = new Float64Array(n + 2).fill(NaN);
-      for (let i = 0; i < points; i++) {
-        landmarkJacobian(camera, X, observed, i, rows, rowStride, shapeCount, withFocal, residual, ju, jv);
-        expect(residual[0]).toBeCloseTo(expected[2 * i], 9);
-        expect(residual[1]).toBeCloseTo(expected[2 * i + 1], 9);
-        // Exactly n columns written, nothing past them.
-        expect(Number.isNaN(ju[n]) && Number.isNaN(jv[n])).toBe(true);
+      // Landmark 1 is left out (weight 0): rows 0–1 are landmark 0, rows 2–3 landmark 2, …
+      const rootWeight = [1, 0, 2, 0.5, 1.5], used = [0, 2, 3, 4];
+      const capacity = 2 * points + 3; // more room than rows: only the rows used are written
+      const residuals = new Float64Array(capacity).fill(NaN), jacobian = new Float64Array((n + 1) * capacity).fill(NaN);
+      expect(landmarkRows(camera, X, observed, rootWeight, points, rows, rowStride, shapeCount, withFocal, residuals, jacobian, capacity)).toBe(2 * used.length);
+      // Nothing written past the rows used, nor past the n columns.
+      expect(residuals.subarray(2 * used.length).every(Number.isNaN)).toBe(true);
+      expect(jacobian.subarray(n * capacity).every(Number.isNaN)).toBe(true);
+      for (let a = 0; a < n; a++) expect(jacobian.subarray(a * capacity + 2 * used.length, (a + 1) * capacity).every(Number.isNaN)).toBe(true);
+      used.forEach((i, slot) => {
+        const sw = rootWeight[i], u = 2 * slot, v = u + 1;
+        expect(residuals[u]).toBeCloseTo(sw * expected[2 * i], 9);
+        expect(residuals[v]).toBeCloseTo(sw * expected[2 * i + 1], 9);
         for (let a = 0; a < n; a++) {
-          const v = new Float64Array(n);
-          v[a] = 1;
+          const step = new Float64Array(n);
+          step[a] = 1;
           const h = a < 3 || (withFocal && a === 6) ? 1e-6 : 1e-4;
-          const plus = residualsAt(v, h, withFocal), minus = residualsAt(v, -h, withFocal);
-          const du = (plus[2 * i] - minus[2 * i]) / (2 * h), dv = (plus[2 * i + 1] - minus[2 * i + 1]) / (2 * h);
+          const plus = residualsAt(step, h, withFocal), minus = residualsAt(step, -h, withFocal);
+          const du = (sw * (plus[2 * i] - minus[2 * i])) / (2 * h), dv = (sw * (plus[2 * i + 1] - minus[2 * i + 1])) / (2 * h);
           const scale = Math.max(1, Math.abs(du), Math.abs(dv));
-          expect(Math.abs(ju[a] - du) / scale).toBeLessThan(1e-5);
-          expect(Math.abs(jv[a] - dv) / scale).toBeLessThan(1e-5);
+          expect(Math.abs(jacobian[a * capacity + u] - du) / scale).toBeLessThan(1e-5);
+          expect(Math.abs(jacobian[a * capacity + v] - dv) / scale).toBeLessThan(1e-5);
         }
-        // Residual only (no rows): the same residual.
-        residual.fill(NaN);
-        landmarkJacobian(camera, X, observed, i, rows, rowStride, shapeCount, withFocal, residual, null, null);
-        expect(residual[0]).toBeCloseTo(expected[2 * i], 9);
-        expect(residual[1]).toBeCloseTo(expected[2 * i + 1], 9);
-      }
+      });
+      // Residuals only (no Jacobian): the same residuals.
+      const again = new Float64Array(capacity);
+      expect(landmarkRows(camera, X, observed, rootWeight, points, rows, rowStride, shapeCount, withFocal, again, null, capacity)).toBe(2 * used.length);
+      expect(Array.from(again.subarray(0, 2 * used.length))).toEqual(Array.from(residuals.subarray(0, 2 * used.length)));
     });
   }
 });

@@ -2,7 +2,7 @@ import type { MorphableModel } from '../model/morphable-model.js';
 import { landmarkOffsets, landmarkPosition } from '../model/landmark-positions.js';
 import { createCamera, defaultFocal, estimatePoseLinear, projectPoints, type Camera } from './camera.js';
 import { buildContourLines, CHIN, chinVertex, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from './contour.js';
-import { LANDMARK_POSE, landmarkJacobian } from './landmark-term.js';
+import { LANDMARK_POSE, landmarkRows } from './landmark-term.js';
 import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from './linalg.js';
 import { rotateBy } from './rotation.js';
 
@@ -146,10 +146,7 @@ export class LandmarkFitter {
   private readonly damped: Float64Array;
   private readonly gradient: Float64Array;
   private readonly step: Float64Array;
-  private readonly jacobianRow: Float64Array; // 2 × paramCount for one landmark: ∂u, then ∂v
-  private readonly jacobianU: Float64Array;
-  private readonly jacobianV: Float64Array;
-  private readonly pointResidual = new Float64Array(2);
+  private readonly rootWeight = new Float64Array(POINTS);
   private readonly projected = new Float64Array(2 * POINTS);
   private readonly jacobianColumns: Float64Array; // paramCount × 136, column-major, weighted
   private readonly residuals = new Float64Array(2 * POINTS);
@@ -203,9 +200,6 @@ export class LandmarkFitter {
     this.damped = new Float64Array(this.paramCount * this.paramCount);
     this.gradient = new Float64Array(this.paramCount);
     this.step = new Float64Array(this.paramCount);
-    this.jacobianRow = new Float64Array(2 * this.paramCount);
-    this.jacobianU = this.jacobianRow.subarray(0, this.paramCount);
-    this.jacobianV = this.jacobianRow.subarray(this.paramCount);
     this.jacobianColumns = new Float64Array(this.paramCount * 2 * POINTS);
     const lineCount = this.lines ? 2 * this.lines.linesPerSide : 0;
     this.silhouette = new Int32Array(lineCount);
@@ -487,27 +481,14 @@ export class LandmarkFitter {
     const { invSize2, identityPrior, expressionPrior, focal0, focalPrior } = this.energy;
     // Only the first `activeCount` parameters take part (expressions wait while the prior is stiff).
     const n = this.activeCount, stride = this.paramCount, P = n - PARAM.shape;
-    const H = this.hessian, g = this.gradient, J = this.jacobianRow, residual = this.pointResidual;
+    const H = this.hessian, g = this.gradient;
     H.fill(0, 0, n * n);
     g.fill(0);
-    let rows = 0;
-    for (let i = 0; i < POINTS; i++) {
-      const w = this.weight[i] * invSize2;
-      if (w === 0) continue;
-      landmarkJacobian(camera, this.points3d, points, i, this.rows, this.shapeCount, P, true, residual, this.jacobianU, this.jacobianV);
-      const eu = residual[0], ev = residual[1];
-      // Weighted rows go into the column-major Jacobian; JᵀJ is formed below as dot products of
-      // contiguous columns, which runs about twice as fast as rank-2 updates of H per landmark.
-      const sw = Math.sqrt(w), R = 2 * POINTS, Jt = this.jacobianColumns;
-      for (let a = 0; a < n; a++) {
-        Jt[a * R + rows] = sw * J[a];
-        Jt[a * R + rows + 1] = sw * J[stride + a];
-      }
-      this.residuals[rows] = sw * eu;
-      this.residuals[rows + 1] = sw * ev;
-      rows += 2;
-    }
+    for (let i = 0; i < POINTS; i++) this.rootWeight[i] = Math.sqrt(this.weight[i] * invSize2);
+    // Weighted rows go into the column-major Jacobian; JᵀJ is formed below as dot products of
+    // contiguous columns, which runs about twice as fast as rank-2 updates of H per landmark.
     const R = 2 * POINTS, Jt = this.jacobianColumns, e = this.residuals;
+    const rows = landmarkRows(camera, this.points3d, points, this.rootWeight, POINTS, this.rows, this.shapeCount, P, true, e, Jt, R);
     // Two rows of H at a time, four columns each: six column loads feed eight independent sums. Row
     // a + 1 also computes H[a + 1][a], below the diagonal, which symmetrizeFromUpper overwrites.
     let a = 0;

@@ -20,53 +20,65 @@ import type { Camera } from './camera.js';
 export const LANDMARK_POSE = { rotation: 0, translation: 3, logFocal: 6 } as const;
 
 /**
- * Landmark i: residual[0], residual[1] = π(X) − observed (X at points3d[3i], the observation at
- * observed[2i]), and, unless `ju` is null, the Jacobian rows ∂u/∂·, ∂v/∂· over the parameters above,
- * the shape columns for the first `shapeCount` columns of `rows` (landmark i, coordinate c,
- * parameter p at rows[(3i + c)·rowStride + p]). Allocates nothing.
+ * The landmarks as rows of a weighted least-squares problem: landmark i (X at points3d[3i], observed
+ * at observed[2i]) with rootWeight[i] ≠ 0 gives rows k, k + 1 (k counting 2 per landmark used, in
+ * order): residuals[k], residuals[k + 1] = rootWeight[i]·(π(X) − observed), and, unless `jacobian`
+ * is null, the same rows of rootWeight[i]·∂(u, v)/∂ over the parameters above, column-major (parameter
+ * a's column at a·rowCapacity). The shape columns are the first `shapeCount` columns of `rows`
+ * (landmark i, coordinate c, parameter p at rows[(3i + c)·rowStride + p]). Returns the number of rows.
+ * One call for all the landmarks: allocates nothing.
  */
-export function landmarkJacobian(
+export function landmarkRows(
   camera: Camera,
   points3d: Float64Array,
   observed: ArrayLike<number>,
-  i: number,
+  rootWeight: ArrayLike<number>,
+  count: number,
   rows: Float64Array,
   rowStride: number,
   shapeCount: number,
   withFocal: boolean,
-  residual: Float64Array,
-  ju: Float64Array | null,
-  jv: Float64Array | null,
-): void {
-  const r = camera.rotation, t = camera.translation, f = camera.focal;
-  const x = points3d[3 * i], y = points3d[3 * i + 1], z = points3d[3 * i + 2];
-  const px = r[0] * x + r[1] * y + r[2] * z, py = r[3] * x + r[4] * y + r[5] * z, pz = r[6] * x + r[7] * y + r[8] * z;
-  const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]);
-  const fd = f / d;
-  residual[0] = camera.cx + fd * xc - observed[2 * i];
-  residual[1] = camera.cy - fd * yc - observed[2 * i + 1];
-  if (!ju || !jv) return;
-  // ∂u/∂Xc = (ux, 0, uz), ∂v/∂Xc = (0, vy, vz); rotation increments move Xc by e_j × (R X).
-  const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
-  ju[0] = uz * py; ju[1] = ux * pz - uz * px; ju[2] = -ux * py;
-  jv[0] = -vy * pz + vz * py; jv[1] = -vz * px; jv[2] = vy * px;
-  ju[3] = ux; ju[4] = 0; ju[5] = uz;
-  jv[3] = 0; jv[4] = vy; jv[5] = vz;
-  let shapeAt = 6;
-  if (withFocal) {
-    ju[6] = fd * xc;
-    jv[6] = -fd * yc;
-    shapeAt = 7;
+  residuals: Float64Array,
+  jacobian: Float64Array | null,
+  rowCapacity: number,
+): number {
+  const r = camera.rotation, t = camera.translation, f = camera.focal, J = jacobian, R = rowCapacity;
+  const shapeAt = withFocal ? LANDMARK_POSE.logFocal + 1 : LANDMARK_POSE.logFocal;
+  let k = 0;
+  for (let i = 0; i < count; i++) {
+    const sw = rootWeight[i];
+    if (sw === 0) continue;
+    const x = points3d[3 * i], y = points3d[3 * i + 1], z = points3d[3 * i + 2];
+    const px = r[0] * x + r[1] * y + r[2] * z, py = r[3] * x + r[4] * y + r[5] * z, pz = r[6] * x + r[7] * y + r[8] * z;
+    const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]);
+    const fd = f / d;
+    residuals[k] = sw * (camera.cx + fd * xc - observed[2 * i]);
+    residuals[k + 1] = sw * (camera.cy - fd * yc - observed[2 * i + 1]);
+    if (J) {
+      // ∂u/∂Xc = (ux, 0, uz), ∂v/∂Xc = (0, vy, vz); rotation increments move Xc by e_j × (R X).
+      const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
+      const u = k, v = k + 1;
+      J[u] = sw * (uz * py); J[R + u] = sw * (ux * pz - uz * px); J[2 * R + u] = sw * (-ux * py);
+      J[v] = sw * (-vy * pz + vz * py); J[R + v] = sw * (-vz * px); J[2 * R + v] = sw * (vy * px);
+      J[3 * R + u] = sw * ux; J[4 * R + u] = 0; J[5 * R + u] = sw * uz;
+      J[3 * R + v] = 0; J[4 * R + v] = sw * vy; J[5 * R + v] = sw * vz;
+      if (withFocal) {
+        J[6 * R + u] = sw * (fd * xc);
+        J[6 * R + v] = sw * (-fd * yc);
+      }
+      // ∂π/∂X = ∂π/∂Xc · R, then times the shape rows.
+      const a0 = ux * r[0] + uz * r[6], a1 = ux * r[1] + uz * r[7], a2 = ux * r[2] + uz * r[8];
+      const b0 = vy * r[3] + vz * r[6], b1 = vy * r[4] + vz * r[7], b2 = vy * r[5] + vz * r[8];
+      const base = 3 * i * rowStride;
+      for (let p = 0, c = shapeAt * R; p < shapeCount; p++, c += R) {
+        const rx = rows[base + p], ry = rows[base + rowStride + p], rz = rows[base + 2 * rowStride + p];
+        J[c + u] = sw * (a0 * rx + a1 * ry + a2 * rz);
+        J[c + v] = sw * (b0 * rx + b1 * ry + b2 * rz);
+      }
+    }
+    k += 2;
   }
-  // ∂π/∂X = ∂π/∂Xc · R, then times the shape rows.
-  const a0 = ux * r[0] + uz * r[6], a1 = ux * r[1] + uz * r[7], a2 = ux * r[2] + uz * r[8];
-  const b0 = vy * r[3] + vz * r[6], b1 = vy * r[4] + vz * r[7], b2 = vy * r[5] + vz * r[8];
-  const base = 3 * i * rowStride;
-  for (let p = 0; p < shapeCount; p++) {
-    const rx = rows[base + p], ry = rows[base + rowStride + p], rz = rows[base + 2 * rowStride + p];
-    ju[shapeAt + p] = a0 * rx + a1 * ry + a2 * rz;
-    jv[shapeAt + p] = b0 * rx + b1 * ry + b2 * rz;
-  }
+  return k;
 }
 
 /**
@@ -78,10 +90,13 @@ export class LandmarkTerm {
   private readonly mean: Float64Array;
   private readonly points: Float64Array;
   private readonly points3d: Float64Array;
-  private readonly valid: Uint8Array;
+  /** 1 for a landmark in the term, 0 for one left out: the landmarks' root weights in landmarkRows. */
+  private readonly valid: Float64Array;
   private readonly kId: number;
   private readonly kEx: number;
-  private readonly residual = new Float64Array(2);
+  private readonly residuals = new Float64Array(136);
+  /** (6 + K) × 136, column-major: landmarkRows' Jacobian. */
+  private readonly jacobian: Float64Array;
   private readonly ju: Float64Array;
   private readonly jv: Float64Array;
   /** 1 / the mean squared distance of the landmarks from their centroid (render pixels⁻²): a scale for weights. */
@@ -96,7 +111,8 @@ export class LandmarkTerm {
     this.mean = new Float64Array(68 * 3);
     this.points = new Float64Array(136);
     this.points3d = new Float64Array(68 * 3);
-    this.valid = new Uint8Array(68);
+    this.valid = new Float64Array(68);
+    this.jacobian = new Float64Array((6 + K) * 136);
     this.ju = new Float64Array(6 + K);
     this.jv = new Float64Array(6 + K);
     const offsets = landmarkOffsets(model);
@@ -125,8 +141,7 @@ export class LandmarkTerm {
    * P ≥ 6 + K) where given, over the first 6 + K parameters [δ, t, α, β].
    */
   accumulate(camera: Camera, alpha: Float64Array, beta: Float64Array, weight: number, H: Float64Array | null, g: Float64Array | null, P: number): number {
-    const kId = this.kId, K = kId + this.kEx, X = this.points3d, ju = this.ju, jv = this.jv, e = this.residual;
-    let energy = 0;
+    const kId = this.kId, K = kId + this.kEx, X = this.points3d, ju = this.ju, jv = this.jv, e = this.residuals, J = this.jacobian;
     for (let i = 0; i < 68; i++) {
       if (!this.valid[i]) continue;
       for (let c = 0; c < 3; c++) {
@@ -136,11 +151,15 @@ export class LandmarkTerm {
         for (let k = kId; k < K; k++) v += this.rows[base + k] * beta[k - kId];
         X[3 * i + c] = v;
       }
-      landmarkJacobian(camera, X, this.points, i, this.rows, K, K, false, e, g ? ju : null, jv);
-      const eu = e[0], ev = e[1];
+    }
+    const used = landmarkRows(camera, X, this.points, this.valid, 68, this.rows, K, K, false, e, g ? J : null, 136);
+    const n = 6 + K;
+    let energy = 0;
+    for (let k = 0; k < used; k += 2) {
+      const eu = e[k], ev = e[k + 1];
       energy += weight * (eu * eu + ev * ev);
       if (!g) continue;
-      const n = 6 + K;
+      for (let a = 0; a < n; a++) { ju[a] = J[a * 136 + k]; jv[a] = J[a * 136 + k + 1]; }
       for (let a = 0; a < n; a++) {
         const wu = weight * ju[a], wv = weight * jv[a];
         g[a] += wu * eu + wv * ev;
