@@ -4,12 +4,15 @@ import type { Camera } from './camera.js';
 
 /**
  * The landmark term shared by the landmark fit (landmark-fit.ts) and the photometric fit's
- * Gauss–Newton step (photometric-gauss-newton.ts): the residual of one projected landmark and its
- * Jacobian with respect to pose and shape.
+ * Gauss–Newton step (photometric-gauss-newton.ts): the residuals of the projected landmarks and their
+ * Jacobian with respect to pose and shape, all landmarks in one call (no call per landmark in the
+ * fitters' loops).
  *
  * A landmark X = X₀ + rows·θ (model/landmark-positions.ts gives X₀; `rows` holds ∂X/∂θ, 3 rows per
  * landmark) goes to camera space as Xc = R·X + t and to the image as u = cx + f·Xc.x/d,
- * v = cy − f·Xc.y/d with d = −Xc.z (camera.ts). The parameters, in this order:
+ * v = cy − f·Xc.y/d with d = −Xc.z: camera.ts's projection, written out here because the Jacobian
+ * needs Xc (and computed as (f/d)·Xc.x, which may differ from projectPoints in the last bit). The
+ * parameters, in this order:
  *   δ (3)    rotation increment, R ← exp([δ]×)·R (rotation.ts rotateBy): Xc moves by δ × (R X)
  *   t (3)    translation, millimetres
  *   log f    only with `withFocal` (the landmark fit has it, the photometric fit keeps f fixed)
