@@ -158,15 +158,20 @@ export class LandmarkTerm {
     const used = landmarkRows(camera, X, this.points, this.valid, 68, this.rows, K, K, false, e, g ? J : null, 136);
     const n = 6 + K;
     let energy = 0;
+    for (let k = 0; k < used; k += 2) energy += weight * (e[k] * e[k] + e[k + 1] * e[k + 1]);
+    if (!g) return energy;
+    // Each g[a] and H[a][b] sums over the landmarks in order, as a loop over landmarks would.
+    for (let a = 0, c = 0; a < n; a++, c += 136) {
+      let sum = g[a];
+      for (let k = 0; k < used; k += 2) sum += weight * J[c + k] * e[k] + weight * J[c + k + 1] * e[k + 1];
+      g[a] = sum;
+    }
+    if (!H) return energy;
     for (let k = 0; k < used; k += 2) {
-      const eu = e[k], ev = e[k + 1];
-      energy += weight * (eu * eu + ev * ev);
-      if (!g) continue;
       for (let a = 0; a < n; a++) { ju[a] = J[a * 136 + k]; jv[a] = J[a * 136 + k + 1]; }
       for (let a = 0; a < n; a++) {
         const wu = weight * ju[a], wv = weight * jv[a];
-        g[a] += wu * eu + wv * ev;
-        if (!H || (wu === 0 && wv === 0)) continue;
+        if (wu === 0 && wv === 0) continue;
         const row = a * P;
         for (let b = 0; b < n; b++) H[row + b] += wu * ju[b] + wv * jv[b];
       }
