@@ -9,7 +9,8 @@ import type { Camera } from '../geometry/camera.js';
 import { cropCamera, scaleCamera, uncropCamera, type Crop } from '../geometry/crop.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
 import { choleskySolve } from '../geometry/linalg.js';
-import { evaluateAlbedo, LandmarkTerm, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
+import { LandmarkTerm } from './landmark-term.js';
+import { evaluateAlbedo, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
 import { rotateBy } from '../geometry/rotation.js';
 
 /**
