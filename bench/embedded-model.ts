@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { PHOTO_MAX_SIDE, PhotoFitter, type Photo } from '../src/fit/fit-photo.js';
 import { calibrateLandmarks } from '../src/fit/landmark-calibration.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
-import { rotationDistance } from '../src/fit/rotation.js';
+import { rotationDistance } from '../src/geometry/rotation.js';
 import { decodeModel, encodeModel } from '../src/io/model-file.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { loadImage } from '../src/io/node/image.js';

@@ -6,7 +6,7 @@
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { PHOTO_MAX_SIDE } from '../src/fit/fit-photo.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
-import { anglesFromRotation, rotationDistance } from '../src/fit/rotation.js';
+import { anglesFromRotation, rotationDistance } from '../src/geometry/rotation.js';
 import { loadImage } from '../src/io/node/image.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';

@@ -9,11 +9,11 @@
  * Usage: npx tsx bench/focal-estimate.ts MODEL.glb [faces per focal, default 40] [focal prior weight, default the fitter's]
  */
 import { readFileSync } from 'node:fs';
-import { createCamera, defaultFocal } from '../src/fit/camera.js';
+import { createCamera, defaultFocal } from '../src/geometry/camera.js';
 import { buildContourLines } from '../src/fit/contour.js';
 import { projectLandmarks } from '../src/fit/fit-photo.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
-import { anglesFromRotation, rotationFromAngles } from '../src/fit/rotation.js';
+import { anglesFromRotation, rotationFromAngles } from '../src/geometry/rotation.js';
 import { decodeModel } from '../src/io/model-file.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import { SeededRandom } from '../src/model/random.js';

@@ -5,7 +5,7 @@
  */
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { PhotometricFitter } from '../src/fit/photometric-fit.js';
-import type { Camera } from '../src/fit/camera.js';
+import type { Camera } from '../src/geometry/camera.js';
 import { PHOTO_MAX_SIDE, projectLandmarks } from '../src/fit/fit-photo.js';
 import { loadImage } from '../src/io/node/image.js';
 import { evaluateShape } from '../src/model/evaluate.js';

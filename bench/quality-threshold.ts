@@ -16,7 +16,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { RgbImage } from '../src/detect/face.js';
+import type { RgbImage } from '../src/render/rgb-image.js';
 import { PhotoFitter, type FittedFace, type Photo } from '../src/fit/fit-photo.js';
 import { MIN_QUALITY, type QualityPart } from '../src/fit/fit-quality.js';
 import { decodeModel } from '../src/io/model-file.js';

@@ -14,24 +14,17 @@ import { PHOTO_MAX_SIDE, PhotoFitter, type FittedFace, type Photo } from './fit/
 import type { MorphableModel } from './model/morphable-model.js';
 import { createNodeLandmarker } from './io/node/face-landmarker.js';
 import { loadImage } from './io/node/image.js';
-import { importModel, type ImportOptions } from './io/node/import-model.js';
+import { loadModel } from './io/node/load-model.js';
 import { exifFocalPixels, readExif } from './io/exif.js';
 
 export { createNodeLandmarker, type NodeLandmarkerOptions } from './io/node/face-landmarker.js';
 export { loadImage, encodePng, savePng, type LoadedImage } from './io/node/image.js';
 export { importModel, type ImportOptions } from './io/node/import-model.js';
+export { loadModel } from './io/node/load-model.js';
 export { downloadFile, type DownloadOptions, type DownloadResult } from './io/node/download.js';
 export { writeFileAtomic, OutputBatch } from './io/node/atomic-write.js';
 export { rejectionMessage, type FittedFace, type FaceLandmarks, type Photo } from './fit/fit-photo.js';
 export type { FaceFitReport } from './fit/fit-result.js';
-
-/**
- * Loads a model: a native .glb model file, or any source `importModel` reads (ICT-FaceKit folder or
- * archive, eos Surrey model), imported on the fly (the face and head of ICT-FaceKit by default).
- */
-export function loadModel(path: string, options: ImportOptions = {}): Promise<MorphableModel> {
-  return importModel(path, { region: 'face-head', ...options });
-}
 
 /** Throws an InputError naming `source` unless `model` has the 68 iBUG landmark vertices a fit needs. */
 export function requireFitLandmarks(model: MorphableModel, source: string): void {

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { expectOneLineError, runCli } from './helpers/cli.js';
 import { SHARED, SFM_FOLDER, hasShared } from './helpers/shared.js';
 
 const FACES = `${SHARED}data/faces-68`;
@@ -13,13 +13,6 @@ const work = mkdtempSync(join(tmpdir(), 'morphable-fit-'));
 const model = join(work, 'sfm.glb');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function expectOneLineError(result: { code: number; stderr: string }, ...parts: string[]): void {
-  expect(result.code).toBe(2);
-  const lines = result.stderr.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^morphable: /);
-  for (const part of parts) expect(lines[0]).toContain(part);
-}
 
 describe.skipIf(!hasShared)('morphable fit', () => {
   beforeAll(async () => {

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCamera, estimatePoseLinear, modelViewMatrix, projectPoints } from '../src/fit/camera.js';
+import { createCamera, estimatePoseLinear, modelViewMatrix } from '../src/geometry/camera.js';
+import { projectPoints } from '../src/geometry/projection.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
-import { choleskySolve, symmetricEigen } from '../src/fit/linalg.js';
-import { anglesFromRotation, rotateBy, rotationDistance, rotationFromAngles } from '../src/fit/rotation.js';
+import { choleskySolve, symmetricEigen } from '../src/geometry/linalg.js';
+import { anglesFromRotation, rotateBy, rotationDistance, rotationFromAngles } from '../src/geometry/rotation.js';
 import { importModel } from '../src/io/node/import-model.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';

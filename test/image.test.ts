@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RgbImage } from '../src/detect/face.js';
+import type { RgbImage } from '../src/render/rgb-image.js';
 import { InputError } from '../src/errors.js';
 import { encodePng, loadImage, savePng } from '../src/io/node/image.js';
 

@@ -3,7 +3,7 @@ import type { FaceLandmarker } from '../src/detect/face.js';
 import { projectLandmarks } from '../src/fit/fit-photo.js';
 import { calibrateLandmarks } from '../src/fit/landmark-calibration.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
-import { anglesFromRotation, rotationDistance } from '../src/fit/rotation.js';
+import { anglesFromRotation, rotationDistance } from '../src/geometry/rotation.js';
 import { decodeModel, encodeModel } from '../src/io/model-file.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { importModel } from '../src/io/node/import-model.js';

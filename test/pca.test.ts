@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { symmetricEigen } from '../src/fit/linalg.js';
+import { symmetricEigen } from '../src/geometry/linalg.js';
 import { componentNorms } from '../src/model/morphable-model.js';
 import { componentCount, DEFAULT_VARIANCE_FRACTION, pca } from '../src/model/pca.js';
 import { SeededRandom } from '../src/model/random.js';

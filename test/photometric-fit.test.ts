@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCamera, projectPoints } from '../src/fit/camera.js';
+import { createCamera } from '../src/geometry/camera.js';
+import { projectPoints } from '../src/geometry/projection.js';
 import { mirrorVertices, PhotometricFitter } from '../src/fit/photometric-fit.js';
-import { rotateBy, rotationFromAngles } from '../src/fit/rotation.js';
-import { LandmarkTerm } from '../src/fit/photometric-gauss-newton.js';
+import { rotateBy, rotationFromAngles } from '../src/geometry/rotation.js';
+import { LandmarkTerm } from '../src/fit/landmark-term.js';
 import { importModel } from '../src/io/node/import-model.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';

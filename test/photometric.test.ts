@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { Camera } from '../src/fit/camera.js';
-import { choleskySolve } from '../src/fit/linalg.js';
-import { rotateBy, rotationFromAngles } from '../src/fit/rotation.js';
+import type { Camera } from '../src/geometry/camera.js';
+import { scaleCamera } from '../src/geometry/crop.js';
+import { choleskySolve } from '../src/geometry/linalg.js';
+import { rotateBy, rotationFromAngles } from '../src/geometry/rotation.js';
 import { SeededRandom } from '../src/model/random.js';
 import {
   PhotometricRenderer,
   chainToBasis,
   createPhotometricGradient,
   createPhotometricImage,
-  scaleCamera,
   type PhotometricLossOptions,
 } from '../src/render/photometric.js';
 import {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DetectedFace, FaceLandmarker, RgbImage } from '../src/detect/face.js';
-import { rotationDistance } from '../src/fit/rotation.js';
+import type { DetectedFace, FaceLandmarker } from '../src/detect/face.js';
+import type { RgbImage } from '../src/render/rgb-image.js';
+import { rotationDistance } from '../src/geometry/rotation.js';
 import { OneEuroFilter } from '../src/fit/smoothing.js';
 import { VideoFaceFitter } from '../src/fit/video-fit.js';
 import { importModel } from '../src/io/node/import-model.js';

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
-import { defaultModelPath } from '../src/cli/paths.js';
+import { defaultModelPath } from '../src/io/node/model-paths.js';
 
 const require = createRequire(import.meta.url);
 const faceApiModels = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');

@@ -2,14 +2,16 @@ import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
-import type { FaceLandmarker, RgbImage } from '../detect/face.js';
+import type { FaceLandmarker } from '../detect/face.js';
+import type { RgbImage } from '../render/rgb-image.js';
 import { PHOTO_MAX_SIDE, PhotoFitter, rejectionMessage, type FaceLandmarks, type Photo } from '../fit/fit-photo.js';
 import { MIN_QUALITY } from '../fit/fit-quality.js';
+import { cropCamera } from '../geometry/crop.js';
 import type { FaceFitReport, FocalSource } from '../fit/fit-result.js';
 import { exifFocalPixels, readExif } from '../io/exif.js';
 import type { PhotometricFitResult, PhotometricFitter } from '../fit/photometric-fit.js';
 import { meshToGlb } from '../io/mesh-glb.js';
-import type { Mesh } from '../io/mesh.js';
+import { meshFromModel } from '../io/mesh.js';
 import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
 import { checkWritableFolder, OutputBatch } from '../io/node/atomic-write.js';
@@ -17,10 +19,10 @@ import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
 import { requireFitLandmarks } from '../node.js';
-import { vertexNormals } from '../model/normals.js';
+import { comparisonImage } from '../render/comparison.js';
 import { drawOverlay, faceRegion } from '../render/overlay.js';
-import { loadModel } from './model-commands.js';
-import { defaultModelPath } from './paths.js';
+import { loadModelWithProgress } from './model-commands.js';
+import { defaultModelPath } from '../io/node/model-paths.js';
 import { outputNames, previousOutputs } from './output-names.js';
 import { positiveIntOption, positiveNumberOption, unitIntervalOption } from './parse.js';
 import { Progress } from './progress.js';
@@ -73,7 +75,7 @@ plain lines for several photos.`)
       }
       await checkWritableFolder(options.out, `--out ${options.out}`);
       const names = outputNames(images);
-      const model = await loadModel(options.model);
+      const model = await loadModelWithProgress(options.model);
       requireFitLandmarks(model, options.model);
       const fitter = new PhotoFitter(model);
       let landmarker: FaceLandmarker | undefined;
@@ -139,7 +141,7 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
       stages?.stage(faces.length > 1 ? `face ${index + 1}: writing` : 'writing');
       const name = join(options.out, faces.length > 1 ? `${stem}_face${index + 1}` : stem);
       const { model } = fitter;
-      const mesh: Mesh = { positions: fit.positions, triangles: model.triangles, normals: vertexNormals(fit.positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
+      const mesh = meshFromModel(model, fit.positions);
       if (fit.photometric && fit.texture) {
         mesh.texture = { png: await encodePng(fit.texture) };
         // The de-lit per-vertex albedo goes to its own PLY: viewers multiply vertex colours with a texture.
@@ -174,23 +176,9 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
   return reports;
 }
 
-/** Photo crop | rendering | difference (×3), side by side. */
+/** Photo crop | rendering | difference (×3) of the photometric fit, in the fit's crop. */
 function comparison(fitter: PhotometricFitter, fit: PhotometricFitResult): RgbImage {
-  const s = fit.crop.size / fit.crop.side;
-  const camera = { ...fit.camera, focal: fit.camera.focal * s, cx: s * (fit.camera.cx + 0.5 - fit.crop.x) - 0.5, cy: s * (fit.camera.cy + 0.5 - fit.crop.y) - 0.5 };
-  const { rendered, photo, mask, size } = fitter.lastImages(camera);
-  const data = new Uint8Array(3 * 3 * size * size);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const p = y * size + x, row = 3 * (y * 3 * size);
-      for (let c = 0; c < 3; c++) {
-        data[row + 3 * x + c] = photo[3 * p + c];
-        data[row + 3 * (size + x) + c] = mask[p] ? rendered[3 * p + c] : photo[3 * p + c] >> 2;
-        data[row + 3 * (2 * size + x) + c] = mask[p] ? Math.min(255, 3 * Math.abs(rendered[3 * p + c] - photo[3 * p + c])) : 0;
-      }
-    }
-  }
-  return { width: 3 * size, height: size, data };
+  return comparisonImage(fitter.lastImages(cropCamera(fit.camera, fit.crop)));
 }
 
 function describe(r: FaceFitReport): string {

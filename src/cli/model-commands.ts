@@ -2,26 +2,26 @@ import { Command, Option } from 'commander';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, join } from 'node:path';
-import sharp from 'sharp';
 import { InputError } from '../errors.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
-import { vertexNormals } from '../model/normals.js';
 import { SeededRandom } from '../model/random.js';
 import { componentCoefficients, sampleCoefficients, type FaceCoefficients } from '../model/sample.js';
 import { ICT_REGIONS, type IctRegion } from '../io/importers/ict-facekit.js';
-import type { Mesh } from '../io/mesh.js';
+import { meshFromModel, type Mesh } from '../io/mesh.js';
 import { meshToGlb } from '../io/mesh-glb.js';
 import { meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
-import { decodeModel, encodeModel, isCompactModel } from '../io/model-file.js';
+import { encodeModel, isCompactModel } from '../io/model-file.js';
 import { checkWritableFolder, OutputBatch, writeFileAtomic } from '../io/node/atomic-write.js';
 import { downloadFile } from '../io/node/download.js';
 import { importModel } from '../io/node/import-model.js';
+import { loadModel } from '../io/node/load-model.js';
 import { createNodeLandmarker } from '../io/node/face-landmarker.js';
+import { encodePng } from '../io/node/image.js';
 import { calibrateLandmarks } from '../fit/landmark-calibration.js';
 import { renderPreview } from '../render/preview.js';
-import { defaultModelPath, fetchedModelPath, morphableHome } from './paths.js';
+import { defaultModelPath, fetchedModelPath, morphableHome } from '../io/node/model-paths.js';
 import { intOption, numberOption, positiveIntOption } from './parse.js';
 import { Progress } from './progress.js';
 import { ICT_FACEKIT_SOURCE } from './sources.js';
@@ -78,7 +78,7 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .argument('[model]', 'native model file (.glb)', fetchedModelPath())
     .action(async (path: string) => {
       if (extname(path).toLowerCase() !== '.glb') throw new InputError(path, 'calibrate rewrites a native model file (.glb): import the model first');
-      const loaded = await loadModel(path);
+      const loaded = await loadModelWithProgress(path);
       await calibrateWithProgress(loaded);
       await writeModel(loaded, path, isCompactModel(await readFile(path)));
     });
@@ -89,7 +89,7 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .argument('[model]', 'native model file (.glb) or any importable source', defaultModelPath())
     .option('--json', 'print JSON')
     .action(async (path: string, options: { json?: boolean }) => {
-      const loaded = await loadModel(path);
+      const loaded = await loadModelWithProgress(path);
       const info = describeModel(loaded);
       if (options.json) console.log(JSON.stringify(info, null, 2));
       else printInfo(info);
@@ -110,7 +110,7 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .option('--preview', 'also write a PNG rendering of each face')
     .action(async (path: string, options: SampleOptions) => {
       await checkWritableFolder(options.out, `--out ${options.out}`);
-      const loaded = await loadModel(path);
+      const loaded = await loadModelWithProgress(path);
       await sample(loaded, options);
     });
 }
@@ -148,14 +148,13 @@ async function sample(model: MorphableModel, options: SampleOptions): Promise<vo
     const positions = new Float32Array(model.mean.length);
     for (const [i, face] of faces.entries()) {
       evaluateShape(model, face.coefficients.identity, face.coefficients.expression, positions);
-      const mesh: Mesh = { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
+      const mesh = meshFromModel(model, positions);
       const base = join(options.out, face.name);
       for (const format of options.format) await batch.add(`${base}.${format}`, await encodeMesh(mesh, format));
       await batch.add(`${base}.json`, JSON.stringify(coefficientsJson(model, face.coefficients), null, 1) + '\n');
       if (options.preview) {
         const size = 512;
-        const png = await sharp(renderPreview(positions, model.triangles, size, size), { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
-        await batch.add(`${base}.png`, png);
+        await batch.add(`${base}.png`, await encodePng({ width: size, height: size, data: renderPreview(positions, model.triangles, size, size) }));
       }
       progress.update(i + 1);
     }
@@ -182,14 +181,20 @@ function coefficientsJson(model: MorphableModel, c: FaceCoefficients) {
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
 
-/** Loads a native model file, or imports any other source on the fly. */
-export async function loadModel(path: string): Promise<MorphableModel> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info && (path === defaultModelPath() || path === fetchedModelPath())) {
+/**
+ * loadModel (io/node/load-model.ts) with the CLI's progress (importing a source other than a .glb
+ * takes seconds) and its word on a default model that is not there.
+ */
+export async function loadModelWithProgress(path: string): Promise<MorphableModel> {
+  if ((path === defaultModelPath() || path === fetchedModelPath()) && !(await stat(path).catch(() => undefined))) {
     throw new InputError(path, 'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file');
   }
-  if (info?.isFile() && extname(path).toLowerCase() === '.glb') return decodeModel(await readFile(path), path);
-  return importWithProgress(path, 'face-head');
+  let progress: Progress | undefined;
+  try {
+    return await loadModel(path, { onProgress: (f) => (progress ??= new Progress(`importing ${basename(path)}`)).update(100 * f) });
+  } finally {
+    progress?.stop();
+  }
 }
 
 /**

@@ -9,8 +9,8 @@ import { SeededRandom } from '../model/random.js';
 import { sampleCoefficients } from '../model/sample.js';
 import { renderPortrait } from '../render/portrait.js';
 import { shDirectionalLight } from '../render/spherical-harmonics.js';
-import { loadModel } from './model-commands.js';
-import { defaultModelPath } from './paths.js';
+import { loadModelWithProgress } from './model-commands.js';
+import { defaultModelPath } from '../io/node/model-paths.js';
 import { intOption } from './parse.js';
 
 interface RenderOptions {
@@ -42,7 +42,7 @@ export function addRenderCommand(program: Command): void {
       if (!(options.size >= 16 && options.size <= 8192)) throw new InputError('--size', 'must be between 16 and 8192 pixels');
       for (const key of ['yaw', 'pitch', 'roll'] as const) if (!Number.isFinite(options[key])) throw new InputError(`--${key}`, 'not a number');
       await checkWritableFolder(dirname(options.output), options.output);
-      const model = await loadModel(modelPath);
+      const model = await loadModelWithProgress(modelPath);
       const { identity, expression, sh } = await faceToRender(model, options);
       const png = await encodePng(renderPortrait(model, identity, expression, sh, options).image);
       await mkdir(dirname(options.output), { recursive: true });

@@ -8,7 +8,8 @@
  */
 import type * as FaceApi from '@vladmandic/face-api';
 import type * as TfCore from '@tensorflow/tfjs-core';
-import type { DetectedFace, FaceBox, FaceLandmarker, RgbImage } from './face.js';
+import type { DetectedFace, FaceBox, FaceLandmarker } from './face.js';
+import type { RgbImage } from '../render/rgb-image.js';
 
 /** The face-api namespace: face-api.node-wasm.js in Node, face-api.esm.js in a browser. */
 export type FaceApiModule = typeof FaceApi;

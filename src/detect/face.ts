@@ -4,12 +4,7 @@
  * subtracting 1, as eos and menpo do).
  */
 
-/** An 8-bit RGB image, row-major, 3 bytes per pixel, no padding. */
-export interface RgbImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
+import type { RgbImage } from '../render/rgb-image.js';
 
 export interface FaceBox {
   x: number;

@@ -3,16 +3,18 @@
  * This is the one pipeline behind `morphable fit` and the web app's worker; callers bring the decoded
  * photo and keep the file handling (writing outputs, posting messages) to themselves.
  */
-import type { DetectedFace, FaceLandmarker, RgbImage } from '../detect/face.js';
+import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
+import type { RgbImage } from '../render/rgb-image.js';
 import { linearToSrgb } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
+import { landmarkPositions } from '../model/landmark-positions.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { unwrapTexture } from '../render/uv-texture.js';
-import { projectPoints, type Camera } from './camera.js';
+import type { Camera } from '../geometry/camera.js';
+import { projectPoints } from '../geometry/projection.js';
 import { MIN_QUALITY, QUALITY_PART_NAMES } from './fit-quality.js';
 import { faceFitReport, type FaceFitReport, type FocalSource } from './fit-result.js';
 import { LandmarkFitter, type LandmarkFitResult } from './landmark-fit.js';
-import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
 import { PhotometricFitter, type PhotometricFitResult } from './photometric-fit.js';
 
 /** Photos are decoded to a copy whose longer side is at most this (detection, photometric fit, texture). */
@@ -141,15 +143,10 @@ export function rejectionMessage(report: FaceFitReport): string {
 
 /**
  * The 68 landmarks of a fitted mesh projected with `camera`: `vertices[i]` of `positions` plus the
- * model's calibrated offset (landmark-offsets.ts); NaN where a vertex index is < 0.
+ * model's calibrated offset (model/landmark-positions.ts); NaN where a vertex index is < 0.
  */
 export function projectLandmarks(model: MorphableModel, positions: Float32Array, vertices: Int32Array, camera: Camera): Float32Array {
-  const offsets = landmarkOffsets(model);
-  const points = new Float32Array(3 * vertices.length);
-  for (let i = 0; i < vertices.length; i++) {
-    const v = vertices[i];
-    for (let c = 0; c < 3; c++) points[3 * i + c] = v >= 0 ? positions[3 * v + c] + landmarkOffset(model, offsets, i, v, c) : NaN;
-  }
+  const points = landmarkPositions(model, vertices, positions, null, null, new Float32Array(3 * vertices.length));
   const out = new Float32Array(2 * vertices.length);
   projectPoints(camera, points, vertices.length, out);
   return out;

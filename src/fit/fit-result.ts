@@ -1,9 +1,9 @@
 import type { DetectedFace } from '../detect/face.js';
 import type { MorphableModel } from '../model/morphable-model.js';
-import { modelViewMatrix } from './camera.js';
+import { modelViewMatrix } from '../geometry/camera.js';
 import { coefficientMeanAbs, coefficientRms, fitQuality, type QualityPart } from './fit-quality.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
-import { anglesFromRotation } from './rotation.js';
+import { anglesFromRotation } from '../geometry/rotation.js';
 
 /** Where the focal length came from: EXIF (35 mm equivalent, or focal length × sensor resolution), --focal, or the default guess (refined by the fit). */
 export type FocalSource = 'exif-35mm' | 'exif-sensor' | 'option' | 'default';
@@ -16,7 +16,7 @@ export interface FaceFitReport {
   face: { index: number; box: DetectedFace['box'] | null; score: number | null };
   landmarks: { source: 'detector' | 'file'; input: [number, number][]; fitted: [number, number][] };
   pose: {
-    /** Degrees; see src/fit/rotation.ts for the convention. */
+    /** Degrees; see src/geometry/rotation.ts for the convention. */
     yaw: number;
     pitch: number;
     roll: number;

@@ -15,7 +15,7 @@ import { SeededRandom } from '../model/random.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { renderPortrait } from '../render/portrait.js';
 import { shDirectionalLight } from '../render/spherical-harmonics.js';
-import { projectPoints } from './camera.js';
+import { projectPoints, transformPoint } from '../geometry/projection.js';
 import { landmarkNme } from './fit-result.js';
 
 export interface LandmarkCalibrationOptions {
@@ -46,7 +46,7 @@ export async function calibrateLandmarks(model: MorphableModel, landmarker: Face
   const vertices = model.landmarks.ibug68?.vertices;
   if (!vertices || vertices.length !== 68) throw new Error(`${model.name} has no iBUG-68 landmark set`);
   const random = new SeededRandom(options.seed ?? 1);
-  const sum = new Float64Array(204), count = new Uint32Array(68);
+  const sum = new Float64Array(204), count = new Uint32Array(68), cameraPoint = new Float64Array(3);
   const points = new Float32Array(204), projected = new Float32Array(136);
   const identity = new Float32Array(model.identity.count), expression = new Float32Array(model.expression.count);
   let used = 0;
@@ -63,11 +63,10 @@ export async function calibrateLandmarks(model: MorphableModel, landmarker: Face
     options.onProgress?.(r + 1, renders);
     if (!detected || !(landmarkNme(detected, projected) < MAX_NME)) continue;
     used++;
-    const R = camera.rotation, t = camera.translation, f = camera.focal;
+    const R = camera.rotation, f = camera.focal;
     for (let i = FIRST_INNER; i < 68; i++) {
       if (vertices[i] < 0) continue;
-      const x = points[3 * i], y = points[3 * i + 1], z = points[3 * i + 2];
-      const depth = -(R[6] * x + R[7] * y + R[8] * z + t[2]);
+      const depth = -transformPoint(cameraPoint, camera, points[3 * i], points[3 * i + 1], points[3 * i + 2])[2];
       // Image offset → millimetres in the plane facing the camera (y up) → model frame (Rᵀ).
       const dx = ((detected[2 * i] - projected[2 * i]) * depth) / f;
       const dy = (-(detected[2 * i + 1] - projected[2 * i + 1]) * depth) / f;

@@ -1,15 +1,17 @@
-import type { RgbImage } from '../detect/face.js';
+import type { RgbImage } from '../render/rgb-image.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { linearToSrgb, srgbToLinear } from '../model/color.js';
 import { submodel } from '../model/submesh.js';
-import { chainToBasis, createPhotometricGradient, createPhotometricImage, PhotometricRenderer, scaleCamera, type PhotometricImage } from '../render/photometric.js';
+import { chainToBasis, createPhotometricGradient, createPhotometricImage, PhotometricRenderer, type PhotometricImage } from '../render/photometric.js';
 import { shBasis, SH_K } from '../render/spherical-harmonics.js';
-import type { Camera } from './camera.js';
+import type { Camera } from '../geometry/camera.js';
+import { cropCamera, scaleCamera, uncropCamera, type Crop } from '../geometry/crop.js';
 import type { LandmarkFitResult } from './landmark-fit.js';
-import { choleskySolve } from './linalg.js';
-import { evaluateAlbedo, LandmarkTerm, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
-import { rotateBy } from './rotation.js';
+import { choleskySolve } from '../geometry/linalg.js';
+import { LandmarkTerm } from './landmark-term.js';
+import { evaluateAlbedo, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
+import { rotateBy } from '../geometry/rotation.js';
 
 /**
  * Analysis by synthesis after the landmark fit: render the face region of the model under
@@ -77,7 +79,7 @@ export interface PhotometricFitResult {
   rmseBefore: number;
   rmseAfter: number;
   /** The crop: photo pixels (x0, y0, side) that map to the render. */
-  crop: { x: number; y: number; side: number; size: number };
+  crop: Crop;
   iterations: number;
   /** False when the refined geometry rendered worse than the landmark fit's, which was then kept. */
   geometryRefined: boolean;
@@ -122,6 +124,7 @@ export class PhotometricFitter {
   private readonly albedoNext: Float64Array;
   private readonly meanColour = new Float64Array(3);
   private albedoPrior = DEFAULTS.albedoPrior;
+  private robustScale = DEFAULTS.robustScale;
 
   constructor(model: MorphableModel, options: { size?: number } = {}) {
     this.model = model;
@@ -148,6 +151,7 @@ export class PhotometricFitter {
   fit(photo: RgbImage, photoScale: number, landmarks: ArrayLike<number>, start: LandmarkFitResult, options: PhotometricFitOptions = {}): PhotometricFitResult {
     const o = { ...DEFAULTS, ...options };
     this.albedoPrior = o.albedoPrior;
+    this.robustScale = o.robustScale;
     const size = this.size;
     // The crop: a square around the landmarks, with room for the forehead, in full-image pixels.
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -160,10 +164,7 @@ export class PhotometricFitter {
     const crop = { x: (x0 + x1) / 2 - side / 2, y: (y0 + y1) / 2 - 0.55 * side, side, size };
     sampleCrop(photo, photoScale, crop, this.target, this.inside);
     const s = size / side;
-    // Camera of the crop: scale about the crop corner (pixel corners shared, as scaleCamera does).
-    const camera = scaleCamera(start.camera, s);
-    camera.cx = s * (start.camera.cx + 0.5 - crop.x) - 0.5;
-    camera.cy = s * (start.camera.cy + 0.5 - crop.y) - 0.5;
+    const camera = cropCamera(start.camera, crop);
 
     const startCamera = scaleCamera(camera, 1);
     const alpha = Float64Array.from(start.identity), beta = Float64Array.from(start.expression);
@@ -193,12 +194,8 @@ export class PhotometricFitter {
       rmseAfter = this.rmse(camera);
     }
 
-    // Back to the full photo's camera.
-    const full = scaleCamera(camera, 1 / s);
-    full.cx = (camera.cx + 0.5) / s + crop.x - 0.5;
-    full.cy = (camera.cy + 0.5) / s + crop.y - 0.5;
     return {
-      camera: full,
+      camera: uncropCamera(camera, crop), // back to the full photo's camera
       identity: Float32Array.from(alpha),
       expression: Float32Array.from(beta),
       albedo: this.fullAlbedo(),
@@ -313,7 +310,7 @@ export class PhotometricFitter {
   /** Light by least squares given the albedo, then albedo given the light (robust weights, symmetry, mean pull). */
   private updateAppearance(camera: Camera): void {
     const size = this.size, pixels = size * size, img = this.image, tri = this.renderer.triangleIds, bary = this.renderer.barycentrics;
-    const T = this.face.triangles, A = this.albedo, target = this.target;
+    const T = this.face.triangles, A = this.albedo, target = this.target, scale2 = this.robustScale * this.robustScale;
     this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
     const Y = this.shRow, N = this.shNormal, b = this.shRhs;
     // Light: per channel, min Σ w (a·Y·l − t)², a small ridge on bands 1–2.
@@ -322,7 +319,7 @@ export class PhotometricFitter {
       for (let p = 0; p < pixels; p++) {
         const t = tri[p];
         if (t < 0 || !this.inside[p]) continue;
-        const w = robustWeight(img.color[3 * p + c] - target[3 * p + c]);
+        const w = robustWeight(img.color[3 * p + c] - target[3 * p + c], scale2);
         const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
         const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
         shBasis(img.normal[3 * p], img.normal[3 * p + 1], img.normal[3 * p + 2], Y);
@@ -345,7 +342,7 @@ export class PhotometricFitter {
       const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
       for (let c = 0; c < 3; c++) {
         const residual = target[3 * p + c] - img.color[3 * p + c];
-        const w = robustWeight(residual);
+        const w = robustWeight(residual, scale2);
         // Irradiance at the pixel: colour / interpolated albedo.
         const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
         const e = a > 1e-6 ? img.color[3 * p + c] / a : 0;
@@ -405,8 +402,9 @@ export class PhotometricFitter {
   }
 }
 
-function robustWeight(residual: number): number {
-  const q = (residual * residual) / (0.15 * 0.15);
+/** Geman–McClure weight of a colour residual; `scale2` is the square of the robustScale option. */
+function robustWeight(residual: number, scale2: number): number {
+  const q = (residual * residual) / scale2;
   return 1 / ((1 + q) * (1 + q));
 }
 
@@ -416,7 +414,7 @@ function robustWeight(residual: number): number {
  * stored pixels), so a large photo is area-averaged like the rendering's supersampled edges, not
  * point-sampled with aliasing. `inside` gets 1 where the pixel's footprint lies within the photo.
  */
-function sampleCrop(photo: RgbImage, scale: number, crop: { x: number; y: number; side: number; size: number }, out: Float32Array, inside: Float32Array): void {
+function sampleCrop(photo: RgbImage, scale: number, crop: Crop, out: Float32Array, inside: Float32Array): void {
   const lut = new Float32Array(256);
   for (let i = 0; i < 256; i++) lut[i] = srgbToLinear(i / 255);
   const { width, height, data } = photo;

@@ -1,11 +1,11 @@
-import type { Camera } from './camera.js';
+import type { Camera } from '../geometry/camera.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { createPhotometricImage, PhotometricRenderer, type PhotometricImage } from '../render/photometric.js';
 import { shBasis } from '../render/spherical-harmonics.js';
-import { landmarkOffset, landmarkOffsets } from './landmark-offsets.js';
-import { choleskySolve } from './linalg.js';
-import { rotateBy } from './rotation.js';
+import type { LandmarkTerm } from './landmark-term.js';
+import { choleskySolve } from '../geometry/linalg.js';
+import { rotateBy } from '../geometry/rotation.js';
 
 /**
  * The geometry step of the photometric fit: Levenberg–Marquardt on pose, identity, expression, SH
@@ -323,99 +323,4 @@ function copyState(from: GeometryState, to: GeometryState): void {
   to.expression.set(from.expression);
   to.sh.set(from.sh);
   to.albedoCoefficients.set(from.albedoCoefficients);
-}
-
-/** The landmark term of the photometric energy, in render pixels, over [δ, t, α, β]. */
-export class LandmarkTerm {
-  private readonly rows: Float64Array;
-  private readonly mean: Float64Array;
-  private readonly points: Float64Array;
-  private readonly valid: Uint8Array;
-  private readonly kId: number;
-  private readonly kEx: number;
-  private readonly X = new Float64Array(3);
-  private readonly ju: Float64Array;
-  private readonly jv: Float64Array;
-  /** 1 / the mean squared distance of the landmarks from their centroid (render pixels⁻²): a scale for weights. */
-  readonly inverseSpread2: number;
-
-  /** `landmarks` in full-image pixels; the render shows the square crop (x, y, side) at `s` render pixels per image pixel. */
-  constructor(model: MorphableModel, vertices: Int32Array, landmarks: ArrayLike<number>, s: number, crop: { x: number; y: number }) {
-    this.kId = model.identity.count;
-    this.kEx = model.expression.count;
-    const K = this.kId + this.kEx, n3 = 3 * model.vertexCount;
-    this.rows = new Float64Array(68 * 3 * K);
-    this.mean = new Float64Array(68 * 3);
-    this.points = new Float64Array(136);
-    this.valid = new Uint8Array(68);
-    this.ju = new Float64Array(6 + K);
-    this.jv = new Float64Array(6 + K);
-    const offsets = landmarkOffsets(model);
-    let cx = 0, cy = 0, count = 0, spread = 0;
-    for (let i = 0; i < 68; i++) {
-      const v = vertices[i];
-      // Landmarks move into render pixels like the camera does (pixel corners shared).
-      this.points[2 * i] = s * (landmarks[2 * i] + 0.5 - crop.x) - 0.5;
-      this.points[2 * i + 1] = s * (landmarks[2 * i + 1] + 0.5 - crop.y) - 0.5;
-      if (v < 0 || !Number.isFinite(this.points[2 * i] + this.points[2 * i + 1])) continue;
-      this.valid[i] = 1;
-      cx += this.points[2 * i]; cy += this.points[2 * i + 1]; count++;
-      for (let c = 0; c < 3; c++) {
-        const row = 3 * v + c, base = (3 * i + c) * K;
-        this.mean[3 * i + c] = model.mean[row] + landmarkOffset(model, offsets, i, v, c);
-        for (let k = 0; k < this.kId; k++) this.rows[base + k] = model.identity.basis[k * n3 + row];
-        for (let k = 0; k < this.kEx; k++) this.rows[base + this.kId + k] = model.expression.basis[k * n3 + row];
-      }
-    }
-    for (let i = 0; i < 68; i++) if (this.valid[i]) spread += (this.points[2 * i] - cx / count) ** 2 + (this.points[2 * i + 1] - cy / count) ** 2;
-    this.inverseSpread2 = count / spread;
-  }
-
-  /**
-   * weight·Σᵢ ‖π(Xᵢ) − xᵢ‖²; adds weight·Jᵀr (half its gradient) to g and weight·JᵀJ to H (P × P,
-   * P ≥ 6 + K) where given, over the first 6 + K parameters [δ, t, α, β].
-   */
-  accumulate(camera: Camera, alpha: Float64Array, beta: Float64Array, weight: number, H: Float64Array | null, g: Float64Array | null, P: number): number {
-    const kId = this.kId, K = kId + this.kEx, r = camera.rotation, t = camera.translation, f = camera.focal;
-    const X = this.X, ju = this.ju, jv = this.jv;
-    let energy = 0;
-    for (let i = 0; i < 68; i++) {
-      if (!this.valid[i]) continue;
-      for (let c = 0; c < 3; c++) {
-        const base = (3 * i + c) * K;
-        let v = this.mean[3 * i + c];
-        for (let k = 0; k < kId; k++) v += this.rows[base + k] * alpha[k];
-        for (let k = kId; k < K; k++) v += this.rows[base + k] * beta[k - kId];
-        X[c] = v;
-      }
-      const px = r[0] * X[0] + r[1] * X[1] + r[2] * X[2], py = r[3] * X[0] + r[4] * X[1] + r[5] * X[2], pz = r[6] * X[0] + r[7] * X[1] + r[8] * X[2];
-      const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]), fd = f / d;
-      const eu = camera.cx + fd * xc - this.points[2 * i], ev = camera.cy - fd * yc - this.points[2 * i + 1];
-      energy += weight * (eu * eu + ev * ev);
-      if (!g) continue;
-      // ∂u/∂Xc = (f/d, 0, f·xc/d²), ∂v/∂Xc = (0, −f/d, −f·yc/d²); δ moves Xc by δ × (R X), t by t.
-      const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
-      ju[0] = uz * py; ju[1] = ux * pz - uz * px; ju[2] = -ux * py;
-      jv[0] = vy * -pz + vz * py; jv[1] = -vz * px; jv[2] = vy * px;
-      ju[3] = ux; ju[4] = 0; ju[5] = uz;
-      jv[3] = 0; jv[4] = vy; jv[5] = vz;
-      const a0 = ux * r[0] + uz * r[6], a1 = ux * r[1] + uz * r[7], a2 = ux * r[2] + uz * r[8];
-      const c0 = vy * r[3] + vz * r[6], c1 = vy * r[4] + vz * r[7], c2 = vy * r[5] + vz * r[8];
-      const base = 3 * i * K;
-      for (let k = 0; k < K; k++) {
-        const b0 = this.rows[base + k], b1 = this.rows[base + K + k], b2 = this.rows[base + 2 * K + k];
-        ju[6 + k] = a0 * b0 + a1 * b1 + a2 * b2;
-        jv[6 + k] = c0 * b0 + c1 * b1 + c2 * b2;
-      }
-      const n = 6 + K;
-      for (let a = 0; a < n; a++) {
-        const wu = weight * ju[a], wv = weight * jv[a];
-        g[a] += wu * eu + wv * ev;
-        if (!H || (wu === 0 && wv === 0)) continue;
-        const row = a * P;
-        for (let b = 0; b < n; b++) H[row + b] += wu * ju[b] + wv * jv[b];
-      }
-    }
-    return energy;
-  }
 }

@@ -3,13 +3,14 @@
  * per frame around the last frame's points; fit pose and expression with the identity (and focal
  * length) fixed once the first good frames agree on them; smooth pose and expression over time.
  */
-import type { FaceLandmarker, RgbImage } from '../detect/face.js';
+import type { FaceLandmarker } from '../detect/face.js';
+import type { RgbImage } from '../render/rgb-image.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
-import { createCamera, type Camera } from './camera.js';
+import { createCamera, type Camera } from '../geometry/camera.js';
 import { landmarkNme } from './fit-result.js';
 import { LandmarkFitter } from './landmark-fit.js';
-import { anglesFromRotation, rotationFromAngles, type PoseAngles } from './rotation.js';
+import { anglesFromRotation, rotationFromAngles, type PoseAngles } from '../geometry/rotation.js';
 import { OneEuroFilter } from './smoothing.js';
 
 export interface VideoFitOptions {

@@ -1,3 +1,6 @@
+import type { MorphableModel } from '../model/morphable-model.js';
+import { vertexNormals } from '../model/normals.js';
+
 /**
  * A mesh ready to write: one evaluated face (or any triangle mesh) with optional per-vertex
  * colours, face-varying UVs and a texture image (already encoded, e.g. PNG).
@@ -11,6 +14,11 @@ export interface Mesh {
   uvs?: Float32Array;
   uvTriangles?: Uint32Array;
   texture?: { png: Uint8Array };
+}
+
+/** A face of `model` (its evaluated positions, 3N in mm) as a mesh to write: the model's triangles and UVs, fresh normals. */
+export function meshFromModel(model: MorphableModel, positions: Float32Array): Mesh {
+  return { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
 }
 
 /**

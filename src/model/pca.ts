@@ -1,4 +1,4 @@
-import { symmetricEigen } from '../fit/linalg.js';
+import { symmetricEigen } from '../geometry/linalg.js';
 import type { LinearBasis } from './morphable-model.js';
 
 /**

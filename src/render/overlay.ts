@@ -1,5 +1,6 @@
-import type { RgbImage } from '../detect/face.js';
-import type { Camera } from '../fit/camera.js';
+import type { RgbImage } from './rgb-image.js';
+import type { Camera } from '../geometry/camera.js';
+import { projectToRaster } from '../geometry/projection.js';
 import { vertexNormals } from '../model/normals.js';
 import { createRasterBuffers, interpolateAt, rasterize } from './rasterize.js';
 
@@ -47,21 +48,10 @@ export function drawOverlay(image: RgbImage, positions: Float32Array, triangles:
   const scale = options.scale ?? 1;
   const opacity = options.opacity ?? 0.6;
   const n = positions.length / 3;
-  const r = camera.rotation, t = camera.translation;
   const screen = new Float32Array(3 * n);
   const cameraSpace = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) {
-    const x = positions[3 * i], y = positions[3 * i + 1], z = positions[3 * i + 2];
-    const xc = r[0] * x + r[1] * y + r[2] * z + t[0];
-    const yc = r[3] * x + r[4] * y + r[5] * z + t[1];
-    const zc = r[6] * x + r[7] * y + r[8] * z + t[2];
-    cameraSpace[3 * i] = xc; cameraSpace[3 * i + 1] = yc; cameraSpace[3 * i + 2] = zc;
-    const d = -zc;
-    // Camera pixels have their centres at integers, the rasteriser's at +0.5: corners are shared.
-    screen[3 * i] = scale * (camera.cx + (camera.focal * xc) / d + 0.5);
-    screen[3 * i + 1] = scale * (camera.cy - (camera.focal * yc) / d + 0.5);
-    screen[3 * i + 2] = d;
-  }
+  // Camera pixels have their centres at integers, the rasteriser's at +0.5: corners are shared.
+  projectToRaster(camera, positions, n, scale, screen, cameraSpace);
   const raster = rasterize(screen, triangles, createRasterBuffers(width, height));
   const normals = vertexNormals(cameraSpace, triangles);
   const out = new Uint8Array(image.data);

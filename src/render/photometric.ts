@@ -1,4 +1,5 @@
-import type { Camera } from '../fit/camera.js';
+import type { Camera } from '../geometry/camera.js';
+import { transformPoints } from '../geometry/projection.js';
 import { accumulateTriangleNormals } from '../model/normals.js';
 import { rasterize, type RasterBuffers } from './rasterize.js';
 import {
@@ -26,7 +27,7 @@ import { SH_K } from './spherical-harmonics.js';
  *   sx = cx + f·Xc.x/d + 0.5, sy = cy − f·Xc.y/d + 0.5, d = −Xc.z (camera pixels have their centres at
  *   integers, the rasteriser's pixel (i, j) at (i + 0.5, j + 0.5): output pixel (i, j) is camera pixel
  *   (u, v) = (i, j)). The render size is the camera's image size: scale a photo's camera with
- *   `scaleCamera` to render smaller.
+ *   `scaleCamera` (geometry/crop.ts) to render smaller.
  * - The rasteriser of rasterize.ts (the one the overlay, preview and UV texture use, so the masks
  *   agree), with depth −1/d (affine in screen space, so the depth test and the depth map are perspective
  *   correct), picks the nearest triangle (a pixel centre on an edge is covered; a tie keeps the earlier triangle); b = (b0, b1, b2) are the screen-space barycentrics of the
@@ -73,7 +74,7 @@ export interface PhotometricGradient {
   albedo: Float64Array;
   /** ∂L/∂sh, 27, the layout of the coefficients (sh[3k + c]). */
   sh: Float64Array;
-  /** ∂L/∂δ for R ← exp([δ]×)·R at δ = 0 (rotateBy in fit/rotation.ts). */
+  /** ∂L/∂δ for R ← exp([δ]×)·R at δ = 0 (rotateBy in geometry/rotation.ts). */
   rotation: Float64Array;
   /** ∂L/∂t, camera-space millimetres. */
   translation: Float64Array;
@@ -99,21 +100,6 @@ export interface PhotometricLossOptions {
   robust?: RobustLoss;
   /** Huber threshold / Geman–McClure scale on the RGB distance (colour units, 0–1); 0.1 by default. */
   scale?: number;
-}
-
-/**
- * The camera for an image scaled by s (e.g. a photo's camera for a 256-pixel render): pixel
- * corners stay shared, so f' = s·f and c' = s·(c + 0.5) − 0.5. Gradients w.r.t. the scaled focal
- * length chain back as ∂L/∂f = s·∂L/∂f'; rotation and translation are unchanged.
- */
-export function scaleCamera(camera: Camera, s: number, out?: Camera): Camera {
-  const o = out ?? { rotation: new Float64Array(9), translation: new Float64Array(3), focal: 0, cx: 0, cy: 0 };
-  o.rotation.set(camera.rotation);
-  o.translation.set(camera.translation);
-  o.focal = camera.focal * s;
-  o.cx = s * (camera.cx + 0.5) - 0.5;
-  o.cy = s * (camera.cy + 0.5) - 0.5;
-  return o;
 }
 
 /**
@@ -228,18 +214,14 @@ export class PhotometricRenderer {
     if (positions.length !== 3 * n || albedo.length !== 3 * n) throw new RangeError(`positions and albedo need ${3 * n} values`);
     if (sh.length !== 27) throw new RangeError('sh needs 27 coefficients (9 per channel)');
     if (out && (out.width !== this.width || out.height !== this.height)) throw new RangeError('output image size differs from the renderer');
-    const r = this.rotation, tr = this.translation;
-    r.set(camera.rotation);
-    tr.set(camera.translation);
+    this.rotation.set(camera.rotation);
+    this.translation.set(camera.translation);
     const f = (this.focal = camera.focal);
     const cx = camera.cx + 0.5, cy = camera.cy + 0.5;
     const cam = this.cameraPositions, screen = this.screen, invD = this.vertexInverseDepth;
+    transformPoints(camera, positions, n, cam);
     for (let i = 0; i < n; i++) {
-      const x = positions[3 * i], y = positions[3 * i + 1], z = positions[3 * i + 2];
-      const xc = r[0] * x + r[1] * y + r[2] * z + tr[0];
-      const yc = r[3] * x + r[4] * y + r[5] * z + tr[1];
-      const zc = r[6] * x + r[7] * y + r[8] * z + tr[2];
-      cam[3 * i] = xc; cam[3 * i + 1] = yc; cam[3 * i + 2] = zc;
+      const xc = cam[3 * i], yc = cam[3 * i + 1], zc = cam[3 * i + 2];
       if (zc < 0) {
         const w = -1 / zc;
         invD[i] = w;

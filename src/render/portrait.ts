@@ -3,9 +3,9 @@
  * with the model's colour (or a skin tone) on a grey background. What `morphable render` draws, and
  * what landmark calibration shows the face detector.
  */
-import type { RgbImage } from '../detect/face.js';
-import { createCamera, type Camera } from '../fit/camera.js';
-import { rotationFromAngles } from '../fit/rotation.js';
+import type { RgbImage } from './rgb-image.js';
+import { createCamera, type Camera } from '../geometry/camera.js';
+import { rotateVector, rotationFromAngles } from '../geometry/rotation.js';
 import { linearToSrgb } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
@@ -40,7 +40,8 @@ export function renderPortrait(model: MorphableModel, identity: ArrayLike<number
   const r = camera.rotation;
   // Put the head's centre on the optical axis at the distance where it fills the frame.
   const distance = (camera.focal * extent) / size;
-  for (let k = 0; k < 3; k++) camera.translation[k] = -(r[3 * k] * centre[0] + r[3 * k + 1] * centre[1] + r[3 * k + 2] * centre[2]);
+  const t = rotateVector(camera.translation, r, centre[0], centre[1], centre[2]);
+  for (let k = 0; k < 3; k++) t[k] = -t[k];
   camera.translation[2] -= distance;
   const albedo = model.color ? model.color.mean : new Float32Array(3 * model.vertexCount).map((_, i) => SKIN[i % 3]);
   const renderer = new PhotometricRenderer(model.triangles, model.vertexCount, size, size);

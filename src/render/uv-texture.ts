@@ -1,5 +1,7 @@
-import type { RgbImage } from '../detect/face.js';
-import type { Camera } from '../fit/camera.js';
+import type { RgbImage } from './rgb-image.js';
+import type { Camera } from '../geometry/camera.js';
+import { projectToRaster, transformPoint } from '../geometry/projection.js';
+import { rotateVector } from '../geometry/rotation.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { vertexNormals } from '../model/normals.js';
 import { createRasterBuffers, rasterize } from './rasterize.js';
@@ -24,14 +26,7 @@ export function unwrapTexture(
   // Visibility: a depth buffer of the whole mesh at the photo's stored resolution.
   const { width, height } = photo;
   const screen = new Float32Array(3 * n);
-  const r = camera.rotation, t = camera.translation;
-  for (let i = 0; i < n; i++) {
-    const x = positions[3 * i], y = positions[3 * i + 1], z = positions[3 * i + 2];
-    const d = -(r[6] * x + r[7] * y + r[8] * z + t[2]);
-    screen[3 * i] = photoScale * (camera.cx + (camera.focal * (r[0] * x + r[1] * y + r[2] * z + t[0])) / d + 0.5);
-    screen[3 * i + 1] = photoScale * (camera.cy - (camera.focal * (r[3] * x + r[4] * y + r[5] * z + t[1])) / d + 0.5);
-    screen[3 * i + 2] = d;
-  }
+  projectToRaster(camera, positions, n, photoScale, screen);
   const depth = rasterize(screen, model.triangles, createRasterBuffers(width, height)).depth;
   const normals = vertexNormals(positions, model.triangles);
 
@@ -71,14 +66,17 @@ export function unwrapTexture(
   return { texture: { width: size, height: size, data }, seen };
 }
 
+// Scratch for sample(): the surface point and its normal in camera space.
+const cameraPoint = new Float64Array(3), cameraNormal = new Float64Array(3);
+
 /** Samples the photo at the surface point (x mirrored when `mirror` is −1) if visible; writes RGB. */
 function sample(surface: Float32Array, at: number, mirror: number, photo: RgbImage, scale: number, camera: Camera, depth: Float32Array, out: Uint8Array, o: number): boolean {
   const x = mirror * surface[at], y = surface[at + 1], z = surface[at + 2];
   const nx = mirror * surface[at + 3], ny = surface[at + 4], nz = surface[at + 5];
-  const r = camera.rotation, t = camera.translation;
-  const xc = r[0] * x + r[1] * y + r[2] * z + t[0], yc = r[3] * x + r[4] * y + r[5] * z + t[1], zc = r[6] * x + r[7] * y + r[8] * z + t[2];
+  const p = transformPoint(cameraPoint, camera, x, y, z), q = rotateVector(cameraNormal, camera.rotation, nx, ny, nz);
+  const xc = p[0], yc = p[1], zc = p[2];
   // Facing the camera: the normal points back along the ray (camera at the origin).
-  const nxc = r[0] * nx + r[1] * ny + r[2] * nz, nyc = r[3] * nx + r[4] * ny + r[5] * nz, nzc = r[6] * nx + r[7] * ny + r[8] * nz;
+  const nxc = q[0], nyc = q[1], nzc = q[2];
   if (nxc * xc + nyc * yc + nzc * zc > -0.2 * Math.hypot(nxc, nyc, nzc) * Math.hypot(xc, yc, zc)) return false;
   const d = -zc;
   const u = scale * (camera.cx + (camera.focal * xc) / d + 0.5), v = scale * (camera.cy - (camera.focal * yc) / d + 0.5);

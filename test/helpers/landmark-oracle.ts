@@ -11,10 +11,10 @@
  * Gauss–Newton from the truth to convergence. Started from the landmark fit's result instead (and run
  * for 12 iterations), it gave the same errors to four digits on the bench's 40 faces, both variants.
  */
-import { projectPoints } from '../../src/fit/camera.js';
+import { projectPoints } from '../../src/geometry/projection.js';
 import { CHIN, OUTLINE_LEFT, OUTLINE_RIGHT } from '../../src/fit/contour.js';
-import { choleskySolve } from '../../src/fit/linalg.js';
-import { rotateBy, rotationDistance } from '../../src/fit/rotation.js';
+import { choleskySolve } from '../../src/geometry/linalg.js';
+import { rotateBy, rotationDistance } from '../../src/geometry/rotation.js';
 import { evaluateShape, evaluateVertices } from '../../src/model/evaluate.js';
 import type { MorphableModel } from '../../src/model/morphable-model.js';
 import { rmsDistance, type SyntheticFace } from './synthetic.js';

@@ -1,4 +1,4 @@
-import { symmetricEigen } from '../../src/fit/linalg.js';
+import { symmetricEigen } from '../../src/geometry/linalg.js';
 
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;

@@ -1,12 +1,14 @@
-import { createCamera, projectPoints } from '../../src/fit/camera.js';
+import { createCamera } from '../../src/geometry/camera.js';
+import { scaleCamera } from '../../src/geometry/crop.js';
+import { projectPoints } from '../../src/geometry/projection.js';
 import { LandmarkFitter } from '../../src/fit/landmark-fit.js';
-import { rotationFromAngles } from '../../src/fit/rotation.js';
+import { rotationFromAngles } from '../../src/geometry/rotation.js';
 import { linearToSrgb, srgbToLinear } from '../../src/model/color.js';
 import { evaluateShape } from '../../src/model/evaluate.js';
 import { componentNorms, type MorphableModel } from '../../src/model/morphable-model.js';
 import { SeededRandom } from '../../src/model/random.js';
 import { submodel } from '../../src/model/submesh.js';
-import { createPhotometricImage, PhotometricRenderer, scaleCamera } from '../../src/render/photometric.js';
+import { createPhotometricImage, PhotometricRenderer } from '../../src/render/photometric.js';
 import { shDirectionalLight, shPeakDirection } from '../../src/render/spherical-harmonics.js';
 import { rmsDistance } from './synthetic.js';
 

@@ -1,6 +1,7 @@
-import { createCamera, projectPoints, type Camera } from '../../src/fit/camera.js';
+import { createCamera, type Camera } from '../../src/geometry/camera.js';
+import { projectPoints } from '../../src/geometry/projection.js';
 import { buildContourLines, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from '../../src/fit/contour.js';
-import { rotationFromAngles } from '../../src/fit/rotation.js';
+import { rotationFromAngles } from '../../src/geometry/rotation.js';
 import { evaluateShape } from '../../src/model/evaluate.js';
 import type { MorphableModel } from '../../src/model/morphable-model.js';
 import { SeededRandom } from '../../src/model/random.js';

@@ -7,12 +7,11 @@ import { InputError } from '../../src/errors.js';
 import { PHOTO_MAX_SIDE } from '../../src/fit/fit-photo.js';
 import { exifFocalPixels, readExif } from '../../src/io/exif.js';
 import { meshToGlb } from '../../src/io/mesh-glb.js';
-import type { Mesh } from '../../src/io/mesh.js';
+import { meshFromModel, type Mesh } from '../../src/io/mesh.js';
 import { meshToObj } from '../../src/io/mesh-obj.js';
 import { decodeModel } from '../../src/io/model-file.js';
 import { evaluateShape } from '../../src/model/evaluate.js';
 import type { MorphableModel } from '../../src/model/morphable-model.js';
-import { vertexNormals } from '../../src/model/normals.js';
 import type { FittedFaceMessage, FromWorker, RgbaFrame, ToWorker, VideoFitMessage } from './protocol.js';
 import { FaceViewer, type Look } from './viewer.js';
 
@@ -413,7 +412,7 @@ function showPose(yaw: number, pitch: number, roll: number, translation: ArrayLi
 function currentMesh(): Mesh | undefined {
   if (!model || !current) return undefined;
   const positions = evaluateShape(model, current.identity, current.expression);
-  return { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
+  return meshFromModel(model, positions);
 }
 
 async function download(kind: 'obj' | 'glb'): Promise<void> {

@@ -1,6 +1,6 @@
 /** Messages between the page (main.ts) and the worker (worker.ts) that does all the fitting. */
 import type { FaceFitReport, FocalSource } from '../../src/fit/fit-result.js';
-import type { PoseAngles } from '../../src/fit/rotation.js';
+import type { PoseAngles } from '../../src/geometry/rotation.js';
 
 /** Pixels as the page hands them over: RGBA, as canvases give them. */
 export interface RgbaFrame {

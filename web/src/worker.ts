@@ -5,7 +5,8 @@
  */
 import * as faceapi from '@vladmandic/face-api';
 import { createFaceApiLandmarker } from '../../src/detect/face-api-landmarker.js';
-import type { FaceLandmarker, RgbImage } from '../../src/detect/face.js';
+import type { FaceLandmarker } from '../../src/detect/face.js';
+import type { RgbImage } from '../../src/render/rgb-image.js';
 import { InputError } from '../../src/errors.js';
 import { PhotoFitter, rejectionMessage } from '../../src/fit/fit-photo.js';
 import { VideoFaceFitter } from '../../src/fit/video-fit.js';

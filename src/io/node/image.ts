@@ -1,9 +1,9 @@
 /**
- * Photos in and out as 8-bit sRGB RGB (the RgbImage of detect/face.ts), with sharp.
+ * Photos in and out as 8-bit sRGB RGB (the RgbImage of render/rgb-image.ts), with sharp.
  */
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { RgbImage } from '../../detect/face.js';
+import type { RgbImage } from '../../render/rgb-image.js';
 import { InputError } from '../../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 

@@ -26,6 +26,14 @@ export function rotationFromAngles(yaw: number, pitch: number, roll: number, out
   return out;
 }
 
+/** out = R·(x, y, z) for a row-major 3×3 R. Returns out. */
+export function rotateVector(out: Float64Array, r: ArrayLike<number>, x: number, y: number, z: number): Float64Array {
+  out[0] = r[0] * x + r[1] * y + r[2] * z;
+  out[1] = r[3] * x + r[4] * y + r[5] * z;
+  out[2] = r[6] * x + r[7] * y + r[8] * z;
+  return out;
+}
+
 /** Inverse of rotationFromAngles, degrees. */
 export function anglesFromRotation(r: Float64Array): PoseAngles {
   const pitch = Math.asin(Math.max(-1, Math.min(1, -r[5])));

@@ -15,10 +15,10 @@ export function fetchedModelPath(): string {
 
 /**
  * The compact ICT-FaceKit face + head model shipped in the package (models/, see its README): from
- * dist/src/cli/ once built, from src/cli/ when run from source (the web app's Vite config).
+ * dist/src/io/node/ once built, from src/io/node/ when run from source (the web app's Vite config).
  */
 export function embeddedModelPath(): string {
-  const candidates = ['../../../models/ict-facekit-face-head.glb', '../../models/ict-facekit-face-head.glb'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const candidates = ['../../../../models/ict-facekit-face-head.glb', '../../../models/ict-facekit-face-head.glb'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
 

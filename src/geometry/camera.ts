@@ -35,19 +35,6 @@ export function defaultFocal(width: number, height: number): number {
   return 3 * Math.max(width, height);
 }
 
-/** Projects n points (xyz, model space) to the image (xy pixels). */
-export function projectPoints(camera: Camera, points: ArrayLike<number>, n: number, out: Float64Array | Float32Array): void {
-  const r = camera.rotation, t = camera.translation, f = camera.focal;
-  for (let i = 0; i < n; i++) {
-    const x = points[3 * i], y = points[3 * i + 1], z = points[3 * i + 2];
-    const xc = r[0] * x + r[1] * y + r[2] * z + t[0];
-    const yc = r[3] * x + r[4] * y + r[5] * z + t[1];
-    const d = -(r[6] * x + r[7] * y + r[8] * z + t[2]);
-    out[2 * i] = camera.cx + (f * xc) / d;
-    out[2 * i + 1] = camera.cy - (f * yc) / d;
-  }
-}
-
 /** Column-major 4×4 model → camera matrix (three.js `Matrix4.fromArray`, gl-matrix layout). */
 export function modelViewMatrix(camera: Camera): number[] {
   const r = camera.rotation, t = camera.translation;
