@@ -8,7 +8,8 @@
  * - the barycentrics of a fixed pixel centre as functions of the triangle's screen corners: their
  *   gradient (`barycentricBackward`) and forward-mode derivative (`barycentricDerivative`).
  * Per-vertex attributes are xyz/RGB triplets (stride 3); screen positions are x, y, depth (stride 3),
- * their gradients x, y (stride 2). One pixel at a time, into named fields: no allocation.
+ * their gradients x, y (stride 2). One pixel at a time, into named slots: no allocation. The photometric
+ * renderer's per-pixel loops fuse these steps (photometric.ts says why); the tests check both.
  */
 
 /**
@@ -16,9 +17,9 @@
  * `interpolatePixel` fills barycentrics b0…b2 (b0 = 1 − b1 − b2), the unit normal n = m/|m| of the
  * blended vertex normals m = Σ b_i·n_i and 1/|m| (0 where m = 0), and the blended albedo ρ per channel;
  * `shadePixel` (sh-shading.ts) the SH basis values Y1…Y8 at n (Y0 is the constant SH_K[0]) and the
- * irradiance E per channel (the colour is ρ·E). A typed array with named slots rather than an object,
- * and no doubles passed as arguments: the steps are too large for V8 to inline, and a double
- * argument or field would be boxed per pixel.
+ * irradiance E per channel (the colour is ρ·E). A typed array with named slots rather than an object
+ * with fields, and no doubles as arguments, so that a step called per pixel (too large for V8 to
+ * inline) boxes no numbers.
  */
 export type PixelShading = Float64Array;
 export const PX_B0 = 0, PX_B1 = 1, PX_B2 = 2, PX_NX = 3, PX_NY = 4, PX_NZ = 5, PX_INV_LENGTH = 6;
