@@ -54,7 +54,9 @@ export async function detectionBench(shared: string): Promise<string> {
             nme51.push(nme(points, truth.landmarks, 17));
           }
         }
-        const row = `| ${variant.label}${variant.isDefault ? ' **(default)**' : ''} | ${size.label} | ${median(nme68).toFixed(2)} / ${mean(nme68).toFixed(2)} | ${median(nme51).toFixed(2)} | ${missed} | ${median(ms).toFixed(0)} ms |`;
+        const row = `| ${variant.label}${variant.isDefault ? ' **(default)**' : ''} | ${size.label} `
+          + `| ${median(nme68).toFixed(2)} / ${mean(nme68).toFixed(2)} | ${median(nme51).toFixed(2)} | ${missed} `
+          + `| ${median(ms).toFixed(0)} ms |`;
         console.log(`  ${row}`);
         rows.push(row);
       }
@@ -66,28 +68,29 @@ export async function detectionBench(shared: string): Promise<string> {
   return [
     `${faces.length} annotated faces in ${photos.size} photos of faces-68 (full size: 300×450 to 2517×1836 px). `
       + 'Ground truth: the .pts values minus 1. NME: mean point distance / distance of ground-truth points 37 and 46 '
-      + '(outer eye corners, 1-based), in %; NME 51 uses points 18-68. Each ground-truth face is matched to the detection '
-      + 'whose box overlaps its landmark box most; none overlapping counts as missed. Time: `detect()` alone (detector, '
-      + 'landmark passes, tensor conversion; the photo already decoded), median over the photos after warm-up, tfjs wasm '
-      + 'backend, one thread.',
+      + '(outer eye corners, 1-based), in %; NME 51 uses points 18-68. Each ground-truth face is matched to the '
+      + 'detection whose box overlaps its landmark box most; none overlapping counts as missed. Time: `detect()` '
+      + 'alone (detector, landmark passes, tensor conversion; the photo already decoded), median over the photos '
+      + 'after warm-up, tfjs wasm backend, one thread.',
     '',
     '| face-api 1.7.15 variant | photo size | NME 68 median / mean | NME 51 median | faces missed | time per photo |',
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    'The TinyFaceDetector runs twice, at 416 and 224 px, because at 416 alone it misses faces that fill more than about '
-      + 'half of the photo (401 of train-300w\'s 1,955 crops; 35 with both sizes). The refine pass runs the landmark net '
-      + 'again on a box derived from the first landmarks. All rows include a bias correction measured on train-300w '
-      + '(about 1 % of the box, up and left). For reference, face-api\'s own pipeline with the same nets '
+    'The TinyFaceDetector runs twice, at 416 and 224 px, because at 416 alone it misses faces that fill more '
+      + 'than about half of the photo (401 of train-300w\'s 1,955 crops; 35 with both sizes). The refine pass runs '
+      + 'the landmark net again on a box derived from the first landmarks. All rows include a bias correction '
+      + 'measured on train-300w (about 1 % of the box, up and left). For reference, face-api\'s own pipeline with '
+      + 'the same nets '
       + '(`detectAllFaces(tensor, TinyFaceDetectorOptions({ inputSize: 416 })).withFaceLandmarks()`, no correction) '
       + 'measured 4.56 / 5.09 NME 68, 0 missed, on full-size photos here, as in peers.md.',
     'Fitting target: ≤ 150 ms per 640-px photo, detection included.',
     '',
     '@vladmandic/human\'s face mesh was not measured here: it would add a second large tfjs-based dependency whose '
-      + 'package exports map is broken in Node, whose default wasm and model paths point at the network, whose attention '
-      + 'model needs a float cast around BatchMatMul on wasm, and whose 478 points need a mapping to the 68 iBUG points. '
-      + 'shared/notes/peers.md measured it on the same faces: NME 68 5.07 / 6.12 (median / mean), NME 51 4.03, 0 missed, '
-      + '71 ms per photo; face-api\'s TinyFaceDetector + full net, as face-api runs it, measured 4.56 / 5.09, 3.60, '
-      + '0 missed, 85 ms there.',
+      + 'package exports map is broken in Node, whose default wasm and model paths point at the network, whose '
+      + 'attention model needs a float cast around BatchMatMul on wasm, and whose 478 points need a mapping to the '
+      + '68 iBUG points. shared/notes/peers.md measured it on the same faces: NME 68 5.07 / 6.12 (median / mean), '
+      + 'NME 51 4.03, 0 missed, 71 ms per photo; face-api\'s TinyFaceDetector + full net, as face-api runs it, '
+      + 'measured 4.56 / 5.09, 3.60, 0 missed, 85 ms there.',
   ].join('\n');
 }

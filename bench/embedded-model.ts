@@ -71,14 +71,22 @@ try {
 
   say('', '| | full precision (`model fetch`) | compact (models/) |', '|---|---|---|');
   say(`| file size | ${(fullBytes.length / 1e6).toFixed(2)} MB | ${(embeddedBytes.length / 1e6).toFixed(2)} MB |`);
-  say(`| gzip -9 (as in an npm tarball) | ${(gzipSync(fullBytes, { level: 9 }).length / 1e6).toFixed(2)} MB | ${(gzipSync(embeddedBytes, { level: 9 }).length / 1e6).toFixed(2)} MB |`);
-  say(`| read + decode, median of 20 | ${time(20, () => decodeModel(readFileSync(fullFile), fullFile)).toFixed(1)} ms | ${time(20, () => decodeModel(readFileSync(embeddedFile), embeddedFile)).toFixed(1)} ms |`);
+  say(`| gzip -9 (as in an npm tarball) | ${(gzipSync(fullBytes, { level: 9 }).length / 1e6).toFixed(2)} MB `
+    + `| ${(gzipSync(embeddedBytes, { level: 9 }).length / 1e6).toFixed(2)} MB |`);
+  say(`| read + decode, median of 20 | ${time(20, () => decodeModel(readFileSync(fullFile), fullFile)).toFixed(1)} ms `
+    + `| ${time(20, () => decodeModel(readFileSync(embeddedFile), embeddedFile)).toFixed(1)} ms |`);
 
   const recompact = await encodeModel(full, { compact: true });
   const step = JSON.parse(new TextDecoder().decode(embeddedBytes.subarray(20, 20 + new DataView(embeddedBytes.buffer, embeddedBytes.byteOffset).getUint32(12, true)))).extras.morphable.quantization.step as number;
-  say('', `Quantisation step ${step.toFixed(5)} mm (largest |value| / 32767). Largest error against the full-precision model:`, '',
-    '| mean shape | identity components | expression components | landmark offsets | rebuilt from the archive = file in models/ |', '|---|---|---|---|---|');
-  say(`| ${maxDifference(full.mean, embedded.mean).toFixed(4)} mm | ${maxDifference(full.identity.basis, embedded.identity.basis).toFixed(4)} mm | ${maxDifference(full.expression.basis, embedded.expression.basis).toFixed(4)} mm | ${maxDifference(full.landmarks.ibug68.offsets!, embedded.landmarks.ibug68.offsets!).toFixed(4)} mm | ${Buffer.from(recompact).equals(embeddedBytes) ? 'yes, byte for byte' : 'NO'} |`);
+  say('', `Quantisation step ${step.toFixed(5)} mm (largest |value| / 32767). `
+    + 'Largest error against the full-precision model:', '',
+    '| mean shape | identity components | expression components | landmark offsets '
+    + '| rebuilt from the archive = file in models/ |', '|---|---|---|---|---|');
+  say(`| ${maxDifference(full.mean, embedded.mean).toFixed(4)} mm `
+    + `| ${maxDifference(full.identity.basis, embedded.identity.basis).toFixed(4)} mm `
+    + `| ${maxDifference(full.expression.basis, embedded.expression.basis).toFixed(4)} mm `
+    + `| ${maxDifference(full.landmarks.ibug68.offsets!, embedded.landmarks.ibug68.offsets!).toFixed(4)} mm `
+    + `| ${Buffer.from(recompact).equals(embeddedBytes) ? 'yes, byte for byte' : 'NO'} |`);
 
   // Synthetic faces from the full model's prior (as bench/fitting.ts), fitted with each model.
   const fitters = [new LandmarkFitter(bare(full)), new LandmarkFitter(bare(embedded))];
@@ -96,7 +104,8 @@ try {
       mm.push(rmsDistance(shape, truth.shape, full.regions.face));
       ratio.push(mm[i] / rmsDistance(full.mean, truth.shape, full.regions.face));
     }
-    say(`| ${m ? 'compact' : 'full precision'} | ${mean(pose).toFixed(3)}° / ${Math.max(...pose).toFixed(3)}° | ${mean(ratio).toFixed(4)} | ${mean(mm).toFixed(3)} mm |`);
+    say(`| ${m ? 'compact' : 'full precision'} | ${mean(pose).toFixed(3)}° / ${Math.max(...pose).toFixed(3)}° `
+      + `| ${mean(ratio).toFixed(4)} | ${mean(mm).toFixed(3)} mm |`);
   }
 
   // faces-68: the whole `morphable fit` pipeline (detection, landmark fit, photometric fit) with each model.
@@ -118,15 +127,21 @@ try {
     }
     meshDiff.push(rmsDistance(fits[0].positions, fits[1].positions, full.regions.face));
     lmMeshDiff.push(rmsDistance(lmFits[0].positions, lmFits[1].positions, full.regions.face));
-    console.log(`${face.name}: NME ${nmes[0].at(-1)!.toFixed(3)}% / ${nmes[1].at(-1)!.toFixed(3)}%, meshes ${meshDiff.at(-1)!.toFixed(3)} mm apart`);
+    console.log(`${face.name}: NME ${nmes[0].at(-1)!.toFixed(3)}% / ${nmes[1].at(-1)!.toFixed(3)}%, `
+      + `meshes ${meshDiff.at(-1)!.toFixed(3)} mm apart`);
   }
   landmarker.dispose();
   const pct = (v: number[]) => `${mean(v).toFixed(3)}% / ${median(v).toFixed(3)}%`;
   say('', `### faces-68 (${nmes[0].length} of ${faces.length} faces detected): \`morphable fit\`'s pipeline with each model`, '',
-    '| | NME mean / median, full precision | NME mean / median, compact | largest NME difference on one face | face-region RMS distance between the two fitted meshes: mean / max |', '|---|---|---|---|---|');
+    '| | NME mean / median, full precision | NME mean / median, compact | largest NME difference on one face '
+    + '| face-region RMS distance between the two fitted meshes: mean / max |', '|---|---|---|---|---|');
   const diff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-  say(`| landmark fit only (\`--no-photometric\`) | ${pct(lmNmes[0])} | ${pct(lmNmes[1])} | ${diff(lmNmes[0], lmNmes[1]).toFixed(3)} points of % | ${mean(lmMeshDiff).toFixed(3)} / ${Math.max(...lmMeshDiff).toFixed(3)} mm |`);
-  say(`| with the photometric fit (default) | ${pct(nmes[0])} | ${pct(nmes[1])} | ${diff(nmes[0], nmes[1]).toFixed(3)} points of % | ${mean(meshDiff).toFixed(3)} / ${Math.max(...meshDiff).toFixed(3)} mm |`);
+  say(`| landmark fit only (\`--no-photometric\`) | ${pct(lmNmes[0])} | ${pct(lmNmes[1])} `
+    + `| ${diff(lmNmes[0], lmNmes[1]).toFixed(3)} points of % `
+    + `| ${mean(lmMeshDiff).toFixed(3)} / ${Math.max(...lmMeshDiff).toFixed(3)} mm |`);
+  say(`| with the photometric fit (default) | ${pct(nmes[0])} | ${pct(nmes[1])} `
+    + `| ${diff(nmes[0], nmes[1]).toFixed(3)} points of % `
+    + `| ${mean(meshDiff).toFixed(3)} / ${Math.max(...meshDiff).toFixed(3)} mm |`);
   say('', `load average at end: ${load()}`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -48,15 +48,19 @@ export async function fittingBench(model: MorphableModel, calibrated: MorphableM
     const result = synthetic(expressions);
     const { pose, ratio } = result;
     if (expressions === 0) neutral = result;
-    const row = `| identity from the prior${expressions ? `, ${expressions} random blendshapes` : ', neutral'} | ${median(pose).toFixed(2)}° / ${mean(pose).toFixed(2)}° / ${Math.max(...pose).toFixed(2)}° | ${mean(ratio).toFixed(2)} / ${median(ratio).toFixed(2)} |`;
+    const row = `| identity from the prior${expressions ? `, ${expressions} random blendshapes` : ', neutral'} `
+      + `| ${median(pose).toFixed(2)}° / ${mean(pose).toFixed(2)}° / ${Math.max(...pose).toFixed(2)}° `
+      + `| ${mean(ratio).toFixed(2)} / ${median(ratio).toFixed(2)} |`;
     lines.push(row);
     log(row);
   }
   // What a fit told the true landmark vertices reaches on the same neutral faces (test/helpers/landmark-oracle.ts).
-  lines.push('', 'The same 40 neutral faces fitted by a MAP estimator that is told the true vertex of every landmark (pose and all 100 identity modes, the true noise level, no expressions; test/helpers/landmark-oracle.ts):', '',
+  lines.push('', 'The same 40 neutral faces fitted by a MAP estimator that is told the true vertex of every landmark '
+    + '(pose and all 100 identity modes, the true noise level, no expressions; test/helpers/landmark-oracle.ts):', '',
     '| | face-region 3D error vs the mean face: mean | pose error mean / max | faces with pose error > 2° |', '|---|---|---|---|');
   const oracleRow = (name: string, ratio: number[], pose: number[]) => {
-    const row = `| ${name} | ${mean(ratio).toFixed(2)} | ${mean(pose).toFixed(2)}° / ${Math.max(...pose).toFixed(2)}° | ${pose.filter((p) => p > 2).length} of ${pose.length} |`;
+    const row = `| ${name} | ${mean(ratio).toFixed(2)} | ${mean(pose).toFixed(2)}° / ${Math.max(...pose).toFixed(2)}° `
+      + `| ${pose.filter((p) => p > 2).length} of ${pose.length} |`;
     lines.push(row);
     log(row);
   };
@@ -118,15 +122,22 @@ export async function fittingBench(model: MorphableModel, calibrated: MorphableM
   lines.push('', `### faces-68 (${faces.length} faces, ${model.name})`, '',
     'NME = mean point-to-point error / distance between the outer eye corners (iBUG 37 and 46), all 68 points.', '',
     '| | mean | median | max |', '|---|---|---|---|',
-    `| (a) detected landmarks vs ground truth (${a.length} found, ${missed} missed) | ${pct(mean(a))} | ${pct(median(a))} | ${pct(Math.max(...a))} |`,
-    `| (b) model fitted to the ground truth, fitted landmarks vs ground truth | ${pct(mean(b))} | ${pct(median(b))} | ${pct(Math.max(...b))} |`,
-    `| (c) model fitted to the detections, fitted landmarks vs ground truth | ${pct(mean(c))} | ${pct(median(c))} | ${pct(Math.max(...c))} |`,
-    '', 'Landmarks calibrated to the detector (model offsets from renders, fit/landmark-calibration.ts) against the model\'s bare landmark vertices. These photos are mostly frontal portraits; the fitted pitch (> 0: looking down) is the measure of the bias the calibration removes (there is no ground-truth pose here).', '',
+    `| (a) detected landmarks vs ground truth (${a.length} found, ${missed} missed) `
+    + `| ${pct(mean(a))} | ${pct(median(a))} | ${pct(Math.max(...a))} |`,
+    '| (b) model fitted to the ground truth, fitted landmarks vs ground truth '
+    + `| ${pct(mean(b))} | ${pct(median(b))} | ${pct(Math.max(...b))} |`,
+    '| (c) model fitted to the detections, fitted landmarks vs ground truth '
+    + `| ${pct(mean(c))} | ${pct(median(c))} | ${pct(Math.max(...c))} |`,
+    '', 'Landmarks calibrated to the detector (model offsets from renders, fit/landmark-calibration.ts) '
+    + 'against the model\'s bare landmark vertices. These photos are mostly frontal portraits; the fitted pitch '
+    + '(> 0: looking down) is the measure of the bias the calibration removes (there is no ground-truth pose here).', '',
     '| | (b) NME mean | mean fitted pitch, fit to ground truth | mean fitted pitch, fit to detections |', '|---|---|---|---|',
     `| bare landmark vertices | ${pct(mean(bPlain))} | ${mean(pitchPlain).toFixed(1)}° | |`,
-    `| calibrated landmarks **(default after \`model fetch\`)** | ${pct(mean(b))} | ${mean(pitchB).toFixed(1)}° | ${mean(pitchC).toFixed(1)}° |`,
+    '| calibrated landmarks **(default after `model fetch`)** '
+    + `| ${pct(mean(b))} | ${mean(pitchB).toFixed(1)}° | ${mean(pitchC).toFixed(1)}° |`,
     '', '| speed | median |', '|---|---|',
-    `| landmark fit alone (pose + identity + expression + contour, to convergence), ${model.identity.count}+${model.expression.count} components | ${median(fitMs).toFixed(2)} ms |`,
+    '| landmark fit alone (pose + identity + expression + contour, to convergence), '
+    + `${model.identity.count}+${model.expression.count} components | ${median(fitMs).toFixed(2)} ms |`,
     `| whole photo at 640 px: decode + resize, detect + 68 landmarks, fit | ${median(photoMs).toFixed(1)} ms |`,
     '');
   log(`fit alone ${median(fitMs).toFixed(2)} ms; photo at 640 px ${median(photoMs).toFixed(1)} ms`);

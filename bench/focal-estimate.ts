@@ -6,7 +6,8 @@
  * length (the default: a prior at 3 × the long side) and with the true one.
  * Reports per true focal: the estimate / truth, and the errors in distance and yaw.
  *
- * Usage: npx tsx bench/focal-estimate.ts MODEL.glb [faces per focal, default 40] [focal prior weight, default the fitter's]
+ * Usage: npx tsx bench/focal-estimate.ts MODEL.glb [faces per focal, default 40]
+ *   [focal prior weight, default the fitter's]
  */
 import { readFileSync } from 'node:fs';
 import { createCamera, defaultFocal } from '../src/geometry/camera.js';
@@ -31,7 +32,8 @@ const FACE_PX = 250, FACE_MM = 150;
 
 const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s[s.length >> 1]; };
 console.log(`default focal: ${defaultFocal(width, height) / longSide} × long side; ${perFocal} faces per focal length`);
-console.log('| true focal | estimate / truth (median, 10–90 %) | distance error, estimated focal | distance error, true focal | |yaw error|, estimated | |yaw error|, true |');
+console.log('| true focal | estimate / truth (median, 10–90 %) | distance error, estimated focal '
+  + '| distance error, true focal | |yaw error|, estimated | |yaw error|, true |');
 console.log('|---|---|---|---|---|---|');
 for (const k of [1, 2, 3, 5]) {
   const random = new SeededRandom(100 + k);
@@ -60,5 +62,8 @@ for (const k of [1, 2, 3, 5]) {
   }
   const sorted = [...ratio].sort((a, b) => a - b);
   const pct = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(0)} %`;
-  console.log(`| ${k} × long side | ${median(ratio).toFixed(2)} (${sorted[Math.floor(0.1 * sorted.length)].toFixed(2)}–${sorted[Math.floor(0.9 * sorted.length)].toFixed(2)}) | ${pct(median(distEst))} | ${pct(median(distTrue))} | ${median(yawEst).toFixed(1)}° | ${median(yawTrue).toFixed(1)}° |`);
+  console.log(`| ${k} × long side | ${median(ratio).toFixed(2)} `
+    + `(${sorted[Math.floor(0.1 * sorted.length)].toFixed(2)}–${sorted[Math.floor(0.9 * sorted.length)].toFixed(2)}) `
+    + `| ${pct(median(distEst))} | ${pct(median(distTrue))} `
+    + `| ${median(yawEst).toFixed(1)}° | ${median(yawTrue).toFixed(1)}° |`);
 }

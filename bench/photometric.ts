@@ -15,7 +15,10 @@ import { createPhotometricGradient, createPhotometricImage, PhotometricRenderer 
 import { annotatedFaces, mean, median, nme } from './faces68.js';
 import { albedoArray, photometricErrors, skinAlbedo, syntheticPhoto, withColourModel } from '../test/helpers/synthetic-photo.js';
 
-/** `model` for faces-68 (calibrated landmarks) and the renderer; `synthetic` (bare landmark vertices, as the synthetic landmarks are) for the synthetic face. */
+/**
+ * `model` for faces-68 (calibrated landmarks) and the renderer; `synthetic` (bare landmark vertices, as the
+ * synthetic landmarks are) for the synthetic face.
+ */
 export async function photometricBench(model: MorphableModel, synthetic: MorphableModel, faces68: string, log: (line: string) => void): Promise<string> {
   const lines: string[] = [];
   // Renderer speed on the face region.
@@ -39,18 +42,25 @@ export async function photometricBench(model: MorphableModel, synthetic: Morphab
   const column = new Float64Array(3 * 256 * 256);
   renderer.render(face.mean, camera, albedo, sh);
   const derivativeMs = time(100, () => renderer.colorDerivative(face.identity.basis.subarray(0, 3 * face.vertexCount), null, null, column));
-  lines.push(`| renderer (ICT face region, ${face.vertexCount} vertices, ${face.triangles.length / 3} triangles, 256×256) | median | per second |`, '|---|---|---|',
+  lines.push(`| renderer (ICT face region, ${face.vertexCount} vertices, ${face.triangles.length / 3} triangles, 256×256) `
+    + '| median | per second |', '|---|---|---|',
     `| render: colour, mask, depth, normals | ${renderMs.toFixed(2)} ms | ${Math.round(1000 / renderMs)} |`,
-    `| render + robust photometric loss + analytic gradients (positions, albedo, light, camera) | ${gradientMs.toFixed(2)} ms | ${Math.round(1000 / gradientMs)} |`,
-    `| colour derivative along one identity component (a Jacobian column for Gauss–Newton) | ${derivativeMs.toFixed(2)} ms | ${Math.round(1000 / derivativeMs)} |`, '');
-  log(`render ${renderMs.toFixed(2)} ms, render+gradient ${gradientMs.toFixed(2)} ms, colour derivative ${derivativeMs.toFixed(2)} ms`);
+    '| render + robust photometric loss + analytic gradients (positions, albedo, light, camera) '
+    + `| ${gradientMs.toFixed(2)} ms | ${Math.round(1000 / gradientMs)} |`,
+    '| colour derivative along one identity component (a Jacobian column for Gauss–Newton) '
+    + `| ${derivativeMs.toFixed(2)} ms | ${Math.round(1000 / derivativeMs)} |`, '');
+  log(`render ${renderMs.toFixed(2)} ms, render+gradient ${gradientMs.toFixed(2)} ms, `
+    + `colour derivative ${derivativeMs.toFixed(2)} ms`);
 
   // Faces rendered from known coefficients, light and pose (the tests' synthetic photo, 7 identities).
   const skin = skinAlbedo(synthetic), { coloured, albedoOf } = withColourModel(synthetic);
   const seeds = [21, 22, 23, 24, 25, 26, 27];
-  lines.push(`### Synthetic faces: 3D shape and light recovered (${seeds.length} identities drawn at 0.8 σ, jawOpen 0.3, 20° yaw, lit from the upper left; 512-pixel renders)`, '',
-    'Face-region 3D error as a ratio to the mean face\'s (target ≤ 0.30), after the landmark fit and after the photometric fit.', '',
-    '| albedo | landmark fit: mean | photometric: mean / max | light direction error: mean | photometric fit time: median |', '|---|---|---|---|---|');
+  lines.push(`### Synthetic faces: 3D shape and light recovered (${seeds.length} identities drawn at 0.8 σ, jawOpen 0.3, `
+    + '20° yaw, lit from the upper left; 512-pixel renders)', '',
+    'Face-region 3D error as a ratio to the mean face\'s (target ≤ 0.30), '
+    + 'after the landmark fit and after the photometric fit.', '',
+    '| albedo | landmark fit: mean | photometric: mean / max | light direction error: mean '
+    + '| photometric fit time: median |', '|---|---|---|---|---|');
   for (const [name, fitModel, albedoOfTruth, options] of [
     ['unknown, per-vertex (ICT; Adam)', synthetic, skin, {}],
     ['known (ICT; Levenberg–Marquardt)', synthetic, skin, { albedo: albedoArray(synthetic, skin) }],
@@ -68,7 +78,8 @@ export async function photometricBench(model: MorphableModel, synthetic: Morphab
       after.push(e.after / e.meanFace);
       degrees.push(e.light);
     }
-    const row = `| ${name} | ${mean(before).toFixed(2)} | **${mean(after).toFixed(2)}** / ${Math.max(...after).toFixed(2)} | ${mean(degrees).toFixed(1)}° | ${median(seconds).toFixed(2)} s |`;
+    const row = `| ${name} | ${mean(before).toFixed(2)} | **${mean(after).toFixed(2)}** / ${Math.max(...after).toFixed(2)} `
+      + `| ${mean(degrees).toFixed(1)}° | ${median(seconds).toFixed(2)} s |`;
     lines.push(row);
     log(row);
   }
@@ -90,14 +101,19 @@ export async function photometricBench(model: MorphableModel, synthetic: Morphab
     before.push(pfit.rmseBefore); after.push(pfit.rmseAfter);
     nmeBefore.push(nme(lfit.fittedLandmarks, f.landmarks)); nmeAfter.push(nme(projected, f.landmarks));
     if (pfit.rmseAfter < pfit.rmseBefore) improved++;
-    const row = `| ${f.name} | ${pfit.rmseBefore.toFixed(4)} | ${pfit.rmseAfter.toFixed(4)} | ${nmeBefore[nmeBefore.length - 1].toFixed(2)}% | ${nmeAfter[nmeAfter.length - 1].toFixed(2)}% | ${Math.round(ms[ms.length - 1])} ms |`;
+    const row = `| ${f.name} | ${pfit.rmseBefore.toFixed(4)} | ${pfit.rmseAfter.toFixed(4)} `
+      + `| ${nmeBefore[nmeBefore.length - 1].toFixed(2)}% | ${nmeAfter[nmeAfter.length - 1].toFixed(2)}% `
+      + `| ${Math.round(ms[ms.length - 1])} ms |`;
     rows.push(row);
     log(row);
   }
   lines.push(`### faces-68: fitted to the ground-truth landmarks, then photometric (${model.name})`, '',
-    `RMSE over the rendered face pixels (sRGB, 0–1), both with albedo and light fitted; NME of the fitted model landmarks vs ground truth.`, '',
+    'RMSE over the rendered face pixels (sRGB, 0–1), both with albedo and light fitted; '
+    + 'NME of the fitted model landmarks vs ground truth.', '',
     '| | RMSE landmark fit | RMSE photometric | NME landmark fit | NME photometric | photometric fit time |', '|---|---|---|---|---|---|',
-    `| **mean** | **${mean(before).toFixed(4)}** | **${mean(after).toFixed(4)}** | **${mean(nmeBefore).toFixed(2)}%** | **${mean(nmeAfter).toFixed(2)}%** | **median ${Math.round(median(ms))} ms** |`,
+    `| **mean** | **${mean(before).toFixed(4)}** | **${mean(after).toFixed(4)}** `
+    + `| **${mean(nmeBefore).toFixed(2)}%** | **${mean(nmeAfter).toFixed(2)}%** `
+    + `| **median ${Math.round(median(ms))} ms** |`,
     ...rows, '', `Photometric RMSE lower than after the landmark fit on ${improved} of ${before.length} faces.`, '');
   return lines.join('\n');
 }

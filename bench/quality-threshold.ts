@@ -80,7 +80,8 @@ for (let i = 0; i < faces.length; i += step) {
   }
 }
 landmarker.dispose();
-console.log(`\nB. ${detected.length} train-300w faces from the detector's landmarks, every ${step}th photo (${missed} not detected at score ≥ 0.5; ${((performance.now() - t) / 1000).toFixed(1)} s for B and C)`);
+console.log(`\nB. ${detected.length} train-300w faces from the detector's landmarks, every ${step}th photo `
+  + `(${missed} not detected at score ≥ 0.5; ${((performance.now() - t) / 1000).toFixed(1)} s for B and C)`);
 summarise(detected);
 console.log(`\nC. ${nonFaces.length} detections (score ≥ ${minScore}) on the same photos with the face painted over`);
 summarise(nonFaces);
@@ -140,7 +141,10 @@ function summarise(list: Scored[]): void {
   console.log(`  lowest: ${worst.map((s) => `${s.name} ${s.score.toFixed(2)} (${s.worst})`).join(', ')}`);
 }
 
-/** The photo with the face's landmark box (grown by 15 %, and up by 60 % of its height for the forehead) in its mean colour. */
+/**
+ * The photo with the face's landmark box (grown by 15 %, and up by 60 % of its height for the forehead) in its
+ * mean colour.
+ */
 function maskFace(image: RgbImage, landmarks: Float32Array): RgbImage {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (let i = 0; i < 68; i++) {

@@ -120,7 +120,8 @@ const load = `load average ${loadAtStart.toFixed(2)} at the start, ${loadavg()[0
 const lines = [
   '# Benchmark results',
   '',
-  `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpu}, ${cpus().length} cores, Node ${process.version}; ${load}.`,
+  `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: `
+  + `${cpu}, ${cpus().length} cores, Node ${process.version}; ${load}.`,
   'Medians after warm-up (imports are measured cold, without warm-up). Models are read from ../shared.',
   '',
   '## Models: import, load, evaluation',

@@ -43,13 +43,17 @@ export async function webBench(model: MorphableModel, photo: string, log: (line:
       fitMs.push(shown[1]);
     }
     const rows = [
-      `| photo fit in the page (${photo.split('/').pop()}: detection, landmark + photometric fit, texture), median of 3 after warm-up | ${median(photoMs).toFixed(0)} ms |`,
-      `| webcam, 640×480 fake camera: frames fitted per second, median of 8 readings | **${median(fps).toFixed(1)} fps** (target ≥ 15) |`,
+      `| photo fit in the page (${photo.split('/').pop()}: detection, landmark + photometric fit, texture), `
+      + `median of 3 after warm-up | ${median(photoMs).toFixed(0)} ms |`,
+      '| webcam, 640×480 fake camera: frames fitted per second, median of 8 readings '
+      + `| **${median(fps).toFixed(1)} fps** (target ≥ 15) |`,
       `| webcam: time in the worker per frame (landmark pass + fit + mesh), median | ${median(fitMs).toFixed(0)} ms |`,
     ];
     for (const row of rows) log(row);
     return ['| what | result |', '|---|---|', ...rows, '',
-      'Chromium runs headless with --disable-gpu, so three.js draws through SwiftShader (software WebGL) on the same 2 cores as the fitting; the page draws at most once per animation frame and never holds up the fitting.', ''].join('\n');
+      'Chromium runs headless with --disable-gpu, so three.js draws through SwiftShader (software WebGL) '
+      + 'on the same 2 cores as the fitting; the page draws at most once per animation frame '
+      + 'and never holds up the fitting.', ''].join('\n');
   } finally {
     await browser.close();
     await site.close();

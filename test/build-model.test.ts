@@ -109,7 +109,10 @@ function asciiPly(positions: Float32Array, colors?: Float32Array, tris: Uint32Ar
   return lines.join('\n') + '\n';
 }
 
-/** One face in one of three formats, by index: OBJ (5 decimals), binary PLY (uchar colours), ASCII PLY (float colours). */
+/**
+ * One face in one of three formats, by index: OBJ (5 decimals), binary PLY (uchar colours),
+ * ASCII PLY (float colours).
+ */
 function writeFace(folder: string, name: string, format: number, positions: Float32Array, colors?: Float32Array, tris: Uint32Array = triangles): string {
   const ext = format === 0 ? 'obj' : 'ply';
   const file = join(folder, `${name}.${ext}`);
@@ -166,8 +169,10 @@ describe('model build from a folder of registered meshes', () => {
     const recovered = Array.from({ length: 5 }, (_, k) => component(identity.basis, k));
     const top4 = principalCosines(recovered.slice(0, 4), shapeTruth.slice(0, 4));
     const top5 = principalCosines(recovered, shapeTruth);
-    console.log(`shape: principal cosines top 4 ${top4.map((c) => c.toFixed(6)).join(' ')}, top 5 ${top5.map((c) => c.toFixed(7)).join(' ')}`);
-    console.log(`shape: σ ${Array.from(identity.stddev, (s) => s.toFixed(3)).join(', ')} mm (true ${SHAPE_SIGMAS.join(', ')}); explained ${result.shape.explained}`);
+    console.log(`shape: principal cosines top 4 ${top4.map((c) => c.toFixed(6)).join(' ')}, `
+      + `top 5 ${top5.map((c) => c.toFixed(7)).join(' ')}`);
+    console.log(`shape: σ ${Array.from(identity.stddev, (s) => s.toFixed(3)).join(', ')} mm `
+      + `(true ${SHAPE_SIGMAS.join(', ')}); explained ${result.shape.explained}`);
     for (const c of top4) expect(c).toBeGreaterThan(0.999);
     for (const c of top5) expect(c).toBeGreaterThan(0.99999);
     identity.stddev.forEach((s, k) => expect(Math.abs(s / SHAPE_SIGMAS[k] - 1)).toBeLessThan(0.1));
@@ -183,7 +188,9 @@ describe('model build from a folder of registered meshes', () => {
     expect(color.basis.count).toBe(3);
     const recovered = Array.from({ length: 3 }, (_, k) => component(color.basis.basis, k));
     const cosines = principalCosines(recovered, colorTruth);
-    console.log(`colour: principal cosines ${cosines.map((c) => c.toFixed(6)).join(' ')}; σ ${Array.from(color.basis.stddev, (s) => s.toFixed(3)).join(', ')} (true ${COLOR_SIGMAS.join(', ')}); explained ${result.color!.explained.toFixed(5)}`);
+    console.log(`colour: principal cosines ${cosines.map((c) => c.toFixed(6)).join(' ')}; `
+      + `σ ${Array.from(color.basis.stddev, (s) => s.toFixed(3)).join(', ')} (true ${COLOR_SIGMAS.join(', ')}); `
+      + `explained ${result.color!.explained.toFixed(5)}`);
     for (const c of cosines) expect(c).toBeGreaterThan(0.999);
     color.basis.stddev.forEach((s, k) => expect(Math.abs(s / COLOR_SIGMAS[k] - 1)).toBeLessThan(0.1));
     // The mean is linear: close to the true linear mean (an sRGB mean would be ~0.2 brighter).
@@ -271,7 +278,9 @@ describe.skipIf(!hasShared)('model build from faces of the Surrey model (../shar
     const cosines = principalCosines(span(built.model.identity.basis, K), span(sfm.identity.basis, K));
     const top10 = principalCosines(span(built.model.identity.basis, 10), span(sfm.identity.basis, 10));
     const ratios = Array.from(built.model.identity.stddev.subarray(0, 5), (s, k) => s / sfm.identity.stddev[k]);
-    console.log(`Surrey: smallest principal cosine of the 63-D span ${cosines[K - 1].toFixed(7)}, of the top-10 spans ${top10.map((c) => c.toFixed(3)).join(' ')}; σ ratios (top 5) ${ratios.map((x) => x.toFixed(3)).join(' ')}`);
+    console.log(`Surrey: smallest principal cosine of the 63-D span ${cosines[K - 1].toFixed(7)}, `
+      + `of the top-10 spans ${top10.map((c) => c.toFixed(3)).join(' ')}; `
+      + `σ ratios (top 5) ${ratios.map((x) => x.toFixed(3)).join(' ')}`);
     expect(cosines[K - 1]).toBeGreaterThan(0.99999);
     // σ differs from the model's by sampling error (200 draws: ≈5%, more where σ are close). The
     // PCA must find exactly the σ of the faces drawn: the eigenvalues of B Cz Bᵀ, with Cz the sample
@@ -305,8 +314,11 @@ describe.skipIf(!hasShared)('model build from faces of the Surrey model (../shar
 describe('mesh readers', () => {
   it('fans polygons the same way in OBJ and PLY, and converts sRGB colours to linear', () => {
     const obj = parseMesh(new TextEncoder().encode('v 0 0 0 1 0.5 0\nv 1 0 0 0 0 0\nv 1 1 0 0 0 0\nv 0 1 0 0 0 0\nf 1 2 3 4\n'), 'q.obj');
-    const plyText = 'ply\nformat ascii 1.0\nelement vertex 4\nproperty double x\nproperty double y\nproperty double z\nproperty uchar red\nproperty uchar green\nproperty uchar blue\n' +
-      'element edge 1\nproperty int vertex1\nproperty int vertex2\nelement face 1\nproperty list uchar uint vertex_index\nend_header\n0 0 0 255 128 0\n1 0 0 0 0 0\n1 1 0 0 0 0\n0 1 0 0 0 0\n0 1\n4 0 1 2 3\n';
+    const plyText = 'ply\nformat ascii 1.0\nelement vertex 4\nproperty double x\nproperty double y\nproperty double z\n' +
+      'property uchar red\nproperty uchar green\nproperty uchar blue\n' +
+      'element edge 1\nproperty int vertex1\nproperty int vertex2\n' +
+      'element face 1\nproperty list uchar uint vertex_index\nend_header\n' +
+      '0 0 0 255 128 0\n1 0 0 0 0 0\n1 1 0 0 0 0\n0 1 0 0 0 0\n0 1\n4 0 1 2 3\n';
     const ply = parseMesh(new TextEncoder().encode(plyText), 'q.ply');
     expect(Array.from(ply.triangles)).toEqual(Array.from(obj.triangles));
     expect(Array.from(ply.positions)).toEqual(Array.from(obj.positions));
@@ -322,7 +334,10 @@ describe('mesh readers', () => {
     expect(back.positions).toEqual(positions);
     expect(Array.from(back.triangles)).toEqual([0, 1, 2]);
     expect(back.colors.length).toBe(0);
-    const uv = parsePly(new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nproperty float s\nproperty float t\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0 0 0\n1 0 0 1 0\n0 1 0 0 1\n3 0 1 2\n'), 'uv.ply');
+    const uv = parsePly(new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 3\n'
+      + 'property float x\nproperty float y\nproperty float z\nproperty float s\nproperty float t\n'
+      + 'element face 1\nproperty list uchar int vertex_indices\nend_header\n'
+      + '0 0 0 0 0\n1 0 0 1 0\n0 1 0 0 1\n3 0 1 2\n'), 'uv.ply');
     expect(Array.from(uv.uvs)).toEqual([0, 0, 1, 0, 0, 1]);
     expect(Array.from(uv.uvTriangles)).toEqual([0, 1, 2]);
   });
@@ -384,8 +399,11 @@ describe('bad input: an InputError naming the file', () => {
       ['solid ascii stl\n', 'not a PLY file'],
       ['ply\nformat ascii 1.0\nelement vertex 3\n', 'no end_header'],
       ['ply\nformat binary_big_endian 1.0\nelement vertex 0\nend_header\n', 'unsupported format "binary_big_endian"'],
-      ['ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n', 'face 0: vertex index 3 out of range (0..2)'],
-      ['ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 zero 0\n', 'vertex 0: expected a number, found "zero"'],
+      ['ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n'
+        + 'element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n',
+        'face 0: vertex index 3 out of range (0..2)'],
+      ['ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\n'
+        + 'end_header\n0 zero 0\n', 'vertex 0: expected a number, found "zero"'],
       ['ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nend_header\n0 0\n', 'no x, y, z'],
     ];
     for (const [content, problem] of cases) {

@@ -39,7 +39,8 @@ describe('a model without landmarks', () => {
 
 describe('the Node entry, morphable/node', () => {
   it('is exported by the package', async () => {
-    const result = await node("const m = await import('morphable/node'); console.log(typeof m.fitPhoto, typeof m.loadModel, typeof m.createNodeLandmarker)");
+    const result = await node("const m = await import('morphable/node'); "
+      + 'console.log(typeof m.fitPhoto, typeof m.loadModel, typeof m.createNodeLandmarker)');
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toBe('function function function');
   });

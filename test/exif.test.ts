@@ -48,7 +48,7 @@ describe('EXIF focal length', () => {
     expect(focal.px).toBeCloseTo((52 / 36) * 120, 6);
   });
 
-  it('uses FocalLength × the focal-plane resolution without the 35 mm value, rescaled to the photo and its orientation', () => {
+  it('without a 35 mm value: FocalLength × focal-plane resolution, rescaled to the photo and its orientation', () => {
     const exif = readExif(jpegWithApp1(bigEndianTiff()));
     expect(exif).toMatchObject({ orientation: 6, focalLengthMm: 5, pixelXDimension: 4000, focalPlanePxPerMm: 200 });
     // Orientation 6: displayed 1500 × 2000 is stored 2000 wide, half of the 4000 the resolution counts.

@@ -156,7 +156,8 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     const { faces, meanRatio, meanPose } = trial(ict, 40);
     const oracle = oracleFit(ict, faces, 'across');
     const oracleRatio = mean(oracle.ratio), oraclePose = mean(oracle.pose);
-    console.log(`synthetic 3D ratio ${meanRatio.toFixed(3)} (oracle ${oracleRatio.toFixed(3)}), mean pose error ${meanPose.toFixed(2)}° (oracle ${oraclePose.toFixed(2)}°)`);
+    console.log(`synthetic 3D ratio ${meanRatio.toFixed(3)} (oracle ${oracleRatio.toFixed(3)}), `
+      + `mean pose error ${meanPose.toFixed(2)}° (oracle ${oraclePose.toFixed(2)}°)`);
     expect(meanRatio).toBeLessThan(oracleRatio + 0.04);
     expect(meanPose).toBeLessThan(oraclePose + 0.15);
   });
@@ -180,7 +181,8 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
         errors.push(rotationDistance(fit.camera.rotation, truth.camera.rotation));
       }
       const meanError = errors.reduce((s, e) => s + e, 0) / errors.length;
-      console.log(`synthetic pose, ${expressions} blendshapes: mean ${meanError.toFixed(2)}°, worst ${Math.max(...errors).toFixed(2)}°`);
+      console.log(`synthetic pose, ${expressions} blendshapes: mean ${meanError.toFixed(2)}°, `
+        + `worst ${Math.max(...errors).toFixed(2)}°`);
       expect(meanError).toBeLessThan(1.4);
       expect(Math.max(...errors)).toBeLessThan(4.5);
     }
@@ -205,7 +207,8 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     const fit = fitter.fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal, fitIdentity: false }, { identity: truth.identity });
     expect(Array.from(fit.identity)).toEqual(Array.from(truth.identity));
     expect(rotationDistance(fit.camera.rotation, truth.camera.rotation)).toBeLessThan(2);
-    expect(fit.rmsError).toBeLessThan(3.5); // 1 px noise, and the drawn blendshape may be one the landmark fit leaves out
+    // 1 px noise, and the drawn blendshape may be one the landmark fit leaves out
+    expect(fit.rmsError).toBeLessThan(3.5);
     // The next fit without a fixed identity starts clean again.
     const free = fitter.fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal });
     expect(Array.from(free.identity)).not.toEqual(Array.from(truth.identity));

@@ -17,7 +17,10 @@ const CLI = join(DIST, 'src/cli/main.js');
 /** A lock older than this is from a build that died: tsc takes seconds to a minute here. */
 const STALE_LOCK_MS = 10 * 60_000;
 
-/** Newest mtime (ms) of tsconfig.json, package.json and every file under src/, bench/ and test/helpers/ (the bench imports some). */
+/**
+ * Newest mtime (ms) of tsconfig.json, package.json and every file under src/, bench/ and test/helpers/
+ * (the bench imports some).
+ */
 function newestInput(): number {
   let newest = Math.max(statSync(join(ROOT, 'tsconfig.json')).mtimeMs, statSync(join(ROOT, 'package.json')).mtimeMs);
   const walk = (dir: string): void => {

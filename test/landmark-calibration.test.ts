@@ -48,7 +48,8 @@ describe.skipIf(!hasShared)('landmark calibration to the face detector', () => {
   it('removes the pitch bias on rendered faces of known pose', async () => {
     const calibration = await calibrateLandmarks(model, landmarker, { renders: 16, seed: 1 });
     expect(calibration.used).toBeGreaterThanOrEqual(12);
-    expect(Array.from(calibration.offsets.subarray(0, 51)).every((v) => v === 0)).toBe(true); // the outline is not calibrated
+    // the outline is not calibrated
+    expect(Array.from(calibration.offsets.subarray(0, 51)).every((v) => v === 0)).toBe(true);
     const calibrated: MorphableModel = { ...model, landmarks: { ...model.landmarks, ibug68: { vertices: model.landmarks.ibug68.vertices, offsets: calibration.offsets } } };
     // Held-out renders (other identities, poses and lights), fitted to what the detector finds in them.
     const random = new SeededRandom(99);
@@ -68,7 +69,8 @@ describe.skipIf(!hasShared)('landmark calibration to the face detector', () => {
       }
     }
     expect(n).toBe(8);
-    console.log(`pitch bias on 8 held-out renders: ${bias.plain.toFixed(1)}° uncalibrated, ${bias.calibrated.toFixed(1)}° calibrated (offsets ${calibration.meanOffset.toFixed(1)} mm on average)`);
+    console.log(`pitch bias on 8 held-out renders: ${bias.plain.toFixed(1)}° uncalibrated, `
+      + `${bias.calibrated.toFixed(1)}° calibrated (offsets ${calibration.meanOffset.toFixed(1)} mm on average)`);
     expect(bias.plain).toBeGreaterThan(5);
     expect(Math.abs(bias.calibrated)).toBeLessThan(3);
   });

@@ -62,7 +62,7 @@ describe('native model file (.glb)', () => {
     expect(() => decodeModel(bytes, 'v3.glb')).toThrow('v3.glb: model format version 3, this morphable reads 1 and 2');
   });
 
-  it('compact: int16 positions and components within half a step, meshopt-compressed, metres for three.js', async () => {
+  it('compact: int16 positions, components within half a step, meshopt-compressed, metres for three.js', async () => {
     const model = tinyModel({ side: 12, identity: 6, expression: 4, color: true });
     const full = await encodeModel(model);
     const bytes = await encodeModel(model, { compact: true });

@@ -6,7 +6,8 @@ const encode = (text: string) => new TextEncoder().encode(text);
 
 describe('parseObj', () => {
   it('reads positions, UVs and fans quads into triangles', () => {
-    const obj = parseObj(encode('# c\nv 0 0 0\nv 1 0 0\r\nv 1 1 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nvn 0 0 1\nf 1/1/1 2/2/1 3/3/1 4/4/1\n'), 'quad.obj');
+    const obj = parseObj(encode('# c\nv 0 0 0\nv 1 0 0\r\nv 1 1 0\nv 0 1 0\n'
+      + 'vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nvn 0 0 1\nf 1/1/1 2/2/1 3/3/1 4/4/1\n'), 'quad.obj');
     expect(Array.from(obj.positions)).toEqual([0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0]);
     expect(Array.from(obj.triangles)).toEqual([0, 1, 2, 0, 2, 3]);
     expect(Array.from(obj.uvTriangles)).toEqual([0, 1, 2, 0, 2, 3]);

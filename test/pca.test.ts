@@ -53,7 +53,8 @@ describe('pca', () => {
     const recovered = Array.from({ length: 5 }, (_, k) => component(all.basis.basis, k, d));
     const top4 = principalCosines(recovered.slice(0, 4), truth.slice(0, 4));
     const top5 = principalCosines(recovered, truth);
-    console.log(`principal cosines top 4: ${top4.map((c) => c.toFixed(6)).join(' ')}; top 5: ${top5.map((c) => c.toFixed(6)).join(' ')}`);
+    console.log(`principal cosines top 4: ${top4.map((c) => c.toFixed(6)).join(' ')}; `
+      + `top 5: ${top5.map((c) => c.toFixed(6)).join(' ')}`);
     for (const c of top4) expect(c).toBeGreaterThan(0.999);
     for (const c of top5) expect(c).toBeGreaterThan(0.999999); // the full 5-D span is exact
     // Individual components too (σ are distinct enough for 400 samples to separate them).

@@ -66,7 +66,7 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
   const errors = (truth: ReturnType<typeof syntheticPhoto>, fit: Parameters<typeof photometricErrors>[2]) => photometricErrors(model, truth, fit);
   const skin = (v: number) => skinAlbedo(model)(v);
 
-  it('without a colour model (ICT): lowers the image error, keeps the shape within 10 % of the landmark fit\'s and finds the light within 10°', () => {
+  it('no colour model (ICT): image error lower, shape within 10 % of the landmark fit\'s, light within 10°', () => {
     const truth = syntheticPhoto(model, skin);
     const fit = new PhotometricFitter(model).fit(truth.photo, 1, truth.landmarks, truth.landmarkFit, { iterations: 60 });
     const e = errors(truth, fit);
@@ -77,14 +77,19 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
     // photometric geometry does not improve the 3D shape: the landmark fit reaches 3.07 mm, this stage 3.31 mm.
     expect(e.after).toBeLessThan(1.1 * e.before);
     expect(e.light).toBeLessThan(10);
-    console.log(`photometric synthetic, no colour model: shape error ${e.before.toFixed(2)} → ${e.after.toFixed(2)} mm (mean face ${e.meanFace.toFixed(2)} mm), RMSE ${fit.rmseBefore.toFixed(4)} → ${fit.rmseAfter.toFixed(4)}, light off by ${e.light.toFixed(1)}°`);
+    console.log(`photometric synthetic, no colour model: shape error ${e.before.toFixed(2)} → ${e.after.toFixed(2)} mm `
+      + `(mean face ${e.meanFace.toFixed(2)} mm), RMSE ${fit.rmseBefore.toFixed(4)} → ${fit.rmseAfter.toFixed(4)}, `
+      + `light off by ${e.light.toFixed(1)}°`);
   });
 
   it('with a known albedo (ICT): recovers the shape (3D error ≤ 30 % of the mean face\'s) and the light', () => {
     const truth = syntheticPhoto(model, skin);
     const fit = new PhotometricFitter(model).fit(truth.photo, 1, truth.landmarks, truth.landmarkFit, { albedo: albedoArray(model, skin) });
     const e = errors(truth, fit);
-    console.log(`photometric synthetic, known albedo: shape error ${e.before.toFixed(2)} → ${e.after.toFixed(2)} mm (ratio ${(e.before / e.meanFace).toFixed(3)} → ${(e.after / e.meanFace).toFixed(3)}), RMSE ${fit.rmseBefore.toFixed(4)} → ${fit.rmseAfter.toFixed(4)}, light off by ${e.light.toFixed(1)}°, ${fit.iterations} iterations`);
+    console.log(`photometric synthetic, known albedo: shape error ${e.before.toFixed(2)} → ${e.after.toFixed(2)} mm `
+      + `(ratio ${(e.before / e.meanFace).toFixed(3)} → ${(e.after / e.meanFace).toFixed(3)}), `
+      + `RMSE ${fit.rmseBefore.toFixed(4)} → ${fit.rmseAfter.toFixed(4)}, light off by ${e.light.toFixed(1)}°, `
+      + `${fit.iterations} iterations`);
     expect(fit.geometryRefined).toBe(true);
     expect(fit.rmseAfter).toBeLessThan(fit.rmseBefore);
     expect(e.after).toBeLessThan(0.3 * e.meanFace);
@@ -98,7 +103,11 @@ describe.skipIf(!hasShared)('photometric fit of a face rendered from known coeff
     const truth = syntheticPhoto(model, albedoOf);
     const fit = new PhotometricFitter(coloured).fit(truth.photo, 1, truth.landmarks, truth.landmarkFit);
     const e = errors(truth, fit);
-    console.log(`photometric synthetic, colour model: shape error ${e.before.toFixed(2)} → ${e.after.toFixed(2)} mm (ratio ${(e.before / e.meanFace).toFixed(3)} → ${(e.after / e.meanFace).toFixed(3)}), colour ${Array.from(fit.color ?? [], (c) => c.toFixed(2)).join(', ')}, RMSE ${fit.rmseBefore.toFixed(4)} → ${fit.rmseAfter.toFixed(4)}, light off by ${e.light.toFixed(1)}°, ${fit.iterations} iterations`);
+    console.log(`photometric synthetic, colour model: shape error ${e.before.toFixed(2)} → ${e.after.toFixed(2)} mm `
+      + `(ratio ${(e.before / e.meanFace).toFixed(3)} → ${(e.after / e.meanFace).toFixed(3)}), `
+      + `colour ${Array.from(fit.color ?? [], (c) => c.toFixed(2)).join(', ')}, `
+      + `RMSE ${fit.rmseBefore.toFixed(4)} → ${fit.rmseAfter.toFixed(4)}, light off by ${e.light.toFixed(1)}°, `
+      + `${fit.iterations} iterations`);
     expect(fit.rmseAfter).toBeLessThan(fit.rmseBefore);
     expect(e.after).toBeLessThan(0.3 * e.meanFace);
     expect(e.light).toBeLessThan(10);

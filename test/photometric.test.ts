@@ -231,7 +231,9 @@ describe('spherical harmonics', () => {
     // Fitted to the front hemisphere only (a face): band 1 drifts, the irradiance peak does not.
     for (const light of [d, [0.7, 0, 0.7], [0.1, -0.6, 0.8]]) {
       const sh = fitSh(light, true);
-      console.log(`hemisphere fit, light ${light.join(',')}: band-1 direction off by ${angleBetween(shLightDirection(sh), light).toFixed(1)}°, peak by ${angleBetween(shPeakDirection(sh), light).toFixed(1)}°`);
+      console.log(`hemisphere fit, light ${light.join(',')}: `
+        + `band-1 direction off by ${angleBetween(shLightDirection(sh), light).toFixed(1)}°, `
+        + `peak by ${angleBetween(shPeakDirection(sh), light).toFixed(1)}°`);
       expect(angleBetween(shPeakDirection(sh), light)).toBeLessThan(10);
     }
   });

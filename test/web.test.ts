@@ -186,7 +186,7 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
     }
   }, 120_000);
 
-  it('says what is wrong with a wrong model file, a non-image, a photo without a face and a missing webcam', async () => {
+  it('says what is wrong with a bad model file, a non-image, a photo without a face, a missing webcam', async () => {
     const page = await openPage('?model=none');
     await page.setInputFiles('#model-file', { name: 'photo.glb', mimeType: 'model/gltf-binary', buffer: Buffer.from('not a model at all') });
     await page.locator('#error').waitFor({ state: 'visible' });

@@ -60,7 +60,10 @@ export function syntheticPhoto(model: MorphableModel, albedoOf: (v: number) => n
   return { photo: { width: size, height: size, data }, landmarks, landmarkFit, identity, expression, shape, light };
 }
 
-/** A skin albedo that varies a little left to right (a smooth top-to-bottom change would be indistinguishable from light from above). */
+/**
+ * A skin albedo that varies a little left to right (a smooth top-to-bottom change would be indistinguishable
+ * from light from above).
+ */
 export function skinAlbedo(model: MorphableModel): (v: number) => number[] {
   return (v) => {
     const x = Math.abs(model.mean[3 * v]);

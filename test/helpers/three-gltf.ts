@@ -4,8 +4,9 @@ import { MeshoptDecoder } from 'three/examples/jsm/libs/meshopt_decoder.module.j
 
 /**
  * Loads a .glb with three.js's GLTFLoader (a real glTF client, as a web page would) in Node and
- * reports the scene's size in glTF units (metres; the mesh with every morph weight 0) and the morph targets' names. Node has no image
- * decoder for three.js, so an embedded texture is left out (GLTFLoader reports it and goes on).
+ * reports the scene's size in glTF units (metres; the mesh with every morph weight 0) and the morph
+ * targets' names. Node has no image decoder for three.js, so an embedded texture is left out
+ * (GLTFLoader reports it and goes on).
  */
 export async function loadWithThree(bytes: Uint8Array): Promise<{ size: Vector3; morphTargets: string[] }> {
   const loader = new GLTFLoader().setMeshoptDecoder(MeshoptDecoder);
