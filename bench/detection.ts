@@ -10,7 +10,11 @@ import { createNodeLandmarker, type NodeLandmarkerOptions } from '../src/io/node
 import { loadImage } from '../src/io/node/image.js';
 import { annotatedFaces, matchDetection, mean, median, nme, type AnnotatedFace } from './faces68.js';
 
-interface Variant { label: string; options: NodeLandmarkerOptions; isDefault?: boolean }
+interface Variant {
+  label: string;
+  options: NodeLandmarkerOptions;
+  isDefault?: boolean;
+}
 
 const variants: Variant[] = [
   { label: 'TinyFaceDetector 416 + full net, refine pass', options: {}, isDefault: true },
@@ -19,7 +23,10 @@ const variants: Variant[] = [
   { label: 'SSD-MobileNetV1 + full net, refine pass', options: { detector: 'ssd' } },
 ];
 
-const sizes = [{ label: 'full size', maxSide: undefined }, { label: '640 px', maxSide: 640 }];
+const sizes = [
+  { label: 'full size', maxSide: undefined },
+  { label: '640 px', maxSide: 640 },
+];
 
 export async function detectionBench(shared: string): Promise<string> {
   const faces = annotatedFaces(join(shared, 'data/faces-68'));
@@ -38,23 +45,37 @@ export async function detectionBench(shared: string): Promise<string> {
     const landmarker = await createNodeLandmarker(variant.options);
     try {
       for (const size of sizes) {
-        const loaded = await Promise.all([...photos.values()].map(async (p) => ({ ...p, loaded: await loadImage(p.image, { maxSide: size.maxSide }) })));
+        const loaded = await Promise.all(
+          [...photos.values()].map(async (p) => ({
+            ...p,
+            loaded: await loadImage(p.image, { maxSide: size.maxSide }),
+          })),
+        );
         for (let i = 0; i < 3; i++) await landmarker.detect(loaded[0].loaded.image); // warm-up
-        const nme68: number[] = [], nme51: number[] = [], ms: number[] = [];
+        const nme68: number[] = [],
+          nme51: number[] = [],
+          ms: number[] = [];
         let missed = 0;
-        for (const { faces: truths, loaded: { image, scale } } of loaded) {
+        for (const {
+          faces: truths,
+          loaded: { image, scale },
+        } of loaded) {
           const start = performance.now();
           const detections = await landmarker.detect(image);
           ms.push(performance.now() - start);
           for (const truth of truths) {
             const match = matchDetection(detections, truth.landmarks, scale);
-            if (!match) { missed++; continue; }
+            if (!match) {
+              missed++;
+              continue;
+            }
             const points = match.landmarks.map((v) => (v + 0.5) / scale - 0.5); // back to the photo's pixels
             nme68.push(nme(points, truth.landmarks));
             nme51.push(nme(points, truth.landmarks, 17));
           }
         }
-        const row = `| ${variant.label}${variant.isDefault ? ' **(default)**' : ''} | ${size.label} `
+        const row =
+          `| ${variant.label}${variant.isDefault ? ' **(default)**' : ''} | ${size.label} `
           + `| ${median(nme68).toFixed(2)} / ${mean(nme68).toFixed(2)} | ${median(nme51).toFixed(2)} | ${missed} `
           + `| ${median(ms).toFixed(0)} ms |`;
         console.log(`  ${row}`);
@@ -78,19 +99,19 @@ export async function detectionBench(shared: string): Promise<string> {
     ...rows,
     '',
     'The TinyFaceDetector runs twice, at 416 and 224 px, because at 416 alone it misses faces that fill more '
-      + 'than about half of the photo (401 of train-300w\'s 1,955 crops; 35 with both sizes). The refine pass runs '
+      + "than about half of the photo (401 of train-300w's 1,955 crops; 35 with both sizes). The refine pass runs "
       + 'the landmark net again on a box derived from the first landmarks. All rows include a bias correction '
-      + 'measured on train-300w (about 1 % of the box, up and left). For reference, face-api\'s own pipeline with '
+      + "measured on train-300w (about 1 % of the box, up and left). For reference, face-api's own pipeline with "
       + 'the same nets '
       + '(`detectAllFaces(tensor, TinyFaceDetectorOptions({ inputSize: 416 })).withFaceLandmarks()`, no correction) '
       + 'measured 4.56 / 5.09 NME 68, 0 missed, on full-size photos here, as in peers.md.',
     'Fitting target: ≤ 150 ms per 640-px photo, detection included.',
     '',
-    '@vladmandic/human\'s face mesh was not measured here: it would add a second large tfjs-based dependency whose '
+    "@vladmandic/human's face mesh was not measured here: it would add a second large tfjs-based dependency whose "
       + 'package exports map is broken in Node, whose default wasm and model paths point at the network, whose '
       + 'attention model needs a float cast around BatchMatMul on wasm, and whose 478 points need a mapping to the '
       + '68 iBUG points. shared/notes/peers.md measured it on the same faces: NME 68 5.07 / 6.12 (median / mean), '
-      + 'NME 51 4.03, 0 missed, 71 ms per photo; face-api\'s TinyFaceDetector + full net, as face-api runs it, '
+      + "NME 51 4.03, 0 missed, 71 ms per photo; face-api's TinyFaceDetector + full net, as face-api runs it, "
       + 'measured 4.56 / 5.09, 3.60, 0 missed, 85 ms there.',
   ].join('\n');
 }

@@ -32,8 +32,13 @@ if (!existsSync(ictArchive)) {
   console.error(`bench: needs ${ictArchive}`);
   process.exit(2);
 }
-const say = (...lines: string[]) => { for (const line of lines) console.log(line); };
-const load = () => loadavg().map((v) => v.toFixed(1)).join(' ');
+const say = (...lines: string[]) => {
+  for (const line of lines) console.log(line);
+};
+const load = () =>
+  loadavg()
+    .map((v) => v.toFixed(1))
+    .join(' ');
 
 function maxDifference(a: Float32Array, b: Float32Array): number {
   let worst = 0;
@@ -54,7 +59,10 @@ function time(runs: number, fn: () => unknown): number {
 }
 
 /** The model with its landmarks' calibration offsets dropped (synthetic landmarks sit on the vertices). */
-const bare = (m: MorphableModel): MorphableModel => ({ ...m, landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { vertices: v.vertices }])) });
+const bare = (m: MorphableModel): MorphableModel => ({
+  ...m,
+  landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { vertices: v.vertices }])),
+});
 
 const scratch = mkdtempSync(join(tmpdir(), 'morphable-embedded-'));
 try {
@@ -71,31 +79,53 @@ try {
 
   say('', '| | full precision (`model fetch`) | compact (models/) |', '|---|---|---|');
   say(`| file size | ${(fullBytes.length / 1e6).toFixed(2)} MB | ${(embeddedBytes.length / 1e6).toFixed(2)} MB |`);
-  say(`| gzip -9 (as in an npm tarball) | ${(gzipSync(fullBytes, { level: 9 }).length / 1e6).toFixed(2)} MB `
-    + `| ${(gzipSync(embeddedBytes, { level: 9 }).length / 1e6).toFixed(2)} MB |`);
-  say(`| read + decode, median of 20 | ${time(20, () => decodeModel(readFileSync(fullFile), fullFile)).toFixed(1)} ms `
-    + `| ${time(20, () => decodeModel(readFileSync(embeddedFile), embeddedFile)).toFixed(1)} ms |`);
+  say(
+    `| gzip -9 (as in an npm tarball) | ${(gzipSync(fullBytes, { level: 9 }).length / 1e6).toFixed(2)} MB `
+      + `| ${(gzipSync(embeddedBytes, { level: 9 }).length / 1e6).toFixed(2)} MB |`,
+  );
+  say(
+    `| read + decode, median of 20 | ${time(20, () => decodeModel(readFileSync(fullFile), fullFile)).toFixed(1)} ms `
+      + `| ${time(20, () => decodeModel(readFileSync(embeddedFile), embeddedFile)).toFixed(1)} ms |`,
+  );
 
   const recompact = await encodeModel(full, { compact: true });
-  const step = JSON.parse(new TextDecoder().decode(embeddedBytes.subarray(20, 20 + new DataView(embeddedBytes.buffer, embeddedBytes.byteOffset).getUint32(12, true)))).extras.morphable.quantization.step as number;
-  say('', `Quantisation step ${step.toFixed(5)} mm (largest |value| / 32767). `
-    + 'Largest error against the full-precision model:', '',
+  const step = JSON.parse(
+    new TextDecoder().decode(
+      embeddedBytes.subarray(20, 20 + new DataView(embeddedBytes.buffer, embeddedBytes.byteOffset).getUint32(12, true)),
+    ),
+  ).extras.morphable.quantization.step as number;
+  say(
+    '',
+    `Quantisation step ${step.toFixed(5)} mm (largest |value| / 32767). `
+      + 'Largest error against the full-precision model:',
+    '',
     '| mean shape | identity components | expression components | landmark offsets '
-    + '| rebuilt from the archive = file in models/ |', '|---|---|---|---|---|');
-  say(`| ${maxDifference(full.mean, embedded.mean).toFixed(4)} mm `
-    + `| ${maxDifference(full.identity.basis, embedded.identity.basis).toFixed(4)} mm `
-    + `| ${maxDifference(full.expression.basis, embedded.expression.basis).toFixed(4)} mm `
-    + `| ${maxDifference(full.landmarks.ibug68.offsets!, embedded.landmarks.ibug68.offsets!).toFixed(4)} mm `
-    + `| ${Buffer.from(recompact).equals(embeddedBytes) ? 'yes, byte for byte' : 'NO'} |`);
+      + '| rebuilt from the archive = file in models/ |',
+    '|---|---|---|---|---|',
+  );
+  say(
+    `| ${maxDifference(full.mean, embedded.mean).toFixed(4)} mm `
+      + `| ${maxDifference(full.identity.basis, embedded.identity.basis).toFixed(4)} mm `
+      + `| ${maxDifference(full.expression.basis, embedded.expression.basis).toFixed(4)} mm `
+      + `| ${maxDifference(full.landmarks.ibug68.offsets!, embedded.landmarks.ibug68.offsets!).toFixed(4)} mm `
+      + `| ${Buffer.from(recompact).equals(embeddedBytes) ? 'yes, byte for byte' : 'NO'} |`,
+  );
 
   // Synthetic faces from the full model's prior (as bench/fitting.ts), fitted with each model.
   const fitters = [new LandmarkFitter(bare(full)), new LandmarkFitter(bare(embedded))];
   const models = [full, embedded];
-  say('', '### Landmark fit on 40 synthetic faces (full model\'s prior; yaw ±30°, 2 random blendshapes, 1 px noise)', '',
-    '| model | pose error mean / max | face-region 3D error vs the mean face\'s: mean | 3D error, mm RMS: mean |', '|---|---|---|---|');
+  say(
+    '',
+    "### Landmark fit on 40 synthetic faces (full model's prior; yaw ±30°, 2 random blendshapes, 1 px noise)",
+    '',
+    "| model | pose error mean / max | face-region 3D error vs the mean face's: mean | 3D error, mm RMS: mean |",
+    '|---|---|---|---|',
+  );
   for (let m = 0; m < 2; m++) {
     const random = new SeededRandom(3);
-    const pose: number[] = [], ratio: number[] = [], mm: number[] = [];
+    const pose: number[] = [],
+      ratio: number[] = [],
+      mm: number[] = [];
     for (let i = 0; i < 40; i++) {
       const truth = syntheticFace(full, random, { expressions: 2 });
       const fit = fitters[m].fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal });
@@ -104,19 +134,33 @@ try {
       mm.push(rmsDistance(shape, truth.shape, full.regions.face));
       ratio.push(mm[i] / rmsDistance(full.mean, truth.shape, full.regions.face));
     }
-    say(`| ${m ? 'compact' : 'full precision'} | ${mean(pose).toFixed(3)}° / ${Math.max(...pose).toFixed(3)}° `
-      + `| ${mean(ratio).toFixed(4)} | ${mean(mm).toFixed(3)} mm |`);
+    say(
+      `| ${m ? 'compact' : 'full precision'} | ${mean(pose).toFixed(3)}° / ${Math.max(...pose).toFixed(3)}° `
+        + `| ${mean(ratio).toFixed(4)} | ${mean(mm).toFixed(3)} mm |`,
+    );
   }
 
   // faces-68: the whole `morphable fit` pipeline (detection, landmark fit, photometric fit) with each model.
   const faces = annotatedFaces(join(shared, 'data/faces-68'));
   const photoFitters = [new PhotoFitter(full), new PhotoFitter(embedded)];
-  const nmes: number[][] = [[], []], lmNmes: number[][] = [[], []], meshDiff: number[] = [], lmMeshDiff: number[] = [];
+  const nmes: number[][] = [[], []],
+    lmNmes: number[][] = [[], []],
+    meshDiff: number[] = [],
+    lmMeshDiff: number[] = [];
   for (const face of faces) {
     const loaded = await loadImage(face.image, { maxSide: PHOTO_MAX_SIDE });
-    const photo: Photo = { name: face.name, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
+    const photo: Photo = {
+      name: face.name,
+      image: loaded.image,
+      width: loaded.originalWidth,
+      height: loaded.originalHeight,
+      scale: loaded.scale,
+    };
     const detected = await photoFitters[0].detect(landmarker, photo);
-    const match = matchDetection(detected.map((d) => ({ ...d.detection!, landmarks: d.landmarks })), face.landmarks);
+    const match = matchDetection(
+      detected.map((d) => ({ ...d.detection!, landmarks: d.landmarks })),
+      face.landmarks,
+    );
     if (!match) continue;
     const input = detected.find((d) => d.landmarks === match.landmarks)!;
     const fits = photoFitters.map((f) => f.fit(photo, input, 0, { photometric: true }));
@@ -127,21 +171,32 @@ try {
     }
     meshDiff.push(rmsDistance(fits[0].positions, fits[1].positions, full.regions.face));
     lmMeshDiff.push(rmsDistance(lmFits[0].positions, lmFits[1].positions, full.regions.face));
-    console.log(`${face.name}: NME ${nmes[0].at(-1)!.toFixed(3)}% / ${nmes[1].at(-1)!.toFixed(3)}%, `
-      + `meshes ${meshDiff.at(-1)!.toFixed(3)} mm apart`);
+    console.log(
+      `${face.name}: NME ${nmes[0].at(-1)!.toFixed(3)}% / ${nmes[1].at(-1)!.toFixed(3)}%, `
+        + `meshes ${meshDiff.at(-1)!.toFixed(3)} mm apart`,
+    );
   }
   landmarker.dispose();
   const pct = (v: number[]) => `${mean(v).toFixed(3)}% / ${median(v).toFixed(3)}%`;
-  say('', `### faces-68 (${nmes[0].length} of ${faces.length} faces detected): \`morphable fit\`'s pipeline with each model`, '',
+  say(
+    '',
+    `### faces-68 (${nmes[0].length} of ${faces.length} faces detected): \`morphable fit\`'s pipeline with each model`,
+    '',
     '| | NME mean / median, full precision | NME mean / median, compact | largest NME difference on one face '
-    + '| face-region RMS distance between the two fitted meshes: mean / max |', '|---|---|---|---|---|');
+      + '| face-region RMS distance between the two fitted meshes: mean / max |',
+    '|---|---|---|---|---|',
+  );
   const diff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-  say(`| landmark fit only (\`--no-photometric\`) | ${pct(lmNmes[0])} | ${pct(lmNmes[1])} `
-    + `| ${diff(lmNmes[0], lmNmes[1]).toFixed(3)} points of % `
-    + `| ${mean(lmMeshDiff).toFixed(3)} / ${Math.max(...lmMeshDiff).toFixed(3)} mm |`);
-  say(`| with the photometric fit (default) | ${pct(nmes[0])} | ${pct(nmes[1])} `
-    + `| ${diff(nmes[0], nmes[1]).toFixed(3)} points of % `
-    + `| ${mean(meshDiff).toFixed(3)} / ${Math.max(...meshDiff).toFixed(3)} mm |`);
+  say(
+    `| landmark fit only (\`--no-photometric\`) | ${pct(lmNmes[0])} | ${pct(lmNmes[1])} `
+      + `| ${diff(lmNmes[0], lmNmes[1]).toFixed(3)} points of % `
+      + `| ${mean(lmMeshDiff).toFixed(3)} / ${Math.max(...lmMeshDiff).toFixed(3)} mm |`,
+  );
+  say(
+    `| with the photometric fit (default) | ${pct(nmes[0])} | ${pct(nmes[1])} `
+      + `| ${diff(nmes[0], nmes[1]).toFixed(3)} points of % `
+      + `| ${mean(meshDiff).toFixed(3)} / ${Math.max(...meshDiff).toFixed(3)} mm |`,
+  );
   say('', `load average at end: ${load()}`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });

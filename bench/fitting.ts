@@ -21,7 +21,12 @@ const pct = (v: number) => `${v.toFixed(2)}%`;
  * `model` for the synthetic faces (their landmarks are the model's own vertices), `calibrated` (landmark
  * offsets from fit/landmark-calibration.ts) for the real photos, compared with `model` there too.
  */
-export async function fittingBench(model: MorphableModel, calibrated: MorphableModel, faces68: string, log: (line: string) => void): Promise<string> {
+export async function fittingBench(
+  model: MorphableModel,
+  calibrated: MorphableModel,
+  faces68: string,
+  log: (line: string) => void,
+): Promise<string> {
   const fitter = new LandmarkFitter(model);
   const calibratedFitter = new LandmarkFitter(calibrated);
   const lines: string[] = [];
@@ -29,7 +34,8 @@ export async function fittingBench(model: MorphableModel, calibrated: MorphableM
   // Synthetic faces: identity from the prior, 1 px noise, known focal length.
   const synthetic = (expressions: number) => {
     const random = new SeededRandom(3);
-    const pose: number[] = [], ratio: number[] = [];
+    const pose: number[] = [],
+      ratio: number[] = [];
     const faces: SyntheticFace[] = [];
     for (let i = 0; i < 40; i++) {
       const truth = syntheticFace(model, random, { expressions });
@@ -37,34 +43,50 @@ export async function fittingBench(model: MorphableModel, calibrated: MorphableM
       const fit = fitter.fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal });
       pose.push(rotationDistance(fit.camera.rotation, truth.camera.rotation));
       const shape = evaluateShape(model, fit.identity, fit.expression);
-      ratio.push(rmsDistance(shape, truth.shape, model.regions.face) / rmsDistance(model.mean, truth.shape, model.regions.face));
+      ratio.push(
+        rmsDistance(shape, truth.shape, model.regions.face) / rmsDistance(model.mean, truth.shape, model.regions.face),
+      );
     }
     return { pose, ratio, faces };
   };
-  lines.push('### Synthetic faces (40 each; yaw ±30°, pitch and roll ±10°, 1 px noise)', '',
-    '| faces | pose error median / mean / max | face-region 3D error vs the mean face: mean / median |', '|---|---|---|');
+  lines.push(
+    '### Synthetic faces (40 each; yaw ±30°, pitch and roll ±10°, 1 px noise)',
+    '',
+    '| faces | pose error median / mean / max | face-region 3D error vs the mean face: mean / median |',
+    '|---|---|---|',
+  );
   let neutral: ReturnType<typeof synthetic> | undefined;
   for (const expressions of [0, 2]) {
     const result = synthetic(expressions);
     const { pose, ratio } = result;
     if (expressions === 0) neutral = result;
-    const row = `| identity from the prior${expressions ? `, ${expressions} random blendshapes` : ', neutral'} `
+    const row =
+      `| identity from the prior${expressions ? `, ${expressions} random blendshapes` : ', neutral'} `
       + `| ${median(pose).toFixed(2)}° / ${mean(pose).toFixed(2)}° / ${Math.max(...pose).toFixed(2)}° `
       + `| ${mean(ratio).toFixed(2)} / ${median(ratio).toFixed(2)} |`;
     lines.push(row);
     log(row);
   }
   // What a fit told the true landmark vertices reaches on the same neutral faces (test/helpers/landmark-oracle.ts).
-  lines.push('', 'The same 40 neutral faces fitted by a MAP estimator that is told the true vertex of every landmark '
-    + '(pose and all 100 identity modes, the true noise level, no expressions; test/helpers/landmark-oracle.ts):', '',
-    '| | face-region 3D error vs the mean face: mean | pose error mean / max | faces with pose error > 2° |', '|---|---|---|---|');
+  lines.push(
+    '',
+    'The same 40 neutral faces fitted by a MAP estimator that is told the true vertex of every landmark '
+      + '(pose and all 100 identity modes, the true noise level, no expressions; test/helpers/landmark-oracle.ts):',
+    '',
+    '| | face-region 3D error vs the mean face: mean | pose error mean / max | faces with pose error > 2° |',
+    '|---|---|---|---|',
+  );
   const oracleRow = (name: string, ratio: number[], pose: number[]) => {
-    const row = `| ${name} | ${mean(ratio).toFixed(2)} | ${mean(pose).toFixed(2)}° / ${Math.max(...pose).toFixed(2)}° `
+    const row =
+      `| ${name} | ${mean(ratio).toFixed(2)} | ${mean(pose).toFixed(2)}° / ${Math.max(...pose).toFixed(2)}° `
       + `| ${pose.filter((p) => p > 2).length} of ${pose.length} |`;
     lines.push(row);
     log(row);
   };
-  for (const [outline, name] of [['both', 'told the vertices, outline points fixed along and across the jaw (as generated)'], ['across', 'told the vertices, outline points only across the jaw (what a sliding outline leaves)']] as const) {
+  for (const [outline, name] of [
+    ['both', 'told the vertices, outline points fixed along and across the jaw (as generated)'],
+    ['across', 'told the vertices, outline points only across the jaw (what a sliding outline leaves)'],
+  ] as const) {
     const oracle = oracleFit(model, neutral!.faces, outline);
     oracleRow(name, oracle.ratio, oracle.pose);
   }
@@ -74,8 +96,15 @@ export async function fittingBench(model: MorphableModel, calibrated: MorphableM
   // faces-68.
   const faces = annotatedFaces(faces68);
   const landmarker = await createNodeLandmarker();
-  const a: number[] = [], b: number[] = [], c: number[] = [], fitMs: number[] = [], photoMs: number[] = [];
-  const bPlain: number[] = [], pitchPlain: number[] = [], pitchB: number[] = [], pitchC: number[] = [];
+  const a: number[] = [],
+    b: number[] = [],
+    c: number[] = [],
+    fitMs: number[] = [],
+    photoMs: number[] = [];
+  const bPlain: number[] = [],
+    pitchPlain: number[] = [],
+    pitchB: number[] = [],
+    pitchC: number[] = [];
   let missed = 0;
   const sizes = new Map<string, { width: number; height: number }>();
   for (const face of faces) {
@@ -90,7 +119,11 @@ export async function fittingBench(model: MorphableModel, calibrated: MorphableM
     pitchB.push(anglesFromRotation(fitB.camera.rotation).pitch);
     const detections = await landmarker.detect(loaded.image);
     const match = matchDetection(detections, face.landmarks, loaded.scale);
-    if (!match) { missed++; log(`${face.name}: no detection`); continue; }
+    if (!match) {
+      missed++;
+      log(`${face.name}: no detection`);
+      continue;
+    }
     const detected = match.landmarks.map((v) => (v + 0.5) / loaded.scale - 0.5);
     a.push(nme(detected, face.landmarks));
     const fitC = calibratedFitter.fit(detected, width, height);
@@ -119,27 +152,38 @@ export async function fittingBench(model: MorphableModel, calibrated: MorphableM
   }
   landmarker.dispose();
 
-  lines.push('', `### faces-68 (${faces.length} faces, ${model.name})`, '',
-    'NME = mean point-to-point error / distance between the outer eye corners (iBUG 37 and 46), all 68 points.', '',
-    '| | mean | median | max |', '|---|---|---|---|',
+  lines.push(
+    '',
+    `### faces-68 (${faces.length} faces, ${model.name})`,
+    '',
+    'NME = mean point-to-point error / distance between the outer eye corners (iBUG 37 and 46), all 68 points.',
+    '',
+    '| | mean | median | max |',
+    '|---|---|---|---|',
     `| (a) detected landmarks vs ground truth (${a.length} found, ${missed} missed) `
-    + `| ${pct(mean(a))} | ${pct(median(a))} | ${pct(Math.max(...a))} |`,
+      + `| ${pct(mean(a))} | ${pct(median(a))} | ${pct(Math.max(...a))} |`,
     '| (b) model fitted to the ground truth, fitted landmarks vs ground truth '
-    + `| ${pct(mean(b))} | ${pct(median(b))} | ${pct(Math.max(...b))} |`,
+      + `| ${pct(mean(b))} | ${pct(median(b))} | ${pct(Math.max(...b))} |`,
     '| (c) model fitted to the detections, fitted landmarks vs ground truth '
-    + `| ${pct(mean(c))} | ${pct(median(c))} | ${pct(Math.max(...c))} |`,
-    '', 'Landmarks calibrated to the detector (model offsets from renders, fit/landmark-calibration.ts) '
-    + 'against the model\'s bare landmark vertices. These photos are mostly frontal portraits; the fitted pitch '
-    + '(> 0: looking down) is the measure of the bias the calibration removes (there is no ground-truth pose here).', '',
-    '| | (b) NME mean | mean fitted pitch, fit to ground truth | mean fitted pitch, fit to detections |', '|---|---|---|---|',
+      + `| ${pct(mean(c))} | ${pct(median(c))} | ${pct(Math.max(...c))} |`,
+    '',
+    'Landmarks calibrated to the detector (model offsets from renders, fit/landmark-calibration.ts) '
+      + "against the model's bare landmark vertices. These photos are mostly frontal portraits; the fitted pitch "
+      + '(> 0: looking down) is the measure of the bias the calibration removes (there is no ground-truth pose here).',
+    '',
+    '| | (b) NME mean | mean fitted pitch, fit to ground truth | mean fitted pitch, fit to detections |',
+    '|---|---|---|---|',
     `| bare landmark vertices | ${pct(mean(bPlain))} | ${mean(pitchPlain).toFixed(1)}° | |`,
     '| calibrated landmarks **(default after `model fetch`)** '
-    + `| ${pct(mean(b))} | ${mean(pitchB).toFixed(1)}° | ${mean(pitchC).toFixed(1)}° |`,
-    '', '| speed | median |', '|---|---|',
+      + `| ${pct(mean(b))} | ${mean(pitchB).toFixed(1)}° | ${mean(pitchC).toFixed(1)}° |`,
+    '',
+    '| speed | median |',
+    '|---|---|',
     '| landmark fit alone (pose + identity + expression + contour, to convergence), '
-    + `${model.identity.count}+${model.expression.count} components | ${median(fitMs).toFixed(2)} ms |`,
+      + `${model.identity.count}+${model.expression.count} components | ${median(fitMs).toFixed(2)} ms |`,
     `| whole photo at 640 px: decode + resize, detect + 68 landmarks, fit | ${median(photoMs).toFixed(1)} ms |`,
-    '');
+    '',
+  );
   log(`fit alone ${median(fitMs).toFixed(2)} ms; photo at 640 px ${median(photoMs).toFixed(1)} ms`);
   return lines.join('\n');
 }

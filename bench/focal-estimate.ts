@@ -27,21 +27,34 @@ const perFocal = Number(perFocalArg ?? 40);
 const model = decodeModel(new Uint8Array(readFileSync(modelPath)), 'model');
 const fitter = new LandmarkFitter(model);
 const lines = buildContourLines(model);
-const width = 800, height = 600, longSide = Math.max(width, height);
-const FACE_PX = 250, FACE_MM = 150;
+const width = 800,
+  height = 600,
+  longSide = Math.max(width, height);
+const FACE_PX = 250,
+  FACE_MM = 150;
 
-const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s[s.length >> 1]; };
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s[s.length >> 1];
+};
 console.log(`default focal: ${defaultFocal(width, height) / longSide} × long side; ${perFocal} faces per focal length`);
-console.log('| true focal | estimate / truth (median, 10–90 %) | distance error, estimated focal '
-  + '| distance error, true focal | |yaw error|, estimated | |yaw error|, true |');
+console.log(
+  '| true focal | estimate / truth (median, 10–90 %) | distance error, estimated focal '
+    + '| distance error, true focal | |yaw error|, estimated | |yaw error|, true |',
+);
 console.log('|---|---|---|---|---|---|');
 for (const k of [1, 2, 3, 5]) {
   const random = new SeededRandom(100 + k);
-  const ratio: number[] = [], distEst: number[] = [], distTrue: number[] = [], yawEst: number[] = [], yawTrue: number[] = [];
+  const ratio: number[] = [],
+    distEst: number[] = [],
+    distTrue: number[] = [],
+    yawEst: number[] = [],
+    yawTrue: number[] = [];
   for (let n = 0; n < perFocal; n++) {
     const identity = new Float32Array(model.identity.count).map(() => random.normal());
     const expression = new Float32Array(model.expression.count);
-    for (let j = 0; j < 3; j++) expression[Math.floor(random.uniform() * expression.length)] = 0.2 + 0.4 * random.uniform();
+    for (let j = 0; j < 3; j++)
+      expression[Math.floor(random.uniform() * expression.length)] = 0.2 + 0.4 * random.uniform();
     const focal = k * longSide;
     const camera = createCamera(width, height, focal);
     const yaw = (2 * random.uniform() - 1) * 30;
@@ -62,8 +75,10 @@ for (const k of [1, 2, 3, 5]) {
   }
   const sorted = [...ratio].sort((a, b) => a - b);
   const pct = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(0)} %`;
-  console.log(`| ${k} × long side | ${median(ratio).toFixed(2)} `
-    + `(${sorted[Math.floor(0.1 * sorted.length)].toFixed(2)}–${sorted[Math.floor(0.9 * sorted.length)].toFixed(2)}) `
-    + `| ${pct(median(distEst))} | ${pct(median(distTrue))} `
-    + `| ${median(yawEst).toFixed(1)}° | ${median(yawTrue).toFixed(1)}° |`);
+  console.log(
+    `| ${k} × long side | ${median(ratio).toFixed(2)} `
+      + `(${sorted[Math.floor(0.1 * sorted.length)].toFixed(2)}–${sorted[Math.floor(0.9 * sorted.length)].toFixed(2)}) `
+      + `| ${pct(median(distEst))} | ${pct(median(distTrue))} `
+      + `| ${median(yawEst).toFixed(1)}° | ${median(yawTrue).toFixed(1)}° |`,
+  );
 }

@@ -18,13 +18,16 @@ import { shDirectionalLight } from '../src/render/spherical-harmonics.js';
 import { albedoArray, skinAlbedo, syntheticPhoto } from '../test/helpers/synthetic-photo.js';
 
 const [archive = '../shared/models/ict-facekit.tar.xz', output = 'docs/photometric.png'] = process.argv.slice(2);
-const PANEL = 256, FULL_RED_MM = 5;
+const PANEL = 256,
+  FULL_RED_MM = 5;
 
 const model = await importModel(archive);
 const skin = skinAlbedo(model);
 const truth = syntheticPhoto(model, skin);
 const unknown = new PhotometricFitter(model).fit(truth.photo, 1, truth.landmarks, truth.landmarkFit);
-const known = new PhotometricFitter(model).fit(truth.photo, 1, truth.landmarks, truth.landmarkFit, { albedo: albedoArray(model, skin) });
+const known = new PhotometricFitter(model).fit(truth.photo, 1, truth.landmarks, truth.landmarkFit, {
+  albedo: albedoArray(model, skin),
+});
 
 // The true face region, coloured by the per-vertex error of a fitted shape, as seen in the photo.
 const face = submodel(model, model.regions.face);
@@ -33,18 +36,42 @@ function errorPanel(identity: ArrayLike<number>, expression: ArrayLike<number>):
   const fitted = evaluateShape(model, identity, expression);
   const colour = new Float32Array(3 * face.vertexCount);
   model.regions.face.forEach((v, i) => {
-    const e = Math.hypot(fitted[3 * v] - truth.shape[3 * v], fitted[3 * v + 1] - truth.shape[3 * v + 1], fitted[3 * v + 2] - truth.shape[3 * v + 2]);
+    const e = Math.hypot(
+      fitted[3 * v] - truth.shape[3 * v],
+      fitted[3 * v + 1] - truth.shape[3 * v + 1],
+      fitted[3 * v + 2] - truth.shape[3 * v + 2],
+    );
     const t = Math.min(1, e / FULL_RED_MM);
     colour.set([0.85 - 0.15 * t, 0.85 * (1 - t) + 0.05, 0.85 * (1 - t) + 0.05], 3 * i);
   });
-  const coloured: MorphableModel = { ...face, color: { mean: colour, basis: { kind: 'pca', count: 0, basis: new Float32Array(0), stddev: new Float32Array(0), names: [] } } };
-  return renderPortrait(coloured, truth.identity, truth.expression, light, { yaw: 20, pitch: -5, roll: 4, size: PANEL }).image.data;
+  const coloured: MorphableModel = {
+    ...face,
+    color: {
+      mean: colour,
+      basis: { kind: 'pca', count: 0, basis: new Float32Array(0), stddev: new Float32Array(0), names: [] },
+    },
+  };
+  return renderPortrait(coloured, truth.identity, truth.expression, light, { yaw: 20, pitch: -5, roll: 4, size: PANEL })
+    .image.data;
 }
-const photo = await sharp(truth.photo.data, { raw: { width: truth.photo.width, height: truth.photo.height, channels: 3 } }).resize(PANEL, PANEL).raw().toBuffer();
-const panels = [photo, errorPanel(truth.landmarkFit.identity, truth.landmarkFit.expression), errorPanel(unknown.identity, unknown.expression), errorPanel(known.identity, known.expression)];
+const photo = await sharp(truth.photo.data, {
+  raw: { width: truth.photo.width, height: truth.photo.height, channels: 3 },
+})
+  .resize(PANEL, PANEL)
+  .raw()
+  .toBuffer();
+const panels = [
+  photo,
+  errorPanel(truth.landmarkFit.identity, truth.landmarkFit.expression),
+  errorPanel(unknown.identity, unknown.expression),
+  errorPanel(known.identity, known.expression),
+];
 const strip = Buffer.alloc(3 * PANEL * PANEL * panels.length);
 panels.forEach((panel, k) => {
-  for (let y = 0; y < PANEL; y++) strip.set(panel.subarray(3 * y * PANEL, 3 * (y + 1) * PANEL), 3 * (y * PANEL * panels.length + k * PANEL));
+  for (let y = 0; y < PANEL; y++)
+    strip.set(panel.subarray(3 * y * PANEL, 3 * (y + 1) * PANEL), 3 * (y * PANEL * panels.length + k * PANEL));
 });
-await sharp(strip, { raw: { width: PANEL * panels.length, height: PANEL, channels: 3 } }).png({ compressionLevel: 9, palette: true }).toFile(output);
+await sharp(strip, { raw: { width: PANEL * panels.length, height: PANEL, channels: 3 } })
+  .png({ compressionLevel: 9, palette: true })
+  .toFile(output);
 console.log(`wrote ${output}`);

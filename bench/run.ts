@@ -25,7 +25,12 @@ const shared = join(root, '../shared');
 const ictArchive = join(shared, 'models/ict-facekit.tar.xz');
 const sfmFolder = join(shared, 'models/sfm');
 
-interface Row { what: string; median: string; runs: number; note?: string }
+interface Row {
+  what: string;
+  median: string;
+  runs: number;
+  note?: string;
+}
 const rows: Row[] = [];
 // The machine's load beside every figure: the same code reads 2× slower while another suite runs.
 const loadAtStart = loadavg()[0];
@@ -49,7 +54,8 @@ async function time(runs: number, warmup: number, fn: () => unknown): Promise<nu
 }
 
 function record(what: string, ms: number, runs: number, note?: string): void {
-  const median = ms >= 100 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(1)} ms` : `${(ms * 1000).toFixed(1)} µs`;
+  const median =
+    ms >= 100 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(1)} ms` : `${(ms * 1000).toFixed(1)} µs`;
   rows.push({ what, median, runs, note });
   console.log(`${what.padEnd(58)} ${median.padStart(10)}  (median of ${runs})${note ? `  ${note}` : ''}`);
 }
@@ -60,7 +66,12 @@ async function evaluationRate(model: MorphableModel, label: string): Promise<voi
   c.expression.fill(0.1); // every blendshape active: the worst case
   const out = new Float32Array(model.mean.length);
   const ms = await time(30, 5, () => evaluateShape(model, c.identity, c.expression, out));
-  record(`evaluate ${label} (${model.vertexCount} vertices, ${model.identity.count}+${model.expression.count} components)`, ms, 30, `${Math.round(1000 / ms)} evaluations/s`);
+  record(
+    `evaluate ${label} (${model.vertexCount} vertices, ${model.identity.count}+${model.expression.count} components)`,
+    ms,
+    30,
+    `${Math.round(1000 / ms)} evaluations/s`,
+  );
   const landmarks = model.landmarks.ibug68.vertices;
   const lm = new Float32Array(3 * landmarks.length);
   const lmMs = await time(2000, 200, () => evaluateVertices(model, landmarks, c.identity, c.expression, lm));
@@ -76,15 +87,34 @@ const scratch = mkdtempSync(join(tmpdir(), 'morphable-bench-'));
 try {
   let full!: MorphableModel;
   let faceHead!: MorphableModel;
-  record('ICT import from .tar.xz (OBJ parsing, full head)', await time(3, 0, async () => { full = await importModel(ictArchive, { region: 'full' }); }), 3);
+  record(
+    'ICT import from .tar.xz (OBJ parsing, full head)',
+    await time(3, 0, async () => {
+      full = await importModel(ictArchive, { region: 'full' });
+    }),
+    3,
+  );
   execFileSync('tar', ['-xJf', ictArchive, '-C', scratch]);
-  record('ICT import from extracted folder (face + head)', await time(3, 0, async () => { faceHead = await importModel(join(scratch, 'FaceXModel')); }), 3);
+  record(
+    'ICT import from extracted folder (face + head)',
+    await time(3, 0, async () => {
+      faceHead = await importModel(join(scratch, 'FaceXModel'));
+    }),
+    3,
+  );
 
-  for (const [label, model] of [['ICT face+head', faceHead], ['ICT full head', full]] as const) {
+  for (const [label, model] of [
+    ['ICT face+head', faceHead],
+    ['ICT full head', full],
+  ] as const) {
     const file = join(scratch, `${label}.glb`);
     writeFileSync(file, await encodeModel(model));
     const size = (readFileSync(file).length / 1e6).toFixed(1);
-    record(`native .glb load, ${label} (${size} MB, read + decode)`, await time(20, 3, () => decodeModel(readFileSync(file), file)), 20);
+    record(
+      `native .glb load, ${label} (${size} MB, read + decode)`,
+      await time(20, 3, () => decodeModel(readFileSync(file), file)),
+      20,
+    );
   }
   record('native .glb encode, ICT face+head', await time(5, 1, () => encodeModel(faceHead)), 5);
 
@@ -92,7 +122,13 @@ try {
   await evaluationRate(full, 'ICT full head');
 
   let sfm!: MorphableModel;
-  record('Surrey model import (eos .bin files)', await time(10, 2, async () => { sfm = await importModel(sfmFolder); }), 10);
+  record(
+    'Surrey model import (eos .bin files)',
+    await time(10, 2, async () => {
+      sfm = await importModel(sfmFolder);
+    }),
+    10,
+  );
   await evaluationRate(sfm, 'SFM');
 
   console.log('\nface detection and landmarks (faces-68)');
@@ -101,16 +137,38 @@ try {
   console.log('\nlandmark calibration (ICT face+head)');
   const landmarker = await createNodeLandmarker();
   let calibration!: LandmarkCalibration;
-  record('landmark calibration to the detector (40 renders + detection)', await time(1, 0, async () => { calibration = await calibrateLandmarks(faceHead, landmarker); }), 1, `${calibration!.used} renders used, mean offset ${calibration!.meanOffset.toFixed(1)} mm`);
+  record(
+    'landmark calibration to the detector (40 renders + detection)',
+    await time(1, 0, async () => {
+      calibration = await calibrateLandmarks(faceHead, landmarker);
+    }),
+    1,
+    `${calibration!.used} renders used, mean offset ${calibration!.meanOffset.toFixed(1)} mm`,
+  );
   landmarker.dispose();
-  const calibrated: MorphableModel = { ...faceHead, landmarks: { ...faceHead.landmarks, ibug68: { ...faceHead.landmarks.ibug68, offsets: calibration.offsets } } };
-  sections.push('## Landmark fitting', '', await fittingBench(faceHead, calibrated, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
+  const calibrated: MorphableModel = {
+    ...faceHead,
+    landmarks: { ...faceHead.landmarks, ibug68: { ...faceHead.landmarks.ibug68, offsets: calibration.offsets } },
+  };
+  sections.push(
+    '## Landmark fitting',
+    '',
+    await fittingBench(faceHead, calibrated, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)),
+  );
 
   console.log('\nrenderer and photometric fitting');
-  sections.push('## Renderer and photometric fitting', '', await photometricBench(calibrated, faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)));
+  sections.push(
+    '## Renderer and photometric fitting',
+    '',
+    await photometricBench(calibrated, faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)),
+  );
 
   console.log('\nweb app in Chromium');
-  sections.push('## Web app in Chromium', '', await webBench(calibrated, join(shared, 'data/faces-68/300w_outdoor_002.png'), (line) => console.log(`  ${line}`)));
+  sections.push(
+    '## Web app in Chromium',
+    '',
+    await webBench(calibrated, join(shared, 'data/faces-68/300w_outdoor_002.png'), (line) => console.log(`  ${line}`)),
+  );
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
@@ -121,7 +179,7 @@ const lines = [
   '# Benchmark results',
   '',
   `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: `
-  + `${cpu}, ${cpus().length} cores, Node ${process.version}; ${load}.`,
+    + `${cpu}, ${cpus().length} cores, Node ${process.version}; ${load}.`,
   'Medians after warm-up (imports are measured cold, without warm-up). Models are read from ../shared.',
   '',
   '## Models: import, load, evaluation',

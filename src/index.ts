@@ -24,12 +24,30 @@ export { scaleCamera, cropCamera, uncropCamera, type Crop } from './geometry/cro
 export { anglesFromRotation, rotationFromAngles, type PoseAngles } from './geometry/rotation.js';
 export { LandmarkFitter, type LandmarkFitOptions, type LandmarkFitResult } from './fit/landmark-fit.js';
 export { PhotometricFitter, type PhotometricFitOptions, type PhotometricFitResult } from './fit/photometric-fit.js';
-export { PHOTO_MAX_SIDE, PhotoFitter, projectLandmarks, type FaceLandmarks, type FittedFace, type Photo } from './fit/fit-photo.js';
+export {
+  PHOTO_MAX_SIDE,
+  PhotoFitter,
+  projectLandmarks,
+  type FaceLandmarks,
+  type FittedFace,
+  type Photo,
+} from './fit/fit-photo.js';
 export { VideoFaceFitter, type VideoFitOptions, type VideoFrameFit } from './fit/video-fit.js';
 export { OneEuroFilter, type OneEuroOptions } from './fit/smoothing.js';
 export { faceFitReport, landmarkNme, type FaceFitReport } from './fit/fit-result.js';
-export { PhotometricRenderer, createPhotometricImage, createPhotometricGradient, chainToBasis } from './render/photometric.js';
-export { shBasis, shIrradiance, shDirectionalLight, shLightDirection, shPeakDirection } from './render/spherical-harmonics.js';
+export {
+  PhotometricRenderer,
+  createPhotometricImage,
+  createPhotometricGradient,
+  chainToBasis,
+} from './render/photometric.js';
+export {
+  shBasis,
+  shIrradiance,
+  shDirectionalLight,
+  shLightDirection,
+  shPeakDirection,
+} from './render/spherical-harmonics.js';
 export { drawOverlay } from './render/overlay.js';
 export { unwrapTexture } from './render/uv-texture.js';
 export { pca } from './model/pca.js';

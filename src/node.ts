@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import type { FaceLandmarker } from './detect/face.js';
 import { InputError } from './errors.js';
-import { PHOTO_MAX_SIDE, PhotoFitter, type FittedFace, type Photo } from './fit/fit-photo.js';
+import { type FaceLandmarks, type FittedFace, PHOTO_MAX_SIDE, type Photo, PhotoFitter } from './fit/fit-photo.js';
 import type { MorphableModel } from './model/morphable-model.js';
 import { createNodeLandmarker } from './io/node/face-landmarker.js';
 import { loadImage } from './io/node/image.js';
@@ -29,12 +29,20 @@ export type { FaceFitReport } from './fit/fit-result.js';
 /** Throws an InputError naming `source` unless `model` has the 68 iBUG landmark vertices a fit needs. */
 export function requireFitLandmarks(model: MorphableModel, source: string): void {
   const set = model.landmarks.ibug68;
-  if (!set || set.vertices.length !== 68) {
-    throw new InputError(source, 'the model has no iBUG-68 landmarks, which fitting needs: build it with `morphable model build --landmarks <68 vertex indices>`');
+  if (set?.vertices.length !== 68) {
+    throw new InputError(
+      source,
+      'the model has no iBUG-68 landmarks, which fitting needs: build it with `morphable model build '
+        + '--landmarks <68 vertex indices>`',
+    );
   }
   const present = set.vertices.filter((v) => v >= 0).length;
   if (present < MIN_LANDMARKS) {
-    throw new InputError(source, `the model has only ${present} of its 68 iBUG landmark vertices (-1 for the others): fitting needs at least ${MIN_LANDMARKS}`);
+    throw new InputError(
+      source,
+      `the model has only ${present} of its 68 iBUG landmark vertices (-1 for the others): fitting needs at `
+        + `least ${MIN_LANDMARKS}`,
+    );
   }
 }
 
@@ -74,17 +82,29 @@ export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOpti
   const model = typeof options.model === 'string' ? await loadModel(options.model) : options.model;
   requireFitLandmarks(model, modelSource);
   let fitter = fitters.get(model);
-  if (!fitter) fitters.set(model, (fitter = new PhotoFitter(model)));
+  if (!fitter) {
+    fitter = new PhotoFitter(model);
+    fitters.set(model, fitter);
+  }
   const name = options.name ?? (typeof photo === 'string' ? photo : 'image bytes');
   const start = performance.now();
   const loaded = await loadImage(photo, { maxSide: PHOTO_MAX_SIDE, name });
-  const input: Photo = { name, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
+  const input: Photo = {
+    name,
+    image: loaded.image,
+    width: loaded.originalWidth,
+    height: loaded.originalHeight,
+    scale: loaded.scale,
+  };
   const timingsMs: Record<string, number> = { load: performance.now() - start };
   const bytes = typeof photo === 'string' ? await readFile(photo).catch(() => new Uint8Array(0)) : photo;
-  const focal = options.focal ? { px: options.focal, source: 'option' as const } : exifFocalPixels(readExif(bytes), input.width, input.height);
-  let faces;
+  const focal = options.focal
+    ? { px: options.focal, source: 'option' as const }
+    : exifFocalPixels(readExif(bytes), input.width, input.height);
+  let faces: FaceLandmarks[];
   if (options.landmarks) {
-    if (options.landmarks.length !== 136) throw new InputError('landmarks', `${options.landmarks.length / 2} points, 68 expected`);
+    if (options.landmarks.length !== 136)
+      throw new InputError('landmarks', `${options.landmarks.length / 2} points, 68 expected`);
     faces = [{ landmarks: options.landmarks }];
   } else {
     const landmarker = options.landmarker ?? (await createNodeLandmarker());
@@ -97,7 +117,13 @@ export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOpti
     }
     if (faces.length === 0) throw new InputError(name, 'no face found');
   }
-  return faces.map((face, index) => fitter.fit(input, face, index, {
-    photometric: options.photometric ?? true, focal: focal?.px, focalSource: focal?.source, minQuality: options.minQuality, timingsMs,
-  }));
+  return faces.map((face, index) =>
+    fitter.fit(input, face, index, {
+      photometric: options.photometric ?? true,
+      focal: focal?.px,
+      focalSource: focal?.source,
+      minQuality: options.minQuality,
+      timingsMs,
+    }),
+  );
 }

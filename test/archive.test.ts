@@ -125,9 +125,10 @@ describe.each(formats)('readArchive on a .%s', (format) => {
   it.skipIf(skip)('rejects a truncated archive at any offset, without hanging', async () => {
     const whole = await import('node:fs/promises').then((fs) => fs.readFile(files[format]));
     const entryEnd = tarBytes.length - 1024; // where the end-of-archive marker starts
-    const offsets = format === 'tar'
-      ? [300, 512, 513, 1024, 1536, 100_000, entryEnd, entryEnd + 512, whole.length - 1]
-      : [10, 30, 200, Math.floor(whole.length / 2), whole.length - 8, whole.length - 1];
+    const offsets =
+      format === 'tar'
+        ? [300, 512, 513, 1024, 1536, 100_000, entryEnd, entryEnd + 512, whole.length - 1]
+        : [10, 30, 200, Math.floor(whole.length / 2), whole.length - 8, whole.length - 1];
     for (const offset of offsets) {
       const cut = join(dir, `cut-${offset}`);
       await writeFile(cut, whole.subarray(0, offset));
@@ -157,7 +158,10 @@ describe('readArchive errors', () => {
 
   it('rejects garbage and empty files', async () => {
     const garbage = join(dir, 'garbage.tar.gz');
-    await writeFile(garbage, new Uint8Array(4096).map((_, i) => (i * 31) % 256));
+    await writeFile(
+      garbage,
+      new Uint8Array(4096).map((_, i) => (i * 31) % 256),
+    );
     await expectInputError(readAll(garbage), /^not a tar, tar.gz or tar.xz archive$/);
     const empty = join(dir, 'empty.tar');
     await writeFile(empty, '');

@@ -99,7 +99,9 @@ describe('checkWritableFolder', () => {
     const { checkWritableFolder } = await import('../src/io/node/atomic-write.js');
     const file = join(dir, 'plain-file');
     await writeFile(file, '');
-    await expect(checkWritableFolder(join(file, 'out'), '--out x')).rejects.toThrow('--out x: cannot write: a parent is not a folder');
+    await expect(checkWritableFolder(join(file, 'out'), '--out x')).rejects.toThrow(
+      '--out x: cannot write: a parent is not a folder',
+    );
     await expect(checkWritableFolder(file, '--out y')).rejects.toThrow('--out y: cannot write: not a folder');
   });
 });

@@ -10,7 +10,12 @@ import { linearToSrgb, srgbToLinear } from '../src/model/color.js';
 import { meshToObj } from '../src/io/mesh-obj.js';
 import { meshToPly } from '../src/io/mesh-ply.js';
 import { decodeModel, encodeModel } from '../src/io/model-file.js';
-import { buildModelFromFolder, DEFAULT_BUILD_LICENCE, parseMesh, type BuildResult } from '../src/io/node/build-model.js';
+import {
+  buildModelFromFolder,
+  DEFAULT_BUILD_LICENCE,
+  parseMesh,
+  type BuildResult,
+} from '../src/io/node/build-model.js';
 import { parsePly } from '../src/io/ply-reader.js';
 import { importModel } from '../src/io/node/import-model.js';
 import { evaluateShape } from '../src/model/evaluate.js';
@@ -27,16 +32,20 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 // components with σ = 10, 6, 4, 2, 1 mm, and a colour model with 3 components (σ = 1, 0.5, 0.25 as
 // norms over the 900 colour values, i.e. about 0.03, 0.017, 0.008 per value) around a mid grey.
 
-const W = 15, H = 20, N = W * H, D = 3 * N;
+const W = 15,
+  H = 20,
+  N = W * H,
+  D = 3 * N;
 const SHAPE_SIGMAS = [10, 6, 4, 2, 1];
 const COLOR_SIGMAS = [1, 0.5, 0.25];
 
 function gridTriangles(): Uint32Array {
   const t: number[] = [];
-  for (let y = 0; y + 1 < H; y++) for (let x = 0; x + 1 < W; x++) {
-    const v = y * W + x;
-    t.push(v, v + 1, v + W + 1, v, v + W + 1, v + W);
-  }
+  for (let y = 0; y + 1 < H; y++)
+    for (let x = 0; x + 1 < W; x++) {
+      const v = y * W + x;
+      t.push(v, v + 1, v + W + 1, v, v + W + 1, v + W);
+    }
   return Uint32Array.from(t);
 }
 
@@ -45,10 +54,15 @@ function smoothComponents(count: number, random: SeededRandom): Float64Array[] {
   const rows: Float64Array[] = [];
   while (rows.length < count) {
     const v = new Float64Array(D);
-    for (let c = 0; c < 3; c++) for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
-      const w = random.normal();
-      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) v[3 * (y * W + x) + c] += w * Math.cos((Math.PI * a * x) / (W - 1)) * Math.cos((Math.PI * b * y) / (H - 1));
-    }
+    for (let c = 0; c < 3; c++)
+      for (let a = 0; a < 3; a++)
+        for (let b = 0; b < 3; b++) {
+          const w = random.normal();
+          for (let y = 0; y < H; y++)
+            for (let x = 0; x < W; x++)
+              v[3 * (y * W + x) + c] +=
+                w * Math.cos((Math.PI * a * x) / (W - 1)) * Math.cos((Math.PI * b * y) / (H - 1));
+        }
     for (const q of rows) {
       const p = dot(q, v);
       for (let j = 0; j < D; j++) v[j] -= p * q[j];
@@ -82,7 +96,8 @@ const colorTruth = smoothComponents(3, random);
 const meanShape = new Float64Array(D);
 const meanColor = new Float64Array(D);
 for (let v = 0; v < N; v++) {
-  const x = v % W, y = Math.floor(v / W);
+  const x = v % W,
+    y = Math.floor(v / W);
   meanShape.set([10 * x - 70, 10 * y - 95, 20 * Math.exp(-((x - 7) ** 2 + (y - 10) ** 2) / 30)], 3 * v);
   meanColor.set([0.5 + 0.05 * Math.sin(x), 0.45 + 0.05 * Math.cos(y), 0.4], 3 * v);
 }
@@ -98,22 +113,49 @@ function drawFace(mean: Float64Array, components: Float64Array[], sigmas: number
 
 /** ASCII PLY with float sRGB colours, normals and a face flag: the properties a reader must skip. */
 function asciiPly(positions: Float32Array, colors?: Float32Array, tris: Uint32Array = triangles): string {
-  const lines = ['ply', 'format ascii 1.0', 'comment test', `element vertex ${positions.length / 3}`, 'property float x', 'property float y', 'property float z', 'property float nx', 'property float ny', 'property float nz'];
+  const lines = [
+    'ply',
+    'format ascii 1.0',
+    'comment test',
+    `element vertex ${positions.length / 3}`,
+    'property float x',
+    'property float y',
+    'property float z',
+    'property float nx',
+    'property float ny',
+    'property float nz',
+  ];
   if (colors) lines.push('property float red', 'property float green', 'property float blue');
-  lines.push(`element face ${tris.length / 3}`, 'property list uchar int vertex_indices', 'property uchar flags', 'end_header');
+  lines.push(
+    `element face ${tris.length / 3}`,
+    'property list uchar int vertex_indices',
+    'property uchar flags',
+    'end_header',
+  );
   for (let v = 0; v < positions.length / 3; v++) {
     const p = Array.from(positions.subarray(3 * v, 3 * v + 3), (x) => x.toPrecision(9)).join(' ');
-    lines.push(colors ? `${p} 0 0 1 ${Array.from(colors.subarray(3 * v, 3 * v + 3), (c) => linearToSrgb(c).toFixed(6)).join(' ')}` : `${p} 0 0 1`);
+    lines.push(
+      colors
+        ? `${p} 0 0 1 ${Array.from(colors.subarray(3 * v, 3 * v + 3), (c) => linearToSrgb(c).toFixed(6)).join(' ')}`
+        : `${p} 0 0 1`,
+    );
   }
   for (let t = 0; t < tris.length; t += 3) lines.push(`3 ${tris[t]} ${tris[t + 1]} ${tris[t + 2]} 7`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /**
  * One face in one of three formats, by index: OBJ (5 decimals), binary PLY (uchar colours),
  * ASCII PLY (float colours).
  */
-function writeFace(folder: string, name: string, format: number, positions: Float32Array, colors?: Float32Array, tris: Uint32Array = triangles): string {
+function writeFace(
+  folder: string,
+  name: string,
+  format: number,
+  positions: Float32Array,
+  colors?: Float32Array,
+  tris: Uint32Array = triangles,
+): string {
   const ext = format === 0 ? 'obj' : 'ply';
   const file = join(folder, `${name}.${ext}`);
   if (format === 0) writeFileSync(file, meshToObj({ positions, triangles: tris, colors }));
@@ -169,17 +211,22 @@ describe('model build from a folder of registered meshes', () => {
     const recovered = Array.from({ length: 5 }, (_, k) => component(identity.basis, k));
     const top4 = principalCosines(recovered.slice(0, 4), shapeTruth.slice(0, 4));
     const top5 = principalCosines(recovered, shapeTruth);
-    console.log(`shape: principal cosines top 4 ${top4.map((c) => c.toFixed(6)).join(' ')}, `
-      + `top 5 ${top5.map((c) => c.toFixed(7)).join(' ')}`);
-    console.log(`shape: σ ${Array.from(identity.stddev, (s) => s.toFixed(3)).join(', ')} mm `
-      + `(true ${SHAPE_SIGMAS.join(', ')}); explained ${result.shape.explained}`);
+    console.log(
+      `shape: principal cosines top 4 ${top4.map((c) => c.toFixed(6)).join(' ')}, `
+        + `top 5 ${top5.map((c) => c.toFixed(7)).join(' ')}`,
+    );
+    console.log(
+      `shape: σ ${Array.from(identity.stddev, (s) => s.toFixed(3)).join(', ')} mm `
+        + `(true ${SHAPE_SIGMAS.join(', ')}); explained ${result.shape.explained}`,
+    );
     for (const c of top4) expect(c).toBeGreaterThan(0.999);
     for (const c of top5) expect(c).toBeGreaterThan(0.99999);
     identity.stddev.forEach((s, k) => expect(Math.abs(s / SHAPE_SIGMAS[k] - 1)).toBeLessThan(0.1));
     expect(result.shape.explained).toBeGreaterThan(0.99999);
     // The mean is the sample mean of the faces.
     let err = 0;
-    for (let j = 0; j < D; j++) err = Math.max(err, Math.abs(result.model.mean[j] - faces.reduce((s, f) => s + f[j], 0) / M));
+    for (let j = 0; j < D; j++)
+      err = Math.max(err, Math.abs(result.model.mean[j] - faces.reduce((s, f) => s + f[j], 0) / M));
     expect(err).toBeLessThan(1e-3);
   });
 
@@ -188,9 +235,11 @@ describe('model build from a folder of registered meshes', () => {
     expect(color.basis.count).toBe(3);
     const recovered = Array.from({ length: 3 }, (_, k) => component(color.basis.basis, k));
     const cosines = principalCosines(recovered, colorTruth);
-    console.log(`colour: principal cosines ${cosines.map((c) => c.toFixed(6)).join(' ')}; `
-      + `σ ${Array.from(color.basis.stddev, (s) => s.toFixed(3)).join(', ')} (true ${COLOR_SIGMAS.join(', ')}); `
-      + `explained ${result.color!.explained.toFixed(5)}`);
+    console.log(
+      `colour: principal cosines ${cosines.map((c) => c.toFixed(6)).join(' ')}; `
+        + `σ ${Array.from(color.basis.stddev, (s) => s.toFixed(3)).join(', ')} (true ${COLOR_SIGMAS.join(', ')}); `
+        + `explained ${result.color!.explained.toFixed(5)}`,
+    );
     for (const c of cosines) expect(c).toBeGreaterThan(0.999);
     color.basis.stddev.forEach((s, k) => expect(Math.abs(s / COLOR_SIGMAS[k] - 1)).toBeLessThan(0.1));
     // The mean is linear: close to the true linear mean (an sRGB mean would be ~0.2 brighter).
@@ -237,10 +286,24 @@ describe('model build from a folder of registered meshes', () => {
   it('converts units to millimetres and reads landmarks', async () => {
     const cm = join(work, 'cm');
     mkdirSync(cm);
-    for (let i = 0; i < 10; i++) writeFace(cm, `f${i}`, i % 3, faces[i].map((v) => v / 10));
+    for (let i = 0; i < 10; i++)
+      writeFace(
+        cm,
+        `f${i}`,
+        i % 3,
+        faces[i].map((v) => v / 10),
+      );
     const landmarks = join(work, 'landmarks.txt');
-    writeFileSync(landmarks, '# iBUG 68\n' + Array.from({ length: 68 }, (_, i) => (i === 60 ? '-1' : String(i * 4))).join('\n') + '\n\n');
-    const built = await buildModelFromFolder(cm, { units: 'cm', landmarksFile: landmarks, name: 'Test faces', licence: 'CC0' });
+    writeFileSync(
+      landmarks,
+      `# iBUG 68\n${Array.from({ length: 68 }, (_, i) => (i === 60 ? '-1' : String(i * 4))).join('\n')}\n\n`,
+    );
+    const built = await buildModelFromFolder(cm, {
+      units: 'cm',
+      landmarksFile: landmarks,
+      name: 'Test faces',
+      licence: 'CC0',
+    });
     const mean = new Float64Array(D);
     for (let i = 0; i < 10; i++) for (let j = 0; j < D; j++) mean[j] += faces[i][j] / 10;
     let err = 0;
@@ -266,21 +329,27 @@ describe.skipIf(!hasShared)('model build from faces of the Surrey model (../shar
       const { identity } = sampleCoefficients(sfm, r);
       drawn.push(identity);
       const positions = evaluateShape(sfm, identity, new Float32Array(sfm.expression.count));
-      writeFileSync(join(folder, `sfm-${String(i).padStart(3, '0')}.ply`), meshToPly({ positions, triangles: sfm.triangles }));
+      writeFileSync(
+        join(folder, `sfm-${String(i).padStart(3, '0')}.ply`),
+        meshToPly({ positions, triangles: sfm.triangles }),
+      );
     }
     const landmarks = join(work, 'sfm-landmarks.txt');
-    writeFileSync(landmarks, Array.from(sfm.landmarks.ibug68.vertices).join('\n') + '\n');
+    writeFileSync(landmarks, `${Array.from(sfm.landmarks.ibug68.vertices).join('\n')}\n`);
     const built = await buildModelFromFolder(folder, { varianceFraction: 1, landmarksFile: landmarks });
-    const K = sfm.identity.count, d = sfm.mean.length;
+    const K = sfm.identity.count,
+      d = sfm.mean.length;
     expect(built.model.identity.count).toBe(K); // rank 63: float32 rounding stays below the null floor
     expect(built.model.landmarks.ibug68.vertices).toEqual(sfm.landmarks.ibug68.vertices);
     const span = (b: Float32Array, k: number) => Array.from({ length: k }, (_, i) => b.subarray(i * d, (i + 1) * d));
     const cosines = principalCosines(span(built.model.identity.basis, K), span(sfm.identity.basis, K));
     const top10 = principalCosines(span(built.model.identity.basis, 10), span(sfm.identity.basis, 10));
     const ratios = Array.from(built.model.identity.stddev.subarray(0, 5), (s, k) => s / sfm.identity.stddev[k]);
-    console.log(`Surrey: smallest principal cosine of the 63-D span ${cosines[K - 1].toFixed(7)}, `
-      + `of the top-10 spans ${top10.map((c) => c.toFixed(3)).join(' ')}; `
-      + `σ ratios (top 5) ${ratios.map((x) => x.toFixed(3)).join(' ')}`);
+    console.log(
+      `Surrey: smallest principal cosine of the 63-D span ${cosines[K - 1].toFixed(7)}, `
+        + `of the top-10 spans ${top10.map((c) => c.toFixed(3)).join(' ')}; `
+        + `σ ratios (top 5) ${ratios.map((x) => x.toFixed(3)).join(' ')}`,
+    );
     expect(cosines[K - 1]).toBeGreaterThan(0.99999);
     // σ differs from the model's by sampling error (200 draws: ≈5%, more where σ are close). The
     // PCA must find exactly the σ of the faces drawn: the eigenvalues of B Cz Bᵀ, with Cz the sample
@@ -288,21 +357,25 @@ describe.skipIf(!hasShared)('model build from faces of the Surrey model (../shar
     const cz = new Float64Array(K * K);
     const zMean = new Float64Array(K);
     for (const z of drawn) for (let k = 0; k < K; k++) zMean[k] += z[k] / drawn.length;
-    for (const z of drawn) for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) cz[a * K + b] += ((z[a] - zMean[a]) * (z[b] - zMean[b])) / (drawn.length - 1);
+    for (const z of drawn)
+      for (let a = 0; a < K; a++)
+        for (let b = 0; b < K; b++) cz[a * K + b] += ((z[a] - zMean[a]) * (z[b] - zMean[b])) / (drawn.length - 1);
     const L = cholesky(cz, K);
     const bb = new Float64Array(K * K);
     const cols = span(sfm.identity.basis, K);
     for (let a = 0; a < K; a++) for (let b = a; b < K; b++) bb[a * K + b] = bb[b * K + a] = dot(cols[a], cols[b]);
     const expected = new Float64Array(K * K); // Lᵀ (BᵀB) L
-    for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) {
-      let sum = 0;
-      for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) sum += L[i * K + a] * bb[i * K + j] * L[j * K + b];
-      expected[a * K + b] = sum;
-    }
+    for (let a = 0; a < K; a++)
+      for (let b = 0; b < K; b++) {
+        let sum = 0;
+        for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) sum += L[i * K + a] * bb[i * K + j] * L[j * K + b];
+        expected[a * K + b] = sum;
+      }
     const variances = new Float64Array(K);
     symmetricEigen(expected, K, variances, new Float64Array(K * K));
     let worst = 0;
-    for (let k = 0; k < K; k++) worst = Math.max(worst, Math.abs(built.model.identity.stddev[k] / Math.sqrt(variances[k]) - 1));
+    for (let k = 0; k < K; k++)
+      worst = Math.max(worst, Math.abs(built.model.identity.stddev[k] / Math.sqrt(variances[k]) - 1));
     console.log(`Surrey: largest relative σ error against the σ of the drawn faces ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(1e-4);
     for (const ratio of ratios) expect(Math.abs(ratio - 1)).toBeLessThan(0.2);
@@ -313,12 +386,16 @@ describe.skipIf(!hasShared)('model build from faces of the Surrey model (../shar
 
 describe('mesh readers', () => {
   it('fans polygons the same way in OBJ and PLY, and converts sRGB colours to linear', () => {
-    const obj = parseMesh(new TextEncoder().encode('v 0 0 0 1 0.5 0\nv 1 0 0 0 0 0\nv 1 1 0 0 0 0\nv 0 1 0 0 0 0\nf 1 2 3 4\n'), 'q.obj');
-    const plyText = 'ply\nformat ascii 1.0\nelement vertex 4\nproperty double x\nproperty double y\nproperty double z\n' +
-      'property uchar red\nproperty uchar green\nproperty uchar blue\n' +
-      'element edge 1\nproperty int vertex1\nproperty int vertex2\n' +
-      'element face 1\nproperty list uchar uint vertex_index\nend_header\n' +
-      '0 0 0 255 128 0\n1 0 0 0 0 0\n1 1 0 0 0 0\n0 1 0 0 0 0\n0 1\n4 0 1 2 3\n';
+    const obj = parseMesh(
+      new TextEncoder().encode('v 0 0 0 1 0.5 0\nv 1 0 0 0 0 0\nv 1 1 0 0 0 0\nv 0 1 0 0 0 0\nf 1 2 3 4\n'),
+      'q.obj',
+    );
+    const plyText =
+      'ply\nformat ascii 1.0\nelement vertex 4\nproperty double x\nproperty double y\nproperty double z\n'
+      + 'property uchar red\nproperty uchar green\nproperty uchar blue\n'
+      + 'element edge 1\nproperty int vertex1\nproperty int vertex2\n'
+      + 'element face 1\nproperty list uchar uint vertex_index\nend_header\n'
+      + '0 0 0 255 128 0\n1 0 0 0 0 0\n1 1 0 0 0 0\n0 1 0 0 0 0\n0 1\n4 0 1 2 3\n';
     const ply = parseMesh(new TextEncoder().encode(plyText), 'q.ply');
     expect(Array.from(ply.triangles)).toEqual(Array.from(obj.triangles));
     expect(Array.from(ply.positions)).toEqual(Array.from(obj.positions));
@@ -334,10 +411,15 @@ describe('mesh readers', () => {
     expect(back.positions).toEqual(positions);
     expect(Array.from(back.triangles)).toEqual([0, 1, 2]);
     expect(back.colors.length).toBe(0);
-    const uv = parsePly(new TextEncoder().encode('ply\nformat ascii 1.0\nelement vertex 3\n'
-      + 'property float x\nproperty float y\nproperty float z\nproperty float s\nproperty float t\n'
-      + 'element face 1\nproperty list uchar int vertex_indices\nend_header\n'
-      + '0 0 0 0 0\n1 0 0 1 0\n0 1 0 0 1\n3 0 1 2\n'), 'uv.ply');
+    const uv = parsePly(
+      new TextEncoder().encode(
+        'ply\nformat ascii 1.0\nelement vertex 3\n'
+          + 'property float x\nproperty float y\nproperty float z\nproperty float s\nproperty float t\n'
+          + 'element face 1\nproperty list uchar int vertex_indices\nend_header\n'
+          + '0 0 0 0 0\n1 0 0 1 0\n0 1 0 0 1\n3 0 1 2\n',
+      ),
+      'uv.ply',
+    );
     expect(Array.from(uv.uvs)).toEqual([0, 0, 1, 0, 0, 1]);
     expect(Array.from(uv.uvTriangles)).toEqual([0, 1, 2]);
   });
@@ -352,7 +434,10 @@ describe('bad input: an InputError naming the file', () => {
     return f;
   };
   const fails = async (promise: Promise<unknown>, ...parts: string[]) => {
-    const error = await promise.then(() => undefined, (e: unknown) => e);
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(InputError);
     for (const part of parts) expect((error as Error).message).toContain(part);
     return (error as Error).message;
@@ -375,7 +460,11 @@ describe('bad input: an InputError naming the file', () => {
     const f = freshFolder();
     writeFace(f, 'a', 0, shape());
     writeFace(f, 'b', 2, shape().subarray(0, D - 3), undefined, triangles.subarray(0, 3));
-    const message = await fails(buildModelFromFolder(f), join(f, 'b.ply'), `has ${N - 1} vertices, the first mesh (a.obj) has ${N}`);
+    const message = await fails(
+      buildModelFromFolder(f),
+      join(f, 'b.ply'),
+      `has ${N - 1} vertices, the first mesh (a.obj) has ${N}`,
+    );
     expect(message.split('\n')).toHaveLength(1);
   });
 
@@ -385,11 +474,21 @@ describe('bad input: an InputError naming the file', () => {
     const flipped = triangles.slice();
     [flipped[31], flipped[32]] = [flipped[32], flipped[31]];
     writeFace(f, 'b', 1, shape(), undefined, flipped);
-    await fails(buildModelFromFolder(f), join(f, 'b.ply'), 'triangle 10 is', 'in the first mesh (a.obj) it is', 'share one topology');
+    await fails(
+      buildModelFromFolder(f),
+      join(f, 'b.ply'),
+      'triangle 10 is',
+      'in the first mesh (a.obj) it is',
+      'share one topology',
+    );
     const g = freshFolder();
     writeFace(g, 'a', 0, shape());
     writeFace(g, 'b', 0, shape(), undefined, triangles.subarray(3));
-    await fails(buildModelFromFolder(g), join(g, 'b.obj'), `has ${triangles.length / 3 - 1} triangles, the first mesh (a.obj) has ${triangles.length / 3}`);
+    await fails(
+      buildModelFromFolder(g),
+      join(g, 'b.obj'),
+      `has ${triangles.length / 3 - 1} triangles, the first mesh (a.obj) has ${triangles.length / 3}`,
+    );
   });
 
   it('corrupt PLY files: truncated, not PLY, big-endian, bad index, bad number', async () => {
@@ -399,11 +498,16 @@ describe('bad input: an InputError naming the file', () => {
       ['solid ascii stl\n', 'not a PLY file'],
       ['ply\nformat ascii 1.0\nelement vertex 3\n', 'no end_header'],
       ['ply\nformat binary_big_endian 1.0\nelement vertex 0\nend_header\n', 'unsupported format "binary_big_endian"'],
-      ['ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n'
-        + 'element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n',
-        'face 0: vertex index 3 out of range (0..2)'],
-      ['ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\n'
-        + 'end_header\n0 zero 0\n', 'vertex 0: expected a number, found "zero"'],
+      [
+        'ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n'
+          + 'element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n',
+        'face 0: vertex index 3 out of range (0..2)',
+      ],
+      [
+        'ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nproperty float z\n'
+          + 'end_header\n0 zero 0\n',
+        'vertex 0: expected a number, found "zero"',
+      ],
       ['ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\nend_header\n0 0\n', 'no x, y, z'],
     ];
     for (const [content, problem] of cases) {
@@ -441,7 +545,11 @@ describe('bad input: an InputError naming the file', () => {
       return buildModelFromFolder(f, { landmarksFile: lm });
     };
     await fails(build('1\n2\n3\n'), 'lm.txt', '3 landmark indices, expected 68');
-    await fails(build(Array(68).fill('5').join('\n').replace(/5$/, '300')), 'lm.txt', 'line 68: vertex 300 out of range');
+    await fails(
+      build(Array(68).fill('5').join('\n').replace(/5$/, '300')),
+      'lm.txt',
+      'line 68: vertex 300 out of range',
+    );
     await fails(build('1.5\n'), 'lm.txt', 'line 1: "1.5" is not a vertex index');
     await fails(buildModelFromFolder(f, { landmarksFile: join(work, 'none.txt') }), 'none.txt', 'cannot read');
   });
@@ -452,11 +560,25 @@ describe('the build command', () => {
   async function run(args: string[]): Promise<{ stdout: string; error?: unknown }> {
     const program = new Command().exitOverride();
     let stdout = '';
-    program.configureOutput({ writeOut: (s) => { stdout += s; }, writeErr: () => {} });
+    program.configureOutput({
+      writeOut: (s) => {
+        stdout += s;
+      },
+      writeErr: () => {},
+    });
     const model = program.command('model');
     addBuildCommand(model);
-    model.commands.forEach((c) => c.exitOverride().configureOutput({ writeOut: (s) => { stdout += s; }, writeErr: () => {} }));
-    const log = vi.spyOn(console, 'log').mockImplementation((s: string) => { stdout += s + '\n'; });
+    model.commands.forEach((c) =>
+      c.exitOverride().configureOutput({
+        writeOut: (s) => {
+          stdout += s;
+        },
+        writeErr: () => {},
+      }),
+    );
+    const log = vi.spyOn(console, 'log').mockImplementation((s: string) => {
+      stdout += `${s}\n`;
+    });
     try {
       await program.parseAsync(['model', 'build', ...args], { from: 'user' });
       return { stdout };
@@ -478,18 +600,42 @@ describe('the build command', () => {
         const z = SHAPE_SIGMAS[k] * r.normal();
         for (let j = 0; j < D; j++) shape[j] += z * shapeTruth[k][j];
       }
-      writeFace(folder, `m${String(i).padStart(2, '0')}`, i % 3, Float32Array.from(shape, (v) => v / 1000));
+      writeFace(
+        folder,
+        `m${String(i).padStart(2, '0')}`,
+        i % 3,
+        Float32Array.from(shape, (v) => v / 1000),
+      );
     }
   });
 
   it('explains itself', async () => {
     const { stdout } = await run(['--help']);
-    for (const text of ['--variance', '--max-components', '--units', '--landmarks', '--licence', 'Texture images are not used', 'the same triangles']) expect(stdout).toContain(text);
+    for (const text of [
+      '--variance',
+      '--max-components',
+      '--units',
+      '--landmarks',
+      '--licence',
+      'Texture images are not used',
+      'the same triangles',
+    ])
+      expect(stdout).toContain(text);
   });
 
   it('writes the model and prints a summary', async () => {
     const output = join(out, 'nested', 'built.glb');
-    const { stdout, error } = await run([folder, '-o', output, '--units', 'm', '--name', 'CLI faces', '--max-components', '3']);
+    const { stdout, error } = await run([
+      folder,
+      '-o',
+      output,
+      '--units',
+      'm',
+      '--name',
+      'CLI faces',
+      '--max-components',
+      '3',
+    ]);
     expect(error).toBeUndefined();
     const model = decodeModel(readFileSync(output), output);
     expect(model.name).toBe('CLI faces');

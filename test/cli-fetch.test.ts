@@ -48,13 +48,17 @@ function errorLine(stderr: string): string {
 }
 
 describe('model fetch --url', () => {
-  it('names the user\'s file, not a cache copy, and copies nothing', async () => {
+  it("names the user's file, not a cache copy, and copies nothing", async () => {
     const bad = join(work, 'bad.tar.gz');
     writeFileSync(bad, 'this is not an archive');
     for (const url of [bad, pathToFileURL(bad).href]) {
-      const result = await runCli(['model', 'fetch', '--url', url, '-o', join(work, 'm.glb')], { MORPHABLE_HOME: home });
+      const result = await runCli(['model', 'fetch', '--url', url, '-o', join(work, 'm.glb')], {
+        MORPHABLE_HOME: home,
+      });
       expect(result.code).toBe(2);
-      expect(errorLine(result.stderr)).toMatch(new RegExp(`^morphable: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`));
+      expect(errorLine(result.stderr)).toMatch(
+        new RegExp(`^morphable: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`),
+      );
       expect(leftovers()).toEqual([]);
       expect(existsSync(join(work, 'm.glb'))).toBe(false);
     }
@@ -70,7 +74,9 @@ describe('model fetch --url', () => {
   });
 
   it('prints plain progress lines off a terminal when a download lasts', async () => {
-    const result = await runCli(['model', 'fetch', '--url', `${base}/slow.tar.gz`, '-o', join(work, 'm.glb')], { MORPHABLE_HOME: home });
+    const result = await runCli(['model', 'fetch', '--url', `${base}/slow.tar.gz`, '-o', join(work, 'm.glb')], {
+      MORPHABLE_HOME: home,
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^downloading: \d+%\n/);
     expect(result.stderr).toContain('downloading: 100%\n');
@@ -82,7 +88,9 @@ describe('model fetch --url', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const result = await runCli(['model', 'fetch', '--url', `http://127.0.0.1:${port}/ict.tar.gz`], { MORPHABLE_HOME: home });
+    const result = await runCli(['model', 'fetch', '--url', `http://127.0.0.1:${port}/ict.tar.gz`], {
+      MORPHABLE_HOME: home,
+    });
     expect(result.code).toBe(2);
     expect(errorLine(result.stderr)).toMatch(/ECONNREFUSED.*offline\?.*--url <file>/);
     expect(leftovers()).toEqual([]);

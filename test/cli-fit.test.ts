@@ -1,4 +1,13 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -13,7 +22,6 @@ const work = mkdtempSync(join(tmpdir(), 'morphable-fit-'));
 const model = join(work, 'sfm.glb');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-
 describe.skipIf(!hasShared)('morphable fit', () => {
   beforeAll(async () => {
     // The small Surrey model keeps these tests quick; the ICT model is fitted in the benchmark.
@@ -22,12 +30,28 @@ describe.skipIf(!hasShared)('morphable fit', () => {
 
   it('fits to given landmarks and writes mesh, overlay and JSON', async () => {
     const out = join(work, 'out');
-    const result = await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', out, '--json']);
+    const result = await runCli([
+      'fit',
+      `${FACES}/lfpw_image_0010.png`,
+      '--landmarks',
+      `${FACES}/lfpw_image_0010.pts`,
+      '--model',
+      model,
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(readdirSync(out).sort()).toEqual([
-      'lfpw_image_0010.glb', 'lfpw_image_0010.json', 'lfpw_image_0010.mtl', 'lfpw_image_0010.obj', 'lfpw_image_0010.png',
-      'lfpw_image_0010_albedo.ply', 'lfpw_image_0010_compare.png', 'lfpw_image_0010_texture.png',
+      'lfpw_image_0010.glb',
+      'lfpw_image_0010.json',
+      'lfpw_image_0010.mtl',
+      'lfpw_image_0010.obj',
+      'lfpw_image_0010.png',
+      'lfpw_image_0010_albedo.ply',
+      'lfpw_image_0010_compare.png',
+      'lfpw_image_0010_texture.png',
     ]);
     const [report] = JSON.parse(result.stdout);
     expect(report.image).toMatchObject({ width: 1280, height: 1024 });
@@ -56,7 +80,17 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     const scrambled = join(work, 'scrambled.pts');
     writeFileSync(scrambled, `version: 1\nn_points: 68\n{\n${points.reverse().join('\n')}\n}\n`);
     const out = join(work, 'rejected');
-    const args = ['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', scrambled, '--model', model, '--out', out, '--no-photometric'];
+    const args = [
+      'fit',
+      `${FACES}/lfpw_image_0010.png`,
+      '--landmarks',
+      scrambled,
+      '--model',
+      model,
+      '--out',
+      out,
+      '--no-photometric',
+    ];
     const rejected = await runCli(args);
     expectOneLineError(rejected, 'lfpw_image_0010.png: face 1 rejected (quality 0.');
     expect(rejected.stderr).toMatch(/: face 1 rejected \(quality 0\.\d\d: [a-z ]+\)$/m);
@@ -73,8 +107,22 @@ describe.skipIf(!hasShared)('morphable fit', () => {
 
   it('takes the focal length from EXIF, and --focal over it', async () => {
     const photo = join(work, 'exif.jpg');
-    await sharp(`${FACES}/lfpw_image_0010.png`).jpeg().withExif({ IFD2: { FocalLengthIn35mmFilm: '50' } }).toFile(photo);
-    const args = ['fit', photo, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', join(work, 'exif'), '--json', '--no-photometric'];
+    await sharp(`${FACES}/lfpw_image_0010.png`)
+      .jpeg()
+      .withExif({ IFD2: { FocalLengthIn35mmFilm: '50' } })
+      .toFile(photo);
+    const args = [
+      'fit',
+      photo,
+      '--landmarks',
+      `${FACES}/lfpw_image_0010.pts`,
+      '--model',
+      model,
+      '--out',
+      join(work, 'exif'),
+      '--json',
+      '--no-photometric',
+    ];
     const [fromExif] = JSON.parse((await runCli(args)).stdout);
     expect(fromExif.focal.source).toBe('exif-35mm');
     expect(fromExif.focal.px).toBeCloseTo((50 / 36) * 1280, 1);
@@ -87,12 +135,20 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     const pts = join(work, 'short.pts');
     writeFileSync(pts, 'version: 1\nn_points: 2\n{\n1 2\n3 4\n}\n');
     const out = join(work, 'none');
-    expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', pts, '--model', model, '--out', out]), 'short.pts', 'has 2 points');
+    expectOneLineError(
+      await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', pts, '--model', model, '--out', out]),
+      'short.pts',
+      'has 2 points',
+    );
     expect(existsSync(out)).toBe(false);
   });
 
   it('rejects a mismatch between images and .pts files', async () => {
-    expectOneLineError(await runCli(['fit', 'a.jpg', 'b.jpg', '--landmarks', 'a.pts', '--model', model]), '--landmarks', 'one per image');
+    expectOneLineError(
+      await runCli(['fit', 'a.jpg', 'b.jpg', '--landmarks', 'a.pts', '--model', model]),
+      '--landmarks',
+      'one per image',
+    );
   });
 
   it('rejects bad images with one line each and writes nothing', async () => {
@@ -104,20 +160,51 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     const truncated = join(work, 'cut.jpg');
     writeFileSync(truncated, jpeg.subarray(0, jpeg.length >> 1));
     const tiny = join(work, 'tiny.png');
-    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#888' } }).png().toFile(tiny);
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#888' } })
+      .png()
+      .toFile(tiny);
     const pts = `${FACES}/lfpw_image_0010.pts`;
     const out = join(work, 'bad-out');
-    expectOneLineError(await runCli(['fit', text, '--landmarks', pts, '--model', model, '--out', out]), 'notes.jpg', 'not an image');
-    expectOneLineError(await runCli(['fit', empty, '--landmarks', pts, '--model', model, '--out', out]), 'empty.png', 'empty file');
-    expectOneLineError(await runCli(['fit', truncated, '--landmarks', pts, '--model', model, '--out', out]), 'cut.jpg', 'truncated or corrupt');
-    expectOneLineError(await runCli(['fit', tiny, '--landmarks', pts, '--model', model, '--out', out]), 'tiny.png', 'too small');
-    expectOneLineError(await runCli(['fit', join(work, 'missing.jpg'), '--landmarks', pts, '--model', model, '--out', out]), 'missing.jpg', 'no such file');
+    expectOneLineError(
+      await runCli(['fit', text, '--landmarks', pts, '--model', model, '--out', out]),
+      'notes.jpg',
+      'not an image',
+    );
+    expectOneLineError(
+      await runCli(['fit', empty, '--landmarks', pts, '--model', model, '--out', out]),
+      'empty.png',
+      'empty file',
+    );
+    expectOneLineError(
+      await runCli(['fit', truncated, '--landmarks', pts, '--model', model, '--out', out]),
+      'cut.jpg',
+      'truncated or corrupt',
+    );
+    expectOneLineError(
+      await runCli(['fit', tiny, '--landmarks', pts, '--model', model, '--out', out]),
+      'tiny.png',
+      'too small',
+    );
+    expectOneLineError(
+      await runCli(['fit', join(work, 'missing.jpg'), '--landmarks', pts, '--model', model, '--out', out]),
+      'missing.jpg',
+      'no such file',
+    );
     expect(existsSync(out)).toBe(false);
   });
 
   it('detects the faces itself: two faces in one photo give two results', async () => {
     const out = join(work, 'detected');
-    const result = await runCli(['fit', `${FACES}/afw_134212_1.jpg`, '--model', model, '--out', out, '--json', '--no-photometric']);
+    const result = await runCli([
+      'fit',
+      `${FACES}/afw_134212_1.jpg`,
+      '--model',
+      model,
+      '--out',
+      out,
+      '--json',
+      '--no-photometric',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const reports = JSON.parse(result.stdout);
@@ -126,7 +213,9 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(reports[0].face.box.width).toBeGreaterThan(50);
     expect(readdirSync(out)).toContain('afw_134212_1_face2.json');
     // Numbered left to right.
-    const centres = reports.map((r: { face: { box: { x: number; width: number } } }) => r.face.box.x + r.face.box.width / 2);
+    const centres = reports.map(
+      (r: { face: { box: { x: number; width: number } } }) => r.face.box.x + r.face.box.width / 2,
+    );
     expect(centres).toEqual([...centres].sort((a, b) => a - b));
   });
 
@@ -142,7 +231,18 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     for (const [name, make] of variants) {
       const file = join(work, name);
       await make(sharp(source)).toFile(file);
-      const result = await runCli(['fit', file, '--model', model, '--out', join(work, 'variants'), '--json', '--max-faces', '1', '--no-photometric']);
+      const result = await runCli([
+        'fit',
+        file,
+        '--model',
+        model,
+        '--out',
+        join(work, 'variants'),
+        '--json',
+        '--max-faces',
+        '1',
+        '--no-photometric',
+      ]);
       expect(result.stderr, name).toBe('');
       const [report] = JSON.parse(result.stdout);
       expect(report.image, name).toMatchObject({ width: 1280, height: 1024 });
@@ -152,22 +252,51 @@ describe.skipIf(!hasShared)('morphable fit', () => {
 
   it('a photo without a face: a clear message, exit code 2, nothing written for it', async () => {
     const blank = join(work, 'wall.png');
-    await sharp({ create: { width: 640, height: 480, channels: 3, background: '#b0a89c' } }).png().toFile(blank);
+    await sharp({ create: { width: 640, height: 480, channels: 3, background: '#b0a89c' } })
+      .png()
+      .toFile(blank);
     const out = join(work, 'noface');
     expectOneLineError(await runCli(['fit', blank, '--model', model, '--out', out]), 'wall.png', 'no face found');
     expect(existsSync(join(out, 'wall.json'))).toBe(false);
     // Among several photos the others are still fitted (one face each: the caption of this photo
     // holds letters the detector takes for a weak second face).
-    const result = await runCli(['fit', blank, `${FACES}/lfpw_image_0010.png`, '--model', model, '--out', out, '--max-faces', '1', '--no-photometric']);
+    const result = await runCli([
+      'fit',
+      blank,
+      `${FACES}/lfpw_image_0010.png`,
+      '--model',
+      model,
+      '--out',
+      out,
+      '--max-faces',
+      '1',
+      '--no-photometric',
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('wall.png: no face found');
-    expect(readdirSync(out).sort()).toEqual(['lfpw_image_0010.glb', 'lfpw_image_0010.json', 'lfpw_image_0010.obj', 'lfpw_image_0010.png']);
+    expect(readdirSync(out).sort()).toEqual([
+      'lfpw_image_0010.glb',
+      'lfpw_image_0010.json',
+      'lfpw_image_0010.obj',
+      'lfpw_image_0010.png',
+    ]);
   });
 
   it('a very large photo is detected on a downscaled copy', async () => {
     const big = join(work, 'big.jpg');
     await sharp(`${FACES}/lfpw_image_0010.png`).resize(12000, 9600).jpeg({ quality: 60 }).toFile(big);
-    const result = await runCli(['fit', big, '--model', model, '--out', join(work, 'big'), '--json', '--max-faces', '1', '--no-photometric']);
+    const result = await runCli([
+      'fit',
+      big,
+      '--model',
+      model,
+      '--out',
+      join(work, 'big'),
+      '--json',
+      '--max-faces',
+      '1',
+      '--no-photometric',
+    ]);
     expect(result.stderr).toBe('');
     const [report] = JSON.parse(result.stdout);
     expect(report.image).toMatchObject({ width: 12000, height: 9600 });
@@ -176,10 +305,30 @@ describe.skipIf(!hasShared)('morphable fit', () => {
 
   it('renders a fit from another viewpoint, and a random face', async () => {
     const out = join(work, 'render');
-    const fit = await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', out]);
+    const fit = await runCli([
+      'fit',
+      `${FACES}/lfpw_image_0010.png`,
+      '--landmarks',
+      `${FACES}/lfpw_image_0010.pts`,
+      '--model',
+      model,
+      '--out',
+      out,
+    ]);
     expect(fit.code).toBe(0);
     const png = join(out, 'side.png');
-    const result = await runCli(['render', model, '--params', join(out, 'lfpw_image_0010.json'), '--yaw', '40', '--size', '256', '-o', png]);
+    const result = await runCli([
+      'render',
+      model,
+      '--params',
+      join(out, 'lfpw_image_0010.json'),
+      '--yaw',
+      '40',
+      '--size',
+      '256',
+      '-o',
+      png,
+    ]);
     expect(result.stderr).toBe('');
     const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
     expect([info.width, info.height]).toEqual([256, 256]);
@@ -190,58 +339,135 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(random.code).toBe(0);
   });
 
-  it('gives photos with the same name distinct outputs, and replaces an earlier run\'s files', async () => {
+  it("gives photos with the same name distinct outputs, and replaces an earlier run's files", async () => {
     const out = join(work, 'same-name');
     for (const folder of ['a', 'b']) mkdirSync(join(work, folder), { recursive: true });
     copyFileSync(`${FACES}/lfpw_image_0010.png`, join(work, 'a', 'x.png'));
-    await sharp(`${FACES}/lfpw_image_0010.png`).jpeg().toFile(join(work, 'b', 'x.jpg'));
+    await sharp(`${FACES}/lfpw_image_0010.png`)
+      .jpeg()
+      .toFile(join(work, 'b', 'x.jpg'));
     const pts = `${FACES}/lfpw_image_0010.pts`;
-    const result = await runCli(['fit', join(work, 'a', 'x.png'), join(work, 'b', 'x.jpg'), '--landmarks', pts, pts, '--model', model, '--out', out, '--json']);
+    const result = await runCli([
+      'fit',
+      join(work, 'a', 'x.png'),
+      join(work, 'b', 'x.jpg'),
+      '--landmarks',
+      pts,
+      pts,
+      '--model',
+      model,
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(result.code).toBe(0);
     const reports = JSON.parse(result.stdout);
-    expect(reports.map((r: { image: { file: string } }) => r.image.file)).toEqual([join(work, 'a', 'x.png'), join(work, 'b', 'x.jpg')]);
+    expect(reports.map((r: { image: { file: string } }) => r.image.file)).toEqual([
+      join(work, 'a', 'x.png'),
+      join(work, 'b', 'x.jpg'),
+    ]);
     const files = readdirSync(out).sort();
     expect(files.filter((f) => f.endsWith('.json'))).toEqual(['x-2.json', 'x.json']);
     expect(files).toContain('x-2_texture.png');
     expect(JSON.parse(readFileSync(join(out, 'x-2.json'), 'utf8')).image.file).toBe(join(work, 'b', 'x.jpg'));
     expect(readFileSync(join(out, 'x-2.obj'), 'utf8')).toContain('mtllib x-2.mtl');
     // Again without the photometric stage: x's texture, material, comparison and albedo go.
-    const again = await runCli(['fit', join(work, 'a', 'x.png'), '--landmarks', pts, '--model', model, '--out', out, '--no-photometric']);
+    const again = await runCli([
+      'fit',
+      join(work, 'a', 'x.png'),
+      '--landmarks',
+      pts,
+      '--model',
+      model,
+      '--out',
+      out,
+      '--no-photometric',
+    ]);
     expect(again.code).toBe(0);
-    expect(readdirSync(out).filter((f) => /^x[._]/.test(f)).sort()).toEqual(['x.glb', 'x.json', 'x.obj', 'x.png']);
+    expect(
+      readdirSync(out)
+        .filter((f) => /^x[._]/.test(f))
+        .sort(),
+    ).toEqual(['x.glb', 'x.json', 'x.obj', 'x.png']);
     expect(readdirSync(out).filter((f) => f.startsWith('.'))).toEqual([]);
     expect(readdirSync(out)).toContain('x-2_albedo.ply'); // another photo's files stay
   }, 120_000);
 
-  it.skipIf(!existsSync('/usr/bin/script'))('shows the stage of a single-photo fit on a terminal', async () => {
-    // script(1) gives the CLI a pseudo-terminal as stderr.
-    const main = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
-    const command = [process.execPath, main, 'fit', `${FACES}/lfpw_image_0010.png`, '--landmarks', `${FACES}/lfpw_image_0010.pts`, '--model', model, '--out', join(work, 'tty')]
-      .map((arg) => `'${arg}'`).join(' ');
-    const output = await new Promise<string>((resolve) => {
-      execFile('/usr/bin/script', ['-qec', command, '/dev/null'], { timeout: 120_000 }, (_error, stdout) => resolve(stdout));
-    });
-    for (const stage of ['landmark fit', 'photometric fit', 'texture', 'writing']) expect(output).toContain(`fitting lfpw_image_0010.png: ${stage}`);
-    expect(output).toContain('landmark error');
-  }, 120_000);
+  it.skipIf(!existsSync('/usr/bin/script'))(
+    'shows the stage of a single-photo fit on a terminal',
+    async () => {
+      // script(1) gives the CLI a pseudo-terminal as stderr.
+      const main = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+      const command = [
+        process.execPath,
+        main,
+        'fit',
+        `${FACES}/lfpw_image_0010.png`,
+        '--landmarks',
+        `${FACES}/lfpw_image_0010.pts`,
+        '--model',
+        model,
+        '--out',
+        join(work, 'tty'),
+      ]
+        .map((arg) => `'${arg}'`)
+        .join(' ');
+      const output = await new Promise<string>((resolve) => {
+        execFile('/usr/bin/script', ['-qec', command, '/dev/null'], { timeout: 120_000 }, (_error, stdout) =>
+          resolve(stdout),
+        );
+      });
+      for (const stage of ['landmark fit', 'photometric fit', 'texture', 'writing'])
+        expect(output).toContain(`fitting lfpw_image_0010.png: ${stage}`);
+      expect(output).toContain('landmark error');
+    },
+    120_000,
+  );
 
   it('checks that --out is writable before any work', async () => {
     const file = join(work, 'a-file');
     writeFileSync(file, '');
     // A missing model would be the first error if --out were checked after loading it.
-    expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', join(work, 'missing.glb'), '--out', join(file, 'fits')]), '--out', 'a parent is not a folder');
-    expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', join(work, 'missing.glb'), '--out', file]), '--out', 'not a folder');
+    expectOneLineError(
+      await runCli([
+        'fit',
+        `${FACES}/lfpw_image_0010.png`,
+        '--model',
+        join(work, 'missing.glb'),
+        '--out',
+        join(file, 'fits'),
+      ]),
+      '--out',
+      'a parent is not a folder',
+    );
+    expectOneLineError(
+      await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', join(work, 'missing.glb'), '--out', file]),
+      '--out',
+      'not a folder',
+    );
     if (existsSync('/sys/kernel')) {
       // sysfs refuses new files even to root: "not writable", not "no such folder".
-      expectOneLineError(await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', model, '--out', '/sys/kernel/morphable-fits']), '--out /sys/kernel/morphable-fits', 'not writable (permission denied)');
+      expectOneLineError(
+        await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--model', model, '--out', '/sys/kernel/morphable-fits']),
+        '--out /sys/kernel/morphable-fits',
+        'not writable (permission denied)',
+      );
     }
   });
 
   it('rejects bad render parameters with one line', async () => {
     const notFit = join(work, 'not-a-fit.json');
     writeFileSync(notFit, '{"hello": 1}');
-    expectOneLineError(await runCli(['render', model, '--params', notFit, '-o', join(work, 'x.png')]), 'not-a-fit.json', 'not a `morphable fit` result');
-    expectOneLineError(await runCli(['render', model, '--light', '0,0', '-o', join(work, 'x.png')]), '--light', 'three numbers');
+    expectOneLineError(
+      await runCli(['render', model, '--params', notFit, '-o', join(work, 'x.png')]),
+      'not-a-fit.json',
+      'not a `morphable fit` result',
+    );
+    expectOneLineError(
+      await runCli(['render', model, '--light', '0,0', '-o', join(work, 'x.png')]),
+      '--light',
+      'three numbers',
+    );
     expectOneLineError(await runCli(['render', model, '-o', join(work, 'x.jpg')]), 'x.jpg', '.png');
     expect(existsSync(join(work, 'x.png'))).toBe(false);
   });

@@ -1,4 +1,15 @@
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,11 +28,11 @@ import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
 const work = mkdtempSync(join(tmpdir(), 'morphable-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-
 function meshCount(root: Object3D): number {
   let vertices = 0;
   root.traverse((o) => {
-    if ((o as ThreeMesh).isMesh) vertices += ((o as ThreeMesh).geometry as BufferGeometry).getAttribute('position').count;
+    if ((o as ThreeMesh).isMesh)
+      vertices += ((o as ThreeMesh).geometry as BufferGeometry).getAttribute('position').count;
   });
   return vertices;
 }
@@ -32,7 +43,9 @@ describe('morphable --help', () => {
     const root = fileURLToPath(new URL('../', import.meta.url));
     expect(statSync(join(root, 'dist/src/cli/main.js')).mode & 0o111).not.toBe(0);
     const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
-      execFile('npx', ['--no-install', 'morphable', '--help'], { cwd: root }, (error, stdout) => resolve({ code: error ? 1 : 0, stdout }));
+      execFile('npx', ['--no-install', 'morphable', '--help'], { cwd: root }, (error, stdout) =>
+        resolve({ code: error ? 1 : 0, stdout }),
+      );
     });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Usage: morphable');
@@ -51,14 +64,22 @@ describe('morphable --help', () => {
 describe('bad input: one line naming the file and the problem, exit 2, nothing written', () => {
   it('missing source', async () => {
     const out = join(work, 'missing.glb');
-    expectOneLineError(await runCli(['model', 'import', join(work, 'nope.tar.xz'), '-o', out]), 'nope.tar.xz', 'no such file');
+    expectOneLineError(
+      await runCli(['model', 'import', join(work, 'nope.tar.xz'), '-o', out]),
+      'nope.tar.xz',
+      'no such file',
+    );
     expect(existsSync(out)).toBe(false);
   });
 
   it('unknown format', async () => {
     const text = join(work, 'notes.txt');
     writeFileSync(text, 'just some text\n');
-    expectOneLineError(await runCli(['model', 'import', text, '-o', join(work, 'x.glb')]), 'notes.txt', 'unknown model format');
+    expectOneLineError(
+      await runCli(['model', 'import', text, '-o', join(work, 'x.glb')]),
+      'notes.txt',
+      'unknown model format',
+    );
     expectOneLineError(await runCli(['model', 'info', text]), 'notes.txt', 'unknown model format');
   });
 
@@ -108,8 +129,15 @@ describe('bad input: one line naming the file and the problem, exit 2, nothing w
   it.skipIf(!hasShared)('bad sample options', async () => {
     const out = join(work, 'bad-samples');
     expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '--format', 'stl', '--out', out]), 'stl');
-    expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '--component', '63', '--out', out]), '--component', '0..62');
-    expectOneLineError(await runCli(['model', 'sample', SFM_FOLDER, '-n', '0', '--out', out]), '--count: 0 is not a positive integer');
+    expectOneLineError(
+      await runCli(['model', 'sample', SFM_FOLDER, '--component', '63', '--out', out]),
+      '--component',
+      '0..62',
+    );
+    expectOneLineError(
+      await runCli(['model', 'sample', SFM_FOLDER, '-n', '0', '--out', out]),
+      '--count: 0 is not a positive integer',
+    );
     expect(existsSync(out)).toBe(false);
   });
 });
@@ -147,7 +175,11 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     const result = await runCli(['model', 'calibrate', model]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/landmarks calibrated to the face detector on \d+ renders: mean offset \d+\.\d mm/);
-    expectOneLineError(await runCli(['model', 'calibrate', join(work, 'face.obj')]), 'face.obj', 'native model file (.glb)');
+    expectOneLineError(
+      await runCli(['model', 'calibrate', join(work, 'face.obj')]),
+      'face.obj',
+      'native model file (.glb)',
+    );
   }, 300_000);
 
   it('reports 100 identity and 53 ARKit-named expression components and 68 landmarks', async () => {
@@ -156,25 +188,43 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     const info = JSON.parse(result.stdout);
     expect(info.identity.count).toBe(100);
     expect(info.expression.count).toBe(53);
-    expect(info.expression.names).toEqual(expect.arrayContaining(['jawOpen', 'mouthSmile_L', 'eyeBlink_R', 'browInnerUp_L']));
+    expect(info.expression.names).toEqual(
+      expect.arrayContaining(['jawOpen', 'mouthSmile_L', 'eyeBlink_R', 'browInnerUp_L']),
+    );
     expect(info.landmarks.ibug68).toMatchObject({ points: 68, missing: 0, calibrated: true });
     expect(info.landmarks.ibug68.vertices).toHaveLength(68);
   });
 
   it('writes samples that three.js loads', async () => {
     const out = join(work, 'samples');
-    const result = await runCli(['model', 'sample', '-n', '2', '--seed', '5', '--format', 'obj,glb', '--out', out], { MORPHABLE_HOME: home });
+    const result = await runCli(['model', 'sample', '-n', '2', '--seed', '5', '--format', 'obj,glb', '--out', out], {
+      MORPHABLE_HOME: home,
+    });
     expect(result.code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(['sample-000.glb', 'sample-000.json', 'sample-000.obj', 'sample-001.glb', 'sample-001.json', 'sample-001.obj']);
+    expect(readdirSync(out).sort()).toEqual([
+      'sample-000.glb',
+      'sample-000.json',
+      'sample-000.obj',
+      'sample-001.glb',
+      'sample-001.json',
+      'sample-001.obj',
+    ]);
     const obj = new OBJLoader().parse(readFileSync(join(out, 'sample-000.obj'), 'utf8'));
     expect(meshCount(obj)).toBe(3 * 22288); // OBJLoader expands every triangle
     const glb = readFileSync(join(out, 'sample-001.glb'));
-    const gltf = await new GLTFLoader().parseAsync(glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer, '');
+    const gltf = await new GLTFLoader().parseAsync(
+      glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer,
+      '',
+    );
     expect(meshCount(gltf.scene)).toBeGreaterThanOrEqual(11248);
     // The same seed gives the same face.
-    const again = await runCli(['model', 'sample', '-n', '1', '--seed', '5', '--out', join(work, 'again')], { MORPHABLE_HOME: home });
+    const again = await runCli(['model', 'sample', '-n', '1', '--seed', '5', '--out', join(work, 'again')], {
+      MORPHABLE_HOME: home,
+    });
     expect(again.code).toBe(0);
-    expect(readFileSync(join(work, 'again/sample-000.obj'), 'utf8')).toBe(readFileSync(join(out, 'sample-000.obj'), 'utf8'));
+    expect(readFileSync(join(work, 'again/sample-000.obj'), 'utf8')).toBe(
+      readFileSync(join(out, 'sample-000.obj'), 'utf8'),
+    );
   });
 
   it('imports the Surrey model: 3448 vertices, 63 identity components, 6 expressions', async () => {
@@ -190,7 +240,9 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     expect(info.landmarks.ibug68.vertices).toHaveLength(68);
     expect(info.landmarks.ibug68.vertices.every((v: number) => Number.isInteger(v) && v >= -1 && v < 3448)).toBe(true);
     expect(info.landmarks.ibug68.vertices.filter((v: number) => v < 0)).toHaveLength(info.landmarks.ibug68.missing);
-    expect(new Set(info.landmarks.ibug68.vertices.filter((v: number) => v >= 0)).size).toBe(68 - info.landmarks.ibug68.missing);
+    expect(new Set(info.landmarks.ibug68.vertices.filter((v: number) => v >= 0)).size).toBe(
+      68 - info.landmarks.ibug68.missing,
+    );
     expect(info.identity.count).toBe(63);
     expect(info.expression.names).toEqual(['anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 
 describe('option errors and help text', () => {
-  it('names the option in a bad value\'s error', async () => {
+  it("names the option in a bad value's error", async () => {
     const cases: Array<[string[], string]> = [
       [['fit', 'x.jpg', '--max-faces', '-1'], '--max-faces: -1 is not a positive integer'],
       [['fit', 'x.jpg', '--focal', '0'], '--focal: 0 is not a positive number'],
@@ -19,7 +19,13 @@ describe('option errors and help text', () => {
   });
 
   it('shows plain defaults in help: no JSON arrays, no doubled parentheses', async () => {
-    for (const args of [['model', '--help'], ['model', 'sample', '--help'], ['model', 'fetch', '--help'], ['fit', '--help'], ['render', '--help']]) {
+    for (const args of [
+      ['model', '--help'],
+      ['model', 'sample', '--help'],
+      ['model', 'fetch', '--help'],
+      ['fit', '--help'],
+      ['render', '--help'],
+    ]) {
       const result = await runCli(args);
       expect(result.code).toBe(0);
       const text = result.stdout.replace(/\s+/g, ' ');

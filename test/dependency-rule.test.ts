@@ -18,7 +18,10 @@ const CORE = ['geometry', 'model', 'detect', 'fit', 'render'];
 interface Rule {
   /** Folders (repository-relative, '/' separated) whose files the rule applies to. */
   from: string[];
-  /** The rule is broken by an import that resolves into one of these folders (or names a `node:` module, for 'node:'). */
+  /**
+   * The rule is broken by an import that resolves into one of these folders (or names a `node:` module, for
+   * 'node:').
+   */
   forbidden: string[];
   /** Or by one that resolves anywhere outside these folders (relative imports only), if given. */
   only?: string[];
@@ -32,7 +35,7 @@ const RULES: Rule[] = [
 ];
 
 /** Module specifiers of a file's static imports, re-exports and dynamic imports. */
-export function importSpecifiers(text: string): string[] {
+function importSpecifiers(text: string): string[] {
   const out: string[] = [];
   const patterns = [
     /\b(?:import|export)\s[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g,
@@ -46,7 +49,7 @@ export function importSpecifiers(text: string): string[] {
 const inside = (path: string, folder: string): boolean => path === folder || path.startsWith(`${folder}/`);
 
 /** Every broken rule as 'file: specifier (rule)'. `files` maps repository-relative paths to their text. */
-export function violations(files: Map<string, string>): string[] {
+function violations(files: Map<string, string>): string[] {
   const found: string[] = [];
   for (const [file, text] of files) {
     for (const specifier of importSpecifiers(text)) {
@@ -54,9 +57,16 @@ export function violations(files: Map<string, string>): string[] {
       const target = relativeImport ? posix.normalize(posix.join(posix.dirname(file), specifier)) : specifier;
       for (const rule of RULES) {
         if (!rule.from.some((folder) => inside(file, folder))) continue;
-        const bad = rule.forbidden.some((folder) => (folder === 'node:' ? target.startsWith('node:') : relativeImport && inside(target, folder)))
+        const bad =
+          rule.forbidden.some((folder) =>
+            folder === 'node:' ? target.startsWith('node:') : relativeImport && inside(target, folder),
+          )
           || (rule.only !== undefined && relativeImport && !rule.only.some((folder) => inside(target, folder)));
-        if (bad) found.push(`${file}: ${specifier} (${rule.from.join(', ')} must not import ${rule.only ? `outside ${rule.only.join(', ')}` : rule.forbidden.join(', ')})`);
+        if (bad)
+          found.push(
+            `${file}: ${specifier} (${rule.from.join(', ')} must not import `
+              + `${rule.only ? `outside ${rule.only.join(', ')}` : rule.forbidden.join(', ')})`,
+          );
       }
     }
   }
@@ -67,7 +77,8 @@ function sourceFiles(folder: string, files = new Map<string, string>()): Map<str
   for (const entry of readdirSync(join(ROOT, folder), { withFileTypes: true })) {
     const path = `${folder}/${entry.name}`;
     if (entry.isDirectory()) sourceFiles(path, files);
-    else if (entry.isFile() && /\.(ts|tsx|js|mjs)$/.test(entry.name)) files.set(path, readFileSync(join(ROOT, path), 'utf8'));
+    else if (entry.isFile() && /\.(ts|tsx|js|mjs)$/.test(entry.name))
+      files.set(path, readFileSync(join(ROOT, path), 'utf8'));
   }
   return files;
 }
@@ -91,12 +102,31 @@ describe('dependency rule', () => {
       ['src/fit/sub/g.ts', "import { x } from '../../../web/src/protocol.js';"],
       ['web/src/h.ts', "import { defaultModelPath } from '../../src/cli/paths.js';"],
       // Allowed: fit on geometry and render, render on geometry and model, web on fit, cli on anything.
-      ['src/fit/ok.ts', "import { projectPoints } from '../geometry/projection.js';\nimport { drawOverlay } from '../render/overlay.js';"],
-      ['src/render/ok.ts', "import type { Camera } from '../geometry/camera.js';\nimport { vertexNormals } from '../model/normals.js';"],
+      [
+        'src/fit/ok.ts',
+        "import { projectPoints } from '../geometry/projection.js';\n"
+          + "import { drawOverlay } from '../render/overlay.js';",
+      ],
+      [
+        'src/render/ok.ts',
+        "import type { Camera } from '../geometry/camera.js';\nimport { vertexNormals } from '../model/normals.js';",
+      ],
       ['web/src/ok.ts', "import { PhotoFitter } from '../../src/fit/fit-photo.js';"],
-      ['src/cli/ok.ts', "import { loadImage } from '../io/node/image.js';\nimport { readFile } from 'node:fs/promises';"],
+      [
+        'src/cli/ok.ts',
+        "import { loadImage } from '../io/node/image.js';\nimport { readFile } from 'node:fs/promises';",
+      ],
     ]);
     const found = violations(files).map((line) => line.slice(0, line.indexOf(':')));
-    expect(found).toEqual(['src/render/a.ts', 'src/model/b.ts', 'src/geometry/c.ts', 'src/fit/d.ts', 'src/detect/e.ts', 'src/fit/f.ts', 'src/fit/sub/g.ts', 'web/src/h.ts']);
+    expect(found).toEqual([
+      'src/render/a.ts',
+      'src/model/b.ts',
+      'src/geometry/c.ts',
+      'src/fit/d.ts',
+      'src/detect/e.ts',
+      'src/fit/f.ts',
+      'src/fit/sub/g.ts',
+      'web/src/h.ts',
+    ]);
   });
 });

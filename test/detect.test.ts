@@ -12,7 +12,9 @@ const FACES = fileURLToPath(new URL('../../shared/data/faces-68/', import.meta.u
 const hasFaces = existsSync(FACES);
 
 // The tf instance the landmarker runs on (node-landmarker requires the same CommonJS build).
-const tf = createRequire(import.meta.url)('@vladmandic/face-api/dist/face-api.node-wasm.js').tf as { memory(): { numTensors: number } };
+const tf = createRequire(import.meta.url)('@vladmandic/face-api/dist/face-api.node-wasm.js').tf as {
+  memory(): { numTensors: number };
+};
 
 /** NME in %: mean point distance over the ground truth's outer-eye-corner distance (points 37 and 46). */
 function nme(points: Float32Array, truth: Float32Array): number {
@@ -24,16 +26,25 @@ function nme(points: Float32Array, truth: Float32Array): number {
 
 /** The detection whose box overlaps the ground truth's landmark box most. */
 function match(faces: DetectedFace[], truth: Float32Array): DetectedFace | undefined {
-  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -Infinity,
+    y1 = -Infinity;
   for (let i = 0; i < 136; i += 2) {
-    x0 = Math.min(x0, truth[i]); x1 = Math.max(x1, truth[i]);
-    y0 = Math.min(y0, truth[i + 1]); y1 = Math.max(y1, truth[i + 1]);
+    x0 = Math.min(x0, truth[i]);
+    x1 = Math.max(x1, truth[i]);
+    y0 = Math.min(y0, truth[i + 1]);
+    y1 = Math.max(y1, truth[i + 1]);
   }
-  let best: DetectedFace | undefined, bestArea = 0;
+  let best: DetectedFace | undefined,
+    bestArea = 0;
   for (const face of faces) {
     const w = Math.min(x1, face.box.x + face.box.width) - Math.max(x0, face.box.x);
     const h = Math.min(y1, face.box.y + face.box.height) - Math.max(y0, face.box.y);
-    if (w > 0 && h > 0 && w * h > bestArea) { bestArea = w * h; best = face; }
+    if (w > 0 && h > 0 && w * h > bestArea) {
+      bestArea = w * h;
+      best = face;
+    }
   }
   return best;
 }
@@ -79,7 +90,7 @@ describe.skipIf(!hasFaces)('face-api landmarker on faces-68', () => {
     expect(await landmarker.detect({ width: 320, height: 240, data })).toEqual([]);
   });
 
-  it('frees its tensors: repeated calls do not grow tf\'s tensor count', async () => {
+  it("frees its tensors: repeated calls do not grow tf's tensor count", async () => {
     const { image } = await loadImage(`${FACES}afw_134212_1.jpg`, { maxSide: 640 });
     await landmarker.detect(image);
     const before = tf.memory().numTensors;

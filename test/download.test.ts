@@ -45,7 +45,8 @@ const routes: Record<string, (res: ServerResponse) => void> = {
     let sent = 0;
     const tick = () => {
       if (sent >= body.length) return res.end();
-      res.write(body.subarray(sent, (sent += 40_000)));
+      res.write(body.subarray(sent, sent + 40_000));
+      sent += 40_000;
       setTimeout(tick, 60);
     };
     tick();
@@ -87,7 +88,10 @@ async function failure(promise: Promise<unknown>): Promise<InputError> {
 describe('downloadFile over http', () => {
   it('downloads and verifies', async () => {
     const progress: Array<[number, number | undefined]> = [];
-    const result = await downloadFile(`${base}/ok`, dest, { sha256: bodySha.toUpperCase(), onProgress: (r, t) => progress.push([r, t]) });
+    const result = await downloadFile(`${base}/ok`, dest, {
+      sha256: bodySha.toUpperCase(),
+      onProgress: (r, t) => progress.push([r, t]),
+    });
     expect(result).toEqual({ sha256: bodySha, bytes: body.length });
     expect((await readFile(dest)).equals(body)).toBe(true);
     expect(progress[progress.length - 1]).toEqual([body.length, body.length]);
@@ -148,7 +152,10 @@ describe('downloadFile from local files', () => {
   it('copies a file:// URL and a plain path with the same checks', async () => {
     const source = join(dir, 'source.bin');
     await writeFile(source, body);
-    expect(await downloadFile(pathToFileURL(source).href, dest, { sha256: bodySha })).toEqual({ sha256: bodySha, bytes: body.length });
+    expect(await downloadFile(pathToFileURL(source).href, dest, { sha256: bodySha })).toEqual({
+      sha256: bodySha,
+      bytes: body.length,
+    });
     expect((await readFile(dest)).equals(body)).toBe(true);
 
     const second = join(dir, 'copy', 'second.bin');

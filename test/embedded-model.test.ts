@@ -9,7 +9,10 @@ import { runCli } from './helpers/cli.js';
 import { loadWithThree } from './helpers/three-gltf.js';
 
 const EMBEDDED = fileURLToPath(new URL('../models/ict-facekit-face-head.glb', import.meta.url));
-const PHOTO = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo/sample1.jpg');
+const PHOTO = join(
+  dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')),
+  'demo/sample1.jpg',
+);
 const work = mkdtempSync(join(tmpdir(), 'morphable-embedded-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -17,10 +17,14 @@ function bigEndianTiff(): Uint8Array {
   const bytes = new Uint8Array(108);
   const view = new DataView(bytes.buffer);
   bytes.set([0x4d, 0x4d], 0);
-  view.setUint16(2, 42); view.setUint32(4, 8);
+  view.setUint16(2, 42);
+  view.setUint32(4, 8);
   const entry = (at: number, tag: number, type: number, value: number) => {
-    view.setUint16(at, tag); view.setUint16(at + 2, type); view.setUint32(at + 4, 1);
-    if (type === 3) view.setUint16(at + 8, value); else view.setUint32(at + 8, value);
+    view.setUint16(at, tag);
+    view.setUint16(at + 2, type);
+    view.setUint32(at + 4, 1);
+    if (type === 3) view.setUint16(at + 8, value);
+    else view.setUint32(at + 8, value);
   };
   view.setUint16(8, 2);
   entry(10, 0x0112, 3, 6);
@@ -32,15 +36,19 @@ function bigEndianTiff(): Uint8Array {
   entry(64, 0xa20e, 5, 100);
   entry(76, 0xa210, 3, 3);
   view.setUint32(88, 0);
-  view.setUint32(92, 50); view.setUint32(96, 10);
-  view.setUint32(100, 2000); view.setUint32(104, 1);
+  view.setUint32(92, 50);
+  view.setUint32(96, 10);
+  view.setUint32(100, 2000);
+  view.setUint32(104, 1);
   return bytes;
 }
 
 describe('EXIF focal length', () => {
   it('reads FocalLengthIn35mmFilm from a JPEG written by sharp: f35 / 36 × the long side', async () => {
     const jpeg = await sharp({ create: { width: 120, height: 80, channels: 3, background: '#888' } })
-      .jpeg().withExif({ IFD2: { FocalLengthIn35mmFilm: '52', FocalLength: '4.25' } }).toBuffer();
+      .jpeg()
+      .withExif({ IFD2: { FocalLengthIn35mmFilm: '52', FocalLength: '4.25' } })
+      .toBuffer();
     const exif = readExif(new Uint8Array(jpeg));
     expect(exif).toMatchObject({ orientation: 1, focal35mm: 52, focalLengthMm: 4.25 });
     const focal = exifFocalPixels(exif, 120, 80)!;
@@ -58,9 +66,13 @@ describe('EXIF focal length', () => {
   });
 
   it('is absent, never an error, without EXIF or with a broken block', async () => {
-    const plain = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#888' } }).jpeg().toBuffer();
+    const plain = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#888' } })
+      .jpeg()
+      .toBuffer();
     expect(readExif(new Uint8Array(plain))).toBeNull();
-    const png = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#888' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#888' } })
+      .png()
+      .toBuffer();
     expect(readExif(new Uint8Array(png))).toBeNull();
     const tiff = bigEndianTiff();
     // The Exif IFD pointer aims past the end: the orientation survives, no focal length.

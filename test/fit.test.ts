@@ -41,7 +41,8 @@ describe('linear algebra', () => {
     const n = 4;
     const a = Float64Array.from([4, 1, 0, 2, 1, 3, 1, 0, 0, 1, 2, 1, 2, 0, 1, 5]);
     const copy = a.slice();
-    const values = new Float64Array(n), vectors = new Float64Array(n * n);
+    const values = new Float64Array(n),
+      vectors = new Float64Array(n * n);
     symmetricEigen(a, n, values, vectors);
     for (let k = 0; k < n; k++) {
       if (k > 0) expect(values[k]).toBeLessThanOrEqual(values[k - 1]);
@@ -58,7 +59,12 @@ describe('linear algebra', () => {
 
 describe('rotations and head pose angles', () => {
   it('reads back the angles it was built from', () => {
-    for (const [yaw, pitch, roll] of [[0, 0, 0], [30, -10, 5], [-70, 20, -15], [10, 80, 3]]) {
+    for (const [yaw, pitch, roll] of [
+      [0, 0, 0],
+      [30, -10, 5],
+      [-70, 20, -15],
+      [10, 80, 3],
+    ]) {
       const a = anglesFromRotation(rotationFromAngles(yaw, pitch, roll));
       expect(a.yaw).toBeCloseTo(yaw, 9);
       expect(a.pitch).toBeCloseTo(pitch, 9);
@@ -119,7 +125,8 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     const fitter = new LandmarkFitter(model);
     const random = new SeededRandom(11);
     const face = model.regions.face;
-    const results = [], faces = [];
+    const results = [],
+      faces = [];
     for (let i = 0; i < count; i++) {
       const truth = syntheticFace(model, random, { expressions: options.expressions });
       faces.push(truth);
@@ -138,7 +145,13 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
         outlierWeights: moved.map((p) => fit.weights[p]),
       });
     }
-    return { results, faces, medianPose: median(results.map((r) => r.poseError)), meanRatio: mean(results.map((r) => r.errorRatio)), meanPose: mean(results.map((r) => r.poseError)) };
+    return {
+      results,
+      faces,
+      medianPose: median(results.map((r) => r.poseError)),
+      meanRatio: mean(results.map((r) => r.errorRatio)),
+      meanPose: mean(results.map((r) => r.poseError)),
+    };
   }
 
   it('ICT-FaceKit: recovers the pose within 2° and brings the face closer than the mean face', () => {
@@ -155,9 +168,12 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     // what it reaches itself (bench/RESULTS.md).
     const { faces, meanRatio, meanPose } = trial(ict, 40);
     const oracle = oracleFit(ict, faces, 'across');
-    const oracleRatio = mean(oracle.ratio), oraclePose = mean(oracle.pose);
-    console.log(`synthetic 3D ratio ${meanRatio.toFixed(3)} (oracle ${oracleRatio.toFixed(3)}), `
-      + `mean pose error ${meanPose.toFixed(2)}° (oracle ${oraclePose.toFixed(2)}°)`);
+    const oracleRatio = mean(oracle.ratio),
+      oraclePose = mean(oracle.pose);
+    console.log(
+      `synthetic 3D ratio ${meanRatio.toFixed(3)} (oracle ${oracleRatio.toFixed(3)}), `
+        + `mean pose error ${meanPose.toFixed(2)}° (oracle ${oraclePose.toFixed(2)}°)`,
+    );
     expect(meanRatio).toBeLessThan(oracleRatio + 0.04);
     expect(meanPose).toBeLessThan(oraclePose + 0.15);
   });
@@ -181,8 +197,10 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
         errors.push(rotationDistance(fit.camera.rotation, truth.camera.rotation));
       }
       const meanError = errors.reduce((s, e) => s + e, 0) / errors.length;
-      console.log(`synthetic pose, ${expressions} blendshapes: mean ${meanError.toFixed(2)}°, `
-        + `worst ${Math.max(...errors).toFixed(2)}°`);
+      console.log(
+        `synthetic pose, ${expressions} blendshapes: mean ${meanError.toFixed(2)}°, `
+          + `worst ${Math.max(...errors).toFixed(2)}°`,
+      );
       expect(meanError).toBeLessThan(1.4);
       expect(Math.max(...errors)).toBeLessThan(4.5);
     }
@@ -204,7 +222,13 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     const fitter = new LandmarkFitter(ict);
     const random = new SeededRandom(5);
     const truth = syntheticFace(ict, random, { expressions: 1 });
-    const fit = fitter.fit(truth.landmarks, truth.width, truth.height, { focal: truth.camera.focal, fitIdentity: false }, { identity: truth.identity });
+    const fit = fitter.fit(
+      truth.landmarks,
+      truth.width,
+      truth.height,
+      { focal: truth.camera.focal, fitIdentity: false },
+      { identity: truth.identity },
+    );
     expect(Array.from(fit.identity)).toEqual(Array.from(truth.identity));
     expect(rotationDistance(fit.camera.rotation, truth.camera.rotation)).toBeLessThan(2);
     // 1 px noise, and the drawn blendshape may be one the landmark fit leaves out

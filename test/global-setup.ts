@@ -4,7 +4,17 @@
  * changed; a lock directory keeps two suites started together from building at the same time.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,10 +51,15 @@ const upToDate = () => existsSync(STAMP) && existsSync(CLI) && statSync(STAMP).m
 function tsc(): Promise<void> {
   const bin = join(ROOT, 'node_modules/typescript/bin/tsc');
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [bin, '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`the build before the tests failed (tsc -p tsconfig.json):\n${stdout}${stderr}`));
-      else resolve();
-    });
+    execFile(
+      process.execPath,
+      [bin, '-p', join(ROOT, 'tsconfig.json')],
+      { cwd: ROOT, maxBuffer: 64 << 20 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`the build before the tests failed (tsc -p tsconfig.json):\n${stdout}${stderr}`));
+        else resolve();
+      },
+    );
   });
 }
 
@@ -57,13 +72,25 @@ function tryLock(): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     let holder = 0;
-    try { holder = Number(readFileSync(join(LOCK, 'pid'), 'utf8')); } catch { /* being created or removed */ }
+    try {
+      holder = Number(readFileSync(join(LOCK, 'pid'), 'utf8'));
+    } catch {
+      /* being created or removed */
+    }
     let alive = true;
     if (holder > 0) {
-      try { process.kill(holder, 0); } catch (e) { alive = (e as NodeJS.ErrnoException).code === 'EPERM'; }
+      try {
+        process.kill(holder, 0);
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
     }
     let age = 0;
-    try { age = Date.now() - statSync(LOCK).mtimeMs; } catch { return false; }
+    try {
+      age = Date.now() - statSync(LOCK).mtimeMs;
+    } catch {
+      return false;
+    }
     if (!alive || age > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true });
     return false;
   }

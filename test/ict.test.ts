@@ -14,7 +14,18 @@ import { expectSameModel } from './helpers/same-model.js';
 import { ICT_ARCHIVE, hasShared } from './helpers/shared.js';
 
 /** iBUG 68 (0-based) pairs mirrored left/right: jaw, brows, eyes, nose wings, mouth. */
-const MIRROR_PAIRS: [number, number][] = [[0, 16], [4, 12], [17, 26], [19, 24], [36, 45], [39, 42], [31, 35], [48, 54], [50, 52], [58, 56]];
+const MIRROR_PAIRS: [number, number][] = [
+  [0, 16],
+  [4, 12],
+  [17, 26],
+  [19, 24],
+  [36, 45],
+  [39, 42],
+  [31, 35],
+  [48, 54],
+  [50, 52],
+  [58, 56],
+];
 
 describe.skipIf(!hasShared)('ICT-FaceKit import (../shared/models/ict-facekit.tar.xz)', () => {
   let full: MorphableModel;
@@ -42,7 +53,9 @@ describe.skipIf(!hasShared)('ICT-FaceKit import (../shared/models/ict-facekit.ta
     // The README's list begins 1225, 1888, 1052 and ends 5517, 5966.
     expect(Array.from(full.landmarks.ibug68.vertices.slice(0, 3))).toEqual([1225, 1888, 1052]);
     expect(Array.from(full.landmarks.ibug68.vertices.slice(66))).toEqual([5517, 5966]);
-    expect(Object.keys(full.regions)).toEqual(expect.arrayContaining(['face', 'headNeck', 'teeth', 'eyeballLeft', 'eyelashesRight']));
+    expect(Object.keys(full.regions)).toEqual(
+      expect.arrayContaining(['face', 'headNeck', 'teeth', 'eyeballLeft', 'eyelashesRight']),
+    );
     expect(full.uvTriangles.length).toBe(full.triangles.length);
   });
 
@@ -57,11 +70,17 @@ describe.skipIf(!hasShared)('ICT-FaceKit import (../shared/models/ict-facekit.ta
     const v = 1225; // landmark 1
     for (let c = 0; c < 3; c++) {
       expect(faceHead.mean[3 * v + c]).toBe(full.mean[3 * v + c]);
-      expect(faceHead.identity.basis[3 * faceHead.vertexCount * 5 + 3 * v + c]).toBe(full.identity.basis[3 * full.vertexCount * 5 + 3 * v + c]);
+      expect(faceHead.identity.basis[3 * faceHead.vertexCount * 5 + 3 * v + c]).toBe(
+        full.identity.basis[3 * full.vertexCount * 5 + 3 * v + c],
+      );
     }
     // A head is about 15 cm wide: the model is in mm, not cm.
-    let minX = Infinity, maxX = -Infinity;
-    for (let i = 0; i < faceHead.mean.length; i += 3) { minX = Math.min(minX, faceHead.mean[i]); maxX = Math.max(maxX, faceHead.mean[i]); }
+    let minX = Infinity,
+      maxX = -Infinity;
+    for (let i = 0; i < faceHead.mean.length; i += 3) {
+      minX = Math.min(minX, faceHead.mean[i]);
+      maxX = Math.max(maxX, faceHead.mean[i]);
+    }
     expect(maxX - minX).toBeGreaterThan(130);
     expect(maxX - minX).toBeLessThan(300);
   });
@@ -98,10 +117,16 @@ describe.skipIf(!hasShared)('ICT-FaceKit import (../shared/models/ict-facekit.ta
       if (!name.endsWith('.obj') && name !== 'vertex_indices.json') continue;
       const real = name === 'generic_neutral_mesh.obj' || name === 'vertex_indices.json';
       if (!real && name.startsWith('PupilDilate')) continue;
-      await new Promise<void>((resolve, reject) => tar.entry({ name: `FaceXModel/${name}` }, real ? readFileSync(join(source, name)) : flat, (error) => (error ? reject(error) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        tar.entry({ name: `FaceXModel/${name}` }, real ? readFileSync(join(source, name)) : flat, (error) =>
+          error ? reject(error) : resolve(),
+        ),
+      );
     }
     tar.finalize();
     await written;
-    await expect(importModel(join(folder, 'altered.tar'), { expectedDigest: ICT_FACEKIT_SOURCE.contentDigest })).rejects.toThrow('content differs from the pinned ICT-FaceKit release');
+    await expect(
+      importModel(join(folder, 'altered.tar'), { expectedDigest: ICT_FACEKIT_SOURCE.contentDigest }),
+    ).rejects.toThrow('content differs from the pinned ICT-FaceKit release');
   });
 });

@@ -41,7 +41,9 @@ function pixel(image: RgbImage, x: number, y: number): number[] {
 }
 
 function expectClose(actual: number[], expected: number[], tolerance: number): void {
-  actual.forEach((v, i) => expect(Math.abs(v - expected[i]), `channel ${i}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance));
+  actual.forEach((v, i) =>
+    expect(Math.abs(v - expected[i]), `channel ${i}: ${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance),
+  );
 }
 
 async function expectInputError(path: string, message: string): Promise<void> {
@@ -67,13 +69,17 @@ describe('loadImage', () => {
 
   it('converts greyscale, RGBA (on white), 16-bit, palette and CMYK images to 8-bit sRGB', async () => {
     const grey = Buffer.alloc(64 * 48).fill(90);
-    await sharp(grey, { raw: { width: 64, height: 48, channels: 1 } }).png().toFile(join(dir, 'grey.png'));
+    await sharp(grey, { raw: { width: 64, height: 48, channels: 1 } })
+      .png()
+      .toFile(join(dir, 'grey.png'));
     expectClose(pixel((await loadImage(join(dir, 'grey.png'))).image, 5, 5), [90, 90, 90], 0);
 
     // Left half opaque red, right half fully transparent.
     const rgba = Buffer.alloc(64 * 48 * 4);
     for (let i = 0; i < 64 * 48; i++) rgba.set(i % 64 < 32 ? [200, 0, 0, 255] : [0, 0, 0, 0], 4 * i);
-    await sharp(rgba, { raw: { width: 64, height: 48, channels: 4 } }).png().toFile(join(dir, 'rgba.png'));
+    await sharp(rgba, { raw: { width: 64, height: 48, channels: 4 } })
+      .png()
+      .toFile(join(dir, 'rgba.png'));
     const flat = (await loadImage(join(dir, 'rgba.png'))).image;
     expectClose(pixel(flat, 5, 5), [200, 0, 0], 0);
     expectClose(pixel(flat, 60, 5), [255, 255, 255], 0);
@@ -104,7 +110,10 @@ describe('loadImage', () => {
   it('applies the EXIF orientation', async () => {
     // Stored 120 wide, 80 high, red top-left; orientation 6 means "turn 90° clockwise to display".
     const raw = { raw: { width: 120, height: 80, channels: 3 as const } };
-    await sharp(quarters(120, 80), raw).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toFile(join(dir, 'rotated.jpg'));
+    await sharp(quarters(120, 80), raw)
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toFile(join(dir, 'rotated.jpg'));
     expect((await sharp(join(dir, 'rotated.jpg')).metadata()).orientation).toBe(6);
     const { image, originalWidth, originalHeight } = await loadImage(join(dir, 'rotated.jpg'));
     expect([image.width, image.height, originalWidth, originalHeight]).toEqual([80, 120, 80, 120]);
@@ -117,7 +126,9 @@ describe('loadImage', () => {
     const raw = { raw: { width: 120, height: 80, channels: 3 as const } };
     await sharp(quarters(120, 80), raw).png().toFile(join(dir, 'small.png'));
     const loaded = await loadImage(join(dir, 'small.png'), { maxSide: 60 });
-    expect([loaded.image.width, loaded.image.height, loaded.originalWidth, loaded.originalHeight]).toEqual([60, 40, 120, 80]);
+    expect([loaded.image.width, loaded.image.height, loaded.originalWidth, loaded.originalHeight]).toEqual([
+      60, 40, 120, 80,
+    ]);
     expect(loaded.scale).toBe(0.5);
     expectClose(pixel(loaded.image, 5, 5), [230, 20, 20], 2);
     expect((await loadImage(join(dir, 'small.png'), { maxSide: 500 })).scale).toBe(1); // never enlarges
@@ -127,17 +138,26 @@ describe('loadImage', () => {
     const path = join(dir, 'huge.jpg');
     // Upscaling a tiny image streams through libvips; optimiseCoding off keeps the encoder from
     // buffering all coefficients (close to 1 GB at this size).
-    const tile = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toBuffer();
-    await sharp(tile).resize(12000, 12000, { kernel: 'nearest' }).jpeg({ quality: 80, optimiseCoding: false }).toFile(path);
+    const tile = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 40, g: 120, b: 200 } } })
+      .png()
+      .toBuffer();
+    await sharp(tile)
+      .resize(12000, 12000, { kernel: 'nearest' })
+      .jpeg({ quality: 80, optimiseCoding: false })
+      .toFile(path);
 
     const before = process.memoryUsage().rss;
     let peak = before;
-    const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 1);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 1);
     const loaded = await loadImage(path, { maxSide: 1024 });
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);
 
-    expect([loaded.image.width, loaded.image.height, loaded.originalWidth, loaded.originalHeight]).toEqual([1024, 1024, 12000, 12000]);
+    expect([loaded.image.width, loaded.image.height, loaded.originalWidth, loaded.originalHeight]).toEqual([
+      1024, 1024, 12000, 12000,
+    ]);
     expect(loaded.scale).toBeCloseTo(1024 / 12000, 10);
     expectClose(pixel(loaded.image, 512, 512), [40, 120, 200], 3);
     // Decoded at full size it would take 432 MB of pixels alone; shrink-on-load takes about 15 MB.
@@ -150,7 +170,9 @@ describe('loadImage', () => {
     await expectInputError(join(dir, 'empty.jpg'), 'empty file');
     await writeFile(join(dir, 'text.jpg'), 'these are not the pixels you are looking for\n');
     await expectInputError(join(dir, 'text.jpg'), 'not an image (or an unsupported format)');
-    await sharp({ create: { width: 1, height: 1, channels: 3, background: 'red' } }).png().toFile(join(dir, 'dot.png'));
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: 'red' } })
+      .png()
+      .toFile(join(dir, 'dot.png'));
     await expectInputError(join(dir, 'dot.png'), 'image too small (1×1 px)');
   });
 
@@ -180,8 +202,12 @@ describe('loadImage', () => {
     header.writeUInt32BE(100_000, 0);
     header.writeUInt32BE(100_000, 4);
     header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-    const png = Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header),
-      chunk('IDAT', deflateSync(Buffer.alloc(1000))), chunk('IEND', Buffer.alloc(0))]);
+    const png = Buffer.concat([
+      Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+      chunk('IHDR', header),
+      chunk('IDAT', deflateSync(Buffer.alloc(1000))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
     await writeFile(join(dir, 'bomb.png'), png);
     await expectInputError(join(dir, 'bomb.png'), 'image too large (100000×100000 px');
   });

@@ -26,17 +26,27 @@ describe.skipIf(!hasShared)('landmark calibration to the face detector', () => {
     const offsets = new Float32Array(204);
     // Like ICT-FaceKit's: brows and nose bridge 5 mm lower than their vertices, the rest in place.
     for (let i = 17; i < 31; i++) offsets.set([0.5, -5, 0], 3 * i);
-    const shifted: MorphableModel = { ...model, landmarks: { ...model.landmarks, ibug68: { vertices: model.landmarks.ibug68.vertices, offsets } } };
+    const shifted: MorphableModel = {
+      ...model,
+      landmarks: { ...model.landmarks, ibug68: { vertices: model.landmarks.ibug68.vertices, offsets } },
+    };
     const random = new SeededRandom(4);
     for (let f = 0; f < 6; f++) {
       const truth = syntheticFace(model, random, { noise: 0 });
       // The same face's landmarks where the offsets put them (outline points stay on the silhouette).
       const moved = projectLandmarks(shifted, truth.shape, shifted.landmarks.ibug68.vertices, truth.camera);
-      for (let i = 0; i < 17; i++) { moved[2 * i] = truth.landmarks[2 * i]; moved[2 * i + 1] = truth.landmarks[2 * i + 1]; }
+      for (let i = 0; i < 17; i++) {
+        moved[2 * i] = truth.landmarks[2 * i];
+        moved[2 * i + 1] = truth.landmarks[2 * i + 1];
+      }
       // The true shape given, only the pose is fitted: with the offsets it is found exactly.
       const options = { focal: truth.camera.focal, fitIdentity: false, fitExpression: false };
-      const withOffsets = new LandmarkFitter(shifted).fit(moved, truth.width, truth.height, options, { identity: truth.identity });
-      const without = new LandmarkFitter(model).fit(moved, truth.width, truth.height, options, { identity: truth.identity });
+      const withOffsets = new LandmarkFitter(shifted).fit(moved, truth.width, truth.height, options, {
+        identity: truth.identity,
+      });
+      const without = new LandmarkFitter(model).fit(moved, truth.width, truth.height, options, {
+        identity: truth.identity,
+      });
       expect(rotationDistance(withOffsets.camera.rotation, truth.camera.rotation)).toBeLessThan(0.3);
       expect(rotationDistance(without.camera.rotation, truth.camera.rotation)).toBeGreaterThan(0.5);
     }
@@ -50,27 +60,48 @@ describe.skipIf(!hasShared)('landmark calibration to the face detector', () => {
     expect(calibration.used).toBeGreaterThanOrEqual(12);
     // the outline is not calibrated
     expect(Array.from(calibration.offsets.subarray(0, 51)).every((v) => v === 0)).toBe(true);
-    const calibrated: MorphableModel = { ...model, landmarks: { ...model.landmarks, ibug68: { vertices: model.landmarks.ibug68.vertices, offsets: calibration.offsets } } };
+    const calibrated: MorphableModel = {
+      ...model,
+      landmarks: {
+        ...model.landmarks,
+        ibug68: { vertices: model.landmarks.ibug68.vertices, offsets: calibration.offsets },
+      },
+    };
     // Held-out renders (other identities, poses and lights), fitted to what the detector finds in them.
     const random = new SeededRandom(99);
     const bias = { plain: 0, calibrated: 0 };
     let n = 0;
     for (let r = 0; r < 8; r++) {
       const identity = new Float32Array(model.identity.count).map(() => random.normal());
-      const pitch = 16 * random.uniform() - 8, yaw = 30 * random.uniform() - 15;
-      const light = shDirectionalLight([random.uniform() - 0.5, random.uniform(), 0.8], [0.75, 0.75, 0.75], [0.35, 0.35, 0.35]);
-      const { image, camera } = renderPortrait(model, identity, new Float32Array(model.expression.count), light, { yaw, pitch, roll: 0, size: 640 });
+      const pitch = 16 * random.uniform() - 8,
+        yaw = 30 * random.uniform() - 15;
+      const light = shDirectionalLight(
+        [random.uniform() - 0.5, random.uniform(), 0.8],
+        [0.75, 0.75, 0.75],
+        [0.35, 0.35, 0.35],
+      );
+      const { image, camera } = renderPortrait(model, identity, new Float32Array(model.expression.count), light, {
+        yaw,
+        pitch,
+        roll: 0,
+        size: 640,
+      });
       const detected = (await landmarker.detect(image))[0]?.landmarks;
       if (!detected) continue;
       n++;
-      for (const [key, m] of [['plain', model], ['calibrated', calibrated]] as const) {
+      for (const [key, m] of [
+        ['plain', model],
+        ['calibrated', calibrated],
+      ] as const) {
         const fit = new LandmarkFitter(m).fit(detected, 640, 640, { focal: camera.focal });
         bias[key] += (anglesFromRotation(fit.camera.rotation).pitch - pitch) / 8;
       }
     }
     expect(n).toBe(8);
-    console.log(`pitch bias on 8 held-out renders: ${bias.plain.toFixed(1)}° uncalibrated, `
-      + `${bias.calibrated.toFixed(1)}° calibrated (offsets ${calibration.meanOffset.toFixed(1)} mm on average)`);
+    console.log(
+      `pitch bias on 8 held-out renders: ${bias.plain.toFixed(1)}° uncalibrated, `
+        + `${bias.calibrated.toFixed(1)}° calibrated (offsets ${calibration.meanOffset.toFixed(1)} mm on average)`,
+    );
     expect(bias.plain).toBeGreaterThan(5);
     expect(Math.abs(bias.calibrated)).toBeLessThan(3);
   });

@@ -52,7 +52,10 @@ describe('mesh export', () => {
 
   it('GLB loads in three.js GLTFLoader, in metres, with normals and UVs', async () => {
     const glb = await meshToGlb(mesh);
-    const gltf = await new GLTFLoader().parseAsync(glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer, '');
+    const gltf = await new GLTFLoader().parseAsync(
+      glb.buffer.slice(glb.byteOffset, glb.byteOffset + glb.byteLength) as ArrayBuffer,
+      '',
+    );
     const geometry = firstGeometry(gltf.scene);
     expect(geometry.getIndex()!.count).toBe(model.triangles.length);
     expect(geometry.getAttribute('normal')).toBeDefined();
@@ -63,7 +66,11 @@ describe('mesh export', () => {
 
   it('splits vertices only where one vertex has several UVs', () => {
     // Two triangles sharing edge 1-2; vertex 2 has a different UV in the second one.
-    const split = splitUvSeams(Uint32Array.from([0, 1, 2, 1, 3, 2]), Uint32Array.from([0, 1, 2, 1, 3, 4]), new Float32Array(10));
+    const split = splitUvSeams(
+      Uint32Array.from([0, 1, 2, 1, 3, 2]),
+      Uint32Array.from([0, 1, 2, 1, 3, 4]),
+      new Float32Array(10),
+    );
     expect(Array.from(split.source)).toEqual([0, 1, 2, 3, 2]);
     expect(Array.from(split.triangles)).toEqual([0, 1, 2, 1, 3, 4]);
   });

@@ -67,7 +67,9 @@ describe('native model file (.glb)', () => {
     const full = await encodeModel(model);
     const bytes = await encodeModel(model, { compact: true });
     const json = gltfJson(bytes);
-    expect(json.extensionsRequired).toEqual(expect.arrayContaining(['KHR_mesh_quantization', 'EXT_meshopt_compression']));
+    expect(json.extensionsRequired).toEqual(
+      expect.arrayContaining(['KHR_mesh_quantization', 'EXT_meshopt_compression']),
+    );
     const step = json.extras.morphable.quantization.step;
     expect(step).toBeGreaterThan(0);
     expect(json.nodes[0].scale[0]).toBeCloseTo(step / 1000, 12);
@@ -76,10 +78,19 @@ describe('native model file (.glb)', () => {
     const decoded = decodeModel(bytes, 'compact.glb');
     // Everything but the positions and shape components comes back exactly.
     expectSameModel(
-      { ...model, mean: decoded.mean, identity: { ...model.identity, basis: decoded.identity.basis }, expression: { ...model.expression, basis: decoded.expression.basis } },
+      {
+        ...model,
+        mean: decoded.mean,
+        identity: { ...model.identity, basis: decoded.identity.basis },
+        expression: { ...model.expression, basis: decoded.expression.basis },
+      },
       decoded,
     );
-    for (const [a, b] of [[model.mean, decoded.mean], [model.identity.basis, decoded.identity.basis], [model.expression.basis, decoded.expression.basis]]) {
+    for (const [a, b] of [
+      [model.mean, decoded.mean],
+      [model.identity.basis, decoded.identity.basis],
+      [model.expression.basis, decoded.expression.basis],
+    ]) {
       const error = maxDifference(a, b);
       expect(error).toBeLessThanOrEqual(step / 2 + 1e-6);
       expect(error).toBeGreaterThan(0); // it is quantised
@@ -108,7 +119,9 @@ describe('native model file (.glb)', () => {
   });
 
   it('rejects a non-glb and a glTF that is not a morphable model', async () => {
-    expect(() => decodeModel(new TextEncoder().encode('this is not a model at all'), 'x.glb')).toThrow('x.glb: not a morphable model file');
+    expect(() => decodeModel(new TextEncoder().encode('this is not a model at all'), 'x.glb')).toThrow(
+      'x.glb: not a morphable model file',
+    );
     const { Document, WebIO } = await import('@gltf-transform/core');
     const doc = new Document();
     doc.createBuffer();

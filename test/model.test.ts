@@ -14,7 +14,8 @@ describe('evaluateShape', () => {
     const out = evaluateShape(m, alpha, beta);
     const n = m.mean.length;
     for (const i of [0, 7, n - 1]) {
-      const expected = m.mean[i] + 0.5 * m.identity.basis[i] - 2 * m.identity.basis[n + i] + 0.25 * m.expression.basis[i];
+      const expected =
+        m.mean[i] + 0.5 * m.identity.basis[i] - 2 * m.identity.basis[n + i] + 0.25 * m.expression.basis[i];
       expect(out[i]).toBeCloseTo(expected, 4);
     }
   });
@@ -61,7 +62,8 @@ describe('sampling', () => {
 
   it('draws standard normal coefficients', () => {
     const random = new SeededRandom(42);
-    let sum = 0, sq = 0;
+    let sum = 0,
+      sq = 0;
     const count = 20000;
     for (let i = 0; i < count; i++) {
       const x = random.normal();
@@ -111,7 +113,8 @@ describe('submodel', () => {
     const keep = Uint32Array.from([1, 2, 5, 6, 9]);
     const sub = submodel(m, keep);
     expect(sub.vertexCount).toBe(5);
-    const alpha = [0.3, -1.2], beta = [0.8];
+    const alpha = [0.3, -1.2],
+      beta = [0.8];
     const full = evaluateShape(m, alpha, beta);
     const part = evaluateShape(sub, alpha, beta);
     keep.forEach((v, i) => {

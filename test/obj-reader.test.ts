@@ -6,8 +6,13 @@ const encode = (text: string) => new TextEncoder().encode(text);
 
 describe('parseObj', () => {
   it('reads positions, UVs and fans quads into triangles', () => {
-    const obj = parseObj(encode('# c\nv 0 0 0\nv 1 0 0\r\nv 1 1 0\nv 0 1 0\n'
-      + 'vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nvn 0 0 1\nf 1/1/1 2/2/1 3/3/1 4/4/1\n'), 'quad.obj');
+    const obj = parseObj(
+      encode(
+        '# c\nv 0 0 0\nv 1 0 0\r\nv 1 1 0\nv 0 1 0\n'
+          + 'vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nvn 0 0 1\nf 1/1/1 2/2/1 3/3/1 4/4/1\n',
+      ),
+      'quad.obj',
+    );
     expect(Array.from(obj.positions)).toEqual([0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0]);
     expect(Array.from(obj.triangles)).toEqual([0, 1, 2, 0, 2, 3]);
     expect(Array.from(obj.uvTriangles)).toEqual([0, 1, 2, 0, 2, 3]);
@@ -16,7 +21,12 @@ describe('parseObj', () => {
 
   it('parses numbers as parseFloat does (signs, decimals, exponents)', () => {
     const values = ['-1.5', '+2', '3.25e-2', '-0.000123456', '1E3', '.5', '123456.789012'];
-    const obj = parseObj(encode(`v ${values[0]} ${values[1]} ${values[2]}\nv ${values[3]} ${values[4]} ${values[5]}\nv ${values[6]} 0 0\n`), 'n.obj');
+    const obj = parseObj(
+      encode(
+        `v ${values[0]} ${values[1]} ${values[2]}\nv ${values[3]} ${values[4]} ${values[5]}\nv ${values[6]} 0 0\n`,
+      ),
+      'n.obj',
+    );
     values.forEach((text, i) => expect(obj.positions[i]).toBe(Math.fround(parseFloat(text))));
   });
 

@@ -21,7 +21,13 @@ function orthonormalRows(count: number, d: number, random: SeededRandom): Float6
 }
 
 /** x_i = mean + Σ_k σ_k z_ik q_k with z ~ N(0, 1): samples of a known PCA model. */
-function drawSamples(mean: Float64Array, components: Float64Array[], sigmas: number[], m: number, random: SeededRandom): Float32Array {
+function drawSamples(
+  mean: Float64Array,
+  components: Float64Array[],
+  sigmas: number[],
+  m: number,
+  random: SeededRandom,
+): Float32Array {
   const d = mean.length;
   const out = new Float32Array(m * d);
   const row = new Float64Array(d);
@@ -41,7 +47,8 @@ const component = (basis: Float32Array, k: number, d: number) => basis.subarray(
 describe('pca', () => {
   // A known model: 300 vertices (D = 900), 5 orthogonal components, σ = 10, 6, 4, 2, 1 mm; 400 faces.
   const random = new SeededRandom(7);
-  const d = 900, m = 400;
+  const d = 900,
+    m = 400;
   const sigmas = [10, 6, 4, 2, 1];
   const truth = orthonormalRows(5, d, random);
   const trueMean = Float64Array.from({ length: d }, () => 80 * random.normal());
@@ -53,8 +60,10 @@ describe('pca', () => {
     const recovered = Array.from({ length: 5 }, (_, k) => component(all.basis.basis, k, d));
     const top4 = principalCosines(recovered.slice(0, 4), truth.slice(0, 4));
     const top5 = principalCosines(recovered, truth);
-    console.log(`principal cosines top 4: ${top4.map((c) => c.toFixed(6)).join(' ')}; `
-      + `top 5: ${top5.map((c) => c.toFixed(6)).join(' ')}`);
+    console.log(
+      `principal cosines top 4: ${top4.map((c) => c.toFixed(6)).join(' ')}; `
+        + `top 5: ${top5.map((c) => c.toFixed(6)).join(' ')}`,
+    );
     for (const c of top4) expect(c).toBeGreaterThan(0.999);
     for (const c of top5) expect(c).toBeGreaterThan(0.999999); // the full 5-D span is exact
     // Individual components too (σ are distinct enough for 400 samples to separate them).
@@ -70,7 +79,11 @@ describe('pca', () => {
     // σ_k is the norm of component k, and the components are mutually orthogonal.
     const norms = componentNorms(all.basis.basis, 5);
     norms.forEach((n, k) => expect(n).toBeCloseTo(sd[k], 3));
-    for (let a = 0; a < 5; a++) for (let b = a + 1; b < 5; b++) expect(Math.abs(dot(component(all.basis.basis, a, d), component(all.basis.basis, b, d)))).toBeLessThan(1e-3 * sd[a] * sd[b]);
+    for (let a = 0; a < 5; a++)
+      for (let b = a + 1; b < 5; b++)
+        expect(Math.abs(dot(component(all.basis.basis, a, d), component(all.basis.basis, b, d)))).toBeLessThan(
+          1e-3 * sd[a] * sd[b],
+        );
     expect(all.basis.kind).toBe('pca');
     expect(all.basis.names).toEqual(['pc0', 'pc1', 'pc2', 'pc3', 'pc4']);
     expect(all.explained).toBeCloseTo(1, 6);
@@ -117,8 +130,20 @@ describe('pca', () => {
   it('keeps the fewest components that reach the variance fraction, then caps at maxComponents', () => {
     // True variances 100, 36, 16, 4, 1 (total 157): cumulative 63.7%, 86.6%, 96.8%, 99.4%, 100%.
     const truthVariances = sigmas.map((s) => s * s);
-    for (const [fraction, expected] of [[0.5, 1], [0.636, 1], [0.638, 2], [0.8, 2], [0.9, 3], [0.95, 3], [DEFAULT_VARIANCE_FRACTION, 4], [0.997, 5], [1, 5]] as const) {
-      expect(componentCount(truthVariances, 157, { varianceFraction: fraction }), `fraction ${fraction}`).toBe(expected);
+    for (const [fraction, expected] of [
+      [0.5, 1],
+      [0.636, 1],
+      [0.638, 2],
+      [0.8, 2],
+      [0.9, 3],
+      [0.95, 3],
+      [DEFAULT_VARIANCE_FRACTION, 4],
+      [0.997, 5],
+      [1, 5],
+    ] as const) {
+      expect(componentCount(truthVariances, 157, { varianceFraction: fraction }), `fraction ${fraction}`).toBe(
+        expected,
+      );
     }
     expect(componentCount(truthVariances, 157, { varianceFraction: 1, maxComponents: 2 })).toBe(2);
     expect(componentCount(truthVariances, 157, { varianceFraction: 0.5, maxComponents: 3 })).toBe(1);
@@ -128,7 +153,11 @@ describe('pca', () => {
     // The PCA applies it to the recovered variances (65.0%, 86.4%, 96.9%, 99.4%, 100%: no fraction
     // here sits near a boundary) and keeps the leading components of the full PCA.
     const cumulative = (k: number) => all.variances.subarray(0, k).reduce((a, b) => a + b, 0) / all.totalVariance;
-    for (const [options, expected] of [[{}, 4], [{ varianceFraction: 0.8 }, 2], [{ varianceFraction: 1, maxComponents: 3 }, 3]] as const) {
+    for (const [options, expected] of [
+      [{}, 4],
+      [{ varianceFraction: 0.8 }, 2],
+      [{ varianceFraction: 1, maxComponents: 3 }, 3],
+    ] as const) {
       const result = pca(samples, m, options);
       expect(result.basis.count).toBe(expected);
       expect(result.basis.basis.length).toBe(expected * d);
@@ -163,7 +192,11 @@ describe('pca', () => {
     expect(Array.from(two.mean)).toEqual([1.5, 2, 0]);
     // M > D works too (the Gram matrix is just larger than the covariance).
     const r = new SeededRandom(3);
-    const many = pca(Float32Array.from({ length: 50 * 2 }, (_, i) => (i % 2 ? 3 : 1) * r.normal()), 50, { varianceFraction: 1 });
+    const many = pca(
+      Float32Array.from({ length: 50 * 2 }, (_, i) => (i % 2 ? 3 : 1) * r.normal()),
+      50,
+      { varianceFraction: 1 },
+    );
     expect(many.basis.count).toBe(2);
     expect(many.basis.stddev[0]).toBeGreaterThan(many.basis.stddev[1]);
     expect(() => pca(new Float32Array(3), 1)).toThrow(RangeError);
@@ -186,19 +219,23 @@ function jacobiEigen(a: Float64Array, n: number, values: Float64Array, vectors: 
         if (Math.abs(apq) < 1e-300) continue;
         const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
         for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p], akq = a[k * n + q];
+          const akp = a[k * n + p],
+            akq = a[k * n + q];
           a[k * n + p] = c * akp - s * akq;
           a[k * n + q] = s * akp + c * akq;
         }
         for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k], aqk = a[q * n + k];
+          const apk = a[p * n + k],
+            aqk = a[q * n + k];
           a[p * n + k] = c * apk - s * aqk;
           a[q * n + k] = s * apk + c * aqk;
         }
         for (let k = 0; k < n; k++) {
-          const vkp = vectors[k * n + p], vkq = vectors[k * n + q];
+          const vkp = vectors[k * n + p],
+            vkq = vectors[k * n + q];
           vectors[k * n + p] = c * vkp - s * vkq;
           vectors[k * n + q] = s * vkp + c * vkq;
         }
@@ -207,7 +244,8 @@ function jacobiEigen(a: Float64Array, n: number, values: Float64Array, vectors: 
   }
   for (let i = 0; i < n; i++) values[i] = a[i * n + i];
   const order = Array.from(values.keys()).sort((x, y) => values[y] - values[x]);
-  const v = vectors.slice(), l = values.slice();
+  const v = vectors.slice(),
+    l = values.slice();
   order.forEach((from, to) => {
     values[to] = l[from];
     for (let k = 0; k < n; k++) vectors[k * n + to] = v[k * n + from];
@@ -219,17 +257,24 @@ function withSpectrum(lambda: number[], random: SeededRandom): Float64Array {
   const n = lambda.length;
   const q = orthonormalRows(n, n, random);
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j] += q[k][i] * lambda[k] * q[k][j];
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j] += q[k][i] * lambda[k] * q[k][j];
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) a[i * n + j] = a[j * n + i]; // exactly symmetric
   return a;
 }
 
 /** Checks A v_k = λ_k v_k, VᵀV = I and the descending order; returns the largest errors relative to ‖A‖. */
-function checkEigen(a: Float64Array, n: number, values: Float64Array, vectors: Float64Array): { residual: number; orthogonality: number } {
+function checkEigen(
+  a: Float64Array,
+  n: number,
+  values: Float64Array,
+  vectors: Float64Array,
+): { residual: number; orthogonality: number } {
   let scale = 0;
   for (const x of a) scale = Math.max(scale, Math.abs(x));
   scale = Math.max(scale * n, 1e-300);
-  let residual = 0, orthogonality = 0;
+  let residual = 0,
+    orthogonality = 0;
   for (let k = 0; k < n; k++) {
     if (k > 0) expect(values[k]).toBeLessThanOrEqual(values[k - 1]);
     for (let i = 0; i < n; i++) {
@@ -247,7 +292,8 @@ function checkEigen(a: Float64Array, n: number, values: Float64Array, vectors: F
 }
 
 function eigen(solver: typeof symmetricEigen, a: Float64Array, n: number) {
-  const values = new Float64Array(n), vectors = new Float64Array(n * n);
+  const values = new Float64Array(n),
+    vectors = new Float64Array(n * n);
   solver(a.slice(), n, values, vectors);
   return { values, vectors };
 }
@@ -259,13 +305,16 @@ describe('symmetricEigen (Householder tridiagonalisation + implicit QL)', () => 
     for (const n of [1, 2, 3, 5, 17, 64, 150]) {
       const a = new Float64Array(n * n);
       for (let i = 0; i < n; i++) for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = random.normal();
-      const mine = eigen(symmetricEigen, a, n), reference = eigen(jacobiEigen, a, n);
+      const mine = eigen(symmetricEigen, a, n),
+        reference = eigen(jacobiEigen, a, n);
       const { residual, orthogonality } = checkEigen(a, n, mine.values, mine.vectors);
       expect(residual, `n = ${n}`).toBeLessThan(1e-14);
       expect(orthogonality, `n = ${n}`).toBeLessThan(1e-12);
       // Random spectra are simple: same eigenvalues, and the same eigenvectors up to sign.
       for (let k = 0; k < n; k++) {
-        expect(Math.abs(mine.values[k] - reference.values[k]), `n = ${n}, λ${k}`).toBeLessThan(1e-12 * Math.max(1, Math.abs(reference.values[0])));
+        expect(Math.abs(mine.values[k] - reference.values[k]), `n = ${n}, λ${k}`).toBeLessThan(
+          1e-12 * Math.max(1, Math.abs(reference.values[0])),
+        );
         let c = 0;
         for (let i = 0; i < n; i++) c += mine.vectors[i * n + k] * reference.vectors[i * n + k];
         expect(Math.abs(c), `n = ${n}, v${k}`).toBeGreaterThan(1 - 1e-8);
@@ -274,7 +323,12 @@ describe('symmetricEigen (Householder tridiagonalisation + implicit QL)', () => 
   });
 
   it('handles repeated, zero and negative eigenvalues: the right multiplicities, orthonormal bases', () => {
-    for (const lambda of [[3, 3, 3, 1, 1, 0, -2], [5, 5, 5, 5, 5, 5], [2, 0, 0, 0, 0, -1, -1, -1], Array.from({ length: 40 }, (_, i) => Math.floor(i / 10))]) {
+    for (const lambda of [
+      [3, 3, 3, 1, 1, 0, -2],
+      [5, 5, 5, 5, 5, 5],
+      [2, 0, 0, 0, 0, -1, -1, -1],
+      Array.from({ length: 40 }, (_, i) => Math.floor(i / 10)),
+    ]) {
       const n = lambda.length;
       const a = withSpectrum(lambda, random);
       const { values, vectors } = eigen(symmetricEigen, a, n);
@@ -304,20 +358,23 @@ describe('symmetricEigen (Householder tridiagonalisation + implicit QL)', () => 
     for (let i = 0; i < n; i++) for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = random.normal();
     const garbage = a.slice();
     for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) garbage[i * n + j] = 1e6 * random.normal();
-    const clean = eigen(symmetricEigen, a, n), dirty = eigen(symmetricEigen, garbage, n);
+    const clean = eigen(symmetricEigen, a, n),
+      dirty = eigen(symmetricEigen, garbage, n);
     expect(dirty.values).toEqual(clean.values);
     expect(dirty.vectors).toEqual(clean.vectors);
   });
 
   it('decomposes a 400×400 Gram matrix (the PCA of 400 faces) accurately', () => {
-    const n = 400, dims = 50;
+    const n = 400,
+      dims = 50;
     const x = Float64Array.from({ length: n * dims }, () => random.normal());
     const a = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = i; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < dims; k++) s += x[i * dims + k] * x[j * dims + k];
-      a[i * n + j] = a[j * n + i] = s;
-    }
+    for (let i = 0; i < n; i++)
+      for (let j = i; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < dims; k++) s += x[i * dims + k] * x[j * dims + k];
+        a[i * n + j] = a[j * n + i] = s;
+      }
     const start = performance.now();
     const { values, vectors } = eigen(symmetricEigen, a, n);
     console.log(`symmetricEigen 400×400: ${(performance.now() - start).toFixed(0)} ms`);

@@ -11,7 +11,12 @@ describe('renderPortrait', () => {
   const zeros = (n: number) => new Float32Array(n);
 
   function covered(yaw: number) {
-    const { image } = renderPortrait(model, zeros(model.identity.count), zeros(model.expression.count), sh, { yaw, pitch: 0, roll: 0, size: 64 });
+    const { image } = renderPortrait(model, zeros(model.identity.count), zeros(model.expression.count), sh, {
+      yaw,
+      pitch: 0,
+      roll: 0,
+      size: 64,
+    });
     const pixels: number[][] = [];
     for (let p = 0; p < 64 * 64; p++) {
       const rgb = [image.data[3 * p], image.data[3 * p + 1], image.data[3 * p + 2]];

@@ -21,7 +21,10 @@ describe('.pts landmark files', () => {
 
   it.each([
     ['version: 1\nn_points: 5\n{\n1 2\n}\n', 'n_points says 5 but the file has 1 points'],
-    [['version: 1', 'n_points: 67', '{', ...points.slice(1), '}'].join('\n'), 'has 67 points; iBUG-68 landmarks have 68'],
+    [
+      ['version: 1', 'n_points: 67', '{', ...points.slice(1), '}'].join('\n'),
+      'has 67 points; iBUG-68 landmarks have 68',
+    ],
     ['version: 1\nn_points: 68\n{\n1 2\n', 'missing the closing "}"'],
     ['hello\n', 'line 1: expected "version:", "n_points:" or "{"'],
     ['', 'not a .pts landmark file'],

@@ -32,13 +32,27 @@ class Writer {
     this.chunks.push(b);
     return this;
   }
-  u32(x: number) { return this.push(4, (v) => v.setUint32(0, x, true)); }
-  i32(x: number) { return this.push(4, (v) => v.setInt32(0, x, true)); }
-  u64(x: bigint | number) { return this.push(8, (v) => v.setBigUint64(0, BigInt(x), true)); }
-  bool(x: boolean) { return this.push(1, (v) => v.setUint8(0, x ? 1 : 0)); }
-  f32s(xs: number[]) { return this.push(4 * xs.length, (v) => xs.forEach((x, i) => v.setFloat32(4 * i, x, true))); }
-  f64s(xs: number[]) { return this.push(8 * xs.length, (v) => xs.forEach((x, i) => v.setFloat64(8 * i, x, true))); }
-  i32s(xs: number[]) { return this.push(4 * xs.length, (v) => xs.forEach((x, i) => v.setInt32(4 * i, x, true))); }
+  u32(x: number) {
+    return this.push(4, (v) => v.setUint32(0, x, true));
+  }
+  i32(x: number) {
+    return this.push(4, (v) => v.setInt32(0, x, true));
+  }
+  u64(x: bigint | number) {
+    return this.push(8, (v) => v.setBigUint64(0, BigInt(x), true));
+  }
+  bool(x: boolean) {
+    return this.push(1, (v) => v.setUint8(0, x ? 1 : 0));
+  }
+  f32s(xs: number[]) {
+    return this.push(4 * xs.length, (v) => xs.forEach((x, i) => v.setFloat32(4 * i, x, true)));
+  }
+  f64s(xs: number[]) {
+    return this.push(8 * xs.length, (v) => xs.forEach((x, i) => v.setFloat64(8 * i, x, true)));
+  }
+  i32s(xs: number[]) {
+    return this.push(4 * xs.length, (v) => xs.forEach((x, i) => v.setInt32(4 * i, x, true)));
+  }
   string(s: string) {
     const b = new TextEncoder().encode(s);
     this.u64(b.length);
@@ -46,15 +60,21 @@ class Writer {
     return this;
   }
   /** Eigen matrix: int32 rows, int32 cols, column-major floats. */
-  matrix(rows: number, cols: number, colMajor: number[]) { return this.i32(rows).i32(cols).f32s(colMajor); }
-  triangles(tris: number[]) { return this.u64(tris.length / 3).i32s(tris); }
+  matrix(rows: number, cols: number, colMajor: number[]) {
+    return this.i32(rows).i32(cols).f32s(colMajor);
+  }
+  triangles(tris: number[]) {
+    return this.u64(tris.length / 3).i32s(tris);
+  }
   pca(mean: number[], basisColMajor: number[], eigenvalues: number[], tris: number[]) {
     this.matrix(mean.length, 1, mean);
     this.matrix(mean.length, eigenvalues.length, basisColMajor);
     this.matrix(eigenvalues.length, 1, eigenvalues);
     return this.triangles(tris);
   }
-  emptyPca() { return this.matrix(0, 1, []).matrix(0, 0, []).matrix(0, 1, []).triangles([]); }
+  emptyPca() {
+    return this.matrix(0, 1, []).matrix(0, 0, []).matrix(0, 1, []).triangles([]);
+  }
   blendshapes(list: { name: string; delta: number[] }[]) {
     this.u64(list.length);
     for (const b of list) this.string(b.name).matrix(b.delta.length, 1, b.delta);
@@ -125,7 +145,10 @@ describe('importSurreyModel on synthetic cereal files', () => {
     expect(m.identity.names).toEqual(['pc0', 'pc1']);
     expect(Array.from(m.identity.stddev)).toEqual([2, 0.5]);
     // Component-major, each component scaled by its σ.
-    expect(Array.from(m.identity.basis)).toEqual([...tiny.basis0.map((x) => 2 * x), ...tiny.basis1.map((x) => 0.5 * x)]);
+    expect(Array.from(m.identity.basis)).toEqual([
+      ...tiny.basis0.map((x) => 2 * x),
+      ...tiny.basis1.map((x) => 0.5 * x),
+    ]);
     expect(Array.from(m.triangles)).toEqual(tiny.triangles);
     // v flipped to point up.
     expect(Array.from(m.uvs)).toEqual([0, 1, 1, 1, 0.25, 0.25, 0.5, 0.5]);
@@ -158,20 +181,32 @@ describe('importSurreyModel on synthetic cereal files', () => {
         { name: 'frown', delta: tiny.smile.map((x) => -x) },
       ])
       .bytes();
-    const m = importSurreyModel({ shape: tinyV1(), shapeName: 'tiny.bin', blendshapes: shapes, blendshapesName: 'bs.bin' });
+    const m = importSurreyModel({
+      shape: tinyV1(),
+      shapeName: 'tiny.bin',
+      blendshapes: shapes,
+      blendshapesName: 'bs.bin',
+    });
     expect(m.expression.names).toEqual(['smile', 'frown']);
     expect(Array.from(m.expression.basis.subarray(12))).toEqual(tiny.smile.map((x) => -x));
     expect(Array.from(m.expression.stddev)).toEqual(Array.from(componentNorms(m.expression.basis, 2)));
 
     for (let length = 0; length < shapes.length; length++) {
       const e = inputError(() =>
-        importSurreyModel({ shape: tinyV1(), shapeName: 'tiny.bin', blendshapes: shapes.subarray(0, length), blendshapesName: 'bs.bin' }),
+        importSurreyModel({
+          shape: tinyV1(),
+          shapeName: 'tiny.bin',
+          blendshapes: shapes.subarray(0, length),
+          blendshapesName: 'bs.bin',
+        }),
       );
       expect(e.subject).toBe('bs.bin');
     }
     const wrongSize = new Writer().blendshapes([{ name: 'x', delta: [1, 2, 3] }]).bytes();
     expect(
-      inputError(() => importSurreyModel({ shape: tinyV1(), shapeName: 't', blendshapes: wrongSize, blendshapesName: 'bs.bin' })).message,
+      inputError(() =>
+        importSurreyModel({ shape: tinyV1(), shapeName: 't', blendshapes: wrongSize, blendshapesName: 'bs.bin' }),
+      ).message,
     ).toMatch(/bs\.bin: .*1 vertices, the shape model has 4/);
   });
 
@@ -183,7 +218,9 @@ describe('importSurreyModel on synthetic cereal files', () => {
         expect(e.message.startsWith('tiny.bin: ')).toBe(true);
       }
     }
-    expect(inputError(() => importSurreyModel({ shape: tinyV1().subarray(0, 100), shapeName: 'tiny.bin' })).message).toMatch(
+    expect(
+      inputError(() => importSurreyModel({ shape: tinyV1().subarray(0, 100), shapeName: 'tiny.bin' })).message,
+    ).toMatch(
       /truncated or corrupt eos model file \(shape model orthonormal basis: 12×2 floats at offset \d+ need 96 bytes/,
     );
   });
@@ -191,7 +228,9 @@ describe('importSurreyModel on synthetic cereal files', () => {
   it('rejects trailing bytes', () => {
     const bytes = new Uint8Array(tinyV1().length + 3);
     bytes.set(tinyV1());
-    expect(inputError(() => importSurreyModel({ shape: bytes, shapeName: 'x.bin' })).message).toMatch(/3 unexpected bytes/);
+    expect(inputError(() => importSurreyModel({ shape: bytes, shapeName: 'x.bin' })).message).toMatch(
+      /3 unexpected bytes/,
+    );
   });
 
   it('rejects corrupt sizes and indices quickly', () => {
@@ -234,11 +273,15 @@ describe('importSurreyModel on synthetic cereal files', () => {
         expect(e.subject).toBe('noise.bin');
       }
     }
-    const text = new TextEncoder().encode('# Mapping from the 68-point ibug annotations\n[landmark_mappings]\n9 = 33\n');
+    const text = new TextEncoder().encode(
+      '# Mapping from the 68-point ibug annotations\n[landmark_mappings]\n9 = 33\n',
+    );
     expect(inputError(() => importSurreyModel({ shape: text, shapeName: 'ibug_to_sfm.txt' })).message).toMatch(
       /^ibug_to_sfm\.txt: not an eos model file/,
     );
-    expect(inputError(() => importSurreyModel({ shape: new Uint8Array(0), shapeName: 'e.bin' })).message).toMatch(/empty file/);
+    expect(inputError(() => importSurreyModel({ shape: new Uint8Array(0), shapeName: 'e.bin' })).message).toMatch(
+      /empty file/,
+    );
   });
 });
 
@@ -272,7 +315,10 @@ describe('parseIbugMapping', () => {
 
   const bad: [string, RegExp][] = [
     ['[landmark_mappings]\n9 33', /^map\.txt: line 2: not valid TOML/],
-    ['[landmark_mappings]\n\n69 = 1', /^map\.txt: landmark_mappings: iBUG landmark number must be an integer from 1 to 68, found '69'/],
+    [
+      '[landmark_mappings]\n\n69 = 1',
+      /^map\.txt: landmark_mappings: iBUG landmark number must be an integer from 1 to 68, found '69'/,
+    ],
     ['[landmark_mappings]\n0 = 1', /iBUG landmark number/],
     ['[landmark_mappings]\nnose = 1', /iBUG landmark number .* found 'nose'/],
     ['[landmark_mappings]\n9 = -1', /vertex index for iBUG point 9 must be a non-negative integer/],
@@ -291,7 +337,12 @@ describe('parseIbugMapping', () => {
 
   it('reports errors from importSurreyModel under the mapping file name', () => {
     const e = inputError(() =>
-      importSurreyModel({ shape: tinyV1(), shapeName: 't.bin', ibugMapping: '[landmark_mappings]\n1 = x', ibugMappingName: 'ibug.txt' }),
+      importSurreyModel({
+        shape: tinyV1(),
+        shapeName: 't.bin',
+        ibugMapping: '[landmark_mappings]\n1 = x',
+        ibugMappingName: 'ibug.txt',
+      }),
     );
     expect(e.message).toMatch(/^ibug\.txt: line 2: not valid TOML/);
   });
@@ -303,14 +354,19 @@ describe('parseContours', () => {
     expect(Array.from(c.right)).toEqual([3, 1]);
     expect(Array.from(c.left)).toEqual([2, 0]);
     // cereal's default root name.
-    expect(Array.from(parseContours('{"value0": {"right_contour": [1], "left_contour": []}}', 'c.json', 4).right)).toEqual([1]);
+    expect(
+      Array.from(parseContours('{"value0": {"right_contour": [1], "left_contour": []}}', 'c.json', 4).right),
+    ).toEqual([1]);
   });
 
   const bad: [string, RegExp][] = [
     ['{"model_contour": {"right_contour": [1,]}}', /^c\.json: not valid JSON/],
     ['[1, 2]', /expected a JSON object/],
     ['{"model_contour": {"right_contour": [1]}}', /missing "model_contour\.left_contour"/],
-    ['{"model_contour": {"right_contour": [1], "left_contour": [4]}}', /model_contour\.left_contour\[0\] is 4, expected a vertex index from 0 to 3/],
+    [
+      '{"model_contour": {"right_contour": [1], "left_contour": [4]}}',
+      /model_contour\.left_contour\[0\] is 4, expected a vertex index from 0 to 3/,
+    ],
     ['{"model_contour": {"right_contour": [1.5], "left_contour": []}}', /right_contour\[0\] is 1\.5/],
     ['{"model_contour": {"right_contour": ["1"], "left_contour": []}}', /right_contour\[0\] is "1"/],
   ];
@@ -414,8 +470,23 @@ describe.skipIf(!haveSfm)('importSurreyModel on the eos Surrey Face Model files'
     const midline = defined(28, 31).concat([9, 34, 52, 58]).map(x);
     const mid = midline.reduce((s, v) => s + v, 0) / midline.length;
     // (person's right, person's left) pairs; +x is the face's left.
-    const pairs = [[37, 46], [38, 45], [39, 44], [40, 43], [41, 48], [42, 47], [18, 27], [20, 25], [22, 23],
-      [32, 36], [49, 55], [50, 54], [60, 56], [62, 64], [68, 66]];
+    const pairs = [
+      [37, 46],
+      [38, 45],
+      [39, 44],
+      [40, 43],
+      [41, 48],
+      [42, 47],
+      [18, 27],
+      [20, 25],
+      [22, 23],
+      [32, 36],
+      [49, 55],
+      [50, 54],
+      [60, 56],
+      [62, 64],
+      [68, 66],
+    ];
     for (const [r, l] of pairs) {
       expect(x(r)).toBeLessThan(mid);
       expect(x(l)).toBeGreaterThan(mid);
@@ -424,11 +495,14 @@ describe.skipIf(!haveSfm)('importSurreyModel on the eos Surrey Face Model files'
     }
   });
 
-  it('reads the contours: right on the person\'s right, both from the top down', () => {
+  it("reads the contours: right on the person's right, both from the top down", () => {
     const file = JSON.parse(contoursText) as { model_contour: { right_contour: number[]; left_contour: number[] } };
     expect(Array.from(model.contours.right)).toEqual(file.model_contour.right_contour);
     expect(Array.from(model.contours.left)).toEqual(file.model_contour.left_contour);
-    for (const [side, sign] of [['right', -1], ['left', 1]] as const) {
+    for (const [side, sign] of [
+      ['right', -1],
+      ['left', 1],
+    ] as const) {
       const list = Array.from(model.contours[side]);
       for (const v of list) expect(Math.sign(at(v)[0])).toBe(sign);
       for (let i = 1; i < list.length; i++) expect(at(list[i])[1]).toBeLessThan(at(list[i - 1])[1]);
@@ -448,14 +522,31 @@ describe.skipIf(!haveSfm)('importSurreyModel on the eos Surrey Face Model files'
 
   it('rejects truncated copies of the real files with the file name', () => {
     const size = shape.length;
-    for (const length of [0, 2, 4, 11, 100, basisHeader + 4, eigenData - 1, triangleCountAt + 4, triangleCountAt + 20, size - 16, size - 1]) {
+    for (const length of [
+      0,
+      2,
+      4,
+      11,
+      100,
+      basisHeader + 4,
+      eigenData - 1,
+      triangleCountAt + 4,
+      triangleCountAt + 20,
+      size - 16,
+      size - 1,
+    ]) {
       const e = inputError(() => importSurreyModel({ shape: shape.subarray(0, length), shapeName }));
       expect(e.subject).toBe(shapeName);
     }
     const blendshapes = new Uint8Array(readFileSync(`${dir}expression_blendshapes_3448.bin`));
     for (const length of [5, 8, 20, 30, 1000, blendshapes.length - 1]) {
       const e = inputError(() =>
-        importSurreyModel({ shape, shapeName, blendshapes: blendshapes.subarray(0, length), blendshapesName: 'bs.bin' }),
+        importSurreyModel({
+          shape,
+          shapeName,
+          blendshapes: blendshapes.subarray(0, length),
+          blendshapesName: 'bs.bin',
+        }),
       );
       expect(e.message).toMatch(/^bs\.bin: truncated or corrupt eos blendshapes file/);
     }

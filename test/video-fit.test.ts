@@ -59,7 +59,9 @@ class ScriptedLandmarker implements FaceLandmarker {
   detections = 0;
   async detect(): Promise<DetectedFace[]> {
     this.detections++;
-    return this.current ? [{ box: { x: 0, y: 0, width: 1, height: 1 }, score: 1, landmarks: this.current.slice() }] : [];
+    return this.current
+      ? [{ box: { x: 0, y: 0, width: 1, height: 1 }, score: 1, landmarks: this.current.slice() }]
+      : [];
   }
   async track(_image: RgbImage, _previous: Float32Array): Promise<Float32Array> {
     return this.current ? this.current.slice() : new Float32Array(136).map((_, i) => (i * 97) % 800);
@@ -69,14 +71,20 @@ class ScriptedLandmarker implements FaceLandmarker {
 
 describe.skipIf(!hasShared)('video fitting', () => {
   let model: MorphableModel;
-  beforeAll(async () => { model = await importModel(SFM_FOLDER); });
+  beforeAll(async () => {
+    model = await importModel(SFM_FOLDER);
+  });
 
   it('detects once, follows the face, fixes the identity after the first frames and keeps the pose', async () => {
     const landmarker = new ScriptedLandmarker();
     const video = new VideoFaceFitter(model, landmarker, { identityFrames: 5 });
     const random = new SeededRandom(8);
     const truth: SyntheticFace = syntheticFace(model, random, { maxYaw: 20, noise: 0 });
-    const image: RgbImage = { width: truth.width, height: truth.height, data: new Uint8Array(3 * truth.width * truth.height) };
+    const image: RgbImage = {
+      width: truth.width,
+      height: truth.height,
+      data: new Uint8Array(3 * truth.width * truth.height),
+    };
     const fits = [];
     for (let frame = 0; frame < 12; frame++) {
       // The same head, with 1 px of detector jitter on every frame.
@@ -86,11 +94,25 @@ describe.skipIf(!hasShared)('video fitting', () => {
       fits.push(fit!);
     }
     expect(landmarker.detections).toBe(1);
-    expect(fits.map((f) => f.identityFixed)).toEqual([false, false, false, false, true, true, true, true, true, true, true, true]);
+    expect(fits.map((f) => f.identityFixed)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
     expect(fits.map((f) => f.detected)).toEqual([true, ...new Array(11).fill(false)]);
     // Fixed means fixed: the same identity on every later frame.
     expect(Array.from(fits[11].identity)).toEqual(Array.from(fits[5].identity));
-    for (const fit of fits.slice(5)) expect(rotationDistance(fit.camera.rotation, truth.camera.rotation)).toBeLessThan(3);
+    for (const fit of fits.slice(5))
+      expect(rotationDistance(fit.camera.rotation, truth.camera.rotation)).toBeLessThan(3);
   });
 
   it('notices a lost face, reports no fit, and detects again', async () => {

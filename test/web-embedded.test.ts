@@ -23,7 +23,10 @@ const saved = { home: process.env.MORPHABLE_HOME, model: process.env.MORPHABLE_M
 
 describe.skipIf(!hasShared)('web app with the embedded model', () => {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(
+        `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does`,
+      );
     process.env.MORPHABLE_HOME = home; // nothing fetched there
     site = await serveWebApp(join(work, 'site'), ''); // no MORPHABLE_MODEL: the default
     browser = await launchChromium();
@@ -32,7 +35,10 @@ describe.skipIf(!hasShared)('web app with the embedded model', () => {
   afterAll(async () => {
     await browser?.close();
     await site?.close();
-    for (const [name, value] of [['MORPHABLE_HOME', saved.home], ['MORPHABLE_MODEL', saved.model]] as const) {
+    for (const [name, value] of [
+      ['MORPHABLE_HOME', saved.home],
+      ['MORPHABLE_MODEL', saved.model],
+    ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
@@ -49,12 +55,26 @@ describe.skipIf(!hasShared)('web app with the embedded model', () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(site!.url);
-    await page.waitForFunction(() => !(document.getElementById('photo-file') as HTMLInputElement).disabled || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () =>
+        !(document.getElementById('photo-file') as HTMLInputElement).disabled
+        || !document.getElementById('error')!.hidden,
+      null,
+      { timeout: 60_000 },
+    );
     expect(await page.locator('#error').isHidden()).toBe(true);
     await page.setInputFiles('#photo-file', PHOTO);
-    await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+      null,
+      { timeout: 60_000 },
+    );
     expect(await page.locator('#error').isHidden()).toBe(true);
-    const pose = await page.evaluate(() => Object.fromEntries(['yaw', 'pitch', 'roll'].map((k) => [k, Number(document.getElementById(`pose-${k}`)!.dataset.value)])));
+    const pose = await page.evaluate(() =>
+      Object.fromEntries(
+        ['yaw', 'pitch', 'roll'].map((k) => [k, Number(document.getElementById(`pose-${k}`)!.dataset.value)]),
+      ),
+    );
     for (const k of ['yaw', 'pitch', 'roll'] as const) expect(Math.abs(pose[k] - cli.pose[k])).toBeLessThan(0.5);
     expect(errors).toEqual([]);
     await page.context().close();

@@ -30,7 +30,9 @@ const pageErrors: string[] = [];
 let cliReport: { pose: { yaw: number; pitch: number; roll: number }; expression: Record<string, number> };
 
 async function openPage(query: string, extraFlags: string[] = []): Promise<Page> {
-  const context = await (extraFlags.length ? await launchChromium(extraFlags) : browser).newContext({ viewport: { width: 1400, height: 850 } });
+  const context = await (extraFlags.length ? await launchChromium(extraFlags) : browser).newContext({
+    viewport: { width: 1400, height: 850 },
+  });
   const page = await context.newPage();
   pageErrors.length = 0;
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -40,7 +42,13 @@ async function openPage(query: string, extraFlags: string[] = []): Promise<Page>
 
 /** Waits until the page is ready for a photo, or shows an error. */
 async function waitReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => !(document.getElementById('photo-file') as HTMLInputElement).disabled || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+  await page.waitForFunction(
+    () =>
+      !(document.getElementById('photo-file') as HTMLInputElement).disabled
+      || !document.getElementById('error')!.hidden,
+    null,
+    { timeout: 60_000 },
+  );
   expect(await page.locator('#error').isHidden()).toBe(true);
 }
 
@@ -67,14 +75,20 @@ const errorText = (page: Page) => page.locator('#error').textContent();
 // Without Chromium the suite is skipped with a warning, except under CI, where it fails.
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && !process.env.CI) {
-  console.warn(`web.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium; with CI set this fails instead)`);
+  console.warn(
+    `web.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium; with CI set this fails instead)`,
+  );
   rmSync(work, { recursive: true, force: true });
 }
 
 /** Fits PHOTO in the page and waits for it. */
 async function fitShown(page: Page): Promise<void> {
   await page.setInputFiles('#photo-file', PHOTO);
-  await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+    null,
+    { timeout: 60_000 },
+  );
   expect(await page.locator('#error').isHidden()).toBe(true);
   expect(await page.locator('#download-obj').isDisabled()).toBe(false);
 }
@@ -83,9 +97,14 @@ async function fitShown(page: Page): Promise<void> {
 async function expectCleared(page: Page): Promise<void> {
   const state = await page.evaluate(() => ({
     pose: ['yaw', 'pitch', 'roll', 'distance'].map((k) => document.getElementById(`pose-${k}`)!.textContent),
-    downloads: [(document.getElementById('download-obj') as HTMLButtonElement).disabled, (document.getElementById('download-glb') as HTMLButtonElement).disabled],
+    downloads: [
+      (document.getElementById('download-obj') as HTMLButtonElement).disabled,
+      (document.getElementById('download-glb') as HTMLButtonElement).disabled,
+    ],
     selector: (document.getElementById('face-select') as HTMLSelectElement).options.length,
-    sliders: [...document.querySelectorAll<HTMLInputElement>('#expressions input, #identity input')].map((i) => Number(i.value)),
+    sliders: [...document.querySelectorAll<HTMLInputElement>('#expressions input, #identity input')].map((i) =>
+      Number(i.value),
+    ),
     state: document.body.dataset.state,
   }));
   expect(state.pose).toEqual(['–', '–', '–', '–']);
@@ -98,7 +117,10 @@ async function expectCleared(page: Page): Promise<void> {
 
 describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chromium', () => {
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does`);
+    if (!hasChromium)
+      throw new Error(
+        `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does`,
+      );
     mkdirSync(OUTPUT, { recursive: true });
     expect((await runCli(['model', 'import', ICT_ARCHIVE, '-o', modelFile])).code).toBe(0);
     const fit = await runCli(['fit', PHOTO, '--model', modelFile, '--out', join(work, 'cli'), '--json']);
@@ -122,21 +144,39 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
     await page.setInputFiles('#model-file', modelFile);
     await waitReady(page);
     await page.setInputFiles('#photo-file', PHOTO);
-    await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+      null,
+      { timeout: 60_000 },
+    );
     expect(await page.locator('#error').isHidden()).toBe(true);
 
-    const pose = await page.evaluate(() => Object.fromEntries(['yaw', 'pitch', 'roll'].map((k) => [k, Number(document.getElementById(`pose-${k}`)!.dataset.value)])));
+    const pose = await page.evaluate(() =>
+      Object.fromEntries(
+        ['yaw', 'pitch', 'roll'].map((k) => [k, Number(document.getElementById(`pose-${k}`)!.dataset.value)]),
+      ),
+    );
     for (const k of ['yaw', 'pitch', 'roll'] as const) expect(Math.abs(pose[k] - cliReport.pose[k])).toBeLessThan(0.5);
-    const expression = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll<HTMLInputElement>('#expressions input')].map((i) => [i.dataset.name!, Number(i.value)])));
+    const expression = await page.evaluate(() =>
+      Object.fromEntries(
+        [...document.querySelectorAll<HTMLInputElement>('#expressions input')].map((i) => [
+          i.dataset.name!,
+          Number(i.value),
+        ]),
+      ),
+    );
     expect(Object.keys(expression).sort()).toEqual(Object.keys(cliReport.expression).sort());
-    for (const [name, value] of Object.entries(cliReport.expression)) expect(Math.abs(expression[name] - value), name).toBeLessThan(0.03);
+    for (const [name, value] of Object.entries(cliReport.expression))
+      expect(Math.abs(expression[name] - value), name).toBeLessThan(0.03);
 
     const before = await viewerPixels(page);
     expect(before.drawn / before.total).toBeGreaterThan(0.2);
     await page.screenshot({ path: join(OUTPUT, 'web-photo.png') });
     await page.locator('#expressions input[data-name=jawOpen]').fill('1');
     const after = await viewerPixels(page);
-    const changed = before.digest.reduce((sum, v, i) => sum + Math.abs(v - after.digest[i]), 0) / before.digest.reduce((sum, v) => sum + v, 0);
+    const changed =
+      before.digest.reduce((sum, v, i) => sum + Math.abs(v - after.digest[i]), 0)
+      / before.digest.reduce((sum, v) => sum + v, 0);
     expect(changed).toBeGreaterThan(0.005);
     await page.screenshot({ path: join(OUTPUT, 'web-jaw-open.png') });
 
@@ -156,11 +196,34 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
 
   it('fits a face the project rendered itself (the README screenshot, test-output/web-app.png)', async () => {
     const face = join(work, 'rendered-face.png');
-    expect((await runCli(['render', modelFile, '--seed', '7', '--yaw', '25', '--pitch', '-5', '--light', '-0.6,0.5,0.7', '--size', '640', '-o', face])).code).toBe(0);
+    expect(
+      (
+        await runCli([
+          'render',
+          modelFile,
+          '--seed',
+          '7',
+          '--yaw',
+          '25',
+          '--pitch',
+          '-5',
+          '--light',
+          '-0.6,0.5,0.7',
+          '--size',
+          '640',
+          '-o',
+          face,
+        ])
+      ).code,
+    ).toBe(0);
     const page = await openPage('');
     await waitReady(page);
     await page.setInputFiles('#photo-file', face);
-    await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+      null,
+      { timeout: 60_000 },
+    );
     expect(await page.locator('#error').isHidden()).toBe(true);
     // Rendered at yaw 25°: the fit must see the head turned the same way.
     const yaw = await page.evaluate(() => Number(document.getElementById('pose-yaw')!.dataset.value));
@@ -177,7 +240,11 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       await page.goto(dev.url);
       await waitReady(page);
       await page.setInputFiles('#photo-file', PHOTO);
-      await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+      await page.waitForFunction(
+        () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+        null,
+        { timeout: 60_000 },
+      );
       expect(await page.locator('#error').isHidden()).toBe(true);
       expect(Number(await page.locator('#pose-yaw').getAttribute('data-value'))).toBeCloseTo(cliReport.pose.yaw, 0);
       await page.context().close();
@@ -188,7 +255,11 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
 
   it('says what is wrong with a bad model file, a non-image, a photo without a face, a missing webcam', async () => {
     const page = await openPage('?model=none');
-    await page.setInputFiles('#model-file', { name: 'photo.glb', mimeType: 'model/gltf-binary', buffer: Buffer.from('not a model at all') });
+    await page.setInputFiles('#model-file', {
+      name: 'photo.glb',
+      mimeType: 'model/gltf-binary',
+      buffer: Buffer.from('not a model at all'),
+    });
     await page.locator('#error').waitFor({ state: 'visible' });
     expect(await errorText(page)).toMatch(/^photo\.glb: /);
 
@@ -196,47 +267,67 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
     await waitReady(page);
     // Each error follows a good fit, whose results must all go.
     await fitShown(page);
-    await page.setInputFiles('#photo-file', { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is text') });
+    await page.setInputFiles('#photo-file', {
+      name: 'notes.jpg',
+      mimeType: 'image/jpeg',
+      buffer: Buffer.from('this is text'),
+    });
     await page.locator('#error').waitFor({ state: 'visible' });
     expect(await errorText(page)).toContain('notes.jpg: not an image');
     await expectCleared(page);
     await fitShown(page);
 
-    const blank = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#6a8fb0' } }).png().toBuffer();
+    const blank = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#6a8fb0' } })
+      .png()
+      .toBuffer();
     await page.setInputFiles('#photo-file', { name: 'sky.png', mimeType: 'image/png', buffer: blank });
-    await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('sky.png'), null, { timeout: 60_000 });
+    await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('sky.png'), null, {
+      timeout: 60_000,
+    });
     expect(await errorText(page)).toBe('sky.png: no face found in this photo');
     await expectCleared(page);
 
     // No camera here (no fake device) or no permission: either way a message, not a blank page.
     await page.click('#webcam');
-    await page.waitForFunction(() => document.getElementById('error')!.textContent!.startsWith('webcam:'), null, { timeout: 30_000 });
+    await page.waitForFunction(() => document.getElementById('error')!.textContent!.startsWith('webcam:'), null, {
+      timeout: 30_000,
+    });
     expect(await errorText(page)).toMatch(/^webcam: (permission denied|no camera found)/);
     expect(pageErrors).toEqual([]);
     await page.context().close();
   }, 240_000);
 
-  it('says which faces it rejected: the hair clip of face-api\'s sample6.jpg', async () => {
+  it("says which faces it rejected: the hair clip of face-api's sample6.jpg", async () => {
     const page = await openPage();
     await waitReady(page);
     await page.setInputFiles('#photo-file', SAMPLE6);
-    await page.waitForFunction(() => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden, null, { timeout: 120_000 });
+    await page.waitForFunction(
+      () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+      null,
+      { timeout: 120_000 },
+    );
     expect(await page.locator('#error').isHidden()).toBe(true);
     expect(await page.evaluate(() => document.body.dataset.rejected)).toBe('1');
-    expect(await page.locator('#status').textContent()).toMatch(/4 faces fitted in [\d.]+ s; face \d rejected \(quality 0\.\d\d: [a-z ]+\)$/);
+    expect(await page.locator('#status').textContent()).toMatch(
+      /4 faces fitted in [\d.]+ s; face \d rejected \(quality 0\.\d\d: [a-z ]+\)$/,
+    );
     expect(await page.locator('#face-select option').count()).toBe(4);
     expect(pageErrors).toEqual([]);
     await page.context().close();
   }, 240_000);
 
-  it('fits webcam frames (Chromium\'s fake camera) and shows the frame rate', async () => {
+  it("fits webcam frames (Chromium's fake camera) and shows the frame rate", async () => {
     const video = join(work, 'camera.y4m');
     await writeY4m(PHOTO, video, 640, 480, 1);
     // The default model comes from the build (models/default.glb), with a progress bar.
     const page = await openPage('', fakeCamera(video));
     await waitReady(page);
     await page.click('#webcam');
-    await page.waitForFunction(() => Number(document.getElementById('frames')!.dataset.value) >= 40 || !document.getElementById('error')!.hidden, null, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => Number(document.getElementById('frames')!.dataset.value) >= 40 || !document.getElementById('error')!.hidden,
+      null,
+      { timeout: 60_000 },
+    );
     expect(await page.locator('#error').isHidden()).toBe(true);
     const shown = await page.evaluate(() => ({
       fps: Number(document.getElementById('fps')!.dataset.value),

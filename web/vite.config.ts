@@ -19,9 +19,11 @@ const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs
 function runtimeAssets(): Map<string, string> {
   const assets = new Map<string, string>();
   for (const net of ['tiny_face_detector_model', 'face_landmark_68_model']) {
-    for (const suffix of ['-weights_manifest.json', '.bin']) assets.set(`face-api/${net}${suffix}`, join(faceApiModels, net + suffix));
+    for (const suffix of ['-weights_manifest.json', '.bin'])
+      assets.set(`face-api/${net}${suffix}`, join(faceApiModels, net + suffix));
   }
-  for (const name of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) assets.set(`tfjs-wasm/${name}`, join(wasmDir, name));
+  for (const name of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
+    assets.set(`tfjs-wasm/${name}`, join(wasmDir, name));
   const model = process.env.MORPHABLE_MODEL || defaultModelPath();
   if (existsSync(model)) assets.set('models/default.glb', model);
   return assets;
@@ -33,16 +35,31 @@ function runtimeAssetsPlugin(): Plugin {
     const path = decodeURIComponent((req.url ?? '').split('?')[0]).replace(/^\/+/, '');
     const file = runtimeAssets().get(path);
     if (!file) return next();
-    res.setHeader('Content-Type', path.endsWith('.json') ? 'application/json' : path.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream');
+    res.setHeader(
+      'Content-Type',
+      path.endsWith('.json')
+        ? 'application/json'
+        : path.endsWith('.wasm')
+          ? 'application/wasm'
+          : 'application/octet-stream',
+    );
     createReadStream(file).pipe(res);
   };
   return {
     name: 'morphable-runtime-assets',
-    configureServer(server) { server.middlewares.use(serve); },
-    configurePreviewServer(server) { server.middlewares.use(serve); },
+    configureServer(server) {
+      server.middlewares.use(serve);
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(serve);
+    },
     generateBundle() {
       const assets = runtimeAssets();
-      if (!assets.has('models/default.glb')) this.warn(`no default model at ${process.env.MORPHABLE_MODEL || defaultModelPath()}: the page will ask for a model file`);
+      if (!assets.has('models/default.glb'))
+        this.warn(
+          `no default model at ${process.env.MORPHABLE_MODEL || defaultModelPath()}: the page will ask for a `
+            + `model file`,
+        );
       for (const [fileName, file] of assets) this.emitFile({ type: 'asset', fileName, source: readFileSync(file) });
     },
   };

@@ -1,11 +1,17 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import { dirname, extname } from 'node:path';
 import { InputError } from '../errors.js';
 import { DEFAULT_VARIANCE_FRACTION } from '../model/pca.js';
 import { encodeModel } from '../io/model-file.js';
 import { writeFileAtomic } from '../io/node/atomic-write.js';
-import { buildModelFromFolder, DEFAULT_BUILD_LICENCE, type BuildResult, type PcaSummary, type Units } from '../io/node/build-model.js';
+import {
+  buildModelFromFolder,
+  DEFAULT_BUILD_LICENCE,
+  type BuildResult,
+  type PcaSummary,
+  type Units,
+} from '../io/node/build-model.js';
 import { Progress } from './progress.js';
 
 const HELP = `
@@ -38,18 +44,30 @@ interface BuildCommandOptions {
 export function addBuildCommand(model: Command): void {
   model
     .command('build')
-    .description('build a morphable model from a folder of registered meshes (PCA of shape and vertex colour, Blanz & Vetter)')
+    .description(
+      'build a morphable model from a folder of registered meshes (PCA of shape and vertex colour, Blanz & Vetter)',
+    )
     .argument('<folder>', 'folder of .obj and .ply meshes that share one topology')
     .requiredOption('-o, --output <file>', 'native model file to write (.glb)')
-    .option('--variance <fraction>', 'keep the fewest components that explain this fraction of the variance, in (0, 1]; 1 keeps all', fraction, DEFAULT_VARIANCE_FRACTION)
+    .option(
+      '--variance <fraction>',
+      'keep the fewest components that explain this fraction of the variance, in (0, 1]; 1 keeps all',
+      fraction,
+      DEFAULT_VARIANCE_FRACTION,
+    )
     .option('--max-components <k>', 'keep at most k components (shape and colour each)', positiveInt)
-    .addOption(new Option('--units <unit>', 'units of the mesh coordinates, converted to millimetres').choices(['mm', 'cm', 'm']).default('mm'))
+    .addOption(
+      new Option('--units <unit>', 'units of the mesh coordinates, converted to millimetres')
+        .choices(['mm', 'cm', 'm'])
+        .default('mm'),
+    )
     .option('--landmarks <file>', 'text file of 68 vertex indices in iBUG order, one per line, -1 where missing')
     .option('--name <name>', 'model name (default: the folder name)')
     .option('--licence <text>', 'licence of the model data, stored in the model', DEFAULT_BUILD_LICENCE)
     .addHelpText('after', HELP)
     .action(async (folder: string, options: BuildCommandOptions) => {
-      if (extname(options.output).toLowerCase() !== '.glb') throw new InputError(options.output, 'the native model file must end in .glb');
+      if (extname(options.output).toLowerCase() !== '.glb')
+        throw new InputError(options.output, 'the native model file must end in .glb');
       const progress = new Progress('reading meshes');
       let result: BuildResult;
       try {
@@ -77,9 +95,14 @@ export function addBuildCommand(model: Command): void {
 export function buildSummary(result: BuildResult, output: string): string {
   const m = result.model;
   const lines = [
-    `${m.name}: ${result.files.length} meshes, ${m.vertexCount} vertices, ${m.triangles.length / 3} triangles → ${output}`,
+    `${m.name}: ${result.files.length} meshes, ${m.vertexCount} vertices, ${m.triangles.length / 3} `
+      + `triangles → ${output}`,
     `  shape      ${pcaLine(m.identity.count, result.shape, 'mm')}`,
-    `  colour     ${m.color && result.color ? pcaLine(m.color.basis.count, result.color, '') : 'none (the meshes have no vertex colours)'}`,
+    `  colour     ${
+      m.color && result.color
+        ? pcaLine(m.color.basis.count, result.color, '')
+        : 'none (the meshes have no vertex colours)'
+    }`,
   ];
   const landmarks = m.landmarks.ibug68?.vertices;
   if (landmarks) lines.push(`  landmarks  ibug68 (68 points${countMissing(landmarks)})`);
@@ -91,8 +114,10 @@ function pcaLine(kept: number, summary: PcaSummary, unit: string): string {
   if (summary.variances.length === 0) return '0 components (the meshes do not differ)';
   const sigmas = Array.from(summary.variances.subarray(0, Math.min(kept, 5)), (v) => Math.sqrt(v).toPrecision(3));
   const more = kept > 5 ? ', …' : '';
-  return `${kept} of ${summary.variances.length} components, ${(100 * summary.explained).toFixed(1)}% of the variance` +
-    (kept ? ` (σ ${sigmas.join(', ')}${more}${unit ? ' ' + unit : ''})` : '');
+  return (
+    `${kept} of ${summary.variances.length} components, ${(100 * summary.explained).toFixed(1)}% of the variance`
+    + (kept ? ` (σ ${sigmas.join(', ')}${more}${unit ? ` ${unit}` : ''})` : '')
+  );
 }
 
 function countMissing(vertices: Int32Array): string {
@@ -102,11 +127,13 @@ function countMissing(vertices: Int32Array): string {
 
 function fraction(value: string): number {
   const v = Number(value);
-  if (value.trim() === '' || !(v > 0 && v <= 1)) throw new InputError(`--variance ${value}`, 'must be a fraction in (0, 1], e.g. 0.98');
+  if (value.trim() === '' || !(v > 0 && v <= 1))
+    throw new InputError(`--variance ${value}`, 'must be a fraction in (0, 1], e.g. 0.98');
   return v;
 }
 
 function positiveInt(value: string): number {
-  if (!/^\+?\d+$/.test(value) || Number(value) < 1) throw new InputError(`--max-components ${value}`, 'must be a whole number of at least 1');
+  if (!/^\+?\d+$/.test(value) || Number(value) < 1)
+    throw new InputError(`--max-components ${value}`, 'must be a whole number of at least 1');
   return Number(value);
 }

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
@@ -41,20 +41,45 @@ interface FitOptions {
 export function addFitCommand(program: Command): void {
   program
     .command('fit')
-    .description('fit the 3D face model to each face in photos: writes a mesh (OBJ, GLB), an overlay PNG and a JSON result per face')
+    .description(
+      'fit the 3D face model to each face in photos: writes a mesh (OBJ, GLB), an overlay PNG and a JSON '
+        + 'result per face',
+    )
     .argument('<images...>', 'photos (JPEG, PNG, WebP, TIFF, …)')
-    .option('--model <file>', 'native model file (.glb); default: the fetched model, else the one shipped in the package', defaultModelPath())
+    .option(
+      '--model <file>',
+      'native model file (.glb); default: the fetched model, else the one shipped in the package',
+      defaultModelPath(),
+    )
     .option('--landmarks <pts...>', 'iBUG-68 .pts files, one per image, used instead of face detection')
     .option('--out <dir>', 'output folder', 'fits')
     .option('--json', 'also print the results as JSON on stdout')
-    .option('--max-faces <n>', 'fit at most this many faces per photo (most confident first)', positiveIntOption('--max-faces'), 10)
-    .option('--focal <px>', 'known focal length in pixels of the full image (default: from EXIF, else estimated)', positiveNumberOption('--focal'))
-    .option('--min-quality <q>', 'reject faces whose fit quality score (0-1) is below this: false faces, failed fits', unitIntervalOption('--min-quality'), MIN_QUALITY)
+    .option(
+      '--max-faces <n>',
+      'fit at most this many faces per photo (most confident first)',
+      positiveIntOption('--max-faces'),
+      10,
+    )
+    .option(
+      '--focal <px>',
+      'known focal length in pixels of the full image (default: from EXIF, else estimated)',
+      positiveNumberOption('--focal'),
+    )
+    .option(
+      '--min-quality <q>',
+      'reject faces whose fit quality score (0-1) is below this: false faces, failed fits',
+      unitIntervalOption('--min-quality'),
+      MIN_QUALITY,
+    )
     .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Outputs per face, in --out: NAME.obj (+ NAME.mtl) and NAME.glb (the fitted face in model space,
 textured with the photo unwrapped into NAME_texture.png; the pose is in the JSON; units: the OBJ and
-PLY in millimetres, the GLB in metres as glTF says), NAME_albedo.ply (the mesh with the estimated de-lit per-vertex albedo), NAME.png (the mesh over the photo: green = input landmarks, red = fitted model landmarks),
+PLY in millimetres, the GLB in metres as glTF says), NAME_albedo.ply (the mesh with the estimated
+de-lit per-vertex albedo), NAME.png (the mesh over the photo: green = input landmarks, red = fitted
+model landmarks),
 NAME_compare.png (photo | rendering | difference ×3) and NAME.json (image size, face box,
 landmarks, pose as yaw/pitch/roll in degrees, translation in mm and a 4×4 model-view matrix,
 identity and named expression coefficients, light, fit quality, timings). NAME is the image's name
@@ -68,10 +93,15 @@ equivalent, or focal length and sensor resolution), else it is estimated; the JS
 fit gets a quality score (JSON quality.score, 0-1); faces below --min-quality are reported on stderr
 and nothing is written for them; a photo whose every face is rejected counts as a failure (exit code
 2). Progress: on a terminal, a bar (several photos) or the stage running (one photo); elsewhere,
-plain lines for several photos.`)
+plain lines for several photos.`,
+    )
     .action(async (images: string[], options: FitOptions) => {
       if (options.landmarks && options.landmarks.length !== images.length) {
-        throw new InputError('--landmarks', `${options.landmarks.length} .pts file(s) for ${images.length} image(s): give one per image, in the same order`);
+        throw new InputError(
+          '--landmarks',
+          `${options.landmarks.length} .pts file(s) for ${images.length} image(s): give one per image, in `
+            + `the same order`,
+        );
       }
       await checkWritableFolder(options.out, `--out ${options.out}`);
       const names = outputNames(images);
@@ -81,12 +111,26 @@ plain lines for several photos.`)
       let landmarker: FaceLandmarker | undefined;
       const reports: FaceFitReport[] = [];
       const failures: string[] = [];
-      const progress = new Progress(images.length === 1 ? `fitting ${basename(images[0])}` : 'fitting', images.length, images.length < 2);
+      const progress = new Progress(
+        images.length === 1 ? `fitting ${basename(images[0])}` : 'fitting',
+        images.length,
+        images.length < 2,
+      );
       try {
         for (const [i, image] of images.entries()) {
           try {
             if (!options.landmarks) landmarker ??= await createNodeLandmarker();
-            reports.push(...(await fitImage(image, names[i], options.landmarks?.[i], fitter, landmarker, options, images.length === 1 ? progress : undefined)));
+            reports.push(
+              ...(await fitImage(
+                image,
+                names[i],
+                options.landmarks?.[i],
+                fitter,
+                landmarker,
+                options,
+                images.length === 1 ? progress : undefined,
+              )),
+            );
           } catch (error) {
             if (!(error instanceof InputError) || images.length === 1) throw error;
             failures.push(error.message);
@@ -104,19 +148,46 @@ plain lines for several photos.`)
     });
 }
 
-async function fitImage(path: string, stem: string, ptsFile: string | undefined, fitter: PhotoFitter, landmarker: FaceLandmarker | undefined, options: FitOptions, stages?: Progress): Promise<FaceFitReport[]> {
+async function fitImage(
+  path: string,
+  stem: string,
+  ptsFile: string | undefined,
+  fitter: PhotoFitter,
+  landmarker: FaceLandmarker | undefined,
+  options: FitOptions,
+  stages?: Progress,
+): Promise<FaceFitReport[]> {
   const start = performance.now();
   const loaded = await loadImage(path, { maxSide: PHOTO_MAX_SIDE });
-  const photo: Photo = { name: path, image: loaded.image, width: loaded.originalWidth, height: loaded.originalHeight, scale: loaded.scale };
+  const photo: Photo = {
+    name: path,
+    image: loaded.image,
+    width: loaded.originalWidth,
+    height: loaded.originalHeight,
+    scale: loaded.scale,
+  };
   const timingsMs: Record<string, number> = { load: performance.now() - start };
 
   // The focal length: --focal, else the photo's EXIF, else the fit's estimate.
-  let focal: { px: number; source: FocalSource } | undefined = options.focal ? { px: options.focal, source: 'option' } : undefined;
-  focal ??= exifFocalPixels(readExif(await readFile(path).catch(() => new Uint8Array(0))), photo.width, photo.height) ?? undefined;
+  let focal: { px: number; source: FocalSource } | undefined = options.focal
+    ? { px: options.focal, source: 'option' }
+    : undefined;
+  focal ??=
+    exifFocalPixels(readExif(await readFile(path).catch(() => new Uint8Array(0))), photo.width, photo.height)
+    ?? undefined;
 
   let faces: FaceLandmarks[];
   if (ptsFile) {
-    faces = [{ landmarks: parsePts(await readFile(ptsFile, 'utf8').catch(() => { throw new InputError(ptsFile, 'no such file'); }), ptsFile) }];
+    faces = [
+      {
+        landmarks: parsePts(
+          await readFile(ptsFile, 'utf8').catch(() => {
+            throw new InputError(ptsFile, 'no such file');
+          }),
+          ptsFile,
+        ),
+      },
+    ];
   } else {
     stages?.stage('detecting faces');
     const t = performance.now();
@@ -131,7 +202,11 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
   try {
     for (const [index, face] of faces.entries()) {
       const fit = fitter.fit(photo, face, index, {
-        photometric: options.photometric, focal: focal?.px, focalSource: focal?.source, minQuality: options.minQuality, timingsMs,
+        photometric: options.photometric,
+        focal: focal?.px,
+        focalSource: focal?.source,
+        minQuality: options.minQuality,
+        timingsMs,
         onStage: stages && ((stage) => stages.stage(faces.length > 1 ? `face ${index + 1}: ${stage}` : stage)),
       });
       if (fit.rejected) {
@@ -162,11 +237,12 @@ async function fitImage(path: string, stem: string, ptsFile: string | undefined,
         ],
       });
       await batch.add(`${name}.png`, await encodePng(overlay));
-      await batch.add(`${name}.json`, JSON.stringify(fit.report, null, 1) + '\n');
+      await batch.add(`${name}.json`, `${JSON.stringify(fit.report, null, 1)}\n`);
       reports.push(fit.report);
     }
     // Every face rejected: one line, as for a photo without a face; else one line per rejected face.
-    if (reports.length === 0) throw new InputError(path, faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`);
+    if (reports.length === 0)
+      throw new InputError(path, faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`);
     for (const message of rejected) process.stderr.write(`morphable: ${path}: ${message}\n`);
     await batch.commit(await previousOutputs(options.out, stem));
   } catch (error) {
@@ -182,10 +258,16 @@ function comparison(fitter: PhotometricFitter, fit: PhotometricFitResult): RgbIm
 }
 
 function describe(r: FaceFitReport): string {
-  const top = Object.entries(r.expression).filter(([, v]) => v >= 0.2).sort((a, b) => b[1] - a[1]).slice(0, 4);
+  const top = Object.entries(r.expression)
+    .filter(([, v]) => v >= 0.2)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4);
   const face = r.face.box ? ` face ${r.face.index + 1}` : '';
   const expression = top.length ? top.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') : 'neutral';
-  return `${r.image.file}${face}: yaw ${r.pose.yaw.toFixed(1)}°, pitch ${r.pose.pitch.toFixed(1)}°, roll ${r.pose.roll.toFixed(1)}°, ` +
-    `distance ${(-r.pose.translation[2] / 10).toFixed(0)} cm, landmark error ${r.quality.nmePercent.toFixed(1)}% | ${expression}`;
+  return (
+    `${r.image.file}${face}: yaw ${r.pose.yaw.toFixed(1)}°, pitch ${r.pose.pitch.toFixed(1)}°, roll `
+    + `${r.pose.roll.toFixed(1)}°, `
+    + `distance ${(-r.pose.translation[2] / 10).toFixed(0)} cm, landmark error `
+    + `${r.quality.nmePercent.toFixed(1)}% | ${expression}`
+  );
 }
-

@@ -11,8 +11,10 @@ const program = new Command()
   .description('3D morphable face models: import and inspect models, sample faces, fit a face to a photo.')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
-  .configureOutput({ outputError: (text, write) => write(text.trimEnd() + '\n') })
-  .exitOverride((err) => process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2));
+  .configureOutput({ outputError: (text, write) => write(`${text.trimEnd()}\n`) })
+  .exitOverride((err) =>
+    process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2),
+  );
 
 addModelCommands(program);
 addBuildCommand(program.commands.find((c) => c.name() === 'model')!);

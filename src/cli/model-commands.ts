@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, join } from 'node:path';
@@ -33,27 +33,42 @@ export function addModelCommands(program: Command): void {
   const model = program
     .command('model')
     .description('get, import, inspect and sample morphable models')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Units: a native model file (.glb) is in metres for glTF clients (its mesh node scales the model's
 millimetres by 0.001); sampled meshes are OBJ and PLY in millimetres, GLB in metres. With no model
-fetched, commands use the compact ICT-FaceKit face + head model shipped in the package (MIT licence).`);
+fetched, commands use the compact ICT-FaceKit face + head model shipped in the package (MIT licence).`,
+    );
 
   model
     .command('fetch')
-    .description(`download ICT-FaceKit (${ICT_FACEKIT_SOURCE.licence}), check it and import it as the default model (${fetchedModelPath()}; without it the compact model shipped in the package is the default)`)
-    .option('--url <url>', 'where to download the archive from (http(s), file:// or a local path to a .tar.gz/.tar.xz)', ICT_FACEKIT_SOURCE.url)
+    .description(
+      `download ICT-FaceKit (${ICT_FACEKIT_SOURCE.licence}), check it and import it as the default model `
+        + `(${fetchedModelPath()}; without it the compact model shipped in the package is the default)`,
+    )
+    .option(
+      '--url <url>',
+      'where to download the archive from (http(s), file:// or a local path to a .tar.gz/.tar.xz)',
+      ICT_FACEKIT_SOURCE.url,
+    )
     .option('--no-verify', 'accept content that differs from the pinned ICT-FaceKit release')
     .addOption(regionOption())
     .option('-o, --output <file>', 'where to write the model', fetchedModelPath())
     .addOption(calibrateOption())
-    .action(async (options: { url: string; verify: boolean; region: IctRegion; output: string; calibrate: boolean }) => {
-      await checkWritableFolder(dirname(options.output), options.output);
-      const imported = await fetchModel(options.url, options.region, options.verify);
-      if (options.calibrate) await calibrateWithProgress(imported);
-      await writeModel(imported, options.output);
-      console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
-      console.log(`licence: ${imported.licence}`);
-    });
+    .action(
+      async (options: { url: string; verify: boolean; region: IctRegion; output: string; calibrate: boolean }) => {
+        await checkWritableFolder(dirname(options.output), options.output);
+        const imported = await fetchModel(options.url, options.region, options.verify);
+        if (options.calibrate) await calibrateWithProgress(imported);
+        await writeModel(imported, options.output);
+        console.log(
+          `${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and `
+            + `${imported.expression.count} expression components → ${options.output}`,
+        );
+        console.log(`licence: ${imported.licence}`);
+      },
+    );
 
   model
     .command('import')
@@ -62,22 +77,34 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .requiredOption('-o, --output <file>', 'native model file to write (.glb)')
     .addOption(regionOption())
     .addOption(calibrateOption())
-    .option('--compact', 'int16 positions and components (within 0.003 mm on ICT) and meshopt compression: a fifth of the size')
-    .action(async (source: string, options: { output: string; region: IctRegion; calibrate: boolean; compact?: boolean }) => {
-      if (extname(options.output).toLowerCase() !== '.glb') throw new InputError(options.output, 'the native model file must end in .glb');
-      await checkWritableFolder(dirname(options.output), options.output);
-      const imported = await importWithProgress(source, options.region);
-      if (options.calibrate) await calibrateWithProgress(imported);
-      await writeModel(imported, options.output, options.compact);
-      console.log(`${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and ${imported.expression.count} expression components → ${options.output}`);
-    });
+    .option(
+      '--compact',
+      'int16 positions and components (within 0.003 mm on ICT) and meshopt compression: a fifth of the size',
+    )
+    .action(
+      async (source: string, options: { output: string; region: IctRegion; calibrate: boolean; compact?: boolean }) => {
+        if (extname(options.output).toLowerCase() !== '.glb')
+          throw new InputError(options.output, 'the native model file must end in .glb');
+        await checkWritableFolder(dirname(options.output), options.output);
+        const imported = await importWithProgress(source, options.region);
+        if (options.calibrate) await calibrateWithProgress(imported);
+        await writeModel(imported, options.output, options.compact);
+        console.log(
+          `${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and `
+            + `${imported.expression.count} expression components → ${options.output}`,
+        );
+      },
+    );
 
   model
     .command('calibrate')
-    .description('calibrate a model\'s landmarks to the face detector (what fetch and import do by default) and write it back')
+    .description(
+      "calibrate a model's landmarks to the face detector (what fetch and import do by default) and write it back",
+    )
     .argument('[model]', 'native model file (.glb)', fetchedModelPath())
     .action(async (path: string) => {
-      if (extname(path).toLowerCase() !== '.glb') throw new InputError(path, 'calibrate rewrites a native model file (.glb): import the model first');
+      if (extname(path).toLowerCase() !== '.glb')
+        throw new InputError(path, 'calibrate rewrites a native model file (.glb): import the model first');
       const loaded = await loadModelWithProgress(path);
       await calibrateWithProgress(loaded);
       await writeModel(loaded, path, isCompactModel(await readFile(path)));
@@ -102,10 +129,21 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .option('-n, --count <n>', 'number of faces', positiveIntOption('--count'), 1)
     .option('--seed <s>', 'random seed (same seed, same faces)', intOption('--seed'), 0)
     .option('--out <dir>', 'output folder', 'samples')
-    .addOption(new Option('--format <list>', 'mesh formats, comma-separated: obj, ply, glb').argParser(meshFormats).default(['obj'] as MeshFormat[], 'obj'))
-    .option('--sigma <s>', 'standard deviations: scale of the random draw, or the value of --component', numberOption('--sigma'), 1)
+    .addOption(
+      new Option('--format <list>', 'mesh formats, comma-separated: obj, ply, glb')
+        .argParser(meshFormats)
+        .default(['obj'] as MeshFormat[], 'obj'),
+    )
+    .option(
+      '--sigma <s>',
+      'standard deviations: scale of the random draw, or the value of --component',
+      numberOption('--sigma'),
+      1,
+    )
     .option('--component <k>', 'show component k alone (0-based) instead of random faces', intOption('--component'))
-    .addOption(new Option('--basis <name>', 'basis of --component').choices(['identity', 'expression']).default('identity'))
+    .addOption(
+      new Option('--basis <name>', 'basis of --component').choices(['identity', 'expression']).default('identity'),
+    )
     .option('--expression', 'give random faces a random expression too')
     .option('--preview', 'also write a PNG rendering of each face')
     .action(async (path: string, options: SampleOptions) => {
@@ -132,14 +170,20 @@ async function sample(model: MorphableModel, options: SampleOptions): Promise<vo
   if (options.component !== undefined) {
     const basis = model[options.basis];
     if (options.component < 0 || options.component >= basis.count) {
-      throw new InputError('--component', `${options.component} is out of range: the ${options.basis} basis has components 0..${basis.count - 1}`);
+      throw new InputError(
+        '--component',
+        `${options.component} is out of range: the ${options.basis} basis has components 0..${basis.count - 1}`,
+      );
     }
     const name = `${basis.names[options.component]}_${options.sigma >= 0 ? '+' : ''}${options.sigma}`;
     faces.push({ name, coefficients: componentCoefficients(model, options.basis, options.component, options.sigma) });
   } else {
     const random = new SeededRandom(options.seed);
     for (let i = 0; i < options.count; i++) {
-      faces.push({ name: `sample-${String(i).padStart(3, '0')}`, coefficients: sampleCoefficients(model, random, { sigma: options.sigma, expression: options.expression }) });
+      faces.push({
+        name: `sample-${String(i).padStart(3, '0')}`,
+        coefficients: sampleCoefficients(model, random, { sigma: options.sigma, expression: options.expression }),
+      });
     }
   }
   const batch = new OutputBatch();
@@ -151,10 +195,13 @@ async function sample(model: MorphableModel, options: SampleOptions): Promise<vo
       const mesh = meshFromModel(model, positions);
       const base = join(options.out, face.name);
       for (const format of options.format) await batch.add(`${base}.${format}`, await encodeMesh(mesh, format));
-      await batch.add(`${base}.json`, JSON.stringify(coefficientsJson(model, face.coefficients), null, 1) + '\n');
+      await batch.add(`${base}.json`, `${JSON.stringify(coefficientsJson(model, face.coefficients), null, 1)}\n`);
       if (options.preview) {
         const size = 512;
-        await batch.add(`${base}.png`, await encodePng({ width: size, height: size, data: renderPreview(positions, model.triangles, size, size) }));
+        await batch.add(
+          `${base}.png`,
+          await encodePng({ width: size, height: size, data: renderPreview(positions, model.triangles, size, size) }),
+        );
       }
       progress.update(i + 1);
     }
@@ -165,7 +212,10 @@ async function sample(model: MorphableModel, options: SampleOptions): Promise<vo
   } finally {
     progress.stop();
   }
-  console.log(`wrote ${faces.length} face${faces.length === 1 ? '' : 's'} (${options.format.join(', ')}${options.preview ? ', png' : ''}) to ${options.out}`);
+  console.log(
+    `wrote ${faces.length} face${faces.length === 1 ? '' : 's'} `
+      + `(${options.format.join(', ')}${options.preview ? ', png' : ''}) to ${options.out}`,
+  );
 }
 
 async function encodeMesh(mesh: Mesh, format: MeshFormat): Promise<Uint8Array | string> {
@@ -175,8 +225,14 @@ async function encodeMesh(mesh: Mesh, format: MeshFormat): Promise<Uint8Array | 
 }
 
 function coefficientsJson(model: MorphableModel, c: FaceCoefficients) {
-  const named = (names: string[], values: Float32Array) => Object.fromEntries(names.map((n, k) => [n, round(values[k])]));
-  return { model: model.name, units: 'mm', identity: Array.from(c.identity, round), expression: named(model.expression.names, c.expression) };
+  const named = (names: string[], values: Float32Array) =>
+    Object.fromEntries(names.map((n, k) => [n, round(values[k])]));
+  return {
+    model: model.name,
+    units: 'mm',
+    identity: Array.from(c.identity, round),
+    expression: named(model.expression.names, c.expression),
+  };
 }
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
@@ -187,11 +243,19 @@ const round = (v: number) => Math.round(v * 1e4) / 1e4;
  */
 export async function loadModelWithProgress(path: string): Promise<MorphableModel> {
   if ((path === defaultModelPath() || path === fetchedModelPath()) && !(await stat(path).catch(() => undefined))) {
-    throw new InputError(path, 'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file');
+    throw new InputError(
+      path,
+      'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file',
+    );
   }
   let progress: Progress | undefined;
   try {
-    return await loadModel(path, { onProgress: (f) => (progress ??= new Progress(`importing ${basename(path)}`)).update(100 * f) });
+    return await loadModel(path, {
+      onProgress: (f) => {
+        progress ??= new Progress(`importing ${basename(path)}`);
+        progress.update(100 * f);
+      },
+    });
   } finally {
     progress?.stop();
   }
@@ -205,17 +269,23 @@ export async function loadModelWithProgress(path: string): Promise<MorphableMode
 async function fetchModel(url: string, region: IctRegion, verify: boolean): Promise<MorphableModel> {
   const digest = verify ? ICT_FACEKIT_SOURCE.contentDigest : undefined;
   if (!/^https?:\/\//i.test(url)) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url)) throw new InputError(`--url ${url}`, 'unsupported URL (expected http, https, file:// or a path)');
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^file:\/\//i.test(url))
+      throw new InputError(`--url ${url}`, 'unsupported URL (expected http, https, file:// or a path)');
     return importWithProgress(/^file:/i.test(url) ? fileURLToPath(url) : url, region, digest);
   }
   const archive = join(morphableHome(), 'downloads', `ict-facekit${archiveExtension(url)}`);
   await mkdir(dirname(archive), { recursive: true });
   const download = new Progress('downloading');
   try {
-    await downloadFile(url, archive, { onProgress: (received, total) => download.update(total ? (100 * received) / total : 0) });
+    await downloadFile(url, archive, {
+      onProgress: (received, total) => download.update(total ? (100 * received) / total : 0),
+    });
   } catch (error) {
     if (error instanceof InputError && error.subject === url && OFFLINE.test(error.problem)) {
-      throw new InputError(url, `${error.problem} (offline? get the archive another way and run \`morphable model fetch --url <file>\`)`);
+      throw new InputError(
+        url,
+        `${error.problem} (offline? get the archive another way and run \`morphable model fetch --url <file>\`)`,
+      );
     }
     throw error;
   } finally {
@@ -225,7 +295,8 @@ async function fetchModel(url: string, region: IctRegion, verify: boolean): Prom
     return await importWithProgress(archive, region, digest);
   } catch (error) {
     await rm(archive, { force: true }).catch(() => {});
-    if (error instanceof InputError && error.subject.startsWith(archive)) throw new InputError(url + error.subject.slice(archive.length), error.problem);
+    if (error instanceof InputError && error.subject.startsWith(archive))
+      throw new InputError(url + error.subject.slice(archive.length), error.problem);
     throw error;
   }
 }
@@ -243,7 +314,10 @@ async function importWithProgress(source: string, region: IctRegion, expectedDig
 }
 
 function calibrateOption(): Option {
-  return new Option('--no-calibrate', 'skip calibrating the landmark vertices to the face detector (renders 40 faces and detects them, a few seconds)');
+  return new Option(
+    '--no-calibrate',
+    'skip calibrating the landmark vertices to the face detector (renders 40 faces and detects them, a few seconds)',
+  );
 }
 
 /**
@@ -256,14 +330,23 @@ async function calibrateWithProgress(model: MorphableModel): Promise<void> {
   const progress = new Progress('calibrating landmarks', 40);
   const landmarker = await createNodeLandmarker();
   try {
-    const result = await calibrateLandmarks(model, landmarker, { renders: 40, onProgress: (done) => progress.update(done) });
+    const result = await calibrateLandmarks(model, landmarker, {
+      renders: 40,
+      onProgress: (done) => progress.update(done),
+    });
     progress.stop();
     if (result.used < 10) {
-      process.stderr.write(`morphable: the face detector found ${result.used ? `only ${result.used} of 40` : 'none of the'} rendered faces of ${model.name}: landmarks left uncalibrated\n`);
+      process.stderr.write(
+        `morphable: the face detector found ${result.used ? `only ${result.used} of 40` : 'none of the'} `
+          + `rendered faces of ${model.name}: landmarks left uncalibrated\n`,
+      );
       return;
     }
     landmarks.offsets = result.offsets;
-    console.log(`landmarks calibrated to the face detector on ${result.used} renders: mean offset ${result.meanOffset.toFixed(1)} mm`);
+    console.log(
+      `landmarks calibrated to the face detector on ${result.used} renders: mean offset `
+        + `${result.meanOffset.toFixed(1)} mm`,
+    );
   } finally {
     progress.stop();
     landmarker.dispose();
@@ -287,14 +370,25 @@ function describeModel(m: MorphableModel) {
     identity: basis(m.identity),
     expression: basis(m.expression),
     color: m.color ? basis(m.color.basis) : null,
-    landmarks: Object.fromEntries(Object.entries(m.landmarks).map(([k, v]) => [k, { points: v.vertices.length, missing: v.vertices.filter((x) => x < 0).length, calibrated: v.offsets !== undefined, vertices: Array.from(v.vertices) }])),
+    landmarks: Object.fromEntries(
+      Object.entries(m.landmarks).map(([k, v]) => [
+        k,
+        {
+          points: v.vertices.length,
+          missing: v.vertices.filter((x) => x < 0).length,
+          calibrated: v.offsets !== undefined,
+          vertices: Array.from(v.vertices),
+        },
+      ]),
+    ),
     regions: Object.fromEntries(Object.entries(m.regions).map(([k, v]) => [k, v.length])),
     contours: Object.fromEntries(Object.entries(m.contours).map(([k, v]) => [k, v.length])),
   };
 }
 
 function printInfo(info: ReturnType<typeof describeModel>): void {
-  const list = (names: string[]) => (names.length > 8 ? `${names.slice(0, 8).join(', ')}, … (${names.length})` : names.join(', '));
+  const list = (names: string[]) =>
+    names.length > 8 ? `${names.slice(0, 8).join(', ')}, … (${names.length})` : names.join(', ');
   const lines = [
     `${info.name}`,
     `  licence      ${info.licence}`,
@@ -304,15 +398,36 @@ function printInfo(info: ReturnType<typeof describeModel>): void {
     `  identity     ${info.identity.count} ${info.identity.kind} components`,
     `  expression   ${info.expression.count} ${info.expression.kind}: ${list(info.expression.names)}`,
     `  colour       ${info.color ? `${info.color.count} ${info.color.kind} components` : 'none'}`,
-    `  landmarks    ${Object.entries(info.landmarks).map(([k, v]) => `${k} (${v.points} points${v.missing ? `, ${v.missing} missing` : ''}${v.calibrated ? ', calibrated to the detector' : ''})`).join(', ') || 'none'}`,
-    `  regions      ${Object.entries(info.regions).map(([k, v]) => `${k} (${v})`).join(', ') || 'none'}`,
-    `  contours     ${Object.entries(info.contours).map(([k, v]) => `${k} (${v})`).join(', ') || 'none'}`,
+    `  landmarks    ${
+      Object.entries(info.landmarks)
+        .map(
+          ([k, v]) =>
+            `${k} (${v.points} points${v.missing ? `, ${v.missing} missing` : ''}`
+            + `${v.calibrated ? ', calibrated to the detector' : ''})`,
+        )
+        .join(', ') || 'none'
+    }`,
+    `  regions      ${
+      Object.entries(info.regions)
+        .map(([k, v]) => `${k} (${v})`)
+        .join(', ') || 'none'
+    }`,
+    `  contours     ${
+      Object.entries(info.contours)
+        .map(([k, v]) => `${k} (${v})`)
+        .join(', ') || 'none'
+    }`,
   ];
   console.log(lines.join('\n'));
 }
 
 function regionOption(): Option {
-  return new Option('--region <part>', 'ICT-FaceKit: keep the face only, face and head, or the full head with eyes, teeth and lashes').choices(ICT_REGIONS).default('face-head');
+  return new Option(
+    '--region <part>',
+    'ICT-FaceKit: keep the face only, face and head, or the full head with eyes, teeth and lashes',
+  )
+    .choices(ICT_REGIONS)
+    .default('face-head');
 }
 
 function archiveExtension(url: string): string {
@@ -321,6 +436,8 @@ function archiveExtension(url: string): string {
 
 function meshFormats(value: string): MeshFormat[] {
   const formats = value.split(',').map((f) => f.trim().toLowerCase());
-  for (const f of formats) if (!(MESH_FORMATS as readonly string[]).includes(f)) throw new InputError(`--format ${value}`, `unknown mesh format "${f}" (use obj, ply or glb)`);
+  for (const f of formats)
+    if (!(MESH_FORMATS as readonly string[]).includes(f))
+      throw new InputError(`--format ${value}`, `unknown mesh format "${f}" (use obj, ply or glb)`);
   return formats as MeshFormat[];
 }

@@ -31,9 +31,11 @@ const OUTPUT_SUFFIXES = ['.obj', '.mtl', '.glb', '.png', '.json', '_albedo.ply',
  */
 export async function previousOutputs(folder: string, stem: string): Promise<string[]> {
   const names = await readdir(folder).catch(() => [] as string[]);
-  return names.filter((name) => {
-    if (!name.startsWith(stem)) return false;
-    const rest = name.slice(stem.length).replace(/^_face\d+/, '');
-    return OUTPUT_SUFFIXES.includes(rest);
-  }).map((name) => join(folder, name));
+  return names
+    .filter((name) => {
+      if (!name.startsWith(stem)) return false;
+      const rest = name.slice(stem.length).replace(/^_face\d+/, '');
+      return OUTPUT_SUFFIXES.includes(rest);
+    })
+    .map((name) => join(folder, name));
 }

@@ -30,7 +30,8 @@ export function numberOption(option: string): (value: string) => number {
 export function positiveNumberOption(option: string): (value: string) => number {
   return (value) => {
     const v = Number(value);
-    if (value.trim() === '' || !(v > 0) || !Number.isFinite(v)) throw new InputError(option, `${value} is not a positive number`);
+    if (value.trim() === '' || !(v > 0) || !Number.isFinite(v))
+      throw new InputError(option, `${value} is not a positive number`);
     return v;
   };
 }
@@ -38,7 +39,8 @@ export function positiveNumberOption(option: string): (value: string) => number 
 export function unitIntervalOption(option: string): (value: string) => number {
   return (value) => {
     const v = Number(value);
-    if (value.trim() === '' || !(v >= 0 && v <= 1)) throw new InputError(option, `${value} is not a number from 0 to 1`);
+    if (value.trim() === '' || !(v >= 0 && v <= 1))
+      throw new InputError(option, `${value} is not a number from 0 to 1`);
     return v;
   };
 }

@@ -16,7 +16,11 @@ export class Progress {
   private step = 0;
   private staged = false;
 
-  constructor(private readonly label: string, private readonly total = 100, quiet = false) {
+  constructor(
+    private readonly label: string,
+    private readonly total = 100,
+    quiet = false,
+  ) {
     this.tty = process.stderr.isTTY === true;
     if (quiet) return;
     if (!this.tty) {
@@ -24,7 +28,12 @@ export class Progress {
       return;
     }
     this.bar = new cliProgress.SingleBar(
-      { format: `${label.padEnd(24)} [{bar}] {percentage}% | {eta_formatted} left`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+      {
+        format: `${label.padEnd(24)} [{bar}] {percentage}% | {eta_formatted} left`,
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: false,
+      },
       cliProgress.Presets.shades_classic,
     );
     this.bar.start(total, 0);

@@ -123,29 +123,64 @@ export class PhotoFitter {
     if (photometric) {
       options.onStage?.('texture');
       t = performance.now();
-      texture = unwrapTexture(photo.image, photo.scale, this.model, positions, state.camera, TEXTURE_SIZE, meanColour(photometric.albedo)).texture;
+      texture = unwrapTexture(
+        photo.image,
+        photo.scale,
+        this.model,
+        positions,
+        state.camera,
+        TEXTURE_SIZE,
+        meanColour(photometric.albedo),
+      ).texture;
       timings.texture = performance.now() - t;
     }
     const fittedLandmarks = projectLandmarks(this.model, positions, landmarkFit.landmarkVertices, state.camera);
-    const report = faceFitReport(this.model, { file: photo.name, width: photo.width, height: photo.height }, { index, detection: face.detection },
-      face.detection ? 'detector' : 'file', face.landmarks,
-      { ...state, fittedLandmarks, iterations: landmarkFit.iterations }, timings,
-      options.focal ? options.focalSource ?? 'option' : 'default', photometric);
+    const report = faceFitReport(
+      this.model,
+      { file: photo.name, width: photo.width, height: photo.height },
+      { index, detection: face.detection },
+      face.detection ? 'detector' : 'file',
+      face.landmarks,
+      { ...state, fittedLandmarks, iterations: landmarkFit.iterations },
+      timings,
+      options.focal ? (options.focalSource ?? 'option') : 'default',
+      photometric,
+    );
     const rejected = report.quality.score < (options.minQuality ?? MIN_QUALITY);
-    return { input: face, landmarkFit, photometric, positions, camera: state.camera, identity: state.identity, expression: state.expression, fittedLandmarks, texture, report, rejected };
+    return {
+      input: face,
+      landmarkFit,
+      photometric,
+      positions,
+      camera: state.camera,
+      identity: state.identity,
+      expression: state.expression,
+      fittedLandmarks,
+      texture,
+      report,
+      rejected,
+    };
   }
 }
 
 /** "face 2 rejected (quality 0.12: landmark residual)", for the CLI and the web app. */
 export function rejectionMessage(report: FaceFitReport): string {
-  return `face ${report.face.index + 1} rejected (quality ${report.quality.score.toFixed(2)}: ${QUALITY_PART_NAMES[report.quality.worst]})`;
+  return (
+    `face ${report.face.index + 1} rejected (quality ${report.quality.score.toFixed(2)}: `
+    + `${QUALITY_PART_NAMES[report.quality.worst]})`
+  );
 }
 
 /**
  * The 68 landmarks of a fitted mesh projected with `camera`: `vertices[i]` of `positions` plus the
  * model's calibrated offset (model/landmark-positions.ts); NaN where a vertex index is < 0.
  */
-export function projectLandmarks(model: MorphableModel, positions: Float32Array, vertices: Int32Array, camera: Camera): Float32Array {
+export function projectLandmarks(
+  model: MorphableModel,
+  positions: Float32Array,
+  vertices: Int32Array,
+  camera: Camera,
+): Float32Array {
   const points = landmarkPositions(model, vertices, positions, null, null, new Float32Array(3 * vertices.length));
   const out = new Float32Array(2 * vertices.length);
   projectPoints(camera, points, vertices.length, out);

@@ -5,7 +5,10 @@ import { coefficientMeanAbs, coefficientRms, fitQuality, type QualityPart } from
 import type { LandmarkFitResult } from './landmark-fit.js';
 import { anglesFromRotation } from '../geometry/rotation.js';
 
-/** Where the focal length came from: EXIF (35 mm equivalent, or focal length × sensor resolution), --focal, or the default guess (refined by the fit). */
+/**
+ * Where the focal length came from: EXIF (35 mm equivalent, or focal length × sensor resolution), --focal, or
+ * the default guess (refined by the fit).
+ */
 export type FocalSource = 'exif-35mm' | 'exif-sensor' | 'option' | 'default';
 
 /** What `morphable fit` reports per face (also what the web app shows): plain JSON. */
@@ -29,18 +32,34 @@ export interface FaceFitReport {
   };
   identity: number[];
   expression: Record<string, number>;
-  /** The focal length used (pixels of the full image) and its source; `default` is the fit's own estimate from a 3 × long-side prior. */
+  /**
+   * The focal length used (pixels of the full image) and its source; `default` is the fit's own estimate from a
+   * 3 × long-side prior.
+   */
   focal: { px: number; source: FocalSource };
   /**
    * The fit's residual and its plausibility (src/fit/fit-quality.ts): `score` in [0, 1] is the smallest of
    * `parts`; `identityRms` and `expressionMean` are what the identity and expression parts are computed from.
    */
   quality: {
-    rmsErrorPx: number; nmePercent: number; iterations: number;
-    score: number; parts: Record<QualityPart, number>; worst: QualityPart; identityRms: number; expressionMean: number;
+    rmsErrorPx: number;
+    nmePercent: number;
+    iterations: number;
+    score: number;
+    parts: Record<QualityPart, number>;
+    worst: QualityPart;
+    identityRms: number;
+    expressionMean: number;
   };
   /** The photometric stage, when it ran: RMSE over the face pixels (sRGB 0–1) before and after, and the light. */
-  photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; geometryRefined: boolean; light: number[]; color?: number[] };
+  photometric?: {
+    rmseBefore: number;
+    rmseAfter: number;
+    iterations: number;
+    geometryRefined: boolean;
+    light: number[];
+    color?: number[];
+  };
   timingsMs: Record<string, number>;
 }
 
@@ -54,10 +73,14 @@ const pairs = (values: ArrayLike<number>): [number, number][] => {
 /** NME in %: mean point distance over the outer eye-corner distance (iBUG 37 and 46, 1-based). */
 export function landmarkNme(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const iod = Math.hypot(b[72] - b[90], b[73] - b[91]);
-  let sum = 0, count = 0;
+  let sum = 0,
+    count = 0;
   for (let i = 0; i < 68; i++) {
     const d = Math.hypot(a[2 * i] - b[2 * i], a[2 * i + 1] - b[2 * i + 1]);
-    if (Number.isFinite(d)) { sum += d; count++; }
+    if (Number.isFinite(d)) {
+      sum += d;
+      count++;
+    }
   }
   return (100 * sum) / Math.max(1, count) / iod;
 }
@@ -71,23 +94,39 @@ export function faceFitReport(
   fit: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression' | 'fittedLandmarks' | 'iterations'>,
   timingsMs: Record<string, number>,
   focalSource: FocalSource,
-  photometric?: { rmseBefore: number; rmseAfter: number; iterations: number; geometryRefined: boolean; sh: ArrayLike<number>; color?: ArrayLike<number> },
+  photometric?: {
+    rmseBefore: number;
+    rmseAfter: number;
+    iterations: number;
+    geometryRefined: boolean;
+    sh: ArrayLike<number>;
+    color?: ArrayLike<number>;
+  },
 ): FaceFitReport {
-  let sq = 0, used = 0;
+  let sq = 0,
+    used = 0;
   for (let i = 0; i < 136; i += 2) {
     const d = (fit.fittedLandmarks[i] - input[i]) ** 2 + (fit.fittedLandmarks[i + 1] - input[i + 1]) ** 2;
-    if (Number.isFinite(d)) { sq += d; used++; }
+    if (Number.isFinite(d)) {
+      sq += d;
+      used++;
+    }
   }
   const angles = anglesFromRotation(fit.camera.rotation);
   const t = fit.camera.translation;
   const nmePercent = landmarkNme(fit.fittedLandmarks, input);
-  const identityRms = coefficientRms(fit.identity), expressionMean = coefficientMeanAbs(fit.expression);
+  const identityRms = coefficientRms(fit.identity),
+    expressionMean = coefficientMeanAbs(fit.expression);
   const q = fitQuality({ nmePercent, identityRms, expressionMean, roll: angles.roll, pitch: angles.pitch });
   return {
     model: model.name,
     units: 'mm',
     image,
-    face: { index: face.index, box: face.detection ? roundBox(face.detection.box) : null, score: face.detection ? round(face.detection.score, 3) : null },
+    face: {
+      index: face.index,
+      box: face.detection ? roundBox(face.detection.box) : null,
+      score: face.detection ? round(face.detection.score, 3) : null,
+    },
     landmarks: { source, input: pairs(input), fitted: pairs(fit.fittedLandmarks) },
     pose: {
       yaw: round(angles.yaw, 2),
@@ -102,11 +141,30 @@ export function faceFitReport(
     expression: Object.fromEntries(model.expression.names.map((name, k) => [name, round(fit.expression[k], 4)])),
     focal: { px: round(fit.camera.focal, 2), source: focalSource },
     quality: {
-      rmsErrorPx: round(Math.sqrt(sq / Math.max(1, used)), 3), nmePercent: round(nmePercent, 3), iterations: fit.iterations,
-      score: round(q.score, 3), parts: Object.fromEntries(Object.entries(q.parts).map(([k, v]) => [k, round(v, 3)])) as Record<QualityPart, number>,
-      worst: q.worst, identityRms: round(identityRms, 3), expressionMean: round(expressionMean, 4),
+      rmsErrorPx: round(Math.sqrt(sq / Math.max(1, used)), 3),
+      nmePercent: round(nmePercent, 3),
+      iterations: fit.iterations,
+      score: round(q.score, 3),
+      parts: Object.fromEntries(Object.entries(q.parts).map(([k, v]) => [k, round(v, 3)])) as Record<
+        QualityPart,
+        number
+      >,
+      worst: q.worst,
+      identityRms: round(identityRms, 3),
+      expressionMean: round(expressionMean, 4),
     },
-    ...(photometric ? { photometric: { rmseBefore: round(photometric.rmseBefore, 4), rmseAfter: round(photometric.rmseAfter, 4), iterations: photometric.iterations, geometryRefined: photometric.geometryRefined, light: Array.from(photometric.sh, (v) => round(v, 4)), ...(photometric.color ? { color: Array.from(photometric.color, (v) => round(v, 4)) } : {}) } } : {}),
+    ...(photometric
+      ? {
+          photometric: {
+            rmseBefore: round(photometric.rmseBefore, 4),
+            rmseAfter: round(photometric.rmseAfter, 4),
+            iterations: photometric.iterations,
+            geometryRefined: photometric.geometryRefined,
+            light: Array.from(photometric.sh, (v) => round(v, 4)),
+            ...(photometric.color ? { color: Array.from(photometric.color, (v) => round(v, 4)) } : {}),
+          },
+        }
+      : {}),
     timingsMs: Object.fromEntries(Object.entries(timingsMs).map(([k, v]) => [k, round(v, 2)])),
   };
 }

@@ -41,29 +41,46 @@ const FIRST_INNER = 17;
 /** A detection this far (NME, %) from the projected vertices found something else than the face. */
 const MAX_NME = 15;
 
-export async function calibrateLandmarks(model: MorphableModel, landmarker: FaceLandmarker, options: LandmarkCalibrationOptions = {}): Promise<LandmarkCalibration> {
-  const renders = options.renders ?? 40, size = options.size ?? 640;
+export async function calibrateLandmarks(
+  model: MorphableModel,
+  landmarker: FaceLandmarker,
+  options: LandmarkCalibrationOptions = {},
+): Promise<LandmarkCalibration> {
+  const renders = options.renders ?? 40,
+    size = options.size ?? 640;
   const vertices = model.landmarks.ibug68?.vertices;
-  if (!vertices || vertices.length !== 68) throw new Error(`${model.name} has no iBUG-68 landmark set`);
+  if (vertices?.length !== 68) throw new Error(`${model.name} has no iBUG-68 landmark set`);
   const random = new SeededRandom(options.seed ?? 1);
-  const sum = new Float64Array(204), count = new Uint32Array(68), cameraPoint = new Float64Array(3);
-  const points = new Float32Array(204), projected = new Float32Array(136);
-  const identity = new Float32Array(model.identity.count), expression = new Float32Array(model.expression.count);
+  const sum = new Float64Array(204),
+    count = new Uint32Array(68),
+    cameraPoint = new Float64Array(3);
+  const points = new Float32Array(204),
+    projected = new Float32Array(136);
+  const identity = new Float32Array(model.identity.count),
+    expression = new Float32Array(model.expression.count);
   let used = 0;
   for (let r = 0; r < renders; r++) {
     // A model the detector does not take for a face (the Surrey model's eyeless mask) is not worth 40 renders.
     if (r === 10 && used === 0) break;
     for (let k = 0; k < identity.length; k++) identity[k] = random.normal();
-    const yaw = 40 * random.uniform() - 20, pitch = 20 * random.uniform() - 10, roll = 10 * random.uniform() - 5;
-    const light = shDirectionalLight([2 * random.uniform() - 1, random.uniform(), 0.8], [0.75, 0.75, 0.75], [0.35, 0.35, 0.35]);
+    const yaw = 40 * random.uniform() - 20,
+      pitch = 20 * random.uniform() - 10,
+      roll = 10 * random.uniform() - 5;
+    const light = shDirectionalLight(
+      [2 * random.uniform() - 1, random.uniform(), 0.8],
+      [0.75, 0.75, 0.75],
+      [0.35, 0.35, 0.35],
+    );
     const { image, camera, positions } = renderPortrait(model, identity, expression, light, { yaw, pitch, roll, size });
-    for (let i = 0; i < 68; i++) for (let c = 0; c < 3; c++) points[3 * i + c] = vertices[i] >= 0 ? positions[3 * vertices[i] + c] : NaN;
+    for (let i = 0; i < 68; i++)
+      for (let c = 0; c < 3; c++) points[3 * i + c] = vertices[i] >= 0 ? positions[3 * vertices[i] + c] : NaN;
     projectPoints(camera, points, 68, projected);
     const detected = (await landmarker.detect(image))[0]?.landmarks;
     options.onProgress?.(r + 1, renders);
     if (!detected || !(landmarkNme(detected, projected) < MAX_NME)) continue;
     used++;
-    const R = camera.rotation, f = camera.focal;
+    const R = camera.rotation,
+      f = camera.focal;
     for (let i = FIRST_INNER; i < 68; i++) {
       if (vertices[i] < 0) continue;
       const depth = -transformPoint(cameraPoint, camera, points[3 * i], points[3 * i + 1], points[3 * i + 2])[2];
@@ -75,7 +92,8 @@ export async function calibrateLandmarks(model: MorphableModel, landmarker: Face
     }
   }
   const offsets = new Float32Array(204);
-  let total = 0, inner = 0;
+  let total = 0,
+    inner = 0;
   for (let i = FIRST_INNER; i < 68; i++) {
     if (count[i] === 0) continue;
     for (let c = 0; c < 3; c++) offsets[3 * i + c] = sum[3 * i + c] / count[i];

@@ -2,7 +2,15 @@ import type { MorphableModel } from '../model/morphable-model.js';
 import { landmarkOffsets, landmarkPosition } from '../model/landmark-positions.js';
 import { createCamera, defaultFocal, estimatePoseLinear, type Camera } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
-import { buildContourLines, CHIN, chinVertex, OUTLINE_LEFT, OUTLINE_RIGHT, silhouetteVertices, type ContourLines } from './contour.js';
+import {
+  buildContourLines,
+  CHIN,
+  chinVertex,
+  OUTLINE_LEFT,
+  OUTLINE_RIGHT,
+  silhouetteVertices,
+  type ContourLines,
+} from './contour.js';
 import { LANDMARK_POSE, landmarkRows } from './landmark-term.js';
 import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from '../geometry/linalg.js';
 import { rotateBy } from '../geometry/rotation.js';
@@ -63,7 +71,11 @@ export interface LandmarkFitResult {
 export interface LandmarkFitterOptions {
   /** Identity subspace size (default 30). */
   identityRank?: number;
-  /** Blendshapes whose largest landmark displacement is below this many mm are not fitted (default 5: on train-300w the 16 such ICT shapes, mostly eye gaze, changed held-out landmark error by 0.015 points and cost a third of the time). */
+  /**
+   * Blendshapes whose largest landmark displacement is below this many mm are not fitted (default 5: on
+   * train-300w the 16 such ICT shapes, mostly eye gaze, changed held-out landmark error by 0.015 points and
+   * cost a third of the time).
+   */
   minExpressionEffect?: number;
 }
 
@@ -78,7 +90,10 @@ const DEFAULTS = {
 const POINTS = 68;
 const CONTINUATION_START = 30;
 const CONTINUATION_RATE = 0.2;
-/** Relative cost decrease below which the fit stops (measured on train-300w: 1e-2 costs 0.02 NME points and saves a third of the time against 1e-7). */
+/**
+ * Relative cost decrease below which the fit stops (measured on train-300w: 1e-2 costs 0.02 NME points and
+ * saves a third of the time against 1e-7).
+ */
 const CONVERGED = 1e-2;
 
 /**
@@ -86,7 +101,12 @@ const CONVERGED = 1e-2;
  * (the pose part as landmark-term.ts lays it out), then the shape θ = [γ, β]: identity γ in the
  * subspace (rank values), then the fitted expressions β (LandmarkFitter.active).
  */
-const PARAM = { rotation: LANDMARK_POSE.rotation, translation: LANDMARK_POSE.translation, logFocal: LANDMARK_POSE.logFocal, shape: LANDMARK_POSE.logFocal + 1 } as const;
+const PARAM = {
+  rotation: LANDMARK_POSE.rotation,
+  translation: LANDMARK_POSE.translation,
+  logFocal: LANDMARK_POSE.logFocal,
+  shape: LANDMARK_POSE.logFocal + 1,
+} as const;
 
 /** Why a parameter's step is held at zero (LandmarkFitter.hold). */
 const Hold = {
@@ -136,7 +156,13 @@ export class LandmarkFitter {
   private readonly thetaBackup: Float64Array;
   /** Per parameter, a Hold value: held parameters take a zero step. */
   private readonly hold: Uint8Array;
-  private readonly energy: EnergySettings = { invSize2: 0, identityPrior: 0, expressionPrior: 0, focal0: 0, focalPrior: 0 };
+  private readonly energy: EnergySettings = {
+    invSize2: 0,
+    identityPrior: 0,
+    expressionPrior: 0,
+    focal0: 0,
+    focalPrior: 0,
+  };
   private readonly points3d = new Float64Array(3 * POINTS);
   private readonly pointsBackup = new Float64Array(3 * POINTS);
   private readonly baseWeight = new Float64Array(POINTS);
@@ -184,8 +210,12 @@ export class LandmarkFitter {
     // Models without outline landmarks (the Surrey model maps none) start them spread along the contour.
     if (this.lines) {
       const L = this.lines.linesPerSide;
-      OUTLINE_RIGHT.forEach((i, j) => { if (this.defaultVertex[i] < 0) this.defaultVertex[i] = model.contours.right[Math.round((j * (L - 1)) / 8)]; });
-      OUTLINE_LEFT.forEach((i, j) => { if (this.defaultVertex[i] < 0) this.defaultVertex[i] = model.contours.left[Math.round(((7 - j) * (L - 1)) / 8)]; });
+      OUTLINE_RIGHT.forEach((i, j) => {
+        if (this.defaultVertex[i] < 0) this.defaultVertex[i] = model.contours.right[Math.round((j * (L - 1)) / 8)];
+      });
+      OUTLINE_LEFT.forEach((i, j) => {
+        if (this.defaultVertex[i] < 0) this.defaultVertex[i] = model.contours.left[Math.round(((7 - j) * (L - 1)) / 8)];
+      });
     }
 
     this.rank = Math.min(this.kId, options.identityRank ?? 30);
@@ -215,7 +245,10 @@ export class LandmarkFitter {
 
   /** Leading eigenvectors of Σ_landmarks B_iᵀ B_i: the identity directions landmarks can see. */
   private identitySubspace(): Float64Array {
-    const K = this.kId, r = this.rank, m = this.model, n3 = 3 * m.vertexCount;
+    const K = this.kId,
+      r = this.rank,
+      m = this.model,
+      n3 = 3 * m.vertexCount;
     const gram = new Float64Array(K * K);
     const row = new Float64Array(K);
     for (const v of this.defaultVertex) {
@@ -226,7 +259,8 @@ export class LandmarkFitter {
       }
     }
     symmetrizeFromUpper(gram, K);
-    const values = new Float64Array(K), vectors = new Float64Array(K * K);
+    const values = new Float64Array(K),
+      vectors = new Float64Array(K * K);
     symmetricEigen(gram, K, values, vectors);
     const out = new Float64Array(K * r);
     for (let k = 0; k < K; k++) for (let j = 0; j < r; j++) out[k * r + j] = vectors[k * K + j];
@@ -234,14 +268,18 @@ export class LandmarkFitter {
   }
 
   private activeExpressions(minEffect: number): Int32Array {
-    const m = this.model, n3 = 3 * m.vertexCount;
+    const m = this.model,
+      n3 = 3 * m.vertexCount;
     const active: number[] = [];
     for (let k = 0; k < this.kEx; k++) {
       let largest = 0;
       for (const v of this.defaultVertex) {
         if (v < 0) continue;
         const b = k * n3 + 3 * v;
-        largest = Math.max(largest, Math.hypot(m.expression.basis[b], m.expression.basis[b + 1], m.expression.basis[b + 2]));
+        largest = Math.max(
+          largest,
+          Math.hypot(m.expression.basis[b], m.expression.basis[b + 1], m.expression.basis[b + 2]),
+        );
       }
       if (largest >= minEffect) active.push(k);
     }
@@ -252,11 +290,17 @@ export class LandmarkFitter {
    * Fits to `points` (136 values, image coordinates; NaN marks a missing point) in an image of the
    * given size. `start.identity` seeds the identity (and is kept with fitIdentity: false).
    */
-  fit(points: ArrayLike<number>, width: number, height: number, options: LandmarkFitOptions = {}, start?: { identity?: ArrayLike<number> }): LandmarkFitResult {
+  fit(
+    points: ArrayLike<number>,
+    width: number,
+    height: number,
+    options: LandmarkFitOptions = {},
+    start?: { identity?: ArrayLike<number> },
+  ): LandmarkFitResult {
     const lambdaId = options.identityPrior ?? DEFAULTS.identityPrior;
     const lambdaEx = options.expressionPrior ?? DEFAULTS.expressionPrior;
     const focal0 = options.focal ?? defaultFocal(width, height);
-    const lambdaF = options.focal ? Infinity : options.focalPrior ?? DEFAULTS.focalPrior;
+    const lambdaF = options.focal ? Infinity : (options.focalPrior ?? DEFAULTS.focalPrior);
     const maxIterations = options.iterations ?? DEFAULTS.iterations;
     const camera = createCamera(width, height, focal0);
 
@@ -285,17 +329,27 @@ export class LandmarkFitter {
     for (let i = 0; i < POINTS; i++) this.assignSlot(i, this.defaultVertex[i]);
 
     // Face size: RMS distance of the observed points from their centroid.
-    let sumX = 0, sumY = 0, count = 0, innerPoints = 0;
+    let sumX = 0,
+      sumY = 0,
+      count = 0,
+      innerPoints = 0;
     for (let i = 0; i < POINTS; i++) {
-      const x = points[2 * i], y = points[2 * i + 1];
+      const x = points[2 * i],
+        y = points[2 * i + 1];
       const usable = Number.isFinite(x) && Number.isFinite(y) && this.slotVertex[i] >= 0;
-      this.baseWeight[i] = usable ? (this.isOutline[i] ? options.outlineWeight ?? DEFAULTS.outlineWeight : 1) : 0;
-      if (usable) { sumX += x; sumY += y; count++; if (!this.isOutline[i]) innerPoints++; }
+      this.baseWeight[i] = usable ? (this.isOutline[i] ? (options.outlineWeight ?? DEFAULTS.outlineWeight) : 1) : 0;
+      if (usable) {
+        sumX += x;
+        sumY += y;
+        count++;
+        if (!this.isOutline[i]) innerPoints++;
+      }
     }
     if (count < 6) throw new Error(`too few usable landmarks (${count} of 68)`);
     let spread = 0;
     for (let i = 0; i < POINTS; i++) {
-      if (this.baseWeight[i] > 0) spread += (points[2 * i] - sumX / count) ** 2 + (points[2 * i + 1] - sumY / count) ** 2;
+      if (this.baseWeight[i] > 0)
+        spread += (points[2 * i] - sumX / count) ** 2 + (points[2 * i + 1] - sumY / count) ** 2;
     }
     const size = Math.sqrt(spread / count);
     const energy = this.energy;
@@ -309,12 +363,13 @@ export class LandmarkFitter {
     for (let i = 0; i < POINTS; i++) this.sortScratch[i] = this.isOutline[i] ? 0 : this.baseWeight[i];
     estimatePoseLinear(camera, points, this.points3d, this.sortScratch, POINTS, this.linearScratch);
 
-    let mu = 1e-3, nu = 2;
+    let mu = 1e-3,
+      nu = 2;
     let iteration = 0;
     for (; iteration < maxIterations; iteration++) {
       // Continuation: start with a stiff shape prior, where the pose is well determined, and relax it
       // to the target; straight to the target, pitch and face shape trade off into local minima.
-      const stiffness = Math.max(1, CONTINUATION_START * Math.pow(CONTINUATION_RATE, iteration));
+      const stiffness = Math.max(1, CONTINUATION_START * CONTINUATION_RATE ** iteration);
       // The outline joins with the expressions, once the prior has relaxed: its sliding
       // correspondences, matched to a head pitched wrongly early on, would hold it there (120
       // synthetic faces: mean pose error 1.38° → 1.08°, worst 7.1° → 4.8°; faces-68 NME 2.51 → 2.47 %).
@@ -330,7 +385,11 @@ export class LandmarkFitter {
       let accepted = false;
       let next = cost;
       for (let attempt = 0; attempt < 4 && !accepted; attempt++) {
-        if (!this.solveStep(mu)) { mu *= nu; nu *= 2; continue; }
+        if (!this.solveStep(mu)) {
+          mu *= nu;
+          nu *= 2;
+          continue;
+        }
         const predicted = this.predictedDecrease(mu);
         // A rejected step is first shortened along the same direction (cheap: no new factorisation);
         // only if halving twice does not help is μ raised and the system solved again.
@@ -347,9 +406,15 @@ export class LandmarkFitter {
             this.restore(camera);
           }
         }
-        if (!accepted) { mu *= nu; nu *= 2; }
+        if (!accepted) {
+          mu *= nu;
+          nu *= 2;
+        }
       }
-      if (stiffness === 1 && (!accepted || cost - next < CONVERGED * cost)) { iteration++; break; }
+      if (stiffness === 1 && (!accepted || cost - next < CONVERGED * cost)) {
+        iteration++;
+        break;
+      }
     }
 
     return this.result(camera, points, iteration);
@@ -358,10 +423,14 @@ export class LandmarkFitter {
   private result(camera: Camera, points: ArrayLike<number>, iterations: number): LandmarkFitResult {
     this.coefficients();
     const fitted = new Float32Array(2 * POINTS);
-    let sq = 0, used = 0;
+    let sq = 0,
+      used = 0;
     projectPoints(camera, this.points3d, POINTS, fitted);
     for (let i = 0; i < POINTS; i++) {
-      if (this.slotVertex[i] < 0) { fitted[2 * i] = fitted[2 * i + 1] = NaN; continue; }
+      if (this.slotVertex[i] < 0) {
+        fitted[2 * i] = fitted[2 * i + 1] = NaN;
+        continue;
+      }
       if (this.baseWeight[i] > 0) {
         sq += (fitted[2 * i] - points[2 * i]) ** 2 + (fitted[2 * i + 1] - points[2 * i + 1]) ** 2;
         used++;
@@ -403,13 +472,23 @@ export class LandmarkFitter {
       this.rows.fill(0, 3 * slot * P, 3 * (slot + 1) * P);
       return;
     }
-    landmarkPosition(this.model, this.landmarkOffsets, slot, vertex, this.model.mean, this.hasIdentityOffset ? this.identityOffset : null, null, this.meanRows);
+    landmarkPosition(
+      this.model,
+      this.landmarkOffsets,
+      slot,
+      vertex,
+      this.model.mean,
+      this.hasIdentityOffset ? this.identityOffset : null,
+      null,
+      this.meanRows,
+    );
     this.rows.set(this.vertexRows(vertex), 3 * slot * P);
   }
 
   /** Mean position of a (silhouette) vertex coordinate, plus a fixed identity's displacement when there is one. */
   private basePosition(vertex: number, c: number): number {
-    const m = this.model, row = 3 * vertex + c;
+    const m = this.model,
+      row = 3 * vertex + c;
     let value = m.mean[row];
     if (this.hasIdentityOffset) {
       const n3 = 3 * m.vertexCount;
@@ -425,10 +504,14 @@ export class LandmarkFitter {
   private vertexRows(vertex: number): Float64Array {
     let rows = this.rowCache.get(vertex);
     if (rows) return rows;
-    const m = this.model, n3 = 3 * m.vertexCount, P = this.shapeCount, r = this.rank;
+    const m = this.model,
+      n3 = 3 * m.vertexCount,
+      P = this.shapeCount,
+      r = this.rank;
     rows = new Float64Array(3 * P);
     for (let c = 0; c < 3; c++) {
-      const row = 3 * vertex + c, base = c * P;
+      const row = 3 * vertex + c,
+        base = c * P;
       for (let k = 0; k < this.kId; k++) {
         const b = m.identity.basis[k * n3 + row];
         if (b === 0) continue;
@@ -443,11 +526,15 @@ export class LandmarkFitter {
 
   /** points3d = mean + rows · θ at every slot. */
   private evaluatePoints(): void {
-    const P = this.shapeCount, rows = this.rows, theta = this.theta;
+    const P = this.shapeCount,
+      rows = this.rows,
+      theta = this.theta;
     for (let q = 0; q < 3 * POINTS; q++) {
       const base = q * P;
       // Two independent sums: the additions no longer wait on each other.
-      let s0 = this.meanRows[q], s1 = 0, p = 0;
+      let s0 = this.meanRows[q],
+        s1 = 0,
+        p = 0;
       for (; p + 2 <= P; p += 2) {
         s0 += rows[base + p] * theta[p];
         s1 += rows[base + p + 1] * theta[p + 1];
@@ -481,50 +568,109 @@ export class LandmarkFitter {
   private buildNormalEquations(camera: Camera, points: ArrayLike<number>): void {
     const { invSize2, identityPrior, expressionPrior, focal0, focalPrior } = this.energy;
     // Only the first `activeCount` parameters take part (expressions wait while the prior is stiff).
-    const n = this.activeCount, stride = this.paramCount, P = n - PARAM.shape;
-    const H = this.hessian, g = this.gradient;
+    const n = this.activeCount,
+      stride = this.paramCount,
+      P = n - PARAM.shape;
+    const H = this.hessian,
+      g = this.gradient;
     H.fill(0, 0, n * n);
     g.fill(0);
     for (let i = 0; i < POINTS; i++) this.rootWeight[i] = Math.sqrt(this.weight[i] * invSize2);
     // Weighted rows go into the column-major Jacobian; JᵀJ is formed below as dot products of
     // contiguous columns, which runs about twice as fast as rank-2 updates of H per landmark.
-    const R = 2 * POINTS, Jt = this.jacobianColumns, e = this.residuals;
-    const rows = landmarkRows(camera, this.points3d, points, this.rootWeight, POINTS, this.rows, this.shapeCount, P, true, e, Jt, R);
+    const R = 2 * POINTS,
+      Jt = this.jacobianColumns,
+      e = this.residuals;
+    const rows = landmarkRows(
+      camera,
+      this.points3d,
+      points,
+      this.rootWeight,
+      POINTS,
+      this.rows,
+      this.shapeCount,
+      P,
+      true,
+      e,
+      Jt,
+      R,
+    );
     // Two rows of H at a time, four columns each: six column loads feed eight independent sums. Row
     // a + 1 also computes H[a + 1][a], below the diagonal, which symmetrizeFromUpper overwrites.
     let a = 0;
     for (; a + 2 <= n; a += 2) {
-      const ca = a * R, cb = ca + R;
-      let ga = 0, gb = 0;
-      for (let k = 0; k < rows; k++) { ga += Jt[ca + k] * e[k]; gb += Jt[cb + k] * e[k]; }
+      const ca = a * R,
+        cb = ca + R;
+      let ga = 0,
+        gb = 0;
+      for (let k = 0; k < rows; k++) {
+        ga += Jt[ca + k] * e[k];
+        gb += Jt[cb + k] * e[k];
+      }
       g[a] = -ga;
       g[a + 1] = -gb;
       let c = a;
       for (; c + 4 <= n; c += 4) {
-        const c0 = c * R, c1 = c0 + R, c2 = c1 + R, c3 = c2 + R;
-        let h0 = 0, h1 = 0, h2 = 0, h3 = 0, i0 = 0, i1 = 0, i2 = 0, i3 = 0;
+        const c0 = c * R,
+          c1 = c0 + R,
+          c2 = c1 + R,
+          c3 = c2 + R;
+        let h0 = 0,
+          h1 = 0,
+          h2 = 0,
+          h3 = 0,
+          i0 = 0,
+          i1 = 0,
+          i2 = 0,
+          i3 = 0;
         for (let k = 0; k < rows; k++) {
-          const x = Jt[ca + k], y = Jt[cb + k];
-          const j0 = Jt[c0 + k], j1 = Jt[c1 + k], j2 = Jt[c2 + k], j3 = Jt[c3 + k];
-          h0 += x * j0; h1 += x * j1; h2 += x * j2; h3 += x * j3;
-          i0 += y * j0; i1 += y * j1; i2 += y * j2; i3 += y * j3;
+          const x = Jt[ca + k],
+            y = Jt[cb + k];
+          const j0 = Jt[c0 + k],
+            j1 = Jt[c1 + k],
+            j2 = Jt[c2 + k],
+            j3 = Jt[c3 + k];
+          h0 += x * j0;
+          h1 += x * j1;
+          h2 += x * j2;
+          h3 += x * j3;
+          i0 += y * j0;
+          i1 += y * j1;
+          i2 += y * j2;
+          i3 += y * j3;
         }
-        const at = a * n + c, bt = at + n;
-        H[at] = h0; H[at + 1] = h1; H[at + 2] = h2; H[at + 3] = h3;
-        H[bt] = i0; H[bt + 1] = i1; H[bt + 2] = i2; H[bt + 3] = i3;
+        const at = a * n + c,
+          bt = at + n;
+        H[at] = h0;
+        H[at + 1] = h1;
+        H[at + 2] = h2;
+        H[at + 3] = h3;
+        H[bt] = i0;
+        H[bt + 1] = i1;
+        H[bt + 2] = i2;
+        H[bt + 3] = i3;
       }
       for (; c < n; c++) {
         const cc = c * R;
-        let h = 0, i = 0;
-        for (let k = 0; k < rows; k++) { const j = Jt[cc + k]; h += Jt[ca + k] * j; i += Jt[cb + k] * j; }
+        let h = 0,
+          i = 0;
+        for (let k = 0; k < rows; k++) {
+          const j = Jt[cc + k];
+          h += Jt[ca + k] * j;
+          i += Jt[cb + k] * j;
+        }
         H[a * n + c] = h;
         H[(a + 1) * n + c] = i;
       }
     }
     if (a < n) {
       const ca = a * R;
-      let ga = 0, h = 0;
-      for (let k = 0; k < rows; k++) { ga += Jt[ca + k] * e[k]; h += Jt[ca + k] * Jt[ca + k]; }
+      let ga = 0,
+        h = 0;
+      for (let k = 0; k < rows; k++) {
+        ga += Jt[ca + k] * e[k];
+        h += Jt[ca + k] * Jt[ca + k];
+      }
       g[a] = -ga;
       H[a * n + a] = h;
     }
@@ -542,7 +688,8 @@ export class LandmarkFitter {
     // Blendshape weights sitting on a bound and pushed outwards stay there for this step.
     if (this.bounded && n === stride) {
       for (let a = 0; a < this.active.length; a++) {
-        const p = PARAM.shape + this.rank + a, value = this.theta[this.rank + a];
+        const p = PARAM.shape + this.rank + a,
+          value = this.theta[this.rank + a];
         if (this.hold[p] === Hold.fixed) continue;
         if ((value <= 0 && g[p] < 0) || (value >= 1 && g[p] > 0)) this.hold[p] = Hold.atBound;
         else if (this.hold[p] === Hold.atBound) this.hold[p] = Hold.free;
@@ -553,13 +700,19 @@ export class LandmarkFitter {
   /** Solves (H + μ·diag H) Δ = g with fixed parameters held at zero step. */
   private solveStep(mu: number): boolean {
     this.appliedFraction = 1;
-    const n = this.activeCount, H = this.hessian, A = this.damped, s = this.step;
+    const n = this.activeCount,
+      H = this.hessian,
+      A = this.damped,
+      s = this.step;
     A.set(H.subarray(0, n * n));
     s.set(this.gradient);
     s.fill(0, n);
     for (let a = 0; a < n; a++) {
       if (this.hold[a] !== Hold.free) {
-        for (let c = 0; c < n; c++) { A[a * n + c] = 0; A[c * n + a] = 0; }
+        for (let c = 0; c < n; c++) {
+          A[a * n + c] = 0;
+          A[c * n + a] = 0;
+        }
         A[a * n + a] = 1;
         s[a] = 0;
       } else {
@@ -571,7 +724,10 @@ export class LandmarkFitter {
 
   /** Decrease of the Gauss–Newton model for the last step: Δᵀ(g + μ·diag(H)·Δ). */
   private predictedDecrease(mu: number): number {
-    const n = this.activeCount, H = this.hessian, s = this.step, g = this.gradient;
+    const n = this.activeCount,
+      H = this.hessian,
+      s = this.step,
+      g = this.gradient;
     let sum = 0;
     for (let a = 0; a < n; a++) if (this.hold[a] === Hold.free) sum += s[a] * (g[a] + mu * H[a * n + a] * s[a]);
     return sum;
@@ -586,9 +742,12 @@ export class LandmarkFitter {
     this.focalBackup = camera.focal;
     this.thetaBackup.set(this.theta);
     this.pointsBackup.set(this.points3d);
-    const R = PARAM.rotation, T = PARAM.translation;
+    const R = PARAM.rotation,
+      T = PARAM.translation;
     rotateBy(camera.rotation, s[R], s[R + 1], s[R + 2], this.rotationScratch);
-    camera.translation[0] += s[T]; camera.translation[1] += s[T + 1]; camera.translation[2] += s[T + 2];
+    camera.translation[0] += s[T];
+    camera.translation[1] += s[T + 1];
+    camera.translation[2] += s[T + 2];
     camera.focal *= Math.exp(s[PARAM.logFocal]);
     for (let j = 0; j < this.shapeCount; j++) this.theta[j] += s[PARAM.shape + j];
     if (this.bounded) {
@@ -611,16 +770,24 @@ export class LandmarkFitter {
     if (!lines) return false;
     silhouetteVertices(lines, this.model.mean, camera.rotation, this.silhouette);
     // Project the silhouette vertices with their current shape (only these few vertices).
-    const P = this.shapeCount, theta = this.theta, X = this.silhouette3d;
+    const P = this.shapeCount,
+      theta = this.theta,
+      X = this.silhouette3d;
     for (let s = 0; s < this.silhouette.length; s++) {
       const v = this.silhouette[s];
       const rows = this.vertexRows(v);
-      let x = this.basePosition(v, 0), y = this.basePosition(v, 1), z = this.basePosition(v, 2);
+      let x = this.basePosition(v, 0),
+        y = this.basePosition(v, 1),
+        z = this.basePosition(v, 2);
       for (let p = 0; p < P; p++) {
         const c = theta[p];
-        x += c * rows[p]; y += c * rows[P + p]; z += c * rows[2 * P + p];
+        x += c * rows[p];
+        y += c * rows[P + p];
+        z += c * rows[2 * P + p];
       }
-      X[3 * s] = x; X[3 * s + 1] = y; X[3 * s + 2] = z;
+      X[3 * s] = x;
+      X[3 * s + 1] = y;
+      X[3 * s + 2] = z;
     }
     projectPoints(camera, X, this.silhouette.length, this.silhouette2d);
     let changed = false;
@@ -634,11 +801,16 @@ export class LandmarkFitter {
       const outline = side === 0 ? OUTLINE_RIGHT : OUTLINE_LEFT;
       for (const i of outline) {
         if (this.baseWeight[i] === 0) continue;
-        const px = points[2 * i], py = points[2 * i + 1];
-        let best = -1, bestDistance = Infinity;
+        const px = points[2 * i],
+          py = points[2 * i + 1];
+        let best = -1,
+          bestDistance = Infinity;
         for (let j = side * L; j < (side + 1) * L; j++) {
           const dd = (this.silhouette2d[2 * j] - px) ** 2 + (this.silhouette2d[2 * j + 1] - py) ** 2;
-          if (dd < bestDistance) { bestDistance = dd; best = this.silhouette[j]; }
+          if (dd < bestDistance) {
+            bestDistance = dd;
+            best = this.silhouette[j];
+          }
         }
         if (best >= 0 && best !== this.slotVertex[i]) {
           this.assignSlot(i, best);

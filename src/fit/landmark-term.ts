@@ -45,36 +45,64 @@ export function landmarkRows(
   jacobian: Float64Array | null,
   rowCapacity: number,
 ): number {
-  const r = camera.rotation, t = camera.translation, f = camera.focal, J = jacobian, R = rowCapacity;
+  const r = camera.rotation,
+    t = camera.translation,
+    f = camera.focal,
+    J = jacobian,
+    R = rowCapacity;
   const shapeAt = withFocal ? LANDMARK_POSE.logFocal + 1 : LANDMARK_POSE.logFocal;
   let k = 0;
   for (let i = 0; i < count; i++) {
     const sw = rootWeight[i];
     if (sw === 0) continue;
-    const x = points3d[3 * i], y = points3d[3 * i + 1], z = points3d[3 * i + 2];
-    const px = r[0] * x + r[1] * y + r[2] * z, py = r[3] * x + r[4] * y + r[5] * z, pz = r[6] * x + r[7] * y + r[8] * z;
-    const xc = px + t[0], yc = py + t[1], d = -(pz + t[2]);
+    const x = points3d[3 * i],
+      y = points3d[3 * i + 1],
+      z = points3d[3 * i + 2];
+    const px = r[0] * x + r[1] * y + r[2] * z,
+      py = r[3] * x + r[4] * y + r[5] * z,
+      pz = r[6] * x + r[7] * y + r[8] * z;
+    const xc = px + t[0],
+      yc = py + t[1],
+      d = -(pz + t[2]);
     const fd = f / d;
     residuals[k] = sw * (camera.cx + fd * xc - observed[2 * i]);
     residuals[k + 1] = sw * (camera.cy - fd * yc - observed[2 * i + 1]);
     if (J) {
       // ∂u/∂Xc = (ux, 0, uz), ∂v/∂Xc = (0, vy, vz); rotation increments move Xc by e_j × (R X).
-      const ux = fd, uz = (fd * xc) / d, vy = -fd, vz = (-fd * yc) / d;
-      const u = k, v = k + 1;
-      J[u] = sw * (uz * py); J[R + u] = sw * (ux * pz - uz * px); J[2 * R + u] = sw * (-ux * py);
-      J[v] = sw * (-vy * pz + vz * py); J[R + v] = sw * (-vz * px); J[2 * R + v] = sw * (vy * px);
-      J[3 * R + u] = sw * ux; J[4 * R + u] = 0; J[5 * R + u] = sw * uz;
-      J[3 * R + v] = 0; J[4 * R + v] = sw * vy; J[5 * R + v] = sw * vz;
+      const ux = fd,
+        uz = (fd * xc) / d,
+        vy = -fd,
+        vz = (-fd * yc) / d;
+      const u = k,
+        v = k + 1;
+      J[u] = sw * (uz * py);
+      J[R + u] = sw * (ux * pz - uz * px);
+      J[2 * R + u] = sw * (-ux * py);
+      J[v] = sw * (-vy * pz + vz * py);
+      J[R + v] = sw * (-vz * px);
+      J[2 * R + v] = sw * (vy * px);
+      J[3 * R + u] = sw * ux;
+      J[4 * R + u] = 0;
+      J[5 * R + u] = sw * uz;
+      J[3 * R + v] = 0;
+      J[4 * R + v] = sw * vy;
+      J[5 * R + v] = sw * vz;
       if (withFocal) {
         J[6 * R + u] = sw * (fd * xc);
         J[6 * R + v] = sw * (-fd * yc);
       }
       // ∂π/∂X = ∂π/∂Xc · R, then times the shape rows.
-      const a0 = ux * r[0] + uz * r[6], a1 = ux * r[1] + uz * r[7], a2 = ux * r[2] + uz * r[8];
-      const b0 = vy * r[3] + vz * r[6], b1 = vy * r[4] + vz * r[7], b2 = vy * r[5] + vz * r[8];
+      const a0 = ux * r[0] + uz * r[6],
+        a1 = ux * r[1] + uz * r[7],
+        a2 = ux * r[2] + uz * r[8];
+      const b0 = vy * r[3] + vz * r[6],
+        b1 = vy * r[4] + vz * r[7],
+        b2 = vy * r[5] + vz * r[8];
       const base = 3 * i * rowStride;
       for (let p = 0, c = shapeAt * R; p < shapeCount; p++, c += R) {
-        const rx = rows[base + p], ry = rows[base + rowStride + p], rz = rows[base + 2 * rowStride + p];
+        const rx = rows[base + p],
+          ry = rows[base + rowStride + p],
+          rz = rows[base + 2 * rowStride + p];
         J[c + u] = sw * (a0 * rx + a1 * ry + a2 * rz);
         J[c + v] = sw * (b0 * rx + b1 * ry + b2 * rz);
       }
@@ -105,11 +133,21 @@ export class LandmarkTerm {
   /** 1 / the mean squared distance of the landmarks from their centroid (render pixels⁻²): a scale for weights. */
   readonly inverseSpread2: number;
 
-  /** `landmarks` in full-image pixels; the render shows the square crop (x, y, side) at `s` render pixels per image pixel. */
-  constructor(model: MorphableModel, vertices: Int32Array, landmarks: ArrayLike<number>, s: number, crop: { x: number; y: number }) {
+  /**
+   * `landmarks` in full-image pixels; the render shows the square crop (x, y, side) at `s` render pixels per
+   * image pixel.
+   */
+  constructor(
+    model: MorphableModel,
+    vertices: Int32Array,
+    landmarks: ArrayLike<number>,
+    s: number,
+    crop: { x: number; y: number },
+  ) {
     this.kId = model.identity.count;
     this.kEx = model.expression.count;
-    const K = this.kId + this.kEx, n3 = 3 * model.vertexCount;
+    const K = this.kId + this.kEx,
+      n3 = 3 * model.vertexCount;
     this.rows = new Float64Array(68 * 3 * K);
     this.mean = new Float64Array(68 * 3);
     this.points = new Float64Array(136);
@@ -119,7 +157,10 @@ export class LandmarkTerm {
     this.ju = new Float64Array(6 + K);
     this.jv = new Float64Array(6 + K);
     const offsets = landmarkOffsets(model);
-    let cx = 0, cy = 0, count = 0, spread = 0;
+    let cx = 0,
+      cy = 0,
+      count = 0,
+      spread = 0;
     for (let i = 0; i < 68; i++) {
       const v = vertices[i];
       // Landmarks move into render pixels like the camera does (pixel corners shared).
@@ -127,15 +168,19 @@ export class LandmarkTerm {
       this.points[2 * i + 1] = s * (landmarks[2 * i + 1] + 0.5 - crop.y) - 0.5;
       if (v < 0 || !Number.isFinite(this.points[2 * i] + this.points[2 * i + 1])) continue;
       this.valid[i] = 1;
-      cx += this.points[2 * i]; cy += this.points[2 * i + 1]; count++;
+      cx += this.points[2 * i];
+      cy += this.points[2 * i + 1];
+      count++;
       landmarkPosition(model, offsets, i, v, model.mean, null, null, this.mean);
       for (let c = 0; c < 3; c++) {
-        const row = 3 * v + c, base = (3 * i + c) * K;
+        const row = 3 * v + c,
+          base = (3 * i + c) * K;
         for (let k = 0; k < this.kId; k++) this.rows[base + k] = model.identity.basis[k * n3 + row];
         for (let k = 0; k < this.kEx; k++) this.rows[base + this.kId + k] = model.expression.basis[k * n3 + row];
       }
     }
-    for (let i = 0; i < 68; i++) if (this.valid[i]) spread += (this.points[2 * i] - cx / count) ** 2 + (this.points[2 * i + 1] - cy / count) ** 2;
+    for (let i = 0; i < 68; i++)
+      if (this.valid[i]) spread += (this.points[2 * i] - cx / count) ** 2 + (this.points[2 * i + 1] - cy / count) ** 2;
     this.inverseSpread2 = count / spread;
   }
 
@@ -143,8 +188,22 @@ export class LandmarkTerm {
    * weight·Σᵢ ‖π(Xᵢ) − xᵢ‖²; adds weight·Jᵀr (half its gradient) to g and weight·JᵀJ to H (P × P,
    * P ≥ 6 + K) where given, over the first 6 + K parameters [δ, t, α, β].
    */
-  accumulate(camera: Camera, alpha: Float64Array, beta: Float64Array, weight: number, H: Float64Array | null, g: Float64Array | null, P: number): number {
-    const kId = this.kId, K = kId + this.kEx, X = this.points3d, ju = this.ju, jv = this.jv, e = this.residuals, J = this.jacobian;
+  accumulate(
+    camera: Camera,
+    alpha: Float64Array,
+    beta: Float64Array,
+    weight: number,
+    H: Float64Array | null,
+    g: Float64Array | null,
+    P: number,
+  ): number {
+    const kId = this.kId,
+      K = kId + this.kEx,
+      X = this.points3d,
+      ju = this.ju,
+      jv = this.jv,
+      e = this.residuals,
+      J = this.jacobian;
     for (let i = 0; i < 68; i++) {
       if (!this.valid[i]) continue;
       for (let c = 0; c < 3; c++) {
@@ -168,9 +227,13 @@ export class LandmarkTerm {
     }
     if (!H) return energy;
     for (let k = 0; k < used; k += 2) {
-      for (let a = 0; a < n; a++) { ju[a] = J[a * 136 + k]; jv[a] = J[a * 136 + k + 1]; }
       for (let a = 0; a < n; a++) {
-        const wu = weight * ju[a], wv = weight * jv[a];
+        ju[a] = J[a * 136 + k];
+        jv[a] = J[a * 136 + k + 1];
+      }
+      for (let a = 0; a < n; a++) {
+        const wu = weight * ju[a],
+          wv = weight * jv[a];
         if (wu === 0 && wv === 0) continue;
         const row = a * P;
         for (let b = 0; b < n; b++) H[row + b] += wu * ju[b] + wv * jv[b];

@@ -3,7 +3,13 @@ import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { linearToSrgb, srgbToLinear } from '../model/color.js';
 import { submodel } from '../model/submesh.js';
-import { chainToBasis, createPhotometricGradient, createPhotometricImage, PhotometricRenderer, type PhotometricImage } from '../render/photometric.js';
+import {
+  chainToBasis,
+  createPhotometricGradient,
+  createPhotometricImage,
+  PhotometricRenderer,
+  type PhotometricImage,
+} from '../render/photometric.js';
 import { shBasis, SH_K } from '../render/spherical-harmonics.js';
 import type { Camera } from '../geometry/camera.js';
 import { cropCamera, scaleCamera, uncropCamera, type Crop } from '../geometry/crop.js';
@@ -44,7 +50,10 @@ import { rotateBy } from '../geometry/rotation.js';
 export interface PhotometricFitOptions {
   /** Render (and crop) size in pixels. */
   size?: number;
-  /** Adam steps (40), or Levenberg–Marquardt iterations with a colour model or known albedo (8; fewer when it converges). */
+  /**
+   * Adam steps (40), or Levenberg–Marquardt iterations with a colour model or known albedo (8; fewer when it
+   * converges).
+   */
   iterations?: number;
   /** Weight of the landmark term against the photometric one. */
   landmarkWeight?: number;
@@ -59,7 +68,10 @@ export interface PhotometricFitOptions {
    * person: it is held fixed and the geometry is fitted as with a colour model.
    */
   albedo?: ArrayLike<number>;
-  /** With a colour model or known albedo: colour noise σ (linear RGB), weighing the photo against landmarks and priors. */
+  /**
+   * With a colour model or known albedo: colour noise σ (linear RGB), weighing the photo against landmarks and
+   * priors.
+   */
   colourNoise?: number;
   /** With a colour model or known albedo: landmark noise as a fraction of the crop side. */
   landmarkNoise?: number;
@@ -87,7 +99,16 @@ export interface PhotometricFitResult {
 
 /** How far the albedo is pulled to its left/right mirror each round (1: fully symmetric). */
 const SYMMETRY = 0.5;
-const DEFAULTS = { size: 256, landmarkWeight: 6, identityPrior: 3e-4, expressionPrior: 3e-3, robustScale: 0.15, albedoPrior: 0.05, colourNoise: 0.02, landmarkNoise: 0.01 };
+const DEFAULTS = {
+  size: 256,
+  landmarkWeight: 6,
+  identityPrior: 3e-4,
+  expressionPrior: 3e-3,
+  robustScale: 0.15,
+  albedoPrior: 0.05,
+  colourNoise: 0.02,
+  landmarkNoise: 0.01,
+};
 const ADAM_STEPS = 40;
 type FitSettings = typeof DEFAULTS;
 /** With a colour model or known albedo: Levenberg–Marquardt iterations, and the expression prior of its energy. */
@@ -107,7 +128,10 @@ export class PhotometricFitter {
   /** 1 where the crop pixel lies within the photo, 0 past its border (no data there: left out everywhere). */
   private readonly inside: Float32Array;
   private readonly gradient;
-  /** The Levenberg–Marquardt geometry step (made on first use) and its half-size target; the model's colour model, if any. */
+  /**
+   * The Levenberg–Marquardt geometry step (made on first use) and its half-size target; the model's colour
+   * model, if any.
+   */
   private gaussNewton: PhotometricGaussNewton | undefined;
   private smallTarget: Float32Array | undefined;
   private smallInside: Uint8Array | undefined;
@@ -131,7 +155,8 @@ export class PhotometricFitter {
     this.faceVertices = model.regions.face ?? Uint32Array.from({ length: model.vertexCount }, (_, i) => i);
     this.face = submodel(model, this.faceVertices);
     this.size = options.size ?? DEFAULTS.size;
-    if (!(this.size >= 32 && this.size % 2 === 0)) throw new RangeError(`render size must be even and at least 32 (got ${this.size})`);
+    if (!(this.size >= 32 && this.size % 2 === 0))
+      throw new RangeError(`render size must be even and at least 32 (got ${this.size})`);
     const n = this.face.vertexCount;
     this.renderer = new PhotometricRenderer(this.face.triangles, n, this.size, this.size);
     this.image = createPhotometricImage(this.size, this.size);
@@ -145,20 +170,38 @@ export class PhotometricFitter {
     this.albedoNext = new Float64Array(3 * n);
     this.mirror = mirrorVertices(this.face.mean);
     const colour = this.face.color;
-    if (colour) this.colourModel = { mean: Float64Array.from(colour.mean), basis: Float64Array.from(colour.basis.basis), count: colour.basis.count };
+    if (colour)
+      this.colourModel = {
+        mean: Float64Array.from(colour.mean),
+        basis: Float64Array.from(colour.basis.basis),
+        count: colour.basis.count,
+      };
   }
 
-  fit(photo: RgbImage, photoScale: number, landmarks: ArrayLike<number>, start: LandmarkFitResult, options: PhotometricFitOptions = {}): PhotometricFitResult {
+  fit(
+    photo: RgbImage,
+    photoScale: number,
+    landmarks: ArrayLike<number>,
+    start: LandmarkFitResult,
+    options: PhotometricFitOptions = {},
+  ): PhotometricFitResult {
     const o = { ...DEFAULTS, ...options };
     this.albedoPrior = o.albedoPrior;
     this.robustScale = o.robustScale;
     const size = this.size;
     // The crop: a square around the landmarks, with room for the forehead, in full-image pixels.
-    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    let x0 = Infinity,
+      y0 = Infinity,
+      x1 = -Infinity,
+      y1 = -Infinity;
     for (let i = 0; i < 68; i++) {
-      const x = landmarks[2 * i], y = landmarks[2 * i + 1];
+      const x = landmarks[2 * i],
+        y = landmarks[2 * i + 1];
       if (!Number.isFinite(x + y)) continue;
-      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+      x0 = Math.min(x0, x);
+      x1 = Math.max(x1, x);
+      y0 = Math.min(y0, y);
+      y1 = Math.max(y1, y);
     }
     const side = 1.6 * Math.max(x1 - x0, y1 - y0);
     const crop = { x: (x0 + x1) / 2 - side / 2, y: (y0 + y1) / 2 - 0.55 * side, side, size };
@@ -167,7 +210,8 @@ export class PhotometricFitter {
     const camera = cropCamera(start.camera, crop);
 
     const startCamera = scaleCamera(camera, 1);
-    const alpha = Float64Array.from(start.identity), beta = Float64Array.from(start.expression);
+    const alpha = Float64Array.from(start.identity),
+      beta = Float64Array.from(start.expression);
     this.evaluate(alpha, beta);
     this.initialiseAppearance(camera);
     const rmseBefore = this.rmse(camera);
@@ -177,7 +221,16 @@ export class PhotometricFitter {
     const lm = new LandmarkTerm(this.model, start.landmarkVertices, landmarks, albedoModel ? s / 2 : s, crop);
     const colourCoefficients = new Float64Array(albedoModel?.count ?? 0);
     const iterations = albedoModel
-      ? this.gaussNewtonGeometry(camera, alpha, beta, lm, albedoModel, colourCoefficients, options.iterations ?? COLOUR_MODEL_ITERATIONS, o)
+      ? this.gaussNewtonGeometry(
+          camera,
+          alpha,
+          beta,
+          lm,
+          albedoModel,
+          colourCoefficients,
+          options.iterations ?? COLOUR_MODEL_ITERATIONS,
+          o,
+        )
       : this.adamGeometry(camera, alpha, beta, lm, options.iterations ?? ADAM_STEPS, o);
     this.evaluate(alpha, beta);
     for (let round = 0; round < 3; round++) this.updateAppearance(camera);
@@ -210,26 +263,45 @@ export class PhotometricFitter {
   }
 
   /** Adam over [δ (3), t (3), α, β], the per-vertex albedo and light re-solved every 8 steps. */
-  private adamGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, steps: number, o: FitSettings): number {
-    const face = this.face, kId = face.identity.count, kEx = face.expression.count;
+  private adamGeometry(
+    camera: Camera,
+    alpha: Float64Array,
+    beta: Float64Array,
+    lm: LandmarkTerm,
+    steps: number,
+    o: FitSettings,
+  ): number {
+    const face = this.face,
+      kId = face.identity.count,
+      kEx = face.expression.count;
     const P = 6 + kId + kEx;
-    const params = new Float64Array(P), grad = new Float64Array(P), m = new Float64Array(P), v = new Float64Array(P);
+    const params = new Float64Array(P),
+      grad = new Float64Array(P),
+      m = new Float64Array(P),
+      v = new Float64Array(P);
     const rate = new Float64Array(P);
     rate.fill(0.003, 0, 3); // radians
     rate.fill(0.5, 3, 6); // mm
     rate.fill(0.03, 6, 6 + kId);
     rate.fill(0.02, 6 + kId, P);
-    const idGrad = new Float64Array(kId), exGrad = new Float64Array(kEx);
+    const idGrad = new Float64Array(kId),
+      exGrad = new Float64Array(kEx);
     for (let iteration = 0; iteration < steps; iteration++) {
       if (iteration % 8 === 7) this.updateAppearance(camera);
       this.evaluate(alpha, beta);
       this.renderer.render(this.positions, camera, this.albedo, this.sh);
       const covered = Math.max(1, this.renderer.coveredPixels);
-      this.renderer.lossAndGradient(this.target, this.inside, this.gradient, { robust: 'geman-mcclure', scale: o.robustScale });
+      this.renderer.lossAndGradient(this.target, this.inside, this.gradient, {
+        robust: 'geman-mcclure',
+        scale: o.robustScale,
+      });
       // Per covered pixel, so the balance with the landmark term does not depend on the render size.
       const norm = 1 / covered;
       grad.fill(0);
-      for (let k = 0; k < 3; k++) { grad[k] = norm * this.gradient.rotation[k]; grad[3 + k] = norm * this.gradient.translation[k]; }
+      for (let k = 0; k < 3; k++) {
+        grad[k] = norm * this.gradient.rotation[k];
+        grad[3 + k] = norm * this.gradient.translation[k];
+      }
       chainToBasis(this.gradient.positions, face.identity.basis, kId, idGrad);
       chainToBasis(this.gradient.positions, face.expression.basis, kEx, exGrad);
       for (let k = 0; k < kId; k++) grad[6 + k] = norm * idGrad[k] + 2 * o.identityPrior * alpha[k];
@@ -237,7 +309,9 @@ export class PhotometricFitter {
       lm.accumulate(camera, alpha, beta, (2 * o.landmarkWeight * lm.inverseSpread2) / 68, null, grad, P);
       // Adam step, then apply: rotation multiplicatively, the rest additively.
       // Adam takes steps of about the learning rate whatever the gradient: decay it so the fit settles.
-      const b1 = 0.9, b2 = 0.999, t = iteration + 1;
+      const b1 = 0.9,
+        b2 = 0.999,
+        t = iteration + 1;
       const decay = 0.05 + 0.95 * (1 - iteration / steps) ** 2;
       for (let p = 0; p < P; p++) {
         m[p] = b1 * m[p] + (1 - b1) * grad[p];
@@ -252,9 +326,22 @@ export class PhotometricFitter {
     return steps;
   }
 
-  /** Levenberg–Marquardt on pose, shape, light and colour coefficients at half size; the albedo is then the colour model's. */
-  private gaussNewtonGeometry(camera: Camera, alpha: Float64Array, beta: Float64Array, lm: LandmarkTerm, colour: AlbedoModel, coefficients: Float64Array, iterations: number, o: FitSettings): number {
-    const size = this.size, half = size / 2;
+  /**
+   * Levenberg–Marquardt on pose, shape, light and colour coefficients at half size; the albedo is then the
+   * colour model's.
+   */
+  private gaussNewtonGeometry(
+    camera: Camera,
+    alpha: Float64Array,
+    beta: Float64Array,
+    lm: LandmarkTerm,
+    colour: AlbedoModel,
+    coefficients: Float64Array,
+    iterations: number,
+    o: FitSettings,
+  ): number {
+    const size = this.size,
+      half = size / 2;
     this.gaussNewton ??= new PhotometricGaussNewton(this.face, half);
     this.smallTarget ??= new Float32Array(3 * half * half);
     downsample2(this.target, size, this.smallTarget);
@@ -262,12 +349,23 @@ export class PhotometricFitter {
     for (let y = 0; y < half; y++) {
       for (let x = 0; x < half; x++) {
         const p = 2 * y * size + 2 * x;
-        this.smallInside[y * half + x] = this.inside[p] && this.inside[p + 1] && this.inside[p + size] && this.inside[p + size + 1] ? 1 : 0;
+        this.smallInside[y * half + x] =
+          this.inside[p] && this.inside[p + 1] && this.inside[p + size] && this.inside[p + size + 1] ? 1 : 0;
       }
     }
-    const state = { camera: scaleCamera(camera, half / size), identity: alpha, expression: beta, sh: this.sh.slice(), albedoCoefficients: coefficients };
+    const state = {
+      camera: scaleCamera(camera, half / size),
+      identity: alpha,
+      expression: beta,
+      sh: this.sh.slice(),
+      albedoCoefficients: coefficients,
+    };
     const used = this.gaussNewton.solve(this.smallTarget, this.smallInside, state, colour, lm, {
-      iterations, colourNoise: o.colourNoise, landmarkNoise: o.landmarkNoise * half, expressionPrior: COLOUR_MODEL_EXPRESSION_PRIOR, robustScale: o.robustScale,
+      iterations,
+      colourNoise: o.colourNoise,
+      landmarkNoise: o.landmarkNoise * half,
+      expressionPrior: COLOUR_MODEL_EXPRESSION_PRIOR,
+      robustScale: o.robustScale,
     });
     camera.rotation.set(state.camera.rotation);
     camera.translation.set(state.camera.translation);
@@ -278,16 +376,21 @@ export class PhotometricFitter {
 
   /** A fixed albedo on the face region, as an albedo model without components. */
   private knownAlbedo(albedo: ArrayLike<number>): AlbedoModel {
-    if (albedo.length !== 3 * this.model.vertexCount) throw new RangeError(`albedo needs ${3 * this.model.vertexCount} values (RGB per vertex), got ${albedo.length}`);
+    if (albedo.length !== 3 * this.model.vertexCount)
+      throw new RangeError(`albedo needs ${3 * this.model.vertexCount} values (RGB per vertex), got ${albedo.length}`);
     const mean = new Float64Array(3 * this.face.vertexCount);
-    this.faceVertices.forEach((v, i) => { for (let c = 0; c < 3; c++) mean[3 * i + c] = albedo[3 * v + c]; });
+    this.faceVertices.forEach((v, i) => {
+      for (let c = 0; c < 3; c++) mean[3 * i + c] = albedo[3 * v + c];
+    });
     return { mean, basis: new Float64Array(0), count: 0 };
   }
 
   /** The rendering of the last fit's crop (sRGB bytes), the crop of the photo, and the mask. */
   lastImages(camera: Camera): { rendered: Uint8Array; photo: Uint8Array; mask: Uint8Array; size: number } {
     this.renderer.render(this.positions, camera, this.albedo, this.sh, this.image);
-    const size = this.size, rendered = new Uint8Array(3 * size * size), photo = new Uint8Array(3 * size * size);
+    const size = this.size,
+      rendered = new Uint8Array(3 * size * size),
+      photo = new Uint8Array(3 * size * size);
     for (let i = 0; i < rendered.length; i++) {
       rendered[i] = Math.round(255 * linearToSrgb(this.image.color[i]));
       photo[i] = Math.round(255 * linearToSrgb(this.target[i]));
@@ -309,18 +412,30 @@ export class PhotometricFitter {
 
   /** Light by least squares given the albedo, then albedo given the light (robust weights, symmetry, mean pull). */
   private updateAppearance(camera: Camera): void {
-    const size = this.size, pixels = size * size, img = this.image, tri = this.renderer.triangleIds, bary = this.renderer.barycentrics;
-    const T = this.face.triangles, A = this.albedo, target = this.target, scale2 = this.robustScale * this.robustScale;
+    const size = this.size,
+      pixels = size * size,
+      img = this.image,
+      tri = this.renderer.triangleIds,
+      bary = this.renderer.barycentrics;
+    const T = this.face.triangles,
+      A = this.albedo,
+      target = this.target,
+      scale2 = this.robustScale * this.robustScale;
     this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
-    const Y = this.shRow, N = this.shNormal, b = this.shRhs;
+    const Y = this.shRow,
+      N = this.shNormal,
+      b = this.shRhs;
     // Light: per channel, min Σ w (a·Y·l − t)², a small ridge on bands 1–2.
     for (let c = 0; c < 3; c++) {
-      N.fill(0); b.fill(0);
+      N.fill(0);
+      b.fill(0);
       for (let p = 0; p < pixels; p++) {
         const t = tri[p];
         if (t < 0 || !this.inside[p]) continue;
         const w = robustWeight(img.color[3 * p + c] - target[3 * p + c], scale2);
-        const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
+        const b1 = bary[2 * p],
+          b2 = bary[2 * p + 1],
+          b0 = 1 - b1 - b2;
         const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
         shBasis(img.normal[3 * p], img.normal[3 * p + 1], img.normal[3 * p + 2], Y);
         for (let i = 0; i < 9; i++) {
@@ -335,11 +450,14 @@ export class PhotometricFitter {
     // Albedo: preconditioned step per vertex towards the photo, with the new light.
     this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
     const n = this.face.vertexCount;
-    const num = this.albedoNum.fill(0), den = this.albedoDen.fill(0);
+    const num = this.albedoNum.fill(0),
+      den = this.albedoDen.fill(0);
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
       if (t < 0 || !this.inside[p]) continue;
-      const b1 = bary[2 * p], b2 = bary[2 * p + 1], b0 = 1 - b1 - b2;
+      const b1 = bary[2 * p],
+        b2 = bary[2 * p + 1],
+        b0 = 1 - b1 - b2;
       for (let c = 0; c < 3; c++) {
         const residual = target[3 * p + c] - img.color[3 * p + c];
         const w = robustWeight(residual, scale2);
@@ -347,32 +465,44 @@ export class PhotometricFitter {
         const a = b0 * A[3 * T[3 * t] + c] + b1 * A[3 * T[3 * t + 1] + c] + b2 * A[3 * T[3 * t + 2] + c];
         const e = a > 1e-6 ? img.color[3 * p + c] / a : 0;
         for (let k = 0; k < 3; k++) {
-          const v = T[3 * t + k], bk = k === 0 ? b0 : k === 1 ? b1 : b2;
+          const v = T[3 * t + k],
+            bk = k === 0 ? b0 : k === 1 ? b1 : b2;
           num[3 * v + c] += w * bk * e * residual;
           den[3 * v + c] += w * bk * e * e;
         }
       }
     }
-    let mean0 = 0, mean1 = 0, mean2 = 0, seen = 0;
+    let mean0 = 0,
+      mean1 = 0,
+      mean2 = 0,
+      seen = 0;
     for (let v = 0; v < n; v++) {
       if (den[3 * v] === 0) continue;
-      mean0 += A[3 * v]; mean1 += A[3 * v + 1]; mean2 += A[3 * v + 2]; seen++;
+      mean0 += A[3 * v];
+      mean1 += A[3 * v + 1];
+      mean2 += A[3 * v + 2];
+      seen++;
     }
     const mean = this.meanColour;
-    mean[0] = mean0 / Math.max(1, seen); mean[1] = mean1 / Math.max(1, seen); mean[2] = mean2 / Math.max(1, seen);
-    const next = this.albedoNext, prior = this.albedoPrior;
+    mean[0] = mean0 / Math.max(1, seen);
+    mean[1] = mean1 / Math.max(1, seen);
+    mean[2] = mean2 / Math.max(1, seen);
+    const next = this.albedoNext,
+      prior = this.albedoPrior;
     for (let v = 0; v < n; v++) {
       for (let c = 0; c < 3; c++) {
         const i = 3 * v + c;
         // Unseen vertices take the mean colour; seen ones move towards the photo, damped by the prior.
-        next[i] = den[i] > 0 ? (A[i] * (den[i] + prior) + num[i] + prior * (mean[c] - A[i])) / (den[i] + prior) : mean[c];
+        next[i] =
+          den[i] > 0 ? (A[i] * (den[i] + prior) + num[i] + prior * (mean[c] - A[i])) / (den[i] + prior) : mean[c];
       }
     }
     // Left/right symmetry: average with the mirror vertex, weighted by how much each side was seen.
     for (let v = 0; v < n; v++) {
       const u = this.mirror[v];
       for (let c = 0; c < 3; c++) {
-        const wv = den[3 * v + c] + 0.2, wu = u >= 0 ? den[3 * u + c] + 0.2 : 0;
+        const wv = den[3 * v + c] + 0.2,
+          wu = u >= 0 ? den[3 * u + c] + 0.2 : 0;
         const sym = u >= 0 ? (wv * next[3 * v + c] + wu * next[3 * u + c]) / (wv + wu) : next[3 * v + c];
         A[3 * v + c] = Math.min(1, Math.max(0.005, (1 - SYMMETRY) * next[3 * v + c] + SYMMETRY * sym));
       }
@@ -382,10 +512,12 @@ export class PhotometricFitter {
   /** RMSE in sRGB [0, 1] over the covered pixels of the current state. */
   private rmse(camera: Camera): number {
     this.renderer.render(this.positions, camera, this.albedo, this.sh, this.image);
-    let sum = 0, count = 0;
+    let sum = 0,
+      count = 0;
     for (let p = 0; p < this.size * this.size; p++) {
       if (!this.image.mask[p] || !this.inside[p]) continue;
-      for (let c = 0; c < 3; c++) sum += (linearToSrgb(this.image.color[3 * p + c]) - linearToSrgb(this.target[3 * p + c])) ** 2;
+      for (let c = 0; c < 3; c++)
+        sum += (linearToSrgb(this.image.color[3 * p + c]) - linearToSrgb(this.target[3 * p + c])) ** 2;
       count += 3;
     }
     return Math.sqrt(sum / Math.max(1, count));
@@ -393,11 +525,23 @@ export class PhotometricFitter {
 
   private fullAlbedo(): Float32Array {
     const out = new Float32Array(3 * this.model.vertexCount);
-    let r = 0, g = 0, b = 0;
+    let r = 0,
+      g = 0,
+      b = 0;
     const n = this.face.vertexCount;
-    for (let v = 0; v < n; v++) { r += this.albedo[3 * v]; g += this.albedo[3 * v + 1]; b += this.albedo[3 * v + 2]; }
-    for (let v = 0; v < this.model.vertexCount; v++) { out[3 * v] = r / n; out[3 * v + 1] = g / n; out[3 * v + 2] = b / n; }
-    this.faceVertices.forEach((v, i) => { for (let c = 0; c < 3; c++) out[3 * v + c] = this.albedo[3 * i + c]; });
+    for (let v = 0; v < n; v++) {
+      r += this.albedo[3 * v];
+      g += this.albedo[3 * v + 1];
+      b += this.albedo[3 * v + 2];
+    }
+    for (let v = 0; v < this.model.vertexCount; v++) {
+      out[3 * v] = r / n;
+      out[3 * v + 1] = g / n;
+      out[3 * v + 2] = b / n;
+    }
+    this.faceVertices.forEach((v, i) => {
+      for (let c = 0; c < 3; c++) out[3 * v + c] = this.albedo[3 * i + c];
+    });
     return out;
   }
 }
@@ -419,28 +563,50 @@ function sampleCrop(photo: RgbImage, scale: number, crop: Crop, out: Float32Arra
   for (let i = 0; i < 256; i++) lut[i] = srgbToLinear(i / 255);
   const { width, height, data } = photo;
   const step = crop.side / crop.size;
-  const k = Math.max(1, Math.ceil(step * scale)), weight = 1 / (k * k);
+  const k = Math.max(1, Math.ceil(step * scale)),
+    weight = 1 / (k * k);
   for (let j = 0; j < crop.size; j++) {
     for (let i = 0; i < crop.size; i++) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       for (let ty = 0; ty < k; ty++) {
         for (let tx = 0; tx < k; tx++) {
           // A tap in full-image corner coordinates, then in stored-image centre coordinates.
-          const fx = (crop.x + (i + (tx + 0.5) / k) * step) * scale - 0.5, fy = (crop.y + (j + (ty + 0.5) / k) * step) * scale - 0.5;
-          const x0 = Math.floor(fx), y0 = Math.floor(fy), ax = fx - x0, ay = fy - y0;
+          const fx = (crop.x + (i + (tx + 0.5) / k) * step) * scale - 0.5,
+            fy = (crop.y + (j + (ty + 0.5) / k) * step) * scale - 0.5;
+          const x0 = Math.floor(fx),
+            y0 = Math.floor(fy),
+            ax = fx - x0,
+            ay = fy - y0;
           // Clamped neighbours: the crop may reach past the photo's border.
-          const xa = Math.min(width - 1, Math.max(0, x0)), xb = Math.min(width - 1, Math.max(0, x0 + 1));
-          const ya = Math.min(height - 1, Math.max(0, y0)) * width, yb = Math.min(height - 1, Math.max(0, y0 + 1)) * width;
-          const w00 = (1 - ax) * (1 - ay), w10 = ax * (1 - ay), w01 = (1 - ax) * ay, w11 = ax * ay;
-          const p00 = 3 * (ya + xa), p10 = 3 * (ya + xb), p01 = 3 * (yb + xa), p11 = 3 * (yb + xb);
+          const xa = Math.min(width - 1, Math.max(0, x0)),
+            xb = Math.min(width - 1, Math.max(0, x0 + 1));
+          const ya = Math.min(height - 1, Math.max(0, y0)) * width,
+            yb = Math.min(height - 1, Math.max(0, y0 + 1)) * width;
+          const w00 = (1 - ax) * (1 - ay),
+            w10 = ax * (1 - ay),
+            w01 = (1 - ax) * ay,
+            w11 = ax * ay;
+          const p00 = 3 * (ya + xa),
+            p10 = 3 * (ya + xb),
+            p01 = 3 * (yb + xa),
+            p11 = 3 * (yb + xb);
           r += w00 * lut[data[p00]] + w10 * lut[data[p10]] + w01 * lut[data[p01]] + w11 * lut[data[p11]];
-          g += w00 * lut[data[p00 + 1]] + w10 * lut[data[p10 + 1]] + w01 * lut[data[p01 + 1]] + w11 * lut[data[p11 + 1]];
-          b += w00 * lut[data[p00 + 2]] + w10 * lut[data[p10 + 2]] + w01 * lut[data[p01 + 2]] + w11 * lut[data[p11 + 2]];
+          g +=
+            w00 * lut[data[p00 + 1]] + w10 * lut[data[p10 + 1]] + w01 * lut[data[p01 + 1]] + w11 * lut[data[p11 + 1]];
+          b +=
+            w00 * lut[data[p00 + 2]] + w10 * lut[data[p10 + 2]] + w01 * lut[data[p01 + 2]] + w11 * lut[data[p11 + 2]];
         }
       }
       const o = 3 * (j * crop.size + i);
-      out[o] = r * weight; out[o + 1] = g * weight; out[o + 2] = b * weight;
-      const left = (crop.x + i * step) * scale, top = (crop.y + j * step) * scale, right = left + step * scale, bottom = top + step * scale;
+      out[o] = r * weight;
+      out[o + 1] = g * weight;
+      out[o + 2] = b * weight;
+      const left = (crop.x + i * step) * scale,
+        top = (crop.y + j * step) * scale,
+        right = left + step * scale,
+        bottom = top + step * scale;
       inside[j * crop.size + i] = left >= 0 && top >= 0 && right <= width && bottom <= height ? 1 : 0;
     }
   }
@@ -451,35 +617,51 @@ function downsample2(image: Float32Array, size: number, out: Float32Array): void
   const half = size / 2;
   for (let y = 0; y < half; y++) {
     for (let x = 0; x < half; x++) {
-      const a = 3 * (2 * y * size + 2 * x), b = a + 3 * size, o = 3 * (y * half + x);
-      for (let c = 0; c < 3; c++) out[o + c] = 0.25 * (image[a + c] + image[a + 3 + c] + image[b + c] + image[b + 3 + c]);
+      const a = 3 * (2 * y * size + 2 * x),
+        b = a + 3 * size,
+        o = 3 * (y * half + x);
+      for (let c = 0; c < 3; c++)
+        out[o + c] = 0.25 * (image[a + c] + image[a + 3 + c] + image[b + c] + image[b + 3 + c]);
     }
   }
 }
 
 /** For each vertex, the vertex nearest to its mirror image (x → −x), or −1 if none within 3 mm. */
 export function mirrorVertices(mean: Float32Array): Int32Array {
-  const n = mean.length / 3, cell = 3;
+  const n = mean.length / 3,
+    cell = 3;
   const grid = new Map<string, number[]>();
-  const key = (x: number, y: number, z: number) => `${Math.floor(x / cell)},${Math.floor(y / cell)},${Math.floor(z / cell)}`;
+  const key = (x: number, y: number, z: number) =>
+    `${Math.floor(x / cell)},${Math.floor(y / cell)},${Math.floor(z / cell)}`;
   for (let v = 0; v < n; v++) {
     const k = key(mean[3 * v], mean[3 * v + 1], mean[3 * v + 2]);
     let list = grid.get(k);
-    if (!list) grid.set(k, (list = []));
+    if (!list) {
+      list = [];
+      grid.set(k, list);
+    }
     list.push(v);
   }
   const out = new Int32Array(n).fill(-1);
   for (let v = 0; v < n; v++) {
-    const x = -mean[3 * v], y = mean[3 * v + 1], z = mean[3 * v + 2];
-    let best = -1, bestD = cell * cell;
-    for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++) for (let dz = -1; dz <= 1; dz++) {
-      const list = grid.get(key(x + dx * cell, y + dy * cell, z + dz * cell));
-      if (!list) continue;
-      for (const u of list) {
-        const d = (mean[3 * u] - x) ** 2 + (mean[3 * u + 1] - y) ** 2 + (mean[3 * u + 2] - z) ** 2;
-        if (d < bestD) { bestD = d; best = u; }
-      }
-    }
+    const x = -mean[3 * v],
+      y = mean[3 * v + 1],
+      z = mean[3 * v + 2];
+    let best = -1,
+      bestD = cell * cell;
+    for (let dx = -1; dx <= 1; dx++)
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dz = -1; dz <= 1; dz++) {
+          const list = grid.get(key(x + dx * cell, y + dy * cell, z + dz * cell));
+          if (!list) continue;
+          for (const u of list) {
+            const d = (mean[3 * u] - x) ** 2 + (mean[3 * u + 1] - y) ** 2 + (mean[3 * u + 2] - z) ** 2;
+            if (d < bestD) {
+              bestD = d;
+              best = u;
+            }
+          }
+        }
     out[v] = best;
   }
   return out;

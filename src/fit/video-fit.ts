@@ -98,7 +98,13 @@ export class VideoFaceFitter {
 
     const fixed = this.identityFixed;
     const fit = fixed
-      ? this.fitter.fit(landmarks, image.width, image.height, { fitIdentity: false, focal: this.focal }, { identity: this.identity })
+      ? this.fitter.fit(
+          landmarks,
+          image.width,
+          image.height,
+          { fitIdentity: false, focal: this.focal },
+          { identity: this.identity },
+        )
       : this.fitter.fit(landmarks, image.width, image.height);
     const nme = landmarkNme(fit.fittedLandmarks, landmarks);
     if (!(nme <= this.maxNme)) {
@@ -118,7 +124,9 @@ export class VideoFaceFitter {
     const seconds = timeMs / 1000;
     const angles = anglesFromRotation(fit.camera.rotation);
     const p = this.poseSample;
-    p[0] = angles.yaw; p[1] = angles.pitch; p[2] = angles.roll;
+    p[0] = angles.yaw;
+    p[1] = angles.pitch;
+    p[2] = angles.roll;
     p.set(fit.camera.translation, 3);
     this.poseFilter.filter(p, seconds);
     this.expressionSample.set(fit.expression);

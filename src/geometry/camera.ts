@@ -37,7 +37,8 @@ export function defaultFocal(width: number, height: number): number {
 
 /** Column-major 4×4 model → camera matrix (three.js `Matrix4.fromArray`, gl-matrix layout). */
 export function modelViewMatrix(camera: Camera): number[] {
-  const r = camera.rotation, t = camera.translation;
+  const r = camera.rotation,
+    t = camera.translation;
   return [r[0], r[3], r[6], 0, r[1], r[4], r[7], 0, r[2], r[5], r[8], 0, t[0], t[1], t[2], 1];
 }
 
@@ -56,17 +57,28 @@ export function estimatePoseLinear(
   scratch: Float64Array = new Float64Array(44),
 ): boolean {
   // Normal equations of u = a·[X 1] and v = b·[X 1]: one 4×4 matrix, two right-hand sides.
-  const m = scratch.subarray(0, 16), rhsV = scratch.subarray(16, 20), bu = scratch.subarray(20, 24);
-  const normal = scratch.subarray(24, 40), point = scratch.subarray(40, 44);
-  m.fill(0); rhsV.fill(0); bu.fill(0);
+  const m = scratch.subarray(0, 16),
+    rhsV = scratch.subarray(16, 20),
+    bu = scratch.subarray(20, 24);
+  const normal = scratch.subarray(24, 40),
+    point = scratch.subarray(40, 44);
+  m.fill(0);
+  rhsV.fill(0);
+  bu.fill(0);
   let used = 0;
   for (let i = 0; i < n; i++) {
     const w = weights[i];
-    const u = image[2 * i], v = image[2 * i + 1];
-    const x = model[3 * i], y = model[3 * i + 1], z = model[3 * i + 2];
+    const u = image[2 * i],
+      v = image[2 * i + 1];
+    const x = model[3 * i],
+      y = model[3 * i + 1],
+      z = model[3 * i + 2];
     if (!(w > 0) || Number.isNaN(u + v + x + y + z)) continue;
     used++;
-    point[0] = x; point[1] = y; point[2] = z; point[3] = 1;
+    point[0] = x;
+    point[1] = y;
+    point[2] = z;
+    point[3] = 1;
     for (let a = 0; a < 4; a++) {
       bu[a] += w * point[a] * u;
       rhsV[a] += w * point[a] * v;
@@ -79,20 +91,38 @@ export function estimatePoseLinear(
   normal.set(m);
   if (!choleskySolve(normal, rhsV, 4)) return false;
   // Image v points down, camera y up: the second camera row is −b.
-  let r1x = bu[0], r1y = bu[1], r1z = bu[2];
-  let r2x = -rhsV[0], r2y = -rhsV[1], r2z = -rhsV[2];
-  const s1 = Math.hypot(r1x, r1y, r1z), s2 = Math.hypot(r2x, r2y, r2z);
+  let r1x = bu[0],
+    r1y = bu[1],
+    r1z = bu[2];
+  let r2x = -rhsV[0],
+    r2y = -rhsV[1],
+    r2z = -rhsV[2];
+  const s1 = Math.hypot(r1x, r1y, r1z),
+    s2 = Math.hypot(r2x, r2y, r2z);
   const scale = (s1 + s2) / 2;
-  r1x /= s1; r1y /= s1; r1z /= s1;
-  r2x /= s2; r2y /= s2; r2z /= s2;
+  r1x /= s1;
+  r1y /= s1;
+  r1z /= s1;
+  r2x /= s2;
+  r2y /= s2;
+  r2z /= s2;
   // Make the rows orthogonal by moving both half-way (the symmetric fix).
   const dot = r1x * r2x + r1y * r2y + r1z * r2z;
-  const a1x = r1x - (dot / 2) * r2x, a1y = r1y - (dot / 2) * r2y, a1z = r1z - (dot / 2) * r2z;
-  const a2x = r2x - (dot / 2) * r1x, a2y = r2y - (dot / 2) * r1y, a2z = r2z - (dot / 2) * r1z;
-  const n1 = Math.hypot(a1x, a1y, a1z), n2 = Math.hypot(a2x, a2y, a2z);
+  const a1x = r1x - (dot / 2) * r2x,
+    a1y = r1y - (dot / 2) * r2y,
+    a1z = r1z - (dot / 2) * r2z;
+  const a2x = r2x - (dot / 2) * r1x,
+    a2y = r2y - (dot / 2) * r1y,
+    a2z = r2z - (dot / 2) * r1z;
+  const n1 = Math.hypot(a1x, a1y, a1z),
+    n2 = Math.hypot(a2x, a2y, a2z);
   const r = camera.rotation;
-  r[0] = a1x / n1; r[1] = a1y / n1; r[2] = a1z / n1;
-  r[3] = a2x / n2; r[4] = a2y / n2; r[5] = a2z / n2;
+  r[0] = a1x / n1;
+  r[1] = a1y / n1;
+  r[2] = a1z / n1;
+  r[3] = a2x / n2;
+  r[4] = a2y / n2;
+  r[5] = a2z / n2;
   r[6] = r[1] * r[5] - r[2] * r[4];
   r[7] = r[2] * r[3] - r[0] * r[5];
   r[8] = r[0] * r[4] - r[1] * r[3];

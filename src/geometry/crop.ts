@@ -34,7 +34,8 @@ export function scaleCamera(camera: Camera, s: number, out?: Camera): Camera {
 
 /** The camera of a crop, from the full photo's camera: scaled by size/side about the crop's corner. */
 export function cropCamera(camera: Camera, crop: Crop, out?: Camera): Camera {
-  const o = target(out), s = crop.size / crop.side;
+  const o = target(out),
+    s = crop.size / crop.side;
   o.rotation.set(camera.rotation);
   o.translation.set(camera.translation);
   o.focal = camera.focal * s;
@@ -45,7 +46,8 @@ export function cropCamera(camera: Camera, crop: Crop, out?: Camera): Camera {
 
 /** Inverse of cropCamera: the full photo's camera from a crop's camera. */
 export function uncropCamera(camera: Camera, crop: Crop, out?: Camera): Camera {
-  const o = target(out), s = crop.size / crop.side;
+  const o = target(out),
+    s = crop.size / crop.side;
   o.rotation.set(camera.rotation);
   o.translation.set(camera.translation);
   // f·(1/s), not f/s: the rounding the fits have always had (outputs stay bit-identical).

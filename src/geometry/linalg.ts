@@ -19,10 +19,16 @@ export function choleskySolve(a: Float64Array, b: Float64Array, n: number): bool
     // subtractions do not wait on each other.
     let i = j + 1;
     for (; i + 2 <= n; i += 2) {
-      const rowI = i * n, rowI1 = rowI + n;
-      let s0 = a[rowI + j], s1 = 0, t0 = a[rowI1 + j], t1 = 0, k = 0;
+      const rowI = i * n,
+        rowI1 = rowI + n;
+      let s0 = a[rowI + j],
+        s1 = 0,
+        t0 = a[rowI1 + j],
+        t1 = 0,
+        k = 0;
       for (; k + 2 <= j; k += 2) {
-        const l0 = a[rowJ + k], l1 = a[rowJ + k + 1];
+        const l0 = a[rowJ + k],
+          l1 = a[rowJ + k + 1];
         s0 -= a[rowI + k] * l0;
         s1 -= a[rowI + k + 1] * l1;
         t0 -= a[rowI1 + k] * l0;
@@ -37,7 +43,9 @@ export function choleskySolve(a: Float64Array, b: Float64Array, n: number): bool
     }
     if (i < n) {
       const rowI = i * n;
-      let s0 = a[rowI + j], s1 = 0, k = 0;
+      let s0 = a[rowI + j],
+        s1 = 0,
+        k = 0;
       for (; k + 2 <= j; k += 2) {
         s0 -= a[rowI + k] * a[rowJ + k];
         s1 -= a[rowI + k + 1] * a[rowJ + k + 1];
@@ -75,11 +83,14 @@ export function symmetricEigen(a: Float64Array, n: number, values: Float64Array,
   if (n <= 0) return;
   // Work on W = Vᵀ in `a` (row-major), so every inner loop runs along a row: W's rows are V's
   // columns, and W starts as A (symmetric). d = values, e = vectors[0..n).
-  const w = a, d = values, e = vectors;
+  const w = a,
+    d = values,
+    e = vectors;
   const last = n - 1;
   for (let j = 0; j < n; j++) d[j] = w[j * n + last];
   for (let i = last; i > 0; i--) {
-    let scale = 0, h = 0;
+    let scale = 0,
+      h = 0;
     for (let k = 0; k < i; k++) scale += Math.abs(d[k]);
     if (scale === 0) {
       e[i] = d[i - 1];
@@ -132,7 +143,8 @@ export function symmetricEigen(a: Float64Array, n: number, values: Float64Array,
   }
   // Accumulate the Householder transforms into W.
   for (let i = 0; i < last; i++) {
-    const row = i * n, next = row + n;
+    const row = i * n,
+      next = row + n;
     w[row + last] = w[row + i];
     w[row + i] = 1;
     const h = d[i + 1];
@@ -156,7 +168,8 @@ export function symmetricEigen(a: Float64Array, n: number, values: Float64Array,
   // Implicit QL on the tridiagonal (d, e), rotations applied to the rows of W.
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[last] = 0;
-  let shift = 0, norm = 0;
+  let shift = 0,
+    norm = 0;
   const eps = 2 ** -52;
   for (let l = 0; l < n; l++) {
     norm = Math.max(norm, Math.abs(d[l]) + Math.abs(e[l]));
@@ -176,7 +189,11 @@ export function symmetricEigen(a: Float64Array, n: number, values: Float64Array,
         for (let i = l + 2; i < n; i++) d[i] -= h;
         shift += h;
         p = d[m];
-        let c = 1, c2 = 1, c3 = 1, s = 0, s2 = 0;
+        let c = 1,
+          c2 = 1,
+          c3 = 1,
+          s = 0,
+          s2 = 0;
         const el1 = e[l + 1];
         for (let i = m - 1; i >= l; i--) {
           c3 = c2;
@@ -190,9 +207,11 @@ export function symmetricEigen(a: Float64Array, n: number, values: Float64Array,
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
-          const rowI = i * n, rowI1 = rowI + n;
+          const rowI = i * n,
+            rowI1 = rowI + n;
           for (let k = 0; k < n; k++) {
-            const wi = w[rowI + k], wi1 = w[rowI1 + k];
+            const wi = w[rowI + k],
+              wi1 = w[rowI1 + k];
             w[rowI1 + k] = s * wi + c * wi1;
             w[rowI + k] = c * wi - s * wi1;
           }
@@ -212,10 +231,15 @@ export function symmetricEigen(a: Float64Array, n: number, values: Float64Array,
     let best = i;
     for (let j = i + 1; j < n; j++) if (d[j] > d[best]) best = j;
     if (best === i) continue;
-    const t = d[i]; d[i] = d[best]; d[best] = t;
-    const rowI = i * n, rowB = best * n;
+    const t = d[i];
+    d[i] = d[best];
+    d[best] = t;
+    const rowI = i * n,
+      rowB = best * n;
     for (let k = 0; k < n; k++) {
-      const u = w[rowI + k]; w[rowI + k] = w[rowB + k]; w[rowB + k] = u;
+      const u = w[rowI + k];
+      w[rowI + k] = w[rowB + k];
+      w[rowB + k] = u;
     }
   }
   for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) vectors[k * n + i] = w[i * n + k];

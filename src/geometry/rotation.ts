@@ -16,13 +16,27 @@ export interface PoseAngles {
 const DEG = 180 / Math.PI;
 
 /** R = Ry(yaw) Rx(pitch) Rz(roll), angles in degrees. */
-export function rotationFromAngles(yaw: number, pitch: number, roll: number, out: Float64Array = new Float64Array(9)): Float64Array {
-  const cy = Math.cos(yaw / DEG), sy = Math.sin(yaw / DEG);
-  const cp = Math.cos(pitch / DEG), sp = Math.sin(pitch / DEG);
-  const cr = Math.cos(roll / DEG), sr = Math.sin(roll / DEG);
-  out[0] = cy * cr + sy * sp * sr; out[1] = -cy * sr + sy * sp * cr; out[2] = sy * cp;
-  out[3] = cp * sr; out[4] = cp * cr; out[5] = -sp;
-  out[6] = -sy * cr + cy * sp * sr; out[7] = sy * sr + cy * sp * cr; out[8] = cy * cp;
+export function rotationFromAngles(
+  yaw: number,
+  pitch: number,
+  roll: number,
+  out: Float64Array = new Float64Array(9),
+): Float64Array {
+  const cy = Math.cos(yaw / DEG),
+    sy = Math.sin(yaw / DEG);
+  const cp = Math.cos(pitch / DEG),
+    sp = Math.sin(pitch / DEG);
+  const cr = Math.cos(roll / DEG),
+    sr = Math.sin(roll / DEG);
+  out[0] = cy * cr + sy * sp * sr;
+  out[1] = -cy * sr + sy * sp * cr;
+  out[2] = sy * cp;
+  out[3] = cp * sr;
+  out[4] = cp * cr;
+  out[5] = -sp;
+  out[6] = -sy * cr + cy * sp * sr;
+  out[7] = sy * sr + cy * sp * cr;
+  out[8] = cy * cp;
   return out;
 }
 
@@ -43,17 +57,37 @@ export function anglesFromRotation(r: Float64Array): PoseAngles {
 }
 
 /** R ← exp([w]×) R for a small rotation vector w (Rodrigues), keeping R orthonormal. */
-export function rotateBy(r: Float64Array, wx: number, wy: number, wz: number, scratch: Float64Array = new Float64Array(9)): void {
+export function rotateBy(
+  r: Float64Array,
+  wx: number,
+  wy: number,
+  wz: number,
+  scratch: Float64Array = new Float64Array(9),
+): void {
   const angle = Math.hypot(wx, wy, wz);
-  let c = 1, s = 0, t = 0;
-  let x = 0, y = 0, z = 0;
+  let c = 1,
+    s = 0,
+    t = 0;
+  let x = 0,
+    y = 0,
+    z = 0;
   if (angle > 1e-12) {
-    x = wx / angle; y = wy / angle; z = wz / angle;
-    c = Math.cos(angle); s = Math.sin(angle); t = 1 - c;
+    x = wx / angle;
+    y = wy / angle;
+    z = wz / angle;
+    c = Math.cos(angle);
+    s = Math.sin(angle);
+    t = 1 - c;
   }
-  const e0 = t * x * x + c, e1 = t * x * y - s * z, e2 = t * x * z + s * y;
-  const e3 = t * x * y + s * z, e4 = t * y * y + c, e5 = t * y * z - s * x;
-  const e6 = t * x * z - s * y, e7 = t * y * z + s * x, e8 = t * z * z + c;
+  const e0 = t * x * x + c,
+    e1 = t * x * y - s * z,
+    e2 = t * x * z + s * y;
+  const e3 = t * x * y + s * z,
+    e4 = t * y * y + c,
+    e5 = t * y * z - s * x;
+  const e6 = t * x * z - s * y,
+    e7 = t * y * z + s * x,
+    e8 = t * z * z + c;
   for (let j = 0; j < 3; j++) {
     scratch[j] = e0 * r[j] + e1 * r[3 + j] + e2 * r[6 + j];
     scratch[3 + j] = e3 * r[j] + e4 * r[3 + j] + e5 * r[6 + j];

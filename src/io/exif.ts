@@ -18,9 +18,13 @@ export interface ExifCamera {
   pixelXDimension?: number;
 }
 
-const TAG_ORIENTATION = 0x0112, TAG_EXIF_IFD = 0x8769;
-const TAG_FOCAL_LENGTH = 0x920a, TAG_FOCAL_35MM = 0xa405, TAG_PIXEL_X = 0xa002;
-const TAG_FP_X_RESOLUTION = 0xa20e, TAG_FP_UNIT = 0xa210;
+const TAG_ORIENTATION = 0x0112,
+  TAG_EXIF_IFD = 0x8769;
+const TAG_FOCAL_LENGTH = 0x920a,
+  TAG_FOCAL_35MM = 0xa405,
+  TAG_PIXEL_X = 0xa002;
+const TAG_FP_X_RESOLUTION = 0xa20e,
+  TAG_FP_UNIT = 0xa210;
 /** FocalPlaneResolutionUnit: 2 inch, 3 cm, 4 mm, 5 µm (the last two from EXIF 2.3's DNG use). */
 const UNIT_MM: Record<number, number> = { 1: 25.4, 2: 25.4, 3: 10, 4: 1, 5: 0.001 };
 
@@ -31,13 +35,25 @@ export function readExif(bytes: Uint8Array): ExifCamera | null {
   while (p + 4 <= bytes.length) {
     if (bytes[p] !== 0xff) return null;
     const marker = bytes[p + 1];
-    if (marker === 0xff) { p++; continue; } // fill byte
+    if (marker === 0xff) {
+      p++;
+      continue;
+    } // fill byte
     if (marker === 0xda || marker === 0xd9) return null; // image data: no EXIF before it
     const length = (bytes[p + 2] << 8) | bytes[p + 3];
     if (length < 2 || p + 2 + length > bytes.length) return null;
-    const start = p + 4, end = p + 2 + length;
-    if (marker === 0xe1 && end - start >= 14 && bytes[start] === 0x45 && bytes[start + 1] === 0x78 && bytes[start + 2] === 0x69 &&
-      bytes[start + 3] === 0x66 && bytes[start + 4] === 0 && bytes[start + 5] === 0) {
+    const start = p + 4,
+      end = p + 2 + length;
+    if (
+      marker === 0xe1
+      && end - start >= 14
+      && bytes[start] === 0x45
+      && bytes[start + 1] === 0x78
+      && bytes[start + 2] === 0x69
+      && bytes[start + 3] === 0x66
+      && bytes[start + 4] === 0
+      && bytes[start + 5] === 0
+    ) {
       try {
         return readTiff(bytes.subarray(start + 6, end));
       } catch {
@@ -57,10 +73,14 @@ function readTiff(tiff: Uint8Array): ExifCamera | null {
   const out: ExifCamera = { orientation: 1 };
   let exifIfd = 0;
   readIfd(view, view.getUint32(4, little), little, (tag, value) => {
-    if (tag === TAG_ORIENTATION) { const o = value(); if (o >= 1 && o <= 8) out.orientation = o; }
+    if (tag === TAG_ORIENTATION) {
+      const o = value();
+      if (o >= 1 && o <= 8) out.orientation = o;
+    }
     if (tag === TAG_EXIF_IFD) exifIfd = value();
   });
-  let xRes: number | undefined, unit = 2;
+  let xRes: number | undefined,
+    unit = 2;
   if (exifIfd > 0) {
     readIfd(view, exifIfd, little, (tag, value) => {
       if (tag === TAG_FOCAL_LENGTH) out.focalLengthMm = value();
@@ -80,21 +100,31 @@ function readTiff(tiff: Uint8Array): ExifCamera | null {
 }
 
 /** Calls `visit` with each entry's tag and a reader of its first value (SHORT, LONG or RATIONAL). */
-function readIfd(view: DataView, offset: number, little: boolean, visit: (tag: number, value: () => number) => void): void {
+function readIfd(
+  view: DataView,
+  offset: number,
+  little: boolean,
+  visit: (tag: number, value: () => number) => void,
+): void {
   const count = view.getUint16(offset, little);
   for (let i = 0; i < count; i++) {
     const e = offset + 2 + 12 * i;
-    const tag = view.getUint16(e, little), type = view.getUint16(e + 2, little);
+    const tag = view.getUint16(e, little),
+      type = view.getUint16(e + 2, little);
     visit(tag, () => {
       switch (type) {
-        case 3: return view.getUint16(e + 8, little); // SHORT, inline
-        case 4: return view.getUint32(e + 8, little); // LONG, inline
-        case 5: { // RATIONAL, at an offset
+        case 3:
+          return view.getUint16(e + 8, little); // SHORT, inline
+        case 4:
+          return view.getUint32(e + 8, little); // LONG, inline
+        case 5: {
+          // RATIONAL, at an offset
           const at = view.getUint32(e + 8, little);
           const den = view.getUint32(at + 4, little);
           return den ? view.getUint32(at, little) / den : NaN;
         }
-        default: return NaN;
+        default:
+          return NaN;
       }
     });
   }
@@ -105,7 +135,11 @@ function readIfd(view: DataView, offset: number, little: boolean, visit: (tag: n
  * the 35 mm equivalent (f35 / 36 mm × the long side: the long side of a 36 × 24 mm frame), else the focal
  * length in mm × the sensor's pixels per mm, rescaled when the photo was resized since. Null without either.
  */
-export function exifFocalPixels(exif: ExifCamera | null, width: number, height: number): { px: number; source: FocalSource } | null {
+export function exifFocalPixels(
+  exif: ExifCamera | null,
+  width: number,
+  height: number,
+): { px: number; source: FocalSource } | null {
   if (!exif) return null;
   if (exif.focal35mm) return { px: (exif.focal35mm / 36) * Math.max(width, height), source: 'exif-35mm' };
   if (exif.focalLengthMm && exif.focalPlanePxPerMm) {

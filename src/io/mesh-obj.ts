@@ -12,10 +12,13 @@ export function meshToObj(mesh: Mesh, materialFile?: string): string {
   const c = mesh.colors;
   for (let i = 0; i < p.length; i += 3) {
     const xyz = `v ${fmt(p[i])} ${fmt(p[i + 1])} ${fmt(p[i + 2])}`;
-    lines.push(c ? `${xyz} ${fmt(linearToSrgb(c[i]))} ${fmt(linearToSrgb(c[i + 1]))} ${fmt(linearToSrgb(c[i + 2]))}` : xyz);
+    lines.push(
+      c ? `${xyz} ${fmt(linearToSrgb(c[i]))} ${fmt(linearToSrgb(c[i + 1]))} ${fmt(linearToSrgb(c[i + 2]))}` : xyz,
+    );
   }
-  const withUv = !!(mesh.uvs && mesh.uvTriangles && mesh.uvTriangles.length);
-  if (withUv) for (let i = 0; i < mesh.uvs!.length; i += 2) lines.push(`vt ${fmt(mesh.uvs![i])} ${fmt(mesh.uvs![i + 1])}`);
+  const withUv = !!(mesh.uvs && mesh.uvTriangles?.length);
+  if (withUv)
+    for (let i = 0; i < mesh.uvs!.length; i += 2) lines.push(`vt ${fmt(mesh.uvs![i])} ${fmt(mesh.uvs![i + 1])}`);
   const t = mesh.triangles;
   for (let i = 0; i < t.length; i += 3) {
     if (withUv) {
@@ -30,7 +33,16 @@ export function meshToObj(mesh: Mesh, materialFile?: string): string {
 }
 
 export function materialForTexture(textureFile: string): string {
-  return ['# written by morphable', 'newmtl face', 'Ka 1 1 1', 'Kd 1 1 1', 'Ks 0 0 0', 'illum 1', `map_Kd ${textureFile}`, ''].join('\n');
+  return [
+    '# written by morphable',
+    'newmtl face',
+    'Ka 1 1 1',
+    'Kd 1 1 1',
+    'Ks 0 0 0',
+    'illum 1',
+    `map_Kd ${textureFile}`,
+    '',
+  ].join('\n');
 }
 
 function fmt(v: number): string {

@@ -16,16 +16,29 @@ export interface Mesh {
   texture?: { png: Uint8Array };
 }
 
-/** A face of `model` (its evaluated positions, 3N in mm) as a mesh to write: the model's triangles and UVs, fresh normals. */
+/**
+ * A face of `model` (its evaluated positions, 3N in mm) as a mesh to write: the model's triangles and UVs,
+ * fresh normals.
+ */
 export function meshFromModel(model: MorphableModel, positions: Float32Array): Mesh {
-  return { positions, triangles: model.triangles, normals: vertexNormals(positions, model.triangles), uvs: model.uvs, uvTriangles: model.uvTriangles };
+  return {
+    positions,
+    triangles: model.triangles,
+    normals: vertexNormals(positions, model.triangles),
+    uvs: model.uvs,
+    uvTriangles: model.uvTriangles,
+  };
 }
 
 /**
  * Splits vertices along UV seams so that each output vertex has one UV (what glTF and most
  * renderers need). `source[i]` is the original vertex of output vertex i.
  */
-export function splitUvSeams(triangles: Uint32Array, uvTriangles: Uint32Array, uvs: Float32Array): { source: Uint32Array; uvs: Float32Array; triangles: Uint32Array } {
+export function splitUvSeams(
+  triangles: Uint32Array,
+  uvTriangles: Uint32Array,
+  uvs: Float32Array,
+): { source: Uint32Array; uvs: Float32Array; triangles: Uint32Array } {
   const key = new Map<number, number>();
   const source: number[] = [];
   const outUvs: number[] = [];
@@ -48,7 +61,7 @@ export function splitUvSeams(triangles: Uint32Array, uvTriangles: Uint32Array, u
 /** Rows of `stride` values picked by `source`. */
 export function pickRows(values: Float32Array, source: Uint32Array, stride: number): Float32Array {
   const out = new Float32Array(source.length * stride);
-  for (let i = 0; i < source.length; i++) for (let c = 0; c < stride; c++) out[i * stride + c] = values[source[i] * stride + c];
+  for (let i = 0; i < source.length; i++)
+    for (let c = 0; c < stride; c++) out[i * stride + c] = values[source[i] * stride + c];
   return out;
 }
-

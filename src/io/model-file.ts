@@ -60,8 +60,11 @@ export async function encodeModel(model: MorphableModel, options: EncodeModelOpt
   const doc = new Document();
   doc.getRoot().getAsset().generator = 'morphable';
   const buffer = doc.createBuffer();
-  const accessor = (name: string, type: 'SCALAR' | 'VEC2' | 'VEC3', array: Float32Array | Uint32Array | Int16Array): Accessor =>
-    doc.createAccessor(name).setType(type).setArray(array).setBuffer(buffer);
+  const accessor = (
+    name: string,
+    type: 'SCALAR' | 'VEC2' | 'VEC3',
+    array: Float32Array | Uint32Array | Int16Array,
+  ): Accessor => doc.createAccessor(name).setType(type).setArray(array).setBuffer(buffer);
 
   // Compact: one step for the mean and every component, since glTF scales a morph target with its mesh.
   let step = 0;
@@ -82,7 +85,8 @@ export async function encodeModel(model: MorphableModel, options: EncodeModelOpt
   // meshopt's index codec may rotate a triangle's corners: compact files start each triangle (and its
   // UV triangle alike) at its smallest vertex, which the reader restores.
   const triangles = step ? smallestFirst(model.triangles, model.uvTriangles) : model.triangles;
-  const uvTriangles = step && model.uvTriangles.length ? smallestFirst(model.triangles, model.uvTriangles, true) : model.uvTriangles;
+  const uvTriangles =
+    step && model.uvTriangles.length ? smallestFirst(model.triangles, model.uvTriangles, true) : model.uvTriangles;
   const primitive = doc
     .createPrimitive()
     .setAttribute('POSITION', accessor('mean', 'VEC3', positions(model.mean)))
@@ -92,7 +96,10 @@ export async function encodeModel(model: MorphableModel, options: EncodeModelOpt
   for (const basis of [model.identity, model.expression]) {
     for (let k = 0; k < basis.count; k++) {
       const target = doc.createPrimitiveTarget(basis.names[k]);
-      target.setAttribute('POSITION', accessor(basis.names[k], 'VEC3', positions(basis.basis.subarray(k * n, (k + 1) * n))));
+      target.setAttribute(
+        'POSITION',
+        accessor(basis.names[k], 'VEC3', positions(basis.basis.subarray(k * n, (k + 1) * n))),
+      );
       primitive.addTarget(target);
       targetNames.push(basis.names[k]);
     }
@@ -125,17 +132,28 @@ export async function encodeModel(model: MorphableModel, options: EncodeModelOpt
   if (model.color) header.color = basisHeader(model.color.basis);
   if (step) header.quantization = { step };
   const offsets = Object.entries(model.landmarks).filter(([, v]) => v.offsets);
-  if (offsets.length) header.landmarkOffsets = Object.fromEntries(offsets.map(([k, v]) => [k, Array.from(v.offsets!, (x) => Math.round(x * 1000) / 1000)]));
+  if (offsets.length)
+    header.landmarkOffsets = Object.fromEntries(
+      offsets.map(([k, v]) => [k, Array.from(v.offsets!, (x) => Math.round(x * 1000) / 1000)]),
+    );
   doc.getRoot().setExtras({ morphable: header });
   // Separate (non-interleaved) attributes, so that the reader can view every array in place.
   const io = new WebIO().setVertexLayout(VertexLayout.SEPARATE);
   if (step) {
     // Loaded only here: every command reads models, few write compact ones.
-    const [{ EXTMeshoptCompression, KHRMeshQuantization }, { MeshoptEncoder }] = await Promise.all([import('@gltf-transform/extensions'), import('meshoptimizer/encoder')]);
+    const [{ EXTMeshoptCompression, KHRMeshQuantization }, { MeshoptEncoder }] = await Promise.all([
+      import('@gltf-transform/extensions'),
+      import('meshoptimizer/encoder'),
+    ]);
     doc.createExtension(KHRMeshQuantization).setRequired(true);
-    doc.createExtension(EXTMeshoptCompression).setRequired(true).setEncoderOptions({ method: EXTMeshoptCompression.EncoderMethod.QUANTIZE });
+    doc
+      .createExtension(EXTMeshoptCompression)
+      .setRequired(true)
+      .setEncoderOptions({ method: EXTMeshoptCompression.EncoderMethod.QUANTIZE });
     await MeshoptEncoder.ready;
-    io.registerExtensions([KHRMeshQuantization, EXTMeshoptCompression]).registerDependencies({ 'meshopt.encoder': MeshoptEncoder });
+    io.registerExtensions([KHRMeshQuantization, EXTMeshoptCompression]).registerDependencies({
+      'meshopt.encoder': MeshoptEncoder,
+    });
   }
   return io.writeBinary(doc);
 }
@@ -145,7 +163,9 @@ function smallestFirst(triangles: Uint32Array, uvTriangles: Uint32Array, uv = fa
   const source = uv ? uvTriangles : triangles;
   const out = new Uint32Array(source.length);
   for (let t = 0; t < triangles.length; t += 3) {
-    const a = triangles[t], b = triangles[t + 1], c = triangles[t + 2];
+    const a = triangles[t],
+      b = triangles[t + 1],
+      c = triangles[t + 2];
     const r = a <= b && a <= c ? 0 : b <= c ? 1 : 2;
     out[t] = source[t + r];
     out[t + 1] = source[t + ((r + 1) % 3)];
@@ -176,19 +196,42 @@ interface GltfJson {
   asset?: { version?: string };
   extras?: { morphable?: ModelHeader };
   extensionsRequired?: string[];
-  meshes?: { primitives: { attributes: Record<string, number>; indices?: number; targets?: Record<string, number>[] }[] }[];
-  accessors?: { bufferView?: number; byteOffset?: number; componentType: number; count: number; type: string; name?: string; normalized?: boolean }[];
+  meshes?: {
+    primitives: { attributes: Record<string, number>; indices?: number; targets?: Record<string, number>[] }[];
+  }[];
+  accessors?: {
+    bufferView?: number;
+    byteOffset?: number;
+    componentType: number;
+    count: number;
+    type: string;
+    name?: string;
+    normalized?: boolean;
+  }[];
   bufferViews?: {
     buffer: number;
     byteOffset?: number;
     byteLength: number;
     byteStride?: number;
-    extensions?: { EXT_meshopt_compression?: { buffer: number; byteOffset?: number; byteLength: number; byteStride: number; count: number; mode: string; filter?: string } };
+    extensions?: {
+      EXT_meshopt_compression?: {
+        buffer: number;
+        byteOffset?: number;
+        byteLength: number;
+        byteStride: number;
+        count: number;
+        mode: string;
+        filter?: string;
+      };
+    };
   }[];
 }
 
 const COMPONENTS: Record<string, number> = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4 };
-const FLOAT = 5126, UNSIGNED_INT = 5125, UNSIGNED_SHORT = 5123, SHORT = 5122;
+const FLOAT = 5126,
+  UNSIGNED_INT = 5125,
+  UNSIGNED_SHORT = 5123,
+  SHORT = 5122;
 const BYTES: Record<number, number> = { [FLOAT]: 4, [UNSIGNED_INT]: 4, [UNSIGNED_SHORT]: 2, [SHORT]: 2 };
 const KNOWN_EXTENSIONS = ['KHR_mesh_quantization', 'EXT_meshopt_compression'];
 
@@ -202,7 +245,8 @@ export function isCompactModel(bytes: Uint8Array): boolean {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = view.getUint32(12, true);
   try {
-    return !!(JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + length))) as GltfJson).extras?.morphable?.quantization;
+    return !!(JSON.parse(new TextDecoder().decode(bytes.subarray(20, 20 + length))) as GltfJson).extras?.morphable
+      ?.quantization;
   } catch {
     return false;
   }
@@ -246,8 +290,10 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
     offset = start + length;
   }
   const header = json?.extras?.morphable;
-  if (!json || !header) fail('a glTF file, but not a morphable model (no extras.morphable); import a model with `morphable model import`');
-  if (!READABLE_VERSIONS.includes(header!.formatVersion)) fail(`model format version ${header!.formatVersion}, this morphable reads ${READABLE_VERSIONS.join(' and ')}`);
+  if (!json || !header)
+    fail('a glTF file, but not a morphable model (no extras.morphable); import a model with `morphable model import`');
+  if (!READABLE_VERSIONS.includes(header!.formatVersion))
+    fail(`model format version ${header!.formatVersion}, this morphable reads ${READABLE_VERSIONS.join(' and ')}`);
   const unknown = (json!.extensionsRequired ?? []).filter((e) => !KNOWN_EXTENSIONS.includes(e));
   if (unknown.length) fail(`needs glTF extension ${unknown.join(', ')}, which morphable does not read`);
   const gltf = json!;
@@ -261,16 +307,25 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
     const meshopt = bv.extensions?.EXT_meshopt_compression;
     if (!meshopt) {
       const start = bv.byteOffset ?? 0;
-      if (start + bv.byteLength > binary.length) fail(`truncated or corrupt model file (${what} runs past the end of the data)`);
+      if (start + bv.byteLength > binary.length)
+        fail(`truncated or corrupt model file (${what} runs past the end of the data)`);
       return binary.subarray(start, start + bv.byteLength);
     }
     let out = decoded.get(index);
     if (!out) {
       const start = meshopt.byteOffset ?? 0;
-      if (meshopt.buffer !== 0 || start + meshopt.byteLength > binary.length) fail(`truncated or corrupt model file (${what} runs past the end of the data)`);
+      if (meshopt.buffer !== 0 || start + meshopt.byteLength > binary.length)
+        fail(`truncated or corrupt model file (${what} runs past the end of the data)`);
       out = new Uint8Array(meshopt.count * meshopt.byteStride);
       try {
-        MeshoptDecoder.decodeGltfBuffer(out, meshopt.count, meshopt.byteStride, binary.subarray(start, start + meshopt.byteLength), meshopt.mode as 'ATTRIBUTES', meshopt.filter as 'NONE');
+        MeshoptDecoder.decodeGltfBuffer(
+          out,
+          meshopt.count,
+          meshopt.byteStride,
+          binary.subarray(start, start + meshopt.byteLength),
+          meshopt.mode as 'ATTRIBUTES',
+          meshopt.filter as 'NONE',
+        );
       } catch {
         fail(`corrupt model file (${what} does not decompress)`);
       }
@@ -286,10 +341,14 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
     const width = COMPONENTS[acc.type];
     const bytesPer = BYTES[acc.componentType];
     if (!bytesPer) return fail(`corrupt model file (${what} has component type ${acc.componentType})`);
-    if (acc.componentType === SHORT && (!step || acc.normalized)) return fail(`corrupt model file (${what} is quantised, but the header gives no step)`);
+    if (acc.componentType === SHORT && (!step || acc.normalized))
+      return fail(`corrupt model file (${what} is quantised, but the header gives no step)`);
     const data = viewBytes(acc.bufferView, what);
     const elementSize = width * bytesPer;
-    const stride = gltf.bufferViews![acc.bufferView].extensions?.EXT_meshopt_compression?.byteStride ?? gltf.bufferViews![acc.bufferView].byteStride ?? elementSize;
+    const stride =
+      gltf.bufferViews![acc.bufferView].extensions?.EXT_meshopt_compression?.byteStride
+      ?? gltf.bufferViews![acc.bufferView].byteStride
+      ?? elementSize;
     if (!width || stride < elementSize) return fail(`corrupt model file (${what} has an unsupported layout)`);
     const start = acc.byteOffset ?? 0;
     const length = acc.count * width;
@@ -308,7 +367,8 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
       return out;
     }
     const dv = new DataView(data.buffer, at);
-    const out = acc.componentType === FLOAT || acc.componentType === SHORT ? new Float32Array(length) : new Uint32Array(length);
+    const out =
+      acc.componentType === FLOAT || acc.componentType === SHORT ? new Float32Array(length) : new Uint32Array(length);
     for (let e = 0, i = 0; e < acc.count; e++) {
       const base = e * stride;
       for (let c = 0; c < width; c++, i++) {
@@ -333,7 +393,8 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
   const vertexCount = mean.length / 3;
   const targets = primitive.targets ?? [];
   const h = header!;
-  if (targets.length !== h.identity.names.length + h.expression.names.length) fail('corrupt model file (morph target count does not match the header)');
+  if (targets.length !== h.identity.names.length + h.expression.names.length)
+    fail('corrupt model file (morph target count does not match the header)');
   const basis = (b: BasisHeader, first: number): LinearBasis => {
     const out = new Float32Array(b.names.length * mean.length);
     for (let k = 0; k < b.names.length; k++) {
@@ -342,7 +403,13 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
       if (target.length !== mean.length) fail(`corrupt model file (component ${b.names[k]} has the wrong size)`);
       if (target !== slot) slot.set(target);
     }
-    return { kind: b.kind, count: b.names.length, basis: out, stddev: Float32Array.from(b.stddev), names: b.names.slice() };
+    return {
+      kind: b.kind,
+      count: b.names.length,
+      basis: out,
+      stddev: Float32Array.from(b.stddev),
+      names: b.names.slice(),
+    };
   };
   for (const t of triangles) if (t >= vertexCount) fail('corrupt model file (a triangle refers to a missing vertex)');
 
@@ -354,14 +421,25 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
     mean,
     triangles,
     uvs: uvIndex === undefined ? new Float32Array(0) : (readAccessor(uvIndex, 'the UVs') as Float32Array),
-    uvTriangles: uvIndex === undefined ? new Uint32Array(0) : Uint32Array.from(readAccessor(byName(ACCESSOR.uvTriangles), 'the UV triangles')),
+    uvTriangles:
+      uvIndex === undefined
+        ? new Uint32Array(0)
+        : Uint32Array.from(readAccessor(byName(ACCESSOR.uvTriangles), 'the UV triangles')),
     identity: basis(h.identity, 0),
     expression: basis(h.expression, h.identity.names.length),
-    landmarks: Object.fromEntries(Object.entries(h.landmarks).map(([k, v]) => {
-      const offsets = h.landmarkOffsets?.[k];
-      if (offsets && offsets.length !== 3 * v.length) fail(`corrupt model file (landmark set ${k} has ${offsets.length} offset values for ${v.length} landmarks)`);
-      return [k, offsets ? { vertices: Int32Array.from(v), offsets: Float32Array.from(offsets) } : { vertices: Int32Array.from(v) }];
-    })),
+    landmarks: Object.fromEntries(
+      Object.entries(h.landmarks).map(([k, v]) => {
+        const offsets = h.landmarkOffsets?.[k];
+        if (offsets && offsets.length !== 3 * v.length)
+          fail(`corrupt model file (landmark set ${k} has ${offsets.length} offset values for ${v.length} landmarks)`);
+        return [
+          k,
+          offsets
+            ? { vertices: Int32Array.from(v), offsets: Float32Array.from(offsets) }
+            : { vertices: Int32Array.from(v) },
+        ];
+      }),
+    ),
     regions: Object.fromEntries(Object.entries(h.regions).map(([k, runs]) => [k, fromRuns(runs)])),
     contours: Object.fromEntries(Object.entries(h.contours).map(([k, v]) => [k, Uint32Array.from(v)])),
   };
@@ -369,13 +447,24 @@ function decode(bytes: Uint8Array, fileName: string): MorphableModel {
     const colorBasis = readAccessor(byName(ACCESSOR.colorBasis), 'the colour basis') as Float32Array;
     model.color = {
       mean: readAccessor(byName(ACCESSOR.colorMean), 'the colour mean') as Float32Array,
-      basis: { kind: h.color.kind, count: h.color.names.length, basis: colorBasis, stddev: Float32Array.from(h.color.stddev), names: h.color.names.slice() },
+      basis: {
+        kind: h.color.kind,
+        count: h.color.names.length,
+        basis: colorBasis,
+        stddev: Float32Array.from(h.color.stddev),
+        names: h.color.names.slice(),
+      },
     };
   }
   return model;
 }
 
-function viewOrCopy<T extends Float32Array | Uint32Array>(bin: Uint8Array, at: number, length: number, Type: { new (buffer: ArrayBufferLike, offset: number, length: number): T; new (length: number): T }): T {
+function viewOrCopy<T extends Float32Array | Uint32Array>(
+  bin: Uint8Array,
+  at: number,
+  length: number,
+  Type: { new (buffer: ArrayBufferLike, offset: number, length: number): T; new (length: number): T },
+): T {
   if (at % 4 === 0) return new Type(bin.buffer, at, length);
   const copy = new Type(length);
   new Uint8Array(copy.buffer).set(new Uint8Array(bin.buffer, at, length * 4));

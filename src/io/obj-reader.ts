@@ -11,7 +11,21 @@ export interface ObjMesh {
   uvTriangles: Uint32Array;
 }
 
-const enum Ch { Space = 32, Tab = 9, CR = 13, LF = 10, Hash = 35, Slash = 47, Minus = 45, Plus = 43, Dot = 46, Zero = 48, Nine = 57, e = 101, E = 69 }
+const enum Ch {
+  Space = 32,
+  Tab = 9,
+  CR = 13,
+  LF = 10,
+  Hash = 35,
+  Slash = 47,
+  Minus = 45,
+  Plus = 43,
+  Dot = 46,
+  Zero = 48,
+  Nine = 57,
+  e = 101,
+  E = 69,
+}
 
 /**
  * Parses OBJ bytes without building per-line strings: the ICT model is 155 files of 2.5 MB,
@@ -41,23 +55,36 @@ export function parseObj(bytes: Uint8Array, fileName: string, options: { positio
     skipSpaces();
     const start = pos;
     let sign = 1;
-    if (bytes[pos] === Ch.Minus) { sign = -1; pos++; } else if (bytes[pos] === Ch.Plus) pos++;
+    if (bytes[pos] === Ch.Minus) {
+      sign = -1;
+      pos++;
+    } else if (bytes[pos] === Ch.Plus) pos++;
     // Mantissa digits as an exact integer, divided once by a power of ten: correctly rounded
     // for up to 15 significant digits, unlike accumulating 0.1 steps.
     let mantissa = 0;
     let digits = 0;
     let decimals = 0;
-    while (pos < end && bytes[pos] >= Ch.Zero && bytes[pos] <= Ch.Nine) { mantissa = mantissa * 10 + (bytes[pos++] - Ch.Zero); digits++; }
+    while (pos < end && bytes[pos] >= Ch.Zero && bytes[pos] <= Ch.Nine) {
+      mantissa = mantissa * 10 + (bytes[pos++] - Ch.Zero);
+      digits++;
+    }
     if (bytes[pos] === Ch.Dot) {
       pos++;
-      while (pos < end && bytes[pos] >= Ch.Zero && bytes[pos] <= Ch.Nine) { mantissa = mantissa * 10 + (bytes[pos++] - Ch.Zero); digits++; decimals++; }
+      while (pos < end && bytes[pos] >= Ch.Zero && bytes[pos] <= Ch.Nine) {
+        mantissa = mantissa * 10 + (bytes[pos++] - Ch.Zero);
+        digits++;
+        decimals++;
+      }
     }
     if (digits === 0) fail(`expected a number, found "${lineText(bytes, start)}"`);
     let exponent = -decimals;
     if (bytes[pos] === Ch.e || bytes[pos] === Ch.E) {
       pos++;
       let expSign = 1;
-      if (bytes[pos] === Ch.Minus) { expSign = -1; pos++; } else if (bytes[pos] === Ch.Plus) pos++;
+      if (bytes[pos] === Ch.Minus) {
+        expSign = -1;
+        pos++;
+      } else if (bytes[pos] === Ch.Plus) pos++;
       let exp = 0;
       const expStart = pos;
       while (pos < end && bytes[pos] >= Ch.Zero && bytes[pos] <= Ch.Nine) exp = exp * 10 + (bytes[pos++] - Ch.Zero);
@@ -69,7 +96,10 @@ export function parseObj(bytes: Uint8Array, fileName: string, options: { positio
   };
   const readIndex = (count: number): number => {
     let sign = 1;
-    if (bytes[pos] === Ch.Minus) { sign = -1; pos++; }
+    if (bytes[pos] === Ch.Minus) {
+      sign = -1;
+      pos++;
+    }
     let value = 0;
     const start = pos;
     while (pos < end && bytes[pos] >= Ch.Zero && bytes[pos] <= Ch.Nine) value = value * 10 + (bytes[pos++] - Ch.Zero);
@@ -91,8 +121,14 @@ export function parseObj(bytes: Uint8Array, fileName: string, options: { positio
       positions.push(readNumber());
       skipSpaces();
       if (!atLineEnd()) {
-        const r = readNumber(), g = readNumber(), b = readNumber();
-        if (!options.positionsOnly) { colors.push(r); colors.push(g); colors.push(b); }
+        const r = readNumber(),
+          g = readNumber(),
+          b = readNumber();
+        if (!options.positionsOnly) {
+          colors.push(r);
+          colors.push(g);
+          colors.push(b);
+        }
       }
     } else if (!options.positionsOnly && c0 === 118 && c1 === 116 /* vt */ && isSep(bytes[pos + 2])) {
       pos += 3;
@@ -113,15 +149,24 @@ export function parseObj(bytes: Uint8Array, fileName: string, options: { positio
         if (bytes[pos] === Ch.Slash) {
           pos++;
           if (bytes[pos] !== Ch.Slash) cornerUvs[n] = readIndex(uvCount);
-          if (bytes[pos] === Ch.Slash) { pos++; while (pos < end && bytes[pos] > Ch.Space) pos++; }
+          if (bytes[pos] === Ch.Slash) {
+            pos++;
+            while (pos < end && bytes[pos] > Ch.Space) pos++;
+          }
         }
         if (cornerUvs[n] < 0) withUv = false;
         n++;
       }
       if (n < 3) fail(`face with ${n} corners`);
       for (let i = 1; i + 1 < n; i++) {
-        triangles.push(corners[0]); triangles.push(corners[i]); triangles.push(corners[i + 1]);
-        if (withUv) { uvTriangles.push(cornerUvs[0]); uvTriangles.push(cornerUvs[i]); uvTriangles.push(cornerUvs[i + 1]); }
+        triangles.push(corners[0]);
+        triangles.push(corners[i]);
+        triangles.push(corners[i + 1]);
+        if (withUv) {
+          uvTriangles.push(cornerUvs[0]);
+          uvTriangles.push(cornerUvs[i]);
+          uvTriangles.push(cornerUvs[i + 1]);
+        }
       }
       if (!withUv && uvTriangles.length > 0) fail('face without texture coordinates among faces with them');
     }
@@ -131,8 +176,10 @@ export function parseObj(bytes: Uint8Array, fileName: string, options: { positio
     line++;
   }
   if (positions.length === 0) throw new InputError(fileName, 'no vertices (not an OBJ file?)');
-  if (colors.length !== 0 && colors.length !== positions.length) throw new InputError(fileName, 'only some vertices have colours');
-  if (uvTriangles.length !== 0 && uvTriangles.length !== triangles.length) throw new InputError(fileName, 'only some faces have texture coordinates');
+  if (colors.length !== 0 && colors.length !== positions.length)
+    throw new InputError(fileName, 'only some vertices have colours');
+  if (uvTriangles.length !== 0 && uvTriangles.length !== triangles.length)
+    throw new InputError(fileName, 'only some faces have texture coordinates');
   return {
     positions: positions.toArray(),
     colors: colors.toArray(),
@@ -142,10 +189,10 @@ export function parseObj(bytes: Uint8Array, fileName: string, options: { positio
   };
 }
 
-const powers = Array.from({ length: 23 }, (_, i) => Math.pow(10, i));
+const powers = Array.from({ length: 23 }, (_, i) => 10 ** i);
 /** 10^e, exact for e ≤ 22 (doubles hold those powers exactly). */
 function powerOfTen(e: number): number {
-  return e < powers.length ? powers[e] : Math.pow(10, e);
+  return e < powers.length ? powers[e] : 10 ** e;
 }
 
 function lineText(bytes: Uint8Array, start: number): string {

@@ -15,16 +15,46 @@ export interface PlyMesh {
   uvTriangles: Uint32Array;
 }
 
-
 type PlyType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
 const PLY_TYPES: Record<string, PlyType> = {
-  char: 'int8', int8: 'int8', uchar: 'uint8', uint8: 'uint8', short: 'int16', int16: 'int16', ushort: 'uint16', uint16: 'uint16',
-  int: 'int32', int32: 'int32', uint: 'uint32', uint32: 'uint32', float: 'float32', float32: 'float32', double: 'float64', float64: 'float64',
+  char: 'int8',
+  int8: 'int8',
+  uchar: 'uint8',
+  uint8: 'uint8',
+  short: 'int16',
+  int16: 'int16',
+  ushort: 'uint16',
+  uint16: 'uint16',
+  int: 'int32',
+  int32: 'int32',
+  uint: 'uint32',
+  uint32: 'uint32',
+  float: 'float32',
+  float32: 'float32',
+  double: 'float64',
+  float64: 'float64',
 };
-const PLY_SIZES: Record<PlyType, number> = { int8: 1, uint8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8 };
+const PLY_SIZES: Record<PlyType, number> = {
+  int8: 1,
+  uint8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  float32: 4,
+  float64: 8,
+};
 
-interface PlyProperty { name: string; type: PlyType; countType?: PlyType }
-interface PlyElement { name: string; count: number; properties: PlyProperty[] }
+interface PlyProperty {
+  name: string;
+  type: PlyType;
+  countType?: PlyType;
+}
+interface PlyElement {
+  name: string;
+  count: number;
+  properties: PlyProperty[];
+}
 
 /** A PLY mesh: positions, sRGB colours in [0, 1] (or empty), per-vertex UVs if present, triangles (polygons fanned). */
 export function parsePly(bytes: Uint8Array, fileName: string): PlyMesh {
@@ -57,20 +87,40 @@ export function parsePly(bytes: Uint8Array, fileName: string): PlyMesh {
       if (element === vertex) {
         for (let p = 0; p < element.properties.length; p++) {
           const prop = element.properties[p];
-          if (prop.countType) { const count = reader.read(prop.countType); for (let c = 0; c < count; c++) reader.read(prop.type); continue; }
+          if (prop.countType) {
+            const count = reader.read(prop.countType);
+            for (let c = 0; c < count; c++) reader.read(prop.type);
+            continue;
+          }
           values[p] = reader.read(prop.type);
         }
-        positions[3 * e] = values[ix]; positions[3 * e + 1] = values[iy]; positions[3 * e + 2] = values[iz];
-        if (hasColor) { colors[3 * e] = values[ir] / colorScale; colors[3 * e + 1] = values[ig] / colorScale; colors[3 * e + 2] = values[ib] / colorScale; }
-        if (hasUv) { uvs[2 * e] = values[iu]; uvs[2 * e + 1] = values[iv]; }
+        positions[3 * e] = values[ix];
+        positions[3 * e + 1] = values[iy];
+        positions[3 * e + 2] = values[iz];
+        if (hasColor) {
+          colors[3 * e] = values[ir] / colorScale;
+          colors[3 * e + 1] = values[ig] / colorScale;
+          colors[3 * e + 2] = values[ib] / colorScale;
+        }
+        if (hasUv) {
+          uvs[2 * e] = values[iu];
+          uvs[2 * e + 1] = values[iv];
+        }
       } else if (element.name === 'face') {
         for (const prop of element.properties) {
-          if (!prop.countType) { reader.read(prop.type); continue; }
+          if (!prop.countType) {
+            reader.read(prop.type);
+            continue;
+          }
           const count = reader.read(prop.countType);
           const isIndices = prop.name === 'vertex_indices' || prop.name === 'vertex_index';
-          if (!isIndices) { for (let c = 0; c < count; c++) reader.read(prop.type); continue; }
+          if (!isIndices) {
+            for (let c = 0; c < count; c++) reader.read(prop.type);
+            continue;
+          }
           if (count < 3) fail(`face ${e} has ${count} corners`);
-          let first = 0, previous = 0;
+          let first = 0,
+            previous = 0;
           for (let c = 0; c < count; c++) {
             const index = reader.read(prop.type);
             if (!(index >= 0 && index < n)) fail(`face ${e}: vertex index ${index} out of range (0..${n - 1})`);
@@ -89,7 +139,13 @@ export function parsePly(bytes: Uint8Array, fileName: string): PlyMesh {
       }
     }
   }
-  return { positions, colors, uvs, triangles: Uint32Array.from(triangles), uvTriangles: hasUv ? Uint32Array.from(triangles) : new Uint32Array(0) };
+  return {
+    positions,
+    colors,
+    uvs,
+    triangles: Uint32Array.from(triangles),
+    uvTriangles: hasUv ? Uint32Array.from(triangles) : new Uint32Array(0),
+  };
 }
 
 function colorDivisor(type: PlyType): number {
@@ -97,7 +153,10 @@ function colorDivisor(type: PlyType): number {
   return type === 'uint16' || type === 'int16' ? 65535 : 255;
 }
 
-function parsePlyHeader(bytes: Uint8Array, fail: (problem: string) => never): { format: 'ascii' | 'binary'; elements: PlyElement[]; bodyStart: number } {
+function parsePlyHeader(
+  bytes: Uint8Array,
+  fail: (problem: string) => never,
+): { format: 'ascii' | 'binary'; elements: PlyElement[]; bodyStart: number } {
   const head = new TextDecoder('latin1').decode(bytes.subarray(0, Math.min(bytes.length, 65536)));
   if (!/^ply\r?\n/.test(head)) fail('not a PLY file (it does not start with "ply")');
   const end = /(^|\n)end_header[ \t]*\r?\n/.exec(head);
@@ -115,12 +174,14 @@ function parsePlyHeader(bytes: Uint8Array, fail: (problem: string) => never): { 
       else fail(`${where}: unsupported format "${words[1]}" (ascii and binary_little_endian are read)`);
     } else if (words[0] === 'element') {
       const count = Number(words[2]);
-      if (words.length !== 3 || !Number.isInteger(count) || count < 0) fail(`${where}: malformed element line "${line.trim()}"`);
+      if (words.length !== 3 || !Number.isInteger(count) || count < 0)
+        fail(`${where}: malformed element line "${line.trim()}"`);
       elements.push({ name: words[1], count, properties: [] });
     } else if (words[0] === 'property') {
       const element = elements[elements.length - 1] ?? fail(`${where}: property before any element`);
       if (words[1] === 'list') {
-        const countType = PLY_TYPES[words[2]], type = PLY_TYPES[words[3]];
+        const countType = PLY_TYPES[words[2]],
+          type = PLY_TYPES[words[3]];
         if (words.length !== 5 || !countType || !type) fail(`${where}: malformed property line "${line.trim()}"`);
         element.properties.push({ name: words[4], type, countType });
       } else {
@@ -136,7 +197,10 @@ function parsePlyHeader(bytes: Uint8Array, fail: (problem: string) => never): { 
   return { format: format!, elements, bodyStart };
 }
 
-interface PlyReader { where: string; read(type: PlyType): number }
+interface PlyReader {
+  where: string;
+  read(type: PlyType): number;
+}
 
 function binaryReader(bytes: Uint8Array, start: number, fail: (problem: string) => never): PlyReader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -149,14 +213,22 @@ function binaryReader(bytes: Uint8Array, start: number, fail: (problem: string) 
       const at = pos;
       pos += size;
       switch (type) {
-        case 'int8': return view.getInt8(at);
-        case 'uint8': return view.getUint8(at);
-        case 'int16': return view.getInt16(at, true);
-        case 'uint16': return view.getUint16(at, true);
-        case 'int32': return view.getInt32(at, true);
-        case 'uint32': return view.getUint32(at, true);
-        case 'float32': return view.getFloat32(at, true);
-        case 'float64': return view.getFloat64(at, true);
+        case 'int8':
+          return view.getInt8(at);
+        case 'uint8':
+          return view.getUint8(at);
+        case 'int16':
+          return view.getInt16(at, true);
+        case 'uint16':
+          return view.getUint16(at, true);
+        case 'int32':
+          return view.getInt32(at, true);
+        case 'uint32':
+          return view.getUint32(at, true);
+        case 'float32':
+          return view.getFloat32(at, true);
+        case 'float64':
+          return view.getFloat64(at, true);
       }
     },
   };
@@ -173,7 +245,8 @@ function asciiReader(bytes: Uint8Array, start: number, fail: (problem: string) =
       if (!match) return fail(`truncated: the file ends in ${reader.where}`);
       const value = Number(match[0]);
       if (!Number.isFinite(value)) fail(`${reader.where}: expected a number, found "${match[0].slice(0, 20)}"`);
-      if (type !== 'float32' && type !== 'float64' && !Number.isInteger(value)) fail(`${reader.where}: expected an integer, found "${match[0].slice(0, 20)}"`);
+      if (type !== 'float32' && type !== 'float64' && !Number.isInteger(value))
+        fail(`${reader.where}: expected an integer, found "${match[0].slice(0, 20)}"`);
       return value;
     },
   };

@@ -30,27 +30,40 @@ export function parsePts(text: string, fileName: string, expectedPoints = 68): F
         }
         continue;
       }
-      if (line === '{') { inside = true; continue; }
+      if (line === '{') {
+        inside = true;
+        continue;
+      }
       fail(`expected "version:", "n_points:" or "{", found "${line.slice(0, 30)}"`);
     } else {
-      if (line === '}') { inside = false; closed = true; continue; }
+      if (line === '}') {
+        inside = false;
+        closed = true;
+        continue;
+      }
       const parts = line.split(/\s+/);
-      const x = Number(parts[0]), y = Number(parts[1]);
-      if (parts.length !== 2 || !Number.isFinite(x) || !Number.isFinite(y)) fail(`expected "x y", found "${line.slice(0, 30)}"`);
+      const x = Number(parts[0]),
+        y = Number(parts[1]);
+      if (parts.length !== 2 || !Number.isFinite(x) || !Number.isFinite(y))
+        fail(`expected "x y", found "${line.slice(0, 30)}"`);
       values.push(x - 1, y - 1);
     }
   }
-  if (!closed) throw new InputError(fileName, inside ? 'missing the closing "}"' : 'not a .pts landmark file (no "{ … }" block)');
+  if (!closed)
+    throw new InputError(fileName, inside ? 'missing the closing "}"' : 'not a .pts landmark file (no "{ … }" block)');
   const count = values.length / 2;
-  if (declared >= 0 && declared !== count) throw new InputError(fileName, `n_points says ${declared} but the file has ${count} points`);
-  if (count !== expectedPoints) throw new InputError(fileName, `has ${count} points; iBUG-68 landmarks have ${expectedPoints}`);
+  if (declared >= 0 && declared !== count)
+    throw new InputError(fileName, `n_points says ${declared} but the file has ${count} points`);
+  if (count !== expectedPoints)
+    throw new InputError(fileName, `has ${count} points; iBUG-68 landmarks have ${expectedPoints}`);
   return Float32Array.from(values);
 }
 
 /** Writes landmarks (project coordinates) as a 1-based .pts file. */
 export function formatPts(points: ArrayLike<number>): string {
   const lines = ['version: 1', `n_points: ${points.length / 2}`, '{'];
-  for (let i = 0; i < points.length; i += 2) lines.push(`${(points[i] + 1).toFixed(3)} ${(points[i + 1] + 1).toFixed(3)}`);
+  for (let i = 0; i < points.length; i += 2)
+    lines.push(`${(points[i] + 1).toFixed(3)} ${(points[i + 1] + 1).toFixed(3)}`);
   lines.push('}', '');
   return lines.join('\n');
 }

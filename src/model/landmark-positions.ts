@@ -18,7 +18,13 @@ export function landmarkOffsets(model: MorphableModel): Float64Array {
 }
 
 /** Coordinate c of landmark i's offset when it sits at `vertex`. */
-export function landmarkOffset(model: MorphableModel, offsets: Float64Array, i: number, vertex: number, c: number): number {
+export function landmarkOffset(
+  model: MorphableModel,
+  offsets: Float64Array,
+  i: number,
+  vertex: number,
+  c: number,
+): number {
   return vertex >= 0 && vertex === model.landmarks.ibug68?.vertices[i] ? offsets[3 * i + c] : 0;
 }
 
@@ -47,8 +53,10 @@ export function landmarkPosition(
   for (let c = 0; c < 3; c++) {
     const row = 3 * vertex + c;
     let value = base[row];
-    if (identity) for (let k = 0; k < model.identity.count; k++) value += identity[k] * model.identity.basis[k * n3 + row];
-    if (expression) for (let k = 0; k < model.expression.count; k++) value += expression[k] * model.expression.basis[k * n3 + row];
+    if (identity)
+      for (let k = 0; k < model.identity.count; k++) value += identity[k] * model.identity.basis[k * n3 + row];
+    if (expression)
+      for (let k = 0; k < model.expression.count; k++) value += expression[k] * model.expression.basis[k * n3 + row];
     out[at + c] = value + landmarkOffset(model, offsets, i, vertex, c);
   }
 }
@@ -63,6 +71,7 @@ export function landmarkPositions<T extends Float64Array | Float32Array>(
   out: T,
   offsets = landmarkOffsets(model),
 ): T {
-  for (let i = 0; i < vertices.length; i++) landmarkPosition(model, offsets, i, vertices[i], base, identity, expression, out);
+  for (let i = 0; i < vertices.length; i++)
+    landmarkPosition(model, offsets, i, vertices[i], base, identity, expression, out);
   return out;
 }

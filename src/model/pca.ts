@@ -120,12 +120,15 @@ export function pca(samples: Float32Array, sampleCount: number, options: PcaOpti
     let i = 0;
     // Two samples per pass over the component: half the loads and stores of `component` (≈1.7× faster).
     for (; i + 1 < m; i += 2) {
-      const w0 = vectors[i * m + k] * scale, w1 = vectors[(i + 1) * m + k] * scale;
-      const o0 = i * d, o1 = o0 + d;
+      const w0 = vectors[i * m + k] * scale,
+        w1 = vectors[(i + 1) * m + k] * scale;
+      const o0 = i * d,
+        o1 = o0 + d;
       for (let j = 0; j < d; j++) component[j] += w0 * centred[o0 + j] + w1 * centred[o1 + j];
     }
     if (i < m) {
-      const w = vectors[i * m + k] * scale, o = i * d;
+      const w = vectors[i * m + k] * scale,
+        o = i * d;
       for (let j = 0; j < d; j++) component[j] += w * centred[o + j];
     }
     let largest = 0;
@@ -148,7 +151,10 @@ export function pca(samples: Float32Array, sampleCount: number, options: PcaOpti
 
 /** Dot product of rows at offsets a and b: four accumulators let the CPU overlap the additions (2× faster). */
 function dot(x: Float32Array, a: number, b: number, d: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
   let j = 0;
   for (; j + 3 < d; j += 4) {
     s0 += x[a + j] * x[b + j];

@@ -1,5 +1,5 @@
 import type { LinearBasis, MorphableModel } from './morphable-model.js';
-import { SeededRandom } from './random.js';
+import type { SeededRandom } from './random.js';
 
 export interface FaceCoefficients {
   identity: Float32Array;
@@ -18,7 +18,11 @@ export interface SampleOptions {
  * A random face from the model's prior: identity (and colour) coefficients ~ N(0, σ²),
  * expression neutral unless asked. Deterministic for a given `random` state.
  */
-export function sampleCoefficients(model: MorphableModel, random: SeededRandom, options: SampleOptions = {}): FaceCoefficients {
+export function sampleCoefficients(
+  model: MorphableModel,
+  random: SeededRandom,
+  options: SampleOptions = {},
+): FaceCoefficients {
   const sigma = options.sigma ?? 1;
   const identity = drawNormal(model.identity.count, sigma, random);
   const expression = new Float32Array(model.expression.count);
@@ -45,7 +49,12 @@ function drawExpression(basis: LinearBasis, random: SeededRandom, out: Float32Ar
 }
 
 /** Coefficients that move one component by `sigma` (or set one blendshape weight), all else zero. */
-export function componentCoefficients(model: MorphableModel, basis: 'identity' | 'expression', component: number, sigma: number): FaceCoefficients {
+export function componentCoefficients(
+  model: MorphableModel,
+  basis: 'identity' | 'expression',
+  component: number,
+  sigma: number,
+): FaceCoefficients {
   const identity = new Float32Array(model.identity.count);
   const expression = new Float32Array(model.expression.count);
   (basis === 'identity' ? identity : expression)[component] = sigma;

@@ -16,7 +16,9 @@ export function submodel(model: MorphableModel, vertices: ArrayLike<number>, nam
   const t = model.triangles;
   const hasUvs = model.uvTriangles.length > 0;
   for (let i = 0; i < t.length; i += 3) {
-    const a = newIndex[t[i]], b = newIndex[t[i + 1]], c = newIndex[t[i + 2]];
+    const a = newIndex[t[i]],
+      b = newIndex[t[i + 1]],
+      c = newIndex[t[i + 2]];
     if (a < 0 || b < 0 || c < 0) continue;
     triangles.push(a, b, c);
     // UV vertices are kept whole (unreferenced ones are harmless and keep this simple).
@@ -49,7 +51,11 @@ export function submodel(model: MorphableModel, vertices: ArrayLike<number>, nam
     regions,
     contours,
   };
-  if (model.color) result.color = { mean: gather(model.color.mean, vertices, 3, 1, n), basis: subBasis(model.color.basis, vertices, n) };
+  if (model.color)
+    result.color = {
+      mean: gather(model.color.mean, vertices, 3, 1, n),
+      basis: subBasis(model.color.basis, vertices, n),
+    };
   return result;
 }
 
@@ -59,13 +65,21 @@ function subBasis(basis: LinearBasis, vertices: ArrayLike<number>, n: number): L
 }
 
 /** Rows of `stride` values for each kept vertex, for each of `blocks` contiguous blocks of n rows. */
-function gather(source: Float32Array, vertices: ArrayLike<number>, stride: number, blocks: number, n: number): Float32Array {
+function gather(
+  source: Float32Array,
+  vertices: ArrayLike<number>,
+  stride: number,
+  blocks: number,
+  n: number,
+): Float32Array {
   const m = vertices.length;
   const out = new Float32Array(blocks * m * stride);
   for (let k = 0; k < blocks; k++) {
-    const src = k * n * stride, dst = k * m * stride;
+    const src = k * n * stride,
+      dst = k * m * stride;
     for (let i = 0; i < m; i++) {
-      const from = src + vertices[i] * stride, to = dst + i * stride;
+      const from = src + vertices[i] * stride,
+        to = dst + i * stride;
       for (let c = 0; c < stride; c++) out[to + c] = source[from + c];
     }
   }

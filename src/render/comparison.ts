@@ -17,11 +17,14 @@ export function comparisonImage({ photo, rendered, mask, size }: ComparisonImage
   const data = new Uint8Array(3 * 3 * size * size);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const p = y * size + x, row = 3 * (y * 3 * size);
+      const p = y * size + x,
+        row = 3 * (y * 3 * size);
       for (let c = 0; c < 3; c++) {
         data[row + 3 * x + c] = photo[3 * p + c];
         data[row + 3 * (size + x) + c] = mask[p] ? rendered[3 * p + c] : photo[3 * p + c] >> 2;
-        data[row + 3 * (2 * size + x) + c] = mask[p] ? Math.min(255, 3 * Math.abs(rendered[3 * p + c] - photo[3 * p + c])) : 0;
+        data[row + 3 * (2 * size + x) + c] = mask[p]
+          ? Math.min(255, 3 * Math.abs(rendered[3 * p + c] - photo[3 * p + c]))
+          : 0;
       }
     }
   }

@@ -24,12 +24,24 @@ export interface PortraitOptions {
   size: number;
 }
 
-export function renderPortrait(model: MorphableModel, identity: ArrayLike<number>, expression: ArrayLike<number>, sh: ArrayLike<number>, o: PortraitOptions): { image: RgbImage; camera: Camera; positions: Float32Array } {
+export function renderPortrait(
+  model: MorphableModel,
+  identity: ArrayLike<number>,
+  expression: ArrayLike<number>,
+  sh: ArrayLike<number>,
+  o: PortraitOptions,
+): { image: RgbImage; camera: Camera; positions: Float32Array } {
   const positions = evaluateShape(model, identity, expression);
-  let minY = Infinity, maxY = -Infinity, minX = Infinity, maxX = -Infinity, cz = 0;
+  let minY = Infinity,
+    maxY = -Infinity,
+    minX = Infinity,
+    maxX = -Infinity,
+    cz = 0;
   for (let i = 0; i < model.vertexCount; i++) {
-    minX = Math.min(minX, positions[3 * i]); maxX = Math.max(maxX, positions[3 * i]);
-    minY = Math.min(minY, positions[3 * i + 1]); maxY = Math.max(maxY, positions[3 * i + 1]);
+    minX = Math.min(minX, positions[3 * i]);
+    maxX = Math.max(maxX, positions[3 * i]);
+    minY = Math.min(minY, positions[3 * i + 1]);
+    maxY = Math.max(maxY, positions[3 * i + 1]);
     cz += positions[3 * i + 2] / model.vertexCount;
   }
   const size = o.size;
@@ -48,13 +60,15 @@ export function renderPortrait(model: MorphableModel, identity: ArrayLike<number
   const image = createPhotometricImage(size, size);
   renderer.render(positions, camera, albedo, sh, image);
   const data = new Uint8Array(3 * size * size).fill(BACKGROUND);
-  const n = image.normal, f = camera.focal;
+  const n = image.normal,
+    f = camera.focal;
   for (let p = 0; p < size * size; p++) {
     if (!image.mask[p]) continue;
     // A surface seen from behind (inside the head, through the eye holes and the mouth) has no light
     // of its own: SH light evaluated on its inward normal gives odd colours (teal), so it is drawn dark.
-    const x = p % size, y = (p - x) / size;
-    const facing = n[3 * p] * (x - camera.cx) / f - n[3 * p + 1] * (y - camera.cy) / f - n[3 * p + 2];
+    const x = p % size,
+      y = (p - x) / size;
+    const facing = (n[3 * p] * (x - camera.cx)) / f - (n[3 * p + 1] * (y - camera.cy)) / f - n[3 * p + 2];
     if (facing > 0) {
       data[3 * p] = data[3 * p + 1] = data[3 * p + 2] = INTERIOR;
       continue;

@@ -9,15 +9,27 @@ import { createRasterBuffers, interpolateAt, rasterize } from './rasterize.js';
 const LIGHT = [-0.4, 0.5, 0.77];
 const CLAY = [0.82, 0.78, 0.74];
 
-export function renderPreview(positions: Float32Array, triangles: Uint32Array, width: number, height: number, colors?: Float32Array): Uint8Array {
+export function renderPreview(
+  positions: Float32Array,
+  triangles: Uint32Array,
+  width: number,
+  height: number,
+  colors?: Float32Array,
+): Uint8Array {
   const n = positions.length / 3;
-  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  let minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
   for (let i = 0; i < n; i++) {
-    minX = Math.min(minX, positions[3 * i]); maxX = Math.max(maxX, positions[3 * i]);
-    minY = Math.min(minY, positions[3 * i + 1]); maxY = Math.max(maxY, positions[3 * i + 1]);
+    minX = Math.min(minX, positions[3 * i]);
+    maxX = Math.max(maxX, positions[3 * i]);
+    minY = Math.min(minY, positions[3 * i + 1]);
+    maxY = Math.max(maxY, positions[3 * i + 1]);
   }
   const scale = 0.9 * Math.min(width / (maxX - minX), height / (maxY - minY));
-  const cx = (minX + maxX) / 2, cy = (minY + maxY) / 2;
+  const cx = (minX + maxX) / 2,
+    cy = (minY + maxY) / 2;
   const screen = new Float32Array(3 * n);
   for (let i = 0; i < n; i++) {
     screen[3 * i] = width / 2 + (positions[3 * i] - cx) * scale;
@@ -27,11 +39,14 @@ export function renderPreview(positions: Float32Array, triangles: Uint32Array, w
   const raster = rasterize(screen, triangles, createRasterBuffers(width, height));
   const normals = vertexNormals(positions, triangles);
   const rgb = new Uint8Array(width * height * 3).fill(255);
-  const normal = new Float64Array(3), color = new Float64Array(3);
+  const normal = new Float64Array(3),
+    color = new Float64Array(3);
   for (let p = 0; p < width * height; p++) {
     if (raster.triangle[p] < 0) continue;
     interpolateAt(raster, triangles, normals, p, normal);
-    const nx = normal[0], ny = normal[1], nz = normal[2];
+    const nx = normal[0],
+      ny = normal[1],
+      nz = normal[2];
     const len = Math.hypot(nx, ny, nz) || 1;
     // Two-sided: a normal facing away is flipped, so open meshes do not show black insides.
     const sign = nz < 0 ? -1 : 1;

@@ -4,7 +4,11 @@ import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
-export interface CliResult { code: number; stdout: string; stderr: string }
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /**
  * Runs the built CLI (`npm test` compiles first) as a user would, asynchronously so that servers
@@ -28,7 +32,10 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd?: s
  */
 export function expectOneLineError(result: CliResult, ...parts: string[]): void {
   expect(result.code).toBe(2);
-  const lines = result.stderr.trim().split('\n').filter((line) => !/^[^:]+: \d+%$/.test(line));
+  const lines = result.stderr
+    .trim()
+    .split('\n')
+    .filter((line) => !/^[^:]+: \d+%$/.test(line));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^morphable: /);
   for (const part of parts) expect(lines[0]).toContain(part);

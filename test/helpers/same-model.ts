@@ -32,4 +32,3 @@ export function expectSameModel(a: MorphableModel, b: MorphableModel): void {
     expect(b.color.basis.names).toEqual(a.color.basis.names);
   }
 }
-

@@ -23,7 +23,9 @@ export function orthonormalise(rows: ArrayLike<number>[]): Float64Array[] {
 
 /** Cosines of the principal angles between the spans of two sets of rows, descending. */
 export function principalCosines(a: ArrayLike<number>[], b: ArrayLike<number>[]): number[] {
-  const qa = orthonormalise(a), qb = orthonormalise(b), k = qa.length;
+  const qa = orthonormalise(a),
+    qb = orthonormalise(b),
+    k = qa.length;
   const c = qa.map((u) => qb.map((v) => dot(u, v)));
   const cct = new Float64Array(k * k);
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) cct[i * k + j] = dot(c[i], c[j]);

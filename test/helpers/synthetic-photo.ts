@@ -43,10 +43,11 @@ export function syntheticPhoto(model: MorphableModel, albedoOf: (v: number) => n
     for (let x = 0; x < size; x++) {
       for (let c = 0; c < 3; c++) {
         let sum = 0;
-        for (let j = 0; j < 2; j++) for (let i = 0; i < 2; i++) {
-          const q = (2 * y + j) * 2 * size + 2 * x + i;
-          sum += image.mask[q] ? image.color[3 * q + c] : background;
-        }
+        for (let j = 0; j < 2; j++)
+          for (let i = 0; i < 2; i++) {
+            const q = (2 * y + j) * 2 * size + 2 * x + i;
+            sum += image.mask[q] ? image.color[3 * q + c] : background;
+          }
         data[3 * (y * size + x) + c] = Math.round(255 * linearToSrgb(sum / 4));
       }
     }
@@ -76,18 +77,29 @@ export function skinAlbedo(model: MorphableModel): (v: number) => number[] {
  * tone (nearly uniform: it trades off against the light's colour). `albedoOf` gives the colour at
  * `coefficients`.
  */
-export function withColourModel(model: MorphableModel): { coloured: MorphableModel; coefficients: number[]; albedoOf: (v: number) => number[] } {
+export function withColourModel(model: MorphableModel): {
+  coloured: MorphableModel;
+  coefficients: number[];
+  albedoOf: (v: number) => number[];
+} {
   const n3 = 3 * model.vertexCount;
-  const mean = new Float32Array(n3), basis = new Float32Array(2 * n3);
+  const mean = new Float32Array(n3),
+    basis = new Float32Array(2 * n3);
   for (let v = 0; v < model.vertexCount; v++) {
     const x = Math.abs(model.mean[3 * v]) - 40;
     mean.set([0.53, 0.35, 0.28], 3 * v);
     basis.set([-0.0005 * x, -0.0003 * x, 0], 3 * v);
     basis.set([0.05, 0.04, 0.03], n3 + 3 * v);
   }
-  const coloured: MorphableModel = { ...model, color: { mean, basis: { kind: 'pca', count: 2, basis, stddev: componentNorms(basis, 2), names: ['pc0', 'pc1'] } } };
+  const coloured: MorphableModel = {
+    ...model,
+    color: { mean, basis: { kind: 'pca', count: 2, basis, stddev: componentNorms(basis, 2), names: ['pc0', 'pc1'] } },
+  };
   const coefficients = [1, -0.6];
-  const albedoOf = (v: number) => [0, 1, 2].map((c) => mean[3 * v + c] + coefficients[0] * basis[3 * v + c] + coefficients[1] * basis[n3 + 3 * v + c]);
+  const albedoOf = (v: number) =>
+    [0, 1, 2].map(
+      (c) => mean[3 * v + c] + coefficients[0] * basis[3 * v + c] + coefficients[1] * basis[n3 + 3 * v + c],
+    );
   return { coloured, coefficients, albedoOf };
 }
 
@@ -102,12 +114,22 @@ export function albedoArray(model: MorphableModel, albedoOf: (v: number) => numb
  * How far a photometric fit is from the truth of `syntheticPhoto`: face-region 3D errors (mm) of the
  * landmark fit, the fit and the mean face, and the angle (°) between the fitted light's peak and the true light.
  */
-export function photometricErrors(model: MorphableModel, truth: ReturnType<typeof syntheticPhoto>, fit: { identity: ArrayLike<number>; expression: ArrayLike<number>; sh: ArrayLike<number> }) {
+export function photometricErrors(
+  model: MorphableModel,
+  truth: ReturnType<typeof syntheticPhoto>,
+  fit: { identity: ArrayLike<number>; expression: ArrayLike<number>; sh: ArrayLike<number> },
+) {
   const region = model.regions.face;
-  const found = shPeakDirection(fit.sh), light = truth.light;
-  const cos = (found[0] * light[0] + found[1] * light[1] + found[2] * light[2]) / Math.hypot(light[0], light[1], light[2]);
+  const found = shPeakDirection(fit.sh),
+    light = truth.light;
+  const cos =
+    (found[0] * light[0] + found[1] * light[1] + found[2] * light[2]) / Math.hypot(light[0], light[1], light[2]);
   return {
-    before: rmsDistance(evaluateShape(model, truth.landmarkFit.identity, truth.landmarkFit.expression), truth.shape, region),
+    before: rmsDistance(
+      evaluateShape(model, truth.landmarkFit.identity, truth.landmarkFit.expression),
+      truth.shape,
+      region,
+    ),
     after: rmsDistance(evaluateShape(model, fit.identity, fit.expression), truth.shape, region),
     meanFace: rmsDistance(model.mean, truth.shape, region),
     light: (Math.acos(Math.min(1, cos)) * 180) / Math.PI,

@@ -6,7 +6,9 @@ import { SeededRandom } from '../../src/model/random.js';
  * A small random model for unit tests: a grid of `side × side` vertices in the xy plane
  * (two triangles per cell, one UV per vertex), random identity and expression bases.
  */
-export function tinyModel(options: { side?: number; identity?: number; expression?: number; seed?: number; color?: boolean } = {}): MorphableModel {
+export function tinyModel(
+  options: { side?: number; identity?: number; expression?: number; seed?: number; color?: boolean } = {},
+): MorphableModel {
   const side = options.side ?? 4;
   const n = side * side;
   const random = new SeededRandom(options.seed ?? 1);
@@ -29,7 +31,13 @@ export function tinyModel(options: { side?: number; identity?: number; expressio
   const basis = (count: number, kind: 'pca' | 'blendshapes', prefix: string) => {
     const b = new Float32Array(count * 3 * n);
     for (let i = 0; i < b.length; i++) b[i] = random.normal();
-    return { kind, count, basis: b, stddev: componentNorms(b, count), names: Array.from({ length: count }, (_, k) => `${prefix}${k}`) };
+    return {
+      kind,
+      count,
+      basis: b,
+      stddev: componentNorms(b, count),
+      names: Array.from({ length: count }, (_, k) => `${prefix}${k}`),
+    };
   };
   const all = Uint32Array.from({ length: n }, (_, i) => i);
   const model: MorphableModel = {

@@ -83,13 +83,21 @@ function clearResult(): void {
   ui.faceSelect.replaceChildren();
   ui.faceSelect.hidden = true;
   ui.downloadObj.disabled = ui.downloadGlb.disabled = true;
-  for (const id of ['pose-yaw', 'pose-pitch', 'pose-roll', 'pose-distance']) { const el = $(id); el.textContent = '–'; delete el.dataset.value; }
+  for (const id of ['pose-yaw', 'pose-pitch', 'pose-roll', 'pose-distance']) {
+    const el = $(id);
+    el.textContent = '–';
+    delete el.dataset.value;
+  }
   delete document.body.dataset.state;
   delete document.body.dataset.rejected;
   if (model) {
     viewer.setTexture(undefined);
     selectLook('shaded');
-    showFace({ name: 'mean face', identity: new Float32Array(model.identity.count), expression: new Float32Array(model.expression.count) });
+    showFace({
+      name: 'mean face',
+      identity: new Float32Array(model.identity.count),
+      expression: new Float32Array(model.expression.count),
+    });
   } else {
     current = undefined;
   }
@@ -102,19 +110,25 @@ function clearPhoto(): void {
   context?.clearRect(0, 0, ui.photoCanvas.width, ui.photoCanvas.height);
 }
 
-const describe = (error: unknown) => (error instanceof InputError ? error.message : error instanceof Error ? error.message : String(error));
+const describe = (error: unknown) =>
+  error instanceof InputError ? error.message : error instanceof Error ? error.message : String(error);
 window.addEventListener('error', (event) => showError(`unexpected error: ${event.message}`));
 window.addEventListener('unhandledrejection', (event) => showError(`unexpected error: ${describe(event.reason)}`));
-worker.addEventListener('error', (event) => showError(`the fitting worker failed: ${event.message || 'it could not start'}`));
+worker.addEventListener('error', (event) =>
+  showError(`the fitting worker failed: ${event.message || 'it could not start'}`),
+);
 
 // ---- the model ---------------------------------------------------------------------------------
 
 async function fetchModel(url: string): Promise<void> {
   setStatus(`downloading the model (${url})…`, true, 0);
   const response = await fetch(url).catch(() => undefined);
-  if (!response || !response.ok) {
+  if (!response?.ok) {
     setStatus('no model yet: choose a model file (.glb)', false);
-    showError(`no model at ${url} (${response ? `HTTP ${response.status}` : 'unreachable'}): choose a model file (.glb) made by \`npx morphable model fetch\` or \`morphable model import\``);
+    showError(
+      `no model at ${url} (${response ? `HTTP ${response.status}` : 'unreachable'}): choose a model file `
+        + `(.glb) made by \`npx morphable model fetch\` or \`morphable model import\``,
+    );
     return;
   }
   const total = Number(response.headers.get('Content-Length')) || 0;
@@ -126,11 +140,18 @@ async function fetchModel(url: string): Promise<void> {
     if (done) break;
     chunks.push(value);
     received += value.length;
-    setStatus(`downloading the model: ${(received / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`, true, total ? received / total : undefined);
+    setStatus(
+      `downloading the model: ${(received / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`,
+      true,
+      total ? received / total : undefined,
+    );
   }
   const bytes = new Uint8Array(received);
   let at = 0;
-  for (const c of chunks) { bytes.set(c, at); at += c.length; }
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
   loadModel(bytes, url.split('/').pop() || url);
 }
 
@@ -153,7 +174,11 @@ function loadModel(bytes: Uint8Array, name: string): void {
   photoFaces = [];
   viewer.setModel(model);
   buildSliders(model);
-  const neutral = { name: 'mean face', identity: new Float32Array(model.identity.count), expression: new Float32Array(model.expression.count) };
+  const neutral = {
+    name: 'mean face',
+    identity: new Float32Array(model.identity.count),
+    expression: new Float32Array(model.expression.count),
+  };
   showFace(neutral);
   setEnabled(false);
   setStatus('loading the face detector…', true);
@@ -163,7 +188,10 @@ function loadModel(bytes: Uint8Array, name: string): void {
 // ---- photos ------------------------------------------------------------------------------------
 
 async function fitPhoto(file: File): Promise<void> {
-  if (!model) { showError('choose a model file (.glb) first'); return; }
+  if (!model) {
+    showError('choose a model file (.glb) first');
+    return;
+  }
   if (workerBusy) return;
   clearError();
   clearResult();
@@ -212,7 +240,8 @@ function drawPhoto(points: Array<{ landmarks: Float32Array; color: string }> = [
   canvas.height = Math.round(shownPhoto.height * k);
   const context = canvas.getContext('2d')!;
   const { source } = shownPhoto;
-  if (source instanceof ImageData) context.putImageData(source, 0, 0); // webcam frames are shown at k = 1
+  if (source instanceof ImageData)
+    context.putImageData(source, 0, 0); // webcam frames are shown at k = 1
   else context.drawImage(source, 0, 0, canvas.width, canvas.height);
   const radius = Math.max(1.5, canvas.width / 300);
   for (const { landmarks, color } of points) {
@@ -231,7 +260,9 @@ function showPhotoFace(index: number): void {
   if (!face || !model) return;
   const names = model.expression.names;
   current = {
-    name: `${face.report.image.file.replace(/\.[^.]*$/, '')}${photoFaces.length > 1 || face.report.face.index > 0 ? `_face${face.report.face.index + 1}` : ''}`,
+    name:
+      face.report.image.file.replace(/\.[^.]*$/, '')
+      + (photoFaces.length > 1 || face.report.face.index > 0 ? `_face${face.report.face.index + 1}` : ''),
     identity: Float32Array.from(face.report.identity),
     expression: Float32Array.from(names, (n) => face.report.expression[n] ?? 0),
     texture: face.texture,
@@ -242,7 +273,10 @@ function showPhotoFace(index: number): void {
   updateSliders();
   const { yaw, pitch, roll, translation } = face.report.pose;
   showPose(yaw, pitch, roll, translation);
-  drawPhoto([{ landmarks: face.landmarks, color: '#28dc3c' }, { landmarks: face.fittedLandmarks, color: '#eb2828' }]);
+  drawPhoto([
+    { landmarks: face.landmarks, color: '#28dc3c' },
+    { landmarks: face.fittedLandmarks, color: '#eb2828' },
+  ]);
   ui.downloadObj.disabled = ui.downloadGlb.disabled = false;
 }
 
@@ -263,12 +297,19 @@ async function startWebcam(): Promise<void> {
   if (!model) return;
   clearError();
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 } },
+      audio: false,
+    });
   } catch (error) {
     const name = error instanceof DOMException ? error.name : '';
-    showError(name === 'NotAllowedError' ? 'webcam: permission denied; allow the camera for this page and try again'
-      : name === 'NotFoundError' ? 'webcam: no camera found on this device'
-      : `webcam: ${describe(error)}`);
+    showError(
+      name === 'NotAllowedError'
+        ? 'webcam: permission denied; allow the camera for this page and try again'
+        : name === 'NotFoundError'
+          ? 'webcam: no camera found on this device'
+          : `webcam: ${describe(error)}`,
+    );
     return;
   }
   ui.video.srcObject = stream;
@@ -277,7 +318,11 @@ async function startWebcam(): Promise<void> {
   ui.videoStats.hidden = false;
   video.frames = 0;
   video.fitted = [];
-  current = { name: 'webcam', identity: new Float32Array(model.identity.count), expression: new Float32Array(model.expression.count) };
+  current = {
+    name: 'webcam',
+    identity: new Float32Array(model.identity.count),
+    expression: new Float32Array(model.expression.count),
+  };
   viewer.setTexture(undefined);
   selectLook('shaded');
   post({ type: 'video-reset' });
@@ -302,16 +347,22 @@ function sendVideoFrame(): void {
   if (!stream) return;
   const v = ui.video;
   if (workerBusy) return;
-  if (v.videoWidth === 0) { requestAnimationFrame(sendVideoFrame); return; }
+  if (v.videoWidth === 0) {
+    requestAnimationFrame(sendVideoFrame);
+    return;
+  }
   const k = Math.min(1, VIDEO_SIDE / Math.max(v.videoWidth, v.videoHeight));
-  const width = Math.round(v.videoWidth * k), height = Math.round(v.videoHeight * k);
+  const width = Math.round(v.videoWidth * k),
+    height = Math.round(v.videoHeight * k);
   if (!video.grabber || video.grabber.canvas.width !== width || video.grabber.canvas.height !== height) {
     video.grabber = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true })!;
   }
   video.grabber.drawImage(v, 0, 0, width, height);
   const frame = video.grabber.getImageData(0, 0, width, height);
   video.sent = new ImageData(frame.data.slice(), width, height);
-  post({ type: 'video-frame', frame: { width, height, data: frame.data }, timeMs: performance.now() }, [frame.data.buffer]);
+  post({ type: 'video-frame', frame: { width, height, data: frame.data }, timeMs: performance.now() }, [
+    frame.data.buffer,
+  ]);
 }
 
 function videoFitted(fit: VideoFitMessage | null, ms: number): void {
@@ -359,28 +410,59 @@ function drawVideoFit(): void {
 // ---- sliders, pose, downloads -----------------------------------------------------------------
 
 function buildSliders(m: MorphableModel): void {
-  const make = (container: HTMLElement, names: string[], min: number, max: number, onInput: (k: number, v: number) => void) => {
-    container.replaceChildren(...names.map((name, k) => {
-      const label = document.createElement('label');
-      const input = Object.assign(document.createElement('input'), { type: 'range', min: String(min), max: String(max), step: '0.01', value: '0' });
-      input.dataset.name = name;
-      const output = document.createElement('output');
-      output.textContent = '0.00';
-      input.addEventListener('input', () => { output.textContent = Number(input.value).toFixed(2); onInput(k, Number(input.value)); });
-      label.append(Object.assign(document.createElement('span'), { textContent: name }), input, output);
-      return label;
-    }));
+  const make = (
+    container: HTMLElement,
+    names: string[],
+    min: number,
+    max: number,
+    onInput: (k: number, v: number) => void,
+  ) => {
+    container.replaceChildren(
+      ...names.map((name, k) => {
+        const label = document.createElement('label');
+        const input = Object.assign(document.createElement('input'), {
+          type: 'range',
+          min: String(min),
+          max: String(max),
+          step: '0.01',
+          value: '0',
+        });
+        input.dataset.name = name;
+        const output = document.createElement('output');
+        output.textContent = '0.00';
+        input.addEventListener('input', () => {
+          output.textContent = Number(input.value).toFixed(2);
+          onInput(k, Number(input.value));
+        });
+        label.append(Object.assign(document.createElement('span'), { textContent: name }), input, output);
+        return label;
+      }),
+    );
   };
-  make(ui.expressions, m.expression.names, 0, 1, (k, v) => { if (current) { current.expression[k] = v; reshape(); } });
-  const identityNames = Array.from({ length: Math.min(IDENTITY_SLIDERS, m.identity.count) }, (_, k) => m.identity.names[k] ?? `identity ${k + 1}`);
-  make(ui.identity, identityNames, -3, 3, (k, v) => { if (current) { current.identity[k] = v; reshape(); } });
+  make(ui.expressions, m.expression.names, 0, 1, (k, v) => {
+    if (current) {
+      current.expression[k] = v;
+      reshape();
+    }
+  });
+  const identityNames = Array.from(
+    { length: Math.min(IDENTITY_SLIDERS, m.identity.count) },
+    (_, k) => m.identity.names[k] ?? `identity ${k + 1}`,
+  );
+  make(ui.identity, identityNames, -3, 3, (k, v) => {
+    if (current) {
+      current.identity[k] = v;
+      reshape();
+    }
+  });
 }
 
 function updateSliders(): void {
   if (!current) return;
   const set = (container: HTMLElement, values: Float32Array) => {
     container.querySelectorAll('label').forEach((label, k) => {
-      const input = label.querySelector('input')!, output = label.querySelector('output')!;
+      const input = label.querySelector('input')!,
+        output = label.querySelector('output')!;
       input.value = String(values[k]);
       output.textContent = values[k].toFixed(2);
     });
@@ -401,7 +483,11 @@ function showFace(face: NonNullable<typeof current>): void {
 }
 
 function showPose(yaw: number, pitch: number, roll: number, translation: ArrayLike<number>): void {
-  const cell = (id: string, value: number, text: string) => { const el = $(id); el.textContent = text; el.dataset.value = String(value); };
+  const cell = (id: string, value: number, text: string) => {
+    const el = $(id);
+    el.textContent = text;
+    el.dataset.value = String(value);
+  };
   cell('pose-yaw', yaw, `${yaw.toFixed(1)}°`);
   cell('pose-pitch', pitch, `${pitch.toFixed(1)}°`);
   cell('pose-roll', roll, `${roll.toFixed(1)}°`);
@@ -471,12 +557,17 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       workerBusy = false;
       photoFaces = message.faces;
       // Faces keep their numbers (left to right) when others between them were rejected.
-      ui.faceSelect.replaceChildren(...photoFaces.map((f, i) => new Option(`face ${f.report.face.index + 1}`, String(i))));
+      ui.faceSelect.replaceChildren(
+        ...photoFaces.map((f, i) => new Option(`face ${f.report.face.index + 1}`, String(i))),
+      );
       ui.faceSelect.hidden = photoFaces.length < 2;
       showPhotoFace(0);
       const secs = (message.ms / 1000).toFixed(1);
       const rejected = message.rejected.length ? `; ${message.rejected.join('; ')}` : '';
-      setStatus(`${message.name}: ${photoFaces.length} face${photoFaces.length > 1 ? 's' : ''} fitted in ${secs} s${rejected}`, false);
+      setStatus(
+        `${message.name}: ${photoFaces.length} face${photoFaces.length > 1 ? 's' : ''} fitted in ${secs} s${rejected}`,
+        false,
+      );
       document.body.dataset.state = 'fitted';
       document.body.dataset.rejected = String(message.rejected.length);
       document.body.dataset.fitMs = String(message.ms);
@@ -497,7 +588,11 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
 
 // ---- wiring ------------------------------------------------------------------------------------
 
-ui.photoFile.addEventListener('change', () => { const f = ui.photoFile.files?.[0]; ui.photoFile.value = ''; if (f) void fitPhoto(f); });
+ui.photoFile.addEventListener('change', () => {
+  const f = ui.photoFile.files?.[0];
+  ui.photoFile.value = '';
+  if (f) void fitPhoto(f);
+});
 ui.modelFile.addEventListener('change', async () => {
   const f = ui.modelFile.files?.[0];
   ui.modelFile.value = '';
@@ -511,19 +606,28 @@ ui.webcam.addEventListener('click', () => (stream ? stopWebcam() : void startWeb
 ui.downloadObj.addEventListener('click', () => void download('obj'));
 ui.downloadGlb.addEventListener('click', () => void download('glb'));
 ui.faceSelect.addEventListener('change', () => showPhotoFace(Number(ui.faceSelect.value)));
-document.querySelectorAll<HTMLInputElement>('input[name=look]').forEach((input) => input.addEventListener('change', () => viewer.setLook(input.value as Look)));
-document.addEventListener('dragover', (event) => { event.preventDefault(); document.body.classList.add('dragging'); });
+document
+  .querySelectorAll<HTMLInputElement>('input[name=look]')
+  .forEach((input) => input.addEventListener('change', () => viewer.setLook(input.value as Look)));
+document.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  document.body.classList.add('dragging');
+});
 document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
 document.addEventListener('drop', (event) => {
   event.preventDefault();
   document.body.classList.remove('dragging');
   const file = event.dataTransfer?.files[0];
   if (!file) return;
-  if (file.name.toLowerCase().endsWith('.glb')) void file.arrayBuffer().then((b) => loadModel(new Uint8Array(b), file.name));
+  if (file.name.toLowerCase().endsWith('.glb'))
+    void file.arrayBuffer().then((b) => loadModel(new Uint8Array(b), file.name));
   else void fitPhoto(file);
 });
 
 // The model: ?model=URL, else the build's default (models/default.glb, see vite.config.ts).
-const modelUrl = new URLSearchParams(location.search).get('model') ?? (import.meta.env.VITE_MODEL_URL as string | undefined) ?? 'models/default.glb';
+const modelUrl =
+  new URLSearchParams(location.search).get('model')
+  ?? (import.meta.env.VITE_MODEL_URL as string | undefined)
+  ?? 'models/default.glb';
 if (modelUrl === 'none') setStatus('choose a model file (.glb)', false);
 else void fetchModel(modelUrl);

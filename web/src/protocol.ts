@@ -12,7 +12,15 @@ export interface RgbaFrame {
 export type ToWorker =
   | { type: 'load'; model: ArrayBuffer; modelName: string; assetBase: string }
   /** A photo decoded at `scale` × its displayed size (width × height). */
-  | { type: 'fit-photo'; name: string; frame: RgbaFrame; width: number; height: number; scale: number; focal?: { px: number; source: FocalSource } }
+  | {
+      type: 'fit-photo';
+      name: string;
+      frame: RgbaFrame;
+      width: number;
+      height: number;
+      scale: number;
+      focal?: { px: number; source: FocalSource };
+    }
   | { type: 'video-frame'; frame: RgbaFrame; timeMs: number }
   | { type: 'video-reset' };
 

@@ -72,11 +72,17 @@ export class FaceViewer {
     const geometry = this.mesh.geometry;
     const p = geometry.getAttribute('position') as THREE.BufferAttribute;
     const n = geometry.getAttribute('normal') as THREE.BufferAttribute;
-    const pa = p.array as Float32Array, na = n.array as Float32Array, source = this.source;
+    const pa = p.array as Float32Array,
+      na = n.array as Float32Array,
+      source = this.source;
     for (let i = 0; i < source.length; i++) {
       const v = 3 * source[i];
-      pa[3 * i] = positions[v]; pa[3 * i + 1] = positions[v + 1]; pa[3 * i + 2] = positions[v + 2];
-      na[3 * i] = normals[v]; na[3 * i + 1] = normals[v + 1]; na[3 * i + 2] = normals[v + 2];
+      pa[3 * i] = positions[v];
+      pa[3 * i + 1] = positions[v + 1];
+      pa[3 * i + 2] = positions[v + 2];
+      na[3 * i] = normals[v];
+      na[3 * i + 1] = normals[v + 1];
+      na[3 * i + 2] = normals[v + 2];
     }
     p.needsUpdate = true;
     n.needsUpdate = true;
@@ -118,7 +124,7 @@ export class FaceViewer {
   frame(): void {
     const sphere = this.mesh?.geometry.boundingSphere;
     if (!sphere) return;
-    const distance = sphere.radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2)) * 1.05;
+    const distance = (sphere.radius / Math.sin(THREE.MathUtils.degToRad(this.camera.fov / 2))) * 1.05;
     this.controls.target.copy(sphere.center);
     this.camera.position.set(sphere.center.x, sphere.center.y, sphere.center.z + distance);
     this.camera.near = distance / 20;

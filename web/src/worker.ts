@@ -20,15 +20,18 @@ interface Loaded {
 }
 
 let loaded: Loaded | undefined;
-const post = (message: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(message, transfer);
+const post = (message: FromWorker, transfer: Transferable[] = []) =>
+  (self as unknown as Worker).postMessage(message, transfer);
 
 // One message at a time, in order: a fit never overlaps a model load.
 let queue = Promise.resolve();
 self.onmessage = (event: MessageEvent<ToWorker>) => {
-  queue = queue.then(() => handle(event.data)).catch((error: unknown) => {
-    const during = event.data.type === 'load' ? 'load' : event.data.type === 'fit-photo' ? 'photo' : 'video';
-    post({ type: 'error', message: describe(error), during });
-  });
+  queue = queue
+    .then(() => handle(event.data))
+    .catch((error: unknown) => {
+      const during = event.data.type === 'load' ? 'load' : event.data.type === 'fit-photo' ? 'photo' : 'video';
+      post({ type: 'error', message: describe(error), during });
+    });
 };
 
 async function handle(message: ToWorker): Promise<void> {
@@ -58,26 +61,51 @@ async function handle(message: ToWorker): Promise<void> {
     case 'fit-photo': {
       const { photoFitter, landmarker } = need();
       const start = performance.now();
-      const photo = { name: message.name, image: toRgb(message.frame), width: message.width, height: message.height, scale: message.scale };
+      const photo = {
+        name: message.name,
+        image: toRgb(message.frame),
+        width: message.width,
+        height: message.height,
+        scale: message.scale,
+      };
       post({ type: 'status', text: 'finding faces…' });
       const faces = await photoFitter.detect(landmarker, photo);
       if (faces.length === 0) throw new InputError(message.name, 'no face found in this photo');
-      post({ type: 'status', text: `fitting ${faces.length === 1 ? 'the face' : `${faces.length} faces`} (landmarks, then colour)…` });
+      post({
+        type: 'status',
+        text: `fitting ${faces.length === 1 ? 'the face' : `${faces.length} faces`} (landmarks, then colour)…`,
+      });
       const rejected: string[] = [];
       const results = faces.flatMap((face, index) => {
-        const fit = photoFitter.fit(photo, face, index, { photometric: true, focal: message.focal?.px, focalSource: message.focal?.source });
-        if (fit.rejected) { rejected.push(rejectionMessage(fit.report)); return []; }
-        return [{
-          report: fit.report,
-          positions: fit.positions,
-          landmarks: face.landmarks,
-          fittedLandmarks: fit.fittedLandmarks,
-          texture: fit.texture ? toRgba(fit.texture) : undefined,
-        }];
+        const fit = photoFitter.fit(photo, face, index, {
+          photometric: true,
+          focal: message.focal?.px,
+          focalSource: message.focal?.source,
+        });
+        if (fit.rejected) {
+          rejected.push(rejectionMessage(fit.report));
+          return [];
+        }
+        return [
+          {
+            report: fit.report,
+            positions: fit.positions,
+            landmarks: face.landmarks,
+            fittedLandmarks: fit.fittedLandmarks,
+            texture: fit.texture ? toRgba(fit.texture) : undefined,
+          },
+        ];
       });
-      if (results.length === 0) throw new InputError(message.name, faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`);
+      if (results.length === 0)
+        throw new InputError(
+          message.name,
+          faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`,
+        );
       const transfer = results.flatMap((r) => [r.positions.buffer, ...(r.texture ? [r.texture.data.buffer] : [])]);
-      post({ type: 'photo-fitted', name: message.name, faces: results, rejected, ms: performance.now() - start }, transfer);
+      post(
+        { type: 'photo-fitted', name: message.name, faces: results, rejected, ms: performance.now() - start },
+        transfer,
+      );
       return;
     }
     case 'video-frame': {
@@ -89,11 +117,22 @@ async function handle(message: ToWorker): Promise<void> {
         return;
       }
       const t = fit.camera.translation;
-      post({
-        type: 'video-fitted',
-        ms: performance.now() - start,
-        fit: { positions: fit.positions, landmarks: fit.landmarks, pose: fit.pose, translation: [t[0], t[1], t[2]], expression: fit.expression, identityFixed: fit.identityFixed, detected: fit.detected },
-      }, [fit.positions.buffer]);
+      post(
+        {
+          type: 'video-fitted',
+          ms: performance.now() - start,
+          fit: {
+            positions: fit.positions,
+            landmarks: fit.landmarks,
+            pose: fit.pose,
+            translation: [t[0], t[1], t[2]],
+            expression: fit.expression,
+            identityFixed: fit.identityFixed,
+            detected: fit.detected,
+          },
+        },
+        [fit.positions.buffer],
+      );
       return;
     }
     case 'video-reset':
@@ -108,7 +147,9 @@ async function handle(message: ToWorker): Promise<void> {
  */
 function useWorkerEnvironment(): void {
   class NoElement {}
-  const unavailable = () => { throw new Error('no DOM elements in a worker'); };
+  const unavailable = () => {
+    throw new Error('no DOM elements in a worker');
+  };
   faceapi.env.setEnv({
     Canvas: OffscreenCanvas as unknown as typeof HTMLCanvasElement,
     CanvasRenderingContext2D: OffscreenCanvasRenderingContext2D as unknown as typeof CanvasRenderingContext2D,
@@ -132,7 +173,9 @@ function toRgb(frame: RgbaFrame): RgbImage {
   const { width, height, data } = frame;
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0, j = 0; i < data.length; i += 4, j += 3) {
-    rgb[j] = data[i]; rgb[j + 1] = data[i + 1]; rgb[j + 2] = data[i + 2];
+    rgb[j] = data[i];
+    rgb[j + 1] = data[i + 1];
+    rgb[j + 2] = data[i + 2];
   }
   return { width, height, data: rgb };
 }
@@ -141,7 +184,10 @@ function toRgba(image: RgbImage): RgbaFrame {
   const { width, height, data } = image;
   const rgba = new Uint8ClampedArray(width * height * 4);
   for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
-    rgba[i] = data[j]; rgba[i + 1] = data[j + 1]; rgba[i + 2] = data[j + 2]; rgba[i + 3] = 255;
+    rgba[i] = data[j];
+    rgba[i + 1] = data[j + 1];
+    rgba[i + 2] = data[j + 2];
+    rgba[i + 3] = 255;
   }
   return { width, height, data: rgba };
 }

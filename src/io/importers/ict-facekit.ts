@@ -9,7 +9,9 @@ import { parseObj, type ObjMesh } from '../obj-reader.js';
  * each OBJ is parsed on arrival and its text dropped, so memory holds only the float arrays.
  */
 
-export const ICT_LICENCE = 'ICT-FaceKit: MIT licence, Copyright (c) 2020 USC Institute for Creative Technologies (github.com/ICT-VGL/ICT-FaceKit)';
+export const ICT_LICENCE =
+  'ICT-FaceKit: MIT licence, Copyright (c) 2020 USC Institute for Creative Technologies '
+  + '(github.com/ICT-VGL/ICT-FaceKit)';
 const CENTIMETRES_TO_MM = 10;
 export const ICT_IDENTITY_COUNT = 100;
 const NEUTRAL = 'generic_neutral_mesh.obj';
@@ -44,7 +46,9 @@ const FULL_VERTEX_COUNT = 26719;
  * the left one from the chin up to the ear; both are stored top-to-chin.
  */
 const RIGHT_JAWLINE = [1280, 1278, 1275, 1272, 1248, 12, 820, 1834, 1902, 243, 844, 781, 1673, 2199, 801, 1447, 800];
-const LEFT_JAWLINE_CHIN_UP = [3041, 3661, 3042, 4390, 3880, 3022, 3085, 2484, 4102, 4036, 3061, 2253, 3466, 3490, 3493, 3496, 3498];
+const LEFT_JAWLINE_CHIN_UP = [
+  3041, 3661, 3042, 4390, 3880, 3022, 3085, 2484, 4102, 4036, 3061, 2253, 3466, 3490, 3493, 3496, 3498,
+];
 
 export type IctRegion = 'full' | 'face-head' | 'face';
 export const ICT_REGIONS: IctRegion[] = ['full', 'face-head', 'face'];
@@ -96,13 +100,17 @@ export class IctFaceKitAssembler {
   finish(folder: string, region: IctRegion = 'face-head'): MorphableModel {
     const missing = this.missing();
     if (missing.length) {
-      const list = missing.length > 4 ? `${missing.slice(0, 4).join(', ')} and ${missing.length - 4} more` : missing.join(', ');
+      const list =
+        missing.length > 4 ? `${missing.slice(0, 4).join(', ')} and ${missing.length - 4} more` : missing.join(', ');
       throw new InputError(folder, `not a complete ICT-FaceKit FaceXModel folder: missing ${list}`);
     }
     const neutral = this.neutral!;
     const indices = this.indices!;
     if (neutral.positions.length !== FULL_VERTEX_COUNT * 3) {
-      throw new InputError(`${folder}/${NEUTRAL}`, `has ${neutral.positions.length / 3} vertices, ICT-FaceKit meshes have ${FULL_VERTEX_COUNT}`);
+      throw new InputError(
+        `${folder}/${NEUTRAL}`,
+        `has ${neutral.positions.length / 3} vertices, ICT-FaceKit meshes have ${FULL_VERTEX_COUNT}`,
+      );
     }
     const mean = neutral.positions.map((v) => v * CENTIMETRES_TO_MM);
     const identityNames = this.componentNames().slice(0, ICT_IDENTITY_COUNT);
@@ -152,7 +160,10 @@ function parseIndices(bytes: Uint8Array, source: string): VertexIndicesJson {
     throw new InputError(source, 'has no "expressions" list of names');
   }
   if (!isIntList(data.idx_to_landmark_verts, 68)) {
-    throw new InputError(source, `"idx_to_landmark_verts" is not a list of 68 vertex indices below ${FULL_VERTEX_COUNT}`);
+    throw new InputError(
+      source,
+      `"idx_to_landmark_verts" is not a list of 68 vertex indices below ${FULL_VERTEX_COUNT}`,
+    );
   }
   return { expressions: data.expressions, idx_to_landmark_verts: data.idx_to_landmark_verts! };
 }

@@ -179,7 +179,9 @@ class CerealReader {
     const c = this.view.getBigUint64(at, true);
     this.offset += 8;
     if (c * BigInt(elementBytes) > BigInt(this.remaining)) {
-      this.fail(`${what}: count ${c} at offset ${at} needs ${c * BigInt(elementBytes)} bytes, only ${this.remaining} left`);
+      this.fail(
+        `${what}: count ${c} at offset ${at} needs ${c * BigInt(elementBytes)} bytes, only ${this.remaining} left`,
+      );
     }
     return Number(c);
   }
@@ -192,7 +194,9 @@ class CerealReader {
     if (rows < 0 || cols < 0) this.fail(`${what}: negative size ${rows}×${cols} at offset ${at}`);
     // Divide instead of multiplying so that two large int32 cannot overflow the check.
     if (cols > 0 && rows > this.remaining / 4 / cols) {
-      this.fail(`${what}: ${rows}×${cols} floats at offset ${at} need ${rows * cols * 4} bytes, only ${this.remaining} left`);
+      this.fail(
+        `${what}: ${rows}×${cols} floats at offset ${at} need ${rows * cols * 4} bytes, only ${this.remaining} left`,
+      );
     }
     const length = rows * cols;
     const data = new Float32Array(length);
@@ -211,7 +215,8 @@ class CerealReader {
   vector(what: string): Float32Array {
     const at = this.offset;
     const m = this.matrix(what);
-    if (m.cols !== 1 && m.data.length > 0) this.fail(`${what}: expected a column vector at offset ${at}, found ${m.rows}×${m.cols}`);
+    if (m.cols !== 1 && m.data.length > 0)
+      this.fail(`${what}: expected a column vector at offset ${at}, found ${m.rows}×${m.cols}`);
     return m.data;
   }
 
@@ -254,7 +259,8 @@ class CerealReader {
   }
 
   end(what: string): void {
-    if (this.remaining !== 0) this.fail(`${this.remaining} unexpected bytes after the end of the ${what} at offset ${this.offset}`);
+    if (this.remaining !== 0)
+      this.fail(`${this.remaining} unexpected bytes after the end of the ${what} at offset ${this.offset}`);
   }
 }
 
@@ -330,8 +336,8 @@ function parseEosModel(bytes: Uint8Array, subject: string): RawEosModel {
   if (version < 1 || version > 4) {
     throw new InputError(
       subject,
-      `not an eos model file: it starts with ${version}, expected the MorphableModel class version 1–4 ` +
-        '(version-0 files from before 2017 used OpenCV matrices and are not supported)',
+      `not an eos model file: it starts with ${version}, expected the MorphableModel class version 1–4 `
+        + '(version-0 files from before 2017 used OpenCV matrices and are not supported)',
     );
   }
 
@@ -418,7 +424,8 @@ function parseEosModel(bytes: Uint8Array, subject: string): RawEosModel {
     uvTriangles = new Uint32Array(textureTriangles.length);
     for (let i = 0; i < uvTriangles.length; i++) {
       const t = textureTriangles[i];
-      if (t < 0 || t >= uvCount) r.fail(`texture triangle ${Math.floor(i / 3)} names uv ${t}, the model has ${uvCount}`);
+      if (t < 0 || t >= uvCount)
+        r.fail(`texture triangle ${Math.floor(i / 3)} names uv ${t}, the model has ${uvCount}`);
       uvTriangles[i] = t;
     }
   } else if (uvCount === n) {
@@ -453,7 +460,9 @@ function readBlendshapeVector(r: CerealReader, vertexCount: number): LinearBasis
     const at = r.position;
     const delta = r.vector(`blendshape "${name}" deformation`);
     if (delta.length !== dim) {
-      r.fail(`blendshape "${name}" at offset ${at} has ${delta.length / 3} vertices, the shape model has ${vertexCount}`);
+      r.fail(
+        `blendshape "${name}" at offset ${at} has ${delta.length / 3} vertices, the shape model has ${vertexCount}`,
+      );
     }
     basis.set(delta, k * dim);
     names.push(name);
@@ -484,7 +493,12 @@ export function parseIbugMapping(text: string, subject: string, vertexCount: num
     document = parseToml(text);
   } catch (error) {
     const e = error as TomlError;
-    throw new InputError(subject, `line ${e.line}: not valid TOML (${String(e.message).split('\n')[0].replace(/^Invalid TOML document: /, '')})`);
+    throw new InputError(
+      subject,
+      `line ${e.line}: not valid TOML (${String(e.message)
+        .split('\n')[0]
+        .replace(/^Invalid TOML document: /, '')})`,
+    );
   }
   const table = document.landmark_mappings;
   if (!isObject(table)) throw new InputError(subject, 'no [landmark_mappings] table: not an eos landmark mapping file');
@@ -494,10 +508,14 @@ export function parseIbugMapping(text: string, subject: string, vertexCount: num
       throw new InputError(subject, `landmark_mappings: ${problem}`);
     };
     const ibug = /^\d+$/.test(key) ? Number(key) : NaN;
-    if (!(ibug >= 1 && ibug <= IBUG_COUNT)) fail(`iBUG landmark number must be an integer from 1 to ${IBUG_COUNT}, found '${key}'`);
-    const vertex = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-    if (!Number.isInteger(vertex) || vertex < 0) fail(`vertex index for iBUG point ${ibug} must be a non-negative integer, found ${JSON.stringify(value)}`);
-    if (vertex >= vertexCount) fail(`iBUG point ${ibug} maps to vertex ${vertex}, the model has ${vertexCount} vertices`);
+    if (!(ibug >= 1 && ibug <= IBUG_COUNT))
+      fail(`iBUG landmark number must be an integer from 1 to ${IBUG_COUNT}, found '${key}'`);
+    const vertex =
+      typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isInteger(vertex) || vertex < 0)
+      fail(`vertex index for iBUG point ${ibug} must be a non-negative integer, found ${JSON.stringify(value)}`);
+    if (vertex >= vertexCount)
+      fail(`iBUG point ${ibug} maps to vertex ${vertex}, the model has ${vertexCount} vertices`);
     out[ibug - 1] = vertex;
   }
   return out;
@@ -524,7 +542,8 @@ export function parseContours(text: string, subject: string, vertexCount: number
   const list = (side: string): Uint32Array => {
     const field = `${prefix}${side}_contour`;
     const values = container[`${side}_contour`];
-    if (!Array.isArray(values)) throw new InputError(subject, `missing "${field}": expected an array of vertex indices`);
+    if (!Array.isArray(values))
+      throw new InputError(subject, `missing "${field}": expected an array of vertex indices`);
     const out = new Uint32Array(values.length);
     for (let i = 0; i < values.length; i++) {
       const v: unknown = values[i];

@@ -56,7 +56,10 @@ export async function* readArchive(file: string, options: ReadArchiveOptions = {
   if (format === 'gzip') stages.push(createGunzip());
   if (format === 'xz') stages.push(xzDecoder());
   // Errors of any stage reach the last one, where feed() sees them.
-  const bytes = pipeline([createReadStream(file, { highWaterMark: 1 << 20 }), ...stages], () => {}) as unknown as Readable;
+  const bytes = pipeline(
+    [createReadStream(file, { highWaterMark: 1 << 20 }), ...stages],
+    () => {},
+  ) as unknown as Readable;
   const extract = tar.extract();
   const feeding = feed(bytes, extract);
   try {

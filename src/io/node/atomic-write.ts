@@ -64,7 +64,10 @@ export class OutputBatch {
       }
     }
     for (const stale of replaces) {
-      if (!written.has(resolve(stale))) await rm(stale, { force: true }).catch((err: unknown) => { throw writeError(stale, err); });
+      if (!written.has(resolve(stale)))
+        await rm(stale, { force: true }).catch((err: unknown) => {
+          throw writeError(stale, err);
+        });
     }
   }
 
@@ -78,7 +81,14 @@ export class OutputBatch {
     for (const { leaf, top } of folders) {
       // rmdir refuses a folder that is not empty, so whatever else lives there survives.
       for (let folder = leaf; ; folder = dirname(folder)) {
-        if (!(await rmdir(folder).then(() => true, () => false)) || folder === top) break;
+        if (
+          !(await rmdir(folder).then(
+            () => true,
+            () => false,
+          ))
+          || folder === top
+        )
+          break;
       }
     }
   }
@@ -98,7 +108,11 @@ export async function checkWritableFolder(folder: string, subject = folder): Pro
       throw new InputError(subject, `cannot write: ${reason(err)}`);
     });
     if (info) {
-      if (!info.isDirectory()) throw new InputError(subject, existing === target ? 'cannot write: not a folder' : `cannot write: ${existing} is a file, not a folder`);
+      if (!info.isDirectory())
+        throw new InputError(
+          subject,
+          existing === target ? 'cannot write: not a folder' : `cannot write: ${existing} is a file, not a folder`,
+        );
       break;
     }
     const parent = dirname(existing);

@@ -56,12 +56,16 @@ export async function buildModelFromFolder(folder: string, options: BuildOptions
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (names.length === 0) throw new InputError(folder, 'no .obj or .ply meshes in this folder');
   const files = names.map((n) => join(folder, n));
-  if (files.length < 2) throw new InputError(folder, `only one mesh (${names[0]}): a model needs at least 2 (PCA of how faces differ)`);
+  if (files.length < 2)
+    throw new InputError(folder, `only one mesh (${names[0]}): a model needs at least 2 (PCA of how faces differ)`);
 
   // Read the landmarks first: a typo there should not cost the time of reading every mesh.
-  const landmarkText = options.landmarksFile === undefined ? undefined : await readFile(options.landmarksFile, 'utf8').catch(() => {
-    throw new InputError(options.landmarksFile!, 'cannot read the landmarks file');
-  });
+  const landmarkText =
+    options.landmarksFile === undefined
+      ? undefined
+      : await readFile(options.landmarksFile, 'utf8').catch(() => {
+          throw new InputError(options.landmarksFile!, 'cannot read the landmarks file');
+        });
 
   const samples = new MeshSamples(files.length, options.units ?? 'mm');
   for (const [i, file] of files.entries()) {
@@ -71,7 +75,10 @@ export async function buildModelFromFolder(folder: string, options: BuildOptions
     samples.add(file, parseMesh(bytes, file));
     options.onProgress?.(i + 1, files.length);
   }
-  const landmarks = landmarkText === undefined ? undefined : parseLandmarkIndices(landmarkText, options.landmarksFile!, samples.vertexCount);
+  const landmarks =
+    landmarkText === undefined
+      ? undefined
+      : parseLandmarkIndices(landmarkText, options.landmarksFile!, samples.vertexCount);
   return { ...samples.build({ ...options, name: options.name ?? basename(folder) }, landmarks), files };
 }
 
@@ -90,7 +97,8 @@ export function parseMesh(bytes: Uint8Array, fileName: string): SampleMesh {
   const mesh = ext === '.ply' ? parsePly(bytes, fileName) : parseObj(bytes, fileName);
   let maxColor = 0;
   for (const c of mesh.colors) if (!(c <= maxColor)) maxColor = c; // catches NaN as well
-  if (!(maxColor <= 1)) throw new InputError(fileName, `vertex colour value ${maxColor} above 1 (expected r g b in 0..1)`);
+  if (!(maxColor <= 1))
+    throw new InputError(fileName, `vertex colour value ${maxColor} above 1 (expected r g b in 0..1)`);
   return { ...mesh, colors: mesh.colors.map(srgbToLinear) };
 }
 
@@ -120,10 +128,12 @@ export class MeshSamples {
     if (this.added === this.total) throw new RangeError(`more than the ${this.total} meshes announced`);
     const n = mesh.positions.length / 3;
     for (let i = 0; i < mesh.positions.length; i++) {
-      if (!Number.isFinite(mesh.positions[i])) throw new InputError(file, `vertex ${Math.floor(i / 3)} has a coordinate that is not a finite number`);
+      if (!Number.isFinite(mesh.positions[i]))
+        throw new InputError(file, `vertex ${Math.floor(i / 3)} has a coordinate that is not a finite number`);
     }
     if (!this.first) {
-      if (mesh.triangles.length === 0) throw new InputError(file, 'no faces (a point cloud?): the meshes need triangles');
+      if (mesh.triangles.length === 0)
+        throw new InputError(file, 'no faces (a point cloud?): the meshes need triangles');
       // Keep the first mesh's topology and UVs; its positions and colours live in the sample rows.
       this.first = { file, mesh: { ...mesh, positions: new Float32Array(0), colors: new Float32Array(0) } };
       this.vertexCount = n;
@@ -143,24 +153,45 @@ export class MeshSamples {
     const ref = this.first!;
     const refName = basename(ref.file);
     const n = mesh.positions.length / 3;
-    if (n !== this.vertexCount) throw new InputError(file, `has ${n} vertices, the first mesh (${refName}) has ${this.vertexCount}: the meshes must be registered to one topology`);
-    const a = mesh.triangles, b = ref.mesh.triangles;
-    if (a.length !== b.length) throw new InputError(file, `has ${a.length / 3} triangles, the first mesh (${refName}) has ${b.length / 3}: the meshes must share one topology`);
+    if (n !== this.vertexCount)
+      throw new InputError(
+        file,
+        `has ${n} vertices, the first mesh (${refName}) has ${this.vertexCount}: the meshes must be `
+          + `registered to one topology`,
+      );
+    const a = mesh.triangles,
+      b = ref.mesh.triangles;
+    if (a.length !== b.length)
+      throw new InputError(
+        file,
+        `has ${a.length / 3} triangles, the first mesh (${refName}) has ${b.length / 3}: the meshes must `
+          + `share one topology`,
+      );
     for (let i = 0; i < a.length; i++) {
       if (a[i] !== b[i]) {
         const t = i - (i % 3);
-        throw new InputError(file, `triangle ${t / 3} is (${a.slice(t, t + 3).join(', ')}), in the first mesh (${refName}) it is (${b.slice(t, t + 3).join(', ')}): the meshes must share one topology`);
+        throw new InputError(
+          file,
+          `triangle ${t / 3} is (${a.slice(t, t + 3).join(', ')}), in the first mesh (${refName}) it is `
+            + `(${b.slice(t, t + 3).join(', ')}): the meshes must share one topology`,
+        );
       }
     }
     if (!!mesh.colors.length !== !!this.colors) {
-      throw new InputError(file, mesh.colors.length
-        ? `has vertex colours, the first mesh (${refName}) has none: give all meshes colours or none`
-        : `has no vertex colours, the first mesh (${refName}) has them: give all meshes colours or none`);
+      throw new InputError(
+        file,
+        mesh.colors.length
+          ? `has vertex colours, the first mesh (${refName}) has none: give all meshes colours or none`
+          : `has no vertex colours, the first mesh (${refName}) has them: give all meshes colours or none`,
+      );
     }
   }
 
   /** Shape PCA, colour PCA (if coloured), topology and UVs of the first mesh. */
-  build(options: Pick<BuildOptions, 'varianceFraction' | 'maxComponents' | 'name' | 'licence'>, landmarks?: Int32Array): Omit<BuildResult, 'files'> {
+  build(
+    options: Pick<BuildOptions, 'varianceFraction' | 'maxComponents' | 'name' | 'licence'>,
+    landmarks?: Int32Array,
+  ): Omit<BuildResult, 'files'> {
     if (this.added !== this.total || !this.first) throw new RangeError(`${this.added} of ${this.total} meshes added`);
     const pcaOptions = { varianceFraction: options.varianceFraction, maxComponents: options.maxComponents };
     const shape = pca(this.shapes!, this.total, pcaOptions);
@@ -199,11 +230,20 @@ export function parseLandmarkIndices(text: string, fileName: string, vertexCount
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) return;
-    if (!/^-?\d+$/.test(line)) throw new InputError(fileName, `line ${i + 1}: "${line.slice(0, 20)}" is not a vertex index (one integer per line, -1 for missing)`);
+    if (!/^-?\d+$/.test(line))
+      throw new InputError(
+        fileName,
+        `line ${i + 1}: "${line.slice(0, 20)}" is not a vertex index (one integer per line, -1 for missing)`,
+      );
     const v = Number(line);
-    if (v < -1 || v >= vertexCount) throw new InputError(fileName, `line ${i + 1}: vertex ${v} out of range (the meshes have vertices 0..${vertexCount - 1}; -1 for missing)`);
+    if (v < -1 || v >= vertexCount)
+      throw new InputError(
+        fileName,
+        `line ${i + 1}: vertex ${v} out of range (the meshes have vertices 0..${vertexCount - 1}; -1 for missing)`,
+      );
     values.push(v);
   });
-  if (values.length !== 68) throw new InputError(fileName, `${values.length} landmark indices, expected 68 (iBUG order, -1 for missing)`);
+  if (values.length !== 68)
+    throw new InputError(fileName, `${values.length} landmark indices, expected 68 (iBUG order, -1 for missing)`);
   return Int32Array.from(values);
 }

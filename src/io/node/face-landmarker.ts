@@ -5,10 +5,17 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { createFaceApiLandmarker, type FaceApiLandmarkerOptions, type FaceApiModule } from '../../detect/face-api-landmarker.js';
+import {
+  createFaceApiLandmarker,
+  type FaceApiLandmarkerOptions,
+  type FaceApiModule,
+} from '../../detect/face-api-landmarker.js';
 import type { FaceLandmarker } from '../../detect/face.js';
 
-export type NodeLandmarkerOptions = Pick<FaceApiLandmarkerOptions, 'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine'>;
+export type NodeLandmarkerOptions = Pick<
+  FaceApiLandmarkerOptions,
+  'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine'
+>;
 
 const require = createRequire(import.meta.url);
 

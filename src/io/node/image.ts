@@ -26,16 +26,28 @@ const MAX_PIXELS = 0x3fff * 0x3fff;
  * white, 16-bit, palette, CMYK) to 8-bit sRGB, and shrinks it so that its longer side is at most
  * `maxSide`. JPEGs are shrunk while decoding, so a 12000×12000 photo never exists at full size in memory.
  */
-export async function loadImage(source: string | Uint8Array, options: { maxSide?: number; name?: string } = {}): Promise<LoadedImage> {
+export async function loadImage(
+  source: string | Uint8Array,
+  options: { maxSide?: number; name?: string } = {},
+): Promise<LoadedImage> {
   const { maxSide } = options;
   // In messages: the file, or for bytes in memory the name the caller gives them.
   const path = typeof source === 'string' ? source : (options.name ?? 'image bytes');
   if (maxSide !== undefined && !(Number.isInteger(maxSide) && maxSide >= MIN_SIDE)) {
     throw new RangeError(`maxSide must be an integer ≥ ${MIN_SIDE}, got ${maxSide}`);
   }
-  const size = typeof source !== 'string' ? source.length : await stat(source).then((s) => (s.isFile() ? s.size : -1), (err: NodeJS.ErrnoException) => {
-    throw new InputError(path, err.code === 'ENOENT' ? 'no such file' : `cannot read (${err.code ?? err.message})`);
-  });
+  const size =
+    typeof source !== 'string'
+      ? source.length
+      : await stat(source).then(
+          (s) => (s.isFile() ? s.size : -1),
+          (err: NodeJS.ErrnoException) => {
+            throw new InputError(
+              path,
+              err.code === 'ENOENT' ? 'no such file' : `cannot read (${err.code ?? err.message})`,
+            );
+          },
+        );
   if (size < 0) throw new InputError(path, 'not a file');
   if (size === 0) throw new InputError(path, 'empty file');
 
@@ -44,17 +56,23 @@ export async function loadImage(source: string | Uint8Array, options: { maxSide?
   // a JPEG damaged in the middle but complete still loads, with the damage visible, as in any viewer.
   const input = { failOn: 'truncated', limitInputPixels: MAX_PIXELS } as const;
   // The header alone, without sharp's pixel limit, so that an oversized image is named by its size.
-  const meta = await sharp(source, { ...input, limitInputPixels: false }).metadata().catch((err: Error) => {
-    throw new InputError(path, /unsupported image format/i.test(err.message)
-      ? 'not an image (or an unsupported format)'
-      : decodeProblem(err));
-  });
+  const meta = await sharp(source, { ...input, limitInputPixels: false })
+    .metadata()
+    .catch((err: Error) => {
+      throw new InputError(
+        path,
+        /unsupported image format/i.test(err.message) ? 'not an image (or an unsupported format)' : decodeProblem(err),
+      );
+    });
   // Orientations 5-8 swap width and height.
   const width = meta.autoOrient?.width ?? meta.width;
   const height = meta.autoOrient?.height ?? meta.height;
   if (!(width > 0 && height > 0)) throw new InputError(path, 'not an image (or an unsupported format)');
   if (width * height > MAX_PIXELS) {
-    throw new InputError(path, `image too large (${width}×${height} px, more than ${Math.round(MAX_PIXELS / 1e6)} megapixels)`);
+    throw new InputError(
+      path,
+      `image too large (${width}×${height} px, more than ${Math.round(MAX_PIXELS / 1e6)} megapixels)`,
+    );
   }
   if (width < MIN_SIDE || height < MIN_SIDE) {
     throw new InputError(path, `image too small (${width}×${height} px), at least ${MIN_SIDE} px a side needed`);
@@ -93,8 +111,11 @@ export async function loadImage(source: string | Uint8Array, options: { maxSide?
 /** PNG bytes of an RgbImage. */
 export async function encodePng(image: RgbImage): Promise<Uint8Array> {
   const { width, height, data } = image;
-  if (data.length !== width * height * 3) throw new RangeError(`image data has ${data.length} bytes, expected ${width}×${height}×3`);
-  const png = await sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  if (data.length !== width * height * 3)
+    throw new RangeError(`image data has ${data.length} bytes, expected ${width}×${height}×3`);
+  const png = await sharp(data, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.length);
 }
 
@@ -106,5 +127,7 @@ export async function savePng(path: string, image: RgbImage): Promise<void> {
 function decodeProblem(err: Error): string {
   const message = err.message.split('\n')[0].trim();
   // e.g. HEIC photos: this sharp build reads the container but has no HEVC decoder.
-  return /unsupported/i.test(message) ? `unsupported image format (${message})` : `truncated or corrupt image: ${message}`;
+  return /unsupported/i.test(message)
+    ? `unsupported image format (${message})`
+    : `truncated or corrupt image: ${message}`;
 }

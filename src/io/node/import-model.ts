@@ -40,7 +40,11 @@ export async function importModel(source: string, options: ImportOptions = {}): 
   }
   if (/^sfm_shape_\d+\.bin$/.test(basename(source))) return importSurreyFolder(dirname(source), source);
   if (isArchive(head)) return importIctArchive(source, options);
-  throw new InputError(source, 'unknown model format: expected an ICT-FaceKit folder or archive (.tar.xz/.tar.gz), a Surrey model (sfm_shape_*.bin), or a morphable .glb');
+  throw new InputError(
+    source,
+    'unknown model format: expected an ICT-FaceKit folder or archive (.tar.xz/.tar.gz), a Surrey model '
+      + '(sfm_shape_*.bin), or a morphable .glb',
+  );
 }
 
 type ModelFolder = { kind: 'ict'; path: string } | { kind: 'surrey'; path: string; shapeFile: string };
@@ -51,7 +55,10 @@ async function findModelFolder(folder: string): Promise<ModelFolder> {
   if (names.includes('FaceXModel')) return findModelFolder(join(folder, 'FaceXModel'));
   const shapeFile = names.find((n) => /^sfm_shape_\d+\.bin$/.test(n));
   if (shapeFile) return { kind: 'surrey', path: folder, shapeFile };
-  throw new InputError(folder, 'no model found here (expected ICT-FaceKit\'s FaceXModel folder or eos\'s sfm_shape_*.bin)');
+  throw new InputError(
+    folder,
+    "no model found here (expected ICT-FaceKit's FaceXModel folder or eos's sfm_shape_*.bin)",
+  );
 }
 
 async function importIctFolder(folder: string, options: ImportOptions): Promise<MorphableModel> {
@@ -79,7 +86,11 @@ async function importIctArchive(file: string, options: ImportOptions): Promise<M
   if (options.expectedDigest) {
     const digest = createHash('sha256').update(hashes.sort().join('')).digest('hex');
     if (digest !== options.expectedDigest) {
-      throw new InputError(file, `content differs from the pinned ICT-FaceKit release (digest ${digest.slice(0, 16)}…, expected ${options.expectedDigest.slice(0, 16)}…); if you trust this source, rerun with --no-verify`);
+      throw new InputError(
+        file,
+        `content differs from the pinned ICT-FaceKit release (digest ${digest.slice(0, 16)}…, expected `
+          + `${options.expectedDigest.slice(0, 16)}…); if you trust this source, rerun with --no-verify`,
+      );
     }
   }
   return model;
@@ -119,7 +130,8 @@ async function readHead(file: string, length: number): Promise<Uint8Array> {
 
 function isArchive(head: Uint8Array): boolean {
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
-  const xz = head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58 && head[4] === 0x5a && head[5] === 0;
+  const xz =
+    head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a && head[3] === 0x58 && head[4] === 0x5a && head[5] === 0;
   const tar = head.length >= 262 && new TextDecoder().decode(head.subarray(257, 262)) === 'ustar';
   return gzip || xz || tar;
 }

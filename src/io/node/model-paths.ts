@@ -18,7 +18,9 @@ export function fetchedModelPath(): string {
  * dist/src/io/node/ once built, from src/io/node/ when run from source (the web app's Vite config).
  */
 export function embeddedModelPath(): string {
-  const candidates = ['../../../../models/ict-facekit-face-head.glb', '../../../models/ict-facekit-face-head.glb'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const candidates = ['../../../../models/ict-facekit-face-head.glb', '../../../models/ict-facekit-face-head.glb'].map(
+    (p) => fileURLToPath(new URL(p, import.meta.url)),
+  );
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
 
