@@ -13,7 +13,16 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { ICT_ARCHIVE, SHARED, hasShared } from './helpers/shared.js';
-import { CHROMIUM, fakeCamera, launchChromium, serveWebApp, serveWebAppDev, writeY4m } from './helpers/web.js';
+import {
+  CHROMIUM,
+  fakeCamera,
+  launchChromium,
+  PAGE_TIMEOUT,
+  serveWebApp,
+  serveWebAppDev,
+  TEST_TIMEOUT,
+  writeY4m,
+} from './helpers/web.js';
 
 const PHOTO = `${SHARED}data/faces-68/300w_outdoor_002.png`;
 const SAMPLE6 = fileURLToPath(new URL('../node_modules/@vladmandic/face-api/demo/sample6.jpg', import.meta.url));
@@ -47,7 +56,7 @@ async function waitReady(page: Page): Promise<void> {
       !(document.getElementById('photo-file') as HTMLInputElement).disabled
       || !document.getElementById('error')!.hidden,
     null,
-    { timeout: 60_000 },
+    { timeout: PAGE_TIMEOUT },
   );
   expect(await page.locator('#error').isHidden()).toBe(true);
 }
@@ -87,7 +96,7 @@ async function fitShown(page: Page): Promise<void> {
   await page.waitForFunction(
     () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
     null,
-    { timeout: 60_000 },
+    { timeout: PAGE_TIMEOUT },
   );
   expect(await page.locator('#error').isHidden()).toBe(true);
   expect(await page.locator('#download-obj').isDisabled()).toBe(false);
@@ -138,209 +147,235 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('fits a photo as the CLI does, draws it in 3D, and its sliders move the mesh', async () => {
-    // The model is handed over as a file, as a user picks one.
-    const page = await openPage('?model=none');
-    await page.setInputFiles('#model-file', modelFile);
-    await waitReady(page);
-    await page.setInputFiles('#photo-file', PHOTO);
-    await page.waitForFunction(
-      () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
-      null,
-      { timeout: 60_000 },
-    );
-    expect(await page.locator('#error').isHidden()).toBe(true);
-
-    const pose = await page.evaluate(() =>
-      Object.fromEntries(
-        ['yaw', 'pitch', 'roll'].map((k) => [k, Number(document.getElementById(`pose-${k}`)!.dataset.value)]),
-      ),
-    );
-    for (const k of ['yaw', 'pitch', 'roll'] as const) expect(Math.abs(pose[k] - cliReport.pose[k])).toBeLessThan(0.5);
-    const expression = await page.evaluate(() =>
-      Object.fromEntries(
-        [...document.querySelectorAll<HTMLInputElement>('#expressions input')].map((i) => [
-          i.dataset.name!,
-          Number(i.value),
-        ]),
-      ),
-    );
-    expect(Object.keys(expression).sort()).toEqual(Object.keys(cliReport.expression).sort());
-    for (const [name, value] of Object.entries(cliReport.expression))
-      expect(Math.abs(expression[name] - value), name).toBeLessThan(0.03);
-
-    const before = await viewerPixels(page);
-    expect(before.drawn / before.total).toBeGreaterThan(0.2);
-    await page.screenshot({ path: join(OUTPUT, 'web-photo.png') });
-    await page.locator('#expressions input[data-name=jawOpen]').fill('1');
-    const after = await viewerPixels(page);
-    const changed =
-      before.digest.reduce((sum, v, i) => sum + Math.abs(v - after.digest[i]), 0)
-      / before.digest.reduce((sum, v) => sum + v, 0);
-    expect(changed).toBeGreaterThan(0.005);
-    await page.screenshot({ path: join(OUTPUT, 'web-jaw-open.png') });
-
-    // Downloads: the mesh as it is now (jaw open), OBJ with UVs, GLB with the texture.
-    const [obj] = await Promise.all([page.waitForEvent('download'), page.click('#download-obj')]);
-    expect(obj.suggestedFilename()).toBe('300w_outdoor_002.obj');
-    const objText = readFileSync(await obj.path(), 'utf8');
-    expect(objText.match(/^v /gm)).toHaveLength(11248);
-    expect(objText).toMatch(/^vt /m);
-    const [glb] = await Promise.all([page.waitForEvent('download'), page.click('#download-glb')]);
-    const glbBytes = readFileSync(await glb.path());
-    expect(glbBytes.subarray(0, 4).toString('latin1')).toBe('glTF');
-    expect(glbBytes.includes(Buffer.from([0x89, 0x50, 0x4e, 0x47]))).toBe(true); // the PNG texture inside
-    expect(pageErrors).toEqual([]);
-    await page.context().close();
-  }, 120_000);
-
-  it('fits a face the project rendered itself (the README screenshot, test-output/web-app.png)', async () => {
-    const face = join(work, 'rendered-face.png');
-    expect(
-      (
-        await runCli([
-          'render',
-          modelFile,
-          '--seed',
-          '7',
-          '--yaw',
-          '25',
-          '--pitch',
-          '-5',
-          '--light',
-          '-0.6,0.5,0.7',
-          '--size',
-          '640',
-          '-o',
-          face,
-        ])
-      ).code,
-    ).toBe(0);
-    const page = await openPage('');
-    await waitReady(page);
-    await page.setInputFiles('#photo-file', face);
-    await page.waitForFunction(
-      () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
-      null,
-      { timeout: 60_000 },
-    );
-    expect(await page.locator('#error').isHidden()).toBe(true);
-    // Rendered at yaw 25°: the fit must see the head turned the same way.
-    const yaw = await page.evaluate(() => Number(document.getElementById('pose-yaw')!.dataset.value));
-    expect(Math.abs(yaw - 25)).toBeLessThan(8);
-    await page.screenshot({ path: join(OUTPUT, 'web-app.png') });
-    expect(pageErrors).toEqual([]);
-    await page.context().close();
-  }, 120_000);
-
-  it('works from the development server of `npm run web` too', async () => {
-    const dev = await serveWebAppDev(modelFile);
-    try {
-      const page = await (await browser.newContext()).newPage();
-      await page.goto(dev.url);
+  it(
+    'fits a photo as the CLI does, draws it in 3D, and its sliders move the mesh',
+    async () => {
+      // The model is handed over as a file, as a user picks one.
+      const page = await openPage('?model=none');
+      await page.setInputFiles('#model-file', modelFile);
       await waitReady(page);
       await page.setInputFiles('#photo-file', PHOTO);
       await page.waitForFunction(
         () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
         null,
-        { timeout: 60_000 },
+        { timeout: PAGE_TIMEOUT },
       );
       expect(await page.locator('#error').isHidden()).toBe(true);
-      expect(Number(await page.locator('#pose-yaw').getAttribute('data-value'))).toBeCloseTo(cliReport.pose.yaw, 0);
+
+      const pose = await page.evaluate(() =>
+        Object.fromEntries(
+          ['yaw', 'pitch', 'roll'].map((k) => [k, Number(document.getElementById(`pose-${k}`)!.dataset.value)]),
+        ),
+      );
+      for (const k of ['yaw', 'pitch', 'roll'] as const)
+        expect(Math.abs(pose[k] - cliReport.pose[k])).toBeLessThan(0.5);
+      const expression = await page.evaluate(() =>
+        Object.fromEntries(
+          [...document.querySelectorAll<HTMLInputElement>('#expressions input')].map((i) => [
+            i.dataset.name!,
+            Number(i.value),
+          ]),
+        ),
+      );
+      expect(Object.keys(expression).sort()).toEqual(Object.keys(cliReport.expression).sort());
+      for (const [name, value] of Object.entries(cliReport.expression))
+        expect(Math.abs(expression[name] - value), name).toBeLessThan(0.03);
+
+      const before = await viewerPixels(page);
+      expect(before.drawn / before.total).toBeGreaterThan(0.2);
+      await page.screenshot({ path: join(OUTPUT, 'web-photo.png') });
+      await page.locator('#expressions input[data-name=jawOpen]').fill('1');
+      const after = await viewerPixels(page);
+      const changed =
+        before.digest.reduce((sum, v, i) => sum + Math.abs(v - after.digest[i]), 0)
+        / before.digest.reduce((sum, v) => sum + v, 0);
+      expect(changed).toBeGreaterThan(0.005);
+      await page.screenshot({ path: join(OUTPUT, 'web-jaw-open.png') });
+
+      // Downloads: the mesh as it is now (jaw open), OBJ with UVs, GLB with the texture.
+      const [obj] = await Promise.all([page.waitForEvent('download'), page.click('#download-obj')]);
+      expect(obj.suggestedFilename()).toBe('300w_outdoor_002.obj');
+      const objText = readFileSync(await obj.path(), 'utf8');
+      expect(objText.match(/^v /gm)).toHaveLength(11248);
+      expect(objText).toMatch(/^vt /m);
+      const [glb] = await Promise.all([page.waitForEvent('download'), page.click('#download-glb')]);
+      const glbBytes = readFileSync(await glb.path());
+      expect(glbBytes.subarray(0, 4).toString('latin1')).toBe('glTF');
+      expect(glbBytes.includes(Buffer.from([0x89, 0x50, 0x4e, 0x47]))).toBe(true); // the PNG texture inside
+      expect(pageErrors).toEqual([]);
       await page.context().close();
-    } finally {
-      await dev.close();
-    }
-  }, 120_000);
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('says what is wrong with a bad model file, a non-image, a photo without a face, a missing webcam', async () => {
-    const page = await openPage('?model=none');
-    await page.setInputFiles('#model-file', {
-      name: 'photo.glb',
-      mimeType: 'model/gltf-binary',
-      buffer: Buffer.from('not a model at all'),
-    });
-    await page.locator('#error').waitFor({ state: 'visible' });
-    expect(await errorText(page)).toMatch(/^photo\.glb: /);
+  it(
+    'fits a face the project rendered itself (the README screenshot, test-output/web-app.png)',
+    async () => {
+      const face = join(work, 'rendered-face.png');
+      expect(
+        (
+          await runCli([
+            'render',
+            modelFile,
+            '--seed',
+            '7',
+            '--yaw',
+            '25',
+            '--pitch',
+            '-5',
+            '--light',
+            '-0.6,0.5,0.7',
+            '--size',
+            '640',
+            '-o',
+            face,
+          ])
+        ).code,
+      ).toBe(0);
+      const page = await openPage('');
+      await waitReady(page);
+      await page.setInputFiles('#photo-file', face);
+      await page.waitForFunction(
+        () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+        null,
+        { timeout: PAGE_TIMEOUT },
+      );
+      expect(await page.locator('#error').isHidden()).toBe(true);
+      // Rendered at yaw 25°: the fit must see the head turned the same way.
+      const yaw = await page.evaluate(() => Number(document.getElementById('pose-yaw')!.dataset.value));
+      expect(Math.abs(yaw - 25)).toBeLessThan(8);
+      await page.screenshot({ path: join(OUTPUT, 'web-app.png') });
+      expect(pageErrors).toEqual([]);
+      await page.context().close();
+    },
+    TEST_TIMEOUT,
+  );
 
-    await page.setInputFiles('#model-file', modelFile);
-    await waitReady(page);
-    // Each error follows a good fit, whose results must all go.
-    await fitShown(page);
-    await page.setInputFiles('#photo-file', {
-      name: 'notes.jpg',
-      mimeType: 'image/jpeg',
-      buffer: Buffer.from('this is text'),
-    });
-    await page.locator('#error').waitFor({ state: 'visible' });
-    expect(await errorText(page)).toContain('notes.jpg: not an image');
-    await expectCleared(page);
-    await fitShown(page);
+  it(
+    'works from the development server of `npm run web` too',
+    async () => {
+      const dev = await serveWebAppDev(modelFile);
+      try {
+        const page = await (await browser.newContext()).newPage();
+        await page.goto(dev.url);
+        await waitReady(page);
+        await page.setInputFiles('#photo-file', PHOTO);
+        await page.waitForFunction(
+          () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+          null,
+          { timeout: PAGE_TIMEOUT },
+        );
+        expect(await page.locator('#error').isHidden()).toBe(true);
+        expect(Number(await page.locator('#pose-yaw').getAttribute('data-value'))).toBeCloseTo(cliReport.pose.yaw, 0);
+        await page.context().close();
+      } finally {
+        await dev.close();
+      }
+    },
+    TEST_TIMEOUT,
+  );
 
-    const blank = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#6a8fb0' } })
-      .png()
-      .toBuffer();
-    await page.setInputFiles('#photo-file', { name: 'sky.png', mimeType: 'image/png', buffer: blank });
-    await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('sky.png'), null, {
-      timeout: 60_000,
-    });
-    expect(await errorText(page)).toBe('sky.png: no face found in this photo');
-    await expectCleared(page);
+  it(
+    'says what is wrong with a bad model file, a non-image, a photo without a face, a missing webcam',
+    async () => {
+      const page = await openPage('?model=none');
+      await page.setInputFiles('#model-file', {
+        name: 'photo.glb',
+        mimeType: 'model/gltf-binary',
+        buffer: Buffer.from('not a model at all'),
+      });
+      await page.locator('#error').waitFor({ state: 'visible' });
+      expect(await errorText(page)).toMatch(/^photo\.glb: /);
 
-    // No camera here (no fake device) or no permission: either way a message, not a blank page.
-    await page.click('#webcam');
-    await page.waitForFunction(() => document.getElementById('error')!.textContent!.startsWith('webcam:'), null, {
-      timeout: 30_000,
-    });
-    expect(await errorText(page)).toMatch(/^webcam: (permission denied|no camera found)/);
-    expect(pageErrors).toEqual([]);
-    await page.context().close();
-  }, 240_000);
+      await page.setInputFiles('#model-file', modelFile);
+      await waitReady(page);
+      // Each error follows a good fit, whose results must all go.
+      await fitShown(page);
+      await page.setInputFiles('#photo-file', {
+        name: 'notes.jpg',
+        mimeType: 'image/jpeg',
+        buffer: Buffer.from('this is text'),
+      });
+      await page.locator('#error').waitFor({ state: 'visible' });
+      expect(await errorText(page)).toContain('notes.jpg: not an image');
+      await expectCleared(page);
+      await fitShown(page);
 
-  it("says which faces it rejected: the hair clip of face-api's sample6.jpg", async () => {
-    const page = await openPage();
-    await waitReady(page);
-    await page.setInputFiles('#photo-file', SAMPLE6);
-    await page.waitForFunction(
-      () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
-      null,
-      { timeout: 120_000 },
-    );
-    expect(await page.locator('#error').isHidden()).toBe(true);
-    expect(await page.evaluate(() => document.body.dataset.rejected)).toBe('1');
-    expect(await page.locator('#status').textContent()).toMatch(
-      /4 faces fitted in [\d.]+ s; face \d rejected \(quality 0\.\d\d: [a-z ]+\)$/,
-    );
-    expect(await page.locator('#face-select option').count()).toBe(4);
-    expect(pageErrors).toEqual([]);
-    await page.context().close();
-  }, 240_000);
+      const blank = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#6a8fb0' } })
+        .png()
+        .toBuffer();
+      await page.setInputFiles('#photo-file', { name: 'sky.png', mimeType: 'image/png', buffer: blank });
+      await page.waitForFunction(() => document.getElementById('error')!.textContent!.includes('sky.png'), null, {
+        timeout: PAGE_TIMEOUT,
+      });
+      expect(await errorText(page)).toBe('sky.png: no face found in this photo');
+      await expectCleared(page);
 
-  it("fits webcam frames (Chromium's fake camera) and shows the frame rate", async () => {
-    const video = join(work, 'camera.y4m');
-    await writeY4m(PHOTO, video, 640, 480, 1);
-    // The default model comes from the build (models/default.glb), with a progress bar.
-    const page = await openPage('', fakeCamera(video));
-    await waitReady(page);
-    await page.click('#webcam');
-    await page.waitForFunction(
-      () => Number(document.getElementById('frames')!.dataset.value) >= 40 || !document.getElementById('error')!.hidden,
-      null,
-      { timeout: 60_000 },
-    );
-    expect(await page.locator('#error').isHidden()).toBe(true);
-    const shown = await page.evaluate(() => ({
-      fps: Number(document.getElementById('fps')!.dataset.value),
-      identity: document.getElementById('identity-state')!.textContent,
-      yaw: Number(document.getElementById('pose-yaw')!.dataset.value),
-    }));
-    expect(shown.fps).toBeGreaterThan(0);
-    expect(shown.identity).toBe('identity fixed');
-    // The same photo, letterboxed: the same head turn within a few degrees.
-    expect(Math.abs(shown.yaw - cliReport.pose.yaw)).toBeLessThan(3);
-    console.log(`webcam: ${shown.fps.toFixed(1)} frames fitted per second`);
-    await page.screenshot({ path: join(OUTPUT, 'web-webcam.png') });
-    expect(pageErrors).toEqual([]);
-    await page.context().browser()!.close();
-  }, 120_000);
+      // No camera here (no fake device) or no permission: either way a message, not a blank page.
+      await page.click('#webcam');
+      await page.waitForFunction(() => document.getElementById('error')!.textContent!.startsWith('webcam:'), null, {
+        timeout: PAGE_TIMEOUT,
+      });
+      expect(await errorText(page)).toMatch(/^webcam: (permission denied|no camera found)/);
+      expect(pageErrors).toEqual([]);
+      await page.context().close();
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "says which faces it rejected: the hair clip of face-api's sample6.jpg",
+    async () => {
+      const page = await openPage();
+      await waitReady(page);
+      await page.setInputFiles('#photo-file', SAMPLE6);
+      await page.waitForFunction(
+        () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+        null,
+        { timeout: PAGE_TIMEOUT },
+      );
+      expect(await page.locator('#error').isHidden()).toBe(true);
+      expect(await page.evaluate(() => document.body.dataset.rejected)).toBe('1');
+      expect(await page.locator('#status').textContent()).toMatch(
+        /4 faces fitted in [\d.]+ s; face \d rejected \(quality 0\.\d\d: [a-z ]+\)$/,
+      );
+      expect(await page.locator('#face-select option').count()).toBe(4);
+      expect(pageErrors).toEqual([]);
+      await page.context().close();
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "fits webcam frames (Chromium's fake camera) and shows the frame rate",
+    async () => {
+      const video = join(work, 'camera.y4m');
+      await writeY4m(PHOTO, video, 640, 480, 1);
+      // The default model comes from the build (models/default.glb), with a progress bar.
+      const page = await openPage('', fakeCamera(video));
+      await waitReady(page);
+      await page.click('#webcam');
+      await page.waitForFunction(
+        () =>
+          Number(document.getElementById('frames')!.dataset.value) >= 40 || !document.getElementById('error')!.hidden,
+        null,
+        { timeout: PAGE_TIMEOUT },
+      );
+      expect(await page.locator('#error').isHidden()).toBe(true);
+      const shown = await page.evaluate(() => ({
+        fps: Number(document.getElementById('fps')!.dataset.value),
+        identity: document.getElementById('identity-state')!.textContent,
+        yaw: Number(document.getElementById('pose-yaw')!.dataset.value),
+      }));
+      expect(shown.fps).toBeGreaterThan(0);
+      expect(shown.identity).toBe('identity fixed');
+      // The same photo, letterboxed: the same head turn within a few degrees.
+      expect(Math.abs(shown.yaw - cliReport.pose.yaw)).toBeLessThan(3);
+      console.log(`webcam: ${shown.fps.toFixed(1)} frames fitted per second`);
+      await page.screenshot({ path: join(OUTPUT, 'web-webcam.png') });
+      expect(pageErrors).toEqual([]);
+      await page.context().browser()!.close();
+    },
+    TEST_TIMEOUT,
+  );
 });

@@ -92,3 +92,10 @@ export async function writeY4m(photo: string, file: string, width: number, heigh
   for (let f = 0; f < frames; f++) parts.push(Buffer.from('FRAME\n'), y, u, v);
   writeFileSync(file, Buffer.concat(parts));
 }
+
+/**
+ * Chromium's waits and the web tests' limits: a page that loads the model, face-api's weights and
+ * tfjs's wasm and fits a photo in a few seconds alone took over 60 s with two test suites running.
+ */
+export const PAGE_TIMEOUT = 150_000;
+export const TEST_TIMEOUT = 400_000;
