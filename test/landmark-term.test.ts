@@ -91,22 +91,8 @@ describe('landmark term (fit/landmark-term.ts)', () => {
         const capacity = 2 * points + 3; // more room than rows: only the rows used are written
         const residuals = new Float64Array(capacity).fill(NaN),
           jacobian = new Float64Array((n + 1) * capacity).fill(NaN);
-        expect(
-          landmarkRows(
-            camera,
-            X,
-            observed,
-            rootWeight,
-            points,
-            rows,
-            rowStride,
-            shapeCount,
-            withFocal,
-            residuals,
-            jacobian,
-            capacity,
-          ),
-        ).toBe(2 * used.length);
+        const problem = { points3d: X, observed, rootWeight, count: points, rows, rowStride, shapeCount, withFocal };
+        expect(landmarkRows(camera, problem, { residuals, jacobian, rowCapacity: capacity })).toBe(2 * used.length);
         // Nothing written past the rows used, nor past the n columns.
         expect(residuals.subarray(2 * used.length).every(Number.isNaN)).toBe(true);
         expect(jacobian.subarray(n * capacity).every(Number.isNaN)).toBe(true);
@@ -133,22 +119,9 @@ describe('landmark term (fit/landmark-term.ts)', () => {
         });
         // Residuals only (no Jacobian): the same residuals.
         const again = new Float64Array(capacity);
-        expect(
-          landmarkRows(
-            camera,
-            X,
-            observed,
-            rootWeight,
-            points,
-            rows,
-            rowStride,
-            shapeCount,
-            withFocal,
-            again,
-            null,
-            capacity,
-          ),
-        ).toBe(2 * used.length);
+        expect(landmarkRows(camera, problem, { residuals: again, jacobian: null, rowCapacity: capacity })).toBe(
+          2 * used.length,
+        );
         expect(Array.from(again.subarray(0, 2 * used.length))).toEqual(
           Array.from(residuals.subarray(0, 2 * used.length)),
         );

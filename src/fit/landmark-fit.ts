@@ -11,7 +11,7 @@ import {
   silhouetteVertices,
   type ContourLines,
 } from './contour.js';
-import { LANDMARK_POSE, landmarkRows } from './landmark-term.js';
+import { LANDMARK_POSE, type LandmarkProblem, type LandmarkRowsOutput, landmarkRows } from './landmark-term.js';
 import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from '../geometry/linalg.js';
 import { rotateBy } from '../geometry/rotation.js';
 
@@ -177,6 +177,9 @@ export class LandmarkFitter {
   private readonly projected = new Float64Array(2 * POINTS);
   private readonly jacobianColumns: Float64Array; // paramCount × 136, column-major, weighted
   private readonly residuals = new Float64Array(2 * POINTS);
+  /** The landmark term's inputs and outputs (landmark-term.ts) over this fitter's arrays. */
+  private readonly landmarkProblem: LandmarkProblem;
+  private readonly landmarkOutput: LandmarkRowsOutput;
   private readonly rotationBackup = new Float64Array(9);
   private readonly translationBackup = new Float64Array(3);
   private readonly rotationScratch = new Float64Array(9);
@@ -232,6 +235,17 @@ export class LandmarkFitter {
     this.gradient = new Float64Array(this.paramCount);
     this.step = new Float64Array(this.paramCount);
     this.jacobianColumns = new Float64Array(this.paramCount * 2 * POINTS);
+    this.landmarkProblem = {
+      points3d: this.points3d,
+      observed: this.points3d, // set per fit
+      rootWeight: this.rootWeight,
+      count: POINTS,
+      rows: this.rows,
+      rowStride: this.shapeCount,
+      shapeCount: this.shapeCount, // the active ones, set per step
+      withFocal: true,
+    };
+    this.landmarkOutput = { residuals: this.residuals, jacobian: this.jacobianColumns, rowCapacity: 2 * POINTS };
     const lineCount = this.lines ? 2 * this.lines.linesPerSide : 0;
     this.silhouette = new Int32Array(lineCount);
     this.silhouette3d = new Float64Array(3 * lineCount);
@@ -581,20 +595,10 @@ export class LandmarkFitter {
     const R = 2 * POINTS,
       Jt = this.jacobianColumns,
       e = this.residuals;
-    const rows = landmarkRows(
-      camera,
-      this.points3d,
-      points,
-      this.rootWeight,
-      POINTS,
-      this.rows,
-      this.shapeCount,
-      P,
-      true,
-      e,
-      Jt,
-      R,
-    );
+    const problem = this.landmarkProblem;
+    problem.observed = points;
+    problem.shapeCount = P;
+    const rows = landmarkRows(camera, problem, this.landmarkOutput);
     // Two rows of H at a time, four columns each: six column loads feed eight independent sums. Row
     // a + 1 also computes H[a + 1][a], below the diagonal, which symmetrizeFromUpper overwrites.
     let a = 0;

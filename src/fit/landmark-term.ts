@@ -23,28 +23,40 @@ import type { Camera } from '../geometry/camera.js';
 export const LANDMARK_POSE = { rotation: 0, translation: 3, logFocal: 6 } as const;
 
 /**
- * The landmarks as rows of a weighted least-squares problem: landmark i (X at points3d[3i], observed
- * at observed[2i]) with rootWeight[i] ≠ 0 gives rows k, k + 1 (k counting 2 per landmark used, in
- * order): residuals[k], residuals[k + 1] = rootWeight[i]·(π(X) − observed), and, unless `jacobian`
- * is null, the same rows of rootWeight[i]·∂(u, v)/∂ over the parameters above, column-major (parameter
- * a's column at a·rowCapacity). The shape columns are the first `shapeCount` columns of `rows`
- * (landmark i, coordinate c, parameter p at rows[(3i + c)·rowStride + p]). Returns the number of rows.
- * One call for all the landmarks: allocates nothing.
+ * What the landmark rows are made of: `count` landmarks, landmark i at points3d[3i] observed at
+ * observed[2i], weighted by rootWeight[i] (0: left out); the shape columns are the first `shapeCount`
+ * columns of `rows` (landmark i, coordinate c, parameter p at rows[(3i + c)·rowStride + p]). A fitter
+ * makes one and updates its fields in place.
  */
-export function landmarkRows(
-  camera: Camera,
-  points3d: Float64Array,
-  observed: ArrayLike<number>,
-  rootWeight: ArrayLike<number>,
-  count: number,
-  rows: Float64Array,
-  rowStride: number,
-  shapeCount: number,
-  withFocal: boolean,
-  residuals: Float64Array,
-  jacobian: Float64Array | null,
-  rowCapacity: number,
-): number {
+export interface LandmarkProblem {
+  points3d: Float64Array;
+  observed: ArrayLike<number>;
+  rootWeight: ArrayLike<number>;
+  count: number;
+  rows: Float64Array;
+  rowStride: number;
+  shapeCount: number;
+  /** A log-focal column after the pose (the landmark fit has it, the photometric fit keeps f fixed). */
+  withFocal: boolean;
+}
+
+/** Where the rows go: the residuals and, unless null, the Jacobian, column-major, columns `rowCapacity` apart. */
+export interface LandmarkRowsOutput {
+  residuals: Float64Array;
+  jacobian: Float64Array | null;
+  rowCapacity: number;
+}
+
+/**
+ * The landmarks as rows of a weighted least-squares problem: landmark i with rootWeight[i] ≠ 0 gives
+ * rows k, k + 1 (k counting 2 per landmark used, in order): residuals[k], residuals[k + 1] =
+ * rootWeight[i]·(π(X) − observed), and, unless `jacobian` is null, the same rows of
+ * rootWeight[i]·∂(u, v)/∂ over the parameters above (parameter a's column at a·rowCapacity).
+ * Returns the number of rows. One call for all the landmarks: allocates nothing.
+ */
+export function landmarkRows(camera: Camera, problem: LandmarkProblem, output: LandmarkRowsOutput): number {
+  const { points3d, observed, rootWeight, count, rows, rowStride, shapeCount, withFocal } = problem;
+  const { residuals, jacobian, rowCapacity } = output;
   const r = camera.rotation,
     t = camera.translation,
     f = camera.focal,
@@ -128,6 +140,9 @@ export class LandmarkTerm {
   private readonly residuals = new Float64Array(136);
   /** (6 + K) × 136, column-major: landmarkRows' Jacobian. */
   private readonly jacobian: Float64Array;
+  /** The landmark rows' inputs and outputs over the arrays above. */
+  private readonly problem: LandmarkProblem;
+  private readonly output: LandmarkRowsOutput;
   private readonly ju: Float64Array;
   private readonly jv: Float64Array;
   /** 1 / the mean squared distance of the landmarks from their centroid (render pixels⁻²): a scale for weights. */
@@ -154,6 +169,17 @@ export class LandmarkTerm {
     this.points3d = new Float64Array(68 * 3);
     this.valid = new Float64Array(68);
     this.jacobian = new Float64Array((6 + K) * 136);
+    this.problem = {
+      points3d: this.points3d,
+      observed: this.points,
+      rootWeight: this.valid,
+      count: 68,
+      rows: this.rows,
+      rowStride: K,
+      shapeCount: K,
+      withFocal: false,
+    };
+    this.output = { residuals: this.residuals, jacobian: this.jacobian, rowCapacity: 136 };
     this.ju = new Float64Array(6 + K);
     this.jv = new Float64Array(6 + K);
     const offsets = landmarkOffsets(model);
@@ -214,7 +240,9 @@ export class LandmarkTerm {
         X[3 * i + c] = v;
       }
     }
-    const used = landmarkRows(camera, X, this.points, this.valid, 68, this.rows, K, K, false, e, g ? J : null, 136);
+    const output = this.output;
+    output.jacobian = g ? J : null;
+    const used = landmarkRows(camera, this.problem, output);
     const n = 6 + K;
     let energy = 0;
     for (let k = 0; k < used; k += 2) energy += weight * (e[k] * e[k] + e[k + 1] * e[k + 1]);
