@@ -6,6 +6,7 @@ import {
   canonicalGeometry,
   landmarkBox,
   MIRROR_68,
+  mipLevel,
   randomGeometry,
   unwarpLandmarks,
   warpCrop,
@@ -169,9 +170,10 @@ describe('crop geometry', () => {
   });
 
   it.each([
-    ['upscaled', 120, 1],
-    ['downscaled 4.7× (prefiltered)', 300, 6],
-  ])('a blob lands where warpLandmarks puts its point, within 0.5 px: %s', (_, side, sigma) => {
+    ['upscaled', 120, 1, undefined],
+    ['downscaled 4.7× (mip level 2)', 300, 6, undefined],
+    ['downscaled 4.7× (supersampled)', 300, 6, 'supersample' as const],
+  ])('a blob lands where warpLandmarks puts its point, within 0.05 px: %s', (_, side, sigma, prefilter) => {
     const size = 64;
     const p = face();
     // Landmarks 36 (red), 45 (green) and 30 (blue) on blobs at non-integer positions.
@@ -185,7 +187,7 @@ describe('crop geometry', () => {
     p.set([205.7, 131.2], 90);
     p.set([190.4, 171.9], 60);
     const g: CropGeometry = { centreX: 188, centreY: 150, side, angle: (25 * Math.PI) / 180, flip: true };
-    const crop = warpCrop(image, g, size, new Float32Array(size * size * 3));
+    const crop = warpCrop(image, g, size, new Float32Array(size * size * 3), { prefilter });
     const points = warpLandmarks(p, g, size, new Float32Array(136));
     // Mirrored: the red blob (photo point 36) is the crop's point 45, the green one point 36.
     for (const [c, k] of [
@@ -194,7 +196,7 @@ describe('crop geometry', () => {
       [2, 30],
     ]) {
       const [x, y] = centroid(crop, size, c);
-      expect(Math.hypot(x - points[2 * k], y - points[2 * k + 1])).toBeLessThan(0.5);
+      expect(Math.hypot(x - points[2 * k], y - points[2 * k + 1])).toBeLessThan(0.05); // measured ≤ 0.01
     }
   });
 
@@ -235,11 +237,14 @@ describe('crop geometry', () => {
       }
       return Math.sqrt(s2 / crop.length - (s / crop.length) ** 2);
     };
-    const smooth = warpCrop(image, g, 112, new Float32Array(112 * 112 * 3));
-    const aliased = warpCrop(image, g, 112, new Float32Array(112 * 112 * 3), { antialias: false });
+    const crop = new Float32Array(112 * 112 * 3);
     // The checkerboard's average is 127.5 grey; unfiltered samples scatter over 0..255.
-    expect(spread(aliased)).toBeGreaterThan(40);
-    expect(spread(smooth)).toBeLessThan(10);
+    expect(spread(warpCrop(image, g, 112, crop, { prefilter: 'none' }))).toBeGreaterThan(40);
+    expect(spread(warpCrop(image, g, 112, crop))).toBeLessThan(5); // mip level 2
+    expect(spread(warpCrop(image, g, 112, crop, { prefilter: 'supersample' }))).toBeLessThan(5);
+    // A level is made once per image: the second crop reuses it.
+    expect(mipLevel(image, 2)).toBe(mipLevel(image, 2));
+    expect([mipLevel(image, 2).width, mipLevel(image, 3).height]).toEqual([175, 88]);
   });
 });
 
