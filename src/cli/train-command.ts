@@ -1,0 +1,111 @@
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { DEFAULT_TRAINING } from '../learn/landmark-training.js';
+import { trainLandmarkNet } from '../learn/train-landmark-net.js';
+import { positiveIntOption, positiveNumberOption } from './parse.js';
+
+const HELP = `
+Trains the project's 68-point landmark net (face-api's feature extractor + a PIPNet-style heatmap and
+offset head) on a folder of face crops with 300-W .pts files (1-based), as ../shared/data/train-300w is laid
+out: NAME.jpg + NAME.pts, and a manifest.csv naming each face's source photo. A fixed tenth of the photos
+(chosen by the seed) is held out for validation; no photo has faces on both sides. Augmentation: rotation
+±30°, scale ±25 %, translation, mirroring, colour, contrast, grey-scale, blur, noise, occluding rectangles.
+
+Writes OUT/landmark-net.bin (float16, the epoch with the lowest validation NME, with the command, seed, data
+hash and training time inside) and OUT/checkpoint.bin after every epoch; --resume goes on from there with
+the same options and gives the same weights as an uninterrupted run. Runs on one CPU core (tfjs wasm).
+Use the result with: morphable fit photo.jpg --landmark-net OUT/landmark-net.bin
+
+Weights trained on 300-W carry its terms: research use only.
+
+Example:
+  morphable train landmarks --data ../shared/data/train-300w --out training/landmarks --epochs 30
+`;
+
+interface TrainLandmarksOptions {
+  data: string;
+  out: string;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  learningRate: number;
+  extra?: string[];
+  limit?: number;
+  resume?: boolean;
+}
+
+export function addTrainCommands(program: Command): void {
+  const train = program.command('train').description('train the project\'s networks');
+  train
+    .command('landmarks')
+    .description('train the 68-point landmark net on face crops with .pts landmarks')
+    .option('--data <dir>', 'folder of NAME.jpg + NAME.pts (+ manifest.csv)', '../shared/data/train-300w')
+    .option('--out <dir>', 'folder for landmark-net.bin and checkpoint.bin', 'training/landmarks')
+    .option('--epochs <n>', 'passes over the training faces', positiveIntOption('--epochs'), DEFAULT_TRAINING.epochs)
+    .option('--batch-size <n>', 'faces per step', positiveIntOption('--batch-size'), DEFAULT_TRAINING.batchSize)
+    .option('--seed <n>', 'seed of the split, the head and the augmentation', positiveIntOption('--seed'), 15)
+    .option(
+      '--learning-rate <lr>',
+      'peak Adam learning rate (cosine decay to 1 %)',
+      positiveNumberOption('--learning-rate'),
+      DEFAULT_TRAINING.learningRate,
+    )
+    .option('--extra <dirs...>', 'more training faces in the same format (faces of validation photos are skipped)')
+    .option('--limit <n>', 'use only the first n faces (quick trials)', positiveIntOption('--limit'))
+    .option('--resume', 'go on from OUT/checkpoint.bin')
+    .addHelpText('after', HELP)
+    .action(async (options: TrainLandmarksOptions) => {
+      const tty = process.stderr.isTTY === true;
+      const bar = tty
+        ? new cliProgress.SingleBar(
+            {
+              format:
+                'epoch {epoch} [{bar}] {percentage}% | {speed} faces/s | loss {loss} | {eta_formatted} left',
+              stream: process.stderr,
+              hideCursor: true,
+            },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
+      let started = false;
+      const result = await trainLandmarkNet({
+        dataDir: options.data,
+        outDir: options.out,
+        epochs: options.epochs,
+        batchSize: options.batchSize,
+        seed: options.seed,
+        learningRate: options.learningRate,
+        extraDirs: options.extra,
+        limit: options.limit,
+        resume: options.resume,
+        command: `morphable ${process.argv.slice(2).join(' ')}`,
+        onProgress: (p) => {
+          if (!bar) return;
+          const payload = {
+            epoch: `${p.epoch + 1}/${p.epochs}`,
+            speed: p.samplesPerSecond.toFixed(1),
+            loss: p.loss.toFixed(3),
+          };
+          if (!started || p.step === 1) {
+            if (started) bar.stop();
+            bar.start(p.steps, p.step, payload);
+            started = true;
+          } else bar.update(p.step, payload);
+        },
+        onEpoch: (r, best) => {
+          bar?.stop();
+          started = false;
+          process.stderr.write(
+            `epoch ${r.epoch}/${options.epochs}: loss ${r.loss.toFixed(3)}, validation NME ${r.validationNmeMean.toFixed(2)} % `
+              + `mean, ${r.validationNmeMedian.toFixed(2)} % median, ${r.seconds.toFixed(0)} s${best ? ' (best)' : ''}\n`,
+          );
+        },
+      });
+      bar?.stop();
+      console.log(
+        `${result.weightsPath}: epoch ${result.best.epoch}, validation NME ${result.best.validationNmeMean.toFixed(2)} % `
+          + `mean / ${result.best.validationNmeMedian.toFixed(2)} % median on ${result.validationFaces} faces `
+          + `(${result.trainFaces} training faces, ${(result.seconds / 60).toFixed(1)} min)`,
+      );
+    });
+}

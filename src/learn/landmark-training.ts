@@ -1,0 +1,284 @@
+/**
+ * Training of the landmark net (src/detect/landmark-net.ts): batches of augmented crops, a PIPNet loss
+ * (softmax cross-entropy over the 7×7 cells for each landmark + L1 on the offsets at the true cell), Adam
+ * with a cosine learning rate, a validation NME after every epoch, checkpoints to resume from, and the
+ * best epoch's weights written as the float16 file the landmarkers load.
+ *
+ * Reproducible: every random choice (initial head, sample order, augmentation) comes from SeededRandom
+ * streams derived from the seed and the epoch number, so a resumed run continues as an uninterrupted one.
+ */
+import type * as TfCore from '@tensorflow/tfjs-core';
+import {
+  LANDMARK_COUNT,
+  LANDMARK_NET_CHANNELS,
+  LANDMARK_NET_GRID,
+  LANDMARK_NET_INPUT,
+  type LandmarkNetParams,
+  type Tf,
+  decodeLandmarkNetOutput,
+  landmarkNetForward,
+  landmarkNetShapes,
+} from '../detect/landmark-net.js';
+import { SeededRandom } from '../model/random.js';
+import {
+  type CropGeometry,
+  canonicalGeometry,
+  unwarpLandmarks,
+  warpCrop,
+  warpLandmarks,
+} from '../detect/face-crop.js';
+import { augmentPixels, randomGeometry } from './augment.js';
+import type { LandmarkFace } from './landmark-dataset.js';
+import { landmarkNme } from '../fit/fit-result.js';
+import type { Adam } from './adam.js';
+
+export interface TrainingSettings {
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  /** Peak Adam learning rate; cosine decay to 1 % of it over all epochs. */
+  learningRate: number;
+  /** Weight of the offset L1 term (offsets in cell units) against the cell cross-entropy. */
+  offsetWeight: number;
+}
+
+export const DEFAULT_TRAINING: TrainingSettings = {
+  epochs: 30,
+  batchSize: 16,
+  seed: 15,
+  learningRate: 1e-3,
+  offsetWeight: 2,
+};
+
+/** Starting weights: face-api's feature extractor (by name) and a small seeded random head. */
+export function initialParams(
+  tf: Tf,
+  pretrained: Map<string, Float32Array>,
+  seed: number,
+): Map<string, TfCore.Variable> {
+  const rng = new SeededRandom(seed);
+  const vars = new Map<string, TfCore.Variable>();
+  for (const [name, shape] of landmarkNetShapes()) {
+    const count = shape.reduce((a, b) => a * b, 1);
+    let values = pretrained.get(name);
+    if (!values) {
+      if (!name.startsWith('head/')) throw new Error(`pretrained weights lack ${name}`);
+      values = new Float32Array(count);
+      if (name === 'head/filters') for (let i = 0; i < count; i++) values[i] = 0.01 * rng.normal();
+      // Offsets start at the cell centre.
+      else for (let i = LANDMARK_COUNT; i < LANDMARK_NET_CHANNELS; i++) values[i] = 0.5;
+    }
+    if (values.length !== count) throw new Error(`${name} has ${values.length} values, expected ${count}`);
+    vars.set(name, tf.tidy(() => tf.variable(tf.tensor(values, shape), true)));
+  }
+  return vars;
+}
+
+/** Reusable buffers of one batch: crops, cell one-hots and offset targets. */
+export class LandmarkBatch {
+  readonly pixels: Float32Array;
+  /** [B, 68, 49] one-hot of each landmark's cell (the cross-entropy's layout). */
+  readonly cells: Float32Array;
+  /** [B, 49, 68] the same one-hot in the head's layout, masking the offset loss. */
+  readonly mask: Float32Array;
+  /** [B, 49, 68] x and y offset targets (meaningful at the masked cell only). */
+  readonly offsetX: Float32Array;
+  readonly offsetY: Float32Array;
+  private readonly points = new Float32Array(2 * LANDMARK_COUNT);
+
+  constructor(readonly size: number) {
+    const s = LANDMARK_NET_INPUT;
+    const cells = LANDMARK_NET_GRID * LANDMARK_NET_GRID;
+    this.pixels = new Float32Array(size * s * s * 3);
+    this.cells = new Float32Array(size * LANDMARK_COUNT * cells);
+    this.mask = new Float32Array(size * cells * LANDMARK_COUNT);
+    this.offsetX = new Float32Array(size * cells * LANDMARK_COUNT);
+    this.offsetY = new Float32Array(size * cells * LANDMARK_COUNT);
+  }
+
+  /** Fills slot `b` with `face` seen through `geometry`. */
+  set(b: number, face: LandmarkFace, geometry: CropGeometry): void {
+    const s = LANDMARK_NET_INPUT;
+    const g = LANDMARK_NET_GRID;
+    const n = LANDMARK_COUNT;
+    warpCrop(face.image, geometry, s, this.pixels.subarray(b * s * s * 3, (b + 1) * s * s * 3));
+    warpLandmarks(face.landmarks, geometry, s, this.points);
+    const cellBase = b * n * g * g;
+    const headBase = b * g * g * n;
+    this.cells.fill(0, cellBase, cellBase + n * g * g);
+    this.mask.fill(0, headBase, headBase + n * g * g);
+    for (let k = 0; k < n; k++) {
+      // Crop pixel i's centre is at (i + 0.5) / s of the side; in cells, × g.
+      const u = ((this.points[2 * k] + 0.5) / s) * g;
+      const v = ((this.points[2 * k + 1] + 0.5) / s) * g;
+      const col = Math.min(g - 1, Math.max(0, Math.floor(u)));
+      const row = Math.min(g - 1, Math.max(0, Math.floor(v)));
+      const cell = row * g + col;
+      this.cells[cellBase + k * g * g + cell] = 1;
+      const at = headBase + cell * n + k;
+      this.mask[at] = 1;
+      this.offsetX[at] = u - col;
+      this.offsetY[at] = v - row;
+    }
+  }
+}
+
+/** The training loss of one batch (call inside tf.tidy or an optimizer's minimize). */
+export function landmarkLoss(
+  tf: Tf,
+  params: LandmarkNetParams,
+  batch: LandmarkBatch,
+  offsetWeight: number,
+): TfCore.Scalar {
+  const s = LANDMARK_NET_INPUT;
+  const cells = LANDMARK_NET_GRID * LANDMARK_NET_GRID;
+  const n = LANDMARK_COUNT;
+  const b = batch.size;
+  const out = landmarkNetForward(tf, params, tf.tensor4d(batch.pixels, [b, s, s, 3]));
+  const flat = tf.reshape(out, [b, cells, LANDMARK_NET_CHANNELS]);
+  const logits = tf.transpose(tf.slice(flat, [0, 0, 0], [b, cells, n]), [0, 2, 1]);
+  const cellLoss = tf.losses.softmaxCrossEntropy(tf.tensor3d(batch.cells, [b, n, cells]), logits);
+  const mask = tf.tensor3d(batch.mask, [b, cells, n]);
+  const dx = tf.abs(tf.sub(tf.slice(flat, [0, 0, n], [b, cells, n]), tf.tensor3d(batch.offsetX, [b, cells, n])));
+  const dy = tf.abs(tf.sub(tf.slice(flat, [0, 0, 2 * n], [b, cells, n]), tf.tensor3d(batch.offsetY, [b, cells, n])));
+  const offsetLoss = tf.div(tf.sum(tf.mul(mask, tf.add(dx, dy))), b * n);
+  return tf.add(cellLoss, tf.mul(offsetLoss, offsetWeight)) as TfCore.Scalar;
+}
+
+/**
+ * Landmarks of `faces` in image coordinates, the way a landmarker finds them: a first pass on a crop about
+ * `start` geometry, a second on the canonical crop around the first pass's points.
+ */
+export function predictTwoPass(
+  tf: Tf,
+  params: LandmarkNetParams,
+  faces: LandmarkFace[],
+  starts: CropGeometry[],
+  batchSize = 32,
+): Float32Array[] {
+  const results: Float32Array[] = [];
+  const s = LANDMARK_NET_INPUT;
+  const pixels = new Float32Array(batchSize * s * s * 3);
+  for (let first = 0; first < faces.length; first += batchSize) {
+    const chunk = faces.slice(first, first + batchSize);
+    let geometries = starts.slice(first, first + batchSize);
+    let points: Float32Array[] = [];
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < chunk.length; i++) {
+        warpCrop(chunk[i].image, geometries[i], s, pixels.subarray(i * s * s * 3, (i + 1) * s * s * 3));
+      }
+      const output = tf.tidy(() =>
+        landmarkNetForward(tf, params, tf.tensor4d(pixels.subarray(0, chunk.length * s * s * 3), [chunk.length, s, s, 3])),
+      );
+      const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, chunk.length);
+      output.dispose();
+      points = chunk.map((_, i) => {
+        const crop = relative.subarray(i * 2 * LANDMARK_COUNT, (i + 1) * 2 * LANDMARK_COUNT);
+        for (let j = 0; j < crop.length; j++) crop[j] = crop[j] * s - 0.5; // → crop pixel coordinates
+        return unwarpLandmarks(crop, geometries[i], s, new Float32Array(2 * LANDMARK_COUNT));
+      });
+      geometries = points.map((p) => canonicalGeometry(p));
+    }
+    results.push(...points);
+  }
+  return results;
+}
+
+/** Deterministic "detector-like" first-pass crops for validation: the canonical crop moved and resized. */
+export function validationStarts(faces: LandmarkFace[], seed: number): CropGeometry[] {
+  const rng = new SeededRandom(seed ^ 0x5eed);
+  return faces.map((face) => {
+    const g = canonicalGeometry(face.landmarks);
+    const scale = Math.exp(0.1 * (2 * rng.uniform() - 1));
+    return {
+      ...g,
+      centreX: g.centreX + 0.05 * g.side * (2 * rng.uniform() - 1),
+      centreY: g.centreY + 0.05 * g.side * (2 * rng.uniform() - 1),
+      side: g.side * scale,
+    };
+  });
+}
+
+export interface EpochReport {
+  epoch: number;
+  loss: number;
+  validationNmeMean: number;
+  validationNmeMedian: number;
+  seconds: number;
+}
+
+export interface TrainingProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  samplesPerSecond: number;
+  loss: number;
+}
+
+/** One epoch of training: shuffled, augmented batches; returns the mean loss. */
+export function trainEpoch(
+  tf: Tf,
+  vars: Map<string, TfCore.Variable>,
+  optimizer: Adam,
+  faces: LandmarkFace[],
+  epoch: number,
+  settings: TrainingSettings,
+  onProgress?: (p: TrainingProgress) => void,
+): number {
+  const rng = new SeededRandom(settings.seed * 7919 + epoch);
+  const order = Array.from(faces.keys());
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.uniform() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const batch = new LandmarkBatch(settings.batchSize);
+  const steps = Math.floor(order.length / settings.batchSize);
+  const params = Object.fromEntries(vars) as LandmarkNetParams;
+  const learningRate = learningRateAt(settings, epoch);
+  const start = Date.now();
+  let lossSum = 0;
+  for (let step = 0; step < steps; step++) {
+    for (let b = 0; b < settings.batchSize; b++) {
+      const face = faces[order[step * settings.batchSize + b]];
+      batch.set(b, face, randomGeometry(face.landmarks, rng));
+      const s = LANDMARK_NET_INPUT;
+      augmentPixels(batch.pixels.subarray(b * s * s * 3, (b + 1) * s * s * 3), s, rng);
+    }
+    const value = optimizer.minimize(() => landmarkLoss(tf, params, batch, settings.offsetWeight), learningRate);
+    if (!Number.isFinite(value)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${step + 1}`);
+    lossSum += value;
+    onProgress?.({
+      epoch,
+      epochs: settings.epochs,
+      step: step + 1,
+      steps,
+      samplesPerSecond: ((step + 1) * settings.batchSize) / ((Date.now() - start) / 1000),
+      loss: lossSum / (step + 1),
+    });
+  }
+  return lossSum / Math.max(1, steps);
+}
+
+/** Mean and median NME (%, outer eye corners) of the two-pass prediction on `faces`. */
+export function validate(
+  tf: Tf,
+  vars: Map<string, TfCore.Variable> | LandmarkNetParams,
+  faces: LandmarkFace[],
+  seed: number,
+): { mean: number; median: number; perFace: Float64Array } {
+  const params = (vars instanceof Map ? Object.fromEntries(vars) : vars) as LandmarkNetParams;
+  const predicted = predictTwoPass(tf, params, faces, validationStarts(faces, seed));
+  const perFace = new Float64Array(faces.length);
+  for (let i = 0; i < faces.length; i++) perFace[i] = landmarkNme(predicted[i], faces[i].landmarks);
+  const sorted = Float64Array.from(perFace).sort();
+  const mean = perFace.reduce((a, b) => a + b, 0) / Math.max(1, perFace.length);
+  const median = sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : Number.NaN;
+  return { mean, median, perFace };
+}
+
+/** Learning rate of `epoch` (0-based): cosine from `peak` to 1 % of it. */
+export function learningRateAt(settings: TrainingSettings, epoch: number): number {
+  const t = settings.epochs > 1 ? epoch / (settings.epochs - 1) : 0;
+  return settings.learningRate * (0.01 + 0.99 * 0.5 * (1 + Math.cos(Math.PI * t)));
+}

@@ -1,0 +1,96 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeLandmarkNetFile,
+  encodeLandmarkNetFile,
+  fromHalf,
+  type LandmarkNetFile,
+  toHalf,
+} from '../src/detect/landmark-net-file.js';
+import {
+  LANDMARK_NET_CHANNELS,
+  LANDMARK_NET_GRID,
+  type LandmarkNetParams,
+  decodeLandmarkNetOutput,
+  landmarkNetFeatures,
+  landmarkNetShapes,
+} from '../src/detect/landmark-net.js';
+import { faceApiLandmarkWeights } from '../src/learn/face-api-weights.js';
+import { trainingTf } from '../src/learn/tf-node.js';
+
+describe('landmark net', () => {
+  it('has face-api’s feature extractor: pooled + face-api’s fc layer gives face-api’s own output', async () => {
+    const tf = await trainingTf();
+    const weights = await faceApiLandmarkWeights(tf);
+    const shapes = new Map(landmarkNetShapes());
+    shapes.set('fc/weights', [256, 136]);
+    shapes.set('fc/bias', [136]);
+    const params: LandmarkNetParams = {};
+    for (const [name, values] of weights) params[name] = tf.tensor(values, shapes.get(name));
+    const faceapi = createRequire(import.meta.url)('@vladmandic/face-api/dist/face-api.node-wasm.js');
+    const net = new faceapi.FaceLandmark68Net();
+    const copy: LandmarkNetParams = {};
+    for (const [name, t] of Object.entries(params)) copy[name] = t.clone();
+    net.loadFromWeightMap(copy);
+    const image = tf.randomUniform([112, 112, 3], 0, 255, 'float32', 7) as import('@tensorflow/tfjs-core').Tensor3D;
+    const reference = (await (await net.forward(image)).data()) as Float32Array;
+    const ours = tf.tidy(() => {
+      const pooled = tf.reshape(tf.mean(landmarkNetFeatures(tf, params, tf.expandDims(image, 0)), [1, 2]), [1, 256]);
+      return tf.add(tf.matMul(pooled, params['fc/weights'] as import('@tensorflow/tfjs-core').Tensor2D), params['fc/bias']);
+    });
+    const values = (await ours.data()) as Float32Array;
+    expect(values.length).toBe(136);
+    let maxDiff = 0;
+    for (let i = 0; i < 136; i++) maxDiff = Math.max(maxDiff, Math.abs(values[i] - reference[i]));
+    expect(maxDiff).toBeLessThan(1e-5);
+    net.dispose();
+    for (const t of [...Object.values(params), ours, image]) t.dispose();
+  });
+
+  it('decodes the best cell plus its offset, in crop units', () => {
+    const g = LANDMARK_NET_GRID;
+    const c = LANDMARK_NET_CHANNELS;
+    const output = new Float32Array(2 * g * g * c).fill(-5);
+    // Face 1, landmark 3: best cell (row 2, col 5), offsets (0.25, 0.75) → ((5.25) / 7, (2.75) / 7).
+    const cell = 2 * g + 5;
+    const at = g * g * c + cell * c;
+    output[at + 3] = 4;
+    output[at + 68 + 3] = 0.25;
+    output[at + 136 + 3] = 0.75;
+    const points = decodeLandmarkNetOutput(output, 2);
+    expect(points[136 + 6]).toBeCloseTo(5.25 / 7, 6);
+    expect(points[136 + 7]).toBeCloseTo(2.75 / 7, 6);
+    // Face 0: all scores equal → the first cell, offsets 0 (the output's -5 there) → -5 / 7.
+    expect(points[0]).toBeCloseTo(-5 / 7, 6);
+  });
+
+  it('float16 rounds to nearest even and round-trips through the weight file', () => {
+    expect(fromHalf(toHalf(1))).toBe(1);
+    expect(fromHalf(toHalf(65504))).toBe(65504);
+    expect(fromHalf(toHalf(1e6))).toBe(Infinity);
+    expect(fromHalf(toHalf(-(2 ** -24)))).toBe(-(2 ** -24));
+    expect(toHalf(1 + 2 ** -11)).toBe(0x3c00); // halfway: ties to even
+    expect(toHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    const tensors: LandmarkNetFile['tensors'] = new Map();
+    let seed = 1;
+    for (const [name, shape] of landmarkNetShapes()) {
+      const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < values.length; i++) values[i] = Math.sin(seed++) * 2;
+      tensors.set(name, { shape, values });
+    }
+    const bytes = encodeLandmarkNetFile({ tensors, training: { seed: 15 } });
+    const back = decodeLandmarkNetFile(bytes, 'x.bin');
+    expect(back.training).toEqual({ seed: 15 });
+    let worst = 0;
+    for (const [name, { values }] of tensors) {
+      const got = back.tensors.get(name)!.values;
+      for (let i = 0; i < values.length; i++) worst = Math.max(worst, Math.abs(got[i] - values[i]));
+    }
+    expect(worst).toBeGreaterThan(0); // float16 does round 2 sin(k)
+    expect(worst).toBeLessThanOrEqual(2 ** -10); // half a unit in the last place at |x| < 2
+    expect(() => decodeLandmarkNetFile(bytes.subarray(0, bytes.length - 2), 'x.bin')).toThrow(
+      'x.bin: not a morphable landmark net file (truncated at head/bias)',
+    );
+    expect(() => decodeLandmarkNetFile(new Uint8Array(16), 'y.bin')).toThrow('y.bin: not a morphable landmark net file');
+  });
+});
