@@ -3,11 +3,11 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerWasmTrainingKernels, wasmTrainingKernelLimits } from '../src/learn/wasm-kernels.js';
+import { registerWasmTrainingKernels, wasmTrainingKernelSettings } from '../src/learn/wasm-kernels.js';
 import { SeededRandom } from '../src/model/random.js';
 
-// Every kernel against tfjs's cpu backend (the reference) on the same random inputs: the result must agree to
-// 1e-4 of its largest magnitude.
+// Every kernel against tfjs's cpu backend (the reference) on the same random inputs, with the fast paths and
+// without: the result must agree to 1e-4 of its largest magnitude.
 
 const TOLERANCE = 1e-4;
 type Pad = 'same' | 'valid' | number[][];
@@ -15,6 +15,13 @@ type Pad = 'same' | 'valid' | number[][];
 function randomArray(size: number, seed: number): Float32Array {
   const random = new SeededRandom(seed);
   return Float32Array.from({ length: size }, () => random.normal());
+}
+
+/** The permutation that swaps the last two axes. */
+function perm(shape: number[]): number[] {
+  const p = shape.map((_, i) => i);
+  [p[p.length - 2], p[p.length - 1]] = [p[p.length - 1], p[p.length - 2]];
+  return p;
 }
 
 function sizeOf(shape: number[]): number {
@@ -48,16 +55,23 @@ async function onBoth(f: () => tf.Tensor | tf.Tensor[]) {
   return { cpu, wasm };
 }
 
-async function expectAgreement(f: () => tf.Tensor | tf.Tensor[]): Promise<number> {
-  const { cpu, wasm } = await onBoth(f);
-  expect(wasm.length).toBe(cpu.length);
-  let worst = 0;
-  for (let i = 0; i < cpu.length; i++) {
-    expect(wasm[i].shape).toEqual(cpu[i].shape);
-    worst = Math.max(worst, relativeError(wasm[i].values, cpu[i].values));
+/** Checks wasm against cpu, with wasm's fast paths on and off. */
+async function expectAgreement(f: () => tf.Tensor | tf.Tensor[]): Promise<void> {
+  for (const fastPaths of [true, false]) {
+    wasmTrainingKernelSettings.fastPaths = fastPaths;
+    try {
+      const { cpu, wasm } = await onBoth(f);
+      expect(wasm.length).toBe(cpu.length);
+      for (let i = 0; i < cpu.length; i++) {
+        expect(wasm[i].shape).toEqual(cpu[i].shape);
+        expect(relativeError(wasm[i].values, cpu[i].values), `fast paths ${fastPaths}, output ${i}`).toBeLessThan(
+          TOLERANCE,
+        );
+      }
+    } finally {
+      wasmTrainingKernelSettings.fastPaths = true;
+    }
   }
-  expect(worst).toBeLessThan(TOLERANCE);
-  return worst;
 }
 
 interface ConvCase {
@@ -86,6 +100,29 @@ const convCases: ConvCase[] = [
   { x: [3, 7, 5, 8], filter: [1, 1, 8, 6], strides: [1, 1], pad: 'valid' },
   { x: [2, 7, 5, 8], filter: [1, 1, 8, 6], strides: [2, 2], pad: 'same' },
   { x: [2, 6, 11, 2], filter: [5, 4, 2, 3], strides: [1, 2], pad: 'same' },
+  {
+    x: [1, 5, 6, 2],
+    filter: [3, 3, 2, 2],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [0, 3],
+      [3, 1],
+      [0, 0],
+    ],
+  },
+  {
+    x: [2, 7, 6, 3],
+    filter: [3, 2, 3, 2],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 0],
+      [0, 0],
+    ],
+  },
+  { x: [2, 9, 8, 3], filter: [3, 3, 3, 2], strides: [1, 1], pad: 'valid' },
 ];
 
 function outShape(c: ConvCase, outChannels: number): number[] {
@@ -142,9 +179,9 @@ describe('wasm training kernels (src/learn/wasm-kernels.ts)', () => {
     const dyShape = outShape(c, 4);
     const x = randomArray(sizeOf(c.x), 4);
     const dy = randomArray(sizeOf(dyShape), 5);
-    const saved = wasmTrainingKernelLimits.im2colMaxFloats;
+    const saved = wasmTrainingKernelSettings.im2colMaxFloats;
     // 27 rows × 20 pixels per image: two images per chunk, chunks of 2, 2 and 1.
-    wasmTrainingKernelLimits.im2colMaxFloats = 27 * 20 * 2;
+    wasmTrainingKernelSettings.im2colMaxFloats = 27 * 20 * 2;
     try {
       await expectAgreement(
         () =>
@@ -157,7 +194,65 @@ describe('wasm training kernels (src/learn/wasm-kernels.ts)', () => {
             ) as tf.Tensor,
       );
     } finally {
-      wasmTrainingKernelLimits.im2colMaxFloats = saved;
+      wasmTrainingKernelSettings.im2colMaxFloats = saved;
+    }
+  });
+
+  it.each(convCases)('Conv2DBackpropInput matches cpu: x $x, filter $filter, strides $strides, pad $pad', async (c) => {
+    const dyShape = outShape(c, c.filter[3]);
+    const filter = randomArray(sizeOf(c.filter), 20);
+    const dy = randomArray(sizeOf(dyShape), 21);
+    await expectAgreement(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy: tf.tensor(dy, dyShape), filter: tf.tensor(filter, c.filter) },
+            { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x },
+          ) as tf.Tensor,
+    );
+  });
+
+  it('BatchMatMul matches cpu with either operand transposed, batched and broadcast', async () => {
+    const cases: [number[], number[]][] = [
+      [
+        [3, 5, 7],
+        [3, 7, 4],
+      ],
+      [
+        [2, 3, 5, 7],
+        [7, 4],
+      ],
+      [
+        [1, 9],
+        [9, 6],
+      ],
+    ];
+    for (const [aShape, bShape] of cases) {
+      const a = randomArray(sizeOf(aShape), 30);
+      const b = randomArray(sizeOf(bShape), 31);
+      const swap = (shape: number[]) => [...shape.slice(0, -2), shape[shape.length - 1], shape[shape.length - 2]];
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
+        // The same product, with the transposed operands stored transposed.
+        const at = tf.tidy(() => tf.transpose(tf.tensor(a, aShape), ta ? perm(aShape) : undefined).dataSync());
+        const bt = tf.tidy(() => tf.transpose(tf.tensor(b, bShape), tb ? perm(bShape) : undefined).dataSync());
+        const aStored = ta ? swap(aShape) : aShape;
+        const bStored = tb ? swap(bShape) : bShape;
+        await expectAgreement(() =>
+          tf.matMul(
+            tf.tensor(ta ? at : a, aStored) as tf.Tensor3D,
+            tf.tensor(tb ? bt : b, bStored) as tf.Tensor3D,
+            ta,
+            tb,
+          ),
+        );
+      }
     }
   });
 

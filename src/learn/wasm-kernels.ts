@@ -26,39 +26,51 @@ interface WasmBackend {
 const MARK = Symbol.for('morphable.wasmTrainingKernel');
 
 /**
+ * Read at every call. `fastPaths: false` leaves the wasm backend's own BatchMatMul and Conv2DBackpropInput as they
+ * are and computes every depthwise gradient by the loops (to measure what the fast paths gain, and to test both).
  * Above `im2colMaxFloats` floats, the conv2d filter gradient's im2col is built and multiplied a few images at a
  * time (a setting, so that tests can reach that path with small tensors).
  */
-export const wasmTrainingKernelLimits = { im2colMaxFloats: 1 << 24 };
+export const wasmTrainingKernelSettings = { fastPaths: true, im2colMaxFloats: 1 << 24 };
 
 /**
  * Registers the training kernels for the 'wasm' backend of the tfjs-core instance that `tf` is (pass the namespace
  * in use: `@tensorflow/tfjs`, or `@tensorflow/tfjs-core`; in Node both are one instance). Import
  * `@tensorflow/tfjs-backend-wasm` first (its kernels must be registered); the backend need not be initialised yet.
- * Idempotent. Gradients themselves are registered by `@tensorflow/tfjs` (its layers), not here.
+ * Idempotent. Gradients themselves are registered by `@tensorflow/tfjs` (its layers), not here. Also replaces
+ * the wasm BatchMatMul and Conv2DBackpropInput kernels by faster paths where they apply (see
+ * `wasmTrainingKernelSettings`).
  */
 export function registerWasmTrainingKernels(tf: Tf): void {
-  const matMulConfig = tf.getKernel('BatchMatMul', 'wasm');
-  const transposeConfig = tf.getKernel('Transpose', 'wasm');
-  const backpropInputConfig = tf.getKernel('Conv2DBackpropInput', 'wasm');
-  if (matMulConfig === undefined || transposeConfig === undefined || backpropInputConfig === undefined) {
-    throw new Error(
-      'registerWasmTrainingKernels: the wasm backend has no kernels; import @tensorflow/tfjs-backend-wasm',
-    );
-  }
-  const matMul = original(matMulConfig.kernelFunc);
-  const transpose = original(transposeConfig.kernelFunc);
-  const ops: Ops = { tf, matMul, transpose };
-
+  const wasmKernel = (name: string): KernelFunc => {
+    const config = tf.getKernel(name, 'wasm');
+    if (config === undefined) {
+      throw new Error(
+        `registerWasmTrainingKernels: the wasm backend has no ${name} kernel; import @tensorflow/tfjs-backend-wasm`,
+      );
+    }
+    return original(config.kernelFunc);
+  };
+  const ops: Ops = {
+    tf,
+    matMul: wasmKernel('BatchMatMul'),
+    transpose: wasmKernel('Transpose'),
+    depthwise: wasmKernel('DepthwiseConv2dNative'),
+  };
   register(tf, 'Conv2DBackpropFilter', (args) => conv2DBackpropFilter(ops, args));
   register(tf, 'DepthwiseConv2dNativeBackpropFilter', (args) => depthwiseBackpropFilter(tf, args));
-  register(tf, 'DepthwiseConv2dNativeBackpropInput', (args) => depthwiseBackpropInput(tf, args));
+  register(tf, 'DepthwiseConv2dNativeBackpropInput', (args) => depthwiseBackpropInput(ops, args));
+  const backpropInput = wasmKernel('Conv2DBackpropInput');
+  register(tf, 'Conv2DBackpropInput', (args) => conv2DBackpropInput(ops, backpropInput, args), backpropInput);
+  register(tf, 'BatchMatMul', (args) => batchMatMul(ops, args), ops.matMul);
 }
 
 interface Ops {
   tf: Tf;
+  /** The wasm backend's own kernels (never the ones registered here). */
   matMul: KernelFunc;
   transpose: KernelFunc;
+  depthwise: KernelFunc;
 }
 
 type KernelArgs = Parameters<KernelFunc>[0];
@@ -123,7 +135,7 @@ function conv2DBackpropFilter(ops: Ops, args: KernelArgs): TensorInfo {
   const pixels = info.outHeight * info.outWidth;
   const perChunk = Math.max(
     1,
-    Math.min(info.batchSize, Math.floor(wasmTrainingKernelLimits.im2colMaxFloats / (k * pixels))),
+    Math.min(info.batchSize, Math.floor(wasmTrainingKernelSettings.im2colMaxFloats / (k * pixels))),
   );
 
   let total: TensorInfo | undefined;
@@ -193,6 +205,83 @@ function im2colTransposed(x: Float32Array, cols: Float32Array, info: Conv2DInfo,
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fast paths on the backend's own kernels
+// ---------------------------------------------------------------------------------------------------------------
+
+/** x with its last two axes swapped, by the wasm Transpose kernel (a new tensor on the heap). */
+function transposeLastTwo(ops: Ops, backend: WasmBackend, x: TensorInfo): TensorInfo {
+  const perm = x.shape.map((_, i) => i);
+  perm[perm.length - 2] = perm.length - 1;
+  perm[perm.length - 1] = perm.length - 2;
+  return ops.transpose({ inputs: { x }, backend, attrs: { perm } }) as TensorInfo;
+}
+
+/**
+ * BatchMatMul with a transposed operand as an explicit transpose + a plain product: the wasm kernel's transposed
+ * products are slow ([50176, 32]ᵀ·[50176, 32]: 76 → 30 ms; [3136, 256]ᵀ·[3136, 256]: 66–105 → 3–7 ms;
+ * [50176, 32]·[32, 32]ᵀ: 110–122 → 40–50 ms; 2-core machine at load 6–7).
+ */
+function batchMatMul(ops: Ops, args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const attrs = args.attrs as unknown as tfc.BatchMatMulAttrs;
+  const fast = wasmTrainingKernelSettings.fastPaths;
+  if (!fast || (!attrs.transposeA && !attrs.transposeB)) return ops.matMul(args) as TensorInfo;
+  const at = attrs.transposeA ? transposeLastTwo(ops, backend, a) : a;
+  const bt = attrs.transposeB ? transposeLastTwo(ops, backend, b) : b;
+  const out = ops.matMul({
+    inputs: { a: at, b: bt },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  }) as TensorInfo;
+  if (at !== a) backend.disposeData(at.dataId);
+  if (bt !== b) backend.disposeData(bt.dataId);
+  return out;
+}
+
+/**
+ * Conv2DBackpropInput of a 1×1 stride-1 unpadded conv (the pointwise half of a separable conv) as dy · Wᵀ: the
+ * wasm kernel's general loop took 132–137 ms at 16 × 56 × 56 × 32 → 32 channels, transpose + matMul 60–68 ms
+ * (51 → 4 ms at 16 × 14 × 14 × 128 → 128; 33–36 → 3.5 ms at 7 × 7 × 256; load 6–7). Others go to the wasm kernel.
+ */
+function conv2DBackpropInput(ops: Ops, general: KernelFunc, args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackend;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const attrs = args.attrs as unknown as tfc.Conv2DBackpropInputAttrs;
+  const [fh, fw, inChannels, outChannels] = filter.shape;
+  const fast = wasmTrainingKernelSettings.fastPaths;
+  if (!fast || fh !== 1 || fw !== 1 || (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC')) {
+    return general(args) as TensorInfo;
+  }
+  const info = ops.tf.backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const { top, bottom, left, right } = info.padInfo;
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || top !== 0 || bottom !== 0 || left !== 0 || right !== 0) {
+    return general(args) as TensorInfo;
+  }
+  checkFloat('Conv2DBackpropInput', dy, filter);
+  checkShape('Conv2DBackpropInput', 'dy', dy.shape, [info.batchSize, info.outHeight, info.outWidth, outChannels]);
+  const pixels = info.batchSize * info.outHeight * info.outWidth;
+  const w = { dataId: filter.dataId, shape: [1, inChannels, outChannels], dtype: filter.dtype };
+  const wt = transposeLastTwo(ops, backend, w);
+  const out = ops.matMul({
+    inputs: { a: { dataId: dy.dataId, shape: [1, pixels, outChannels], dtype: dy.dtype }, b: wt },
+    backend,
+    attrs: { transposeA: false, transposeB: false },
+  }) as TensorInfo;
+  backend.disposeData(wt.dataId);
+  return { dataId: out.dataId, shape: [...attrs.inputShape], dtype: 'float32' };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -279,14 +368,18 @@ function depthwiseBackpropFilter(tf: Tf, args: KernelArgs): TensorInfo {
   return out;
 }
 
-function depthwiseBackpropInput(tf: Tf, args: KernelArgs): TensorInfo {
+function depthwiseBackpropInput(ops: Ops, args: KernelArgs): TensorInfo {
   const kernel = 'DepthwiseConv2dNativeBackpropInput';
   const backend = args.backend as WasmBackend;
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const attrs = args.attrs as unknown as tfc.DepthwiseConv2dNativeBackpropInputAttrs;
   checkFloat(kernel, dy, filter);
-  const info = depthwiseInfo(tf, kernel, attrs.inputShape, filter.shape, attrs);
+  const info = depthwiseInfo(ops.tf, kernel, attrs.inputShape, filter.shape, attrs);
   checkShape(kernel, 'dy', dy.shape, [info.batchSize, info.outHeight, info.outWidth, info.outChannels]);
+  if (wasmTrainingKernelSettings.fastPaths && info.strideHeight === 1 && info.strideWidth === 1) {
+    const out = depthwiseBackpropInputStride1(ops, backend, dy, filter, info);
+    if (out !== undefined) return out;
+  }
   const { batchSize, inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth } = info;
   const { filterHeight, filterWidth } = info;
   const channels = info.inChannels;
@@ -317,5 +410,45 @@ function depthwiseBackpropInput(tf: Tf, args: KernelArgs): TensorInfo {
       }
     }
   }
+  return out;
+}
+
+/**
+ * At stride 1, dx is dy correlated with the filter turned by 180° (padded by filter size − 1 − the forward pad),
+ * which the wasm DepthwiseConv2dNative kernel (XNNPACK) computes: 16 × 56 × 56 × 32, 3×3 'same': the loops
+ * 132–135 ms, this 44–53 ms (59–67 → 11–21 ms at 28 × 28 × 64; load 6–7). Undefined where a forward pad exceeds
+ * filter size − 1 (left to the loops).
+ */
+function depthwiseBackpropInputStride1(
+  ops: Ops,
+  backend: WasmBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: Conv2DInfo,
+): TensorInfo | undefined {
+  const { filterHeight, filterWidth, inHeight, inWidth, outHeight, outWidth } = info;
+  const channels = info.inChannels;
+  const top = filterHeight - 1 - info.padInfo.top;
+  const left = filterWidth - 1 - info.padInfo.left;
+  const bottom = inHeight - 1 + filterHeight - outHeight - top;
+  const right = inWidth - 1 + filterWidth - outWidth - left;
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) return undefined;
+  const turned = backend.makeOutput([filterHeight, filterWidth, channels, 1], 'float32');
+  const w = backend.typedArrayFromHeap(filter);
+  const t = backend.typedArrayFromHeap(turned);
+  const taps = filterHeight * filterWidth;
+  for (let k = 0; k < taps; k++) t.set(w.subarray(k * channels, (k + 1) * channels), (taps - 1 - k) * channels);
+  const pad = [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+  const out = ops.depthwise({
+    inputs: { x: dy, filter: turned },
+    backend,
+    attrs: { strides: [1, 1], pad, dilations: [1, 1], dataFormat: 'NHWC' },
+  }) as TensorInfo;
+  backend.disposeData(turned.dataId);
   return out;
 }
