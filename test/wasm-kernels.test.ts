@@ -123,6 +123,7 @@ const convCases: ConvCase[] = [
     ],
   },
   { x: [2, 9, 8, 3], filter: [3, 3, 3, 2], strides: [1, 1], pad: 'valid' },
+  { x: [2, 6, 7, 6], filter: [3, 3, 6, 2], strides: [2, 2], pad: 'same' },
 ];
 
 function outShape(c: ConvCase, outChannels: number): number[] {
