@@ -133,26 +133,6 @@ function conv2DBackpropFilter(ops: Ops, args: KernelArgs): TensorInfo {
   checkShape(kernel, 'dy', dy.shape, [info.batchSize, info.outHeight, info.outWidth, info.outChannels]);
   const k = info.filterHeight * info.filterWidth * info.inChannels;
   const pixels = info.outHeight * info.outWidth;
-  const { top, bottom, left, right } = info.padInfo;
-  const pointwise = info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1;
-  if (
-    wasmTrainingKernelSettings.fastPaths
-    && pointwise
-    && info.strideWidth === 1
-    && top + bottom + left + right === 0
-  ) {
-    // A 1×1 unpadded stride-1 conv: im2col is x itself, transposed by the wasm Transpose kernel (16 × 14 × 14 ×
-    // 128 → 128: 14–16 → 8 ms, the same at 16 × 56 × 56 × 32; load 6–7).
-    const m = info.batchSize * pixels;
-    const xt = transposeLastTwo(ops, backend, { dataId: x.dataId, shape: [1, m, k], dtype: 'float32' });
-    const out = ops.matMul({
-      inputs: { a: xt, b: { dataId: dy.dataId, shape: [1, m, info.outChannels], dtype: 'float32' } },
-      backend,
-      attrs: { transposeA: false, transposeB: false },
-    }) as TensorInfo;
-    backend.disposeData(xt.dataId);
-    return { dataId: out.dataId, shape: [...info.filterShape], dtype: 'float32' };
-  }
   const perChunk = Math.max(
     1,
     Math.min(info.batchSize, Math.floor(wasmTrainingKernelSettings.im2colMaxFloats / (k * pixels))),
@@ -162,7 +142,8 @@ function conv2DBackpropFilter(ops: Ops, args: KernelArgs): TensorInfo {
   for (let b0 = 0; b0 < info.batchSize; b0 += perChunk) {
     const nb = Math.min(perChunk, info.batchSize - b0);
     const m = nb * pixels;
-    // cols = im2colᵀ [k, m]: a plain (not transposed) matMul cols · dy, which XNNPACK does fast.
+    // cols = im2colᵀ [k, m]: a plain (not transposed) matMul cols · dy, which XNNPACK does fast. (For 1×1 convs,
+    // x transposed by the wasm Transpose kernel instead measured the same within the noise at load 6–7.)
     const cols = backend.makeOutput([1, k, m], 'float32');
     let dyChunk: TensorInfo = { dataId: dy.dataId, shape: [1, m, info.outChannels], dtype: 'float32' };
     if (nb !== info.batchSize) {
