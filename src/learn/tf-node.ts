@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { Tf } from '../detect/landmark-net.js';
+import { registerWasmTrainingKernels } from './wasm-kernels.js';
 
 const require = createRequire(import.meta.url);
 
@@ -21,6 +22,7 @@ export function trainingTf(): Promise<Tf> {
       if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to start');
     }
     await tf.ready();
+    registerWasmTrainingKernels(tf);
     return tf as unknown as Tf;
   })();
   return ready;
