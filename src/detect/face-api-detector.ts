@@ -9,7 +9,7 @@
  * 1. the image centred in a black square twice its long side, at 416 px (faces that fill the photo);
  * 2. the image at 416 px on its long side, then at 832, 1664… until the level's smallest findable face is
  *    below `minFaceSize` (the finest level may be the full-size image or beyond, never more than 2× up);
- * it stops early once every face found is more than twice the smallest face the levels so far find.
+ * it stops early once every face found is at least 2.5 times the smallest face the levels so far find.
  * Boxes from all levels are merged by non-maximum suppression (the best score wins). When nothing is found,
  * a grey, contrast-stretched copy gets the same search once.
  */
@@ -41,7 +41,7 @@ export interface FaceApiDetectorOptions {
   minScore?: number;
   /**
    * Smallest face side, in image pixels, the pyramid must reach (default: the larger of 48 and the image's
-   * long side / 40). Smaller values add finer, costlier levels.
+   * long side / 24). Smaller values add finer, costlier levels.
    */
   minFaceSize?: number;
 }
@@ -64,8 +64,14 @@ export interface FaceDetector {
  * were found 6 / 8 / 10 times in 10 with boxes of about 37 / 46 / 55 px, and up to about 260 px.
  */
 const NET_MIN_FACE = 48;
+/**
+ * Boxes larger than this (input pixels) are dropped at every level but the coarsest: the level above, at
+ * half the scale, sees them in its reliable range, and on noise canvases such big boxes at fine levels were
+ * false faces (scores 0.50–0.55, and 0.77 once).
+ */
+const NET_MAX_FACE = 300;
 /** The pyramid stops once every face found is at least this times the smallest face its levels find. */
-const STOP_RATIO = 0.5;
+const STOP_RATIO = 0.4;
 /** Boxes overlapping a better one by more than this IoU, or lying this much inside it, are dropped. */
 const NMS_IOU = 0.3;
 const NMS_INSIDE = 0.7;
@@ -160,9 +166,17 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
 
   /**
    * Faces in `input` (float32, [h, w, 3], 0–255) seen at `scale` input pixels per image pixel, the image's
-   * top-left at (`offsetX`, `offsetY`) in the input; boxes in image pixels, appended to `out`.
+   * top-left at (`offsetX`, `offsetY`) in the input, no larger than `maxFace` input pixels; boxes in image
+   * pixels, appended to `out`.
    */
-  const run = async (input: TfCore.Tensor3D, scale: number, offsetX: number, offsetY: number, out: FoundFace[]) => {
+  const run = async (
+    input: TfCore.Tensor3D,
+    scale: number,
+    offsetX: number,
+    offsetY: number,
+    maxFace: number,
+    out: FoundFace[],
+  ) => {
     const output = tf.tidy(() => {
       const [h, w] = input.shape;
       const padded = tf.pad(input, [
@@ -189,6 +203,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
           const cy = (row + sigmoid(values[o + 1])) * 32;
           const bw = Math.exp(values[o + 2]) * anchors[a].x * 32;
           const bh = Math.exp(values[o + 3]) * anchors[a].y * 32;
+          if (Math.max(bw, bh) > maxFace) continue;
           out.push({
             box: {
               x: (cx - bw / 2 - offsetX) / scale,
@@ -203,7 +218,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
     }
   };
 
-  /** `image` resized by `scale` (box-filtered first when shrinking by 2 or more), float32. */
+  /** `image` resized by `scale`, float32, box-filtered first when shrinking by 2 or more. */
   const resized = (image: TfCore.Tensor3D, scale: number): TfCore.Tensor3D =>
     tf.tidy(() => {
       const [h, w] = image.shape;
@@ -216,65 +231,90 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
       return tf.image.resizeBilinear(x, [th, tw], false, true);
     });
 
-  const search = async (image: TfCore.Tensor3D, minFace: number): Promise<FoundFace[]> => {
-    const [h, w] = image.shape;
-    const long = Math.max(w, h);
-    const found: FoundFace[] = [];
-    // Level 0: the image in the middle of a black square PAD_SQUARE × its long side.
-    {
-      const scale = inputSize / (PAD_SQUARE * long);
-      const small = resized(image, scale);
-      const [sh, sw] = small.shape;
-      const left = Math.floor((inputSize - sw) / 2);
-      const top = Math.floor((inputSize - sh) / 2);
-      const square = tf.pad(small, [
-        [top, inputSize - sh - top],
-        [left, inputSize - sw - left],
-        [0, 0],
-      ]);
-      small.dispose();
-      try {
-        await run(square, sw / w, left, top, found);
-      } finally {
-        square.dispose();
-      }
-    }
-    // Levels 1…: the long side at inputSize × 2^(level - 1), until the level reaches minFace, or the next
-    // could only add faces under half the smallest one found.
-    for (let level = 1, smallest = (NET_MIN_FACE * PAD_SQUARE * long) / inputSize; ; level++) {
-      if (smallest <= minFace) break;
-      if (found.length > 0 && found.every((f) => STOP_RATIO * Math.max(f.box.width, f.box.height) >= smallest)) break;
-      const scale = (inputSize * 2 ** (level - 1)) / long;
-      if (level > 1 && scale > 2) break;
-      const small = resized(image, scale);
-      try {
-        await run(small, small.shape[1] / w, 0, 0, found);
-      } finally {
-        small.dispose();
-      }
-      smallest = NET_MIN_FACE / scale;
-    }
-    return suppress(found);
-  };
+  /** A grey copy of `image` (float32), stretched to the full 0–255 range. */
+  const greyed = (image: TfCore.Tensor3D): TfCore.Tensor3D =>
+    tf.tidy(() => {
+      const g = tf.mean(image, 2, true);
+      const lo = tf.min(g);
+      const range = tf.maximum(tf.sub(tf.max(g), lo), 1);
+      return tf.tile(tf.mul(tf.div(tf.sub(g, lo), range), 255), [1, 1, 3]) as TfCore.Tensor3D;
+    });
 
   return {
     async findFaces(image) {
-      const [h, w] = image.shape;
-      if (!(h > 0 && w > 0 && image.shape[2] === 3)) throw new RangeError(`expected an RGB image, got ${image.shape}`);
-      const minFace = options.minFaceSize ?? Math.max(48, Math.max(w, h) / 40);
-      const faces = await search(image, minFace);
-      if (faces.length > 0) return faces;
-      // Nothing found: once more on a grey copy stretched to the full 0–255 range.
-      const grey = tf.tidy(() => {
-        const g = tf.mean(tf.cast(image, 'float32'), 2, true);
-        const lo = tf.min(g);
-        const range = tf.maximum(tf.sub(tf.max(g), lo), 1);
-        return tf.tile(tf.mul(tf.div(tf.sub(g, lo), range), 255), [1, 1, 3]) as TfCore.Tensor3D;
+      const [h, w, channels] = image.shape;
+      if (!(h > 0 && w > 0 && channels === 3)) throw new RangeError(`expected an RGB image, got ${image.shape}`);
+      const long = Math.max(w, h);
+      const minFace = options.minFaceSize ?? Math.max(48, long / 24);
+      // Level 0's scale, then levels 1…: inputSize on the long side, doubling up to where minFace is findable
+      // (never beyond 2× the photo).
+      const scales = [inputSize / (PAD_SQUARE * long), inputSize / long];
+      const finest = Math.min(2, NET_MIN_FACE / minFace);
+      while (finest > 1.2 * scales[scales.length - 1]) scales.push(Math.min(2 * scales[scales.length - 1], finest));
+      // The finest level needed, or the image where that is larger: every level is made from it. A large
+      // photo is shrunk in one bilinear pass to twice that size, then 2×2-averaged (any other op on a tensor
+      // of tens of megabytes costs seconds on the wasm backend: slice and read copy it out of the heap).
+      const baseScale = Math.min(1, scales[scales.length - 1]);
+      const base = tf.tidy(() => {
+        if (baseScale > 0.5) return baseScale < 1 ? resized(image, baseScale) : tf.cast(image, 'float32');
+        const size: [number, number] = [
+          2 * Math.max(1, Math.round(h * baseScale)),
+          2 * Math.max(1, Math.round(w * baseScale)),
+        ];
+        return tf.avgPool(tf.image.resizeBilinear(image, size, false, true), 2, 2, 'valid');
       });
+      // Each level's input (level 0: in the middle of a black square), made when first needed and kept for
+      // the grey retry.
+      const inputs: Array<{ tensor: TfCore.Tensor3D; scale: number; left: number; top: number }> = [];
+      const levelInput = (level: number) => {
+        if (inputs[level]) return inputs[level];
+        const small = resized(base, scales[level] / baseScale);
+        const [sh, sw] = small.shape;
+        let made = { tensor: small, scale: sw / w, left: 0, top: 0 };
+        if (level === 0) {
+          const left = Math.floor((inputSize - sw) / 2);
+          const top = Math.floor((inputSize - sh) / 2);
+          const pad: Array<[number, number]> = [
+            [top, inputSize - sh - top],
+            [left, inputSize - sw - left],
+            [0, 0],
+          ];
+          made = { tensor: tf.pad(small, pad), scale: sw / w, left, top };
+          small.dispose();
+        }
+        inputs[level] = made;
+        return made;
+      };
       try {
-        return await search(grey, minFace);
+        for (const grey of [false, true]) {
+          // Nothing found in colour: once more in grey, contrast stretched.
+          const found: FoundFace[] = [];
+          for (let level = 0; level < scales.length; level++) {
+            if (level > 0) {
+              // The smallest face the levels so far find.
+              const smallest = NET_MIN_FACE / scales[level - 1];
+              if (smallest <= minFace) break;
+              if (
+                found.length > 0
+                && found.every((f) => STOP_RATIO * Math.max(f.box.width, f.box.height) >= smallest)
+              ) {
+                break;
+              }
+            }
+            const input = levelInput(level);
+            const tensor = grey ? greyed(input.tensor) : input.tensor;
+            try {
+              await run(tensor, input.scale, input.left, input.top, level === 0 ? Infinity : NET_MAX_FACE, found);
+            } finally {
+              if (tensor !== input.tensor) tensor.dispose();
+            }
+          }
+          if (found.length > 0) return suppress(found);
+        }
+        return [];
       } finally {
-        grey.dispose();
+        for (const input of inputs) input?.tensor.dispose();
+        base.dispose();
       }
     },
     dispose: () => tiny.dispose(),
