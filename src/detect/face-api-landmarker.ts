@@ -3,33 +3,35 @@
  * No Node APIs here: the face-api build, the model files and the wasm location are handed in, so the same
  * code runs in Node (node-landmarker.ts) and in a browser (face-api.esm.js and a fetch-based readModelFile).
  *
- * Pipeline: the detector on a downscaled copy → face-api's 68-point net on a 112×112 crop of each box →
- * a second landmark pass on a box derived from the first landmarks → a constant bias correction.
+ * Pipeline: the detector (face-api-detector.ts: TinyFaceDetector on an image pyramid) → face-api's 68-point
+ * net on a 112×112 crop of each box → a second landmark pass on a box derived from the first landmarks →
+ * a constant bias correction.
  */
 import type * as FaceApi from '@vladmandic/face-api';
 import type * as TfCore from '@tensorflow/tfjs-core';
+import {
+  createFaceApiDetector,
+  type FaceApiModule,
+  loadFaceApiWeights,
+  type ReadModelFile,
+  type Tf,
+} from './face-api-detector.js';
 import type { DetectedFace, FaceBox, FaceLandmarker } from './face.js';
 import type { RgbImage } from '../render/rgb-image.js';
 
-/** The face-api namespace: face-api.node-wasm.js in Node, face-api.esm.js in a browser. */
-export type FaceApiModule = typeof FaceApi;
-
-/** face-api's `tf` is all of tfjs plus the wasm backend's exports; its typings list only a few ops. */
-type Tf = typeof TfCore & {
-  setWasmPaths?: (prefixOrFileMap: string | Record<string, string>, usePlatformFetch?: boolean) => void;
-};
+export type { FaceApiModule } from './face-api-detector.js';
 
 export interface FaceApiLandmarkerOptions {
   faceapi: FaceApiModule;
   /** Reads a file of face-api's `model/` folder: a `*-weights_manifest.json` or a `.bin` it names. */
-  readModelFile: (fileName: string) => Promise<ArrayBuffer | Uint8Array>;
+  readModelFile: ReadModelFile;
   /** Folder (ending in '/') or file map of tfjs-backend-wasm's `.wasm` files, for setWasmPaths. */
   wasmPaths?: string | Record<string, string>;
   /** 'tiny': TinyFaceDetector (default); 'ssd': SSD-MobileNetV1, 4x slower and its crops are worse. */
   detector?: 'tiny' | 'ssd';
   /** 'full': the 350 kB 68-point net (default); 'tiny': the 77 kB one. */
   landmarkNet?: 'full' | 'tiny';
-  /** TinyFaceDetector's input side, a multiple of 32 (default 416). */
+  /** TinyFaceDetector's input side at the coarse levels of its pyramid, a multiple of 32 (default 416). */
   inputSize?: number;
   /** Minimum detector confidence, in (0, 1) (default 0.5). */
   minScore?: number;
@@ -67,74 +69,25 @@ export async function createFaceApiLandmarker(options: FaceApiLandmarkerOptions)
   const tf = faceapi.tf as unknown as Tf;
   const detectorKind = options.detector ?? 'tiny';
   const netKind = options.landmarkNet ?? 'full';
-  const inputSize = options.inputSize ?? 416;
-  const minScore = options.minScore ?? 0.5;
   const refine = options.refine ?? true;
-  if (!(Number.isInteger(inputSize) && inputSize > 0 && inputSize % 32 === 0)) {
-    throw new RangeError(`inputSize must be a positive multiple of 32, got ${inputSize}`);
-  }
-  if (!(minScore > 0 && minScore < 1)) throw new RangeError(`minScore must be in (0, 1), got ${minScore}`);
 
-  if (tf.getBackend() !== 'wasm') {
-    if (options.wasmPaths !== undefined) tf.setWasmPaths?.(options.wasmPaths);
-    if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to start');
-  }
-  await tf.ready();
-
-  const loadWeights = async (model: string): Promise<FaceApi.tf.NamedTensorMap> => {
-    const manifest = JSON.parse(new TextDecoder().decode(await readModelFile(`${model}-weights_manifest.json`)));
-    // tfjs joins the (empty) path prefix and each file name with '/': hand over the bare file name.
-    const readAll = (paths: string[]) =>
-      Promise.all(
-        paths.map(async (p) => {
-          const bytes = await readModelFile(p.replace(/^\/+/, ''));
-          return bytes instanceof Uint8Array ? bytes.slice().buffer : bytes;
-        }),
-      );
-    const weights = await tf.io.weightsLoaderFactory(readAll)(manifest as TfCore.io.WeightsManifestConfig, '');
-    return weights as unknown as FaceApi.tf.NamedTensorMap;
-  };
-  const detector = detectorKind === 'tiny' ? new faceapi.TinyFaceDetector() : new faceapi.SsdMobilenetv1();
+  const detector = await createFaceApiDetector({
+    faceapi,
+    readModelFile,
+    wasmPaths: options.wasmPaths,
+    detector: detectorKind,
+    inputSize: options.inputSize,
+    minScore: options.minScore,
+  });
   const landmarkNet = netKind === 'tiny' ? new faceapi.FaceLandmark68TinyNet() : new faceapi.FaceLandmark68Net();
-  detector.loadFromWeightMap(
-    await loadWeights(detectorKind === 'tiny' ? 'tiny_face_detector_model' : 'ssd_mobilenetv1_model'),
-  );
   landmarkNet.loadFromWeightMap(
-    await loadWeights(netKind === 'tiny' ? 'face_landmark_68_tiny_model' : 'face_landmark_68_model'),
+    await loadFaceApiWeights(
+      faceapi,
+      readModelFile,
+      netKind === 'tiny' ? 'face_landmark_68_tiny_model' : 'face_landmark_68_model',
+    ),
   );
-
-  // TinyFaceDetector misses faces that fill more than about half of its input (401 of train-300w's 1,955
-  // crops at 416 alone, 35 when it also runs at half the size); SSD has no such blind spot (11 of 300).
-  const detectorRuns: Array<FaceApi.TinyFaceDetectorOptions | FaceApi.SsdMobilenetv1Options> =
-    detectorKind === 'tiny'
-      ? [inputSize, Math.max(128, Math.ceil(inputSize / 64) * 32)].map(
-          (size) => new faceapi.TinyFaceDetectorOptions({ inputSize: size, scoreThreshold: minScore }),
-        )
-      : [new faceapi.SsdMobilenetv1Options({ minConfidence: minScore })];
-  const detectorSide = detectorKind === 'tiny' ? inputSize : 512;
   const [biasX, biasY] = BIAS[netKind];
-
-  /** Faces in `image`, boxes in its pixels, most confident first, overlapping boxes merged. */
-  const findFaces = async (image: TfCore.Tensor3D): Promise<Array<{ box: FaceBox; score: number }>> => {
-    const [h, w] = image.shape;
-    // Downscale once here instead of letting face-api pad and resize the full-size image on every run.
-    const k = Math.min(1, detectorSide / Math.max(w, h));
-    const small =
-      k < 1 ? tf.image.resizeBilinear(image, [Math.max(1, Math.round(h * k)), Math.max(1, Math.round(w * k))]) : image;
-    try {
-      const found: Array<{ box: FaceBox; score: number }> = [];
-      for (const runOptions of detectorRuns) {
-        for (const d of await detector.locateFaces(small as unknown as FaceApi.tf.Tensor3D, runOptions)) {
-          const r = d.relativeBox;
-          found.push({ box: { x: r.x * w, y: r.y * h, width: r.width * w, height: r.height * h }, score: d.score });
-        }
-      }
-      found.sort((a, b) => b.score - a.score);
-      return found.filter((f, i) => found.slice(0, i).every((g) => iou(f.box, g.box) < 0.3));
-    } finally {
-      if (small !== image) small.dispose();
-    }
-  };
 
   /**
    * Landmarks for `boxes` of `image`. Each box becomes a square crop of side max(width, height) about its
@@ -202,7 +155,7 @@ export async function createFaceApiLandmarker(options: FaceApiLandmarkerOptions)
         throw new RangeError(`image data has ${data.length} bytes, expected ${width}×${height}×3`);
       const input = tf.tensor3d(data, [height, width, 3], 'int32');
       try {
-        const found = await findFaces(input);
+        const found = await detector.findFaces(input);
         if (found.length === 0) return [];
         let points = await landmarksIn(
           input,
@@ -257,11 +210,4 @@ function refineBox(points: Float32Array): FaceBox {
     width,
     height,
   };
-}
-
-function iou(a: FaceBox, b: FaceBox): number {
-  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  const inter = Math.max(0, w) * Math.max(0, h);
-  return inter / (a.width * a.height + b.width * b.height - inter);
 }
