@@ -36,7 +36,10 @@ describe('landmark net', () => {
     const reference = (await (await net.forward(image)).data()) as Float32Array;
     const ours = tf.tidy(() => {
       const pooled = tf.reshape(tf.mean(landmarkNetFeatures(tf, params, tf.expandDims(image, 0)), [1, 2]), [1, 256]);
-      return tf.add(tf.matMul(pooled, params['fc/weights'] as import('@tensorflow/tfjs-core').Tensor2D), params['fc/bias']);
+      return tf.add(
+        tf.matMul(pooled, params['fc/weights'] as import('@tensorflow/tfjs-core').Tensor2D),
+        params['fc/bias'],
+      );
     });
     const values = (await ours.data()) as Float32Array;
     expect(values.length).toBe(136);
@@ -91,6 +94,8 @@ describe('landmark net', () => {
     expect(() => decodeLandmarkNetFile(bytes.subarray(0, bytes.length - 2), 'x.bin')).toThrow(
       'x.bin: not a morphable landmark net file (truncated at head/bias)',
     );
-    expect(() => decodeLandmarkNetFile(new Uint8Array(16), 'y.bin')).toThrow('y.bin: not a morphable landmark net file');
+    expect(() => decodeLandmarkNetFile(new Uint8Array(16), 'y.bin')).toThrow(
+      'y.bin: not a morphable landmark net file',
+    );
   });
 });

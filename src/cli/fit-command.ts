@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
@@ -15,7 +15,7 @@ import { meshFromModel } from '../io/mesh.js';
 import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
 import { checkWritableFolder, OutputBatch } from '../io/node/atomic-write.js';
-import { createNodeLandmarker } from '../io/node/face-landmarker.js';
+import { createNodeLandmarker, LANDMARKER_KINDS, type LandmarkerKind } from '../io/node/face-landmarker.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
 import { requireFitLandmarks } from '../node.js';
@@ -36,6 +36,8 @@ interface FitOptions {
   focal?: number;
   photometric: boolean;
   minQuality: number;
+  landmarker: LandmarkerKind;
+  landmarkNet?: string;
 }
 
 export function addFitCommand(program: Command): void {
@@ -71,6 +73,16 @@ export function addFitCommand(program: Command): void {
       unitIntervalOption('--min-quality'),
       MIN_QUALITY,
     )
+    .addOption(
+      new Option(
+        '--landmarker <name>',
+        'landmark net: "net" (the project\'s own, trained on 300-W: research use only) or "face-api" '
+          + "(face-api's, MIT licence)",
+      )
+        .choices(LANDMARKER_KINDS)
+        .default('net'),
+    )
+    .option('--landmark-net <file>', 'weights for --landmarker net (from `morphable train landmarks`)')
     .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
     .addHelpText(
       'after',
@@ -119,7 +131,12 @@ plain lines for several photos.`,
       try {
         for (const [i, image] of images.entries()) {
           try {
-            if (!options.landmarks) landmarker ??= await createNodeLandmarker();
+            if (!options.landmarks) {
+              landmarker ??= await createNodeLandmarker({
+                landmarker: options.landmarker,
+                landmarkNetFile: options.landmarkNet,
+              });
+            }
             reports.push(
               ...(await fitImage(
                 image,

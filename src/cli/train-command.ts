@@ -35,7 +35,7 @@ interface TrainLandmarksOptions {
 }
 
 export function addTrainCommands(program: Command): void {
-  const train = program.command('train').description('train the project\'s networks');
+  const train = program.command('train').description("train the project's networks");
   train
     .command('landmarks')
     .description('train the 68-point landmark net on face crops with .pts landmarks')
@@ -59,8 +59,7 @@ export function addTrainCommands(program: Command): void {
       const bar = tty
         ? new cliProgress.SingleBar(
             {
-              format:
-                'epoch {epoch} [{bar}] {percentage}% | {speed} faces/s | loss {loss} | {eta_formatted} left',
+              format: 'epoch {epoch} [{bar}] {percentage}% | {speed} faces/s | loss {loss} | {eta_formatted} left',
               stream: process.stderr,
               hideCursor: true,
             },
@@ -80,7 +79,17 @@ export function addTrainCommands(program: Command): void {
         resume: options.resume,
         command: `morphable ${process.argv.slice(2).join(' ')}`,
         onProgress: (p) => {
-          if (!bar) return;
+          if (!bar) {
+            // Off a terminal (logs, CI): a plain line at each quarter of an epoch.
+            const quarter = Math.floor((4 * p.step) / p.steps);
+            if (quarter > Math.floor((4 * (p.step - 1)) / p.steps) && p.step < p.steps) {
+              process.stderr.write(
+                `epoch ${p.epoch + 1}/${p.epochs}: ${Math.round((100 * p.step) / p.steps)}%, `
+                  + `${p.samplesPerSecond.toFixed(1)} faces/s, loss ${p.loss.toFixed(3)}\n`,
+              );
+            }
+            return;
+          }
           const payload = {
             epoch: `${p.epoch + 1}/${p.epochs}`,
             speed: p.samplesPerSecond.toFixed(1),
@@ -96,15 +105,17 @@ export function addTrainCommands(program: Command): void {
           bar?.stop();
           started = false;
           process.stderr.write(
-            `epoch ${r.epoch}/${options.epochs}: loss ${r.loss.toFixed(3)}, validation NME ${r.validationNmeMean.toFixed(2)} % `
-              + `mean, ${r.validationNmeMedian.toFixed(2)} % median, ${r.seconds.toFixed(0)} s${best ? ' (best)' : ''}\n`,
+            `epoch ${r.epoch}/${options.epochs}: loss ${r.loss.toFixed(3)}, validation NME `
+              + `${r.validationNmeMean.toFixed(2)} % mean, ${r.validationNmeMedian.toFixed(2)} % median, `
+              + `${r.seconds.toFixed(0)} s${best ? ' (best)' : ''}\n`,
           );
         },
       });
       bar?.stop();
       console.log(
-        `${result.weightsPath}: epoch ${result.best.epoch}, validation NME ${result.best.validationNmeMean.toFixed(2)} % `
-          + `mean / ${result.best.validationNmeMedian.toFixed(2)} % median on ${result.validationFaces} faces `
+        `${result.weightsPath}: epoch ${result.best.epoch}, validation NME `
+          + `${result.best.validationNmeMean.toFixed(2)} % mean / ${result.best.validationNmeMedian.toFixed(2)} % `
+          + `median on ${result.validationFaces} faces `
           + `(${result.trainFaces} training faces, ${(result.seconds / 60).toFixed(1)} min)`,
       );
     });

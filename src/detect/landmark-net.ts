@@ -74,8 +74,8 @@ function denseBlock(tf: Tf, x: TfCore.Tensor4D, p: LandmarkNetParams, block: num
 }
 
 /**
- * Call inside tf.tidy. Raw head output [B, 7, 7, 204] for crops [B, 112, 112, 3] of RGB values in 0..255: per cell, 68 score
- * logits, then 68 x offsets and 68 y offsets in cell units from the cell's top-left corner.
+ * Call inside tf.tidy. Raw head output [B, 7, 7, 204] for crops [B, 112, 112, 3] of RGB values in 0..255:
+ * per cell, 68 score logits, then 68 x offsets and 68 y offsets in cell units from the cell's top-left corner.
  */
 export function landmarkNetForward(tf: Tf, params: LandmarkNetParams, crops: TfCore.Tensor4D): TfCore.Tensor4D {
   const head = tf.conv2d(landmarkNetFeatures(tf, params, crops), params['head/filters'] as TfCore.Tensor4D, 1, 'valid');

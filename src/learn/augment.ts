@@ -44,7 +44,6 @@ export function randomGeometry(
   return { centreX: g.centreX + dx, centreY: g.centreY + dy, side: g.side * scale, angle, flip };
 }
 
-
 export interface PixelAugmentation {
   /** Each channel × a gain uniform in [1 − this, 1 + this] (0.2). */
   maxGain: number;

@@ -20,13 +20,7 @@ import {
   landmarkNetShapes,
 } from '../detect/landmark-net.js';
 import { SeededRandom } from '../model/random.js';
-import {
-  type CropGeometry,
-  canonicalGeometry,
-  unwarpLandmarks,
-  warpCrop,
-  warpLandmarks,
-} from '../detect/face-crop.js';
+import { type CropGeometry, canonicalGeometry, unwarpLandmarks, warpCrop, warpLandmarks } from '../detect/face-crop.js';
 import { augmentPixels, randomGeometry } from './augment.js';
 import type { LandmarkFace } from './landmark-dataset.js';
 import { landmarkNme } from '../fit/fit-result.js';
@@ -76,7 +70,10 @@ export function initialParams(
       else for (let i = LANDMARK_COUNT; i < LANDMARK_NET_CHANNELS; i++) values[i] = 0.5;
     }
     if (values.length !== count) throw new Error(`${name} has ${values.length} values, expected ${count}`);
-    vars.set(name, tf.tidy(() => tf.variable(tf.tensor(values, shape), true)));
+    vars.set(
+      name,
+      tf.tidy(() => tf.variable(tf.tensor(values, shape), true)),
+    );
   }
   return vars;
 }
@@ -175,7 +172,11 @@ export function predictTwoPass(
         warpCrop(chunk[i].image, geometries[i], s, pixels.subarray(i * s * s * 3, (i + 1) * s * s * 3));
       }
       const output = tf.tidy(() =>
-        landmarkNetForward(tf, params, tf.tensor4d(pixels.subarray(0, chunk.length * s * s * 3), [chunk.length, s, s, 3])),
+        landmarkNetForward(
+          tf,
+          params,
+          tf.tensor4d(pixels.subarray(0, chunk.length * s * s * 3), [chunk.length, s, s, 3]),
+        ),
       );
       const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, chunk.length);
       output.dispose();

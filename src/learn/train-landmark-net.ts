@@ -78,7 +78,10 @@ export async function trainLandmarkNet(options: TrainLandmarkNetOptions): Promis
     for (const face of (await loadLandmarkDataset(dir)).faces) if (!validationPhotos.has(face.photo)) train.push(face);
   }
   if (train.length < settings.batchSize) {
-    throw new InputError(options.dataDir, `${train.length} training faces, fewer than one batch of ${settings.batchSize}`);
+    throw new InputError(
+      options.dataDir,
+      `${train.length} training faces, fewer than one batch of ${settings.batchSize}`,
+    );
   }
   if (split.validation.length === 0) throw new InputError(options.dataDir, 'too few photos for a validation split');
 
@@ -179,7 +182,7 @@ async function writeWeights(
     epoch: best.epoch,
     validationNme: { mean: round(best.validationNmeMean), median: round(best.validationNmeMedian) },
     trainingSeconds: Math.round(run.seconds),
-    startedFrom: "face-api 1.7.15 face_landmark_68_model (MIT) feature extractor",
+    startedFrom: 'face-api 1.7.15 face_landmark_68_model (MIT) feature extractor',
     licence: 'trained on 300-W faces: research use only (see the 300-W terms)',
   };
   await writeFileAtomic(path, encodeLandmarkNetFile({ tensors, training }));

@@ -182,7 +182,13 @@ function loadModel(bytes: Uint8Array, name: string): void {
   showFace(neutral);
   setEnabled(false);
   setStatus('loading the face detector…', true);
-  post({ type: 'load', model: bytes.slice().buffer, modelName: name, assetBase: new URL('./', location.href).href });
+  post({
+    type: 'load',
+    model: bytes.slice().buffer,
+    modelName: name,
+    assetBase: new URL('./', location.href).href,
+    landmarker: new URLSearchParams(location.search).get('landmarker') === 'face-api' ? 'face-api' : 'net',
+  });
 }
 
 // ---- photos ------------------------------------------------------------------------------------

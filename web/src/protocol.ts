@@ -10,7 +10,8 @@ export interface RgbaFrame {
 }
 
 export type ToWorker =
-  | { type: 'load'; model: ArrayBuffer; modelName: string; assetBase: string }
+  /** landmarker: the project's net (default) or face-api's (`?landmarker=face-api` in the page's URL). */
+  | { type: 'load'; model: ArrayBuffer; modelName: string; assetBase: string; landmarker: 'net' | 'face-api' }
   /** A photo decoded at `scale` × its displayed size (width × height). */
   | {
       type: 'fit-photo';

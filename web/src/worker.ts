@@ -4,7 +4,11 @@
  * and the wasm binaries are fetched from the page's own server (see vite.config.ts).
  */
 import * as faceapi from '@vladmandic/face-api';
+import { createFaceApiDetector } from '../../src/detect/face-api-detector.js';
 import { createFaceApiLandmarker } from '../../src/detect/face-api-landmarker.js';
+import { decodeLandmarkNetFile } from '../../src/detect/landmark-net-file.js';
+import type { Tf } from '../../src/detect/landmark-net.js';
+import { createNetLandmarker } from '../../src/detect/net-landmarker.js';
 import type { FaceLandmarker } from '../../src/detect/face.js';
 import type { RgbImage } from '../../src/render/rgb-image.js';
 import { InputError } from '../../src/errors.js';
@@ -34,6 +38,12 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     });
 };
 
+async function fetchBytes(url: string): Promise<ArrayBuffer> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'load': {
@@ -43,16 +53,21 @@ async function handle(message: ToWorker): Promise<void> {
       if (!landmarker) {
         post({ type: 'status', text: 'loading the face detector…' });
         useWorkerEnvironment();
-        landmarker = await createFaceApiLandmarker({
-          faceapi,
-          readModelFile: async (fileName) => {
-            const url = `${message.assetBase}face-api/${fileName}`;
-            const response = await fetch(url);
-            if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-            return response.arrayBuffer();
-          },
-          wasmPaths: `${message.assetBase}tfjs-wasm/`,
-        });
+        const readModelFile = async (fileName: string) => fetchBytes(`${message.assetBase}face-api/${fileName}`);
+        const wasmPaths = `${message.assetBase}tfjs-wasm/`;
+        if (message.landmarker === 'face-api') {
+          landmarker = await createFaceApiLandmarker({ faceapi, readModelFile, wasmPaths });
+        } else {
+          const url = `${message.assetBase}landmark-net.bin`;
+          const weights = decodeLandmarkNetFile(new Uint8Array(await fetchBytes(url)), url);
+          const detector = await createFaceApiDetector({ faceapi, readModelFile, wasmPaths });
+          landmarker = createNetLandmarker({
+            tf: faceapi.tf as unknown as Tf,
+            weights,
+            findFaces: (image) => detector.findFaces(image),
+            onDispose: () => detector.dispose(),
+          });
+        }
       }
       loaded = { photoFitter: new PhotoFitter(model), videoFitter: new VideoFaceFitter(model, landmarker), landmarker };
       post({ type: 'ready' });

@@ -1,21 +1,34 @@
 /**
- * The face-api landmarker wired for Node: face-api's node-wasm build, its model files and the tfjs wasm
- * binaries are all read from node_modules, so nothing is downloaded at run time.
+ * The landmarkers wired for Node: face-api's node-wasm build, its model files, the tfjs wasm binaries and
+ * the project's landmark net weights (models/) are all read from disk, so nothing is downloaded at run time.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { createFaceApiDetector } from '../../detect/face-api-detector.js';
 import {
   createFaceApiLandmarker,
   type FaceApiLandmarkerOptions,
   type FaceApiModule,
 } from '../../detect/face-api-landmarker.js';
 import type { FaceLandmarker } from '../../detect/face.js';
+import { decodeLandmarkNetFile } from '../../detect/landmark-net-file.js';
+import type { Tf } from '../../detect/landmark-net.js';
+import { createNetLandmarker } from '../../detect/net-landmarker.js';
+import { InputError } from '../../errors.js';
+import { shippedLandmarkNetPath } from './model-paths.js';
 
-export type NodeLandmarkerOptions = Pick<
-  FaceApiLandmarkerOptions,
-  'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine'
->;
+/** 'net': the project's own net, trained on 300-W (research use); 'face-api': face-api's MIT-licensed net. */
+export type LandmarkerKind = 'net' | 'face-api';
+export const LANDMARKER_KINDS: readonly LandmarkerKind[] = ['net', 'face-api'];
+
+export interface NodeLandmarkerOptions
+  extends Pick<FaceApiLandmarkerOptions, 'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine'> {
+  /** Which landmark net (default 'net'). */
+  landmarker?: LandmarkerKind;
+  /** Weights of the 'net' landmarker (default: the file shipped in models/). */
+  landmarkNetFile?: string;
+}
 
 const require = createRequire(import.meta.url);
 
@@ -25,10 +38,33 @@ export async function createNodeLandmarker(options: NodeLandmarkerOptions = {}):
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
   const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
   const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-  return createFaceApiLandmarker({
-    ...options,
+  const faceApiFiles = {
     faceapi,
-    readModelFile: (fileName) => readFile(join(modelDir, fileName)),
+    readModelFile: (fileName: string) => readFile(join(modelDir, fileName)),
     wasmPaths: `${wasmDir}/`,
+  };
+  if ((options.landmarker ?? 'net') === 'face-api') return createFaceApiLandmarker({ ...options, ...faceApiFiles });
+
+  const path = options.landmarkNetFile ?? shippedLandmarkNetPath();
+  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(path, err.code === 'ENOENT' ? 'no such landmark net file' : `cannot read (${err.code})`);
+  });
+  let weights: ReturnType<typeof decodeLandmarkNetFile>;
+  try {
+    weights = decodeLandmarkNetFile(bytes, path);
+  } catch (err) {
+    throw new InputError(path, (err as Error).message.replace(`${path}: `, ''));
+  }
+  const detector = await createFaceApiDetector({
+    ...faceApiFiles,
+    detector: options.detector,
+    inputSize: options.inputSize,
+    minScore: options.minScore,
+  });
+  return createNetLandmarker({
+    tf: faceapi.tf as unknown as Tf,
+    weights,
+    findFaces: (image) => detector.findFaces(image),
+    onDispose: () => detector.dispose(),
   });
 }

@@ -31,3 +31,11 @@ export function defaultModelPath(): string {
   const embedded = embeddedModelPath();
   return existsSync(embedded) ? embedded : fetched;
 }
+
+/** The landmark net weights shipped in the package (models/landmark-net-300w.bin), found as the model is. */
+export function shippedLandmarkNetPath(): string {
+  const candidates = ['../../../../models/landmark-net-300w.bin', '../../../models/landmark-net-300w.bin'].map((p) =>
+    fileURLToPath(new URL(p, import.meta.url)),
+  );
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
