@@ -11,7 +11,7 @@
  *   at its left/right mirror point if that was visible, else at its projection anyway (hair and the side
  *   of the head, which turning further away barely uncovers). Rendered at 2× and averaged 2 × 2 over the
  *   original image, which stays behind as the background: where the old face is no longer covered, it
- *   stays as it was (no inpainting).
+ *   is filled from its surroundings (fillOldFace: onion-peel inpainting, then smoothing).
  * - Turn: about the camera's vertical axis through the mesh's centroid, so that yaw' = yaw + Δ with pitch
  *   and roll unchanged (R = Ry(yaw)·Rx(pitch)·Rz(roll)), always away from frontal: only the side the photo
  *   saw becomes more visible.
@@ -78,6 +78,8 @@ export interface ProfileSource {
   chinVertex: number;
   /** The photo's depth buffer at SUPERSAMPLE × its size (visibility of surface points). */
   depth: Float32Array;
+  /** 1 where the rendered region covered the photo, grown by FACE_MASK_GROWTH px: the old face, filled if uncovered. */
+  faceMask: Uint8Array;
 }
 
 const POINTS = 68;
@@ -86,6 +88,10 @@ const OUTLINE = 17;
 const SUPERSAMPLE = 2;
 /** A surface point counts as visible in the photo if it is at most this far (mm) behind the z-buffer. */
 const DEPTH_TOLERANCE = 3;
+/** The photo's face mask is grown by this many pixels: its edge pixels hold the old face's colours too. */
+const FACE_MASK_GROWTH = 2;
+/** Smoothing sweeps over the filled pixels after the onion-peel fill. */
+const FILL_SMOOTHING = 8;
 /** A lifted ground-truth point further than this (mm) from its model landmark is replaced by the landmark. */
 const MAX_LIFT_DISTANCE = 10;
 
@@ -141,6 +147,7 @@ export class FaceProfiler {
     projectToRaster(fit.camera, positions, model.vertexCount, SUPERSAMPLE, this.screen);
     rasterize(this.screen, this.triangles, raster);
     const depth = Float32Array.from(raster.depth);
+    const faceMask = growMask(coverageMask(depth, image.width, image.height), image.width, image.height);
 
     // The labels' model-space points: fitted model landmarks, inner ones replaced by the lifted ground truth.
     const points3d = landmarkPositions(
@@ -175,6 +182,7 @@ export class FaceProfiler {
       outlineLine: this.outlineLines(fit),
       chinVertex: this.frontChin(fit, positions, landmarks),
       depth,
+      faceMask,
     };
   }
 
@@ -207,6 +215,8 @@ export class FaceProfiler {
     projectToRaster(camera, positions, model.vertexCount, SUPERSAMPLE, this.screen);
     rasterize(this.screen, this.triangles, raster);
     const out = new Uint8Array(image.data);
+    const coverage = new Uint8Array(width * height);
+    const rendered = new Float32Array(3 * width * height);
     const W = SUPERSAMPLE * width;
     const T = this.triangles;
     const colour = this.colour;
@@ -239,10 +249,15 @@ export class FaceProfiler {
         }
         if (covered === 0) continue;
         const o = 3 * (y * width + x);
+        coverage[y * width + x] = covered;
         const keep = (SUPERSAMPLE * SUPERSAMPLE - covered) * norm;
-        for (let c = 0; c < 3; c++) out[o + c] = Math.round(sum[c] * norm + keep * image.data[o + c]);
+        for (let c = 0; c < 3; c++) {
+          rendered[o + c] = sum[c] * norm;
+          out[o + c] = Math.round(sum[c] * norm + keep * image.data[o + c]);
+        }
       }
     }
+    fillOldFace(out, width, height, source.faceMask, coverage, rendered);
 
     const landmarks = new Float32Array(2 * POINTS);
     projectPoints(camera, source.points3d, POINTS, landmarks);
@@ -428,6 +443,121 @@ export class FaceProfiler {
       H = SUPERSAMPLE * height;
     if (!this.raster || this.raster.width !== W || this.raster.height !== H) this.raster = createRasterBuffers(W, H);
     return this.raster;
+  }
+}
+
+/** 1 per pixel where any of its SUPERSAMPLE² depth samples is covered. */
+function coverageMask(depth: Float32Array, width: number, height: number): Uint8Array {
+  const mask = new Uint8Array(width * height);
+  const W = SUPERSAMPLE * width;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++)
+      for (let j = 0; j < SUPERSAMPLE; j++)
+        for (let i = 0; i < SUPERSAMPLE; i++)
+          if (depth[(SUPERSAMPLE * y + j) * W + SUPERSAMPLE * x + i] < Infinity) mask[y * width + x] = 1;
+  return mask;
+}
+
+/** The mask grown by FACE_MASK_GROWTH pixels (a square neighbourhood). */
+function growMask(mask: Uint8Array, width: number, height: number): Uint8Array {
+  const rows = new Uint8Array(mask.length),
+    out = new Uint8Array(mask.length);
+  const r = FACE_MASK_GROWTH;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      if (!mask[y * width + x]) continue;
+      for (let i = Math.max(0, x - r); i <= Math.min(width - 1, x + r); i++) rows[y * width + i] = 1;
+    }
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      if (!rows[y * width + x]) continue;
+      for (let j = Math.max(0, y - r); j <= Math.min(height - 1, y + r); j++) out[j * width + x] = 1;
+    }
+  return out;
+}
+
+/**
+ * Where the old face is not covered by the turned one (faceMask, less the fully covered pixels), the photo
+ * would show it a second time: those pixels are filled from their surroundings (onion peel: ring by ring, each
+ * pixel the mean of its known 8-neighbours; then FILL_SMOOTHING sweeps of 4-neighbour averaging), and pixels
+ * the turned face covers in part get its colour blended over the fill.
+ */
+function fillOldFace(
+  out: Uint8Array,
+  width: number,
+  height: number,
+  faceMask: Uint8Array,
+  coverage: Uint8Array,
+  rendered: Float32Array,
+): void {
+  const full = SUPERSAMPLE * SUPERSAMPLE;
+  const n = width * height;
+  const known = new Uint8Array(n);
+  const hole = new Int32Array(n);
+  let holes = 0;
+  for (let p = 0; p < n; p++) {
+    if (faceMask[p] && coverage[p] < full) hole[holes++] = p;
+    else known[p] = 1;
+  }
+  if (holes === 0) return;
+  const values = new Float32Array(3 * n);
+  for (let i = 0; i < 3 * n; i++) values[i] = out[i];
+  const ring = new Int32Array(holes);
+  const ringValues = new Float32Array(3 * holes);
+  for (let left = holes; left > 0; ) {
+    let count = 0;
+    for (let h = 0; h < holes; h++) {
+      const p = hole[h];
+      if (known[p]) continue;
+      const x = p % width,
+        y = (p - x) / width;
+      let r = 0,
+        g = 0,
+        b = 0,
+        k = 0;
+      for (let j = Math.max(0, y - 1); j <= Math.min(height - 1, y + 1); j++)
+        for (let i = Math.max(0, x - 1); i <= Math.min(width - 1, x + 1); i++) {
+          const q = j * width + i;
+          if (!known[q]) continue;
+          r += values[3 * q];
+          g += values[3 * q + 1];
+          b += values[3 * q + 2];
+          k++;
+        }
+      if (k === 0) continue;
+      ring[count] = p;
+      ringValues[3 * count] = r / k;
+      ringValues[3 * count + 1] = g / k;
+      ringValues[3 * count + 2] = b / k;
+      count++;
+    }
+    if (count === 0) break;
+    for (let i = 0; i < count; i++) {
+      const p = ring[i];
+      known[p] = 1;
+      values[3 * p] = ringValues[3 * i];
+      values[3 * p + 1] = ringValues[3 * i + 1];
+      values[3 * p + 2] = ringValues[3 * i + 2];
+    }
+    left -= count;
+  }
+  for (let sweep = 0; sweep < FILL_SMOOTHING; sweep++) {
+    for (let h = 0; h < holes; h++) {
+      const p = hole[h];
+      const x = p % width,
+        y = (p - x) / width;
+      const l = x > 0 ? p - 1 : p,
+        r = x < width - 1 ? p + 1 : p,
+        u = y > 0 ? p - width : p,
+        d = y < height - 1 ? p + width : p;
+      for (let c = 0; c < 3; c++)
+        values[3 * p + c] = 0.25 * (values[3 * l + c] + values[3 * r + c] + values[3 * u + c] + values[3 * d + c]);
+    }
+  }
+  for (let h = 0; h < holes; h++) {
+    const p = hole[h];
+    const keep = 1 - coverage[p] / full;
+    for (let c = 0; c < 3; c++) out[3 * p + c] = Math.round(rendered[3 * p + c] + keep * values[3 * p + c]);
   }
 }
 
