@@ -1,12 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InputError } from '../src/errors.js';
 import { buildContourLines } from '../src/fit/contour.js';
 import { type Camera, createCamera } from '../src/geometry/camera.js';
 import { projectPoints, projectToRaster } from '../src/geometry/projection.js';
 import { rotationFromAngles } from '../src/geometry/rotation.js';
 import { decodeModel } from '../src/io/model-file.js';
 import { FaceProfiler, profileFace } from '../src/learn/face-profiling.js';
+import { sourcePhotoId, writeProfiledDataset } from '../src/learn/profile-dataset.js';
+import { formatPts, parsePts } from '../src/io/pts.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import { landmarkPositions } from '../src/model/landmark-positions.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
@@ -83,20 +89,20 @@ function pointErrors(a: Float32Array, b: Float32Array, from = 0, to = 68): numbe
 
 const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.length;
 
-describe('3D face profiling', () => {
-  const model = decodeModel(readFileSync(MODEL), MODEL);
-  const random = new SeededRandom(15);
-  const identity = new Float32Array(model.identity.count).map(() => 0.7 * random.normal());
-  const expression = new Float32Array(model.expression.count);
-  const shape = evaluateShape(model, identity, expression);
-  // A 256-pixel crop like train-300w's: the face about 130 px wide, the fitter's default focal (3 × 256).
-  const camera = createCamera(SIZE, SIZE, 3 * SIZE);
-  rotationFromAngles(12, -4, 3, camera.rotation);
-  camera.translation.set([3, 8, -900]);
-  const photo = drawFace(model, shape, camera);
-  const landmarks = trueLandmarks(model, shape, camera);
-  for (let i = 0; i < 136; i++) landmarks[i] += 0.5 * random.normal();
+const model = decodeModel(readFileSync(MODEL), MODEL);
+const random = new SeededRandom(15);
+const identity = new Float32Array(model.identity.count).map(() => 0.7 * random.normal());
+const expression = new Float32Array(model.expression.count);
+const shape = evaluateShape(model, identity, expression);
+// A 256-pixel crop like train-300w's: the face about 130 px wide, the fitter's default focal (3 × 256).
+const camera = createCamera(SIZE, SIZE, 3 * SIZE);
+rotationFromAngles(12, -4, 3, camera.rotation);
+camera.translation.set([3, 8, -900]);
+const photo = drawFace(model, shape, camera);
+const landmarks = trueLandmarks(model, shape, camera);
+for (let i = 0; i < 136; i++) landmarks[i] += 0.5 * random.normal();
 
+describe('3D face profiling', () => {
   it('turned by +30°: landmarks where the true face turned by 30° has them, yaw 30° larger, the face redrawn', () => {
     const profiler = new FaceProfiler(model);
     const source = profiler.prepare(photo, landmarks);
@@ -164,5 +170,87 @@ describe('3D face profiling', () => {
     expect(profileFace(model, photo, reversed, 30)).toBeNull();
     const scattered = new Float32Array(136).map(() => 60 + 136 * random.uniform());
     expect(profileFace(model, photo, scattered, 30)).toBeNull();
+  });
+});
+
+describe('a profiled dataset', () => {
+  const work = mkdtempSync(join(tmpdir(), 'morphable-profiled-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('takes the photo of a face from its source and path', () => {
+    expect(sourcePhotoId('afw', 'afw/afw/1051618982_2.jpg')).toBe('afw_1051618982');
+    expect(sourcePhotoId('helen', 'helen/trainset/100040721_1.jpg')).toBe('helen_100040721_1');
+    expect(sourcePhotoId('lfpw', 'data/lfpw/trainset/image_0006.png')).toBe('lfpw_image_0006');
+  });
+
+  it('writes each good face turned to the |yaw| targets beyond it, 1-based .pts, and a manifest', async () => {
+    const data = join(work, 'data'),
+      out = join(work, 'out');
+    const jpeg = await sharp(photo.data, { raw: { width: SIZE, height: SIZE, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const reversed = new Float32Array(136);
+    for (let i = 0; i < 68; i++) reversed.set(landmarks.subarray(2 * (67 - i), 2 * (67 - i) + 2), 2 * i);
+    const faces: [string, string, string, Float32Array][] = [
+      ['afw_123_1', 'afw', 'afw/afw/123_1.jpg', landmarks],
+      ['afw_123_2', 'afw', 'afw/afw/123_2.jpg', landmarks],
+      ['helen_77_1', 'helen', 'helen/trainset/77_1.jpg', reversed],
+    ];
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(data);
+    for (const [name, , , points] of faces) {
+      writeFileSync(join(data, `${name}.jpg`), jpeg);
+      writeFileSync(join(data, `${name}.pts`), formatPts(points));
+    }
+    writeFileSync(
+      join(data, 'manifest.csv'),
+      `name,source,path,scale\n${faces.map(([n, s, p]) => `${n},${s},${p},1`).join('\n')}\n`,
+    );
+    const progress: number[] = [];
+    const result = await writeProfiledDataset({
+      dataDir: data,
+      outDir: out,
+      yawTargetsDeg: [10, 30, 45],
+      seed: 1,
+      model,
+      onProgress: (done, total) => progress.push(done, total),
+    });
+    expect(progress).toEqual([1, 3, 2, 3, 3, 3]);
+    expect(result.skippedFit).toEqual(['helen_77_1']);
+    // |yaw| is about 12°: 10° is skipped, 30° and 45° written, for both good faces.
+    expect(result.skippedTurns).toBe(2);
+    expect(result.written).toBe(4);
+    const manifest = readFileSync(join(out, 'manifest.csv'), 'utf8').trim().split('\n');
+    expect(manifest[0]).toBe('name,photo,source_face,yaw');
+    expect(manifest.slice(1)).toEqual([
+      'afw_123_1_yawP30,afw_123,afw_123_1,30.00',
+      'afw_123_1_yawP45,afw_123,afw_123_1,45.00',
+      'afw_123_2_yawP30,afw_123,afw_123_2,30.00',
+      'afw_123_2_yawP45,afw_123,afw_123_2,45.00',
+    ]);
+    // The .pts files hold the profiled landmarks, 1-based; the images are the crop's size.
+    const profiler = new FaceProfiler(model);
+    const source = profiler.prepare(photo, landmarks);
+    if (!source) throw new Error('no fit');
+    const expected = profiler.render(source, profiler.turnToward(source, 45, 1) ?? NaN).landmarks;
+    const written = parsePts(readFileSync(join(out, 'afw_123_1_yawP45.pts'), 'utf8'), 'pts');
+    for (let i = 0; i < 136; i++) expect(written[i]).toBeCloseTo(expected[i], 2);
+    const meta = await sharp(readFileSync(join(out, 'afw_123_2_yawP30.jpg'))).metadata();
+    expect([meta.width, meta.height]).toEqual([SIZE, SIZE]);
+    expect(existsSync(join(out, 'helen_77_1_yawP30.jpg'))).toBe(false);
+  });
+
+  it('names the missing manifest', async () => {
+    const missing = join(work, 'nothing');
+    const run = writeProfiledDataset({
+      dataDir: missing,
+      outDir: join(work, 'o2'),
+      yawDeltasDeg: [30],
+      seed: 1,
+      model,
+    });
+    await expect(run).rejects.toThrow(InputError);
+    await expect(run).rejects.toThrow(`${join(missing, 'manifest.csv')}: no such file`);
+    expect(existsSync(join(work, 'o2'))).toBe(false);
   });
 });
