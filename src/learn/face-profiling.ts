@@ -18,9 +18,9 @@
  * - Labels: the 51 inner points are the ground-truth points themselves, lifted onto the fitted surface
  *   (the triangle under each point) and turned with it, so that they stay on the pixels they marked; a
  *   point whose surface point lies more than 10 mm from its fitted model landmark (hidden behind the nose,
- *   off the mesh) takes the fitted model landmark instead. The 17 outline points move to the silhouette
- *   of the turned head ("landmark marching", fit/contour.ts): each stays on the contour line the fitter
- *   matched it to, at that line's new silhouette vertex; the chin is the lowest chin vertex.
+ *   off the mesh) takes the fitted model landmark instead. The 16 outline points move to the silhouette
+ *   of the turned head ("landmark marching", fit/contour.ts): each keeps its place along the silhouette
+ *   polyline of its side's contour lines (outlinePlaces); the chin stays at the front of the chin (frontChin).
  */
 import { buildContourLines, CHIN, type ContourLines, silhouetteVertices } from '../fit/contour.js';
 import { coefficientMeanAbs, coefficientRms, fitQuality, MIN_QUALITY } from '../fit/fit-quality.js';
@@ -72,8 +72,12 @@ export interface ProfileSource {
   quality: number;
   /** Model-space points that the 68 labels follow (3 × 68): inner points on the surface, outline on the mesh. */
   points3d: Float64Array;
-  /** Per outline landmark (0–16), the contour line it follows (-1: keeps its fitted vertex). */
-  outlineLine: Int32Array;
+  /**
+   * Per outline landmark (0–16), the silhouette segment it lies on (its lines j and j + 1 on its side, -1: it
+   * keeps its fitted model point) and where on it (0 at line j, 1 at line j + 1): see outlinePlaces.
+   */
+  outlineSegment: Int32Array;
+  outlineFraction: Float32Array;
   /** The chin's vertex in every turned view (-1: the fitted one). */
   chinVertex: number;
   /** The photo's depth buffer at SUPERSAMPLE × its size (visibility of surface points). */
@@ -168,6 +172,7 @@ export class FaceProfiler {
       );
       if (distance <= MAX_LIFT_DISTANCE) points3d.set(lifted, 3 * i);
     }
+    const outline = this.outlinePlaces(fit, positions, landmarks);
     return {
       image,
       landmarks,
@@ -179,7 +184,8 @@ export class FaceProfiler {
       nmePercent,
       quality,
       points3d,
-      outlineLine: this.outlineLines(fit),
+      outlineSegment: outline.segment,
+      outlineFraction: outline.fraction,
       chinVertex: this.frontChin(fit, positions, landmarks),
       depth,
       faceMask,
@@ -378,23 +384,49 @@ export class FaceProfiler {
     return true;
   }
 
-  /** Per outline landmark, the contour line whose silhouette vertex (in the fitted pose) the fitter gave it. */
-  private outlineLines(fit: LandmarkFitResult): Int32Array {
-    const lines = new Int32Array(OUTLINE).fill(-1);
-    if (!this.lines) return lines;
-    const L = this.lines.linesPerSide;
-    silhouetteVertices(this.lines, this.model.mean, fit.camera.rotation, this.silhouette);
+  /**
+   * Where each outline landmark (0–16 but the chin) sits along its side's silhouette in the photo: the
+   * silhouette vertices of the side's contour lines (fitted pose, fitted shape) make a polyline from the ear to
+   * the chin, and the given point's nearest point on it is segment j (lines j, j + 1) at fraction t. Turned
+   * views put the label at the same place between the same lines' new silhouette vertices, so it slides along
+   * the outline no more than the face's turn makes it.
+   */
+  private outlinePlaces(fit: LandmarkFitResult, positions: Float32Array, landmarks: Float32Array) {
+    const segment = new Int32Array(OUTLINE).fill(-1),
+      fraction = new Float32Array(OUTLINE);
+    const lines = this.lines;
+    if (!lines) return { segment, fraction };
+    const L = lines.linesPerSide;
+    silhouetteVertices(lines, this.model.mean, fit.camera.rotation, this.silhouette);
+    const points = new Float64Array(3 * 2 * L),
+      projected = new Float64Array(2 * 2 * L);
+    for (let j = 0; j < 2 * L; j++) {
+      const v = this.silhouette[j];
+      points.set(positions.subarray(3 * v, 3 * v + 3), 3 * j);
+    }
+    projectPoints(fit.camera, points, 2 * L, projected);
     for (let i = 0; i < OUTLINE; i++) {
       if (i === CHIN) continue;
       const side = i < CHIN ? 0 : 1;
-      for (let j = side * L; j < (side + 1) * L; j++) {
-        if (this.silhouette[j] === fit.landmarkVertices[i]) {
-          lines[i] = j;
-          break;
+      const gx = landmarks[2 * i],
+        gy = landmarks[2 * i + 1];
+      let best = Infinity;
+      for (let j = side * L; j < (side + 1) * L - 1; j++) {
+        const ax = projected[2 * j],
+          ay = projected[2 * j + 1];
+        const dx = projected[2 * j + 2] - ax,
+          dy = projected[2 * j + 3] - ay;
+        const length2 = dx * dx + dy * dy;
+        const t = length2 > 0 ? Math.min(1, Math.max(0, ((gx - ax) * dx + (gy - ay) * dy) / length2)) : 0;
+        const d = (ax + t * dx - gx) ** 2 + (ay + t * dy - gy) ** 2;
+        if (d < best) {
+          best = d;
+          segment[i] = j;
+          fraction[i] = t;
         }
       }
     }
-    return lines;
+    return { segment, fraction };
   }
 
   /**
@@ -426,15 +458,25 @@ export class FaceProfiler {
     return best;
   }
 
-  /** The outline landmarks (0–16) of the turned face: each line's silhouette vertex, the lowest chin vertex. */
+  /** The outline landmarks (0–16) of the turned face: on its silhouette (outlinePlaces), the chin at frontChin. */
   private outlineLandmarks(source: ProfileSource, camera: Camera, out: Float32Array): void {
     if (!this.lines) return;
     silhouetteVertices(this.lines, this.model.mean, camera.rotation, this.silhouette);
-    const vertices = Int32Array.from(source.fit.landmarkVertices.subarray(0, OUTLINE));
-    for (let i = 0; i < OUTLINE; i++)
-      if (source.outlineLine[i] >= 0) vertices[i] = this.silhouette[source.outlineLine[i]];
-    if (source.chinVertex >= 0) vertices[CHIN] = source.chinVertex;
-    const points = landmarkPositions(this.model, vertices, source.positions, null, null, new Float64Array(3 * OUTLINE));
+    const positions = source.positions;
+    const points = new Float64Array(3 * OUTLINE);
+    for (let i = 0; i < OUTLINE; i++) {
+      const j = source.outlineSegment[i];
+      if (i === CHIN || j < 0) {
+        points.set(source.points3d.subarray(3 * i, 3 * i + 3), 3 * i);
+        continue;
+      }
+      const a = 3 * this.silhouette[j],
+        b = 3 * this.silhouette[j + 1],
+        t = source.outlineFraction[i];
+      for (let c = 0; c < 3; c++) points[3 * i + c] = (1 - t) * positions[a + c] + t * positions[b + c];
+    }
+    if (source.chinVertex >= 0)
+      points.set(positions.subarray(3 * source.chinVertex, 3 * source.chinVertex + 3), 3 * CHIN);
     projectPoints(camera, points, OUTLINE, out);
   }
 
