@@ -17,10 +17,12 @@
  *   saw becomes more visible.
  * - Labels: the 51 inner points are the ground-truth points themselves, lifted onto the fitted surface
  *   (the triangle under each point) and turned with it, so that they stay on the pixels they marked; a
- *   point whose surface point lies more than 10 mm from its fitted model landmark (hidden behind the nose,
- *   off the mesh) takes the fitted model landmark instead. The 16 outline points move to the silhouette
- *   of the turned head ("landmark marching", fit/contour.ts): each keeps its place along the silhouette
- *   polyline of its side's contour lines (outlinePlaces); the chin stays at the front of the chin (frontChin).
+ *   point whose surface point lies more than 10 mm from its fitted model landmark (hidden behind the nose)
+ *   or that lies on no triangle (the eye and mouth openings) takes its fitted model landmark moved, at the
+ *   same depth, onto the point's ray (moveToRay), so that it keeps the annotation's offset from the model.
+ *   The 16 outline points move to the silhouette of the turned head ("landmark marching", fit/contour.ts):
+ *   each keeps its place along the silhouette polyline of its side's contour lines (outlinePlaces); the
+ *   chin stays at the front of the chin (frontChin).
  */
 import { buildContourLines, CHIN, type ContourLines, silhouetteVertices } from '../fit/contour.js';
 import { coefficientMeanAbs, coefficientRms, fitQuality, MIN_QUALITY } from '../fit/fit-quality.js';
@@ -72,6 +74,8 @@ export interface ProfileSource {
   quality: number;
   /** Model-space points that the 68 labels follow (3 × 68): inner points on the surface, outline on the mesh. */
   points3d: Float64Array;
+  /** How many of the 51 inner points were lifted onto the surface (the rest: their model point moved onto the ray). */
+  liftedPoints: number;
   /**
    * Per outline landmark (0–16), the silhouette segment it lies on (its lines j and j + 1 on its side, -1: it
    * keeps its fitted model point) and where on it (0 at line j, 1 at line j + 1): see outlinePlaces.
@@ -163,14 +167,23 @@ export class FaceProfiler {
       new Float64Array(3 * POINTS),
     );
     const lifted = new Float64Array(3);
+    let liftedCount = 0;
     for (let i = OUTLINE; i < POINTS; i++) {
-      if (!this.liftPoint(raster, positions, landmarks[2 * i], landmarks[2 * i + 1], lifted)) continue;
-      const distance = Math.hypot(
-        lifted[0] - points3d[3 * i],
-        lifted[1] - points3d[3 * i + 1],
-        lifted[2] - points3d[3 * i + 2],
-      );
-      if (distance <= MAX_LIFT_DISTANCE) points3d.set(lifted, 3 * i);
+      const u = landmarks[2 * i],
+        v = landmarks[2 * i + 1];
+      if (this.liftPoint(raster, positions, u, v, lifted)) {
+        const distance = Math.hypot(
+          lifted[0] - points3d[3 * i],
+          lifted[1] - points3d[3 * i + 1],
+          lifted[2] - points3d[3 * i + 2],
+        );
+        if (distance <= MAX_LIFT_DISTANCE) {
+          points3d.set(lifted, 3 * i);
+          liftedCount++;
+          continue;
+        }
+      }
+      moveToRay(fit.camera, points3d, i, u, v);
     }
     const outline = this.outlinePlaces(fit, positions, landmarks);
     return {
@@ -184,6 +197,7 @@ export class FaceProfiler {
       nmePercent,
       quality,
       points3d,
+      liftedPoints: liftedCount,
       outlineSegment: outline.segment,
       outlineFraction: outline.fraction,
       chinVertex: this.frontChin(fit, positions, landmarks),
@@ -486,6 +500,27 @@ export class FaceProfiler {
     if (!this.raster || this.raster.width !== W || this.raster.height !== H) this.raster = createRasterBuffers(W, H);
     return this.raster;
   }
+}
+
+/**
+ * Moves point i of `points` (model space, 3 per point) within its depth plane (camera space) onto the ray through
+ * image point (u, v): it then projects exactly there and turns with the head at the model landmark's depth.
+ */
+function moveToRay(camera: Camera, points: Float64Array, i: number, u: number, v: number): void {
+  const R = camera.rotation,
+    t = camera.translation;
+  const x = points[3 * i],
+    y = points[3 * i + 1],
+    z = points[3 * i + 2];
+  const zc = R[6] * x + R[7] * y + R[8] * z + t[2];
+  if (!(zc < 0)) return;
+  const xc = ((u - camera.cx) * -zc) / camera.focal - t[0],
+    yc = (-(v - camera.cy) * -zc) / camera.focal - t[1],
+    zz = zc - t[2];
+  // X = Rᵀ (Xc − t).
+  points[3 * i] = R[0] * xc + R[3] * yc + R[6] * zz;
+  points[3 * i + 1] = R[1] * xc + R[4] * yc + R[7] * zz;
+  points[3 * i + 2] = R[2] * xc + R[5] * yc + R[8] * zz;
 }
 
 /** 1 per pixel where any of its SUPERSAMPLE² depth samples is covered. */
