@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,8 @@ import { projectPoints, projectToRaster } from '../src/geometry/projection.js';
 import { rotationFromAngles } from '../src/geometry/rotation.js';
 import { decodeModel } from '../src/io/model-file.js';
 import { FaceProfiler, profileFace } from '../src/learn/face-profiling.js';
-import { sourcePhotoId, writeProfiledDataset } from '../src/learn/profile-dataset.js';
+import { loadLandmarkDataset, splitByPhoto } from '../src/learn/landmark-dataset.js';
+import { writeProfiledDataset } from '../src/learn/profile-dataset.js';
 import { formatPts, parsePts } from '../src/io/pts.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import { landmarkPositions } from '../src/model/landmark-positions.js';
@@ -177,12 +178,6 @@ describe('a profiled dataset', () => {
   const work = mkdtempSync(join(tmpdir(), 'morphable-profiled-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('takes the photo of a face from its source and path', () => {
-    expect(sourcePhotoId('afw', 'afw/afw/1051618982_2.jpg')).toBe('afw_1051618982');
-    expect(sourcePhotoId('helen', 'helen/trainset/100040721_1.jpg')).toBe('helen_100040721_1');
-    expect(sourcePhotoId('lfpw', 'data/lfpw/trainset/image_0006.png')).toBe('lfpw_image_0006');
-  });
-
   it('writes each good face turned to the |yaw| targets beyond it, 1-based .pts, and a manifest', async () => {
     const data = join(work, 'data'),
       out = join(work, 'out');
@@ -196,7 +191,6 @@ describe('a profiled dataset', () => {
       ['afw_123_2', 'afw', 'afw/afw/123_2.jpg', landmarks],
       ['helen_77_1', 'helen', 'helen/trainset/77_1.jpg', reversed],
     ];
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(data);
     for (const [name, , , points] of faces) {
       writeFileSync(join(data, `${name}.jpg`), jpeg);
@@ -223,11 +217,16 @@ describe('a profiled dataset', () => {
     const manifest = readFileSync(join(out, 'manifest.csv'), 'utf8').trim().split('\n');
     expect(manifest[0]).toBe('name,photo,source_face,yaw');
     expect(manifest.slice(1)).toEqual([
-      'afw_123_1_yawP30,afw_123,afw_123_1,30.00',
-      'afw_123_1_yawP45,afw_123,afw_123_1,45.00',
-      'afw_123_2_yawP30,afw_123,afw_123_2,30.00',
-      'afw_123_2_yawP45,afw_123,afw_123_2,45.00',
+      'afw_123_1_yawP30,afw/123,afw_123_1,30.00',
+      'afw_123_1_yawP45,afw/123,afw_123_1,45.00',
+      'afw_123_2_yawP30,afw/123,afw_123_2,30.00',
+      'afw_123_2_yawP45,afw/123,afw_123_2,45.00',
     ]);
+    // The training loader reads the folder, every face with its source photo, which the split keeps together.
+    const loaded = await loadLandmarkDataset(out);
+    expect(loaded.faces.map((f) => f.photo)).toEqual(['afw/123', 'afw/123', 'afw/123', 'afw/123']);
+    const split = splitByPhoto(loaded.faces, { validationFraction: 0.5 });
+    expect([split.train.length, split.validation.length].sort()).toEqual([0, 4]);
     // The .pts files hold the profiled landmarks, 1-based; the images are the crop's size.
     const profiler = new FaceProfiler(model);
     const source = profiler.prepare(photo, landmarks);
@@ -240,7 +239,7 @@ describe('a profiled dataset', () => {
     expect(existsSync(join(out, 'helen_77_1_yawP30.jpg'))).toBe(false);
   });
 
-  it('names the missing manifest', async () => {
+  it('names the missing manifest, and an output folder that is not empty', async () => {
     const missing = join(work, 'nothing');
     const run = writeProfiledDataset({
       dataDir: missing,
@@ -252,5 +251,11 @@ describe('a profiled dataset', () => {
     await expect(run).rejects.toThrow(InputError);
     await expect(run).rejects.toThrow(`${join(missing, 'manifest.csv')}: no such file`);
     expect(existsSync(join(work, 'o2'))).toBe(false);
+    const full = join(work, 'full');
+    mkdirSync(full);
+    writeFileSync(join(full, 'old.jpg'), '');
+    writeFileSync(join(work, 'manifest.csv'), 'name,source,path\n');
+    const again = writeProfiledDataset({ dataDir: work, outDir: full, yawDeltasDeg: [30], seed: 1, model });
+    await expect(again).rejects.toThrow(`${full}: not empty`);
   });
 });

@@ -2,10 +2,12 @@
  * A profiled copy of a 300-W style crop folder (train-300w: NAME.jpg + 1-based NAME.pts + manifest.csv):
  * every face fitted once (learn/face-profiling.ts) and rendered turned away from frontal, written as
  * NAME_yawP30.jpg / .pts (N for negative yaws: the yaw of the turned head, rounded to the degree) and a
- * manifest.csv with the columns name, photo, source_face, yaw.
+ * manifest.csv with the columns name, photo, source_face, yaw. `photo` is the source face's photo by
+ * landmark-dataset.ts's rule (photoFromPath: afw/1051618982), so that loadLandmarkDataset reads the folder
+ * and splitByPhoto puts every rendered face on its source photo's side.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
 import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
@@ -16,10 +18,12 @@ import { formatPts, parsePts } from '../io/pts.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { SeededRandom } from '../model/random.js';
 import { FaceProfiler, type ProfileOptions } from './face-profiling.js';
+import { photoFromPath } from './landmark-dataset.js';
 
 export interface ProfiledDatasetOptions {
   /** A folder with manifest.csv (columns name, source, path at least) and NAME.jpg + NAME.pts per row. */
   dataDir: string;
+  /** A new or empty folder. */
   outDir: string;
   /** Only these faces (manifest names); default all. */
   names?: Set<string>;
@@ -60,16 +64,6 @@ interface ManifestRow {
   path: string;
 }
 
-/**
- * The photo a face of train-300w's manifest comes from: AFW's `<id>_<n>` files are faces of photo `<id>`;
- * HELEN and LFPW files are one photo each (as the manifest's path names them). Returns `<source>_<stem>`
- * (afw_1051618982, helen_100040721_1, lfpw_image_0006), the same for every face of one photo.
- */
-export function sourcePhotoId(source: string, path: string): string {
-  const stem = basename(path, extname(path));
-  return `${source}_${source === 'afw' ? stem.replace(/_\d+$/, '') : stem}`;
-}
-
 /** Writes the profiled dataset; see the module comment. Bad input (no manifest, a bad .pts) is an InputError. */
 export async function writeProfiledDataset(options: ProfiledDatasetOptions): Promise<ProfiledDatasetResult> {
   const { dataDir, outDir } = options;
@@ -79,6 +73,9 @@ export async function writeProfiledDataset(options: ProfiledDatasetOptions): Pro
   const rows = await readManifest(join(dataDir, 'manifest.csv'));
   const chosen = options.names ? rows.filter((r) => options.names?.has(r.name)) : rows;
   await checkWritableFolder(outDir);
+  // An earlier run's files would stand beside the new ones without a manifest row.
+  const existing = await readdir(outDir).catch(() => []);
+  if (existing.length > 0) throw new InputError(outDir, 'not empty: give a new or empty folder');
   await mkdir(outDir, { recursive: true });
   const model = options.model ?? (await loadModel(embeddedModelPath()));
   const profiler = new FaceProfiler(model, options.profile);
@@ -111,7 +108,7 @@ export async function writeProfiledDataset(options: ProfiledDatasetOptions): Pro
       if (turn === null) result.skippedTurns++;
       else turns.push(turn);
     }
-    const photo = sourcePhotoId(row.source, row.path);
+    const photo = photoFromPath(row.path, row.source);
     for (const turn of turns) {
       const profiled = profiler.render(source, turn);
       const yaw = profiled.yawDeg;
