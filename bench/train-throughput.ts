@@ -114,6 +114,7 @@ async function main(): Promise<void> {
   const load = loadavg()[0];
   step();
   step();
+  const dataIds = tf.engine().backend.numDataIds();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t = performance.now();
@@ -128,6 +129,9 @@ async function main(): Promise<void> {
       + `(${times.map((t) => t.toFixed(0)).join(', ')}), ${((1000 * batch) / median).toFixed(1)} samples/s; `
       + `load average ${load.toFixed(2)} → ${loadavg()[0].toFixed(2)}`,
   );
+  // Every kernel must free what it allocates: the backend holds as many tensors after the steps as before.
+  const leaked = tf.engine().backend.numDataIds() - dataIds;
+  if (leaked !== 0) console.log(`leak: ${leaked} more tensors on the backend after ${steps} steps`);
 
   if (process.argv.includes('--profile')) {
     const info = await tf.profile(() => {

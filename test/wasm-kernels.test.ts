@@ -318,6 +318,34 @@ describe('wasm training kernels (src/learn/wasm-kernels.ts)', () => {
     });
   });
 
+  it('frees every tensor it allocates on the wasm heap (fast paths on and off)', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.engine().backend;
+    for (const fastPaths of [true, false]) {
+      wasmTrainingKernelSettings.fastPaths = fastPaths;
+      try {
+        const before = backend.numDataIds();
+        tf.tidy(() => {
+          const x = tf.randomNormal([2, 9, 9, 4]) as tf.Tensor4D;
+          const conv = tf.randomNormal([3, 3, 4, 4]) as tf.Tensor4D;
+          const depthwise = tf.randomNormal([3, 3, 4, 1]) as tf.Tensor4D;
+          const pointwise = tf.randomNormal([1, 1, 4, 6]) as tf.Tensor4D;
+          const w = tf.randomNormal([6, 5]) as tf.Tensor2D;
+          const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) => {
+            const h = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same');
+            const s1 = tf.separableConv2d(h, c as tf.Tensor4D, d as tf.Tensor4D, 1, 'same');
+            const s2 = tf.separableConv2d(h, c as tf.Tensor4D, d as tf.Tensor4D, 2, 'same');
+            return tf.add(tf.sum(tf.matMul(tf.reshape(s1, [-1, 6]), e as tf.Tensor2D)), tf.sum(s2));
+          };
+          for (const g of tf.grads(f)([x, conv, depthwise, pointwise, w])) g.dataSync();
+        });
+        expect(backend.numDataIds(), `fast paths ${fastPaths}`).toBe(before);
+      } finally {
+        wasmTrainingKernelSettings.fastPaths = true;
+      }
+    }
+  });
+
   it('rejects dilations, channel multipliers and shapes it does not handle, naming the kernel and the problem', () => {
     const x = tf.zeros([1, 6, 6, 2]);
     const dy = tf.zeros([1, 6, 6, 2]);

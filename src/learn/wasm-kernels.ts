@@ -4,9 +4,11 @@
  * DepthwiseConv2dNativeBackpropInput), and its 1×1 Conv2DBackpropInput is slow. `registerWasmTrainingKernels(tf)`
  * registers them for 'wasm' in the kernel registry of the tfjs-core instance `tf` belongs to.
  *
- * Layout NHWC only, dilations 1, depthwise channel multiplier 1: anything else throws. Plain loops over the wasm
- * heap for the depthwise kernels; the conv2d filter gradient is an im2col (built in place on the heap) times dy by
- * the backend's own BatchMatMul (XNNPACK).
+ * Layout NHWC only, dilations 1, depthwise channel multiplier 1: anything else throws. The depthwise gradients are
+ * plain loops over the wasm heap, except the stride-1 input gradient, which the backend's own depthwise conv
+ * computes; the conv2d filter gradient is an im2col (built in place on the heap) times dy by the backend's own
+ * BatchMatMul (XNNPACK). The fast paths (see `wasmTrainingKernelSettings`) replace the backend's slow transposed
+ * BatchMatMul and 1×1 Conv2DBackpropInput.
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 
