@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { InputError } from '../errors.js';
 import { DEFAULT_TRAINING } from '../learn/landmark-training.js';
 import { trainLandmarkNet } from '../learn/train-landmark-net.js';
 import { positiveIntOption, positiveNumberOption } from './parse.js';
@@ -29,6 +30,7 @@ interface TrainLandmarksOptions {
   batchSize: number;
   seed: number;
   learningRate: number;
+  frozenBlocks: number;
   extra?: string[];
   limit?: number;
   resume?: boolean;
@@ -49,6 +51,16 @@ export function addTrainCommands(program: Command): void {
       'peak Adam learning rate (cosine decay to 1 %)',
       positiveNumberOption('--learning-rate'),
       DEFAULT_TRAINING.learningRate,
+    )
+    .option(
+      '--frozen-blocks <n>',
+      'keep the first n of the 4 dense blocks as face-api trained them (0-4)',
+      (v: string) => {
+        const n = Number(v);
+        if (!/^[0-4]$/.test(v)) throw new InputError(`--frozen-blocks ${v}`, 'must be a whole number from 0 to 4');
+        return n;
+      },
+      DEFAULT_TRAINING.frozenBlocks,
     )
     .option('--extra <dirs...>', 'more training faces in the same format (faces of validation photos are skipped)')
     .option('--limit <n>', 'use only the first n faces (quick trials)', positiveIntOption('--limit'))
@@ -74,6 +86,7 @@ export function addTrainCommands(program: Command): void {
         batchSize: options.batchSize,
         seed: options.seed,
         learningRate: options.learningRate,
+        frozenBlocks: options.frozenBlocks,
         extraDirs: options.extra,
         limit: options.limit,
         resume: options.resume,

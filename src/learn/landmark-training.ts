@@ -34,6 +34,18 @@ export interface TrainingSettings {
   learningRate: number;
   /** Weight of the offset L1 term (offsets in cell units) against the cell cross-entropy. */
   offsetWeight: number;
+  /**
+   * The first dense blocks kept as face-api trained them (0–4). Their 56- and 28-px layers cost most of
+   * the backward pass, and with them frozen nothing below dense2 is differentiated at all.
+   */
+  frozenBlocks: number;
+}
+
+/** Names of the parameters a run trains: all but those of the first `frozenBlocks` dense blocks. */
+export function trainableNames(frozenBlocks: number): string[] {
+  return landmarkNetShapes()
+    .map(([name]) => name)
+    .filter((name) => !/^dense(\d)\//.test(name) || Number(name[5]) >= frozenBlocks);
 }
 
 /**
@@ -49,6 +61,7 @@ export const DEFAULT_TRAINING: TrainingSettings = {
   seed: 15,
   learningRate: 1e-3,
   offsetWeight: 2,
+  frozenBlocks: 2,
 };
 
 /** Starting weights: face-api's feature extractor (by name) and a small seeded random head. */

@@ -19,6 +19,7 @@ import {
   type TrainingProgress,
   type TrainingSettings,
   initialParams,
+  trainableNames,
   trainEpoch,
   validate,
 } from './landmark-training.js';
@@ -68,6 +69,7 @@ export async function trainLandmarkNet(options: TrainLandmarkNetOptions): Promis
     seed: options.seed ?? DEFAULT_TRAINING.seed,
     learningRate: options.learningRate ?? DEFAULT_TRAINING.learningRate,
     offsetWeight: options.offsetWeight ?? DEFAULT_TRAINING.offsetWeight,
+    frozenBlocks: options.frozenBlocks ?? DEFAULT_TRAINING.frozenBlocks,
   };
   const { faces: all, manifestHash } = await loadLandmarkDataset(options.dataDir);
   const faces = options.limit ? all.slice(0, options.limit) : all;
@@ -102,7 +104,7 @@ export async function trainLandmarkNet(options: TrainLandmarkNetOptions): Promis
   const names = landmarkNetShapes().map(([name]) => name);
   const adam = new Adam(
     tf,
-    names.map((n) => vars.get(n)!),
+    trainableNames(settings.frozenBlocks).map((n) => vars.get(n)!),
   );
   try {
     if (options.resume) {
