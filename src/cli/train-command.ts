@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { LANDMARK_HEADS, type LandmarkHead } from '../detect/landmark-net.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_TRAINING } from '../learn/landmark-training.js';
 import { trainLandmarkNet } from '../learn/train-landmark-net.js';
@@ -31,6 +32,7 @@ interface TrainLandmarksOptions {
   seed: number;
   learningRate: number;
   frozenBlocks: number;
+  head: LandmarkHead;
   extra?: string[];
   limit?: number;
   resume?: boolean;
@@ -51,6 +53,11 @@ export function addTrainCommands(program: Command): void {
       'peak Adam learning rate (cosine decay to 1 %)',
       positiveNumberOption('--learning-rate'),
       DEFAULT_TRAINING.learningRate,
+    )
+    .addOption(
+      new Option('--head <kind>', 'regression: face-api\'s head + a spatial branch; pip: cell scores + offsets')
+        .choices(LANDMARK_HEADS)
+        .default(DEFAULT_TRAINING.head),
     )
     .option(
       '--frozen-blocks <n>',
@@ -87,6 +94,7 @@ export function addTrainCommands(program: Command): void {
         seed: options.seed,
         learningRate: options.learningRate,
         frozenBlocks: options.frozenBlocks,
+        head: options.head,
         extraDirs: options.extra,
         limit: options.limit,
         resume: options.resume,

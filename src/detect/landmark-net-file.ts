@@ -4,13 +4,14 @@
  * tensor as float16 — half the bytes of float32, and the net's outputs move by far less than a pixel.
  * Pure TS, so a browser reads the same bytes it fetched.
  */
-import { landmarkNetShapes } from './landmark-net.js';
+import { LANDMARK_HEADS, type LandmarkHead, landmarkNetShapes } from './landmark-net.js';
 
 const MAGIC = 'MLNW';
 const FORMAT = 1;
 
 export interface LandmarkNetFile {
-  /** Parameters by name, float32, in landmarkNetShapes() order. */
+  head: LandmarkHead;
+  /** Parameters by name, float32, in landmarkNetShapes(head) order. */
   tensors: Map<string, { shape: number[]; values: Float32Array }>;
   /** How the weights were made (command, seed, data hash, training time, validation NME…). */
   training: Record<string, unknown>;
@@ -18,6 +19,7 @@ export interface LandmarkNetFile {
 
 interface Header {
   format: number;
+  head: LandmarkHead;
   dtype: 'float16';
   tensors: Array<{ name: string; shape: number[]; offset: number }>;
   training: Record<string, unknown>;
@@ -30,7 +32,7 @@ export function encodeLandmarkNetFile(file: LandmarkNetFile): Uint8Array {
     entries.push({ name, shape, offset });
     offset += shape.reduce((a, b) => a * b, 1);
   }
-  const header: Header = { format: FORMAT, dtype: 'float16', tensors: entries, training: file.training };
+  const header: Header = { format: FORMAT, head: file.head, dtype: 'float16', tensors: entries, training: file.training };
   let json = JSON.stringify(header);
   json += ' '.repeat((4 - ((8 + json.length) % 4)) % 4); // keeps the float16 data 2-byte aligned and tidy
   const headerBytes = new TextEncoder().encode(json);
@@ -62,7 +64,8 @@ export function decodeLandmarkNetFile(bytes: Uint8Array, source: string): Landma
     return fail('unreadable header');
   }
   if (header.format !== FORMAT) fail(`format ${header.format}, this version reads ${FORMAT}`);
-  const expected = landmarkNetShapes();
+  if (!LANDMARK_HEADS.includes(header.head)) fail(`unknown head ${JSON.stringify(header.head)}`);
+  const expected = landmarkNetShapes(header.head);
   if (header.tensors.length !== expected.length) fail(`${header.tensors.length} tensors, expected ${expected.length}`);
   const tensors: LandmarkNetFile['tensors'] = new Map();
   const dataStart = 8 + headerLength;
@@ -78,7 +81,7 @@ export function decodeLandmarkNetFile(bytes: Uint8Array, source: string): Landma
     for (let i = 0; i < count; i++) values[i] = fromHalf(view.getUint16(dataStart + 2 * (entry.offset + i), true));
     tensors.set(name, { shape, values });
   }
-  return { tensors, training: header.training ?? {} };
+  return { head: header.head, tensors, training: header.training ?? {} };
 }
 
 const f32 = new Float32Array(1);

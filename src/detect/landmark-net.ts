@@ -1,9 +1,12 @@
 /**
  * The project's own 68-point landmark network: face-api's FaceLandmark68Net feature extractor (four dense
- * blocks of separable convolutions, 112×112 → 7×7×256) with a PIPNet-style head (Jin et al. 2021) instead
- * of face-api's global-average-pool + fully connected layer: a 1×1 convolution gives, in each of the 7×7
- * cells, a score and an x/y offset for every landmark. A landmark is the best-scoring cell plus its offset.
- * Pooling the whole 7×7 map away, as face-api's head does, throws out where things are; the cells keep it.
+ * blocks of separable convolutions, 112×112 → 7×7×256) with one of two heads:
+ * - 'regression': face-api's own head (global average pool + a fully connected layer to 136 coordinates)
+ *   plus a spatial branch that face-api's pooling throws away: a 1×1 convolution to 16 channels, the 7×7×16
+ *   map flattened, a fully connected layer to 136 corrections (zero at the start, so training starts from
+ *   face-api's answer);
+ * - 'pip': a PIPNet-style head (Jin et al. 2021): a 1×1 convolution gives, in each of the 7×7 cells, a score
+ *   and an x/y offset for every landmark; a landmark is the best-scoring cell plus its offset.
  *
  * Pure tfjs-core ops on a `tf` namespace handed in, so the same code trains in Node (src/learn/) and runs in a
  * browser (face-api's bundled tfjs).
@@ -17,14 +20,19 @@ export const LANDMARK_NET_INPUT = 112;
 /** Cells per side of the output grid (input side / 16). */
 export const LANDMARK_NET_GRID = 7;
 export const LANDMARK_COUNT = 68;
-/** Output channels: 68 scores, 68 x offsets, 68 y offsets. */
+/** Output channels of the 'pip' head: 68 scores, 68 x offsets, 68 y offsets. */
 export const LANDMARK_NET_CHANNELS = 3 * LANDMARK_COUNT;
+/** Channels of the regression head's spatial branch. */
+const SPATIAL_CHANNELS = 16;
+
+export type LandmarkHead = 'regression' | 'pip';
+export const LANDMARK_HEADS: readonly LandmarkHead[] = ['regression', 'pip'];
 
 /** face-api's input normalisation: RGB mean subtracted, then / 255. */
 const MEAN_RGB = [122.782, 117.001, 104.298] as const;
 
-/** Parameter names and shapes, in file order. Names follow face-api's weight map; `head/*` is ours. */
-export function landmarkNetShapes(): Array<[string, number[]]> {
+/** Parameter names and shapes, in file order. Names follow face-api's weight map (`fc/*` too); `head/*` is ours. */
+export function landmarkNetShapes(head: LandmarkHead): Array<[string, number[]]> {
   const shapes: Array<[string, number[]]> = [
     ['dense0/conv0/filters', [3, 3, 3, 32]],
     ['dense0/conv0/bias', [32]],
@@ -40,8 +48,18 @@ export function landmarkNetShapes(): Array<[string, number[]]> {
       shapes.push([`${prefix}/bias`, [cout]]);
     }
   }
-  shapes.push(['head/filters', [1, 1, 256, LANDMARK_NET_CHANNELS]]);
-  shapes.push(['head/bias', [LANDMARK_NET_CHANNELS]]);
+  if (head === 'pip') {
+    shapes.push(['head/filters', [1, 1, 256, LANDMARK_NET_CHANNELS]]);
+    shapes.push(['head/bias', [LANDMARK_NET_CHANNELS]]);
+  } else {
+    const g = LANDMARK_NET_GRID;
+    shapes.push(['fc/weights', [256, 2 * LANDMARK_COUNT]]);
+    shapes.push(['fc/bias', [2 * LANDMARK_COUNT]]);
+    shapes.push(['head/reduce', [1, 1, 256, SPATIAL_CHANNELS]]);
+    shapes.push(['head/reduce_bias', [SPATIAL_CHANNELS]]);
+    shapes.push(['head/spatial', [g * g * SPATIAL_CHANNELS, 2 * LANDMARK_COUNT]]);
+    shapes.push(['head/spatial_bias', [2 * LANDMARK_COUNT]]);
+  }
   return shapes;
 }
 
@@ -74,12 +92,30 @@ function denseBlock(tf: Tf, x: TfCore.Tensor4D, p: LandmarkNetParams, block: num
 }
 
 /**
- * Call inside tf.tidy. Raw head output [B, 7, 7, 204] for crops [B, 112, 112, 3] of RGB values in 0..255:
- * per cell, 68 score logits, then 68 x offsets and 68 y offsets in cell units from the cell's top-left corner.
+ * Call inside tf.tidy. Raw head output for crops [B, 112, 112, 3] of RGB values in 0..255:
+ * 'regression': [B, 136], landmark coordinates in crop units (see decodeLandmarkNetOutput);
+ * 'pip': [B, 7, 7, 204], per cell 68 score logits, then 68 x and 68 y offsets in cell units from the cell's
+ * top-left corner.
  */
-export function landmarkNetForward(tf: Tf, params: LandmarkNetParams, crops: TfCore.Tensor4D): TfCore.Tensor4D {
-  const head = tf.conv2d(landmarkNetFeatures(tf, params, crops), params['head/filters'] as TfCore.Tensor4D, 1, 'valid');
-  return tf.add(head, params['head/bias']) as TfCore.Tensor4D;
+export function landmarkNetForward(
+  tf: Tf,
+  params: LandmarkNetParams,
+  crops: TfCore.Tensor4D,
+  head: LandmarkHead,
+): TfCore.Tensor {
+  const features = landmarkNetFeatures(tf, params, crops);
+  if (head === 'pip') {
+    return tf.add(tf.conv2d(features, params['head/filters'] as TfCore.Tensor4D, 1, 'valid'), params['head/bias']);
+  }
+  const batch = crops.shape[0];
+  const pooled = tf.reshape(tf.mean(features, [1, 2]), [batch, 256]);
+  const global = tf.add(tf.matMul(pooled, params['fc/weights'] as TfCore.Tensor2D), params['fc/bias']);
+  const reduced = tf.relu(
+    tf.add(tf.conv2d(features, params['head/reduce'] as TfCore.Tensor4D, 1, 'valid'), params['head/reduce_bias']),
+  );
+  const flat = tf.reshape(reduced, [batch, LANDMARK_NET_GRID * LANDMARK_NET_GRID * SPATIAL_CHANNELS]);
+  const spatial = tf.add(tf.matMul(flat, params['head/spatial'] as TfCore.Tensor2D), params['head/spatial_bias']);
+  return tf.add(global, spatial);
 }
 
 /** The feature extractor alone: [B, 7, 7, 256], as face-api's FaceFeatureExtractor before its pooling. */
@@ -97,9 +133,14 @@ export function landmarkNetFeatures(tf: Tf, params: LandmarkNetParams, crops: Tf
 export function decodeLandmarkNetOutput(
   output: Float32Array,
   batch: number,
+  head: LandmarkHead,
   out: Float32Array = new Float32Array(batch * 2 * LANDMARK_COUNT),
 ): Float32Array {
   const n = LANDMARK_COUNT;
+  if (head === 'regression') {
+    out.set(output.subarray(0, batch * 2 * n));
+    return out;
+  }
   const g = LANDMARK_NET_GRID;
   const c = LANDMARK_NET_CHANNELS;
   for (let b = 0; b < batch; b++) {

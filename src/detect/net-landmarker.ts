@@ -61,9 +61,9 @@ export function createNetLandmarker(options: NetLandmarkerOptions): FaceLandmark
     if (pixels.length < n * s * s * 3) pixels = new Float32Array(n * s * s * 3);
     for (let i = 0; i < n; i++) warpCrop(image, geometries[i], s, pixels.subarray(i * s * s * 3, (i + 1) * s * s * 3));
     const output = tf.tidy(() =>
-      landmarkNetForward(tf, params, tf.tensor4d(pixels.subarray(0, n * s * s * 3), [n, s, s, 3])),
+      landmarkNetForward(tf, params, tf.tensor4d(pixels.subarray(0, n * s * s * 3), [n, s, s, 3]), weights.head),
     );
-    const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, n);
+    const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, n, weights.head);
     output.dispose();
     return geometries.map((g, i) => {
       const crop = relative.subarray(i * 2 * LANDMARK_COUNT, (i + 1) * 2 * LANDMARK_COUNT);

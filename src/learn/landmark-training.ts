@@ -13,6 +13,7 @@ import {
   LANDMARK_NET_CHANNELS,
   LANDMARK_NET_GRID,
   LANDMARK_NET_INPUT,
+  type LandmarkHead,
   type LandmarkNetParams,
   type Tf,
   decodeLandmarkNetOutput,
@@ -32,7 +33,9 @@ export interface TrainingSettings {
   seed: number;
   /** Peak Adam learning rate; cosine decay to 1 % of it over all epochs. */
   learningRate: number;
-  /** Weight of the offset L1 term (offsets in cell units) against the cell cross-entropy. */
+  /** 'regression' (face-api's head + a spatial branch) or 'pip' (cell scores + offsets). */
+  head: LandmarkHead;
+  /** 'pip' only: weight of the offset L1 term (offsets in cell units) against the cell cross-entropy. */
   offsetWeight: number;
   /**
    * The first dense blocks kept as face-api trained them (0–4). Their 56- and 28-px layers cost most of
@@ -42,8 +45,8 @@ export interface TrainingSettings {
 }
 
 /** Names of the parameters a run trains: all but those of the first `frozenBlocks` dense blocks. */
-export function trainableNames(frozenBlocks: number): string[] {
-  return landmarkNetShapes()
+export function trainableNames(head: LandmarkHead, frozenBlocks: number): string[] {
+  return landmarkNetShapes(head)
     .map(([name]) => name)
     .filter((name) => !/^dense(\d)\//.test(name) || Number(name[5]) >= frozenBlocks);
 }
@@ -60,27 +63,33 @@ export const DEFAULT_TRAINING: TrainingSettings = {
   batchSize: 16,
   seed: 15,
   learningRate: 1e-3,
+  head: 'regression',
   offsetWeight: 2,
   frozenBlocks: 2,
 };
 
-/** Starting weights: face-api's feature extractor (by name) and a small seeded random head. */
+/**
+ * Starting weights: face-api's (feature extractor, and for 'regression' its fully connected layer) by name,
+ * and a seeded random head: small random filters; the spatial correction starts at zero, so a regression
+ * net starts as face-api's net; the pip offsets start at the cell centres.
+ */
 export function initialParams(
   tf: Tf,
   pretrained: Map<string, Float32Array>,
+  head: LandmarkHead,
   seed: number,
 ): Map<string, TfCore.Variable> {
   const rng = new SeededRandom(seed);
   const vars = new Map<string, TfCore.Variable>();
-  for (const [name, shape] of landmarkNetShapes()) {
+  for (const [name, shape] of landmarkNetShapes(head)) {
     const count = shape.reduce((a, b) => a * b, 1);
     let values = pretrained.get(name);
     if (!values) {
       if (!name.startsWith('head/')) throw new Error(`pretrained weights lack ${name}`);
       values = new Float32Array(count);
-      if (name === 'head/filters') for (let i = 0; i < count; i++) values[i] = 0.01 * rng.normal();
-      // Offsets start at the cell centre.
-      else for (let i = LANDMARK_COUNT; i < LANDMARK_NET_CHANNELS; i++) values[i] = 0.5;
+      if (name === 'head/filters' || name === 'head/reduce') {
+        for (let i = 0; i < count; i++) values[i] = 0.01 * rng.normal();
+      } else if (name === 'head/bias') for (let i = LANDMARK_COUNT; i < LANDMARK_NET_CHANNELS; i++) values[i] = 0.5;
     }
     if (values.length !== count) throw new Error(`${name} has ${values.length} values, expected ${count}`);
     vars.set(
@@ -101,6 +110,8 @@ export class LandmarkBatch {
   /** [B, 49, 68] x and y offset targets (meaningful at the masked cell only). */
   readonly offsetX: Float32Array;
   readonly offsetY: Float32Array;
+  /** [B, 136] landmark positions in crop units (the regression head's targets). */
+  readonly coordinates: Float32Array;
   private readonly points = new Float32Array(2 * LANDMARK_COUNT);
 
   constructor(readonly size: number) {
@@ -111,6 +122,7 @@ export class LandmarkBatch {
     this.mask = new Float32Array(size * cells * LANDMARK_COUNT);
     this.offsetX = new Float32Array(size * cells * LANDMARK_COUNT);
     this.offsetY = new Float32Array(size * cells * LANDMARK_COUNT);
+    this.coordinates = new Float32Array(size * 2 * LANDMARK_COUNT);
   }
 
   /** Fills slot `b` with `face` seen through `geometry`. */
@@ -126,6 +138,8 @@ export class LandmarkBatch {
     this.mask.fill(0, headBase, headBase + n * g * g);
     for (let k = 0; k < n; k++) {
       // Crop pixel i's centre is at (i + 0.5) / s of the side; in cells, × g.
+      this.coordinates[b * 2 * n + 2 * k] = (this.points[2 * k] + 0.5) / s;
+      this.coordinates[b * 2 * n + 2 * k + 1] = (this.points[2 * k + 1] + 0.5) / s;
       const u = ((this.points[2 * k] + 0.5) / s) * g;
       const v = ((this.points[2 * k + 1] + 0.5) / s) * g;
       const col = Math.min(g - 1, Math.max(0, Math.floor(u)));
@@ -145,13 +159,18 @@ export function landmarkLoss(
   tf: Tf,
   params: LandmarkNetParams,
   batch: LandmarkBatch,
-  offsetWeight: number,
+  settings: Pick<TrainingSettings, 'head' | 'offsetWeight'>,
 ): TfCore.Scalar {
   const s = LANDMARK_NET_INPUT;
   const cells = LANDMARK_NET_GRID * LANDMARK_NET_GRID;
   const n = LANDMARK_COUNT;
   const b = batch.size;
-  const out = landmarkNetForward(tf, params, tf.tensor4d(batch.pixels, [b, s, s, 3]));
+  const out = landmarkNetForward(tf, params, tf.tensor4d(batch.pixels, [b, s, s, 3]), settings.head);
+  if (settings.head === 'regression') {
+    // L1 in crop pixels, averaged over the coordinates.
+    const error = tf.abs(tf.sub(out, tf.tensor2d(batch.coordinates, [b, 2 * n])));
+    return tf.mul(tf.mean(error), s) as TfCore.Scalar;
+  }
   const flat = tf.reshape(out, [b, cells, LANDMARK_NET_CHANNELS]);
   const logits = tf.transpose(tf.slice(flat, [0, 0, 0], [b, cells, n]), [0, 2, 1]);
   const cellLoss = tf.losses.softmaxCrossEntropy(tf.tensor3d(batch.cells, [b, n, cells]), logits);
@@ -159,7 +178,7 @@ export function landmarkLoss(
   const dx = tf.abs(tf.sub(tf.slice(flat, [0, 0, n], [b, cells, n]), tf.tensor3d(batch.offsetX, [b, cells, n])));
   const dy = tf.abs(tf.sub(tf.slice(flat, [0, 0, 2 * n], [b, cells, n]), tf.tensor3d(batch.offsetY, [b, cells, n])));
   const offsetLoss = tf.div(tf.sum(tf.mul(mask, tf.add(dx, dy))), b * n);
-  return tf.add(cellLoss, tf.mul(offsetLoss, offsetWeight)) as TfCore.Scalar;
+  return tf.add(cellLoss, tf.mul(offsetLoss, settings.offsetWeight)) as TfCore.Scalar;
 }
 
 /**
@@ -169,6 +188,7 @@ export function landmarkLoss(
 export function predictTwoPass(
   tf: Tf,
   params: LandmarkNetParams,
+  head: LandmarkHead,
   faces: LandmarkFace[],
   starts: CropGeometry[],
   batchSize = 32,
@@ -189,9 +209,10 @@ export function predictTwoPass(
           tf,
           params,
           tf.tensor4d(pixels.subarray(0, chunk.length * s * s * 3), [chunk.length, s, s, 3]),
+          head,
         ),
       );
-      const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, chunk.length);
+      const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, chunk.length, head);
       output.dispose();
       points = chunk.map((_, i) => {
         const crop = relative.subarray(i * 2 * LANDMARK_COUNT, (i + 1) * 2 * LANDMARK_COUNT);
@@ -266,7 +287,7 @@ export function trainEpoch(
       const s = LANDMARK_NET_INPUT;
       augmentPixels(batch.pixels.subarray(b * s * s * 3, (b + 1) * s * s * 3), s, rng);
     }
-    const value = optimizer.minimize(() => landmarkLoss(tf, params, batch, settings.offsetWeight), learningRate);
+    const value = optimizer.minimize(() => landmarkLoss(tf, params, batch, settings), learningRate);
     if (!Number.isFinite(value)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${step + 1}`);
     lossSum += value;
     onProgress?.({
@@ -285,11 +306,12 @@ export function trainEpoch(
 export function validate(
   tf: Tf,
   vars: Map<string, TfCore.Variable> | LandmarkNetParams,
+  head: LandmarkHead,
   faces: LandmarkFace[],
   seed: number,
 ): { mean: number; median: number; perFace: Float64Array } {
   const params = (vars instanceof Map ? Object.fromEntries(vars) : vars) as LandmarkNetParams;
-  const predicted = predictTwoPass(tf, params, faces, validationStarts(faces, seed));
+  const predicted = predictTwoPass(tf, params, head, faces, validationStarts(faces, seed));
   const perFace = new Float64Array(faces.length);
   for (let i = 0; i < faces.length; i++) perFace[i] = landmarkNme(predicted[i], faces[i].landmarks);
   const sorted = Float64Array.from(perFace).sort();

@@ -68,6 +68,7 @@ export async function trainLandmarkNet(options: TrainLandmarkNetOptions): Promis
     batchSize: options.batchSize ?? DEFAULT_TRAINING.batchSize,
     seed: options.seed ?? DEFAULT_TRAINING.seed,
     learningRate: options.learningRate ?? DEFAULT_TRAINING.learningRate,
+    head: options.head ?? DEFAULT_TRAINING.head,
     offsetWeight: options.offsetWeight ?? DEFAULT_TRAINING.offsetWeight,
     frozenBlocks: options.frozenBlocks ?? DEFAULT_TRAINING.frozenBlocks,
   };
@@ -100,11 +101,11 @@ export async function trainLandmarkNet(options: TrainLandmarkNetOptions): Promis
     history: [],
     seconds: 0,
   };
-  const vars = initialParams(tf, await faceApiLandmarkWeights(tf), settings.seed);
-  const names = landmarkNetShapes().map(([name]) => name);
+  const vars = initialParams(tf, await faceApiLandmarkWeights(tf), settings.head, settings.seed);
+  const names = landmarkNetShapes(settings.head).map(([name]) => name);
   const adam = new Adam(
     tf,
-    trainableNames(settings.frozenBlocks).map((n) => vars.get(n)!),
+    trainableNames(settings.head, settings.frozenBlocks).map((n) => vars.get(n)!),
   );
   try {
     if (options.resume) {
@@ -127,7 +128,7 @@ export async function trainLandmarkNet(options: TrainLandmarkNetOptions): Promis
     for (let epoch = run.epochsDone; epoch < settings.epochs; epoch++) {
       const start = Date.now();
       const loss = trainEpoch(tf, vars, adam, train, epoch, settings, options.onProgress);
-      const nme = validate(tf, vars, split.validation, settings.seed);
+      const nme = validate(tf, vars, settings.head, split.validation, settings.seed);
       const report: EpochReport = {
         epoch: epoch + 1,
         loss,
@@ -187,7 +188,7 @@ async function writeWeights(
     startedFrom: 'face-api 1.7.15 face_landmark_68_model (MIT) feature extractor',
     licence: 'trained on 300-W faces: research use only (see the 300-W terms)',
   };
-  await writeFileAtomic(path, encodeLandmarkNetFile({ tensors, training }));
+  await writeFileAtomic(path, encodeLandmarkNetFile({ head: run.settings.head, tensors, training }));
 }
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
