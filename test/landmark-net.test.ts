@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
   decodeLandmarkNetFile,
@@ -12,42 +13,42 @@ import {
   LANDMARK_NET_GRID,
   type LandmarkNetParams,
   decodeLandmarkNetOutput,
-  landmarkNetFeatures,
+  landmarkNetForward,
   landmarkNetShapes,
 } from '../src/detect/landmark-net.js';
+import { initialParams } from '../src/learn/landmark-training.js';
 import { faceApiLandmarkWeights } from '../src/learn/face-api-weights.js';
 import { trainingTf } from '../src/learn/tf-node.js';
 
 describe('landmark net', () => {
-  it('has face-api’s feature extractor: pooled + face-api’s fc layer gives face-api’s own output', async () => {
+  it('starts as face-api’s net: the regression head at initialisation gives face-api’s own output', async () => {
     const tf = await trainingTf();
     const weights = await faceApiLandmarkWeights(tf);
-    const shapes = new Map(landmarkNetShapes());
-    shapes.set('fc/weights', [256, 136]);
-    shapes.set('fc/bias', [136]);
-    const params: LandmarkNetParams = {};
-    for (const [name, values] of weights) params[name] = tf.tensor(values, shapes.get(name));
+    const vars = initialParams(tf, weights, 'regression', 3);
     const faceapi = createRequire(import.meta.url)('@vladmandic/face-api/dist/face-api.node-wasm.js');
     const net = new faceapi.FaceLandmark68Net();
+    const shapes = new Map(landmarkNetShapes('regression'));
     const copy: LandmarkNetParams = {};
-    for (const [name, t] of Object.entries(params)) copy[name] = t.clone();
+    for (const [name, values] of weights) copy[name] = tf.tensor(values, shapes.get(name));
     net.loadFromWeightMap(copy);
-    const image = tf.randomUniform([112, 112, 3], 0, 255, 'float32', 7) as import('@tensorflow/tfjs-core').Tensor3D;
+    const image = tf.randomUniform([112, 112, 3], 0, 255, 'float32', 7) as Tensor3D;
     const reference = (await (await net.forward(image)).data()) as Float32Array;
-    const ours = tf.tidy(() => {
-      const pooled = tf.reshape(tf.mean(landmarkNetFeatures(tf, params, tf.expandDims(image, 0)), [1, 2]), [1, 256]);
-      return tf.add(
-        tf.matMul(pooled, params['fc/weights'] as import('@tensorflow/tfjs-core').Tensor2D),
-        params['fc/bias'],
-      );
-    });
+    const ours = tf.tidy(() =>
+      landmarkNetForward(tf, Object.fromEntries(vars), tf.expandDims<Tensor4D>(image, 0), 'regression'),
+    );
     const values = (await ours.data()) as Float32Array;
     expect(values.length).toBe(136);
     let maxDiff = 0;
     for (let i = 0; i < 136; i++) maxDiff = Math.max(maxDiff, Math.abs(values[i] - reference[i]));
     expect(maxDiff).toBeLessThan(1e-5);
+    // The spatial branch is live: a change of its weights moves the output.
+    vars.get('head/spatial')!.assign(tf.onesLike(vars.get('head/spatial')!));
+    const moved = tf.tidy(() =>
+      landmarkNetForward(tf, Object.fromEntries(vars), tf.expandDims<Tensor4D>(image, 0), 'regression').dataSync(),
+    );
+    expect(Math.abs(moved[0] - values[0])).toBeGreaterThan(1e-3);
     net.dispose();
-    for (const t of [...Object.values(params), ours, image]) t.dispose();
+    for (const t of [...vars.values(), ours, image]) t.dispose();
   });
 
   it('decodes the best cell plus its offset, in crop units', () => {
@@ -60,7 +61,7 @@ describe('landmark net', () => {
     output[at + 3] = 4;
     output[at + 68 + 3] = 0.25;
     output[at + 136 + 3] = 0.75;
-    const points = decodeLandmarkNetOutput(output, 2);
+    const points = decodeLandmarkNetOutput(output, 2, 'pip');
     expect(points[136 + 6]).toBeCloseTo(5.25 / 7, 6);
     expect(points[136 + 7]).toBeCloseTo(2.75 / 7, 6);
     // Face 0: all scores equal → the first cell, offsets 0 (the output's -5 there) → -5 / 7.
@@ -76,13 +77,14 @@ describe('landmark net', () => {
     expect(toHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
     const tensors: LandmarkNetFile['tensors'] = new Map();
     let seed = 1;
-    for (const [name, shape] of landmarkNetShapes()) {
+    for (const [name, shape] of landmarkNetShapes('pip')) {
       const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
       for (let i = 0; i < values.length; i++) values[i] = Math.sin(seed++) * 2;
       tensors.set(name, { shape, values });
     }
-    const bytes = encodeLandmarkNetFile({ tensors, training: { seed: 15 } });
+    const bytes = encodeLandmarkNetFile({ head: 'pip', tensors, training: { seed: 15 } });
     const back = decodeLandmarkNetFile(bytes, 'x.bin');
+    expect(back.head).toBe('pip');
     expect(back.training).toEqual({ seed: 15 });
     let worst = 0;
     for (const [name, { values }] of tensors) {
