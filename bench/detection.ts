@@ -17,10 +17,17 @@ interface Variant {
 }
 
 const variants: Variant[] = [
-  { label: 'TinyFaceDetector 416 + full net, refine pass', options: {}, isDefault: true },
-  { label: 'TinyFaceDetector 416 + full net, no refine pass', options: { refine: false } },
-  { label: 'TinyFaceDetector 416 + tiny net, refine pass', options: { landmarkNet: 'tiny' } },
-  { label: 'SSD-MobileNetV1 + full net, refine pass', options: { detector: 'ssd' } },
+  { label: 'own net (300-W), 2 passes, TinyFaceDetector pyramid', options: {}, isDefault: true },
+  { label: 'face-api full net, refine pass, TinyFaceDetector 416', options: { landmarker: 'face-api' } },
+  {
+    label: 'face-api full net, no refine pass, TinyFaceDetector 416',
+    options: { landmarker: 'face-api', refine: false },
+  },
+  {
+    label: 'face-api tiny net, refine pass, TinyFaceDetector 416',
+    options: { landmarker: 'face-api', landmarkNet: 'tiny' },
+  },
+  { label: 'face-api full net, refine pass, SSD-MobileNetV1', options: { landmarker: 'face-api', detector: 'ssd' } },
 ];
 
 const sizes = [
@@ -94,7 +101,7 @@ export async function detectionBench(shared: string): Promise<string> {
       + 'alone (detector, landmark passes, tensor conversion; the photo already decoded), median over the photos '
       + 'after warm-up, tfjs wasm backend, one thread.',
     '',
-    '| face-api 1.7.15 variant | photo size | NME 68 median / mean | NME 51 median | faces missed | time per photo |',
+    '| landmarker | photo size | NME 68 median / mean | NME 51 median | faces missed | time per photo |',
     '|---|---|---|---|---|---|',
     ...rows,
     '',

@@ -11,7 +11,13 @@ import type { MorphableModel } from '../src/model/morphable-model.js';
 import { CHROMIUM, fakeCamera, launchChromium, serveWebApp, writeY4m } from '../test/helpers/web.js';
 import { median } from './faces68.js';
 
-export async function webBench(model: MorphableModel, photo: string, log: (line: string) => void): Promise<string> {
+/** `query`: appended to the page's URL, e.g. '?landmarker=face-api'. */
+export async function webBench(
+  model: MorphableModel,
+  photo: string,
+  log: (line: string) => void,
+  query = '',
+): Promise<string> {
   if (!existsSync(CHROMIUM)) return `Not measured: ${CHROMIUM} is not installed.\n`;
   const work = mkdtempSync(join(tmpdir(), 'morphable-web-bench-'));
   const modelFile = join(work, 'model.glb');
@@ -22,7 +28,7 @@ export async function webBench(model: MorphableModel, photo: string, log: (line:
   const browser = await launchChromium(fakeCamera(video));
   try {
     const page = await (await browser.newContext({ viewport: { width: 1400, height: 850 } })).newPage();
-    await page.goto(site.url);
+    await page.goto(site.url + query);
     await page.waitForFunction(() => !(document.getElementById('photo-file') as HTMLInputElement).disabled, null, {
       timeout: 60_000,
     });

@@ -32,7 +32,9 @@ beforeAll(async () => {
     }
     const svg = `<svg width="128" height="128"><rect width="128" height="128" fill="#203040"/>
       <ellipse cx="${cx}" cy="${cy}" rx="${r}" ry="${r * 1.2}" fill="#d0a080"/></svg>`;
-    await sharp(Buffer.from(svg)).jpeg().toFile(join(data, `face${f}.jpg`));
+    await sharp(Buffer.from(svg))
+      .jpeg()
+      .toFile(join(data, `face${f}.jpg`));
     await writeFile(join(data, `face${f}.pts`), formatPts(points));
   }
 });
@@ -98,5 +100,10 @@ describe('morphable train landmarks', () => {
   it('says in one line that there is no checkpoint to resume from', async () => {
     const result = await runCli(['train', 'landmarks', '--data', data, '--out', join(root, 'empty'), '--resume']);
     expectOneLineError(result, 'checkpoint.bin', 'no checkpoint to resume from');
+  });
+
+  it('train profile says in one line that the folder has no manifest', async () => {
+    const result = await runCli(['train', 'profile', '--data', data, '--out', join(root, 'profiled')]);
+    expectOneLineError(result, 'manifest.csv');
   });
 });

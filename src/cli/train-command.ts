@@ -3,7 +3,9 @@ import { type Command, Option } from 'commander';
 import { LANDMARK_HEADS, type LandmarkHead } from '../detect/landmark-net.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_TRAINING } from '../learn/landmark-training.js';
+import { writeProfiledDataset } from '../learn/profile-dataset.js';
 import { trainLandmarkNet } from '../learn/train-landmark-net.js';
+import { Progress } from './progress.js';
 import { positiveIntOption, positiveNumberOption } from './parse.js';
 
 const HELP = `
@@ -38,8 +40,53 @@ interface TrainLandmarksOptions {
   resume?: boolean;
 }
 
+const PROFILE_HELP = `
+3D face profiling, as 300W-LP was made for 3DDFA: each face of a train-300w-like folder (manifest.csv with
+name, source, path) is fitted with the model to its ground-truth landmarks, textured from its photo, turned
+to larger |yaw| and rendered over its crop; the model's turned landmarks are the labels (the annotated inner
+points carried on the surface, the outline on the turned silhouette). Writes NAME_yawP30.jpg + .pts and a
+manifest.csv whose photo column names each face's source photo, so that train landmarks --extra OUT keeps
+the validation photos out. The renders carry the source data's terms (300-W: research use only).
+
+Example:
+  morphable train profile --data ../shared/data/train-300w --out profiled-300w
+`;
+
 export function addTrainCommands(program: Command): void {
-  const train = program.command('train').description("train the project's networks");
+  const train = program.command('train').description("train the project's networks and make training data");
+  train
+    .command('profile')
+    .description('render training faces turned to larger yaw (3D face profiling), with their landmarks')
+    .option('--data <dir>', 'folder of NAME.jpg + NAME.pts + manifest.csv', '../shared/data/train-300w')
+    .requiredOption('--out <dir>', 'new or empty folder for the rendered faces')
+    .option('--yaw <degrees...>', 'the |yaw| each face is turned to (one render each)', ['30', '45', '60'])
+    .option('--seed <n>', 'picks the way frontal faces turn', positiveIntOption('--seed'), 15)
+    .addHelpText('after', PROFILE_HELP)
+    .action(async (options: { data: string; out: string; yaw: string[]; seed: number }) => {
+      const targets = options.yaw.map((v) => {
+        const deg = Number(v);
+        if (!(deg > 0 && deg < 90)) throw new InputError(`--yaw ${v}`, 'must be an angle in (0, 90) degrees');
+        return deg;
+      });
+      const progress = new Progress('profiling faces');
+      try {
+        const result = await writeProfiledDataset({
+          dataDir: options.data,
+          outDir: options.out,
+          yawTargetsDeg: targets,
+          seed: options.seed,
+          onProgress: (done, total) => progress.update((100 * done) / total),
+        });
+        progress.stop();
+        console.log(
+          `${options.out}: ${result.written} faces rendered from ${result.faces} (${result.skippedFit.length} `
+            + `skipped for a poor fit, ${result.skippedTurns} turns already reached) in `
+            + `${(result.seconds / 60).toFixed(1)} min`,
+        );
+      } finally {
+        progress.stop();
+      }
+    });
   train
     .command('landmarks')
     .description('train the 68-point landmark net on face crops with .pts landmarks')
@@ -55,7 +102,7 @@ export function addTrainCommands(program: Command): void {
       DEFAULT_TRAINING.learningRate,
     )
     .addOption(
-      new Option('--head <kind>', 'regression: face-api\'s head + a spatial branch; pip: cell scores + offsets')
+      new Option('--head <kind>', "regression: face-api's head + a spatial branch; pip: cell scores + offsets")
         .choices(LANDMARK_HEADS)
         .default(DEFAULT_TRAINING.head),
     )

@@ -32,7 +32,13 @@ export function encodeLandmarkNetFile(file: LandmarkNetFile): Uint8Array {
     entries.push({ name, shape, offset });
     offset += shape.reduce((a, b) => a * b, 1);
   }
-  const header: Header = { format: FORMAT, head: file.head, dtype: 'float16', tensors: entries, training: file.training };
+  const header: Header = {
+    format: FORMAT,
+    head: file.head,
+    dtype: 'float16',
+    tensors: entries,
+    training: file.training,
+  };
   let json = JSON.stringify(header);
   json += ' '.repeat((4 - ((8 + json.length) % 4)) % 4); // keeps the float16 data 2-byte aligned and tidy
   const headerBytes = new TextEncoder().encode(json);
