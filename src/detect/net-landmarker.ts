@@ -12,6 +12,7 @@ import type { LandmarkNetFile } from './landmark-net-file.js';
 import {
   LANDMARK_COUNT,
   LANDMARK_NET_INPUT,
+  type LandmarkHead,
   type LandmarkNetParams,
   type Tf,
   decodeLandmarkNetOutput,
@@ -27,6 +28,8 @@ export interface NetLandmarkerOptions {
   findFaces: FindFaces;
   /** Called by dispose(), e.g. to free the detector. */
   onDispose?: () => void;
+  /** The final pass also on the mirrored crop, averaged (default true). */
+  mirrored?: boolean;
 }
 
 /**
@@ -48,30 +51,62 @@ export function geometryFromDetectorBox(box: FaceBox): CropGeometry {
   };
 }
 
-export function createNetLandmarker(options: NetLandmarkerOptions): FaceLandmarker {
-  const { tf, weights } = options;
+/** The landmark net's parameters as tensors, with its head kind. */
+export interface LoadedLandmarkNet {
+  tf: Tf;
+  params: LandmarkNetParams;
+  head: LandmarkHead;
+}
+
+export function loadLandmarkNet(tf: Tf, weights: LandmarkNetFile): LoadedLandmarkNet {
   const params: LandmarkNetParams = {};
   for (const [name, { shape, values }] of weights.tensors) params[name] = tf.tensor(values, shape);
+  return { tf, params, head: weights.head };
+}
+
+let scratch = new Float32Array(0);
+
+/**
+ * One landmark pass: a crop of `image` per geometry, the net on all of them at once, the points back in
+ * image coordinates. With `mirrored`, each face is also seen mirrored and the two answers are averaged
+ * (the mirror undone with the iBUG permutation): the net's left/right errors partly cancel.
+ */
+export function landmarkPass(
+  net: LoadedLandmarkNet,
+  jobs: ReadonlyArray<{ image: RgbImage; geometry: CropGeometry }>,
+  mirrored: boolean,
+): Float32Array[] {
+  const { tf, params, head } = net;
   const s = LANDMARK_NET_INPUT;
-  let pixels = new Float32Array(s * s * 3);
-
-  /** One landmark pass: a crop per geometry → points in image coordinates. */
-  const pass = (image: RgbImage, geometries: CropGeometry[]): Float32Array[] => {
-    const n = geometries.length;
-    if (pixels.length < n * s * s * 3) pixels = new Float32Array(n * s * s * 3);
-    for (let i = 0; i < n; i++) warpCrop(image, geometries[i], s, pixels.subarray(i * s * s * 3, (i + 1) * s * s * 3));
-    const output = tf.tidy(() =>
-      landmarkNetForward(tf, params, tf.tensor4d(pixels.subarray(0, n * s * s * 3), [n, s, s, 3]), weights.head),
-    );
-    const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, n, weights.head);
-    output.dispose();
-    return geometries.map((g, i) => {
-      const crop = relative.subarray(i * 2 * LANDMARK_COUNT, (i + 1) * 2 * LANDMARK_COUNT);
+  const views = mirrored ? 2 : 1;
+  const n = jobs.length * views;
+  if (scratch.length < n * s * s * 3) scratch = new Float32Array(n * s * s * 3);
+  const geometries = jobs.flatMap(({ geometry }) => (mirrored ? [geometry, { ...geometry, flip: true }] : [geometry]));
+  geometries.forEach((g, v) => {
+    warpCrop(jobs[Math.floor(v / views)].image, g, s, scratch.subarray(v * s * s * 3, (v + 1) * s * s * 3));
+  });
+  const output = tf.tidy(() =>
+    landmarkNetForward(tf, params, tf.tensor4d(scratch.subarray(0, n * s * s * 3), [n, s, s, 3]), head),
+  );
+  const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, n, head);
+  output.dispose();
+  const view = new Float32Array(2 * LANDMARK_COUNT);
+  return jobs.map((_, f) => {
+    const points = new Float32Array(2 * LANDMARK_COUNT);
+    for (let k = 0; k < views; k++) {
+      const v = f * views + k;
+      const crop = relative.subarray(v * 2 * LANDMARK_COUNT, (v + 1) * 2 * LANDMARK_COUNT);
       for (let j = 0; j < crop.length; j++) crop[j] = crop[j] * s - 0.5; // crop units → crop pixels
-      return unwarpLandmarks(crop, g, s, new Float32Array(2 * LANDMARK_COUNT));
-    });
-  };
+      unwarpLandmarks(crop, geometries[v], s, view);
+      for (let j = 0; j < view.length; j++) points[j] += view[j] / views;
+    }
+    return points;
+  });
+}
 
+export function createNetLandmarker(options: NetLandmarkerOptions): FaceLandmarker {
+  const net = loadLandmarkNet(options.tf, options.weights);
+  const mirrored = options.mirrored ?? true;
   const checkImage = ({ width, height, data }: RgbImage) => {
     if (data.length !== width * height * 3)
       throw new RangeError(`image data has ${data.length} bytes, expected ${width}×${height}×3`);
@@ -80,7 +115,7 @@ export function createNetLandmarker(options: NetLandmarkerOptions): FaceLandmark
   return {
     async detect(image: RgbImage): Promise<DetectedFace[]> {
       checkImage(image);
-      const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+      const input = options.tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
       let found: Array<{ box: FaceBox; score: number }>;
       try {
         found = await options.findFaces(input);
@@ -88,22 +123,24 @@ export function createNetLandmarker(options: NetLandmarkerOptions): FaceLandmark
         input.dispose();
       }
       if (found.length === 0) return [];
-      const first = pass(
-        image,
-        found.map((f) => geometryFromDetectorBox(f.box)),
+      const first = landmarkPass(
+        net,
+        found.map((f) => ({ image, geometry: geometryFromDetectorBox(f.box) })),
+        false,
       );
-      const points = pass(
-        image,
-        first.map((p) => canonicalGeometry(p)),
+      const points = landmarkPass(
+        net,
+        first.map((p) => ({ image, geometry: canonicalGeometry(p) })),
+        mirrored,
       );
       return found.map((f, i) => ({ box: f.box, score: f.score, landmarks: points[i] }));
     },
     async track(image: RgbImage, previous: Float32Array): Promise<Float32Array> {
       checkImage(image);
-      return pass(image, [canonicalGeometry(previous)])[0];
+      return landmarkPass(net, [{ image, geometry: canonicalGeometry(previous) }], mirrored)[0];
     },
     dispose(): void {
-      for (const t of Object.values(params)) t.dispose();
+      for (const t of Object.values(net.params)) t.dispose();
       options.onDispose?.();
     },
   };

@@ -16,12 +16,12 @@ import {
   type LandmarkHead,
   type LandmarkNetParams,
   type Tf,
-  decodeLandmarkNetOutput,
   landmarkNetForward,
   landmarkNetShapes,
 } from '../detect/landmark-net.js';
 import { SeededRandom } from '../model/random.js';
 import { type CropGeometry, canonicalGeometry, unwarpLandmarks, warpCrop, warpLandmarks } from '../detect/face-crop.js';
+import { type LoadedLandmarkNet, landmarkPass } from '../detect/net-landmarker.js';
 import { augmentPixels, randomGeometry } from './augment.js';
 import type { LandmarkFace } from './landmark-dataset.js';
 import { landmarkNme } from '../fit/fit-result.js';
@@ -182,46 +182,32 @@ export function landmarkLoss(
 }
 
 /**
- * Landmarks of `faces` in image coordinates, the way a landmarker finds them: a first pass on a crop about
- * `start` geometry, a second on the canonical crop around the first pass's points.
+ * Landmarks of `faces` in image coordinates, the way a landmarker finds them (detect/net-landmarker.ts):
+ * a first pass on a crop about `start` geometry, a second (mirrored too, if asked) on the canonical crop
+ * around the first pass's points.
  */
 export function predictTwoPass(
-  tf: Tf,
-  params: LandmarkNetParams,
-  head: LandmarkHead,
+  net: LoadedLandmarkNet,
   faces: LandmarkFace[],
   starts: CropGeometry[],
+  mirrored: boolean,
   batchSize = 32,
 ): Float32Array[] {
   const results: Float32Array[] = [];
-  const s = LANDMARK_NET_INPUT;
-  const pixels = new Float32Array(batchSize * s * s * 3);
   for (let first = 0; first < faces.length; first += batchSize) {
     const chunk = faces.slice(first, first + batchSize);
-    let geometries = starts.slice(first, first + batchSize);
-    let points: Float32Array[] = [];
-    for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < chunk.length; i++) {
-        warpCrop(chunk[i].image, geometries[i], s, pixels.subarray(i * s * s * 3, (i + 1) * s * s * 3));
-      }
-      const output = tf.tidy(() =>
-        landmarkNetForward(
-          tf,
-          params,
-          tf.tensor4d(pixels.subarray(0, chunk.length * s * s * 3), [chunk.length, s, s, 3]),
-          head,
-        ),
-      );
-      const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, chunk.length, head);
-      output.dispose();
-      points = chunk.map((_, i) => {
-        const crop = relative.subarray(i * 2 * LANDMARK_COUNT, (i + 1) * 2 * LANDMARK_COUNT);
-        for (let j = 0; j < crop.length; j++) crop[j] = crop[j] * s - 0.5; // → crop pixel coordinates
-        return unwarpLandmarks(crop, geometries[i], s, new Float32Array(2 * LANDMARK_COUNT));
-      });
-      geometries = points.map((p) => canonicalGeometry(p));
-    }
-    results.push(...points);
+    const points = landmarkPass(
+      net,
+      chunk.map((face, i) => ({ image: face.image, geometry: starts[first + i] })),
+      false,
+    );
+    results.push(
+      ...landmarkPass(
+        net,
+        chunk.map((face, i) => ({ image: face.image, geometry: canonicalGeometry(points[i]) })),
+        mirrored,
+      ),
+    );
   }
   return results;
 }
@@ -309,9 +295,10 @@ export function validate(
   head: LandmarkHead,
   faces: LandmarkFace[],
   seed: number,
+  mirrored = true,
 ): { mean: number; median: number; perFace: Float64Array } {
   const params = (vars instanceof Map ? Object.fromEntries(vars) : vars) as LandmarkNetParams;
-  const predicted = predictTwoPass(tf, params, head, faces, validationStarts(faces, seed));
+  const predicted = predictTwoPass({ tf, params, head }, faces, validationStarts(faces, seed), mirrored);
   const perFace = new Float64Array(faces.length);
   for (let i = 0; i < faces.length; i++) perFace[i] = landmarkNme(predicted[i], faces[i].landmarks);
   const sorted = Float64Array.from(perFace).sort();
