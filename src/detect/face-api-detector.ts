@@ -4,13 +4,14 @@
  * face-api-landmarker.ts.
  *
  * TinyFaceDetector is a fully convolutional net with a 32-pixel output grid; trained at 416 px, it finds faces
- * of about 40 to 210 px in its input. Instead of one run on a copy shrunk to 416 px, it runs on an image
+ * of about 48 to 260 px in its input. Instead of one run on a copy shrunk to 416 px, it runs on an image
  * pyramid, coarse to fine, each level the whole image (no tiles, so no seams and no overlap to pay for):
  * 1. the image centred in a black square twice its long side, at 416 px (faces that fill the photo);
  * 2. the image at 416 px on its long side, then at 832, 1664… until the level's smallest findable face is
  *    below `minFaceSize` (the finest level may be the full-size image or beyond, never more than 2× up);
- * it stops early once every face found is at least 2.5 times the smallest face the levels so far find.
- * Boxes from all levels are merged by non-maximum suppression (the best score wins). When nothing is found,
+ * it stops early once every face found is at least twice the smallest face the levels so far find.
+ * A face found at a fine level where the next coarser level should see it too must have support there. Boxes
+ * from all levels are merged by non-maximum suppression (the best score wins). When nothing is found,
  * a grey, contrast-stretched copy gets the same search once.
  */
 import type * as FaceApi from '@vladmandic/face-api';
@@ -53,6 +54,11 @@ export interface FoundFace {
   score: number;
 }
 
+/** A box of one pyramid level, before the levels are merged. */
+interface Candidate extends FoundFace {
+  level: number;
+}
+
 export interface FaceDetector {
   /** Faces in an RGB image tensor ([height, width, 3], int32 or float32 in 0–255), most confident first. */
   findFaces(image: TfCore.Tensor3D): Promise<FoundFace[]>;
@@ -70,8 +76,15 @@ const NET_MIN_FACE = 48;
  * false faces (scores 0.50–0.55, and 0.77 once).
  */
 const NET_MAX_FACE = 300;
+/**
+ * A face found at one level whose box the next coarser level sees at this size or more (input pixels) is
+ * kept only if that level has a candidate over it too, with a score of SUPPORT_SCORE or more. On face-api's
+ * sample2.jpg, the two false faces of the finest level (scores 0.78, 0.53) had no such support.
+ */
+const CONFIRM_FACE = 72;
+const SUPPORT_SCORE = 0.3;
 /** The pyramid stops once every face found is at least this times the smallest face its levels find. */
-const STOP_RATIO = 0.4;
+const STOP_RATIO = 0.5;
 /** Boxes overlapping a better one by more than this IoU, or lying this much inside it, are dropped. */
 const NMS_IOU = 0.3;
 const NMS_INSIDE = 0.7;
@@ -163,6 +176,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
   const net = tiny as unknown as TinyNet;
   const anchors = net.anchors.map((a) => ({ x: a.x, y: a.y }));
   const mean = net.config.meanRgb;
+  const threshold = Math.min(minScore, SUPPORT_SCORE);
 
   /**
    * Faces in `input` (float32, [h, w, 3], 0–255) seen at `scale` input pixels per image pixel, the image's
@@ -175,7 +189,8 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
     offsetX: number,
     offsetY: number,
     maxFace: number,
-    out: FoundFace[],
+    level: number,
+    out: Candidate[],
   ) => {
     const output = tf.tidy(() => {
       const [h, w] = input.shape;
@@ -197,7 +212,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
         for (let a = 0; a < n; a++) {
           const o = (row * cols + col) * channels + a * stride;
           const score = sigmoid(values[o + 4]);
-          if (score < minScore) continue;
+          if (score < threshold) continue;
           // face-api's decoding: cell units, 32 input pixels a cell.
           const cx = (col + sigmoid(values[o])) * 32;
           const cy = (row + sigmoid(values[o + 1])) * 32;
@@ -212,11 +227,29 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
               height: bh / scale,
             },
             score,
+            level,
           });
         }
       }
     }
   };
+
+  /**
+   * The candidates with a score of at least minScore that the next coarser level confirms where it should
+   * see them too (a candidate of its own overlapping them), best first, merged by NMS.
+   */
+  const confirmed = (candidates: Candidate[], scales: number[]): FoundFace[] =>
+    suppress(
+      candidates
+        .filter(
+          (c) =>
+            c.score >= minScore
+            && (c.level === 0
+              || Math.max(c.box.width, c.box.height) * scales[c.level - 1] < CONFIRM_FACE
+              || candidates.some((o) => o.level === c.level - 1 && overlap(o.box, c.box) > NMS_IOU)),
+        )
+        .map(({ box, score }) => ({ box, score })),
+    );
 
   /** `image` resized by `scale`, float32, box-filtered first when shrinking by 2 or more. */
   const resized = (image: TfCore.Tensor3D, scale: number): TfCore.Tensor3D =>
@@ -288,7 +321,8 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
       try {
         for (const grey of [false, true]) {
           // Nothing found in colour: once more in grey, contrast stretched.
-          const found: FoundFace[] = [];
+          const candidates: Candidate[] = [];
+          let found: FoundFace[] = [];
           for (let level = 0; level < scales.length; level++) {
             if (level > 0) {
               // The smallest face the levels so far find.
@@ -304,12 +338,14 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
             const input = levelInput(level);
             const tensor = grey ? greyed(input.tensor) : input.tensor;
             try {
-              await run(tensor, input.scale, input.left, input.top, level === 0 ? Infinity : NET_MAX_FACE, found);
+              const maxFace = level === 0 ? Infinity : NET_MAX_FACE;
+              await run(tensor, input.scale, input.left, input.top, maxFace, level, candidates);
             } finally {
               if (tensor !== input.tensor) tensor.dispose();
             }
+            found = confirmed(candidates, scales);
           }
-          if (found.length > 0) return suppress(found);
+          if (found.length > 0) return found;
         }
         return [];
       } finally {
