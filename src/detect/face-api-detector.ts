@@ -77,9 +77,10 @@ const NET_MIN_FACE = 48;
  */
 const NET_MAX_FACE = 300;
 /**
- * A face found at one level whose box the next coarser level sees at this size or more (input pixels) is
- * kept only if that level has a candidate over it too, with a score of SUPPORT_SCORE or more. On face-api's
- * sample2.jpg, the two false faces of the finest level (scores 0.78, 0.53) had no such support.
+ * A face found at level 2 or finer whose box the next coarser level sees at this size or more (input pixels)
+ * is kept only if that level has a candidate over it too, with a score of SUPPORT_SCORE or more. On
+ * face-api's sample2.jpg, the false faces of the finest level (scores 0.78, 0.53) had no such support.
+ * Level 1 needs none: level 0 sees the photo small in a black square, a different picture.
  */
 const CONFIRM_FACE = 72;
 const SUPPORT_SCORE = 0.3;
@@ -244,7 +245,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
         .filter(
           (c) =>
             c.score >= minScore
-            && (c.level === 0
+            && (c.level <= 1
               || Math.max(c.box.width, c.box.height) * scales[c.level - 1] < CONFIRM_FACE
               || candidates.some((o) => o.level === c.level - 1 && overlap(o.box, c.box) > NMS_IOU)),
         )
