@@ -6,9 +6,9 @@
  * TinyFaceDetector is a fully convolutional net with a 32-pixel output grid; trained at 416 px, it finds faces
  * of about 48 to 260 px in its input. Instead of one run on a copy shrunk to 416 px, it runs on an image
  * pyramid, coarse to fine, each level the whole image (no tiles, so no seams and no overlap to pay for):
- * 1. the image centred in a black square twice its long side, at 416 px (faces that fill the photo);
- * 2. the image at 416 px on its long side, then at 832, 1664… until the level's smallest findable face is
- *    below `minFaceSize` (the finest level may be the full-size image or beyond, never more than 2× up);
+ * the image at 224 px on its long side (where a face that fills the photo is in the net's range), then at
+ * 416, 832, 1664… until the level's smallest findable face is below `minFaceSize` (the finest level may be
+ * the full-size image or beyond, never more than 2× up);
  * it stops early once every face found is at least twice the smallest face the levels so far find.
  * A face found at a fine level where the next coarser level should see it too must have support there. Boxes
  * from all levels are merged by non-maximum suppression (the best score wins). When nothing is found,
@@ -77,10 +77,9 @@ const NET_MIN_FACE = 48;
  */
 const NET_MAX_FACE = 300;
 /**
- * A face found at level 2 or finer whose box the next coarser level sees at this size or more (input pixels)
+ * A face found at level 1 or finer whose box the next coarser level sees at this size or more (input pixels)
  * is kept only if that level has a candidate over it too, with a score of SUPPORT_SCORE or more. On
  * face-api's sample2.jpg, the false faces of the finest level (scores 0.78, 0.53) had no such support.
- * Level 1 needs none: level 0 sees the photo small in a black square, a different picture.
  */
 const CONFIRM_FACE = 72;
 const SUPPORT_SCORE = 0.3;
@@ -89,8 +88,6 @@ const STOP_RATIO = 0.5;
 /** Boxes overlapping a better one by more than this IoU, or lying this much inside it, are dropped. */
 const NMS_IOU = 0.3;
 const NMS_INSIDE = 0.7;
-/** The coarse level's square, in units of the image's long side. */
-const PAD_SQUARE = 2;
 
 /** Starts the wasm backend (once per tf instance). */
 export async function startFaceApiBackend(
@@ -180,19 +177,10 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
   const threshold = Math.min(minScore, SUPPORT_SCORE);
 
   /**
-   * Faces in `input` (float32, [h, w, 3], 0–255) seen at `scale` input pixels per image pixel, the image's
-   * top-left at (`offsetX`, `offsetY`) in the input, no larger than `maxFace` input pixels; boxes in image
-   * pixels, appended to `out`.
+   * Faces in `input` (float32, [h, w, 3], 0–255), the image at `scale` input pixels per image pixel, no
+   * larger than `maxFace` input pixels; boxes in image pixels, appended to `out`.
    */
-  const run = async (
-    input: TfCore.Tensor3D,
-    scale: number,
-    offsetX: number,
-    offsetY: number,
-    maxFace: number,
-    level: number,
-    out: Candidate[],
-  ) => {
+  const run = async (input: TfCore.Tensor3D, scale: number, maxFace: number, level: number, out: Candidate[]) => {
     const output = tf.tidy(() => {
       const [h, w] = input.shape;
       const padded = tf.pad(input, [
@@ -222,8 +210,8 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
           if (Math.max(bw, bh) > maxFace) continue;
           out.push({
             box: {
-              x: (cx - bw / 2 - offsetX) / scale,
-              y: (cy - bh / 2 - offsetY) / scale,
+              x: (cx - bw / 2) / scale,
+              y: (cy - bh / 2) / scale,
               width: bw / scale,
               height: bh / scale,
             },
@@ -245,7 +233,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
         .filter(
           (c) =>
             c.score >= minScore
-            && (c.level <= 1
+            && (c.level === 0
               || Math.max(c.box.width, c.box.height) * scales[c.level - 1] < CONFIRM_FACE
               || candidates.some((o) => o.level === c.level - 1 && overlap(o.box, c.box) > NMS_IOU)),
         )
@@ -262,7 +250,8 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
       const th = Math.max(1, Math.round(h * scale));
       const tw = Math.max(1, Math.round(w * scale));
       if (x.shape[0] === th && x.shape[1] === tw) return x;
-      return tf.image.resizeBilinear(x, [th, tw], false, true);
+      // Without half-pixel centres, as face-api resizes its input (the net's scores were a little higher so).
+      return tf.image.resizeBilinear(x, [th, tw], false, false);
     });
 
   /** A grey copy of `image` (float32), stretched to the full 0–255 range. */
@@ -280,9 +269,9 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
       if (!(h > 0 && w > 0 && channels === 3)) throw new RangeError(`expected an RGB image, got ${image.shape}`);
       const long = Math.max(w, h);
       const minFace = options.minFaceSize ?? Math.max(48, long / 24);
-      // Level 0's scale, then levels 1…: inputSize on the long side, doubling up to where minFace is findable
-      // (never beyond 2× the photo).
-      const scales = [inputSize / (PAD_SQUARE * long), inputSize / long];
+      // Level 0 at about half inputSize on the long side, level 1 at inputSize, then doubling up to where
+      // minFace is findable (never beyond 2× the photo).
+      const scales = [Math.max(128, Math.ceil(inputSize / 64) * 32) / long, inputSize / long];
       const finest = Math.min(2, NET_MIN_FACE / minFace);
       while (finest > 1.2 * scales[scales.length - 1]) scales.push(Math.min(2 * scales[scales.length - 1], finest));
       // The finest level needed, or the image where that is larger: every level is made from it. A large
@@ -297,27 +286,14 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
         ];
         return tf.avgPool(tf.image.resizeBilinear(image, size, false, true), 2, 2, 'valid');
       });
-      // Each level's input (level 0: in the middle of a black square), made when first needed and kept for
-      // the grey retry.
-      const inputs: Array<{ tensor: TfCore.Tensor3D; scale: number; left: number; top: number }> = [];
+      // Each level's input, made when first needed and kept for the grey retry.
+      const inputs: Array<{ tensor: TfCore.Tensor3D; scale: number }> = [];
       const levelInput = (level: number) => {
-        if (inputs[level]) return inputs[level];
-        const small = resized(base, scales[level] / baseScale);
-        const [sh, sw] = small.shape;
-        let made = { tensor: small, scale: sw / w, left: 0, top: 0 };
-        if (level === 0) {
-          const left = Math.floor((inputSize - sw) / 2);
-          const top = Math.floor((inputSize - sh) / 2);
-          const pad: Array<[number, number]> = [
-            [top, inputSize - sh - top],
-            [left, inputSize - sw - left],
-            [0, 0],
-          ];
-          made = { tensor: tf.pad(small, pad), scale: sw / w, left, top };
-          small.dispose();
+        if (!inputs[level]) {
+          const tensor = resized(base, scales[level] / baseScale);
+          inputs[level] = { tensor, scale: tensor.shape[1] / w };
         }
-        inputs[level] = made;
-        return made;
+        return inputs[level];
       };
       try {
         for (const grey of [false, true]) {
@@ -340,7 +316,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
             const tensor = grey ? greyed(input.tensor) : input.tensor;
             try {
               const maxFace = level === 0 ? Infinity : NET_MAX_FACE;
-              await run(tensor, input.scale, input.left, input.top, maxFace, level, candidates);
+              await run(tensor, input.scale, maxFace, level, candidates);
             } finally {
               if (tensor !== input.tensor) tensor.dispose();
             }
