@@ -71,23 +71,28 @@ export interface FaceDetector {
  */
 const NET_MIN_FACE = 48;
 /**
- * Boxes larger than this (input pixels) are dropped at every level but the coarsest: the level above, at
- * half the scale, sees them in its reliable range, and on noise canvases such big boxes at fine levels were
- * false faces (scores 0.50–0.55, and 0.77 once).
+ * Boxes larger than this (input pixels) are dropped at level 2 and finer: the level above, at half the
+ * scale, sees them in its reliable range, and on noise canvases such big boxes at fine levels were false
+ * faces (scores 0.50–0.55, and 0.77 once). Level 1 keeps them (a train-300w face of 309 px there was real).
  */
 const NET_MAX_FACE = 300;
 /**
- * A face found at level 1 or finer whose box the next coarser level sees at this size or more (input pixels)
+ * A face found at level 2 or finer whose box the next coarser level sees at this size or more (input pixels)
  * is kept only if that level has a candidate over it too, with a score of SUPPORT_SCORE or more. On
  * face-api's sample2.jpg, the false faces of the finest level (scores 0.78, 0.53) had no such support.
+ * Levels 0 and 1 (224 and 416 px, the two runs of the detector before the pyramid) need none: on
+ * train-300w that rule dropped real faces that only one of the two found.
  */
 const CONFIRM_FACE = 72;
 const SUPPORT_SCORE = 0.3;
 /** The pyramid stops once every face found is at least this times the smallest face its levels find. */
 const STOP_RATIO = 0.5;
-/** Boxes overlapping a better one by more than this IoU, or lying this much inside it, are dropped. */
+/**
+ * Boxes overlapping a better one by more than this IoU, or lying this much inside it (the same face seen at
+ * two levels), are dropped. At 0.7 a neighbour's box dropped a real face on train-300w.
+ */
 const NMS_IOU = 0.3;
-const NMS_INSIDE = 0.7;
+const NMS_INSIDE = 0.8;
 
 /** Starts the wasm backend (once per tf instance). */
 export async function startFaceApiBackend(
@@ -233,7 +238,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
         .filter(
           (c) =>
             c.score >= minScore
-            && (c.level === 0
+            && (c.level <= 1
               || Math.max(c.box.width, c.box.height) * scales[c.level - 1] < CONFIRM_FACE
               || candidates.some((o) => o.level === c.level - 1 && overlap(o.box, c.box) > NMS_IOU)),
         )
@@ -315,7 +320,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
             const input = levelInput(level);
             const tensor = grey ? greyed(input.tensor) : input.tensor;
             try {
-              const maxFace = level === 0 ? Infinity : NET_MAX_FACE;
+              const maxFace = level <= 1 ? Infinity : NET_MAX_FACE;
               await run(tensor, input.scale, maxFace, level, candidates);
             } finally {
               if (tensor !== input.tensor) tensor.dispose();
