@@ -28,7 +28,12 @@ import {
   type Tf,
 } from '../src/detect/face-api-detector.js';
 import type { FaceBox } from '../src/detect/face.js';
+import { projectPoints } from '../src/geometry/projection.js';
+import { loadModel } from '../src/io/node/load-model.js';
+import { embeddedModelPath } from '../src/io/node/model-paths.js';
 import { SeededRandom } from '../src/model/random.js';
+import { renderPortrait } from '../src/render/portrait.js';
+import { shDirectionalLight } from '../src/render/spherical-harmonics.js';
 import { parsePts } from '../src/io/pts.js';
 
 const require = createRequire(import.meta.url);
@@ -293,10 +298,67 @@ async function main(): Promise<void> {
     console.log(`| ${set.name} | ${hits.join(' | ')} | ${extra.join(' | ')} | ${medians.join(' | ')} |`);
   }
 
+  // Synthetic faces of the compact model shipped in models/ (random identity, light from the upper left),
+  // rendered as 512-px portraits at growing yaw: the face is found when a detection overlaps the box of
+  // its projected landmark vertices (IoU > 0.3).
+  {
+    const model = await loadModel(embeddedModelPath());
+    const vertices = model.landmarks.ibug68?.vertices ?? [];
+    const random = new SeededRandom(44);
+    const light = shDirectionalLight([-0.4, 0.5, 0.8], [0.75, 0.75, 0.75], [0.35, 0.35, 0.35]);
+    const yaws = [0, 30, 40, 44, 50, 60, 70];
+    const people = 4;
+    const identities = Array.from({ length: people }, () =>
+      Float32Array.from({ length: model.identity.count }, () => random.normal()),
+    );
+    const expression = new Float32Array(model.expression.count);
+    console.log(`\n| synthetic faces, ${people} people, 512 px | ${yaws.map((y) => `yaw ${y}°`).join(' | ')} |`);
+    console.log(`|---|${yaws.map(() => '---').join('|')}|`);
+    const rows = finders.map(() => [] as number[]);
+    for (const yaw of yaws) {
+      const hits = finders.map(() => 0);
+      for (const identity of identities) {
+        const portrait = renderPortrait(model, identity, expression, light, { yaw, pitch: 0, roll: 0, size: 512 });
+        const points = new Float32Array(3 * 68);
+        for (let i = 0; i < 68; i++) {
+          for (let c = 0; c < 3; c++) points[3 * i + c] = portrait.positions[3 * vertices[i] + c];
+        }
+        const projected = new Float32Array(136);
+        projectPoints(portrait.camera, points, 68, projected);
+        let x0 = Infinity,
+          y0 = Infinity,
+          x1 = -Infinity,
+          y1 = -Infinity;
+        for (let i = 0; i < 136; i += 2) {
+          x0 = Math.min(x0, projected[i]);
+          x1 = Math.max(x1, projected[i]);
+          y0 = Math.min(y0, projected[i + 1]);
+          y1 = Math.max(y1, projected[i + 1]);
+        }
+        const truth = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+        const image = tensor(portrait.image);
+        for (let k = 0; k < finders.length; k++) {
+          if (found(await finders[k][1](image), [truth]).hits > 0) hits[k]++;
+        }
+        image.dispose();
+      }
+      for (let k = 0; k < finders.length; k++) rows[k].push(hits[k]);
+    }
+    for (let k = 0; k < finders.length; k++) {
+      console.log(`| ${finders[k][0]} | ${rows[k].map((h) => `${h}/${people}`).join(' | ')} |`);
+    }
+  }
+
   console.log('\n| face-api demo photo | faces before | faces after | ms before | ms after |');
   console.log('|---|---|---|---|---|');
-  for (let i = 1; i <= 6; i++) {
-    const image = tensor(await rgb(sharp(join(demo, `sample${i}.jpg`))));
+  // At their own size, and shrunk to 1600 px as `morphable fit` decodes photos (PHOTO_MAX_SIDE).
+  for (const photo of [1, 2, 3, 4, 5, 6].flatMap((i) => [
+    { i, side: 0 },
+    { i, side: 1600 },
+  ])) {
+    const i = photo.i;
+    const decoded = sharp(join(demo, `sample${i}.jpg`));
+    const image = tensor(await rgb(photo.side ? decoded.resize(photo.side, photo.side, { fit: 'inside' }) : decoded));
     const counts: number[] = [],
       ms: string[] = [];
     for (const [, find] of finders) {
@@ -316,18 +378,23 @@ async function main(): Promise<void> {
 
   const all = names.filter((_, i) => i % step === 0);
   const missed = [0, 0];
+  const missedNames: string[][] = [[], []];
   const ms: number[][] = [[], []];
   for (const n of all) {
     const image = tensor(await rgb(sharp(join(crops, `${n}.jpg`))));
     const box = landmarkBox(n);
     for (let k = 0; k < finders.length; k++) {
       const r = await timed(finders[k][1], image);
-      if (found(r.detections, [box]).hits === 0) missed[k]++;
+      if (found(r.detections, [box]).hits === 0) {
+        missed[k]++;
+        missedNames[k].push(n);
+      }
       ms[k].push(r.ms);
     }
     image.dispose();
   }
   console.log(`\ntrain-300w crops (${all.length}): missed before ${missed[0]}, after ${missed[1]}`);
+  for (let k = 0; k < 2; k++) console.log(`missed ${finders[k][0]}: ${missedNames[k].join(' ')}`);
   console.log(`median ms per crop: before ${median(ms[0]).toFixed(0)}, after ${median(ms[1]).toFixed(0)}`);
   console.log(`load average at end ${load()}`);
   detector.dispose();

@@ -18,6 +18,12 @@ export { rasterize, createRasterBuffers } from './render/rasterize.js';
 export type { DetectedFace, FaceLandmarker, FaceBox } from './detect/face.js';
 export type { RgbImage } from './render/rgb-image.js';
 export { createFaceApiLandmarker, type FaceApiLandmarkerOptions } from './detect/face-api-landmarker.js';
+export {
+  createFaceApiDetector,
+  type FaceApiDetectorOptions,
+  type FaceDetector,
+  type FoundFace,
+} from './detect/face-api-detector.js';
 export { createCamera, modelViewMatrix, estimatePoseLinear, type Camera } from './geometry/camera.js';
 export { projectPoints } from './geometry/projection.js';
 export { scaleCamera, cropCamera, uncropCamera, type Crop } from './geometry/crop.js';

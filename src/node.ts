@@ -17,7 +17,12 @@ import { loadImage } from './io/node/image.js';
 import { loadModel } from './io/node/load-model.js';
 import { exifFocalPixels, readExif } from './io/exif.js';
 
-export { createNodeLandmarker, type NodeLandmarkerOptions } from './io/node/face-landmarker.js';
+export {
+  createNodeFaceDetector,
+  createNodeLandmarker,
+  type NodeFaceDetectorOptions,
+  type NodeLandmarkerOptions,
+} from './io/node/face-landmarker.js';
 export { loadImage, encodePng, savePng, type LoadedImage } from './io/node/image.js';
 export { importModel, type ImportOptions } from './io/node/import-model.js';
 export { loadModel } from './io/node/load-model.js';

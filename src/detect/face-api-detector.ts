@@ -4,13 +4,14 @@
  * face-api-landmarker.ts.
  *
  * TinyFaceDetector is a fully convolutional net with a 32-pixel output grid; trained at 416 px, it finds faces
- * of about 40 to 210 px in its input. Instead of one run on a copy shrunk to 416 px, it runs on an image
+ * of about 48 to 260 px in its input. Instead of one run on a copy shrunk to 416 px, it runs on an image
  * pyramid, coarse to fine, each level the whole image (no tiles, so no seams and no overlap to pay for):
- * 1. the image centred in a black square twice its long side, at 416 px (faces that fill the photo);
- * 2. the image at 416 px on its long side, then at 832, 1664… until the level's smallest findable face is
- *    below `minFaceSize` (the finest level may be the full-size image or beyond, never more than 2× up);
- * it stops early once every face found is at least 2.5 times the smallest face the levels so far find.
- * Boxes from all levels are merged by non-maximum suppression (the best score wins). When nothing is found,
+ * the image at 224 px on its long side (where a face that fills the photo is in the net's range), then at
+ * 416, 832, 1664… until the level's smallest findable face is below `minFaceSize` (the finest level may be
+ * the full-size image or beyond, never more than 2× up);
+ * it stops early once every face found is at least twice the smallest face the levels so far find.
+ * A face found at a fine level where the next coarser level should see it too must have support there. Boxes
+ * from all levels are merged by non-maximum suppression (the best score wins). When nothing is found,
  * a grey, contrast-stretched copy gets the same search once.
  */
 import type * as FaceApi from '@vladmandic/face-api';
@@ -53,6 +54,11 @@ export interface FoundFace {
   score: number;
 }
 
+/** A box of one pyramid level, before the levels are merged. */
+interface Candidate extends FoundFace {
+  level: number;
+}
+
 export interface FaceDetector {
   /** Faces in an RGB image tensor ([height, width, 3], int32 or float32 in 0–255), most confident first. */
   findFaces(image: TfCore.Tensor3D): Promise<FoundFace[]>;
@@ -65,18 +71,28 @@ export interface FaceDetector {
  */
 const NET_MIN_FACE = 48;
 /**
- * Boxes larger than this (input pixels) are dropped at every level but the coarsest: the level above, at
- * half the scale, sees them in its reliable range, and on noise canvases such big boxes at fine levels were
- * false faces (scores 0.50–0.55, and 0.77 once).
+ * Boxes larger than this (input pixels) are dropped at level 2 and finer: the level above, at half the
+ * scale, sees them in its reliable range, and on noise canvases such big boxes at fine levels were false
+ * faces (scores 0.50–0.55, and 0.77 once). Level 1 keeps them (a train-300w face of 309 px there was real).
  */
 const NET_MAX_FACE = 300;
+/**
+ * A face found at level 2 or finer whose box the next coarser level sees at this size or more (input pixels)
+ * is kept only if that level has a candidate over it too, with a score of SUPPORT_SCORE or more. On
+ * face-api's sample2.jpg, the false faces of the finest level (scores 0.78, 0.53) had no such support.
+ * Levels 0 and 1 (224 and 416 px, the two runs of the detector before the pyramid) need none: on
+ * train-300w that rule dropped real faces that only one of the two found.
+ */
+const CONFIRM_FACE = 72;
+const SUPPORT_SCORE = 0.3;
 /** The pyramid stops once every face found is at least this times the smallest face its levels find. */
-const STOP_RATIO = 0.4;
-/** Boxes overlapping a better one by more than this IoU, or lying this much inside it, are dropped. */
+const STOP_RATIO = 0.5;
+/**
+ * Boxes overlapping a better one by more than this IoU, or lying this much inside it (the same face seen at
+ * two levels), are dropped. At 0.7 a neighbour's box dropped a real face on train-300w.
+ */
 const NMS_IOU = 0.3;
-const NMS_INSIDE = 0.7;
-/** The coarse level's square, in units of the image's long side. */
-const PAD_SQUARE = 2;
+const NMS_INSIDE = 0.8;
 
 /** Starts the wasm backend (once per tf instance). */
 export async function startFaceApiBackend(
@@ -163,20 +179,13 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
   const net = tiny as unknown as TinyNet;
   const anchors = net.anchors.map((a) => ({ x: a.x, y: a.y }));
   const mean = net.config.meanRgb;
+  const threshold = Math.min(minScore, SUPPORT_SCORE);
 
   /**
-   * Faces in `input` (float32, [h, w, 3], 0–255) seen at `scale` input pixels per image pixel, the image's
-   * top-left at (`offsetX`, `offsetY`) in the input, no larger than `maxFace` input pixels; boxes in image
-   * pixels, appended to `out`.
+   * Faces in `input` (float32, [h, w, 3], 0–255), the image at `scale` input pixels per image pixel, no
+   * larger than `maxFace` input pixels; boxes in image pixels, appended to `out`.
    */
-  const run = async (
-    input: TfCore.Tensor3D,
-    scale: number,
-    offsetX: number,
-    offsetY: number,
-    maxFace: number,
-    out: FoundFace[],
-  ) => {
+  const run = async (input: TfCore.Tensor3D, scale: number, maxFace: number, level: number, out: Candidate[]) => {
     const output = tf.tidy(() => {
       const [h, w] = input.shape;
       const padded = tf.pad(input, [
@@ -197,7 +206,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
         for (let a = 0; a < n; a++) {
           const o = (row * cols + col) * channels + a * stride;
           const score = sigmoid(values[o + 4]);
-          if (score < minScore) continue;
+          if (score < threshold) continue;
           // face-api's decoding: cell units, 32 input pixels a cell.
           const cx = (col + sigmoid(values[o])) * 32;
           const cy = (row + sigmoid(values[o + 1])) * 32;
@@ -206,17 +215,35 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
           if (Math.max(bw, bh) > maxFace) continue;
           out.push({
             box: {
-              x: (cx - bw / 2 - offsetX) / scale,
-              y: (cy - bh / 2 - offsetY) / scale,
+              x: (cx - bw / 2) / scale,
+              y: (cy - bh / 2) / scale,
               width: bw / scale,
               height: bh / scale,
             },
             score,
+            level,
           });
         }
       }
     }
   };
+
+  /**
+   * The candidates with a score of at least minScore that the next coarser level confirms where it should
+   * see them too (a candidate of its own overlapping them), best first, merged by NMS.
+   */
+  const confirmed = (candidates: Candidate[], scales: number[]): FoundFace[] =>
+    suppress(
+      candidates
+        .filter(
+          (c) =>
+            c.score >= minScore
+            && (c.level <= 1
+              || Math.max(c.box.width, c.box.height) * scales[c.level - 1] < CONFIRM_FACE
+              || candidates.some((o) => o.level === c.level - 1 && overlap(o.box, c.box) > NMS_IOU)),
+        )
+        .map(({ box, score }) => ({ box, score })),
+    );
 
   /** `image` resized by `scale`, float32, box-filtered first when shrinking by 2 or more. */
   const resized = (image: TfCore.Tensor3D, scale: number): TfCore.Tensor3D =>
@@ -228,7 +255,8 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
       const th = Math.max(1, Math.round(h * scale));
       const tw = Math.max(1, Math.round(w * scale));
       if (x.shape[0] === th && x.shape[1] === tw) return x;
-      return tf.image.resizeBilinear(x, [th, tw], false, true);
+      // Without half-pixel centres, as face-api resizes its input (the net's scores were a little higher so).
+      return tf.image.resizeBilinear(x, [th, tw], false, false);
     });
 
   /** A grey copy of `image` (float32), stretched to the full 0–255 range. */
@@ -246,9 +274,9 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
       if (!(h > 0 && w > 0 && channels === 3)) throw new RangeError(`expected an RGB image, got ${image.shape}`);
       const long = Math.max(w, h);
       const minFace = options.minFaceSize ?? Math.max(48, long / 24);
-      // Level 0's scale, then levels 1…: inputSize on the long side, doubling up to where minFace is findable
-      // (never beyond 2× the photo).
-      const scales = [inputSize / (PAD_SQUARE * long), inputSize / long];
+      // Level 0 at about half inputSize on the long side, level 1 at inputSize, then doubling up to where
+      // minFace is findable (never beyond 2× the photo).
+      const scales = [Math.max(128, Math.ceil(inputSize / 64) * 32) / long, inputSize / long];
       const finest = Math.min(2, NET_MIN_FACE / minFace);
       while (finest > 1.2 * scales[scales.length - 1]) scales.push(Math.min(2 * scales[scales.length - 1], finest));
       // The finest level needed, or the image where that is larger: every level is made from it. A large
@@ -263,32 +291,20 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
         ];
         return tf.avgPool(tf.image.resizeBilinear(image, size, false, true), 2, 2, 'valid');
       });
-      // Each level's input (level 0: in the middle of a black square), made when first needed and kept for
-      // the grey retry.
-      const inputs: Array<{ tensor: TfCore.Tensor3D; scale: number; left: number; top: number }> = [];
+      // Each level's input, made when first needed and kept for the grey retry.
+      const inputs: Array<{ tensor: TfCore.Tensor3D; scale: number }> = [];
       const levelInput = (level: number) => {
-        if (inputs[level]) return inputs[level];
-        const small = resized(base, scales[level] / baseScale);
-        const [sh, sw] = small.shape;
-        let made = { tensor: small, scale: sw / w, left: 0, top: 0 };
-        if (level === 0) {
-          const left = Math.floor((inputSize - sw) / 2);
-          const top = Math.floor((inputSize - sh) / 2);
-          const pad: Array<[number, number]> = [
-            [top, inputSize - sh - top],
-            [left, inputSize - sw - left],
-            [0, 0],
-          ];
-          made = { tensor: tf.pad(small, pad), scale: sw / w, left, top };
-          small.dispose();
+        if (!inputs[level]) {
+          const tensor = resized(base, scales[level] / baseScale);
+          inputs[level] = { tensor, scale: tensor.shape[1] / w };
         }
-        inputs[level] = made;
-        return made;
+        return inputs[level];
       };
       try {
         for (const grey of [false, true]) {
           // Nothing found in colour: once more in grey, contrast stretched.
-          const found: FoundFace[] = [];
+          const candidates: Candidate[] = [];
+          let found: FoundFace[] = [];
           for (let level = 0; level < scales.length; level++) {
             if (level > 0) {
               // The smallest face the levels so far find.
@@ -304,12 +320,14 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
             const input = levelInput(level);
             const tensor = grey ? greyed(input.tensor) : input.tensor;
             try {
-              await run(tensor, input.scale, input.left, input.top, level === 0 ? Infinity : NET_MAX_FACE, found);
+              const maxFace = level <= 1 ? Infinity : NET_MAX_FACE;
+              await run(tensor, input.scale, maxFace, level, candidates);
             } finally {
               if (tensor !== input.tensor) tensor.dispose();
             }
+            found = confirmed(candidates, scales);
           }
-          if (found.length > 0) return suppress(found);
+          if (found.length > 0) return found;
         }
         return [];
       } finally {

@@ -20,7 +20,7 @@ import {
   landmarkNetShapes,
 } from '../detect/landmark-net.js';
 import { SeededRandom } from '../model/random.js';
-import { type CropGeometry, canonicalGeometry, unwarpLandmarks, warpCrop, warpLandmarks } from '../detect/face-crop.js';
+import { type CropGeometry, canonicalGeometry, warpCrop, warpLandmarks } from '../detect/face-crop.js';
 import { type LoadedLandmarkNet, landmarkPass } from '../detect/net-landmarker.js';
 import { augmentPixels, randomGeometry } from './augment.js';
 import type { LandmarkFace } from './landmark-dataset.js';

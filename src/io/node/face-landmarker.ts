@@ -5,7 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { createFaceApiDetector } from '../../detect/face-api-detector.js';
+import {
+  createFaceApiDetector,
+  type FaceApiDetectorOptions,
+  type FaceDetector,
+} from '../../detect/face-api-detector.js';
 import {
   createFaceApiLandmarker,
   type FaceApiLandmarkerOptions,
@@ -30,19 +34,29 @@ export interface NodeLandmarkerOptions
   landmarkNetFile?: string;
 }
 
+export type NodeFaceDetectorOptions = Pick<
+  FaceApiDetectorOptions,
+  'detector' | 'inputSize' | 'minScore' | 'minFaceSize'
+>;
+
 const require = createRequire(import.meta.url);
 
-export async function createNodeLandmarker(options: NodeLandmarkerOptions = {}): Promise<FaceLandmarker> {
+/** face-api, its model files and the wasm binaries, all from node_modules. */
+function faceApiInNode() {
   // face-api's ESM bundle stubs out Node's util module and fails on import in Node; the node-wasm build
   // (CommonJS) uses @tensorflow/tfjs + @tensorflow/tfjs-backend-wasm from node_modules instead.
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
   const modelDir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
   const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-  const faceApiFiles = {
+  return {
     faceapi,
     readModelFile: (fileName: string) => readFile(join(modelDir, fileName)),
     wasmPaths: `${wasmDir}/`,
   };
+}
+
+export async function createNodeLandmarker(options: NodeLandmarkerOptions = {}): Promise<FaceLandmarker> {
+  const faceApiFiles = faceApiInNode();
   if ((options.landmarker ?? 'net') === 'face-api') return createFaceApiLandmarker({ ...options, ...faceApiFiles });
 
   const path = options.landmarkNetFile ?? shippedLandmarkNetPath();
@@ -62,9 +76,14 @@ export async function createNodeLandmarker(options: NodeLandmarkerOptions = {}):
     minScore: options.minScore,
   });
   return createNetLandmarker({
-    tf: faceapi.tf as unknown as Tf,
+    tf: faceApiFiles.faceapi.tf as unknown as Tf,
     weights,
     findFaces: (image) => detector.findFaces(image),
     onDispose: () => detector.dispose(),
   });
+}
+
+/** The face detector alone (detect/face-api-detector.ts); its tensors live on face-api's `tf`. */
+export async function createNodeFaceDetector(options: NodeFaceDetectorOptions = {}): Promise<FaceDetector> {
+  return createFaceApiDetector({ ...options, ...faceApiInNode() });
 }
