@@ -102,7 +102,9 @@ describe.skipIf(!hasShared)('landmark calibration to the face detector', () => {
       `pitch bias on 8 held-out renders: ${bias.plain.toFixed(1)}° uncalibrated, `
         + `${bias.calibrated.toFixed(1)}° calibrated (offsets ${calibration.meanOffset.toFixed(1)} mm on average)`,
     );
-    expect(bias.plain).toBeGreaterThan(5);
-    expect(Math.abs(bias.calibrated)).toBeLessThan(3);
+    // The project's net follows 300-W's annotation convention, so the bias is smaller than face-api's (more
+    // than 5° here) but still there: 3.5° uncalibrated, 0.5° calibrated when the shipped weights were made.
+    expect(bias.plain).toBeGreaterThan(2);
+    expect(Math.abs(bias.calibrated)).toBeLessThan(1.5);
   });
 });

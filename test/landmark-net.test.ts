@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
+import { loadImage } from '../src/io/node/image.js';
 import {
   decodeLandmarkNetFile,
   encodeLandmarkNetFile,
@@ -99,5 +102,28 @@ describe('landmark net', () => {
     expect(() => decodeLandmarkNetFile(new Uint8Array(16), 'y.bin')).toThrow(
       'y.bin: not a morphable landmark net file',
     );
+  });
+});
+
+describe('net landmarker', () => {
+  it("drops the false face face-api's detector finds in the hair of sample6.jpg (its mirror disagrees)", async () => {
+    const sample6 = fileURLToPath(new URL('../node_modules/@vladmandic/face-api/demo/sample6.jpg', import.meta.url));
+    const { image } = await loadImage(sample6, { maxSide: 1600 });
+    const net = await createNodeLandmarker();
+    const faceApi = await createNodeLandmarker({ landmarker: 'face-api' });
+    try {
+      const ours = await net.detect(image);
+      const theirs = await faceApi.detect(image);
+      // The same detector under both: five boxes, one of them hair between two women.
+      expect(theirs).toHaveLength(5);
+      expect(ours).toHaveLength(4);
+      const kept = new Set(ours.map((f) => Math.round(f.box.x)));
+      const dropped = theirs.filter((f) => !kept.has(Math.round(f.box.x)));
+      expect(dropped).toHaveLength(1);
+      expect(dropped[0].score).toBeLessThan(Math.min(...ours.map((f) => f.score)));
+    } finally {
+      net.dispose();
+      faceApi.dispose();
+    }
   });
 });
