@@ -81,7 +81,7 @@ export async function landmarks300wBench(dataDir: string, landmarkNetFile?: stri
   ].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('landmarks-300w.ts')) {
+if (process.argv[1]?.endsWith('landmarks-300w.ts') || process.argv[1]?.endsWith('landmarks-300w.js')) {
   const args = process.argv.slice(2);
   const option = (name: string) => {
     const i = args.indexOf(name);

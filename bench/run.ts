@@ -16,6 +16,7 @@ import { sampleCoefficients } from '../src/model/sample.js';
 import { detectionBench } from './detection.js';
 import { fittingBench } from './fitting.js';
 import { photometricBench } from './photometric.js';
+import { landmarks300wBench } from './landmarks-300w.js';
 import { webBench } from './web.js';
 import { calibrateLandmarks, type LandmarkCalibration } from '../src/fit/landmark-calibration.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
@@ -133,6 +134,13 @@ try {
 
   console.log('\nface detection and landmarks (faces-68)');
   sections.push('## Face detection and 68 landmarks', '', await detectionBench(shared), '');
+  console.log('\nlandmarks on the train-300w validation split');
+  sections.push(
+    '## Landmarks on the train-300w validation split',
+    '',
+    await landmarks300wBench(join(shared, 'data/train-300w')),
+    '',
+  );
   console.log('\nlandmark fitting (ICT face+head)');
   console.log('\nlandmark calibration (ICT face+head)');
   const landmarker = await createNodeLandmarker();
@@ -167,7 +175,17 @@ try {
   sections.push(
     '## Web app in Chromium',
     '',
+    "Default landmarker (the project's net):",
+    '',
     await webBench(calibrated, join(shared, 'data/faces-68/300w_outdoor_002.png'), (line) => console.log(`  ${line}`)),
+    "face-api's landmarker (`?landmarker=face-api`):",
+    '',
+    await webBench(
+      calibrated,
+      join(shared, 'data/faces-68/300w_outdoor_002.png'),
+      (line) => console.log(`  ${line}`),
+      '?landmarker=face-api',
+    ),
   );
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -44,7 +44,7 @@ afterAll(async () => {
 });
 
 describe('trainLandmarkNet', () => {
-  const settings = { epochs: 2, batchSize: 8, seed: 5, learningRate: 1e-3 };
+  const settings = { epochs: 2, batchSize: 8, seed: 5, learningRate: 1e-3, frozenBlocks: 2 };
 
   it('writes weights and a checkpoint; a resumed run ends with the same weights as an uninterrupted one', async () => {
     const whole = await trainLandmarkNet({ dataDir: data, outDir: join(root, 'whole'), ...settings });

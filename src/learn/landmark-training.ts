@@ -58,14 +58,15 @@ export function trainableNames(head: LandmarkHead, frozenBlocks: number): string
  */
 export const TRAINING_JITTER = { maxScale: 0.2, maxTranslation: 0.08 } as const;
 
+/** The settings of the shipped weights (models/README.md). */
 export const DEFAULT_TRAINING: TrainingSettings = {
-  epochs: 30,
+  epochs: 10,
   batchSize: 16,
   seed: 15,
-  learningRate: 1e-3,
+  learningRate: 3e-4,
   head: 'regression',
   offsetWeight: 2,
-  frozenBlocks: 2,
+  frozenBlocks: 0,
 };
 
 /**
