@@ -16,13 +16,16 @@ if (!hasData && !process.env.CI) console.warn(`landmark-net-accuracy.test.ts ski
 
 /**
  * The shipped weights on the first 60 validation faces (by name) of train-300w, through the whole Node
- * pipeline (detector, two landmark passes). Measured when the weights were made: see models/README.md.
- * The bound sits a little above that, so that a broken or mismatched model fails and the shipped one passes.
+ * pipeline (detector, two landmark passes). The bound sits a little above what they measured, so that a
+ * broken or mismatched model fails.
  */
 const FACES = 60;
 const MAX_MEAN_NME = 4.5;
-/** The detector misses one of these faces (afw_3020248483_1), with either landmarker. */
-const MAX_MISSED = 1;
+/**
+ * Measured with the shipped weights: 4.09 % mean on 58 faces; the detector misses afw_3020248483_1 and
+ * afw_899545263_1 (with either landmarker: the same 4 of all 199 validation faces, bench/RESULTS.md).
+ */
+const MAX_MISSED = 2;
 
 describe.skipIf(!hasData && !process.env.CI)('shipped landmark net', () => {
   let landmarker: FaceLandmarker;
