@@ -18,6 +18,8 @@ export { rasterize, createRasterBuffers } from './render/rasterize.js';
 export type { DetectedFace, FaceLandmarker, FaceBox } from './detect/face.js';
 export type { RgbImage } from './render/rgb-image.js';
 export { createFaceApiLandmarker, type FaceApiLandmarkerOptions } from './detect/face-api-landmarker.js';
+export { createNetLandmarker, type NetLandmarkerOptions } from './detect/net-landmarker.js';
+export { decodeLandmarkNetFile, type LandmarkNetFile } from './detect/landmark-net-file.js';
 export {
   createFaceApiDetector,
   type FaceApiDetectorOptions,
