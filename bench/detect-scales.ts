@@ -28,6 +28,7 @@ import {
   type Tf,
 } from '../src/detect/face-api-detector.js';
 import type { FaceBox } from '../src/detect/face.js';
+import { landmarkBox } from '../src/detect/face-crop.js';
 import { projectPoints } from '../src/geometry/projection.js';
 import { loadModel } from '../src/io/node/load-model.js';
 import { embeddedModelPath } from '../src/io/node/model-paths.js';
@@ -54,19 +55,14 @@ interface Case {
 }
 
 /** The landmark box of a train-300w crop, in its 256 px. */
-function landmarkBox(name: string): FaceBox {
-  const p = parsePts(readFileSync(join(crops, `${name}.pts`), 'utf8'), `${name}.pts`);
-  let x0 = Infinity,
-    y0 = Infinity,
-    x1 = -Infinity,
-    y1 = -Infinity;
-  for (let i = 0; i < 136; i += 2) {
-    x0 = Math.min(x0, p[i]);
-    x1 = Math.max(x1, p[i]);
-    y0 = Math.min(y0, p[i + 1]);
-    y1 = Math.max(y1, p[i + 1]);
-  }
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+function cropLandmarkBox(name: string): FaceBox {
+  return faceBox(parsePts(readFileSync(join(crops, `${name}.pts`), 'utf8'), `${name}.pts`));
+}
+
+/** The bounding box of 68 points as a FaceBox. */
+function faceBox(points: Float32Array): FaceBox {
+  const b = landmarkBox(points);
+  return { x: b.minX, y: b.minY, width: b.maxX - b.minX, height: b.maxY - b.minY };
 }
 
 /** How far the nose tip (31) sits from the outer eye corners' midpoint (37, 46), in inter-ocular distances. */
@@ -114,7 +110,7 @@ async function paste(canvas: Canvas, name: string, face: number, left: number, t
       for (let c = 0; c < 3; c++) canvas.data[3 * (cy * canvas.width + cx) + c] = crop.data[3 * (y * side + x) + c];
     }
   }
-  const box = landmarkBox(name);
+  const box = cropLandmarkBox(name);
   const k = side / 256;
   return {
     x: left + (box.x + 0.5) * k - 0.5,
@@ -260,13 +256,13 @@ async function main(): Promise<void> {
       make: async (n) => ({
         name: n,
         canvas: await rgb(sharp(join(crops, `${n}.jpg`)).grayscale()),
-        faces: [landmarkBox(n)],
+        faces: [cropLandmarkBox(n)],
       }),
     },
     {
       name: `${turned.length} turned train-300w crops (nose tip > 0.3 IOD off the eyes' middle), 256 px`,
       list: turned,
-      make: async (n) => ({ name: n, canvas: await rgb(sharp(join(crops, `${n}.jpg`))), faces: [landmarkBox(n)] }),
+      make: async (n) => ({ name: n, canvas: await rgb(sharp(join(crops, `${n}.jpg`))), faces: [cropLandmarkBox(n)] }),
     },
     {
       name: `${Math.min(20, turned.length)} most turned crops as 150-px faces in 1600×1067`,
@@ -325,17 +321,7 @@ async function main(): Promise<void> {
         }
         const projected = new Float32Array(136);
         projectPoints(portrait.camera, points, 68, projected);
-        let x0 = Infinity,
-          y0 = Infinity,
-          x1 = -Infinity,
-          y1 = -Infinity;
-        for (let i = 0; i < 136; i += 2) {
-          x0 = Math.min(x0, projected[i]);
-          x1 = Math.max(x1, projected[i]);
-          y0 = Math.min(y0, projected[i + 1]);
-          y1 = Math.max(y1, projected[i + 1]);
-        }
-        const truth = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+        const truth = faceBox(projected);
         const image = tensor(portrait.image);
         for (let k = 0; k < finders.length; k++) {
           if (found(await finders[k][1](image), [truth]).hits > 0) hits[k]++;
@@ -382,7 +368,7 @@ async function main(): Promise<void> {
   const ms: number[][] = [[], []];
   for (const n of all) {
     const image = tensor(await rgb(sharp(join(crops, `${n}.jpg`))));
-    const box = landmarkBox(n);
+    const box = cropLandmarkBox(n);
     for (let k = 0; k < finders.length; k++) {
       const r = await timed(finders[k][1], image);
       if (found(r.detections, [box]).hits === 0) {

@@ -26,7 +26,7 @@ import { trainingTf } from '../src/learn/tf-node.js';
 describe('landmark net', () => {
   it('starts as face-api’s net: the regression head at initialisation gives face-api’s own output', async () => {
     const tf = await trainingTf();
-    const weights = await faceApiLandmarkWeights(tf);
+    const weights = await faceApiLandmarkWeights();
     const vars = initialParams(tf, weights, 'regression', 3);
     const faceapi = createRequire(import.meta.url)('@vladmandic/face-api/dist/face-api.node-wasm.js');
     const net = new faceapi.FaceLandmark68Net();

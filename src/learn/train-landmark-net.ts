@@ -101,7 +101,7 @@ export async function trainLandmarkNet(options: TrainLandmarkNetOptions): Promis
     history: [],
     seconds: 0,
   };
-  const vars = initialParams(tf, await faceApiLandmarkWeights(tf), settings.head, settings.seed);
+  const vars = initialParams(tf, await faceApiLandmarkWeights(), settings.head, settings.seed);
   const names = landmarkNetShapes(settings.head).map(([name]) => name);
   const adam = new Adam(
     tf,
@@ -145,7 +145,6 @@ export async function trainLandmarkNet(options: TrainLandmarkNetOptions): Promis
       await writeCheckpoint(checkpointPath, run, [...adam.variables, ...adam.first, ...adam.second]);
       options.onEpoch?.(report, isBest);
     }
-    if (run.history.length === 0) throw new InputError(checkpointPath, `already trained ${run.epochsDone} epochs`);
     return {
       weightsPath: join(options.outDir, WEIGHTS),
       best: best(),

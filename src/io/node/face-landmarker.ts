@@ -42,7 +42,7 @@ export type NodeFaceDetectorOptions = Pick<
 const require = createRequire(import.meta.url);
 
 /** face-api, its model files and the wasm binaries, all from node_modules. */
-function faceApiInNode() {
+export function faceApiInNode() {
   // face-api's ESM bundle stubs out Node's util module and fails on import in Node; the node-wasm build
   // (CommonJS) uses @tensorflow/tfjs + @tensorflow/tfjs-backend-wasm from node_modules instead.
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApiModule;
