@@ -198,7 +198,7 @@ export class SyntheticFaceGenerator {
     options: { size?: number; region?: string } = {},
   ) {
     const landmarks = model.landmarks.ibug68?.vertices;
-    if (!landmarks || landmarks.length !== 68) throw new Error(`${model.name} has no iBUG-68 landmark set`);
+    if (landmarks?.length !== 68) throw new Error(`${model.name} has no iBUG-68 landmark set`);
     if (textures.length === 0 || backgrounds.length === 0) throw new RangeError('need textures and backgrounds');
     this.model = model;
     this.size = options.size ?? 192;
