@@ -39,3 +39,12 @@ export function shippedLandmarkNetPath(): string {
   );
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
+
+/** The identity-from-embedding net shipped in the package (models/identity-from-embedding.bin), found likewise. */
+export function shippedIdentityNetPath(): string {
+  const candidates = [
+    '../../../../models/identity-from-embedding.bin',
+    '../../../models/identity-from-embedding.bin',
+  ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
