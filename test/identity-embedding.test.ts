@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,12 @@ import { disposeIdentityPredictor, loadIdentityPredictor } from '../src/io/node/
 import { loadModel } from '../src/io/node/load-model.js';
 import { embeddedModelPath, shippedIdentityNetPath } from '../src/io/node/model-paths.js';
 import { embedFaces, IdentityViewRenderer } from '../src/learn/identity-data.js';
-import { identityOffsetRms, identityPhotoSplit, predictIdentities } from '../src/learn/identity-training.js';
+import {
+  identityOffsetRms,
+  identityPhotoSplit,
+  predictIdentities,
+  trainIdentityNet,
+} from '../src/learn/identity-training.js';
 import { loadLandmarkDataset } from '../src/learn/landmark-dataset.js';
 import { photoTextures } from '../src/learn/synthetic-faces.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
@@ -163,6 +168,40 @@ describe('identity net file', () => {
     try {
       await expect(loadIdentityPredictor(join(dir, 'none.bin'))).rejects.toThrow(/none\.bin.*no such identity net/);
       expect(existsSync(shippedIdentityNetPath())).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('trains reproducibly: one seed gives the same weights, another seed others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'identity-train-'));
+    try {
+      const model = await loadModel(embeddedModelPath());
+      const run = async (seed: number, name: string) => {
+        const outFile = join(dir, 'sub', name);
+        const result = await trainIdentityNet({
+          model,
+          dataDir: null,
+          outFile,
+          identities: 12,
+          views: 2,
+          outputs: 5,
+          hidden: 8,
+          epochs: 2,
+          seed,
+        });
+        expect(result.data.views).toBe(24);
+        expect(result.evaluation.views).toBeGreaterThan(0);
+        const file = decodeIdentityNetFile(readFileSync(outFile), outFile);
+        expect(file.outputs).toBe(5);
+        expect(file.training.seed).toBe(seed);
+        return file.tensors.get('out/weights')!.values;
+      };
+      const a = await run(3, 'a.bin');
+      const b = await run(3, 'b.bin');
+      const c = await run(4, 'c.bin');
+      expect(Array.from(b)).toEqual(Array.from(a));
+      expect(Array.from(c)).not.toEqual(Array.from(a));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

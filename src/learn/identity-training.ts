@@ -10,6 +10,8 @@
  * Adam (adam.ts), a seeded initialisation and sample order; the identities are split into training and
  * held-out ones (no identity on both sides), and the held-out views measure the result.
  */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import { loadFaceApiWeights } from '../detect/face-api-detector.js';
 import { EMBEDDING_SIZE, type FaceEmbeddingParams } from '../detect/face-embedding.js';
@@ -214,11 +216,12 @@ export function trainIdentityMlp(
   settings: IdentityTrainingSettings,
   onEpoch?: (report: EpochReport) => void,
 ): Map<string, { shape: number[]; values: Float32Array }> {
-  const { outputs: K, hidden: H, batchSize } = settings;
+  const { outputs: K, hidden: H } = settings;
   if (K > model.identity.count) throw new RangeError(`${K} outputs, the model has ${model.identity.count} modes`);
   const train: number[] = [];
   for (let i = 0; i < data.viewIdentity.length; i++) if (!isHeld[data.viewIdentity[i]]) train.push(i);
-  if (train.length < batchSize) throw new RangeError(`${train.length} training views, fewer than a batch`);
+  // A small run (a quick trial) trains on batches of all its views.
+  const batchSize = Math.min(settings.batchSize, train.length);
 
   // Standardisation of the embedding, from the training views.
   const mean = new Float32Array(EMBEDDING_SIZE);
@@ -578,6 +581,7 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
       licence: skins ? 'skin textures from 300-W photos: research use only (see the 300-W terms)' : 'MIT',
     };
     shipped.training = file.training;
+    await mkdir(dirname(options.outFile), { recursive: true });
     await writeFileAtomic(options.outFile, encodeIdentityNetFile(file));
     return {
       file,
