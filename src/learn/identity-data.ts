@@ -10,7 +10,7 @@
  * without them, a flat skin tone with per-vertex noise over a random grey gradient. Pure TypeScript + tfjs
  * ops on a `tf` handed in.
  */
-import { createCamera, defaultFocal } from '../geometry/camera.js';
+import { type Camera, createCamera, defaultFocal } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
 import { rotationFromAngles } from '../geometry/rotation.js';
 import { srgbToLinear } from '../model/color.js';
@@ -47,13 +47,23 @@ export const IDENTITY_VIEWS: ViewDistribution = {
   maxExpressionWeight: 0.4,
 };
 
-/** One rendered view: the image, its 68 landmarks (image pixels) and its pose in degrees. */
+/**
+ * One rendered view: the image, its 68 landmarks (image pixels), its pose in degrees, and what else made
+ * it (camera, SH light, the face region's linear albedo, the background). `image` and `albedo` are the
+ * renderer's buffers: valid until its next render.
+ */
 export interface IdentityView {
   image: RgbImage;
   landmarks: Float32Array;
   yaw: number;
   pitch: number;
   roll: number;
+  camera: Camera;
+  /** The view's expression coefficients (the renderer's buffer too). */
+  expression: Float32Array;
+  sh: Float64Array;
+  albedo: Float32Array;
+  background: RgbImage;
 }
 
 /** Renders the model's face region for given identities, near-frontal, over a background. */
@@ -61,6 +71,8 @@ export class IdentityViewRenderer {
   readonly model: MorphableModel;
   readonly size: number;
   readonly region: Uint32Array;
+  /** The face region's triangles, as indices into `region`. */
+  readonly triangles: Uint32Array;
   private readonly renderer: SyntheticFaceRenderer;
   private readonly landmarkVertices: Int32Array;
   private readonly positions: Float32Array;
@@ -96,7 +108,8 @@ export class IdentityViewRenderer {
         c = inRegion[T[t + 2]];
       if (a >= 0 && b >= 0 && c >= 0) triangles.push(a, b, c);
     }
-    this.renderer = new SyntheticFaceRenderer(Uint32Array.from(triangles), this.region.length, size, size);
+    this.triangles = Uint32Array.from(triangles);
+    this.renderer = new SyntheticFaceRenderer(this.triangles, this.region.length, size, size);
     this.landmarkVertices = Int32Array.from(landmarks);
     this.positions = new Float32Array(model.mean.length);
     this.regionPositions = new Float32Array(3 * this.region.length);
@@ -153,7 +166,7 @@ export class IdentityViewRenderer {
       this.regionPositions[3 * i + 2] = positions[p + 2];
     }
     const image = this.renderer.render(this.regionPositions, camera, this.albedo, sh, background);
-    return { image, landmarks, yaw, pitch, roll };
+    return { image, landmarks, yaw, pitch, roll, camera, expression, sh, albedo: this.albedo, background };
   }
 
   /** this.albedo: a photo texture with a random gain per channel, or a skin tone with per-vertex noise. */
