@@ -218,6 +218,24 @@ export class FaceProfiler {
   }
 
   /**
+   * The photo's colour (sRGB, 0..255) at each of `vertices` of the fitted mesh, 3 values per vertex into
+   * `out`: where the photo saw the point, else at its mirror point, else at its projection anyway (as render()
+   * textures the turned face). A texture unwrapped from the photo onto the mesh, shading and all.
+   */
+  vertexColours(source: ProfileSource, vertices: ArrayLike<number>, out: Float32Array): Float32Array {
+    const { positions } = source;
+    const colour = this.colour;
+    for (let i = 0; i < vertices.length; i++) {
+      const v = 3 * vertices[i];
+      this.photoColour(source, positions[v], positions[v + 1], positions[v + 2], colour);
+      out[3 * i] = colour[0];
+      out[3 * i + 1] = colour[1];
+      out[3 * i + 2] = colour[2];
+    }
+    return out;
+  }
+
+  /**
    * The face turned by |yawDeltaDeg| away from frontal (the sign of the face's yaw; a near-frontal face,
    * |yaw| < frontalYawDeg, turns the way yawDeltaDeg's sign says), rendered over the original image.
    */
