@@ -3,16 +3,22 @@
  * ("variants") on faces rendered from ICT-FaceKit and from another model (the Surrey Face Model), with the
  * true camera and the true mesh of every face known.
  *
- * The set (`buildEvaluationSet`) is fixed by its seeds (1600 + i for the first model, 1700 + i for the
- * second: disjoint from any training seeds below 1600): per model, faces whose |yaw| is spread evenly over
- * the bins 0–30°, 30–60°, 60–90° (either sign), pitch ±20°, roll ±15°, identity N(0, I) in the model's own
- * units (every component), 0–3 expression blendshapes at weights up to 0.6, a random directional SH light
- * with ambient, over a smooth noisy random background, rendered by render/synthetic-face.ts (the whole mesh:
- * ICT's face and head, all of Surrey's 3448 vertices). The albedo is skin of a random tone, painted with
- * brows, eyes (white, dark iris), lips and nostrils placed from the model's own iBUG landmarks on its mean
- * face (the Surrey model has no eyes of its own, and no colour). The focal length is the pipeline's default
- * guess (3 × the image side), so the fit's focal prior is right here. Faces sit 0.9–1.15 m away (the face
- * about 40 % of the image), their landmark centroid within ±5 % of the image centre.
+ * The set (`buildEvaluationSet`) is fixed by its seeds: from 1600 for ICT-FaceKit and from 1700 for the second
+ * model (training uses other seeds), the first seeds, in order, whose drawn |yaw| falls in the bin a face
+ * needs, so that the faces spread evenly over |yaw| 0–30°, 30–60°, 60–90° (either sign). Parameters, light,
+ * skin and backgrounds come from learn/synthetic-faces.ts (`EVALUATION_FACES`: pitch ±20°, roll ±15°,
+ * identity N(0, I) in each model's own units, up to 3 expressions at weights up to 0.6; a random directional
+ * SH light with ambient):
+ * - ICT-FaceKit faces are `SyntheticFaceGenerator`'s (its face region, its landmarks, its placement: the
+ *   landmark box 45–65 % of the image).
+ * - Second-model faces are rendered here the same way from the same pieces (`randomFaceParameters`,
+ *   `randomLight`, `photoTextures`, `backgroundFrom`): the whole mesh (Surrey: 3448 vertices), its projected
+ *   box 45–65 % of the image; that generator needs all 68 landmark vertices, and Surrey has no outline ones.
+ * - Skin: with `appearance` given, per-vertex colours from photos (`photoTextures`, each model fitted to the
+ *   photos' landmarks) and backgrounds from photos; use photos no training saw (the bench takes the
+ *   validation split of train-300w). Without it, a painted skin (random tone with brows, eyes, iris, lips
+ *   and nostrils placed from the model's own iBUG points on its mean face) over smooth noise.
+ * The focal length is the pipeline's default guess (3 × the image side), so the fit's focal prior is right.
  *
  * Pose convention across models: the two mean faces need not share "frontal". The rotation between them is
  * measured by aligning the ICT mean's landmark points to the other mean's (similarity, the shared inner
@@ -20,23 +26,33 @@
  * R(P)·R_offᵀ, so that it looks like an ICT face at pose P: poses of both models compare in ICT's convention.
  *
  * 3D error: geometry/shape-error.ts's NoW-style protocol: the true mesh's vertices within 95 mm of its nose
- * tip (iBUG 31; ICT: of its 'face' region) against the predicted ICT mesh (all its triangles), aligned by
- * the shared inner iBUG landmark vertices (similarity), then ICP with scale; per face the median distance,
- * per set the median of those medians.
+ * tip (iBUG 31; of the rendered region) against the predicted ICT mesh (all its triangles), aligned by the
+ * inner iBUG landmark vertices (17–67) both models have (similarity), then ICP with scale; per face the
+ * median distance, per set the median of those medians.
  */
-import type { FaceLandmarker } from '../detect/face.js';
-import type { Photo } from '../fit/fit-photo.js';
+import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
+import type { FaceLandmarks, Photo } from '../fit/fit-photo.js';
 import { PhotoFitter } from '../fit/fit-photo.js';
 import { type Camera, createCamera } from '../geometry/camera.js';
+import { projectPoints } from '../geometry/projection.js';
 import { anglesFromRotation, type PoseAngles, rotationFromAngles } from '../geometry/rotation.js';
 import { alignSimilarity, createSimilarity, MeshDistance, pointsNear, shapeError } from '../geometry/shape-error.js';
+import { linearToSrgb, srgbToLinear } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { vertexNormals } from '../model/normals.js';
 import { SeededRandom } from '../model/random.js';
 import type { RgbImage } from '../render/rgb-image.js';
-import { shDirectionalLight } from '../render/spherical-harmonics.js';
 import { SyntheticFaceRenderer } from '../render/synthetic-face.js';
+import type { LandmarkFace } from './landmark-dataset.js';
+import {
+  backgroundFrom,
+  type FaceDistribution,
+  photoTextures,
+  randomFaceParameters,
+  randomLight,
+  SyntheticFaceGenerator,
+} from './synthetic-faces.js';
 
 /** |yaw| bins, degrees. */
 export const YAW_BINS: readonly (readonly [number, number])[] = [
@@ -44,6 +60,17 @@ export const YAW_BINS: readonly (readonly [number, number])[] = [
   [30, 60],
   [60, 90],
 ];
+/** The held-out faces' spread (learn/synthetic-faces.ts draws from it). */
+export const EVALUATION_FACES: FaceDistribution = {
+  maxYaw: 90,
+  maxPitch: 20,
+  maxRoll: 15,
+  identitySigma: 1,
+  maxExpressions: 3,
+  maxExpressionWeight: 0.6,
+};
+/** First seed of each model's faces (ICT-FaceKit, then the second model). */
+export const EVALUATION_SEEDS = [1600, 1700];
 /** The ground-truth region's radius around the nose tip (NoW's crop), mm. */
 export const REGION_RADIUS = 95;
 const NOSE_TIP = 30; // iBUG 31, 0-based
@@ -51,7 +78,7 @@ const NOSE_TIP = 30; // iBUG 31, 0-based
 const INNER = Array.from({ length: 51 }, (_, i) => 17 + i);
 
 export interface EvaluationFace {
-  /** "ICT-FaceKit 3" etc. */
+  /** "ICT-FaceKit (face and head) 3" etc. */
   id: string;
   /** The model it was drawn from: 0 = ICT-FaceKit (the fitted model), 1 = the other. */
   source: number;
@@ -67,8 +94,10 @@ export interface EvaluationFace {
   truthPoints: Float32Array;
   /** The true mesh at the 51 inner iBUG points (17–67), 3 × 51, NaN where the model has no vertex. */
   truthLandmarks: Float64Array;
-  /** The 68 true landmark vertices projected (image pixels), NaN where the model has no vertex. */
+  /** The true 68 landmarks in the image (pixels), NaN where the model has no vertex (Surrey's outline). */
   landmarks: Float32Array;
+  /** The true mesh, all of the source model's vertices, model space (mm), 3N. */
+  positions: Float32Array;
 }
 
 export interface EvaluationSet {
@@ -76,8 +105,8 @@ export interface EvaluationSet {
   sources: string[];
   faces: EvaluationFace[];
   size: number;
-  /** iBUG indices (0-based) used for the landmark alignment: inner points both models map. */
-  landmarkIds: number[];
+  /** Where the skin and backgrounds came from. */
+  appearance: string;
   /** The rotation from ICT's mean face to the second model's (its angles and the scale between them). */
   poseOffset?: { rotation: Float64Array; angles: PoseAngles; scale: number };
 }
@@ -87,9 +116,11 @@ export interface EvaluationSetOptions {
   perModel?: number;
   /** Image side in pixels (default 288). */
   size?: number;
+  /** Photos for skin (with landmarks) and backgrounds; absent: painted skin over noise. */
+  appearance?: { faces: readonly LandmarkFace[]; backgrounds: readonly RgbImage[]; name: string };
 }
 
-/** Mesh vertices at iBUG indices `ids` of `model`'s landmark set, 3 × ids.length. */
+/** Mesh vertices at iBUG indices `ids` of `model`'s landmark set, 3 × ids.length (NaN where it has none). */
 function landmarkPoints(model: MorphableModel, positions: ArrayLike<number>, ids: number[]): Float64Array {
   const out = new Float64Array(3 * ids.length);
   const vertices = model.landmarks.ibug68.vertices;
@@ -100,11 +131,16 @@ function landmarkPoints(model: MorphableModel, positions: ArrayLike<number>, ids
   return out;
 }
 
-/** Inner iBUG points that both models have a vertex for. */
-export function sharedLandmarkIds(ict: MorphableModel, other?: MorphableModel): number[] {
-  return INNER.filter(
-    (id) => ict.landmarks.ibug68.vertices[id] >= 0 && (!other || other.landmarks.ibug68.vertices[id] >= 0),
-  );
+function yawBinOf(yaw: number): number {
+  const a = Math.abs(yaw);
+  return Math.min(YAW_BINS.length - 1, YAW_BINS.findIndex(([, hi]) => a < hi) >>> 0);
+}
+
+/** The next seed from `seed` whose face (drawn as learn/synthetic-faces.ts draws it) has |yaw| in `bin`. */
+function seedForBin(model: MorphableModel, seed: number, bin: number): number {
+  for (let s = seed; ; s++) {
+    if (yawBinOf(randomFaceParameters(model, new SeededRandom(s), EVALUATION_FACES).yaw) === bin) return s;
+  }
 }
 
 /**
@@ -118,133 +154,173 @@ export function buildEvaluationSet(
 ): EvaluationSet {
   const perModel = options.perModel ?? 24;
   const size = options.size ?? 288;
-  const landmarkIds = sharedLandmarkIds(ict, other);
-  const set: EvaluationSet = { sources: [ict.name], faces: [], size, landmarkIds };
+  const appearance = options.appearance;
+  const set: EvaluationSet = {
+    sources: [ict.name],
+    faces: [],
+    size,
+    appearance: appearance ? appearance.name : 'painted skin over noise',
+  };
   const offset = createSimilarity();
   if (other) {
     set.sources.push(other.name);
-    alignSimilarity(
-      landmarkPoints(ict, ict.mean, landmarkIds),
-      landmarkPoints(other, other.mean, landmarkIds),
-      landmarkIds.length,
-      null,
-      offset,
-    );
+    alignSimilarity(landmarkPoints(ict, ict.mean, INNER), landmarkPoints(other, other.mean, INNER), 51, null, offset);
     set.poseOffset = { rotation: offset.rotation, angles: anglesFromRotation(offset.rotation), scale: offset.scale };
   }
+  const backgrounds = appearance?.backgrounds ?? noiseBackgrounds(size, 8, new SeededRandom(1599));
   const models = other ? [ict, other] : [ict];
   models.forEach((model, source) => {
-    const renderer = new SyntheticFaceRenderer(model.triangles, model.vertexCount, size, size);
-    const paint = facePaint(model);
-    const region = source === 0 && model.regions.face ? model.regions.face : undefined;
+    const all = Uint32Array.from({ length: model.vertexCount }, (_, i) => i);
+    const region = source === 0 && model.regions.face ? model.regions.face : all;
+    const textures = appearance
+      ? photoTextures(model, appearance.faces, region).textures
+      : paintedTextures(model, region, 8, new SeededRandom(1598));
+    const draw =
+      source === 0
+        ? ictFaces(model, textures, backgrounds, size)
+        : otherFaces(model, textures, backgrounds, size, offset.rotation);
+    let seed = EVALUATION_SEEDS[source];
     for (let i = 0; i < perModel; i++) {
-      const seed = 1600 + 100 * source + i;
-      set.faces.push(
-        drawFace(model, renderer, paint, region, seed, i % YAW_BINS.length, source, source ? offset.rotation : null),
+      const bin = i % YAW_BINS.length;
+      seed = seedForBin(model, seed, bin);
+      const face = draw(seed);
+      const nose = face.positions.subarray(
+        3 * model.landmarks.ibug68.vertices[NOSE_TIP],
+        3 * model.landmarks.ibug68.vertices[NOSE_TIP] + 3,
       );
-      set.faces[set.faces.length - 1].id = `${model.name} ${i}`;
+      const near = pointsNear(face.positions, nose, REGION_RADIUS, region);
+      const truthPoints = new Float32Array(3 * near.length);
+      near.forEach((v, j) => truthPoints.set(face.positions.subarray(3 * v, 3 * v + 3), 3 * j));
+      set.faces.push({
+        id: `${model.name} ${i}`,
+        source,
+        seed,
+        image: face.image,
+        camera: face.camera,
+        pose: face.pose,
+        yawBin: bin,
+        truthPoints,
+        truthLandmarks: landmarkPoints(model, face.positions, INNER),
+        landmarks: face.landmarks,
+        positions: face.positions,
+      });
+      seed++;
     }
   });
   return set;
 }
 
-function drawFace(
+interface DrawnFace {
+  image: RgbImage;
+  camera: Camera;
+  pose: PoseAngles;
+  positions: Float32Array;
+  landmarks: Float32Array;
+}
+
+/** ICT-FaceKit faces: learn/synthetic-faces.ts's generator, as is. */
+function ictFaces(
   model: MorphableModel,
-  renderer: SyntheticFaceRenderer,
-  paint: FacePaint,
-  region: Uint32Array | undefined,
-  seed: number,
-  yawBin: number,
-  source: number,
-  offset: Float64Array | null,
-): EvaluationFace {
-  const random = new SeededRandom(seed);
-  const size = renderer.width;
-  const [lo, hi] = YAW_BINS[yawBin];
-  const yaw = (random.uniform() < 0.5 ? -1 : 1) * (lo + (hi - lo) * random.uniform());
-  const pose = { yaw, pitch: 40 * random.uniform() - 20, roll: 30 * random.uniform() - 15 };
-  const identity = new Float32Array(model.identity.count).map(() => random.normal());
-  const expression = new Float32Array(model.expression.count);
-  const active = Math.floor(4 * random.uniform());
-  for (let k = 0; k < active && expression.length > 0; k++) {
-    expression[Math.floor(random.uniform() * expression.length)] = 0.6 * random.uniform();
-  }
-  const shape = evaluateShape(model, identity, expression);
-
-  const camera = createCamera(size, size);
-  rotationFromAngles(pose.yaw, pose.pitch, pose.roll, camera.rotation);
-  if (offset) {
-    // R = R(P)·R_offᵀ: the face looks like an ICT face at pose P.
-    const r = Float64Array.from(camera.rotation);
-    for (let a = 0; a < 3; a++)
-      for (let b = 0; b < 3; b++) {
-        let s = 0;
-        for (let k = 0; k < 3; k++) s += r[3 * a + k] * offset[3 * b + k];
-        camera.rotation[3 * a + b] = s;
-      }
-  }
-  // The inner landmarks' centroid goes near the image centre, 0.9–1.15 m away.
-  const ids = INNER.filter((id) => model.landmarks.ibug68.vertices[id] >= 0);
-  const centre = [0, 0, 0];
-  const points = landmarkPoints(model, shape, ids);
-  for (let i = 0; i < ids.length; i++) for (let k = 0; k < 3; k++) centre[k] += points[3 * i + k] / ids.length;
-  const distance = 1050 * (0.9 + 0.25 * random.uniform());
-  const shift = (0.1 * random.uniform() - 0.05) * size;
-  const r = camera.rotation;
-  const target = [
-    (shift * distance) / camera.focal,
-    ((0.1 * random.uniform() - 0.05) * size * distance) / camera.focal,
-  ];
-  for (let k = 0; k < 3; k++) {
-    const rc = r[3 * k] * centre[0] + r[3 * k + 1] * centre[1] + r[3 * k + 2] * centre[2];
-    camera.translation[k] = -rc + (k < 2 ? target[k] : -distance);
-  }
-
-  const albedo = paint.albedo(random);
-  const lightDirection = [1.6 * random.uniform() - 0.8, 1.1 * random.uniform() - 0.3, 1];
-  const strength = 0.6 + 0.4 * random.uniform();
-  const ambient = 0.25 + 0.25 * random.uniform();
-  const tint = [1, 0.95 + 0.05 * random.uniform(), 0.85 + 0.15 * random.uniform()];
-  const sh = shDirectionalLight(
-    lightDirection,
-    tint.map((t) => t * strength),
-    tint.map((t) => t * ambient),
-  );
-  const image = renderer.render(shape, camera, albedo, sh, randomBackground(size, random));
-
-  const vertices = model.landmarks.ibug68.vertices;
-  const landmarks = new Float32Array(136);
-  for (let l = 0; l < 68; l++) {
-    const v = vertices[l];
-    if (v < 0) {
-      landmarks[2 * l] = landmarks[2 * l + 1] = Number.NaN;
-      continue;
-    }
-    const x = shape[3 * v],
-      y = shape[3 * v + 1],
-      z = shape[3 * v + 2];
-    const xc = r[0] * x + r[1] * y + r[2] * z + camera.translation[0];
-    const yc = r[3] * x + r[4] * y + r[5] * z + camera.translation[1];
-    const d = -(r[6] * x + r[7] * y + r[8] * z + camera.translation[2]);
-    landmarks[2 * l] = camera.cx + (camera.focal * xc) / d;
-    landmarks[2 * l + 1] = camera.cy - (camera.focal * yc) / d;
-  }
-  const nose = shape.subarray(3 * vertices[NOSE_TIP], 3 * vertices[NOSE_TIP] + 3);
-  const near = pointsNear(shape, nose, REGION_RADIUS, region);
-  const truthPoints = new Float32Array(3 * near.length);
-  near.forEach((v, i) => truthPoints.set(shape.subarray(3 * v, 3 * v + 3), 3 * i));
-  return {
-    id: '',
-    source,
-    seed,
-    image,
-    camera,
-    pose,
-    yawBin,
-    truthPoints,
-    truthLandmarks: landmarkPoints(model, shape, INNER),
-    landmarks,
+  textures: Float32Array[],
+  backgrounds: readonly RgbImage[],
+  size: number,
+): (seed: number) => DrawnFace {
+  const generator = new SyntheticFaceGenerator(model, textures, backgrounds, { size });
+  return (seed) => {
+    const f = generator.generate(new SeededRandom(seed), EVALUATION_FACES);
+    return {
+      image: f.image,
+      camera: f.camera,
+      pose: { yaw: f.yaw, pitch: f.pitch, roll: f.roll },
+      positions: f.positions,
+      landmarks: f.landmarks,
+    };
   };
+}
+
+/**
+ * Second-model faces, drawn as the generator draws (parameters, light, texture and gain, background, in that
+ * order from the seed), the whole mesh rendered with rotation R(P)·R_offᵀ, its projected box 45–65 % of the
+ * image, centred with a random shift of up to 6 %.
+ */
+function otherFaces(
+  model: MorphableModel,
+  textures: Float32Array[],
+  backgrounds: readonly RgbImage[],
+  size: number,
+  offset: Float64Array,
+): (seed: number) => DrawnFace {
+  const renderer = new SyntheticFaceRenderer(model.triangles, model.vertexCount, size, size);
+  const albedo = new Float32Array(3 * model.vertexCount);
+  const projected = new Float32Array(2 * model.vertexCount);
+  return (seed) => {
+    const random = new SeededRandom(seed);
+    const p = randomFaceParameters(model, random, EVALUATION_FACES);
+    const sh = randomLight(random);
+    const texture = textures[Math.floor(random.uniform() * textures.length)];
+    const gain = [0.8 + 0.4 * random.uniform(), 0.8 + 0.4 * random.uniform(), 0.8 + 0.4 * random.uniform()];
+    for (let i = 0; i < albedo.length; i++) albedo[i] = gain[i % 3] * srgbToLinear(texture[i] / 255);
+    const background = backgroundFrom(backgrounds[Math.floor(random.uniform() * backgrounds.length)], random, size);
+    const positions = evaluateShape(model, p.identity, p.expression);
+    const camera = createCamera(size, size);
+    const r = rotationFromAngles(p.yaw, p.pitch, p.roll);
+    for (let a = 0; a < 3; a++) {
+      for (let b = 0; b < 3; b++) {
+        let sum = 0;
+        for (let k = 0; k < 3; k++) sum += r[3 * a + k] * offset[3 * b + k];
+        camera.rotation[3 * a + b] = sum;
+      }
+    }
+    // Measure the projected box at 1 m, then move along z and sideways (as the generator places faces).
+    camera.translation.set([0, 0, -1000]);
+    projectPoints(camera, positions, model.vertexCount, projected);
+    let minX = Infinity,
+      maxX = -Infinity,
+      minY = Infinity,
+      maxY = -Infinity;
+    for (let v = 0; v < model.vertexCount; v++) {
+      minX = Math.min(minX, projected[2 * v]);
+      maxX = Math.max(maxX, projected[2 * v]);
+      minY = Math.min(minY, projected[2 * v + 1]);
+      maxY = Math.max(maxY, projected[2 * v + 1]);
+    }
+    const depth = (1000 * Math.max(maxX - minX, maxY - minY)) / ((0.45 + 0.2 * random.uniform()) * size);
+    const shift = 0.06 * size;
+    const u = ((camera.cx - (minX + maxX) / 2) * 1000) / depth + (2 * random.uniform() - 1) * shift;
+    const v = ((camera.cy - (minY + maxY) / 2) * 1000) / depth + (2 * random.uniform() - 1) * shift;
+    camera.translation.set([(u * depth) / camera.focal, (-v * depth) / camera.focal, -depth]);
+    const image = renderer.render(positions, camera, albedo, sh, background);
+    const points = landmarkPoints(
+      model,
+      positions,
+      Array.from({ length: 68 }, (_, i) => i),
+    );
+    const landmarks = new Float32Array(136);
+    projectPoints(camera, points, 68, landmarks);
+    return { image, camera, pose: { yaw: p.yaw, pitch: p.pitch, roll: p.roll }, positions, landmarks };
+  };
+}
+
+/** `count` painted skins (sRGB 0–255 per vertex of `vertices`, as photoTextures gives). */
+function paintedTextures(
+  model: MorphableModel,
+  vertices: Uint32Array,
+  count: number,
+  random: SeededRandom,
+): Float32Array[] {
+  const paint = facePaint(model);
+  return Array.from({ length: count }, () => {
+    const linear = paint.albedo(random);
+    const out = new Float32Array(3 * vertices.length);
+    vertices.forEach((v, i) => {
+      for (let c = 0; c < 3; c++) out[3 * i + c] = 255 * linearToSrgb(linear[3 * v + c]);
+    });
+    return out;
+  });
+}
+
+function noiseBackgrounds(size: number, count: number, random: SeededRandom): RgbImage[] {
+  return Array.from({ length: count }, () => randomBackground(size, random));
 }
 
 interface FacePaint {
@@ -408,10 +484,44 @@ export interface VariantOutput {
   rejected?: boolean;
 }
 
-/** A pipeline: image → fit of its one face, or null when it finds no face. */
+/**
+ * A pipeline: image → fit of the face, or null when it finds none. `truth` (the true 68 landmarks, NaN where
+ * unknown) only says which face is meant when several are found (`pickFace`): backgrounds may hold faces.
+ */
 export interface PipelineVariant {
   name: string;
-  fit(image: RgbImage): Promise<VariantOutput | null>;
+  fit(image: RgbImage, truth: Float32Array): Promise<VariantOutput | null>;
+}
+
+/**
+ * The detection meant by `truth`: of the faces whose box holds the centroid of the true landmarks, the one
+ * whose box centre is nearest to it; null when no box holds it.
+ */
+export function pickFace<T extends { detection?: DetectedFace }>(faces: readonly T[], truth: Float32Array): T | null {
+  let cx = 0,
+    cy = 0,
+    n = 0;
+  for (let i = 0; i < truth.length; i += 2) {
+    if (Number.isFinite(truth[i]) && Number.isFinite(truth[i + 1])) {
+      cx += truth[i];
+      cy += truth[i + 1];
+      n++;
+    }
+  }
+  cx /= n;
+  cy /= n;
+  let best: T | null = null,
+    bestDistance = Infinity;
+  for (const face of faces) {
+    const box = face.detection?.box;
+    if (!box || cx < box.x || cx > box.x + box.width || cy < box.y || cy > box.y + box.height) continue;
+    const d = Math.hypot(box.x + box.width / 2 - cx, box.y + box.height / 2 - cy);
+    if (d < bestDistance) {
+      best = face;
+      bestDistance = d;
+    }
+  }
+  return best;
 }
 
 /** A variant that remembers its last image's answer, so that a derived variant reuses it. */
@@ -419,8 +529,8 @@ export function cachedVariant(variant: PipelineVariant): PipelineVariant {
   let last: { image: RgbImage; result: Promise<VariantOutput | null> } | undefined;
   return {
     name: variant.name,
-    fit(image) {
-      if (last?.image !== image) last = { image, result: variant.fit(image) };
+    fit(image, truth) {
+      if (last?.image !== image) last = { image, result: variant.fit(image, truth) };
       return last.result;
     },
   };
@@ -429,17 +539,16 @@ export function cachedVariant(variant: PipelineVariant): PipelineVariant {
 /**
  * The default pipeline without its photometric stage (`morphable fit --no-photometric`): the face detector
  * and the landmarker given (createNodeLandmarker: the project's net), then the landmark fit with the
- * default focal guess; the most confident face is fitted, and a face below the quality gate is `rejected`.
+ * default focal guess, of the face `pickFace` picks; a face below the quality gate is `rejected`.
  */
 export function landmarkFitVariant(fitter: PhotoFitter, landmarker: FaceLandmarker): PipelineVariant {
   return {
     name: 'landmark fit',
-    async fit(image) {
+    async fit(image, truth) {
       const start = performance.now();
       const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
-      const faces = await fitter.detect(landmarker, photo);
-      if (faces.length === 0) return null;
-      const face = faces.reduce((a, b) => ((b.detection?.score ?? 0) > (a.detection?.score ?? 0) ? b : a));
+      const face: FaceLandmarks | null = pickFace(await fitter.detect(landmarker, photo), truth);
+      if (!face) return null;
       const fitted = fitter.fit(photo, face, 0, { photometric: false });
       return {
         camera: fitted.camera,
@@ -457,8 +566,8 @@ export function landmarkFitVariant(fitter: PhotoFitter, landmarker: FaceLandmark
 export function meanFaceVariant(base: PipelineVariant, model: MorphableModel, name = 'mean face'): PipelineVariant {
   return {
     name,
-    async fit(image) {
-      const result = await base.fit(image);
+    async fit(image, truth) {
+      const result = await base.fit(image, truth);
       return result && { ...result, positions: model.mean, iterations: 0 };
     },
   };
@@ -511,6 +620,7 @@ export interface VariantSummary {
 export interface EvaluationReport {
   sources: string[];
   size: number;
+  appearance: string;
   poseOffset?: EvaluationSet['poseOffset'];
   variants: string[];
   faces: FaceResult[][];
@@ -520,7 +630,8 @@ export interface EvaluationReport {
 /**
  * Runs every variant on every face of `set` and measures (see the header): pose error in ICT's convention,
  * the NoW-style 3D error of its mesh (`model`'s triangles and landmark vertices: the ICT model fitted),
- * iterations and time. Missed and rejected faces count in `missed` / `rejected` and nowhere else.
+ * iterations and time (after one unmeasured warm-up run of each variant on the first face). Missed and
+ * rejected faces count in `missed` / `rejected` and nowhere else.
  */
 export async function evaluateVariants(
   set: EvaluationSet,
@@ -529,10 +640,16 @@ export async function evaluateVariants(
   log?: (line: string) => void,
 ): Promise<EvaluationReport> {
   const grids = new Map<Float32Array, MeshDistance>();
+  // Warm-up (tfjs kernels, JIT); on a copy of the first image, so that no variant's cache holds it.
+  if (set.faces.length > 0) {
+    const { image, landmarks } = set.faces[0];
+    const copy = { ...image, data: Uint8Array.from(image.data) };
+    for (const variant of variants) await variant.fit(copy, landmarks);
+  }
   const results: FaceResult[][] = variants.map(() => []);
   for (const face of set.faces) {
     for (let k = 0; k < variants.length; k++) {
-      const output = await variants[k].fit(face.image);
+      const output = await variants[k].fit(face.image, face.landmarks);
       const record: FaceResult = {
         face: face.id,
         source: face.source,
@@ -577,8 +694,8 @@ export async function evaluateVariants(
     }
   }
   const summaries: VariantSummary[] = [];
-  variants.forEach((variant, k) => {
-    set.sources.forEach((_, source) => {
+  set.sources.forEach((_, source) => {
+    variants.forEach((variant, k) => {
       const mine = results[k].filter((r) => r.source === source);
       const bin = (rows: FaceResult[]) => {
         const ok = rows.filter((r) => !r.missed);
@@ -608,6 +725,7 @@ export async function evaluateVariants(
   return {
     sources: set.sources,
     size: set.size,
+    appearance: set.appearance,
     poseOffset: set.poseOffset,
     variants: variants.map((v) => v.name),
     faces: results,
