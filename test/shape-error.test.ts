@@ -170,6 +170,9 @@ describe('point-to-mesh distance', () => {
       const q = [...out.point];
       expect(triangleDistance(q, v(triangles[t]), v(triangles[t + 1]), v(triangles[t + 2]))).toBeLessThan(1e-6);
       expect(Math.hypot(...sub(p, q))).toBeCloseTo(out.distance, 9);
+      // A hint (any triangle) changes the search, not the answer.
+      const hinted = mesh.closest(p[0], p[1], p[2], createClosestPoint(), Math.floor(random.uniform() * 100));
+      expect(hinted.distance).toBeCloseTo(out.distance, 9);
     }
   });
 });

@@ -197,8 +197,10 @@ export function createClosestPoint(): ClosestPoint {
 
 /**
  * Closest points on a fixed triangle mesh: triangles binned by their bounding boxes into a uniform grid
- * (cells about twice the mean edge), searched in growing shells of cells around the query until no
- * unsearched cell can hold anything nearer. Exact (the same point as testing every triangle).
+ * (cells of the mean edge length), searched in growing shells of cells around the query, skipping cells
+ * farther than the best point so far, until no unsearched cell can hold anything nearer. Exact (the same
+ * point as testing every triangle). On ICT-FaceKit's 22,288 triangles: built in about 40 ms, 3–10 µs a
+ * query near the surface (2-core AMD EPYC, busy).
  */
 export class MeshDistance {
   private readonly positions: ArrayLike<number>;
@@ -239,7 +241,7 @@ export class MeshDistance {
       max.fill(0);
     }
     const extent = [0, 1, 2].map((k) => max[k] - this.min[k]);
-    let cell = Math.max(T > 0 ? (2 * edges) / (3 * T) : 1, 1e-6 * Math.max(...extent), 1e-9);
+    let cell = Math.max(T > 0 ? edges / (3 * T) : 1, 1e-6 * Math.max(...extent), 1e-9);
     // At most ~2M cells, whatever the triangles' sizes.
     while (extent.reduce((p, e) => p * (Math.floor(e / cell) + 1), 1) > 2e6) cell *= 1.5;
     this.cell = cell;
@@ -285,8 +287,12 @@ export class MeshDistance {
     return i < 0 ? 0 : i >= this.dims[axis] ? this.dims[axis] - 1 : i;
   }
 
-  /** The point of the mesh nearest (x, y, z), into `out` (distance Infinity for an empty mesh). Returns out. */
-  closest(x: number, y: number, z: number, out: ClosestPoint): ClosestPoint {
+  /**
+   * The point of the mesh nearest (x, y, z), into `out` (distance Infinity for an empty mesh). `hint`: a
+   * triangle likely near (e.g. the last answer for a point nearby), tried first so that fewer cells are
+   * searched; the answer is the same without it. Returns out.
+   */
+  closest(x: number, y: number, z: number, out: ClosestPoint, hint = -1): ClosestPoint {
     const [nx, ny, nz] = this.dims;
     const cx = this.cellIndex(x, 0),
       cy = this.cellIndex(y, 1),
@@ -294,6 +300,10 @@ export class MeshDistance {
     const { cell, min, cellStart, cellTriangles, candidate } = this;
     let best = Infinity;
     out.triangle = -1;
+    if (hint >= 0 && 3 * hint < this.triangles.length) {
+      best = this.closestOnTriangle(hint, x, y, z, out.point);
+      out.triangle = hint;
+    }
     for (let r = 0; ; r++) {
       const x0 = cx - r,
         x1 = cx + r,
@@ -309,6 +319,12 @@ export class MeshDistance {
           const step = jShell ? 1 : x1 - x0;
           for (let i = jShell ? Math.max(x0, 0) : x0; i <= Math.min(x1, nx - 1); i += step) {
             if (i < 0) continue;
+            // Skip a cell farther than the best so far: the nearest point lies in a cell its triangle
+            // overlaps, and that cell is no farther than the point.
+            const gx = gap(x, min[0] + i * cell, cell),
+              gy = gap(y, min[1] + j * cell, cell),
+              gz = gap(z, min[2] + k * cell, cell);
+            if (gx * gx + gy * gy + gz * gz > best) continue;
             const c = (k * ny + j) * nx + i;
             for (let e = cellStart[c], end = cellStart[c + 1]; e < end; e++) {
               const t = cellTriangles[e];
@@ -409,6 +425,11 @@ export class MeshDistance {
   }
 }
 
+/** Distance from v to the interval [lo, lo + size] (0 inside). */
+function gap(v: number, lo: number, size: number): number {
+  return v < lo ? lo - v : v > lo + size ? v - lo - size : 0;
+}
+
 /** Indices of the points (flat xyz) within `radius` of `center`, ascending; a subset of `among` when given. */
 export function pointsNear(
   positions: ArrayLike<number>,
@@ -430,7 +451,7 @@ export function pointsNear(
 }
 
 export interface ShapeErrorOptions {
-  /** ICP rounds after the landmark alignment (default 10; it stops early once the mean distance settles). */
+  /** ICP rounds at most after the landmark alignment (default 30; stops once the mean distance gains < 0.01 %). */
   iterations?: number;
   /** Allow a scale in both alignments (default true, as NoW). */
   withScale?: boolean;
@@ -464,7 +485,7 @@ export function shapeError(
 ): ShapeError {
   const M = Math.floor(truthPoints.length / 3);
   const withScale = options.withScale ?? true;
-  const maxIterations = options.iterations ?? 10;
+  const maxIterations = options.iterations ?? 30;
   const mesh = options.mesh ?? new MeshDistance(positions, triangles);
   const alignment = alignSimilarity(
     predictedLandmarks,
@@ -476,6 +497,7 @@ export function shapeError(
   );
   const distances = new Float32Array(M);
   const matched = new Float64Array(3 * M); // closest points, prediction frame
+  const hints = new Int32Array(M).fill(-1); // each point's last closest triangle
   const inverse = createSimilarity();
   const closest = createClosestPoint();
   const q = new Float64Array(3);
@@ -497,7 +519,8 @@ export function shapeError(
         truthPoints[3 * i + 1] - t[1],
         truthPoints[3 * i + 2] - t[2],
       );
-      mesh.closest(q[0], q[1], q[2], closest);
+      mesh.closest(q[0], q[1], q[2], closest, hints[i]);
+      hints[i] = closest.triangle;
       matched[3 * i] = closest.point[0];
       matched[3 * i + 1] = closest.point[1];
       matched[3 * i + 2] = closest.point[2];
