@@ -106,17 +106,8 @@ export function decodeFaceRegression(
   bounded: boolean,
 ): FaceRegression {
   const o = (i: number) => output[offset + i];
-  // Gram–Schmidt on the two scaled rows: s is their mean length.
-  const a = [o(0), o(1), o(2)],
-    b = [o(3), o(4), o(5)];
-  const na = Math.hypot(a[0], a[1], a[2]);
-  const r0 = a.map((x) => x / na);
-  const dot = r0[0] * b[0] + r0[1] * b[1] + r0[2] * b[2];
-  const b1 = b.map((x, i) => x - dot * r0[i]);
-  const nb = Math.hypot(b1[0], b1[1], b1[2]);
-  const r1 = b1.map((x) => x / nb);
-  const r2 = [r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2], r0[0] * r1[1] - r0[1] * r1[0]];
-  const scale = (na + Math.hypot(b[0], b[1], b[2])) / 2 / ROW_SCALE;
+  const rotation = new Float64Array(9);
+  const scale = rotationFromScaledRows(output, offset, rotation) / ROW_SCALE;
   const identity = new Float32Array(identityCount);
   for (let k = 0; k < Math.min(layout.identity, identityCount); k++) identity[k] = o(POSE_OUTPUTS + k);
   const expression = new Float32Array(layout.expression);
@@ -125,11 +116,47 @@ export function decodeFaceRegression(
     expression[k] = bounded ? Math.min(1, Math.max(0, v)) : v;
   }
   return {
-    rotation: Float64Array.from([...r0, ...r1, ...r2]),
+    rotation,
     pixelsPerMm: scale * geometry.side,
     originX: geometry.centreX + (o(6) - 0.5) * geometry.side,
     originY: geometry.centreY + (o(7) - 0.5) * geometry.side,
     identity,
     expression,
   };
+}
+
+/**
+ * The rotation (row-major, into `out`) whose first two rows, times a scale, are the six values at `offset`
+ * (Gram–Schmidt: the first row kept, the second made orthogonal to it, the third their cross product).
+ * Returns the scale: the two rows' mean length.
+ */
+export function rotationFromScaledRows(values: ArrayLike<number>, offset: number, out: Float64Array): number {
+  const a0 = values[offset],
+    a1 = values[offset + 1],
+    a2 = values[offset + 2];
+  const b0 = values[offset + 3],
+    b1 = values[offset + 4],
+    b2 = values[offset + 5];
+  const na = Math.hypot(a0, a1, a2);
+  const x0 = a0 / na,
+    x1 = a1 / na,
+    x2 = a2 / na;
+  const dot = x0 * b0 + x1 * b1 + x2 * b2;
+  const c0 = b0 - dot * x0,
+    c1 = b1 - dot * x1,
+    c2 = b2 - dot * x2;
+  const nc = Math.hypot(c0, c1, c2);
+  const y0 = c0 / nc,
+    y1 = c1 / nc,
+    y2 = c2 / nc;
+  out[0] = x0;
+  out[1] = x1;
+  out[2] = x2;
+  out[3] = y0;
+  out[4] = y1;
+  out[5] = y2;
+  out[6] = x1 * y2 - x2 * y1;
+  out[7] = x2 * y0 - x0 * y2;
+  out[8] = x0 * y1 - x1 * y0;
+  return (na + Math.hypot(b0, b1, b2)) / 2;
 }

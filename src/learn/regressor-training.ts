@@ -17,8 +17,10 @@ import {
   faceRegressorShapes,
   POSE_OUTPUTS,
   regressorOutputs,
+  rotationFromScaledRows,
 } from '../detect/face-regressor.js';
 import { LANDMARK_COUNT, type Tf } from '../detect/landmark-net.js';
+import { anglesFromRotation } from '../geometry/rotation.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { SeededRandom } from '../model/random.js';
 import { Adam } from './adam.js';
@@ -330,22 +332,11 @@ export function scoreRegressor(
   };
 }
 
+const rotationScratch = new Float64Array(9);
+
 /** Yaw, pitch, roll (degrees) of the rotation whose scaled first two rows start at `offset`. */
 export function anglesOfRows(values: ArrayLike<number>, offset: number): [number, number, number] {
-  const a = [values[offset], values[offset + 1], values[offset + 2]];
-  const b = [values[offset + 3], values[offset + 4], values[offset + 5]];
-  const na = Math.hypot(a[0], a[1], a[2]);
-  const r0 = a.map((x) => x / na);
-  const dot = r0[0] * b[0] + r0[1] * b[1] + r0[2] * b[2];
-  const b1 = b.map((x, i) => x - dot * r0[i]);
-  const nb = Math.hypot(b1[0], b1[1], b1[2]);
-  const r1 = b1.map((x) => x / nb);
-  const r2 = [r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2], r0[0] * r1[1] - r0[1] * r1[0]];
-  // R = Ry(yaw)·Rx(pitch)·Rz(roll) (geometry/rotation.ts): pitch = asin(−R₁₂), yaw = atan2(R₀₂, R₂₂), roll = atan2(R₁₀, R₁₁).
-  const deg = 180 / Math.PI;
-  return [
-    Math.atan2(r0[2], r2[2]) * deg,
-    Math.asin(Math.max(-1, Math.min(1, -r1[2]))) * deg,
-    Math.atan2(r1[0], r1[1]) * deg,
-  ];
+  rotationFromScaledRows(values, offset, rotationScratch);
+  const { yaw, pitch, roll } = anglesFromRotation(rotationScratch);
+  return [yaw, pitch, roll];
 }
