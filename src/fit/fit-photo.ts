@@ -16,6 +16,7 @@ import { MIN_QUALITY, QUALITY_PART_NAMES } from './fit-quality.js';
 import { faceFitReport, type FaceFitReport, type FocalSource } from './fit-result.js';
 import { LandmarkFitter, type LandmarkFitResult } from './landmark-fit.js';
 import { PhotometricFitter, type PhotometricFitResult } from './photometric-fit.js';
+import { regressionStart } from './regression-start.js';
 
 /** Photos are decoded to a copy whose longer side is at most this (detection, photometric fit, texture). */
 export const PHOTO_MAX_SIDE = 1600;
@@ -62,6 +63,16 @@ export interface PhotoFitOptions {
   focal?: number;
   /** Where `focal` came from (reported in the JSON); 'option' when `focal` is given without one. */
   focalSource?: FocalSource;
+  /**
+   * Where the landmark fit starts: 'linear' (a linear pose estimate from the landmarks, the mean face) or
+   * 'learned' (the one-pass regressor's pose, identity and expressions; needs a detection that carries one).
+   */
+  init?: 'linear' | 'learned';
+  /**
+   * One pass, no optimisation: the regressor's identity and expressions kept, its pose refined by a single
+   * Levenberg–Marquardt step on the landmarks (for batches and video). Needs the regressor; no photometric stage.
+   */
+  fast?: boolean;
   /** Faces whose quality score is below this are `rejected` (default MIN_QUALITY). */
   minQuality?: number;
   timingsMs?: Record<string, number>;
@@ -96,10 +107,17 @@ export class PhotoFitter {
     const s = photo.scale;
     // Pixel centres sit at integers: a point at x in the shrunk image is at (x + 0.5) / s − 0.5.
     const toFull = (v: number) => (v + 0.5) / s - 0.5;
-    return detected.map((d) => ({
-      detection: { ...d, box: { x: d.box.x / s, y: d.box.y / s, width: d.box.width / s, height: d.box.height / s } },
-      landmarks: d.landmarks.map(toFull),
-    }));
+    return detected.map((d) => {
+      const box = { x: d.box.x / s, y: d.box.y / s, width: d.box.width / s, height: d.box.height / s };
+      const r = d.regression;
+      const regression = r && {
+        ...r,
+        pixelsPerMm: r.pixelsPerMm / s,
+        originX: toFull(r.originX),
+        originY: toFull(r.originY),
+      };
+      return { detection: { ...d, box, regression }, landmarks: d.landmarks.map(toFull) };
+    });
   }
 
   /** Fits one face. `photometric` adds the colour stage: refined geometry, light, albedo, UV texture. */
@@ -107,12 +125,30 @@ export class PhotoFitter {
     const timings: Record<string, number> = { ...options.timingsMs };
     options.onStage?.('landmark fit');
     let t = performance.now();
-    const landmarkFit = this.landmarkFitter.fit(face.landmarks, photo.width, photo.height, { focal: options.focal });
+    const regression = face.detection?.regression;
+    if ((options.fast || options.init === 'learned') && !regression) {
+      throw new Error(
+        '--init learned and --fast need the one-pass regressor (the project landmark net, on a detected face)',
+      );
+    }
+    const start =
+      regression && (options.fast || options.init === 'learned')
+        ? regressionStart(regression, photo.width, photo.height, options.focal)
+        : {};
+    const landmarkFit = options.fast
+      ? this.landmarkFitter.fit(
+          face.landmarks,
+          photo.width,
+          photo.height,
+          { focal: options.focal, iterations: 1, fitIdentity: false, fitExpression: false },
+          start,
+        )
+      : this.landmarkFitter.fit(face.landmarks, photo.width, photo.height, { focal: options.focal }, start);
     timings.landmarkFit = performance.now() - t;
     let state: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression'> = landmarkFit;
     let photometric: PhotometricFitResult | undefined;
     let texture: RgbImage | undefined;
-    if (options.photometric) {
+    if (options.photometric && !options.fast) {
       options.onStage?.('photometric fit');
       t = performance.now();
       photometric = this.photometricFitter.fit(photo.image, photo.scale, face.landmarks, landmarkFit);

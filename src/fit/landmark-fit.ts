@@ -68,6 +68,18 @@ export interface LandmarkFitResult {
   iterations: number;
 }
 
+/** Where a fit starts, and the identity prior's centre; all optional (absent: the linear start, the mean face). */
+export interface LandmarkFitStart {
+  /** Identity to start from (kept whole with fitIdentity: false). */
+  identity?: ArrayLike<number>;
+  /** The identity prior's centre, e.g. from a face embedding: ‖α − mean‖² replaces ‖α‖². */
+  identityMean?: ArrayLike<number>;
+  expression?: ArrayLike<number>;
+  /** A starting pose (e.g. the one-pass regressor's), both or neither; replaces the linear estimate. */
+  rotation?: ArrayLike<number>;
+  translation?: ArrayLike<number>;
+}
+
 export interface LandmarkFitterOptions {
   /** Identity subspace size (default 30). */
   identityRank?: number;
@@ -309,7 +321,7 @@ export class LandmarkFitter {
     width: number,
     height: number,
     options: LandmarkFitOptions = {},
-    start?: { identity?: ArrayLike<number> },
+    start: LandmarkFitStart = {},
   ): LandmarkFitResult {
     const lambdaId = options.identityPrior ?? DEFAULTS.identityPrior;
     const lambdaEx = options.expressionPrior ?? DEFAULTS.expressionPrior;
@@ -319,25 +331,33 @@ export class LandmarkFitter {
     const camera = createCamera(width, height, focal0);
 
     // A seeded identity is projected onto the subspace to start from; a fixed one is kept whole, as
-    // an offset of the landmark rows (identityOffset), and handed back unchanged.
+    // an offset of the landmark rows (identityOffset), and handed back unchanged. A prior mean is that
+    // offset too, with the subspace free: the fit moves from it, and the prior pulls back towards it.
     this.theta.fill(0);
-    const seed = start?.identity;
+    const seed = start.identity;
     const fixedIdentity = options.fitIdentity === false && seed !== undefined;
+    const mean = fixedIdentity ? undefined : start.identityMean;
     this.identityOffset.fill(0);
-    if (fixedIdentity) {
-      for (let k = 0; k < this.kId; k++) this.identityOffset[k] = seed[k] ?? 0;
-    } else if (seed) {
+    if (fixedIdentity || mean) {
+      const offset = fixedIdentity ? seed : (mean as ArrayLike<number>);
+      for (let k = 0; k < this.kId; k++) this.identityOffset[k] = offset[k] ?? 0;
+    }
+    if (seed && !fixedIdentity) {
       for (let j = 0; j < this.rank; j++) {
         let s = 0;
-        for (let k = 0; k < this.kId; k++) s += this.subspace[k * this.rank + j] * (seed[k] ?? 0);
+        for (let k = 0; k < this.kId; k++)
+          s += this.subspace[k * this.rank + j] * ((seed[k] ?? 0) - this.identityOffset[k]);
         this.theta[j] = s;
       }
+    }
+    if (start.expression) {
+      for (let a = 0; a < this.active.length; a++) this.theta[this.rank + a] = start.expression[this.active[a]] ?? 0;
     }
     this.hold.fill(Hold.free);
     if (lambdaF === Infinity) this.hold[PARAM.logFocal] = Hold.fixed;
     if (options.fitIdentity === false) this.hold.fill(Hold.fixed, PARAM.shape, PARAM.shape + this.rank);
     if (options.fitExpression === false) this.hold.fill(Hold.fixed, PARAM.shape + this.rank);
-    this.hasIdentityOffset = fixedIdentity;
+    this.hasIdentityOffset = fixedIdentity || mean !== undefined;
     // The rows' offsets depend on this fit's identity: re-gather every slot.
     this.slotVertex.fill(-2);
     for (let i = 0; i < POINTS; i++) this.assignSlot(i, this.defaultVertex[i]);
@@ -373,9 +393,14 @@ export class LandmarkFitter {
     this.weight.set(this.baseWeight);
 
     this.evaluatePoints();
-    // Linear start from the inner points only: the outline correspondences are not known yet.
-    for (let i = 0; i < POINTS; i++) this.sortScratch[i] = this.isOutline[i] ? 0 : this.baseWeight[i];
-    estimatePoseLinear(camera, points, this.points3d, this.sortScratch, POINTS, this.linearScratch);
+    if (start.rotation && start.translation) {
+      camera.rotation.set(start.rotation);
+      camera.translation.set(start.translation);
+    } else {
+      // Linear start from the inner points only: the outline correspondences are not known yet.
+      for (let i = 0; i < POINTS; i++) this.sortScratch[i] = this.isOutline[i] ? 0 : this.baseWeight[i];
+      estimatePoseLinear(camera, points, this.points3d, this.sortScratch, POINTS, this.linearScratch);
+    }
 
     let mu = 1e-3,
       nu = 2;

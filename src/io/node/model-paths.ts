@@ -32,10 +32,23 @@ export function defaultModelPath(): string {
   return existsSync(embedded) ? embedded : fetched;
 }
 
-/** The landmark net weights shipped in the package (models/landmark-net-300w.bin), found as the model is. */
-export function shippedLandmarkNetPath(): string {
-  const candidates = ['../../../../models/landmark-net-300w.bin', '../../../models/landmark-net-300w.bin'].map((p) =>
+/**
+ * A file shipped in the package's models/ folder, found from dist/src/io/node (built) or src/io/node (tsx,
+ * tests): weights the project trained.
+ */
+export function shippedModelFile(name: string): string {
+  const candidates = [`../../../../models/${name}`, `../../../models/${name}`].map((p) =>
     fileURLToPath(new URL(p, import.meta.url)),
   );
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
+
+/** The landmark net weights shipped in the package (models/landmark-net-300w.bin). */
+export function shippedLandmarkNetPath(): string {
+  return shippedModelFile('landmark-net-300w.bin');
+}
+
+/** The one-pass 3DMM regressor shipped in the package (models/face-regressor-300w.bin), for the embedded model. */
+export function shippedFaceRegressorPath(): string {
+  return shippedModelFile('face-regressor-300w.bin');
 }
