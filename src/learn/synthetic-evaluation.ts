@@ -32,7 +32,7 @@
  * median distance, per set the median of those medians.
  */
 import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
-import type { FaceLandmarks, Photo } from '../fit/fit-photo.js';
+import type { FaceLandmarks, Photo, PhotoFitOptions } from '../fit/fit-photo.js';
 import { PhotoFitter } from '../fit/fit-photo.js';
 import { type Camera, createCamera } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
@@ -552,16 +552,23 @@ export function cachedVariant(variant: PipelineVariant): PipelineVariant {
  * The default pipeline without its photometric stage (`morphable fit --no-photometric`): the face detector
  * and the landmarker given (createNodeLandmarker: the project's net), then the landmark fit with the
  * default focal guess, of the face `pickFace` picks; a face below the quality gate is `rejected`.
+ * `options` go to PhotoFitter.fit: e.g. `{ init: 'learned' }` or `{ fast: true }` with a landmarker made
+ * with the regressor (`morphable fit --init learned`, `--fast`).
  */
-export function landmarkFitVariant(fitter: PhotoFitter, landmarker: FaceLandmarker): PipelineVariant {
+export function landmarkFitVariant(
+  fitter: PhotoFitter,
+  landmarker: FaceLandmarker,
+  name = 'landmark fit',
+  options: Omit<PhotoFitOptions, 'photometric'> = {},
+): PipelineVariant {
   return {
-    name: 'landmark fit',
+    name,
     async fit(image, truth) {
       const start = performance.now();
       const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
       const face: FaceLandmarks | null = pickFace(await fitter.detect(landmarker, photo), truth);
       if (!face) return null;
-      const fitted = fitter.fit(photo, face, 0, { photometric: false });
+      const fitted = fitter.fit(photo, face, 0, { ...options, photometric: false });
       return {
         camera: fitted.camera,
         positions: fitted.positions,
