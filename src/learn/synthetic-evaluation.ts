@@ -771,13 +771,15 @@ function median(values: number[]): number {
 /** The report as Markdown tables (for bench/RESULTS.md). */
 export function formatEvaluation(report: EvaluationReport): string {
   const f = (v: number, digits = 1) => (Number.isNaN(v) ? '–' : v.toFixed(digits));
+  const deg = (v: number) => (Number.isNaN(v) ? '–' : `${v.toFixed(1)}°`);
   const lines: string[] = [];
   if (report.poseOffset) {
     const { angles, scale } = report.poseOffset;
     lines.push(
       `Pose offset between the mean faces (ICT → ${report.sources[1]}, similarity on the shared inner iBUG points): `
         + `yaw ${f(angles.yaw)}°, pitch ${f(angles.pitch)}°, roll ${f(angles.roll)}°, scale ${f(scale, 3)}; `
-        + `${report.sources[1]} faces are rendered with it taken out, so poses compare in ICT's convention.`,
+        + `${report.sources[1]} faces are rendered with it taken out (pitch > 0: its mean face looks down in ICT's `
+        + "frame), so poses compare in ICT's convention.",
       '',
     );
   }
@@ -792,7 +794,7 @@ export function formatEvaluation(report: EvaluationReport): string {
       const last = i === YAW_BINS.length;
       lines.push(
         `| ${report.sources[s.source]} | ${s.variant} | ${range} | ${b.faces} | ${b.missed} (${b.rejected}) `
-          + `| ${f(b.yaw)}° / ${f(b.pitch)}° / ${f(b.roll)}° | ${last ? '**' : ''}${f(b.pose)}°${last ? '**' : ''} `
+          + `| ${deg(b.yaw)} / ${deg(b.pitch)} / ${deg(b.roll)} | ${last ? '**' : ''}${deg(b.pose)}${last ? '**' : ''} `
           + `| ${last ? '**' : ''}${f(b.error, 2)}${last ? '**' : ''} `
           + `| ${last ? f(s.iterations, 0) : ''} | ${last ? f(s.ms, 0) : ''} |`,
       );
