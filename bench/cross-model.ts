@@ -3,13 +3,15 @@
  * rendered from ICT-FaceKit and from the Surrey Face Model (../shared/models/sfm) with known mesh and pose,
  * yaw to ±90°, skin and backgrounds from the train-300w validation split (photos no landmark net trained on),
  * fitted by the default pipeline without its photometric stage ('landmark fit': detector, the project's
- * landmark net, landmark fit of the shipped ICT model) and by its mean face at the fitted pose ('mean face').
+ * landmark net, landmark fit of the shipped ICT model), by its mean face at the fitted pose ('mean face'), and
+ * by the landmark fit given the true landmarks ('fit to true landmarks': the fit alone, without detection).
  *
  *   npx tsx bench/cross-model.ts [--per-model N] [--size PX] [--painted] [--verbose]
  */
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { PhotoFitter } from '../src/fit/fit-photo.js';
 import { decodeModel } from '../src/io/model-file.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { importModel } from '../src/io/node/import-model.js';
@@ -21,6 +23,7 @@ import {
   type EvaluationSetOptions,
   evaluateVariants,
   formatEvaluation,
+  trueLandmarksVariant,
 } from '../src/learn/synthetic-evaluation.js';
 
 export interface CrossModelOptions {
@@ -52,12 +55,15 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
   const setMs = performance.now() - setStart;
   const landmarker = await createNodeLandmarker();
   try {
-    const report = await evaluateVariants(set, ict, defaultVariants(ict, landmarker), options.log);
+    const variants = [...defaultVariants(ict, landmarker), trueLandmarksVariant(new PhotoFitter(ict))];
+    const report = await evaluateVariants(set, ict, variants, options.log);
     const perModel = set.faces.length / set.sources.length;
     return [
       `${perModel} faces per model (${perModel / 3} per |yaw| bin), ${set.size}×${set.size} px, seeds from 1600 (ICT) `
         + `and 1700 (Surrey); ${set.appearance}. Fitted: the shipped ICT model (models/), the default detector and `
-        + "landmark net, landmark fit only (`--no-photometric`); the mean face takes that fit's pose. "
+        + "landmark net, landmark fit only (`--no-photometric`); the mean face takes that fit's pose; 'fit to "
+        + "true landmarks' is the same landmark fit given the true 68 points (Surrey: the 50 it maps, the chin "
+        + 'but no other outline point), no detector. '
         + 'Pose MAE in degrees; 3D error: NoW-style median over faces of the per-face median distance (mm) of the '
         + 'true mesh within 95 mm of the nose tip to the fitted surface after landmark similarity + ICP '
         + '(src/geometry/shape-error.ts). ms: detection + fit per face, median.',

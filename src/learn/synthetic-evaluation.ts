@@ -581,6 +581,33 @@ export function landmarkFitVariant(
   };
 }
 
+/**
+ * The landmark fit given the true 68 landmarks (no detector, no landmark net; NaN points, such as Surrey's
+ * outline, left out): what the fit itself reaches, detection and landmark errors aside.
+ */
+export function trueLandmarksVariant(
+  fitter: PhotoFitter,
+  name = 'fit to true landmarks',
+  options: Omit<PhotoFitOptions, 'photometric'> = {},
+): PipelineVariant {
+  return {
+    name,
+    async fit(image, truth) {
+      const start = performance.now();
+      const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
+      const fitted = fitter.fit(photo, { landmarks: truth }, 0, { ...options, photometric: false });
+      return {
+        camera: fitted.camera,
+        positions: fitted.positions,
+        landmarks: truth,
+        iterations: fitted.landmarkFit.iterations,
+        ms: performance.now() - start,
+        rejected: fitted.rejected,
+      };
+    },
+  };
+}
+
 /** The mean face (identity 0, expressions 0) posed by `base` (make base a `cachedVariant` to fit once). */
 export function meanFaceVariant(base: PipelineVariant, model: MorphableModel, name = 'mean face'): PipelineVariant {
   return {
