@@ -23,6 +23,7 @@ import {
   type EvaluationSetOptions,
   evaluateVariants,
   formatEvaluation,
+  learnedVariants,
   trueLandmarksVariant,
 } from '../src/learn/synthetic-evaluation.js';
 
@@ -53,9 +54,14 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
   const setStart = performance.now();
   const set = buildEvaluationSet(ict, sfm, { perModel: options.perModel ?? 24, size: options.size ?? 288, appearance });
   const setMs = performance.now() - setStart;
-  const landmarker = await createNodeLandmarker();
+  // The regressor rides on the landmarker; the default variants ignore it.
+  const landmarker = await createNodeLandmarker({ regressor: { model: ict } });
   try {
-    const variants = [...defaultVariants(ict, landmarker), trueLandmarksVariant(new PhotoFitter(ict))];
+    const variants = [
+      ...defaultVariants(ict, landmarker),
+      ...learnedVariants(ict, landmarker),
+      trueLandmarksVariant(new PhotoFitter(ict)),
+    ];
     const report = await evaluateVariants(set, ict, variants, options.log);
     const perModel = set.faces.length / set.sources.length;
     return [
@@ -63,7 +69,8 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
         + `and 1700 (Surrey); ${set.appearance}. Fitted: the shipped ICT model (models/), the default detector and `
         + "landmark net, landmark fit only (`--no-photometric`); the mean face takes that fit's pose; 'fit to "
         + "true landmarks' is the same landmark fit given the true 68 points (Surrey: the 50 it maps, the chin "
-        + 'but no other outline point), no detector. '
+        + 'but no other outline point), no detector; `--init learned` and `--fast` start from the one-pass '
+        + 'regressor (models/face-regressor-300w.bin); "regression only" is its answer with no fitting. '
         + 'Pose MAE in degrees; 3D error: NoW-style median over faces of the per-face median distance (mm) of the '
         + 'true mesh within 95 mm of the nose tip to the fitted surface after landmark similarity + ICP '
         + '(src/geometry/shape-error.ts). ms: detection + fit per face, median.',

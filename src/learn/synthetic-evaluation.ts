@@ -34,6 +34,7 @@
 import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
 import type { FaceLandmarks, Photo, PhotoFitOptions } from '../fit/fit-photo.js';
 import { PhotoFitter } from '../fit/fit-photo.js';
+import { regressionStart } from '../fit/regression-start.js';
 import { type Camera, createCamera } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
 import { anglesFromRotation, type PoseAngles, rotationFromAngles } from '../geometry/rotation.js';
@@ -117,6 +118,8 @@ export interface EvaluationSetOptions {
   perModel?: number;
   /** Image side in pixels (default 288). */
   size?: number;
+  /** First seed per model (default EVALUATION_SEEDS): another set, e.g. to tune a setting off the held-out one. */
+  firstSeeds?: readonly number[];
   /** Photos for skin (with landmarks) and backgrounds; absent: painted skin over noise. */
   appearance?: { faces: readonly LandmarkFace[]; backgrounds: readonly RgbImage[]; name: string };
 }
@@ -180,7 +183,7 @@ export function buildEvaluationSet(
       source === 0
         ? ictFaces(model, textures, backgrounds, size)
         : otherFaces(model, textures, backgrounds, size, offset.rotation);
-    let seed = EVALUATION_SEEDS[source];
+    let seed = (options.firstSeeds ?? EVALUATION_SEEDS)[source];
     for (let i = 0; i < perModel; i++) {
       const bin = i % YAW_BINS.length;
       seed = seedForBin(model, seed, bin);
@@ -617,6 +620,51 @@ export function meanFaceVariant(base: PipelineVariant, model: MorphableModel, na
       return result && { ...result, positions: model.mean, iterations: 0 };
     },
   };
+}
+
+/**
+ * The one-pass regressor's answer alone, no fitting: its camera (regression-start.ts) and its leading identity
+ * modes and expressions (`landmarker` must carry the regressor: createNodeLandmarker's `regressor`).
+ */
+export function regressionVariant(
+  fitter: PhotoFitter,
+  landmarker: FaceLandmarker,
+  name = 'regression only',
+): PipelineVariant {
+  return {
+    name,
+    async fit(image, truth) {
+      const start = performance.now();
+      const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
+      const face = pickFace(await fitter.detect(landmarker, photo), truth);
+      const regression = face?.detection?.regression;
+      if (!face || !regression) return null;
+      const pose = regressionStart(regression, image.width, image.height);
+      const camera = createCamera(image.width, image.height);
+      camera.rotation.set(pose.rotation);
+      camera.translation.set(pose.translation);
+      return {
+        camera,
+        positions: evaluateShape(fitter.model, pose.identity, pose.expression),
+        landmarks: face.landmarks,
+        iterations: 0,
+        ms: performance.now() - start,
+      };
+    },
+  };
+}
+
+/**
+ * The variants of the learned start (issue 16) on a landmarker with the regressor: `fit --init learned`,
+ * `fit --fast` and the regressor's answer alone.
+ */
+export function learnedVariants(model: MorphableModel, landmarker: FaceLandmarker): PipelineVariant[] {
+  const fitter = new PhotoFitter(model);
+  return [
+    landmarkFitVariant(fitter, landmarker, 'init learned', { init: 'learned' }),
+    landmarkFitVariant(fitter, landmarker, 'fast', { fast: true }),
+    regressionVariant(fitter, landmarker),
+  ];
 }
 
 /** The two variants of the current default pipeline: 'landmark fit' and 'mean face' (its pose, no shape). */
