@@ -17,6 +17,7 @@ import { detectionBench } from './detection.js';
 import { fittingBench } from './fitting.js';
 import { photometricBench } from './photometric.js';
 import { landmarks300wBench } from './landmarks-300w.js';
+import { crossModelBench } from './cross-model.js';
 import { webBench } from './web.js';
 import { calibrateLandmarks, type LandmarkCalibration } from '../src/fit/landmark-calibration.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
@@ -169,6 +170,13 @@ try {
     '## Renderer and photometric fitting',
     '',
     await photometricBench(calibrated, faceHead, join(shared, 'data/faces-68'), (line) => console.log(`  ${line}`)),
+  );
+
+  console.log('\ncross-model 3D error and pose (held-out synthetic faces)');
+  sections.push(
+    '## Cross-model 3D error and pose (held-out synthetic faces)',
+    '',
+    await crossModelBench(shared, { log: (line) => console.log(`  ${line}`) }),
   );
 
   console.log('\nweb app in Chromium');

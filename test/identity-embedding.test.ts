@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +11,10 @@ import {
   predictIdentityFromEmbedding,
 } from '../src/detect/identity-from-embedding.js';
 import { disposeIdentityPredictor, loadIdentityPredictor } from '../src/io/node/identity-predictor.js';
+import { loadImage } from '../src/io/node/image.js';
 import { loadModel } from '../src/io/node/load-model.js';
 import { embeddedModelPath, shippedIdentityNetPath } from '../src/io/node/model-paths.js';
+import { parsePts } from '../src/io/pts.js';
 import { embedFaces, IdentityViewRenderer } from '../src/learn/identity-data.js';
 import {
   identityOffsetRms,
@@ -20,7 +22,6 @@ import {
   predictIdentities,
   trainIdentityNet,
 } from '../src/learn/identity-training.js';
-import { loadLandmarkDataset } from '../src/learn/landmark-dataset.js';
 import { photoTextures } from '../src/learn/synthetic-faces.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
@@ -55,15 +56,25 @@ describe.skipIf(!hasData && !process.env.CI)('shipped identity-from-embedding ne
     model = await loadModel(embeddedModelPath());
     predictor = await loadIdentityPredictor();
     // The skins and backgrounds of the held-out identities of the run that made the file: none trained on.
-    const { faces } = await loadLandmarkDataset(DATA);
+    // The split runs on the faces in name order, as loadLandmarkDataset lists them; only those photos load.
+    const names = readdirSync(DATA)
+      .filter((f) => f.endsWith('.pts'))
+      .map((f) => f.slice(0, -4))
+      .sort();
     const settings = predictor.file.training.settings as { seed: number; photos: number };
-    const split = identityPhotoSplit(faces, settings.seed, settings.photos);
-    const { textures } = photoTextures(model, split.skins.heldOut, model.regions.face);
-    const renderer = new IdentityViewRenderer(
-      model,
-      textures,
-      split.backgrounds.heldOut.map((f) => f.image),
-    );
+    const split = identityPhotoSplit(names, settings.seed, settings.photos);
+    const load = (names: string[]) =>
+      Promise.all(
+        names.map(async (name) => ({
+          name,
+          photo: name,
+          image: (await loadImage(join(DATA, `${name}.jpg`))).image,
+          landmarks: parsePts(readFileSync(join(DATA, `${name}.pts`), 'utf8'), `${name}.pts`),
+        })),
+      );
+    const { textures } = photoTextures(model, await load(split.skins.heldOut), model.regions.face);
+    const backgrounds = (await load(split.backgrounds.heldOut)).map((f) => f.image);
+    const renderer = new IdentityViewRenderer(model, textures, backgrounds);
     const random = new SeededRandom(SEED);
     views = [];
     for (let i = 0; i < IDENTITIES; i++) {

@@ -38,6 +38,9 @@ interface FitOptions {
   minQuality: number;
   landmarker: LandmarkerKind;
   landmarkNet?: string;
+  init: 'linear' | 'learned';
+  fast?: boolean;
+  regressor?: string;
 }
 
 export function addFitCommand(program: Command): void {
@@ -84,6 +87,21 @@ export function addFitCommand(program: Command): void {
     )
     .option('--landmark-net <file>', 'weights for --landmarker net (from `morphable train landmarks`)')
     .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
+    .addOption(
+      new Option(
+        '--init <how>',
+        'where the landmark fit starts: "linear" (a linear pose estimate and the mean face) or "learned" (the '
+          + "one-pass regressor's pose, identity and expressions; needs --landmarker net)",
+      )
+        .choices(['linear', 'learned'])
+        .default('linear'),
+    )
+    .option(
+      '--fast',
+      "one pass, no fitting: the regressor's identity and expressions, its pose refined by one step on the "
+        + 'landmarks; no photometric stage (batches, video; needs --landmarker net)',
+    )
+    .option('--regressor <file>', 'weights of the one-pass regressor (default: the shipped one, for the shipped model)')
     .addHelpText(
       'after',
       `
@@ -115,6 +133,13 @@ plain lines for several photos.`,
             + `the same order`,
         );
       }
+      const learned = options.fast || options.init === 'learned';
+      if (learned && (options.landmarks || options.landmarker !== 'net')) {
+        throw new InputError(
+          options.fast ? '--fast' : '--init learned',
+          "needs the project's landmark net on detected faces (not --landmarks or --landmarker face-api)",
+        );
+      }
       await checkWritableFolder(options.out, `--out ${options.out}`);
       const names = outputNames(images);
       const model = await loadModelWithProgress(options.model);
@@ -135,6 +160,7 @@ plain lines for several photos.`,
               landmarker ??= await createNodeLandmarker({
                 landmarker: options.landmarker,
                 landmarkNetFile: options.landmarkNet,
+                regressor: learned ? { model, file: options.regressor } : undefined,
               });
             }
             reports.push(
@@ -219,7 +245,9 @@ async function fitImage(
   try {
     for (const [index, face] of faces.entries()) {
       const fit = fitter.fit(photo, face, index, {
-        photometric: options.photometric,
+        photometric: options.photometric && !options.fast,
+        init: options.init,
+        fast: options.fast,
         focal: focal?.px,
         focalSource: focal?.source,
         minQuality: options.minQuality,

@@ -41,6 +41,12 @@ export interface FaceApiDetectorOptions {
   /** Minimum detector confidence, in (0, 1) (default 0.5). */
   minScore?: number;
   /**
+   * When nothing reaches minScore in colour or in grey, the colour pass's faces down to this confidence are
+   * taken instead (default LOW_SCORE; 'tiny' only; equal to minScore: no second chance). Faces turned far
+   * to the side score low; the landmarker's mirror check and the fit's quality gate judge what comes back.
+   */
+  lowScore?: number;
+  /**
    * Smallest face side, in image pixels, the pyramid must reach (default: the larger of 48 and the image's
    * long side / 24). Smaller values add finer, costlier levels.
    */
@@ -50,7 +56,7 @@ export interface FaceApiDetectorOptions {
 export interface FoundFace {
   /** In the image's pixels (x right, y down, top-left pixel centre at (0, 0)). */
   box: FaceBox;
-  /** Detector confidence in [minScore, 1]. */
+  /** Detector confidence in [minScore, 1] (down to lowScore when nothing reached minScore). */
   score: number;
 }
 
@@ -92,6 +98,12 @@ const STOP_RATIO = 0.5;
  * two levels), are dropped. At 0.7 a neighbour's box dropped a real face on train-300w.
  */
 const NMS_IOU = 0.3;
+/**
+ * The second-chance confidence (FaceApiDetectorOptions.lowScore). Held-out synthetic faces at |yaw| 30–90°
+ * (src/learn/synthetic-evaluation.ts, 32 of them) scored 0.15–0.88 where found: at 0.5, 20 were missed; at
+ * 0.15, 9. Plain walls and skies score below it.
+ */
+export const LOW_SCORE = 0.15;
 const NMS_INSIDE = 0.8;
 
 /** Starts the wasm backend (once per tf instance). */
@@ -179,7 +191,11 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
   const net = tiny as unknown as TinyNet;
   const anchors = net.anchors.map((a) => ({ x: a.x, y: a.y }));
   const mean = net.config.meanRgb;
-  const threshold = Math.min(minScore, SUPPORT_SCORE);
+  const lowScore = Math.min(minScore, options.lowScore ?? LOW_SCORE);
+  if (!(lowScore > 0)) throw new RangeError(`lowScore must be in (0, 1), got ${options.lowScore}`);
+  const threshold = Math.min(lowScore, SUPPORT_SCORE);
+  /** The least score of a coarser level's candidate that confirms a finer one's. */
+  const support = Math.min(minScore, SUPPORT_SCORE);
 
   /**
    * Faces in `input` (float32, [h, w, 3], 0–255), the image at `scale` input pixels per image pixel, no
@@ -232,15 +248,17 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
    * The candidates with a score of at least minScore that the next coarser level confirms where it should
    * see them too (a candidate of its own overlapping them), best first, merged by NMS.
    */
-  const confirmed = (candidates: Candidate[], scales: number[]): FoundFace[] =>
+  const confirmed = (candidates: Candidate[], scales: number[], least = minScore): FoundFace[] =>
     suppress(
       candidates
         .filter(
           (c) =>
-            c.score >= minScore
+            c.score >= least
             && (c.level <= 1
               || Math.max(c.box.width, c.box.height) * scales[c.level - 1] < CONFIRM_FACE
-              || candidates.some((o) => o.level === c.level - 1 && overlap(o.box, c.box) > NMS_IOU)),
+              || candidates.some(
+                (o) => o.level === c.level - 1 && o.score >= support && overlap(o.box, c.box) > NMS_IOU,
+              )),
         )
         .map(({ box, score }) => ({ box, score })),
     );
@@ -300,10 +318,12 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
         }
         return inputs[level];
       };
+      let colour: Candidate[] = [];
       try {
         for (const grey of [false, true]) {
           // Nothing found in colour: once more in grey, contrast stretched.
           const candidates: Candidate[] = [];
+          if (!grey) colour = candidates;
           let found: FoundFace[] = [];
           for (let level = 0; level < scales.length; level++) {
             if (level > 0) {
@@ -329,7 +349,7 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
           }
           if (found.length > 0) return found;
         }
-        return [];
+        return lowScore < minScore ? confirmed(colour, scales, lowScore) : [];
       } finally {
         for (const input of inputs) input?.tensor.dispose();
         base.dispose();

@@ -5,6 +5,7 @@
  */
 
 import type { RgbImage } from '../render/rgb-image.js';
+import type { FaceRegression } from './face-regressor.js';
 
 export interface FaceBox {
   x: number;
@@ -19,6 +20,8 @@ export interface DetectedFace {
   score: number;
   /** iBUG-68 points, x0 y0 x1 y1 …, 136 values, image coordinates as above. */
   landmarks: Float32Array;
+  /** The one-pass regressor's pose and coefficients, when the landmarker has one (face-regressor.ts). */
+  regression?: FaceRegression;
 }
 
 /** A face detector with a 68-point landmark stage. */

@@ -7,9 +7,8 @@
  * The MLP: x = (e − mean) · scale (per-dimension standardisation of the embedding, measured on the
  * training renders), h = ReLU(x·W1 + b1), α = h·W2 + b2.
  *
- * The weight file, a sibling of the landmark net's (landmark-net-file.ts): "MIDN", a little-endian uint32
- * header length, a JSON header (format, the model it predicts for, sizes, tensor names/shapes/offsets and
- * free-form `training` facts: command, seed, data, time, held-out error), then every tensor as float16.
+ * The weight file: "MIDN", a float16 weights file (weights-file.ts) whose header also holds the model it
+ * predicts for, its identity count and the MLP's sizes.
  *
  * Pure TypeScript + tfjs-core ops on a `tf` handed in; no Node APIs.
  */
@@ -22,11 +21,10 @@ import {
   type FaceEmbeddingParams,
   faceEmbeddingForward,
 } from './face-embedding.js';
-import { fromHalf, toHalf } from './landmark-net-file.js';
 import type { Tf } from './landmark-net.js';
+import { decodeWeights, encodeWeights, type Tensors } from './weights-file.js';
 
 const MAGIC = 'MIDN';
-const FORMAT = 1;
 
 export interface IdentityNetFile {
   /** The model the coefficients belong to (its name) and its identity count. */
@@ -36,7 +34,7 @@ export interface IdentityNetFile {
   hidden: number;
   outputs: number;
   /** Parameters by name, float32, in identityNetShapes order. */
-  tensors: Map<string, { shape: number[]; values: Float32Array }>;
+  tensors: Tensors;
   training: Record<string, unknown>;
 }
 
@@ -98,87 +96,29 @@ export function predictIdentityFromEmbedding(
   return out;
 }
 
-interface Header {
-  format: number;
-  dtype: 'float16';
-  model: string;
-  identityCount: number;
-  hidden: number;
-  outputs: number;
-  tensors: Array<{ name: string; shape: number[]; offset: number }>;
-  training: Record<string, unknown>;
-}
-
 export function encodeIdentityNetFile(file: IdentityNetFile): Uint8Array {
-  const entries: Header['tensors'] = [];
-  let offset = 0;
-  for (const [name, { shape }] of file.tensors) {
-    entries.push({ name, shape, offset });
-    offset += shape.reduce((a, b) => a * b, 1);
-  }
-  const header: Header = {
-    format: FORMAT,
-    dtype: 'float16',
-    model: file.model,
-    identityCount: file.identityCount,
-    hidden: file.hidden,
-    outputs: file.outputs,
-    tensors: entries,
-    training: file.training,
-  };
-  let json = JSON.stringify(header);
-  json += ' '.repeat((4 - ((8 + json.length) % 4)) % 4);
-  const headerBytes = new TextEncoder().encode(json);
-  const bytes = new Uint8Array(8 + headerBytes.length + 2 * offset);
-  bytes.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(bytes.buffer).setUint32(4, headerBytes.length, true);
-  bytes.set(headerBytes, 8);
-  const data = new DataView(bytes.buffer, 8 + headerBytes.length);
-  let at = 0;
-  for (const { values } of file.tensors.values()) {
-    for (let i = 0; i < values.length; i++, at++) data.setUint16(2 * at, toHalf(values[i]), true);
-  }
-  return bytes;
+  const { model, identityCount, hidden, outputs } = file;
+  return encodeWeights(MAGIC, { model, identityCount, hidden, outputs }, file.tensors, file.training);
 }
 
 /** Throws an Error naming the problem; `source` (a file name or URL) goes into the message. */
 export function decodeIdentityNetFile(bytes: Uint8Array, source: string): IdentityNetFile {
-  const fail = (what: string): never => {
-    throw new Error(`${source}: not a morphable identity net file (${what})`);
-  };
-  if (bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC) fail('no MIDN signature');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getUint32(4, true);
-  if (8 + headerLength > bytes.length) fail('truncated header');
-  let header: Header;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
-  } catch {
-    return fail('unreadable header');
-  }
-  if (header.format !== FORMAT) fail(`format ${header.format}, this version reads ${FORMAT}`);
-  const { hidden, outputs, identityCount } = header;
-  for (const [key, v] of Object.entries({ hidden, outputs, identityCount })) {
-    if (!(Number.isInteger(v) && v > 0)) fail(`${key} ${JSON.stringify(v)}`);
-  }
-  if (outputs > identityCount) fail(`${outputs} outputs for ${identityCount} identity coefficients`);
-  const expected = identityNetShapes(hidden, outputs);
-  if (!Array.isArray(header.tensors) || header.tensors.length !== expected.length) {
-    fail(`${header.tensors?.length} tensors, expected ${expected.length}`);
-  }
-  const tensors: IdentityNetFile['tensors'] = new Map();
-  const dataStart = 8 + headerLength;
-  for (let t = 0; t < expected.length; t++) {
-    const [name, shape] = expected[t];
-    const entry = header.tensors[t];
-    if (entry.name !== name || entry.shape.join() !== shape.join()) {
-      fail(`tensor ${t} is ${entry.name} [${entry.shape}], expected ${name} [${shape}]`);
+  const { header, tensors, training } = decodeWeights(bytes, source, MAGIC, 'identity net', (h) => {
+    const { hidden, outputs, identityCount } = h;
+    for (const [key, v] of Object.entries({ hidden, outputs, identityCount })) {
+      if (!(Number.isInteger(v) && (v as number) > 0)) throw new Error(`${key} ${JSON.stringify(v)}`);
     }
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (dataStart + 2 * (entry.offset + count) > bytes.length) fail(`truncated at ${name}`);
-    const values = new Float32Array(count);
-    for (let i = 0; i < count; i++) values[i] = fromHalf(view.getUint16(dataStart + 2 * (entry.offset + i), true));
-    tensors.set(name, { shape, values });
-  }
-  return { model: header.model, identityCount, hidden, outputs, tensors, training: header.training ?? {} };
+    if ((outputs as number) > (identityCount as number)) {
+      throw new Error(`${outputs} outputs for ${identityCount} identity coefficients`);
+    }
+    return identityNetShapes(hidden as number, outputs as number);
+  });
+  return {
+    model: String(header.model),
+    identityCount: header.identityCount as number,
+    hidden: header.hidden as number,
+    outputs: header.outputs as number,
+    tensors,
+    training,
+  };
 }

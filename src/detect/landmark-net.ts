@@ -103,11 +103,20 @@ export function landmarkNetForward(
   crops: TfCore.Tensor4D,
   head: LandmarkHead,
 ): TfCore.Tensor {
-  const features = landmarkNetFeatures(tf, params, crops);
+  return landmarkNetHead(tf, params, landmarkNetFeatures(tf, params, crops), head);
+}
+
+/** The head alone, on the feature extractor's output [B, 7, 7, 256] (see landmarkNetForward). */
+export function landmarkNetHead(
+  tf: Tf,
+  params: LandmarkNetParams,
+  features: TfCore.Tensor4D,
+  head: LandmarkHead,
+): TfCore.Tensor {
   if (head === 'pip') {
     return tf.add(tf.conv2d(features, params['head/filters'] as TfCore.Tensor4D, 1, 'valid'), params['head/bias']);
   }
-  const batch = crops.shape[0];
+  const batch = features.shape[0];
   const pooled = tf.reshape(tf.mean(features, [1, 2]), [batch, 256]);
   const global = tf.add(tf.matMul(pooled, params['fc/weights'] as TfCore.Tensor2D), params['fc/bias']);
   const reduced = tf.relu(

@@ -16,8 +16,11 @@ import {
   type LandmarkNetParams,
   type Tf,
   decodeLandmarkNetOutput,
-  landmarkNetForward,
+  landmarkNetFeatures,
+  landmarkNetHead,
 } from './landmark-net.js';
+import { decodeFaceRegression, type FaceRegressorLayout, faceRegressorForward } from './face-regressor.js';
+import type { FaceRegressorFile } from './face-regressor-file.js';
 
 /** Faces in an image tensor ([H, W, 3]), boxes in its pixels, most confident first. */
 export type FindFaces = (image: TfCore.Tensor3D) => Promise<Array<{ box: FaceBox; score: number }>>;
@@ -30,6 +33,11 @@ export interface NetLandmarkerOptions {
   onDispose?: () => void;
   /** The final pass also on the mirrored crop, averaged (default true). */
   mirrored?: boolean;
+  /**
+   * The one-pass 3DMM regressor, run on the final pass's crop: detected faces then carry `regression`.
+   * `model` says how to decode it (the model it was trained for; the caller checks they match).
+   */
+  regressor?: { file: FaceRegressorFile; model: { identityCount: number; bounded: boolean } };
 }
 
 /**
@@ -64,6 +72,25 @@ export function loadLandmarkNet(tf: Tf, weights: LandmarkNetFile): LoadedLandmar
   return { tf, params, head: weights.head };
 }
 
+/** The one-pass regressor's parameters as tensors, with its layout (face-regressor.ts). */
+export interface LoadedFaceRegressor {
+  params: LandmarkNetParams;
+  layout: FaceRegressorLayout;
+  /** The model's identity count and whether its expressions are bounded blendshapes (for decoding). */
+  identityCount: number;
+  bounded: boolean;
+}
+
+export function loadFaceRegressor(
+  tf: Tf,
+  file: FaceRegressorFile,
+  model: { identityCount: number; bounded: boolean },
+): LoadedFaceRegressor {
+  const params: LandmarkNetParams = {};
+  for (const [name, { shape, values }] of file.tensors) params[name] = tf.tensor(values, shape);
+  return { params, layout: file.layout, ...model };
+}
+
 let scratch = new Float32Array(0);
 
 /**
@@ -86,6 +113,7 @@ export function landmarkPass(
   jobs: ReadonlyArray<{ image: RgbImage; geometry: CropGeometry }>,
   mirrored: boolean,
   disagreement?: Float32Array,
+  regression?: { regressor: LoadedFaceRegressor; out: Float32Array[] },
 ): Float32Array[] {
   const { tf, params, head } = net;
   const s = LANDMARK_NET_INPUT;
@@ -96,11 +124,28 @@ export function landmarkPass(
   geometries.forEach((g, v) => {
     warpCrop(jobs[Math.floor(v / views)].image, g, s, scratch.subarray(v * s * s * 3, (v + 1) * s * s * 3));
   });
-  const output = tf.tidy(() =>
-    landmarkNetForward(tf, params, tf.tensor4d(scratch.subarray(0, n * s * s * 3), [n, s, s, 3]), head),
-  );
+  const [output, regressed] = tf.tidy(() => {
+    const features = landmarkNetFeatures(tf, params, tf.tensor4d(scratch.subarray(0, n * s * s * 3), [n, s, s, 3]));
+    const landmarks = landmarkNetHead(tf, params, features, head);
+    if (!regression) return [landmarks];
+    // The regressor reads the direct views only (every `views`-th).
+    const direct = (t: TfCore.Tensor) => tf.gather(t, tf.range(0, n, views, 'int32'));
+    const answer = faceRegressorForward(
+      tf,
+      regression.regressor.params,
+      direct(features) as TfCore.Tensor4D,
+      direct(landmarks) as TfCore.Tensor2D,
+    );
+    return [landmarks, answer];
+  });
   const relative = decodeLandmarkNetOutput(output.dataSync() as Float32Array, n, head);
   output.dispose();
+  if (regression && regressed) {
+    const values = regressed.dataSync() as Float32Array;
+    const width = values.length / jobs.length;
+    for (let f = 0; f < jobs.length; f++) regression.out[f] = values.slice(f * width, (f + 1) * width);
+    regressed.dispose();
+  }
   const view = new Float32Array(2 * LANDMARK_COUNT);
   return jobs.map((_, f) => {
     const points = new Float32Array(2 * LANDMARK_COUNT);
@@ -125,6 +170,7 @@ export function landmarkPass(
 
 export function createNetLandmarker(options: NetLandmarkerOptions): FaceLandmarker {
   const net = loadLandmarkNet(options.tf, options.weights);
+  const regressor = options.regressor && loadFaceRegressor(options.tf, options.regressor.file, options.regressor.model);
   const mirrored = options.mirrored ?? true;
   const checkImage = ({ width, height, data }: RgbImage) => {
     if (data.length !== width * height * 3)
@@ -148,14 +194,21 @@ export function createNetLandmarker(options: NetLandmarkerOptions): FaceLandmark
         false,
       );
       const disagreement = new Float32Array(found.length);
+      const geometries = first.map((p) => canonicalGeometry(p));
+      const regressed: Float32Array[] = [];
       const points = landmarkPass(
         net,
-        first.map((p) => ({ image, geometry: canonicalGeometry(p) })),
+        geometries.map((geometry) => ({ image, geometry })),
         mirrored,
         disagreement,
+        regressor && { regressor, out: regressed },
       );
       return found
-        .map((f, i) => ({ box: f.box, score: f.score, landmarks: points[i] }))
+        .map((f, i) => {
+          const face: DetectedFace = { box: f.box, score: f.score, landmarks: points[i] };
+          if (regressor) face.regression = decodeRegressed(regressor, regressed[i], geometries[i]);
+          return face;
+        })
         .filter((_, i) => !(disagreement[i] > MAX_MIRROR_DISAGREEMENT));
     },
     async track(image: RgbImage, previous: Float32Array): Promise<Float32Array> {
@@ -164,7 +217,12 @@ export function createNetLandmarker(options: NetLandmarkerOptions): FaceLandmark
     },
     dispose(): void {
       for (const t of Object.values(net.params)) t.dispose();
+      for (const t of Object.values(regressor?.params ?? {})) t.dispose();
       options.onDispose?.();
     },
   };
+}
+
+function decodeRegressed(regressor: LoadedFaceRegressor, values: Float32Array, geometry: CropGeometry) {
+  return decodeFaceRegression(values, 0, regressor.layout, geometry, regressor.identityCount, regressor.bounded);
 }

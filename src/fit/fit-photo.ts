@@ -4,6 +4,8 @@
  * photo and keep the file handling (writing outputs, posting messages) to themselves.
  */
 import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
+import type { FaceRegression } from '../detect/face-regressor.js';
+import { anglesFromRotation } from '../geometry/rotation.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import { linearToSrgb } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
@@ -14,8 +16,14 @@ import type { Camera } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
 import { MIN_QUALITY, QUALITY_PART_NAMES } from './fit-quality.js';
 import { faceFitReport, type FaceFitReport, type FocalSource } from './fit-result.js';
-import { LandmarkFitter, type LandmarkFitResult } from './landmark-fit.js';
+import {
+  LANDMARK_FIT_DEFAULTS,
+  type LandmarkFitOptions,
+  LandmarkFitter,
+  type LandmarkFitResult,
+} from './landmark-fit.js';
 import { PhotometricFitter, type PhotometricFitResult } from './photometric-fit.js';
+import { regressionStart } from './regression-start.js';
 
 /** Photos are decoded to a copy whose longer side is at most this (detection, photometric fit, texture). */
 export const PHOTO_MAX_SIDE = 1600;
@@ -62,11 +70,60 @@ export interface PhotoFitOptions {
   focal?: number;
   /** Where `focal` came from (reported in the JSON); 'option' when `focal` is given without one. */
   focalSource?: FocalSource;
+  /**
+   * Where the landmark fit starts: 'linear' (a linear pose estimate from the landmarks, the mean face) or
+   * 'learned' (the one-pass regressor's pose, identity and expressions; needs a detection that carries one).
+   */
+  init?: 'linear' | 'learned';
+  /**
+   * One pass: the regressor's answer refined by FAST_ITERATIONS Levenberg–Marquardt steps on the landmarks,
+   * its identity the prior's centre (for batches and video). Needs the regressor; no photometric stage.
+   */
+  fast?: boolean;
+  /** With init 'learned': the weight of the prior towards the regressor's rotation (default LEARNED_ROTATION_PRIOR). */
+  rotationPrior?: number;
   /** Faces whose quality score is below this are `rejected` (default MIN_QUALITY). */
   minQuality?: number;
   timingsMs?: Record<string, number>;
   /** Called as each stage starts (progress lines in the CLI). */
   onStage?: (stage: 'landmark fit' | 'photometric fit' | 'texture') => void;
+}
+
+/**
+ * With --init learned, how strongly the fit holds to the regressor's rotation (LandmarkFitOptions.rotationPrior)
+ * on a face turned far to the side: the landmark net learned from 300-W, whose faces seldom turn past 45°,
+ * and its points on profiles mislead the fit (held-out synthetic faces at |yaw| 60–90°: yaw off by 25°), while
+ * the regressor saw synthetic faces to 90°. Near frontal the landmarks know better (0–30°: 2.1° against the
+ * regressor's 5.9°), so the prior fades in with the regressed |yaw| from LEARNED_PRIOR_YAW[0] to [1] degrees.
+ */
+export const LEARNED_ROTATION_PRIOR = 3;
+/**
+ * Where the rotation prior holds, the identity prior is this many times stiffer: the landmarks that disagree
+ * with the held pose would otherwise bend the face (tuning set: 3D error 1.15 → 1.36 mm without, 1.17 with).
+ */
+export const LEARNED_IDENTITY_STIFFNESS = 10;
+/** Levenberg–Marquardt steps of --fast after the regressor (the full fit takes 6–8). */
+export const FAST_ITERATIONS = 2;
+export const LEARNED_PRIOR_YAW = [25, 55] as const;
+
+/**
+ * The landmark fit's options for a face the regressor saw at its yaw: the rotation prior and the stiffer
+ * identity, faded in between the two yaws of LEARNED_PRIOR_YAW (smoothstep).
+ */
+export function learnedFitOptions(
+  regression: FaceRegression,
+  focal: number | undefined,
+  most = LEARNED_ROTATION_PRIOR,
+): LandmarkFitOptions {
+  const { yaw } = anglesFromRotation(regression.rotation);
+  const [from, to] = LEARNED_PRIOR_YAW;
+  const t = Math.min(1, Math.max(0, (Math.abs(yaw) - from) / (to - from)));
+  const ramp = t * t * (3 - 2 * t);
+  return {
+    focal,
+    rotationPrior: most * ramp,
+    identityPrior: LANDMARK_FIT_DEFAULTS.identityPrior * (1 + (LEARNED_IDENTITY_STIFFNESS - 1) * ramp),
+  };
 }
 
 /** The fitters for one model, made once and reused for every photo. */
@@ -96,10 +153,17 @@ export class PhotoFitter {
     const s = photo.scale;
     // Pixel centres sit at integers: a point at x in the shrunk image is at (x + 0.5) / s − 0.5.
     const toFull = (v: number) => (v + 0.5) / s - 0.5;
-    return detected.map((d) => ({
-      detection: { ...d, box: { x: d.box.x / s, y: d.box.y / s, width: d.box.width / s, height: d.box.height / s } },
-      landmarks: d.landmarks.map(toFull),
-    }));
+    return detected.map((d) => {
+      const box = { x: d.box.x / s, y: d.box.y / s, width: d.box.width / s, height: d.box.height / s };
+      const r = d.regression;
+      const regression = r && {
+        ...r,
+        pixelsPerMm: r.pixelsPerMm / s,
+        originX: toFull(r.originX),
+        originY: toFull(r.originY),
+      };
+      return { detection: { ...d, box, regression }, landmarks: d.landmarks.map(toFull) };
+    });
   }
 
   /** Fits one face. `photometric` adds the colour stage: refined geometry, light, albedo, UV texture. */
@@ -107,12 +171,42 @@ export class PhotoFitter {
     const timings: Record<string, number> = { ...options.timingsMs };
     options.onStage?.('landmark fit');
     let t = performance.now();
-    const landmarkFit = this.landmarkFitter.fit(face.landmarks, photo.width, photo.height, { focal: options.focal });
+    const regression = face.detection?.regression;
+    if ((options.fast || options.init === 'learned') && !regression) {
+      throw new Error(
+        '--init learned and --fast need the one-pass regressor (the project landmark net, on a detected face)',
+      );
+    }
+    const start =
+      regression && (options.fast || options.init === 'learned')
+        ? regressionStart(regression, photo.width, photo.height, options.focal)
+        : {};
+    const landmarkFit = options.fast
+      ? this.landmarkFitter.fit(
+          face.landmarks,
+          photo.width,
+          photo.height,
+          {
+            ...learnedFitOptions(regression!, options.focal, options.rotationPrior),
+            iterations: FAST_ITERATIONS,
+            continuation: false,
+          },
+          { ...start, identityMean: regression!.identity },
+        )
+      : this.landmarkFitter.fit(
+          face.landmarks,
+          photo.width,
+          photo.height,
+          regression && options.init === 'learned'
+            ? learnedFitOptions(regression, options.focal, options.rotationPrior)
+            : { focal: options.focal },
+          start,
+        );
     timings.landmarkFit = performance.now() - t;
     let state: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression'> = landmarkFit;
     let photometric: PhotometricFitResult | undefined;
     let texture: RgbImage | undefined;
-    if (options.photometric) {
+    if (options.photometric && !options.fast) {
       options.onStage?.('photometric fit');
       t = performance.now();
       photometric = this.photometricFitter.fit(photo.image, photo.scale, face.landmarks, landmarkFit);

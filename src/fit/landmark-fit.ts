@@ -13,7 +13,7 @@ import {
 } from './contour.js';
 import { LANDMARK_POSE, type LandmarkProblem, type LandmarkRowsOutput, landmarkRows } from './landmark-term.js';
 import { choleskySolve, symmetricEigen, symmetrizeFromUpper } from '../geometry/linalg.js';
-import { rotateBy } from '../geometry/rotation.js';
+import { rotateBy, rotationLogDifference } from '../geometry/rotation.js';
 
 /**
  * Fits pose, identity and expression of a morphable model to 68 iBUG landmarks in one image.
@@ -48,6 +48,17 @@ export interface LandmarkFitOptions {
   outlineWeight?: number;
   /** Levenberg–Marquardt iterations at most. */
   iterations?: number;
+  /**
+   * Weight of a prior pulling the rotation towards `start.rotation` (default 0: none): λ_R‖log(R·R₀ᵀ)‖², the
+   * angle in radians, beside the landmark term (in face-size units). For a start that knows the pose better
+   * than the landmarks do, e.g. the one-pass regressor's on faces turned far to the side.
+   */
+  rotationPrior?: number;
+  /**
+   * Start with a stiff shape prior and relax it (default true). False: the target prior from the first step,
+   * for a start that is already near (--fast, from the regressor).
+   */
+  continuation?: boolean;
   /** Fit identity (false: keep the identity given to fit(), e.g. for video after the first frames). */
   fitIdentity?: boolean;
   fitExpression?: boolean;
@@ -68,6 +79,18 @@ export interface LandmarkFitResult {
   iterations: number;
 }
 
+/** Where a fit starts, and the identity prior's centre; all optional (absent: the linear start, the mean face). */
+export interface LandmarkFitStart {
+  /** Identity to start from (kept whole with fitIdentity: false). */
+  identity?: ArrayLike<number>;
+  /** The identity prior's centre, e.g. from a face embedding: ‖α − mean‖² replaces ‖α‖². */
+  identityMean?: ArrayLike<number>;
+  expression?: ArrayLike<number>;
+  /** A starting pose (e.g. the one-pass regressor's), both or neither; replaces the linear estimate. */
+  rotation?: ArrayLike<number>;
+  translation?: ArrayLike<number>;
+}
+
 export interface LandmarkFitterOptions {
   /** Identity subspace size (default 30). */
   identityRank?: number;
@@ -79,7 +102,8 @@ export interface LandmarkFitterOptions {
   minExpressionEffect?: number;
 }
 
-const DEFAULTS = {
+/** The fit's default weights (LandmarkFitOptions). */
+export const LANDMARK_FIT_DEFAULTS = {
   identityPrior: 3e-4,
   expressionPrior: 3e-3,
   focalPrior: 0.5,
@@ -126,6 +150,9 @@ interface EnergySettings {
   /** The focal prior λ_f (log f/f₀)²: f₀ and λ_f (Infinity: the focal is known and kept). */
   focal0: number;
   focalPrior: number;
+  /** λ_R of LandmarkFitOptions.rotationPrior and its centre R₀ (used when λ_R > 0). */
+  rotationPrior: number;
+  rotation0: Float64Array;
 }
 
 export class LandmarkFitter {
@@ -162,7 +189,10 @@ export class LandmarkFitter {
     expressionPrior: 0,
     focal0: 0,
     focalPrior: 0,
+    rotationPrior: 0,
+    rotation0: new Float64Array(9),
   };
+  private readonly rotationError = new Float64Array(3);
   private readonly points3d = new Float64Array(3 * POINTS);
   private readonly pointsBackup = new Float64Array(3 * POINTS);
   private readonly baseWeight = new Float64Array(POINTS);
@@ -309,35 +339,43 @@ export class LandmarkFitter {
     width: number,
     height: number,
     options: LandmarkFitOptions = {},
-    start?: { identity?: ArrayLike<number> },
+    start: LandmarkFitStart = {},
   ): LandmarkFitResult {
-    const lambdaId = options.identityPrior ?? DEFAULTS.identityPrior;
-    const lambdaEx = options.expressionPrior ?? DEFAULTS.expressionPrior;
+    const lambdaId = options.identityPrior ?? LANDMARK_FIT_DEFAULTS.identityPrior;
+    const lambdaEx = options.expressionPrior ?? LANDMARK_FIT_DEFAULTS.expressionPrior;
     const focal0 = options.focal ?? defaultFocal(width, height);
-    const lambdaF = options.focal ? Infinity : (options.focalPrior ?? DEFAULTS.focalPrior);
-    const maxIterations = options.iterations ?? DEFAULTS.iterations;
+    const lambdaF = options.focal ? Infinity : (options.focalPrior ?? LANDMARK_FIT_DEFAULTS.focalPrior);
+    const maxIterations = options.iterations ?? LANDMARK_FIT_DEFAULTS.iterations;
     const camera = createCamera(width, height, focal0);
 
     // A seeded identity is projected onto the subspace to start from; a fixed one is kept whole, as
-    // an offset of the landmark rows (identityOffset), and handed back unchanged.
+    // an offset of the landmark rows (identityOffset), and handed back unchanged. A prior mean is that
+    // offset too, with the subspace free: the fit moves from it, and the prior pulls back towards it.
     this.theta.fill(0);
-    const seed = start?.identity;
+    const seed = start.identity;
     const fixedIdentity = options.fitIdentity === false && seed !== undefined;
+    const mean = fixedIdentity ? undefined : start.identityMean;
     this.identityOffset.fill(0);
-    if (fixedIdentity) {
-      for (let k = 0; k < this.kId; k++) this.identityOffset[k] = seed[k] ?? 0;
-    } else if (seed) {
+    if (fixedIdentity || mean) {
+      const offset = fixedIdentity ? seed : (mean as ArrayLike<number>);
+      for (let k = 0; k < this.kId; k++) this.identityOffset[k] = offset[k] ?? 0;
+    }
+    if (seed && !fixedIdentity) {
       for (let j = 0; j < this.rank; j++) {
         let s = 0;
-        for (let k = 0; k < this.kId; k++) s += this.subspace[k * this.rank + j] * (seed[k] ?? 0);
+        for (let k = 0; k < this.kId; k++)
+          s += this.subspace[k * this.rank + j] * ((seed[k] ?? 0) - this.identityOffset[k]);
         this.theta[j] = s;
       }
+    }
+    if (start.expression) {
+      for (let a = 0; a < this.active.length; a++) this.theta[this.rank + a] = start.expression[this.active[a]] ?? 0;
     }
     this.hold.fill(Hold.free);
     if (lambdaF === Infinity) this.hold[PARAM.logFocal] = Hold.fixed;
     if (options.fitIdentity === false) this.hold.fill(Hold.fixed, PARAM.shape, PARAM.shape + this.rank);
     if (options.fitExpression === false) this.hold.fill(Hold.fixed, PARAM.shape + this.rank);
-    this.hasIdentityOffset = fixedIdentity;
+    this.hasIdentityOffset = fixedIdentity || mean !== undefined;
     // The rows' offsets depend on this fit's identity: re-gather every slot.
     this.slotVertex.fill(-2);
     for (let i = 0; i < POINTS; i++) this.assignSlot(i, this.defaultVertex[i]);
@@ -351,7 +389,11 @@ export class LandmarkFitter {
       const x = points[2 * i],
         y = points[2 * i + 1];
       const usable = Number.isFinite(x) && Number.isFinite(y) && this.slotVertex[i] >= 0;
-      this.baseWeight[i] = usable ? (this.isOutline[i] ? (options.outlineWeight ?? DEFAULTS.outlineWeight) : 1) : 0;
+      this.baseWeight[i] = usable
+        ? this.isOutline[i]
+          ? (options.outlineWeight ?? LANDMARK_FIT_DEFAULTS.outlineWeight)
+          : 1
+        : 0;
       if (usable) {
         sumX += x;
         sumY += y;
@@ -370,12 +412,19 @@ export class LandmarkFitter {
     energy.invSize2 = 1 / (size * size);
     energy.focal0 = focal0;
     energy.focalPrior = lambdaF;
+    energy.rotationPrior = start.rotation ? (options.rotationPrior ?? 0) : 0;
+    if (start.rotation) energy.rotation0.set(start.rotation);
     this.weight.set(this.baseWeight);
 
     this.evaluatePoints();
-    // Linear start from the inner points only: the outline correspondences are not known yet.
-    for (let i = 0; i < POINTS; i++) this.sortScratch[i] = this.isOutline[i] ? 0 : this.baseWeight[i];
-    estimatePoseLinear(camera, points, this.points3d, this.sortScratch, POINTS, this.linearScratch);
+    if (start.rotation && start.translation) {
+      camera.rotation.set(start.rotation);
+      camera.translation.set(start.translation);
+    } else {
+      // Linear start from the inner points only: the outline correspondences are not known yet.
+      for (let i = 0; i < POINTS; i++) this.sortScratch[i] = this.isOutline[i] ? 0 : this.baseWeight[i];
+      estimatePoseLinear(camera, points, this.points3d, this.sortScratch, POINTS, this.linearScratch);
+    }
 
     let mu = 1e-3,
       nu = 2;
@@ -383,7 +432,8 @@ export class LandmarkFitter {
     for (; iteration < maxIterations; iteration++) {
       // Continuation: start with a stiff shape prior, where the pose is well determined, and relax it
       // to the target; straight to the target, pitch and face shape trade off into local minima.
-      const stiffness = Math.max(1, CONTINUATION_START * CONTINUATION_RATE ** iteration);
+      const stiffness =
+        options.continuation === false ? 1 : Math.max(1, CONTINUATION_START * CONTINUATION_RATE ** iteration);
       // The outline joins with the expressions, once the prior has relaxed: its sliding
       // correspondences, matched to a head pitched wrongly early on, would hold it there (120
       // synthetic faces: mean pose error 1.38° → 1.08°, worst 7.1° → 4.8°; faces-68 NME 2.51 → 2.47 %).
@@ -572,6 +622,10 @@ export class LandmarkFitter {
     for (let j = 0; j < this.rank; j++) e += identityPrior * this.theta[j] * this.theta[j];
     for (let j = this.rank; j < this.shapeCount; j++) e += expressionPrior * this.theta[j] * this.theta[j];
     if (focalPrior !== Infinity) e += focalPrior * Math.log(camera.focal / focal0) ** 2;
+    if (this.energy.rotationPrior > 0) {
+      const w = rotationLogDifference(camera.rotation, this.energy.rotation0, this.rotationError);
+      e += this.energy.rotationPrior * (w[0] * w[0] + w[1] * w[1] + w[2] * w[2]);
+    }
     return e;
   }
 
@@ -687,6 +741,17 @@ export class LandmarkFitter {
       const f = PARAM.logFocal;
       H[f * n + f] += focalPrior;
       g[f] -= focalPrior * Math.log(camera.focal / focal0);
+    }
+    const lambdaR = this.energy.rotationPrior;
+    if (lambdaR > 0) {
+      // log(exp(δ)·R·R₀ᵀ) ≈ w + δ for the left increment δ of applyStep (first order in δ, taking the
+      // Jacobian of the log as the identity: exact at w = 0, and the prior only matters near there).
+      const w = rotationLogDifference(camera.rotation, this.energy.rotation0, this.rotationError);
+      for (let c = 0; c < 3; c++) {
+        const a = PARAM.rotation + c;
+        H[a * n + a] += lambdaR;
+        g[a] -= lambdaR * w[c];
+      }
     }
     symmetrizeFromUpper(H, n);
     // Blendshape weights sitting on a bound and pushed outwards stay there for this step.

@@ -102,3 +102,19 @@ export function rotationDistance(a: Float64Array, b: Float64Array): number {
   for (let i = 0; i < 3; i++) for (let k = 0; k < 3; k++) trace += a[3 * i + k] * b[3 * i + k];
   return Math.acos(Math.max(-1, Math.min(1, (trace - 1) / 2))) * DEG;
 }
+
+/**
+ * The rotation vector w (axis × angle, radians) of a·bᵀ, into `out`: exp([w]×)·b = a. Accurate to the angle's
+ * rounding near 0 and below π (at π the axis is ill-defined; faces never turn that far from a prior).
+ */
+export function rotationLogDifference(a: Float64Array, b: ArrayLike<number>, out: Float64Array): Float64Array {
+  // m = a·bᵀ, only the entries the log needs.
+  const m = (i: number, k: number) => a[3 * i] * b[3 * k] + a[3 * i + 1] * b[3 * k + 1] + a[3 * i + 2] * b[3 * k + 2];
+  const trace = m(0, 0) + m(1, 1) + m(2, 2);
+  const angle = Math.acos(Math.max(-1, Math.min(1, (trace - 1) / 2)));
+  const k = angle < 1e-6 ? 0.5 : angle / (2 * Math.sin(angle));
+  out[0] = k * (m(2, 1) - m(1, 2));
+  out[1] = k * (m(0, 2) - m(2, 0));
+  out[2] = k * (m(1, 0) - m(0, 1));
+  return out;
+}

@@ -57,6 +57,8 @@ export interface ProfiledFace {
   /** 136 values, 0-based pixel-centre image coordinates. */
   landmarks: Float32Array;
   yawDeg: number;
+  /** The turned view's camera (the fitted mesh, ProfileSource.positions, seen from it). */
+  camera: Camera;
 }
 
 /** One face fitted and ready to be turned (FaceProfiler.prepare); render() it at as many yaws as wanted. */
@@ -300,7 +302,7 @@ export class FaceProfiler {
     const landmarks = new Float32Array(2 * POINTS);
     projectPoints(camera, source.points3d, POINTS, landmarks);
     this.outlineLandmarks(source, camera, landmarks);
-    return { image: { width, height, data: out }, landmarks, yawDeg: anglesFromRotation(camera.rotation).yaw };
+    return { image: { width, height, data: out }, landmarks, yawDeg: anglesFromRotation(camera.rotation).yaw, camera };
   }
 
   /** The fitted camera turned by `deltaDeg` about the camera's vertical axis through the mesh's centroid. */

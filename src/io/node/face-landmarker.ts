@@ -18,9 +18,11 @@ import {
 import type { FaceLandmarker } from '../../detect/face.js';
 import { decodeLandmarkNetFile } from '../../detect/landmark-net-file.js';
 import type { Tf } from '../../detect/landmark-net.js';
-import { createNetLandmarker } from '../../detect/net-landmarker.js';
+import { createNetLandmarker, type NetLandmarkerOptions } from '../../detect/net-landmarker.js';
+import { decodeFaceRegressorFile } from '../../detect/face-regressor-file.js';
+import type { MorphableModel } from '../../model/morphable-model.js';
 import { InputError } from '../../errors.js';
-import { shippedLandmarkNetPath } from './model-paths.js';
+import { shippedFaceRegressorPath, shippedLandmarkNetPath } from './model-paths.js';
 
 /** 'net': the project's own net, trained on 300-W (research use); 'face-api': face-api's MIT-licensed net. */
 export type LandmarkerKind = 'net' | 'face-api';
@@ -32,6 +34,11 @@ export interface NodeLandmarkerOptions
   landmarker?: LandmarkerKind;
   /** Weights of the 'net' landmarker (default: the file shipped in models/). */
   landmarkNetFile?: string;
+  /**
+   * The one-pass 3DMM regressor on the 'net' landmarker's crops, for this model (detected faces then carry
+   * `regression`). `file` defaults to the shipped weights; refused for a model they were not trained for.
+   */
+  regressor?: { model: MorphableModel; file?: string };
 }
 
 export type NodeFaceDetectorOptions = Pick<
@@ -60,14 +67,23 @@ export async function createNodeLandmarker(options: NodeLandmarkerOptions = {}):
   if ((options.landmarker ?? 'net') === 'face-api') return createFaceApiLandmarker({ ...options, ...faceApiFiles });
 
   const path = options.landmarkNetFile ?? shippedLandmarkNetPath();
-  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(path, err.code === 'ENOENT' ? 'no such landmark net file' : `cannot read (${err.code})`);
-  });
-  let weights: ReturnType<typeof decodeLandmarkNetFile>;
-  try {
-    weights = decodeLandmarkNetFile(bytes, path);
-  } catch (err) {
-    throw new InputError(path, (err as Error).message.replace(`${path}: `, ''));
+  const weights = await readWeights(path, 'landmark net', decodeLandmarkNetFile);
+  let regressor: NetLandmarkerOptions['regressor'];
+  if (options.regressor) {
+    const { model } = options.regressor;
+    const file = options.regressor.file ?? shippedFaceRegressorPath();
+    const decoded = await readWeights(file, 'face regressor', decodeFaceRegressorFile);
+    if (decoded.model.name !== model.name || decoded.model.vertexCount !== model.vertexCount) {
+      throw new InputError(
+        file,
+        `trained for ${decoded.model.name} (${decoded.model.vertexCount} vertices), `
+          + `not ${model.name} (${model.vertexCount})`,
+      );
+    }
+    regressor = {
+      file: decoded,
+      model: { identityCount: model.identity.count, bounded: model.expression.kind === 'blendshapes' },
+    };
   }
   const detector = await createFaceApiDetector({
     ...faceApiFiles,
@@ -80,7 +96,24 @@ export async function createNodeLandmarker(options: NodeLandmarkerOptions = {}):
     weights,
     findFaces: (image) => detector.findFaces(image),
     onDispose: () => detector.dispose(),
+    regressor,
   });
+}
+
+/** A weights file read and decoded; a missing or broken file is an InputError naming it. */
+async function readWeights<T>(
+  path: string,
+  what: string,
+  decode: (bytes: Uint8Array, source: string) => T,
+): Promise<T> {
+  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(path, err.code === 'ENOENT' ? `no such ${what} file` : `cannot read (${err.code})`);
+  });
+  try {
+    return decode(bytes, path);
+  } catch (err) {
+    throw new InputError(path, (err as Error).message.replace(`${path}: `, ''));
+  }
 }
 
 /** The face detector alone (detect/face-api-detector.ts); its tensors live on face-api's `tf`. */

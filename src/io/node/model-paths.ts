@@ -32,19 +32,28 @@ export function defaultModelPath(): string {
   return existsSync(embedded) ? embedded : fetched;
 }
 
-/** The landmark net weights shipped in the package (models/landmark-net-300w.bin), found as the model is. */
-export function shippedLandmarkNetPath(): string {
-  const candidates = ['../../../../models/landmark-net-300w.bin', '../../../models/landmark-net-300w.bin'].map((p) =>
+/**
+ * A file shipped in the package's models/ folder, found from dist/src/io/node (built) or src/io/node (tsx,
+ * tests): weights the project trained.
+ */
+export function shippedModelFile(name: string): string {
+  const candidates = [`../../../../models/${name}`, `../../../models/${name}`].map((p) =>
     fileURLToPath(new URL(p, import.meta.url)),
   );
   return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
 
-/** The identity-from-embedding net shipped in the package (models/identity-from-embedding.bin), found likewise. */
+/** The landmark net weights shipped in the package (models/landmark-net-300w.bin). */
+export function shippedLandmarkNetPath(): string {
+  return shippedModelFile('landmark-net-300w.bin');
+}
+
+/** The one-pass 3DMM regressor shipped in the package (models/face-regressor-300w.bin), for the embedded model. */
+export function shippedFaceRegressorPath(): string {
+  return shippedModelFile('face-regressor-300w.bin');
+}
+
+/** The identity-from-embedding net shipped in the package (models/identity-from-embedding.bin). */
 export function shippedIdentityNetPath(): string {
-  const candidates = [
-    '../../../../models/identity-from-embedding.bin',
-    '../../../models/identity-from-embedding.bin',
-  ].map((p) => fileURLToPath(new URL(p, import.meta.url)));
-  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+  return shippedModelFile('identity-from-embedding.bin');
 }
