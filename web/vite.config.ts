@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
-import { defaultModelPath, shippedLandmarkNetPath } from '../src/io/node/model-paths.js';
+import { defaultModelPath, shippedFaceRegressorPath, shippedLandmarkNetPath } from '../src/io/node/model-paths.js';
 
 const require = createRequire(import.meta.url);
 const faceApiModels = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
@@ -25,6 +25,7 @@ function runtimeAssets(): Map<string, string> {
   for (const name of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'])
     assets.set(`tfjs-wasm/${name}`, join(wasmDir, name));
   assets.set('landmark-net.bin', shippedLandmarkNetPath());
+  assets.set('face-regressor.bin', shippedFaceRegressorPath());
   const model = process.env.MORPHABLE_MODEL || defaultModelPath();
   if (existsSync(model)) assets.set('models/default.glb', model);
   return assets;

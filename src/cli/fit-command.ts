@@ -4,7 +4,14 @@ import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { FaceLandmarker } from '../detect/face.js';
 import type { RgbImage } from '../render/rgb-image.js';
-import { PHOTO_MAX_SIDE, PhotoFitter, rejectionMessage, type FaceLandmarks, type Photo } from '../fit/fit-photo.js';
+import {
+  type FaceLandmarks,
+  type FitInit,
+  PHOTO_MAX_SIDE,
+  type Photo,
+  PhotoFitter,
+  rejectionMessage,
+} from '../fit/fit-photo.js';
 import { MIN_QUALITY } from '../fit/fit-quality.js';
 import { cropCamera } from '../geometry/crop.js';
 import type { FaceFitReport, FocalSource } from '../fit/fit-result.js';
@@ -38,7 +45,7 @@ interface FitOptions {
   minQuality: number;
   landmarker: LandmarkerKind;
   landmarkNet?: string;
-  init: 'linear' | 'learned';
+  init: FitInit;
   fast?: boolean;
   regressor?: string;
 }
@@ -90,11 +97,12 @@ export function addFitCommand(program: Command): void {
     .addOption(
       new Option(
         '--init <how>',
-        'where the landmark fit starts: "linear" (a linear pose estimate and the mean face) or "learned" (the '
-          + "one-pass regressor's pose, identity and expressions; needs --landmarker net)",
+        'where the landmark fit starts: "linear" (a linear pose estimate and the mean face), "learned" (the '
+          + "one-pass regressor's pose, identity and expressions; needs --landmarker net and a regressor for the "
+          + 'model) or "auto" (learned where the shipped regressor fits the model, else linear)',
       )
-        .choices(['linear', 'learned'])
-        .default('linear'),
+        .choices(['auto', 'linear', 'learned'])
+        .default('auto'),
     )
     .option(
       '--fast',
@@ -134,7 +142,8 @@ plain lines for several photos.`,
         );
       }
       const learned = options.fast || options.init === 'learned';
-      if (learned && (options.landmarks || options.landmarker !== 'net')) {
+      const detectsWithNet = !options.landmarks && options.landmarker === 'net';
+      if (learned && !detectsWithNet) {
         throw new InputError(
           options.fast ? '--fast' : '--init learned',
           "needs the project's landmark net on detected faces (not --landmarks or --landmarker face-api)",
@@ -160,7 +169,10 @@ plain lines for several photos.`,
               landmarker ??= await createNodeLandmarker({
                 landmarker: options.landmarker,
                 landmarkNetFile: options.landmarkNet,
-                regressor: learned ? { model, file: options.regressor } : undefined,
+                regressor:
+                  learned || options.init === 'auto'
+                    ? { model, file: options.regressor, ifMatching: !learned }
+                    : undefined,
               });
             }
             reports.push(

@@ -129,7 +129,7 @@ export function landmarkPass(
     const landmarks = landmarkNetHead(tf, params, features, head);
     if (!regression) return [landmarks];
     // The regressor reads the direct views only (every `views`-th).
-    const direct = (t: TfCore.Tensor) => tf.gather(t, tf.range(0, n, views, 'int32'));
+    const direct = (t: TfCore.Tensor) => (views === 1 ? t : tf.gather(t, tf.range(0, n, views, 'int32')));
     const answer = faceRegressorForward(
       tf,
       regression.regressor.params,

@@ -71,10 +71,11 @@ export interface PhotoFitOptions {
   /** Where `focal` came from (reported in the JSON); 'option' when `focal` is given without one. */
   focalSource?: FocalSource;
   /**
-   * Where the landmark fit starts: 'linear' (a linear pose estimate from the landmarks, the mean face) or
-   * 'learned' (the one-pass regressor's pose, identity and expressions; needs a detection that carries one).
+   * Where the landmark fit starts: 'linear' (a linear pose estimate from the landmarks, the mean face),
+   * 'learned' (the one-pass regressor's pose, identity and expressions; needs a detection that carries one)
+   * or 'auto' (learned where the detection carries a regression, else linear; the default).
    */
-  init?: 'linear' | 'learned';
+  init?: FitInit;
   /**
    * One pass: the regressor's answer refined by FAST_ITERATIONS Levenberg–Marquardt steps on the landmarks,
    * its identity the prior's centre (for batches and video). Needs the regressor; no photometric stage.
@@ -126,6 +127,8 @@ export function learnedFitOptions(
   };
 }
 
+export type FitInit = 'auto' | 'linear' | 'learned';
+
 /** The fitters for one model, made once and reused for every photo. */
 export class PhotoFitter {
   readonly model: MorphableModel;
@@ -172,7 +175,8 @@ export class PhotoFitter {
     options.onStage?.('landmark fit');
     let t = performance.now();
     const regression = face.detection?.regression;
-    if ((options.fast || options.init === 'learned') && !regression) {
+    const init = (options.init ?? 'auto') === 'auto' ? (regression ? 'learned' : 'linear') : options.init;
+    if ((options.fast || init === 'learned') && !regression) {
       throw new Error(
         '--init learned and --fast need the one-pass regressor (the project landmark net, on a detected face)',
       );
@@ -197,7 +201,7 @@ export class PhotoFitter {
           face.landmarks,
           photo.width,
           photo.height,
-          regression && options.init === 'learned'
+          regression && init === 'learned'
             ? learnedFitOptions(regression, options.focal, options.rotationPrior)
             : { focal: options.focal },
           start,

@@ -11,7 +11,10 @@ export type QualityPart = 'landmarks' | 'identity' | 'expression' | 'roll' | 'pi
 
 /** What the parts are computed from: the fit's own numbers. */
 export interface QualityMeasures {
-  /** Mean landmark residual over the outer eye-corner distance (floored by the face's size: landmarkNme), in %. */
+  /**
+   * Landmark residual over the outer eye-corner distance (floored by the face's size; the best 80 % of the
+   * points: fit-result.ts), in %.
+   */
   nmePercent: number;
   /** RMS of the identity coefficients (units of standard deviations). */
   identityRms: number;

@@ -667,9 +667,9 @@ export function learnedVariants(model: MorphableModel, landmarker: FaceLandmarke
   ];
 }
 
-/** The two variants of the current default pipeline: 'landmark fit' and 'mean face' (its pose, no shape). */
+/** The landmark fit from the linear start ('landmark fit', `--init linear`) and 'mean face' (its pose, no shape). */
 export function defaultVariants(model: MorphableModel, landmarker: FaceLandmarker): PipelineVariant[] {
-  const fit = cachedVariant(landmarkFitVariant(new PhotoFitter(model), landmarker));
+  const fit = cachedVariant(landmarkFitVariant(new PhotoFitter(model), landmarker, 'landmark fit', { init: 'linear' }));
   return [fit, meanFaceVariant(fit, model)];
 }
 

@@ -6,6 +6,7 @@
 import * as faceapi from '@vladmandic/face-api';
 import { createFaceApiDetector } from '../../src/detect/face-api-detector.js';
 import { createFaceApiLandmarker } from '../../src/detect/face-api-landmarker.js';
+import { decodeFaceRegressorFile } from '../../src/detect/face-regressor-file.js';
 import { decodeLandmarkNetFile } from '../../src/detect/landmark-net-file.js';
 import type { Tf } from '../../src/detect/landmark-net.js';
 import { createNetLandmarker } from '../../src/detect/net-landmarker.js';
@@ -60,12 +61,22 @@ async function handle(message: ToWorker): Promise<void> {
         } else {
           const url = `${message.assetBase}landmark-net.bin`;
           const weights = decodeLandmarkNetFile(new Uint8Array(await fetchBytes(url)), url);
+          // The one-pass regressor, for the model it was trained for (the fit then starts from it).
+          const regressorUrl = `${message.assetBase}face-regressor.bin`;
+          const file = decodeFaceRegressorFile(new Uint8Array(await fetchBytes(regressorUrl)), regressorUrl);
+          const matches = file.model.name === model.name && file.model.vertexCount === model.vertexCount;
           const detector = await createFaceApiDetector({ faceapi, readModelFile, wasmPaths });
           landmarker = createNetLandmarker({
             tf: faceapi.tf as unknown as Tf,
             weights,
             findFaces: (image) => detector.findFaces(image),
             onDispose: () => detector.dispose(),
+            regressor: matches
+              ? {
+                  file,
+                  model: { identityCount: model.identity.count, bounded: model.expression.kind === 'blendshapes' },
+                }
+              : undefined,
           });
         }
       }

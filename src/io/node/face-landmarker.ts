@@ -36,9 +36,10 @@ export interface NodeLandmarkerOptions
   landmarkNetFile?: string;
   /**
    * The one-pass 3DMM regressor on the 'net' landmarker's crops, for this model (detected faces then carry
-   * `regression`). `file` defaults to the shipped weights; refused for a model they were not trained for.
+   * `regression`). `file` defaults to the shipped weights; refused for a model they were not trained for
+   * (with `ifMatching`, left out instead: for a default that applies where it can).
    */
-  regressor?: { model: MorphableModel; file?: string };
+  regressor?: { model: MorphableModel; file?: string; ifMatching?: boolean };
 }
 
 export type NodeFaceDetectorOptions = Pick<
@@ -73,17 +74,19 @@ export async function createNodeLandmarker(options: NodeLandmarkerOptions = {}):
     const { model } = options.regressor;
     const file = options.regressor.file ?? shippedFaceRegressorPath();
     const decoded = await readWeights(file, 'face regressor', decodeFaceRegressorFile);
-    if (decoded.model.name !== model.name || decoded.model.vertexCount !== model.vertexCount) {
+    const matches = decoded.model.name === model.name && decoded.model.vertexCount === model.vertexCount;
+    if (!matches && !options.regressor.ifMatching) {
       throw new InputError(
         file,
         `trained for ${decoded.model.name} (${decoded.model.vertexCount} vertices), `
           + `not ${model.name} (${model.vertexCount})`,
       );
     }
-    regressor = {
-      file: decoded,
-      model: { identityCount: model.identity.count, bounded: model.expression.kind === 'blendshapes' },
-    };
+    if (matches)
+      regressor = {
+        file: decoded,
+        model: { identityCount: model.identity.count, bounded: model.expression.kind === 'blendshapes' },
+      };
   }
   const detector = await createFaceApiDetector({
     ...faceApiFiles,
