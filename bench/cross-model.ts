@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { PhotoFitter } from '../src/fit/fit-photo.js';
 import { decodeModel } from '../src/io/model-file.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
+import { disposeIdentityPredictor, loadIdentityPredictor } from '../src/io/node/identity-predictor.js';
 import { importModel } from '../src/io/node/import-model.js';
 import { embeddedModelPath } from '../src/io/node/model-paths.js';
 import { loadLandmarkDataset, splitByPhoto } from '../src/learn/landmark-dataset.js';
@@ -23,6 +24,7 @@ import {
   type EvaluationSetOptions,
   evaluateVariants,
   formatEvaluation,
+  embeddingVariants,
   learnedVariants,
   trueLandmarksVariant,
 } from '../src/learn/synthetic-evaluation.js';
@@ -56,10 +58,12 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
   const setMs = performance.now() - setStart;
   // The regressor rides on the landmarker; the default variants ignore it.
   const landmarker = await createNodeLandmarker({ regressor: { model: ict } });
+  const predictor = await loadIdentityPredictor();
   try {
     const variants = [
       ...defaultVariants(ict, landmarker),
       ...learnedVariants(ict, landmarker),
+      ...embeddingVariants(ict, landmarker, predictor),
       trueLandmarksVariant(new PhotoFitter(ict)),
     ];
     const report = await evaluateVariants(set, ict, variants, options.log);
@@ -70,7 +74,10 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
         + "landmark net, landmark fit only (`--no-photometric`); the mean face takes that fit's pose; 'fit to "
         + "true landmarks' is the same landmark fit given the true 68 points (Surrey: the 50 it maps, the chin "
         + 'but no other outline point), no detector; `--init learned` and `--fast` start from the one-pass '
-        + 'regressor (models/face-regressor-300w.bin); "regression only" is its answer with no fitting. '
+        + 'regressor (models/face-regressor-300w.bin); "regression only" is its answer with no fitting; '
+        + '"embedding identity" is the default fit (`--init auto`) with its identity prior centred on the face '
+        + 'embedding\'s identity (models/identity-from-embedding.bin, `--identity embedding`), and "alone" that '
+        + "identity at the fit's pose. "
         + 'Pose MAE in degrees; 3D error: NoW-style median over faces of the per-face median distance (mm) of the '
         + 'true mesh within 95 mm of the nose tip to the fitted surface after landmark similarity + ICP '
         + '(src/geometry/shape-error.ts). ms: detection + fit per face, median.',
@@ -83,6 +90,7 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
     ].join('\n');
   } finally {
     landmarker.dispose();
+    disposeIdentityPredictor(predictor);
   }
 }
 

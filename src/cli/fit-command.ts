@@ -22,6 +22,8 @@ import { meshFromModel } from '../io/mesh.js';
 import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
 import { checkWritableFolder, OutputBatch } from '../io/node/atomic-write.js';
+import { disposeIdentityPredictor, loadIdentityPredictor } from '../io/node/identity-predictor.js';
+import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
 import { createNodeLandmarker, LANDMARKER_KINDS, type LandmarkerKind } from '../io/node/face-landmarker.js';
 import { encodePng, loadImage } from '../io/node/image.js';
 import { parsePts } from '../io/pts.js';
@@ -48,6 +50,9 @@ interface FitOptions {
   init: FitInit;
   fast?: boolean;
   regressor?: string;
+  identity: 'landmarks' | 'embedding';
+  /** Loaded in the action when --identity embedding. */
+  identityPredictor?: IdentityPredictor;
 }
 
 export function addFitCommand(program: Command): void {
@@ -109,6 +114,15 @@ export function addFitCommand(program: Command): void {
       "one pass, no fitting: the regressor's identity and expressions, its pose refined by one step on the "
         + 'landmarks; no photometric stage (batches, video; needs --landmarker net)',
     )
+    .addOption(
+      new Option(
+        '--identity <from>',
+        'the identity prior\'s centre: "landmarks" (the mean face) or "embedding" (predicted from face-api\'s '
+          + 'face-recognition embedding, models/identity-from-embedding.bin; ICT-FaceKit models only)',
+      )
+        .choices(['landmarks', 'embedding'])
+        .default('landmarks'),
+    )
     .option('--regressor <file>', 'weights of the one-pass regressor (default: the shipped one, for the shipped model)')
     .addHelpText(
       'after',
@@ -153,6 +167,16 @@ plain lines for several photos.`,
       const names = outputNames(images);
       const model = await loadModelWithProgress(options.model);
       requireFitLandmarks(model, options.model);
+      if (options.identity === 'embedding') {
+        options.identityPredictor = await loadIdentityPredictor();
+        const trained = options.identityPredictor.file;
+        if (trained.model !== model.name || trained.identityCount !== model.identity.count) {
+          throw new InputError(
+            '--identity embedding',
+            `its net predicts ${trained.model} identities, not ${model.name}'s (${options.model})`,
+          );
+        }
+      }
       const fitter = new PhotoFitter(model);
       let landmarker: FaceLandmarker | undefined;
       const reports: FaceFitReport[] = [];
@@ -196,6 +220,7 @@ plain lines for several photos.`,
       } finally {
         progress.stop();
         landmarker?.dispose();
+        if (options.identityPredictor) disposeIdentityPredictor(options.identityPredictor);
       }
       if (options.json) console.log(JSON.stringify(reports, null, 1));
       else for (const r of reports) console.log(describe(r));
@@ -260,6 +285,14 @@ async function fitImage(
         photometric: options.photometric && !options.fast,
         init: options.init,
         fast: options.fast,
+        identityMean:
+          options.identityPredictor
+          && predictIdentityFromEmbedding(
+            options.identityPredictor,
+            photo.image,
+            scaledLandmarks(face, photo),
+            fitter.model.identity.count,
+          ),
         focal: focal?.px,
         focalSource: focal?.source,
         minQuality: options.minQuality,
@@ -327,4 +360,9 @@ function describe(r: FaceFitReport): string {
     + `distance ${(-r.pose.translation[2] / 10).toFixed(0)} cm, landmark error `
     + `${r.quality.nmePercent.toFixed(1)}% | ${expression}`
   );
+}
+
+/** A face's landmarks in the decoded (possibly shrunk) photo's pixels: pixel centres sit at integers. */
+function scaledLandmarks(face: FaceLandmarks, photo: Photo): Float32Array {
+  return face.landmarks.map((v) => (v + 0.5) * photo.scale - 0.5);
 }

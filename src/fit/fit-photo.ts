@@ -19,6 +19,7 @@ import { faceFitReport, type FaceFitReport, type FocalSource } from './fit-resul
 import {
   LANDMARK_FIT_DEFAULTS,
   type LandmarkFitOptions,
+  type LandmarkFitStart,
   LandmarkFitter,
   type LandmarkFitResult,
 } from './landmark-fit.js';
@@ -81,6 +82,11 @@ export interface PhotoFitOptions {
    * its identity the prior's centre (for batches and video). Needs the regressor; no photometric stage.
    */
   fast?: boolean;
+  /**
+   * The identity prior's centre for this face, e.g. from a face embedding (detect/identity-from-embedding.ts):
+   * the landmark fit pulls towards it instead of the mean face.
+   */
+  identityMean?: ArrayLike<number>;
   /** With init 'learned': the weight of the prior towards the regressor's rotation (default LEARNED_ROTATION_PRIOR). */
   rotationPrior?: number;
   /** Faces whose quality score is below this are `rejected` (default MIN_QUALITY). */
@@ -181,10 +187,12 @@ export class PhotoFitter {
         '--init learned and --fast need the one-pass regressor (the project landmark net, on a detected face)',
       );
     }
-    const start =
-      regression && (options.fast || options.init === 'learned')
+    const start: LandmarkFitStart = {
+      ...(regression && (options.fast || init === 'learned')
         ? regressionStart(regression, photo.width, photo.height, options.focal)
-        : {};
+        : {}),
+      ...(options.identityMean ? { identityMean: options.identityMean } : {}),
+    };
     const landmarkFit = options.fast
       ? this.landmarkFitter.fit(
           face.landmarks,
@@ -195,7 +203,7 @@ export class PhotoFitter {
             iterations: FAST_ITERATIONS,
             continuation: false,
           },
-          { ...start, identityMean: regression!.identity },
+          { ...start, identityMean: options.identityMean ?? regression!.identity },
         )
       : this.landmarkFitter.fit(
           face.landmarks,

@@ -47,6 +47,7 @@ import { SeededRandom } from '../model/random.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import { SyntheticFaceRenderer } from '../render/synthetic-face.js';
 import type { LandmarkFace } from './landmark-dataset.js';
+import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
 import {
   backgroundFrom,
   type FaceDistribution,
@@ -563,6 +564,8 @@ export function landmarkFitVariant(
   landmarker: FaceLandmarker,
   name = 'landmark fit',
   options: Omit<PhotoFitOptions, 'photometric'> = {},
+  /** Per-face options on top (e.g. an identity prior's centre from the face's embedding). */
+  perFace?: (image: RgbImage, face: FaceLandmarks) => Omit<PhotoFitOptions, 'photometric'>,
 ): PipelineVariant {
   return {
     name,
@@ -571,7 +574,7 @@ export function landmarkFitVariant(
       const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
       const face: FaceLandmarks | null = pickFace(await fitter.detect(landmarker, photo), truth);
       if (!face) return null;
-      const fitted = fitter.fit(photo, face, 0, { ...options, photometric: false });
+      const fitted = fitter.fit(photo, face, 0, { ...options, ...perFace?.(image, face), photometric: false });
       return {
         camera: fitted.camera,
         positions: fitted.positions,
@@ -665,6 +668,37 @@ export function learnedVariants(model: MorphableModel, landmarker: FaceLandmarke
     landmarkFitVariant(fitter, landmarker, 'fast', { fast: true }),
     regressionVariant(fitter, landmarker),
   ];
+}
+
+/**
+ * The default fit (`--init auto`) with its identity prior centred on the face's embedding identity
+ * (`fit --identity embedding`), and that identity alone at the same fit's pose.
+ */
+export function embeddingVariants(
+  model: MorphableModel,
+  landmarker: FaceLandmarker,
+  predictor: IdentityPredictor,
+): PipelineVariant[] {
+  const fitter = new PhotoFitter(model);
+  const identityOf = (image: RgbImage, face: FaceLandmarks) =>
+    predictIdentityFromEmbedding(predictor, image, face.landmarks, model.identity.count);
+  let last: Float32Array | undefined;
+  const fit = cachedVariant(
+    landmarkFitVariant(fitter, landmarker, 'embedding identity', {}, (image, face) => {
+      last = identityOf(image, face);
+      return { identityMean: last };
+    }),
+  );
+  const alone: PipelineVariant = {
+    name: 'embedding identity alone',
+    async fit(image, truth) {
+      const result = await fit.fit(image, truth);
+      return result && last
+        ? { ...result, positions: evaluateShape(model, last, new Float32Array(model.expression.count)) }
+        : null;
+    },
+  };
+  return [fit, alone];
 }
 
 /** The landmark fit from the linear start ('landmark fit', `--init linear`) and 'mean face' (its pose, no shape). */
