@@ -4,7 +4,7 @@
  * plus the speed of the fit alone and of a whole 640-px photo (load → detect → fit).
  */
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
-import { PHOTO_MAX_SIDE } from '../src/fit/fit-photo.js';
+import { inFullPhoto, PHOTO_MAX_SIDE, PhotoFitter } from '../src/fit/fit-photo.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { anglesFromRotation, rotationDistance } from '../src/geometry/rotation.js';
 import { loadImage } from '../src/io/node/image.js';
@@ -95,7 +95,13 @@ export async function fittingBench(
 
   // faces-68.
   const faces = annotatedFaces(faces68);
-  const landmarker = await createNodeLandmarker();
+  // The regressor rides along where it fits the model: rows (d) and (e) start from it.
+  const landmarker = await createNodeLandmarker({ regressor: { model: calibrated, ifMatching: true } });
+  const photoFitter = new PhotoFitter(calibrated);
+  const learned: number[] = [],
+    fast: number[] = [],
+    learnedIterations: number[] = [],
+    linearIterations: number[] = [];
   const a: number[] = [],
     b: number[] = [],
     c: number[] = [],
@@ -128,6 +134,17 @@ export async function fittingBench(
     a.push(nme(detected, face.landmarks));
     const fitC = calibratedFitter.fit(detected, width, height);
     c.push(nme(fitC.fittedLandmarks, face.landmarks));
+    linearIterations.push(fitC.iterations);
+    const found = inFullPhoto(match, loaded.scale);
+    if (found.detection?.regression) {
+      const photo = { name: face.name, image: loaded.image, width, height, scale: loaded.scale };
+      const fitD = photoFitter.fit(photo, found, 0, { photometric: false, init: 'learned' });
+      learned.push(nme(fitD.fittedLandmarks, face.landmarks));
+      learnedIterations.push(fitD.landmarkFit.iterations);
+      fast.push(
+        nme(photoFitter.fit(photo, found, 0, { photometric: false, fast: true }).fittedLandmarks, face.landmarks),
+      );
+    }
     pitchC.push(anglesFromRotation(fitC.camera.rotation).pitch);
     log(`${face.name}: NME (a) ${pct(a[a.length - 1])} (b) ${pct(b[b.length - 1])} (c) ${pct(c[c.length - 1])}`);
   }
@@ -164,8 +181,18 @@ export async function fittingBench(
       + `| ${pct(mean(a))} | ${pct(median(a))} | ${pct(Math.max(...a))} |`,
     '| (b) model fitted to the ground truth, fitted landmarks vs ground truth '
       + `| ${pct(mean(b))} | ${pct(median(b))} | ${pct(Math.max(...b))} |`,
-    '| (c) model fitted to the detections, fitted landmarks vs ground truth '
+    '| (c) model fitted to the detections, fitted landmarks vs ground truth (`--init linear`; '
+      + `${mean(linearIterations).toFixed(1)} iterations) `
       + `| ${pct(mean(c))} | ${pct(median(c))} | ${pct(Math.max(...c))} |`,
+    ...(learned.length > 0
+      ? [
+          '| (d) the same from the one-pass regressor (`--init learned`, the default `auto` here; '
+            + `${mean(learnedIterations).toFixed(1)} iterations) `
+            + `| ${pct(mean(learned))} | ${pct(median(learned))} | ${pct(Math.max(...learned))} |`,
+          '| (e) `--fast`: the regressor + 2 steps '
+            + `| ${pct(mean(fast))} | ${pct(median(fast))} | ${pct(Math.max(...fast))} |`,
+        ]
+      : []),
     '',
     'Landmarks calibrated to the detector (model offsets from renders, fit/landmark-calibration.ts) '
       + "against the model's bare landmark vertices. These photos are mostly frontal portraits; the fitted pitch "

@@ -159,20 +159,7 @@ export class PhotoFitter {
   async detect(landmarker: FaceLandmarker, photo: Photo, maxFaces = Infinity): Promise<FaceLandmarks[]> {
     const detected = [...(await landmarker.detect(photo.image))].sort((a, b) => b.score - a.score).slice(0, maxFaces);
     detected.sort((a, b) => a.box.x + a.box.width / 2 - (b.box.x + b.box.width / 2));
-    const s = photo.scale;
-    // Pixel centres sit at integers: a point at x in the shrunk image is at (x + 0.5) / s − 0.5.
-    const toFull = (v: number) => (v + 0.5) / s - 0.5;
-    return detected.map((d) => {
-      const box = { x: d.box.x / s, y: d.box.y / s, width: d.box.width / s, height: d.box.height / s };
-      const r = d.regression;
-      const regression = r && {
-        ...r,
-        pixelsPerMm: r.pixelsPerMm / s,
-        originX: toFull(r.originX),
-        originY: toFull(r.originY),
-      };
-      return { detection: { ...d, box, regression }, landmarks: d.landmarks.map(toFull) };
-    });
+    return detected.map((d) => inFullPhoto(d, photo.scale));
   }
 
   /** Fits one face. `photometric` adds the colour stage: refined geometry, light, albedo, UV texture. */
@@ -267,6 +254,21 @@ export class PhotoFitter {
       rejected,
     };
   }
+}
+
+/** A detection in a photo decoded at `scale` × its size, in the full photo's pixel coordinates. */
+export function inFullPhoto(d: DetectedFace, scale: number): FaceLandmarks {
+  // Pixel centres sit at integers: a point at x in the shrunk image is at (x + 0.5) / s − 0.5.
+  const toFull = (v: number) => (v + 0.5) / scale - 0.5;
+  const box = { x: d.box.x / scale, y: d.box.y / scale, width: d.box.width / scale, height: d.box.height / scale };
+  const r = d.regression;
+  const regression = r && {
+    ...r,
+    pixelsPerMm: r.pixelsPerMm / scale,
+    originX: toFull(r.originX),
+    originY: toFull(r.originY),
+  };
+  return { detection: { ...d, box, regression }, landmarks: d.landmarks.map(toFull) };
 }
 
 /** "face 2 rejected (quality 0.12: landmark residual)", for the CLI and the web app. */
