@@ -20,6 +20,13 @@ export type { RgbImage } from './render/rgb-image.js';
 export { createFaceApiLandmarker, type FaceApiLandmarkerOptions } from './detect/face-api-landmarker.js';
 export { createNetLandmarker, type NetLandmarkerOptions } from './detect/net-landmarker.js';
 export { decodeLandmarkNetFile, type LandmarkNetFile } from './detect/landmark-net-file.js';
+export { decodeFaceRegressorFile, type FaceRegressorFile } from './detect/face-regressor-file.js';
+export type { FaceRegression } from './detect/face-regressor.js';
+export {
+  decodeIdentityNetFile,
+  type IdentityPredictor,
+  predictIdentityFromEmbedding,
+} from './detect/identity-from-embedding.js';
 export {
   createFaceApiDetector,
   type FaceApiDetectorOptions,

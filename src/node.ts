@@ -10,7 +10,14 @@
 import { readFile } from 'node:fs/promises';
 import type { FaceLandmarker } from './detect/face.js';
 import { InputError } from './errors.js';
-import { type FaceLandmarks, type FittedFace, PHOTO_MAX_SIDE, type Photo, PhotoFitter } from './fit/fit-photo.js';
+import {
+  type FaceLandmarks,
+  type FitInit,
+  type FittedFace,
+  PHOTO_MAX_SIDE,
+  type Photo,
+  PhotoFitter,
+} from './fit/fit-photo.js';
 import type { MorphableModel } from './model/morphable-model.js';
 import { createNodeLandmarker } from './io/node/face-landmarker.js';
 import { loadImage } from './io/node/image.js';
@@ -26,6 +33,7 @@ export {
 export { loadImage, encodePng, savePng, type LoadedImage } from './io/node/image.js';
 export { importModel, type ImportOptions } from './io/node/import-model.js';
 export { loadModel } from './io/node/load-model.js';
+export { disposeIdentityPredictor, loadIdentityPredictor } from './io/node/identity-predictor.js';
 export { downloadFile, type DownloadOptions, type DownloadResult } from './io/node/download.js';
 export { writeFileAtomic, OutputBatch } from './io/node/atomic-write.js';
 export { rejectionMessage, type FittedFace, type FaceLandmarks, type Photo } from './fit/fit-photo.js';
@@ -67,7 +75,15 @@ export interface FitPhotoOptions {
   focal?: number;
   /** Faces whose fit quality score (0–1) is below this come back with `rejected: true` (default 0.5). */
   minQuality?: number;
-  /** A detector to reuse across calls (createNodeLandmarker()); otherwise one is made and disposed. */
+  /**
+   * Where the landmark fit starts (default 'auto': from the one-pass regressor where the shipped one fits the
+   * model; see `morphable fit --init`).
+   */
+  init?: FitInit;
+  /**
+   * A detector to reuse across calls (createNodeLandmarker(), with `regressor: { model }` for the learned
+   * start); otherwise one is made, with the regressor where it fits the model, and disposed.
+   */
   landmarker?: FaceLandmarker;
   /** The photo's name in reports and errors (default: the path, or "image bytes"). */
   name?: string;
@@ -112,7 +128,11 @@ export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOpti
       throw new InputError('landmarks', `${options.landmarks.length / 2} points, 68 expected`);
     faces = [{ landmarks: options.landmarks }];
   } else {
-    const landmarker = options.landmarker ?? (await createNodeLandmarker());
+    const landmarker =
+      options.landmarker
+      ?? (await createNodeLandmarker({
+        regressor: options.init === 'linear' ? undefined : { model, ifMatching: options.init !== 'learned' },
+      }));
     try {
       const t = performance.now();
       faces = await fitter.detect(landmarker, input, options.maxFaces ?? 10);
@@ -125,6 +145,7 @@ export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOpti
   return faces.map((face, index) =>
     fitter.fit(input, face, index, {
       photometric: options.photometric ?? true,
+      init: options.init,
       focal: focal?.px,
       focalSource: focal?.source,
       minQuality: options.minQuality,
