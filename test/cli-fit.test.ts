@@ -250,6 +250,26 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     }
   }, 120_000);
 
+  it('refuses --fast and --init learned where the regressor cannot run, in one line', async () => {
+    const photo = join(work, 'regressor-input.png');
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#b0a89c' } })
+      .png()
+      .toFile(photo);
+    const out = join(work, 'regressor');
+    expectOneLineError(
+      await runCli(['fit', photo, '--model', model, '--out', out, '--fast', '--landmarker', 'face-api']),
+      '--fast',
+      "needs the project's landmark net",
+    );
+    // The shipped regressor predicts ICT-FaceKit coefficients: asked for with the Surrey model, it says so.
+    expectOneLineError(
+      await runCli(['fit', photo, '--model', model, '--out', out, '--init', 'learned']),
+      'face-regressor-300w.bin',
+      'trained for ICT-FaceKit',
+    );
+    expect(existsSync(out)).toBe(false);
+  }, 120_000);
+
   it('a photo without a face: a clear message, exit code 2, nothing written for it', async () => {
     const blank = join(work, 'wall.png');
     await sharp({ create: { width: 640, height: 480, channels: 3, background: '#b0a89c' } })

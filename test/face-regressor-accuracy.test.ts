@@ -22,20 +22,20 @@ const hasData = existsSync(DATA);
 if (!hasData && !process.env.CI) console.warn(`face-regressor-accuracy.test.ts skipped: no ${DATA}`);
 
 /**
- * The shipped regressor on a fixed set of 12 held-out synthetic ICT faces (the first of bench/cross-model.ts's,
- * seeds from 1600: 4 per |yaw| bin 0–30°, 30–60°, 60–90°; skin and backgrounds from train-300w validation
+ * The shipped regressor on a fixed set of 9 held-out synthetic ICT faces (the first of bench/cross-model.ts's,
+ * seeds from 1600: 3 per |yaw| bin 0–30°, 30–60°, 60–90°; skin and backgrounds from train-300w validation
  * photos), through the whole Node pipeline. The bounds sit above what the shipped weights measured, so that a
  * broken or mismatched regressor fails.
  */
-const PER_MODEL = 12;
+const PER_MODEL = 9;
 /**
- * Measured with the shipped weights: the regressor alone 3.32° mean pose error and 0.95 mm 3D error (median
- * over the 9 faces found; the detector misses 3 of the 12, all at |yaw| 60–90°); `--init learned` 3.10°.
- * The same regressor with its output layer's weights shuffled: pose 20.4°, 3D 1.60 mm (fails).
+ * Measured with the shipped weights: the regressor alone 3.33° mean pose error and 0.95 mm 3D error (median
+ * over the 7 faces found; the detector misses 2 of the 9, at |yaw| 60–90°); `--init learned` 3.50°, 1.12 mm.
+ * On 12 faces the same weights with their output layer's weights shuffled gave 20.4° and 1.60 mm (fails).
  */
 const MAX_REGRESSION_POSE = 5;
 const MAX_REGRESSION_3D = 1.3;
-const MAX_MISSED = 4;
+const MAX_MISSED = 3;
 
 describe.skipIf(!hasData && !process.env.CI)('shipped one-pass regressor', () => {
   let landmarker: FaceLandmarker;
@@ -54,7 +54,9 @@ describe.skipIf(!hasData && !process.env.CI)('shipped one-pass regressor', () =>
       },
     });
     landmarker = await createNodeLandmarker({ regressor: { model } });
-    report = await evaluateVariants(set, model, learnedVariants(model, landmarker));
+    // `--fast` is left out here: each variant costs an ICP alignment per face (the suite's time).
+    const variants = learnedVariants(model, landmarker).filter((v) => v.name !== 'fast');
+    report = await evaluateVariants(set, model, variants);
   }, 300_000);
   afterAll(() => landmarker?.dispose());
 
