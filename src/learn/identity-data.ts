@@ -17,6 +17,7 @@ import { srgbToLinear } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
 import { landmarkPositions } from '../model/landmark-positions.js';
 import type { MorphableModel } from '../model/morphable-model.js';
+import { submodel } from '../model/submesh.js';
 import type { SeededRandom } from '../model/random.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import { SyntheticFaceRenderer } from '../render/synthetic-face.js';
@@ -96,19 +97,9 @@ export class IdentityViewRenderer {
       if (t.length !== 3 * this.region.length)
         throw new RangeError(`a texture has ${t.length / 3} vertices, expected ${this.region.length}`);
     }
-    const inRegion = new Int32Array(model.vertexCount).fill(-1);
-    this.region.forEach((v, i) => {
-      inRegion[v] = i;
-    });
-    const triangles: number[] = [];
-    const T = model.triangles;
-    for (let t = 0; t < T.length; t += 3) {
-      const a = inRegion[T[t]],
-        b = inRegion[T[t + 1]],
-        c = inRegion[T[t + 2]];
-      if (a >= 0 && b >= 0 && c >= 0) triangles.push(a, b, c);
-    }
-    this.triangles = Uint32Array.from(triangles);
+    // The region's own triangles, re-indexed to its vertices.
+    const triangles = submodel(model, this.region).triangles;
+    this.triangles = triangles;
     this.renderer = new SyntheticFaceRenderer(this.triangles, this.region.length, size, size);
     this.landmarkVertices = Int32Array.from(landmarks);
     this.positions = new Float32Array(model.mean.length);

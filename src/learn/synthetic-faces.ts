@@ -22,6 +22,7 @@ import { srgbToLinear } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
 import { landmarkPositions } from '../model/landmark-positions.js';
 import type { MorphableModel } from '../model/morphable-model.js';
+import { submodel } from '../model/submesh.js';
 import type { SeededRandom } from '../model/random.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import { shDirectionalLight } from '../render/spherical-harmonics.js';
@@ -214,19 +215,9 @@ export class SyntheticFaceGenerator {
     }
     this.textures = textures;
     this.backgrounds = backgrounds;
-    const inRegion = new Int32Array(model.vertexCount).fill(-1);
-    this.region.forEach((v, i) => {
-      inRegion[v] = i;
-    });
-    const triangles: number[] = [];
-    const T = model.triangles;
-    for (let t = 0; t < T.length; t += 3) {
-      const a = inRegion[T[t]],
-        b = inRegion[T[t + 1]],
-        c = inRegion[T[t + 2]];
-      if (a >= 0 && b >= 0 && c >= 0) triangles.push(a, b, c);
-    }
-    this.renderer = new SyntheticFaceRenderer(Uint32Array.from(triangles), this.region.length, this.size, this.size);
+    // The region's own triangles, re-indexed to its vertices.
+    const triangles = submodel(model, this.region).triangles;
+    this.renderer = new SyntheticFaceRenderer(triangles, this.region.length, this.size, this.size);
     this.lines = buildContourLines(model);
     this.silhouette = new Int32Array(this.lines ? 2 * this.lines.linesPerSide : 0);
     this.landmarkVertices = Int32Array.from(landmarks);
