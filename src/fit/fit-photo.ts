@@ -171,38 +171,19 @@ export class PhotoFitter {
     let t = performance.now();
     const regression = face.detection?.regression;
     const init = (options.init ?? 'auto') === 'auto' ? (regression ? 'learned' : 'linear') : options.init;
-    if ((options.fast || init === 'learned') && !regression) {
-      throw new Error(
-        '--init learned and --fast need the one-pass regressor (the project landmark net, on a detected face)',
-      );
+    const learned = options.fast || init === 'learned';
+    if (learned && !regression) {
+      throw new Error("init 'learned' and fast need a detection with the one-pass regressor's answer");
     }
     const start: LandmarkFitStart = {
-      ...(regression && (options.fast || init === 'learned')
-        ? regressionStart(regression, photo.width, photo.height, options.focal)
-        : {}),
-      ...(options.identityMean ? { identityMean: options.identityMean } : {}),
+      ...(learned ? regressionStart(regression!, photo.width, photo.height, options.focal) : {}),
+      identityMean: options.identityMean ?? (options.fast ? regression!.identity : undefined),
     };
-    const landmarkFit = options.fast
-      ? this.landmarkFitter.fit(
-          face.landmarks,
-          photo.width,
-          photo.height,
-          {
-            ...learnedFitOptions(regression!, options.focal, options.rotationPrior),
-            iterations: FAST_ITERATIONS,
-            continuation: false,
-          },
-          { ...start, identityMean: options.identityMean ?? regression!.identity },
-        )
-      : this.landmarkFitter.fit(
-          face.landmarks,
-          photo.width,
-          photo.height,
-          regression && init === 'learned'
-            ? learnedFitOptions(regression, options.focal, options.rotationPrior)
-            : { focal: options.focal },
-          start,
-        );
+    const fitOptions: LandmarkFitOptions = learned
+      ? learnedFitOptions(regression!, options.focal, options.rotationPrior)
+      : { focal: options.focal };
+    if (options.fast) Object.assign(fitOptions, { iterations: FAST_ITERATIONS, continuation: false });
+    const landmarkFit = this.landmarkFitter.fit(face.landmarks, photo.width, photo.height, fitOptions, start);
     timings.landmarkFit = performance.now() - t;
     let state: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression'> = landmarkFit;
     let photometric: PhotometricFitResult | undefined;
