@@ -10,6 +10,7 @@
  * without them, a flat skin tone with per-vertex noise over a random grey gradient. Pure TypeScript + tfjs
  * ops on a `tf` handed in.
  */
+import { landmarkBox } from '../detect/face-crop.js';
 import { type Camera, createCamera, defaultFocal } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
 import { rotationFromAngles } from '../geometry/rotation.js';
@@ -134,16 +135,7 @@ export class IdentityViewRenderer {
     camera.translation.set([0, 0, -1000]);
     const landmarks = new Float32Array(136);
     projectPoints(camera, this.points3d, 68, landmarks);
-    let minX = Infinity,
-      maxX = -Infinity,
-      minY = Infinity,
-      maxY = -Infinity;
-    for (let i = 0; i < 68; i++) {
-      minX = Math.min(minX, landmarks[2 * i]);
-      maxX = Math.max(maxX, landmarks[2 * i]);
-      minY = Math.min(minY, landmarks[2 * i + 1]);
-      maxY = Math.max(maxY, landmarks[2 * i + 1]);
-    }
+    const { minX, maxX, minY, maxY } = landmarkBox(landmarks);
     const depth = (1000 * Math.max(maxX - minX, maxY - minY)) / ((0.5 + 0.1 * random.uniform()) * size);
     const u = ((camera.cx - (minX + maxX) / 2) * 1000) / depth + spread(0.04 * size);
     const v = ((camera.cy - (minY + maxY) / 2) * 1000) / depth + spread(0.04 * size);

@@ -32,7 +32,7 @@
  * median distance, per set the median of those medians.
  */
 import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
-import type { FaceLandmarks, Photo, PhotoFitOptions } from '../fit/fit-photo.js';
+import type { FaceLandmarks, FittedFace, Photo, PhotoFitOptions } from '../fit/fit-photo.js';
 import { PhotoFitter } from '../fit/fit-photo.js';
 import { regressionStart } from '../fit/regression-start.js';
 import { type Camera, createCamera } from '../geometry/camera.js';
@@ -575,15 +575,20 @@ export function landmarkFitVariant(
       const face: FaceLandmarks | null = pickFace(await fitter.detect(landmarker, photo), truth);
       if (!face) return null;
       const fitted = fitter.fit(photo, face, 0, { ...options, ...perFace?.(image, face), photometric: false });
-      return {
-        camera: fitted.camera,
-        positions: fitted.positions,
-        landmarks: face.landmarks,
-        iterations: fitted.landmarkFit.iterations,
-        ms: performance.now() - start,
-        rejected: fitted.rejected,
-      };
+      return fitOutput(fitted, face.landmarks, start);
     },
+  };
+}
+
+/** A PhotoFitter result as a variant's output, timed from `start` (performance.now()). */
+function fitOutput(fitted: FittedFace, landmarks: Float32Array, start: number): VariantOutput {
+  return {
+    camera: fitted.camera,
+    positions: fitted.positions,
+    landmarks,
+    iterations: fitted.landmarkFit.iterations,
+    ms: performance.now() - start,
+    rejected: fitted.rejected,
   };
 }
 
@@ -602,14 +607,7 @@ export function trueLandmarksVariant(
       const start = performance.now();
       const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
       const fitted = fitter.fit(photo, { landmarks: truth }, 0, { ...options, photometric: false });
-      return {
-        camera: fitted.camera,
-        positions: fitted.positions,
-        landmarks: truth,
-        iterations: fitted.landmarkFit.iterations,
-        ms: performance.now() - start,
-        rejected: fitted.rejected,
-      };
+      return fitOutput(fitted, truth, start);
     },
   };
 }

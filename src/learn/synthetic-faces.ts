@@ -14,6 +14,7 @@
  * - Landmarks: the model's 68 landmark points (calibrated offsets included) projected; the 17 outline points
  *   march to the silhouette of the rotated mean face (fit/contour.ts), the chin to the lowest chin vertex.
  */
+import { landmarkBox } from '../detect/face-crop.js';
 import { buildContourLines, chinVertex, type ContourLines, silhouetteVertices } from '../fit/contour.js';
 import { type Camera, createCamera, defaultFocal } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
@@ -283,16 +284,7 @@ export class SyntheticFaceGenerator {
     // Landmarks were projected at t = (0, 0, −1000): measure the box there, then move along z and sideways.
     camera.translation.set([0, 0, -1000]);
     projectPoints(camera, this.points3d, 68, landmarks);
-    let minX = Infinity,
-      maxX = -Infinity,
-      minY = Infinity,
-      maxY = -Infinity;
-    for (let i = 0; i < 68; i++) {
-      minX = Math.min(minX, landmarks[2 * i]);
-      maxX = Math.max(maxX, landmarks[2 * i]);
-      minY = Math.min(minY, landmarks[2 * i + 1]);
-      maxY = Math.max(maxY, landmarks[2 * i + 1]);
-    }
+    const { minX, maxX, minY, maxY } = landmarkBox(landmarks);
     const target = (0.45 + 0.2 * random.uniform()) * this.size;
     const depth = (1000 * Math.max(maxX - minX, maxY - minY)) / target;
     const shift = 0.06 * this.size;
