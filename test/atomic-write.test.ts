@@ -121,9 +121,10 @@ describe('OutputBatch.commit(replaces)', () => {
 
 describe('outputNames', () => {
   it('keeps names, numbers clashes in order, and skips names other photos have', async () => {
-    const { outputNames } = await import('../src/cli/output-names.js');
-    expect(outputNames(['a/x.jpg', 'b/y.png'])).toEqual(['x', 'y']);
-    expect(outputNames(['a/x.jpg', 'b/x.png', 'c/X.webp'])).toEqual(['x', 'x-2', 'X-3']);
-    expect(outputNames(['a/x.jpg', 'b/x.png', 'x-2.jpg'])).toEqual(['x', 'x-3', 'x-2']);
+    const { outputNames } = await import('../src/service/output-files.js');
+    expect(outputNames(['x', 'y'])).toEqual(['x', 'y']);
+    expect(outputNames(['x', 'x', 'X'])).toEqual(['x', 'x-2', 'X-3']);
+    expect(outputNames(['x', 'x', 'x-2'])).toEqual(['x', 'x-3', 'x-2']);
+    expect(outputNames(['a/x', 'b/x', 'A/x'])).toEqual(['a/x', 'b/x', 'A/x-2']);
   });
 });

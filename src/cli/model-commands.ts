@@ -242,12 +242,7 @@ const round = (v: number) => Math.round(v * 1e4) / 1e4;
  * takes seconds) and its word on a default model that is not there.
  */
 export async function loadModelWithProgress(path: string): Promise<MorphableModel> {
-  if ((path === defaultModelPath() || path === fetchedModelPath()) && !(await stat(path).catch(() => undefined))) {
-    throw new InputError(
-      path,
-      'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file',
-    );
-  }
+  await requireDefaultModel(path);
   let progress: Progress | undefined;
   try {
     return await loadModel(path, {
@@ -258,6 +253,16 @@ export async function loadModelWithProgress(path: string): Promise<MorphableMode
     });
   } finally {
     progress?.stop();
+  }
+}
+
+/** The default model path names no file yet: say how to get one (other paths fail in loadModel). */
+export async function requireDefaultModel(path: string): Promise<void> {
+  if ((path === defaultModelPath() || path === fetchedModelPath()) && !(await stat(path).catch(() => undefined))) {
+    throw new InputError(
+      path,
+      'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file',
+    );
   }
 }
 

@@ -44,3 +44,20 @@ export function unitIntervalOption(option: string): (value: string) => number {
     return v;
   };
 }
+
+/** A comma-separated list of names out of `allowed` (no repeats kept): `--outputs json,glb`. */
+export function listOption<T extends string>(option: string, allowed: readonly T[]): (value: string) => T[] {
+  return (value) => {
+    const items = value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+    const unknown = items.filter((item) => !allowed.includes(item as T));
+    if (unknown.length || items.length === 0)
+      throw new InputError(
+        option,
+        `${unknown.length ? `unknown: ${unknown.join(', ')}` : 'empty'}; choose from ${allowed.join(', ')}`,
+      );
+    return [...new Set(items as T[])];
+  };
+}

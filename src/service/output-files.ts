@@ -1,14 +1,14 @@
 import { readdir } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { join } from 'node:path';
 
 /**
- * The output name of each photo, decided before any work: the file name without its extension,
- * and for photos whose names clash (a/x.jpg, b/x.png; compared case-insensitively, as some file
- * systems do) x, x-2, x-3… in the order given, skipping names another photo already has.
+ * Distinct output names for photos whose natural names (`stems`: the file name without its extension, or
+ * its path in a folder) may clash: a/x.jpg and b/x.png given as files both want x, compared
+ * case-insensitively as some file systems do. Clashes get x, x-2, x-3… in the order given, skipping names
+ * another photo already has.
  */
-export function outputNames(images: string[]): string[] {
+export function outputNames(stems: string[]): string[] {
   const key = (name: string) => name.toLowerCase();
-  const stems = images.map((path) => basename(path, extname(path)));
   const natural = new Set(stems.map(key)); // each kept by the first photo with it
   const used = new Set<string>();
   return stems.map((stem) => {

@@ -1,0 +1,108 @@
+/**
+ * The options that say how a photo is fitted (model, landmarker, start, stages, quality gate), shared by
+ * `morphable fit`, `morphable worker` and `morphable serve`, and their FitSettings.
+ */
+import { type Command, Option } from 'commander';
+import type { FitInit } from '../fit/fit-photo.js';
+import { MIN_QUALITY } from '../fit/fit-quality.js';
+import { LANDMARKER_KINDS, type LandmarkerKind } from '../io/node/face-landmarker.js';
+import { defaultModelPath } from '../io/node/model-paths.js';
+import { type FitSettings, OUTPUT_KINDS, type OutputKind } from '../service/photo-job.js';
+import { positiveIntOption, positiveNumberOption, unitIntervalOption } from './parse.js';
+
+export interface FitSettingsOptions {
+  model: string;
+  maxFaces: number;
+  focal?: number;
+  photometric: boolean;
+  minQuality: number;
+  landmarker: LandmarkerKind;
+  landmarkNet?: string;
+  init: FitInit;
+  fast?: boolean;
+  regressor?: string;
+  identity: 'landmarks' | 'embedding';
+  outputs?: OutputKind[];
+}
+
+export function addFitSettingsOptions(command: Command): Command {
+  return command
+    .option(
+      '--model <file>',
+      'native model file (.glb); default: the fetched model, else the one shipped in the package',
+      defaultModelPath(),
+    )
+    .option(
+      '--max-faces <n>',
+      'fit at most this many faces per photo (most confident first)',
+      positiveIntOption('--max-faces'),
+      10,
+    )
+    .option(
+      '--focal <px>',
+      'known focal length in pixels of the full image (default: from EXIF, else estimated)',
+      positiveNumberOption('--focal'),
+    )
+    .option(
+      '--min-quality <q>',
+      'reject faces whose fit quality score (0-1) is below this: false faces, failed fits',
+      unitIntervalOption('--min-quality'),
+      MIN_QUALITY,
+    )
+    .addOption(
+      new Option(
+        '--landmarker <name>',
+        'landmark net: "net" (the project\'s own, trained on 300-W: research use only) or "face-api" '
+          + "(face-api's, MIT licence)",
+      )
+        .choices(LANDMARKER_KINDS)
+        .default('net'),
+    )
+    .option('--landmark-net <file>', 'weights for --landmarker net (from `morphable train landmarks`)')
+    .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
+    .addOption(
+      new Option(
+        '--init <how>',
+        'where the landmark fit starts: "linear" (a linear pose estimate and the mean face), "learned" (the '
+          + "one-pass regressor's pose, identity and expressions; needs --landmarker net and a regressor for the "
+          + 'model) or "auto" (learned where the shipped regressor fits the model, else linear)',
+      )
+        .choices(['auto', 'linear', 'learned'])
+        .default('auto'),
+    )
+    .option(
+      '--fast',
+      "one pass, no fitting: the regressor's identity and expressions, its pose refined by one step on the "
+        + 'landmarks; no photometric stage (batches, video; needs --landmarker net)',
+    )
+    .addOption(
+      new Option(
+        '--identity <from>',
+        'the identity prior\'s centre: "landmarks" (the mean face) or "embedding" (predicted from face-api\'s '
+          + 'face-recognition embedding, models/identity-from-embedding.bin; ICT-FaceKit models only)',
+      )
+        .choices(['landmarks', 'embedding'])
+        .default('landmarks'),
+    )
+    .option(
+      '--regressor <file>',
+      'weights of the one-pass regressor (default: the shipped one, for the shipped model)',
+    );
+}
+
+export function fitSettingsFrom(options: FitSettingsOptions): FitSettings {
+  return {
+    model: options.model,
+    landmarker: options.landmarker,
+    landmarkNet: options.landmarkNet,
+    regressor: options.regressor,
+    init: options.init,
+    fast: options.fast,
+    photometric: options.photometric,
+    identity: options.identity,
+    maxFaces: options.maxFaces,
+    minQuality: options.minQuality,
+    focal: options.focal,
+    outputs: options.outputs ?? [...OUTPUT_KINDS],
+  };
+}

@@ -1,0 +1,303 @@
+/**
+ * One photo's fit, start to end: decode, detect (or read .pts), fit every face, write the chosen outputs
+ * atomically. The one unit of work behind `morphable fit`, its worker pool, the Redis queue's workers and
+ * `morphable serve`; its settings and results are plain data, so that they cross worker_threads and Redis.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { FaceLandmarker } from '../detect/face.js';
+import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
+import { InputError } from '../errors.js';
+import {
+  type FaceLandmarks,
+  type FitInit,
+  PHOTO_MAX_SIDE,
+  type Photo,
+  PhotoFitter,
+  rejectionMessage,
+} from '../fit/fit-photo.js';
+import type { FaceFitReport, FocalSource } from '../fit/fit-result.js';
+import type { PhotometricFitResult, PhotometricFitter } from '../fit/photometric-fit.js';
+import { cropCamera } from '../geometry/crop.js';
+import { exifFocalPixels, readExif } from '../io/exif.js';
+import { meshFromModel } from '../io/mesh.js';
+import { meshToGlb } from '../io/mesh-glb.js';
+import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
+import { meshToPly } from '../io/mesh-ply.js';
+import { OutputBatch } from '../io/node/atomic-write.js';
+import { createNodeLandmarker, type LandmarkerKind } from '../io/node/face-landmarker.js';
+import { disposeIdentityPredictor, loadIdentityPredictor } from '../io/node/identity-predictor.js';
+import { encodePng, loadImage } from '../io/node/image.js';
+import { loadModel } from '../io/node/load-model.js';
+import { parsePts } from '../io/pts.js';
+import type { MorphableModel } from '../model/morphable-model.js';
+import { requireFitLandmarks } from '../node.js';
+import { comparisonImage } from '../render/comparison.js';
+import { drawOverlay, faceRegion } from '../render/overlay.js';
+import type { RgbImage } from '../render/rgb-image.js';
+import { previousOutputs } from './output-files.js';
+
+/**
+ * What a fit can write per face (NAME is the photo's output name, with _faceK when it has several faces):
+ * json NAME.json; obj NAME.obj (+ NAME.mtl when textured); glb NAME.glb; overlay NAME.png (the mesh over the
+ * photo); texture NAME_texture.png; albedo NAME_albedo.ply; compare NAME_compare.png. The last three need the
+ * photometric stage.
+ */
+export const OUTPUT_KINDS = ['json', 'obj', 'glb', 'overlay', 'texture', 'albedo', 'compare'] as const;
+export type OutputKind = (typeof OUTPUT_KINDS)[number];
+
+/** How every photo of a run is fitted: plain data (worker_threads, Redis). */
+export interface FitSettings {
+  /** The native model file. */
+  model: string;
+  landmarker: LandmarkerKind;
+  landmarkNet?: string;
+  regressor?: string;
+  init: FitInit;
+  fast?: boolean;
+  photometric: boolean;
+  identity: 'landmarks' | 'embedding';
+  maxFaces: number;
+  minQuality: number;
+  /** A known focal length in pixels of the full photo; else EXIF, else estimated. */
+  focal?: number;
+  outputs: readonly OutputKind[];
+}
+
+/** One photo to fit. */
+export interface PhotoJob {
+  /** The photo: its path, or its encoded bytes (with `name` for messages). */
+  photo: string | Uint8Array;
+  /** The photo's name in reports and errors (default: the path). */
+  name?: string;
+  /** iBUG-68 landmarks in a .pts file, used instead of detection. */
+  pts?: string;
+  /** Where the outputs go: `folder`/`stem`… (stem may hold subfolders); none written without. */
+  out?: { folder: string; stem: string };
+  /** Also return each face's GLB bytes (`morphable serve`). */
+  returnGlb?: boolean;
+}
+
+/** One face of a photo: fitted (report, files) or rejected by the quality gate (why). */
+export interface FaceOutcome {
+  index: number;
+  report: FaceFitReport;
+  /** Why the quality gate rejected it; nothing is written for a rejected face. */
+  rejected?: string;
+  /** The files written, as paths under the output folder. */
+  files: string[];
+  glb?: Uint8Array;
+}
+
+export interface PhotoJobResult {
+  photo: string;
+  faces: FaceOutcome[];
+  ms: number;
+}
+
+/** Called as each stage of a photo starts (the CLI's progress line for one photo). */
+export type StageListener = (stage: string) => void;
+
+/**
+ * Fits photos with one model, one detector and one set of settings, loaded once. Bad input (not an image,
+ * no face, every face rejected) is an InputError naming the photo, and nothing is written for it.
+ */
+export class PhotoJobRunner {
+  private constructor(
+    readonly settings: FitSettings,
+    private readonly fitter: PhotoFitter,
+    private readonly landmarker: FaceLandmarker | undefined,
+    private readonly identityPredictor: IdentityPredictor | undefined,
+  ) {}
+
+  /**
+   * Loads what the settings name (model, landmark net, regressor, identity net). `detect: false` when every
+   * job brings its landmarks (.pts), so that no detector is loaded; `model` when it is loaded already.
+   */
+  static async create(
+    settings: FitSettings,
+    options: { detect?: boolean; model?: MorphableModel } = {},
+  ): Promise<PhotoJobRunner> {
+    const learned = settings.fast || settings.init === 'learned';
+    const detect = options.detect ?? true;
+    if (learned && !(detect && settings.landmarker === 'net')) {
+      throw new InputError(
+        settings.fast ? '--fast' : '--init learned',
+        "needs the project's landmark net on detected faces (not --landmarks or --landmarker face-api)",
+      );
+    }
+    const model = options.model ?? (await loadModel(settings.model));
+    requireFitLandmarks(model, settings.model);
+    let identityPredictor: IdentityPredictor | undefined;
+    if (settings.identity === 'embedding') identityPredictor = await loadMatchingIdentityPredictor(model, settings);
+    const landmarker = detect
+      ? await createNodeLandmarker({
+          landmarker: settings.landmarker,
+          landmarkNetFile: settings.landmarkNet,
+          regressor:
+            learned || settings.init === 'auto' ? { model, file: settings.regressor, ifMatching: !learned } : undefined,
+        })
+      : undefined;
+    return new PhotoJobRunner(settings, new PhotoFitter(model), landmarker, identityPredictor);
+  }
+
+  get model(): MorphableModel {
+    return this.fitter.model;
+  }
+
+  async run(job: PhotoJob, onStage?: StageListener): Promise<PhotoJobResult> {
+    const start = performance.now();
+    const { settings, fitter } = this;
+    const name = job.name ?? (typeof job.photo === 'string' ? job.photo : 'image bytes');
+    const loaded = await loadImage(job.photo, { maxSide: PHOTO_MAX_SIDE, name });
+    const photo: Photo = {
+      name,
+      image: loaded.image,
+      width: loaded.originalWidth,
+      height: loaded.originalHeight,
+      scale: loaded.scale,
+    };
+    const timingsMs: Record<string, number> = { load: performance.now() - start };
+    const focal = settings.focal
+      ? { px: settings.focal, source: 'option' as FocalSource }
+      : (exifFocalPixels(readExif(await photoBytes(job.photo)), photo.width, photo.height) ?? undefined);
+
+    let faces: FaceLandmarks[];
+    if (job.pts) {
+      const text = await readFile(job.pts, 'utf8').catch(() => {
+        throw new InputError(job.pts!, 'no such file');
+      });
+      faces = [{ landmarks: parsePts(text, job.pts) }];
+    } else {
+      if (!this.landmarker) throw new Error('PhotoJobRunner made with detect: false got a job without .pts');
+      onStage?.('detecting faces');
+      const t = performance.now();
+      faces = await fitter.detect(this.landmarker, photo, settings.maxFaces);
+      timingsMs.detect = performance.now() - t;
+      if (faces.length === 0) throw new InputError(name, 'no face found');
+    }
+
+    const wanted = new Set(settings.outputs);
+    const batch = new OutputBatch();
+    const outcomes: FaceOutcome[] = [];
+    try {
+      for (const [index, face] of faces.entries()) {
+        const label = (stage: string) => (faces.length > 1 ? `face ${index + 1}: ${stage}` : stage);
+        const fit = fitter.fit(photo, face, index, {
+          photometric: settings.photometric && !settings.fast,
+          init: settings.init,
+          fast: settings.fast,
+          identityMean:
+            this.identityPredictor
+            && predictIdentityFromEmbedding(
+              this.identityPredictor,
+              photo.image,
+              scaledLandmarks(face, photo),
+              fitter.model.identity.count,
+            ),
+          focal: focal?.px,
+          focalSource: focal?.source,
+          minQuality: settings.minQuality,
+          timingsMs,
+          onStage: onStage && ((stage) => onStage(label(stage))),
+        });
+        if (fit.rejected) {
+          outcomes.push({ index, report: fit.report, rejected: rejectionMessage(fit.report), files: [] });
+          continue;
+        }
+        const outcome: FaceOutcome = { index, report: fit.report, files: [] };
+        outcomes.push(outcome);
+        if (!job.out && !job.returnGlb) continue;
+        onStage?.(label('writing'));
+        const mesh = meshFromModel(fitter.model, fit.positions);
+        const textured = fit.photometric && fit.texture;
+        if (textured) mesh.texture = { png: await encodePng(fit.texture!) };
+        if (job.returnGlb) outcome.glb = await meshToGlb(mesh);
+        if (!job.out) continue;
+        const { folder, stem } = job.out;
+        const base = join(folder, faces.length > 1 ? `${stem}_face${index + 1}` : stem);
+        const add = async (suffix: string, data: Uint8Array | string) => {
+          await batch.add(base + suffix, data);
+          outcome.files.push(base + suffix);
+        };
+        if (textured && wanted.has('albedo')) {
+          // The de-lit per-vertex albedo goes to its own PLY: viewers multiply vertex colours with a texture.
+          await add('_albedo.ply', meshToPly({ ...mesh, colors: fit.photometric!.albedo }));
+        }
+        if (textured && (wanted.has('texture') || wanted.has('obj'))) await add('_texture.png', mesh.texture!.png);
+        if (textured && wanted.has('compare'))
+          await add('_compare.png', await encodePng(comparison(fitter.photometricFitter, fit.photometric!)));
+        if (wanted.has('obj')) {
+          if (textured) await add('.mtl', materialForTexture(`${basename(base)}_texture.png`));
+          await add('.obj', meshToObj(mesh, textured ? `${basename(base)}.mtl` : undefined));
+        }
+        if (wanted.has('glb')) await add('.glb', outcome.glb ?? (await meshToGlb(mesh)));
+        if (wanted.has('overlay')) await add('.png', await encodePng(overlay(photo, face, fit, fitter)));
+        if (wanted.has('json')) await add('.json', `${JSON.stringify(fit.report, null, 1)}\n`);
+      }
+      // Every face rejected: one error, as for a photo without a face.
+      const rejected = outcomes.filter((o) => o.rejected).map((o) => o.rejected!);
+      if (rejected.length === outcomes.length)
+        throw new InputError(name, faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`);
+      if (job.out) {
+        const { folder, stem } = job.out;
+        await batch.commit(await previousOutputs(join(folder, dirname(stem)), basename(stem)));
+      }
+    } catch (error) {
+      await batch.abort();
+      throw error;
+    }
+    return { photo: name, faces: outcomes, ms: performance.now() - start };
+  }
+
+  dispose(): void {
+    this.landmarker?.dispose();
+    if (this.identityPredictor) disposeIdentityPredictor(this.identityPredictor);
+  }
+}
+
+async function loadMatchingIdentityPredictor(model: MorphableModel, settings: FitSettings) {
+  const predictor = await loadIdentityPredictor();
+  const trained = predictor.file;
+  if (trained.model !== model.name || trained.identityCount !== model.identity.count) {
+    disposeIdentityPredictor(predictor);
+    throw new InputError(
+      '--identity embedding',
+      `its net predicts ${trained.model} identities, not ${model.name}'s (${settings.model})`,
+    );
+  }
+  return predictor;
+}
+
+/** The photo's bytes for its EXIF (a file that cannot be read again has none). */
+function photoBytes(photo: string | Uint8Array): Promise<Uint8Array> {
+  return typeof photo === 'string' ? readFile(photo).catch(() => new Uint8Array(0)) : Promise.resolve(photo);
+}
+
+/** The fitted mesh over the face's region of the photo: green the input landmarks, red the model's. */
+function overlay(
+  photo: Photo,
+  face: FaceLandmarks,
+  fit: ReturnType<PhotoFitter['fit']>,
+  fitter: PhotoFitter,
+): RgbImage {
+  const drawn = [face.landmarks, fit.fittedLandmarks];
+  return drawOverlay(photo.image, fit.positions, fitter.model.triangles, fit.camera, {
+    scale: photo.scale,
+    crop: faceRegion(photo.image.width, photo.image.height, photo.scale, drawn, face.detection?.box),
+    points: [
+      { landmarks: face.landmarks, color: [40, 220, 60] },
+      { landmarks: fit.fittedLandmarks, color: [235, 40, 40] },
+    ],
+  });
+}
+
+/** Photo crop | rendering | difference (×3) of the photometric fit, in the fit's crop. */
+function comparison(fitter: PhotometricFitter, fit: PhotometricFitResult): RgbImage {
+  return comparisonImage(fitter.lastImages(cropCamera(fit.camera, fit.crop)));
+}
+
+/** A face's landmarks in the decoded (possibly shrunk) photo's pixels: pixel centres sit at integers. */
+function scaledLandmarks(face: FaceLandmarks, photo: Photo): Float32Array {
+  return face.landmarks.map((v) => (v + 0.5) * photo.scale - 0.5);
+}
