@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { addBuildCommand } from './build-command.js';
 import { addFitCommand } from './fit-command.js';
 import { addModelCommands } from './model-commands.js';
+import { addQueueCommands } from './queue-commands.js';
 import { addRenderCommand } from './render-command.js';
 import { addTrainCommands } from './train-command.js';
 
@@ -22,6 +23,7 @@ addBuildCommand(program.commands.find((c) => c.name() === 'model')!);
 addFitCommand(program);
 addRenderCommand(program);
 addTrainCommands(program);
+addQueueCommands(program);
 
 try {
   await program.parseAsync(process.argv);

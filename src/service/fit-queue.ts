@@ -1,0 +1,270 @@
+/**
+ * The BullMQ queue of photos to fit, shared by machines through one Redis: `morphable queue submit` adds
+ * one job per photo, `morphable worker` (any number, on any machine) fits them on a PhotoPool and writes
+ * the outputs to its own --out. A job carries the photo's bytes, so that workers need no shared disk; its
+ * id is the SHA-256 of those bytes, so the same photo submitted twice is one job (while the job is kept:
+ * see KEEP_COMPLETED). Transient failures (a crashed worker thread) are retried with backoff; bad input
+ * (not an image, no face, every face rejected) fails after one try with its error. A worker killed in the
+ * middle of a job loses its lock; the job is then "stalled" and goes back to the queue for another worker.
+ */
+import { Queue, UnrecoverableError, Worker, createBunRedisClient, type Job } from 'bullmq';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import type { FitSettings } from './photo-job.js';
+import type { ListedPhoto } from './photo-list.js';
+import { PhotoPool } from './photo-pool.js';
+import { RESULTS_FILE, ResultsLog, resultLines } from './results-log.js';
+import { RespClient } from './redis-client.js';
+
+export const DEFAULT_QUEUE = 'morphable-fit';
+/** Tries per job when the failure may pass (a crashed worker thread); bad input gets one. */
+export const ATTEMPTS = 3;
+/** Completed jobs (their bytes dropped: name and summary only) are kept this long, so resubmits dedupe. */
+export const KEEP_COMPLETED = { age: 7 * 24 * 3600, count: 100_000 };
+/** Failed jobs keep their photo (to look at, or submit again after deleting them): the last 1000. */
+export const KEEP_FAILED = { count: 1000 };
+
+/** What one face came to, as a completed job returns it (no image bytes, no full report). */
+export interface FaceSummary {
+  face: number;
+  status: 'fitted' | 'rejected';
+  quality: number;
+  files?: string[];
+  reason?: string;
+}
+
+export interface JobSummary {
+  name: string;
+  worker: string;
+  ms: number;
+  faces: FaceSummary[];
+}
+
+export interface FitJobData {
+  /** The output name (relative path without extension). */
+  name: string;
+  /** The photo's bytes, base64; '' once the job is done. */
+  photo: string;
+  /** Set just before the job completes: a worker that runs it again returns this instead. */
+  done?: JobSummary;
+}
+
+type FitJob = Job<FitJobData, JobSummary>;
+
+/**
+ * A connection to the Redis at `url`, checked first: an unreachable server is one InputError
+ * ("cannot reach Redis at URL: …") after at most `timeoutMs`, not BullMQ's endless retries.
+ */
+export async function connectRedis(url: string, timeoutMs = 5000) {
+  let raw: RespClient;
+  try {
+    raw = new RespClient(url, timeoutMs);
+  } catch (error) {
+    throw new InputError(`--redis ${url}`, (error as Error).message);
+  }
+  try {
+    await raw.connect();
+    await raw.send('PING', []);
+  } catch (error) {
+    raw.close();
+    const err = error as NodeJS.ErrnoException;
+    throw new InputError(`cannot reach Redis at ${url}`, err.code ?? err.message);
+  }
+  return createBunRedisClient(raw as never);
+}
+
+type RedisClient = Awaited<ReturnType<typeof connectRedis>>;
+
+export interface SubmitCounts {
+  added: number;
+  /** Photos whose bytes were queued already (this call or earlier, and not yet removed). */
+  already: number;
+}
+
+export interface QueueStatus {
+  counts: { waiting: number; active: number; delayed: number; completed: number; failed: number };
+  failed: { id: string; name: string; attempts: number; error: string }[];
+}
+
+export class FitQueue {
+  private constructor(
+    readonly queue: Queue<FitJobData, JobSummary>,
+    private readonly client: RedisClient,
+  ) {}
+
+  static async open(url: string, name = DEFAULT_QUEUE): Promise<FitQueue> {
+    const client = await connectRedis(url);
+    const queue = new Queue<FitJobData, JobSummary>(name, {
+      connection: client,
+      defaultJobOptions: {
+        attempts: ATTEMPTS,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: KEEP_COMPLETED,
+        removeOnFail: KEEP_FAILED,
+      },
+    });
+    return new FitQueue(queue, client);
+  }
+
+  /**
+   * Adds one job per photo, id = the SHA-256 of its bytes. Every path is checked before any is added (one
+   * InputError for the first that is not a readable file); photos are read one at a time.
+   */
+  async submit(photos: ListedPhoto[]): Promise<SubmitCounts> {
+    for (const { path } of photos) {
+      const info = await stat(path).catch(() => undefined);
+      if (!info) throw new InputError(path, 'no such file or folder');
+      if (!info.isFile()) throw new InputError(path, 'not a file or folder');
+    }
+    const counts: SubmitCounts = { added: 0, already: 0 };
+    for (const { path, name } of photos) {
+      const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+        throw new InputError(path, `cannot read (${err.code ?? err.message})`);
+      });
+      const jobId = createHash('sha256').update(bytes).digest('hex');
+      if (await this.queue.getJob(jobId)) {
+        counts.already++;
+        continue;
+      }
+      await this.queue.add('fit', { name, photo: bytes.toString('base64') }, { jobId });
+      counts.added++;
+    }
+    return counts;
+  }
+
+  async status(maxFailed = 100): Promise<QueueStatus> {
+    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+    const failed = (await this.queue.getFailed(0, maxFailed - 1)) as FitJob[];
+    return {
+      counts: {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+      },
+      failed: failed
+        .filter((job) => job)
+        .map((job) => ({
+          id: String(job.id),
+          name: job.data.name,
+          attempts: job.attemptsMade,
+          error: job.failedReason,
+        })),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    await this.client.quit();
+  }
+}
+
+export interface FitWorkerOptions {
+  url: string;
+  queue?: string;
+  out: string;
+  settings: FitSettings;
+  /** Photos at once (BullMQ concurrency = PhotoPool threads); default the cores. */
+  jobs?: number;
+  /** A job's lock lasts this long and is renewed at half of it; a killed worker's job comes back after. */
+  lockMs?: number;
+  /** Told of each finished or failed job (the CLI prints a line). */
+  onDone?: (job: FitJob, summary: JobSummary) => void;
+  onFailed?: (job: FitJob, message: string, final: boolean) => void;
+  onError?: (error: Error) => void;
+}
+
+/**
+ * A BullMQ worker fitting the queue's photos on a PhotoPool, so that BullMQ's thread stays free to renew
+ * its locks during long fits. Outputs go to `out`/NAME… atomically, and `out`/results.jsonl gets the lines
+ * of each finished photo (and of each photo failed for good).
+ */
+export class FitWorker {
+  private constructor(
+    private readonly worker: Worker<FitJobData, JobSummary>,
+    private readonly pool: PhotoPool,
+    private readonly client: RedisClient,
+  ) {}
+
+  static async start(options: FitWorkerOptions): Promise<FitWorker> {
+    const client = await connectRedis(options.url);
+    let pool: PhotoPool;
+    try {
+      pool = await PhotoPool.start(options.settings, { jobs: options.jobs });
+    } catch (error) {
+      await client.quit();
+      throw error;
+    }
+    await mkdir(options.out, { recursive: true });
+    const log = new ResultsLog(join(options.out, RESULTS_FILE), true);
+    const me = hostname();
+    const processor = async (job: FitJob): Promise<JobSummary> => {
+      const { name, photo, done } = job.data;
+      if (done) return done; // finished, then killed before BullMQ heard of it
+      const final = () => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      try {
+        const result = await pool.run({
+          photo: Buffer.from(photo, 'base64'),
+          name,
+          out: { folder: options.out, stem: name },
+        });
+        const lines = resultLines(name, name, result);
+        await log.append(lines);
+        const summary: JobSummary = {
+          name,
+          worker: me,
+          ms: Math.round(result.ms),
+          faces: result.faces.map((face) => ({
+            face: face.index,
+            status: face.rejected ? 'rejected' : 'fitted',
+            quality: face.report.quality.score,
+            ...(face.rejected ? { reason: face.rejected } : { files: face.files }),
+          })),
+        };
+        // Drop the bytes: a completed job keeps its name and summary only.
+        await job.updateData({ name, photo: '', done: summary });
+        options.onDone?.(job, summary);
+        return summary;
+      } catch (error) {
+        // Bad input fails once, with its message (which names the photo); anything else is retried.
+        const input = error instanceof InputError;
+        const message = input ? error.message : `${name}: ${(error as Error).message}`;
+        if (input || final())
+          await log.append([{ photo: name, name, status: 'failed', error: message, retry: !input }]);
+        options.onFailed?.(job, message, input || final());
+        if (input) throw new UnrecoverableError(message);
+        throw error;
+      }
+    };
+    const lockDuration = options.lockMs ?? 30_000;
+    const worker = new Worker<FitJobData, JobSummary>(options.queue ?? DEFAULT_QUEUE, processor, {
+      connection: client,
+      concurrency: pool.size,
+      lockDuration,
+      stalledInterval: lockDuration,
+      maxStalledCount: 2,
+      removeOnComplete: KEEP_COMPLETED,
+      removeOnFail: KEEP_FAILED,
+    });
+    worker.on('error', (error) => options.onError?.(error));
+    return new FitWorker(worker, pool, client);
+  }
+
+  /** Stops taking jobs, waits for the running ones to finish, and closes everything. */
+  async close(): Promise<void> {
+    await this.worker.close();
+    await this.pool.close();
+    await this.client.quit();
+  }
+
+  /** Stops now: running jobs are handed back (they stall and return to the queue once their lock lapses). */
+  async kill(): Promise<void> {
+    await this.worker.close(true);
+    await this.pool.close();
+    await this.client.quit();
+  }
+}
