@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FitQueue } from '../src/service/fit-queue.js';
-import { RespClient } from '../src/service/redis-client.js';
+import { parseRedisUrl, RespClient } from '../src/service/redis-client.js';
 import { expectOneLineError, runCli } from './helpers/cli.js';
 
 const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
@@ -91,7 +91,16 @@ function startWorker(queue: string, out: string, ...args: string[]) {
   return { child, exit, stderr: () => stderr };
 }
 
-function resultLines(out: string): { name: string; status: string; files?: string[]; retry?: boolean }[] {
+interface Line {
+  photo: string;
+  name: string;
+  status: string;
+  face?: number;
+  files?: string[];
+  retry?: boolean;
+}
+
+function resultLines(out: string): Line[] {
   return readFileSync(join(out, 'results.jsonl'), 'utf8')
     .trim()
     .split('\n')
@@ -106,6 +115,21 @@ function photoFolder(name: string, samples: Record<string, number>, extra: Recor
   for (const [file, text] of Object.entries(extra)) writeFileSync(join(folder, file), text);
   return folder;
 }
+
+describe('redis URLs', () => {
+  it('parses host, port, password and database, and refuses other schemes', () => {
+    expect(parseRedisUrl('redis://10.0.0.5')).toEqual({ host: '10.0.0.5', port: 6379, db: 0 });
+    expect(parseRedisUrl('redis://u:p%40ss@h:6390/2')).toEqual({
+      host: 'h',
+      port: 6390,
+      username: 'u',
+      password: 'p@ss',
+      db: 2,
+    });
+    expect(() => parseRedisUrl('http://h')).toThrow('http: is not supported');
+    expect(() => parseRedisUrl('h:6379')).toThrow();
+  });
+});
 
 describe.skipIf(!canRun && !process.env.CI)('the Redis queue (queue submit, worker, queue status)', () => {
   beforeAll(async () => {
@@ -154,7 +178,8 @@ describe.skipIf(!canRun && !process.env.CI)('the Redis queue (queue submit, work
     expect(again.stdout).toContain('0 photo(s) added');
 
     const out = join(work, 'out1');
-    const worker = startWorker(queue, out, '--fast');
+    // A 2 s lock: a job running longer (the first fit in a thread, sample1's three faces) lives on renewals.
+    const worker = startWorker(queue, out, '--fast', '--lock-seconds', '2');
     const q = await open(queue);
     await waitFor('every job to finish', async () => {
       const { counts } = await q.status();
@@ -183,6 +208,11 @@ describe.skipIf(!canRun && !process.env.CI)('the Redis queue (queue submit, work
     expect(fitted.length).toBeGreaterThanOrEqual(2);
     for (const line of fitted) for (const file of line.files!) expect(existsSync(file), file).toBe(true);
     expect(readdirSync(out).filter((f) => f.startsWith('poison'))).toEqual([]);
+    // Each face once (no job ran twice), each line naming the file submitted; no job ever stalled.
+    const faces = fitted.map((l) => `${l.name}/${l.face}`);
+    expect(new Set(faces).size).toBe(faces.length);
+    expect(lines.find((l) => l.name === 'b')!.photo).toBe(join(input, 'b.jpg'));
+    for (const job of await q.queue.getCompleted()) expect(job.stalledCounter).toBe(0);
   });
 
   it('loses no job when a worker is killed in the middle of one: another worker completes it', async () => {
@@ -212,6 +242,28 @@ describe.skipIf(!canRun && !process.env.CI)('the Redis queue (queue submit, work
     const lines = resultLines(out);
     expect(new Set(lines.map((l) => l.name))).toEqual(new Set(['x', 'y']));
     for (const line of lines) for (const file of line.files!) expect(existsSync(file), file).toBe(true);
+  });
+
+  it('speaks RESP: pipelined commands answer in order, long replies arrive whole, errors reject', async () => {
+    const client = new RespClient(url);
+    await client.connect();
+    try {
+      const key = unique('resp');
+      const big = 'x'.repeat(3_000_000) + 'é';
+      const replies = await Promise.all([
+        client.send('SET', [key, Buffer.from(big)]),
+        client.send('GET', [key]),
+        client.send('STRLEN', [key]),
+        client.send('GET', [`${key}-missing`]),
+        client.send('RPUSH', [`${key}-list`, 'a', 'b']),
+        client.send('LRANGE', [`${key}-list`, '0', '-1']),
+      ]);
+      expect(replies).toEqual(['OK', big, Buffer.byteLength(big), null, 2, ['a', 'b']]);
+      await expect(client.send('INCR', [key])).rejects.toThrow(/not an integer/);
+      expect(await client.send('DEL', [key, `${key}-list`])).toBe(2);
+    } finally {
+      client.close();
+    }
   });
 
   it('says in one line when Redis cannot be reached, and exits 2', async () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { checkWritableFolder } from '../io/node/atomic-write.js';
-import { ATTEMPTS, DEFAULT_QUEUE, FitQueue, FitWorker, KEEP_COMPLETED } from '../service/fit-queue.js';
+import { ATTEMPTS, checkPhotoFiles, DEFAULT_QUEUE, FitQueue, FitWorker, KEEP_COMPLETED } from '../service/fit-queue.js';
 import { OUTPUT_KINDS, type OutputKind } from '../service/photo-job.js';
 import { listPhotos } from '../service/photo-list.js';
 import { RESULTS_FILE } from '../service/results-log.js';
@@ -50,6 +50,7 @@ it): workers write NAME.* under their --out. Every path is checked before any jo
     )
     .action(async (inputs: string[], options: QueueOptions) => {
       const photos = await listPhotos(inputs);
+      await checkPhotoFiles(photos);
       const fitQueue = await FitQueue.open(options.redis, options.queue);
       try {
         const { added, already } = await fitQueue.submit(photos);

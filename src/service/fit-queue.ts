@@ -46,6 +46,8 @@ export interface JobSummary {
 export interface FitJobData {
   /** The output name (relative path without extension). */
   name: string;
+  /** The photo's path where it was submitted (for results.jsonl). */
+  source: string;
   /** The photo's bytes, base64; '' once the job is done. */
   photo: string;
   /** Set just before the job completes: a worker that runs it again returns this instead. */
@@ -89,6 +91,15 @@ export interface QueueStatus {
   failed: { id: string; name: string; attempts: number; error: string }[];
 }
 
+/** An InputError for the first photo that is not a file (before anything is queued). */
+export async function checkPhotoFiles(photos: ListedPhoto[]): Promise<void> {
+  for (const { path } of photos) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info) throw new InputError(path, 'no such file or folder');
+    if (!info.isFile()) throw new InputError(path, 'not a file or folder');
+  }
+}
+
 export class FitQueue {
   private constructor(
     readonly queue: Queue<FitJobData, JobSummary>,
@@ -110,15 +121,10 @@ export class FitQueue {
   }
 
   /**
-   * Adds one job per photo, id = the SHA-256 of its bytes. Every path is checked before any is added (one
-   * InputError for the first that is not a readable file); photos are read one at a time.
+   * Adds one job per photo, id = the SHA-256 of its bytes; photos are read one at a time. Check the paths
+   * first with checkPhotoFiles.
    */
   async submit(photos: ListedPhoto[]): Promise<SubmitCounts> {
-    for (const { path } of photos) {
-      const info = await stat(path).catch(() => undefined);
-      if (!info) throw new InputError(path, 'no such file or folder');
-      if (!info.isFile()) throw new InputError(path, 'not a file or folder');
-    }
     const counts: SubmitCounts = { added: 0, already: 0 };
     for (const { path, name } of photos) {
       const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
@@ -129,7 +135,7 @@ export class FitQueue {
         counts.already++;
         continue;
       }
-      await this.queue.add('fit', { name, photo: bytes.toString('base64') }, { jobId });
+      await this.queue.add('fit', { name, source: path, photo: bytes.toString('base64') }, { jobId });
       counts.added++;
     }
     return counts;
@@ -203,7 +209,7 @@ export class FitWorker {
     const log = new ResultsLog(join(options.out, RESULTS_FILE), true);
     const me = hostname();
     const processor = async (job: FitJob): Promise<JobSummary> => {
-      const { name, photo, done } = job.data;
+      const { name, source, photo, done } = job.data;
       if (done) return done; // finished, then killed before BullMQ heard of it
       const final = () => job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       try {
@@ -212,7 +218,7 @@ export class FitWorker {
           name,
           out: { folder: options.out, stem: name },
         });
-        const lines = resultLines(name, name, result);
+        const lines = resultLines(source ?? name, name, result);
         await log.append(lines);
         const summary: JobSummary = {
           name,
@@ -226,7 +232,7 @@ export class FitWorker {
           })),
         };
         // Drop the bytes: a completed job keeps its name and summary only.
-        await job.updateData({ name, photo: '', done: summary });
+        await job.updateData({ name, source, photo: '', done: summary });
         options.onDone?.(job, summary);
         return summary;
       } catch (error) {
@@ -234,7 +240,7 @@ export class FitWorker {
         const input = error instanceof InputError;
         const message = input ? error.message : `${name}: ${(error as Error).message}`;
         if (input || final())
-          await log.append([{ photo: name, name, status: 'failed', error: message, retry: !input }]);
+          await log.append([{ photo: source ?? name, name, status: 'failed', error: message, retry: !input }]);
         options.onFailed?.(job, message, input || final());
         if (input) throw new UnrecoverableError(message);
         throw error;
