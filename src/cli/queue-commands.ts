@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { checkWritableFolder } from '../io/node/atomic-write.js';
 import { ATTEMPTS, checkPhotoFiles, DEFAULT_QUEUE, FitQueue, FitWorker, KEEP_COMPLETED } from '../service/fit-queue.js';
@@ -27,8 +27,8 @@ interface WorkerOptions extends FitSettingsOptions, QueueOptions {
 const SETUP_HELP = `
 Redis holds the queue; every machine that submits or fits reaches it at --redis. A job carries the
 photo's bytes (workers need no shared disk); its id is the SHA-256 of those bytes, so a photo submitted
-twice is queued once (while its job is kept: completed jobs ${KEEP_COMPLETED.age / 86400} days, without their
-bytes). See README.md, "Many photos across machines (Redis queue)".`;
+twice is queued once (while its job is kept: a completed one ${KEEP_COMPLETED.age / 86400} days, without
+the bytes). See README.md, "Many photos across machines (Redis queue)".`;
 
 export function addQueueCommands(program: Command): void {
   const queue = program
@@ -98,11 +98,10 @@ it): workers write NAME.* under their --out. Every path is checked before any jo
     );
   addFitSettingsOptions(worker);
   worker
-    .option(
-      '--outputs <kinds>',
-      `what to write per face, comma-separated: ${OUTPUT_KINDS.join(',')} (default: all)`,
-      listOption('--outputs', OUTPUT_KINDS),
-      [...OUTPUT_KINDS],
+    .addOption(
+      new Option('--outputs <kinds>', `what to write per face, comma-separated: ${OUTPUT_KINDS.join(',')}`)
+        .argParser(listOption('--outputs', OUTPUT_KINDS))
+        .default([...OUTPUT_KINDS], 'all'),
     )
     .option(
       '--lock-seconds <s>',
@@ -145,13 +144,8 @@ once (the running jobs return to the queue).`,
       await new Promise<void>((resolve, reject) => {
         let stopping = false;
         const stop = () => {
-          if (stopping) {
-            fitWorker.kill().then(
-              () => process.exit(130),
-              () => process.exit(130),
-            );
-            return;
-          }
+          // A second signal: stop now, as a kill would (the running jobs return once their locks lapse).
+          if (stopping) process.exit(130);
           stopping = true;
           process.stderr.write('morphable: worker stopping: finishing the running jobs\n');
           fitWorker.close().then(resolve, reject);

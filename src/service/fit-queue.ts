@@ -266,11 +266,4 @@ export class FitWorker {
     await this.pool.close();
     await this.client.quit();
   }
-
-  /** Stops now: running jobs are handed back (they stall and return to the queue once their lock lapses). */
-  async kill(): Promise<void> {
-    await this.worker.close(true);
-    await this.pool.close();
-    await this.client.quit();
-  }
 }
