@@ -61,11 +61,12 @@ type FitJob = Job<FitJobData, JobSummary>;
  * ("cannot reach Redis at URL: …") after at most `timeoutMs`, not BullMQ's endless retries.
  */
 export async function connectRedis(url: string, timeoutMs = 5000) {
+  const shown = url.replace(/^([a-z]+:\/\/[^/@]*:)[^/@]*@/i, '$1***@'); // no password in messages
   let raw: RespClient;
   try {
     raw = new RespClient(url, timeoutMs);
   } catch (error) {
-    throw new InputError(`--redis ${url}`, (error as Error).message);
+    throw new InputError(`--redis ${shown}`, (error as Error).message);
   }
   try {
     await raw.connect();
@@ -73,7 +74,7 @@ export async function connectRedis(url: string, timeoutMs = 5000) {
   } catch (error) {
     raw.close();
     const err = error as NodeJS.ErrnoException;
-    throw new InputError(`cannot reach Redis at ${url}`, err.code ?? err.message);
+    throw new InputError(`cannot reach Redis at ${shown}`, err.code ?? err.message);
   }
   return createBunRedisClient(raw as never);
 }
