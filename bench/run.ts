@@ -19,6 +19,7 @@ import { photometricBench } from './photometric.js';
 import { landmarks300wBench } from './landmarks-300w.js';
 import { crossModelBench } from './cross-model.js';
 import { webBench } from './web.js';
+import { SERVE_LOAD_HEADING, serveLoadBench } from './serve-load.js';
 import { calibrateLandmarks, type LandmarkCalibration } from '../src/fit/landmark-calibration.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 
@@ -178,6 +179,9 @@ try {
     '',
     await crossModelBench(shared, { log: (line) => console.log(`  ${line}`) }),
   );
+
+  console.log('\nHTTP service under load (morphable serve)');
+  sections.push(SERVE_LOAD_HEADING, '', await serveLoadBench({ log: (line) => console.log(`  ${line}`) }));
 
   console.log('\nweb app in Chromium');
   sections.push(
