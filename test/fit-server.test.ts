@@ -139,10 +139,11 @@ describe('fit server: limits and errors (a stand-in pool)', () => {
 
 describe('fit server on a real pool (one worker, --fast)', () => {
   let app: ReturnType<typeof buildFitServer>;
+  let pool: PoolModule.PhotoPool;
   let photo: Buffer;
   beforeAll(async () => {
     photo = await sharp(SAMPLE).extract(CROP).resize(CROP_SIDE).jpeg().toBuffer();
-    const pool = await PhotoPool.start(
+    pool = await PhotoPool.start(
       {
         model: defaultModelPath(),
         landmarker: 'net',
@@ -210,6 +211,27 @@ describe('fit server on a real pool (one worker, --fast)', () => {
     expect(binary.rawPayload.subarray(0, 4).toString('latin1')).toBe('glTF');
   });
 
+  it('answers 504 for a fit past the time limit, replaces its worker, and fits the next photo', async () => {
+    // A second server on the same pool, with a time limit no fit meets; closing it leaves the pool running.
+    const hurried = buildFitServer({
+      pool: {
+        size: pool.size,
+        running: 0,
+        queued: 0,
+        run: (job, options) => pool.run(job, options),
+        close: async () => {},
+      },
+      timeoutMs: 1,
+    });
+    const late = await hurried.inject({ method: 'POST', url: '/v1/fit', headers: jpeg, payload: photo });
+    expect(late.statusCode).toBe(504);
+    expect(late.json().error).toContain('was stopped');
+    await hurried.close();
+    const next = await app.inject({ method: 'POST', url: '/v1/fit', headers: jpeg, payload: photo });
+    expect(next.statusCode).toBe(200);
+    expect(next.json().faces).toHaveLength(1);
+  });
+
   it('answers 422 with the reason for bytes that are not an image', async () => {
     const reply = await app.inject({ method: 'POST', url: '/v1/fit', headers: jpeg, payload: Buffer.from('no jpeg') });
     expect(reply.statusCode).toBe(422);
@@ -245,6 +267,26 @@ describe('morphable serve', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).toBe('');
+  });
+
+  it('explains every limit in --help and names the option in a bad value', async () => {
+    const help = await runCli(['serve', '--help']);
+    expect(help.code).toBe(0);
+    const text = help.stdout.replace(/\s+/g, ' ');
+    for (const part of ['413', '415', '422', '503', 'Retry-After', '504', '500', '--max-upload', '--max-queue'])
+      expect(text).toContain(part);
+    expect(text).not.toMatch(/\["|\(\(|\)\)/);
+    const cases: [string[], string][] = [
+      [['--port', '70000'], '--port: 70000 is not a port number (0-65535)'],
+      [['--max-queue', '-1'], '--max-queue: -1 is negative'],
+      [['--max-upload', '0'], '--max-upload: 0 is not a positive number'],
+      [['--timeout', 'x'], '--timeout: x is not a positive number'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(['serve', ...args]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toBe(`morphable: ${message}\n`);
+    }
   });
 
   it('refuses a port in use with one line, exit 2', async () => {

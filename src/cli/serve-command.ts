@@ -25,7 +25,7 @@ export function addServeCommand(program: Command): void {
     .option('--host <address>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
     .option(
       '--jobs <n>',
-      'fits at once, each on its own worker thread (default: the cores)',
+      'fits at once, each on its own worker thread (the default is the cores)',
       positiveIntOption('--jobs'),
       availableParallelism(),
     )
