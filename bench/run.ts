@@ -20,6 +20,7 @@ import { landmarks300wBench } from './landmarks-300w.js';
 import { crossModelBench } from './cross-model.js';
 import { webBench } from './web.js';
 import { batchRuns, batchTable } from './batch-fit.js';
+import { SERVE_LOAD_HEADING, serveLoadBench } from './serve-load.js';
 import { calibrateLandmarks, type LandmarkCalibration } from '../src/fit/landmark-calibration.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 
@@ -191,6 +192,9 @@ try {
     batchTable(batch),
     '',
   );
+
+  console.log('\nHTTP service under load (morphable serve)');
+  sections.push(SERVE_LOAD_HEADING, '', await serveLoadBench({ log: (line) => console.log(`  ${line}`) }));
 
   console.log('\nweb app in Chromium');
   sections.push(

@@ -5,6 +5,7 @@ import { addBuildCommand } from './build-command.js';
 import { addFitCommand } from './fit-command.js';
 import { addModelCommands } from './model-commands.js';
 import { addRenderCommand } from './render-command.js';
+import { addServeCommand } from './serve-command.js';
 import { addTrainCommands } from './train-command.js';
 
 const program = new Command()
@@ -22,6 +23,7 @@ addBuildCommand(program.commands.find((c) => c.name() === 'model')!);
 addFitCommand(program);
 addRenderCommand(program);
 addTrainCommands(program);
+addServeCommand(program);
 
 try {
   await program.parseAsync(process.argv);
