@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 
@@ -50,8 +51,9 @@ const FIT = ['--no-photometric', '--outputs', 'json,glb'];
 const PHOTOS = ['a/s1', 'a/s2', 'b/s1', 'c/s4', 's5'];
 
 describe('morphable fit DIR: folders, worker pool, results.jsonl, resume', () => {
-  beforeAll(() => {
-    // Two photos named s1 in different subfolders: their outputs must not collide.
+  beforeAll(async () => {
+    // Two photos named s1 in different subfolders: their outputs must not collide. Shrunk to 480 px: the
+    // batch machinery is under test here, not the detector on large photos.
     for (const [from, to] of [
       ['sample1.jpg', 'a/s1.jpg'],
       ['sample2.jpg', 'a/s2.jpg'],
@@ -60,7 +62,7 @@ describe('morphable fit DIR: folders, worker pool, results.jsonl, resume', () =>
       ['sample5.jpg', 's5.jpeg'],
     ]) {
       mkdirSync(join(input, to, '..'), { recursive: true });
-      copyFileSync(join(DEMO, from), join(input, to));
+      await sharp(join(DEMO, from)).resize(480, 480, { fit: 'inside' }).jpeg().toFile(join(input, to));
     }
     writeFileSync(join(input, 'broken.jpg'), 'not a photo');
     writeFileSync(join(input, 'notes.txt'), 'not a photo, and not named like one: skipped');
