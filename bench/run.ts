@@ -19,6 +19,8 @@ import { photometricBench } from './photometric.js';
 import { landmarks300wBench } from './landmarks-300w.js';
 import { crossModelBench } from './cross-model.js';
 import { webBench } from './web.js';
+import { batchRuns, batchTable } from './batch-fit.js';
+import { SERVE_LOAD_HEADING, serveLoadBench } from './serve-load.js';
 import { calibrateLandmarks, type LandmarkCalibration } from '../src/fit/landmark-calibration.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 
@@ -178,6 +180,21 @@ try {
     '',
     await crossModelBench(shared, { log: (line) => console.log(`  ${line}`) }),
   );
+
+  console.log('\nmany photos: fit DIR --jobs N');
+  const batch = batchRuns(join(shared, 'data/faces-68'), [1, 2], (line) => console.log(`  ${line}`));
+  sections.push(
+    '## Many photos: `fit DIR --jobs N` on faces-68',
+    '',
+    'The CLI as a user runs it (start-up, decoding, worker threads, JSON outputs only), each stage with --jobs 1',
+    'and 2 one after the other in this run. Peak memory: the whole process, workers included.',
+    '',
+    batchTable(batch),
+    '',
+  );
+
+  console.log('\nHTTP service under load (morphable serve)');
+  sections.push(SERVE_LOAD_HEADING, '', await serveLoadBench({ log: (line) => console.log(`  ${line}`) }));
 
   console.log('\nweb app in Chromium');
   sections.push(

@@ -38,6 +38,19 @@ export { downloadFile, type DownloadOptions, type DownloadResult } from './io/no
 export { writeFileAtomic, OutputBatch } from './io/node/atomic-write.js';
 export { rejectionMessage, type FittedFace, type FaceLandmarks, type Photo } from './fit/fit-photo.js';
 export type { FaceFitReport } from './fit/fit-result.js';
+// Many photos: the one-photo job with its outputs, worker threads, folders (see `morphable fit DIR --jobs`).
+export {
+  type FaceOutcome,
+  type FitSettings,
+  OUTPUT_KINDS,
+  type OutputKind,
+  type PhotoJob,
+  type PhotoJobResult,
+  PhotoJobRunner,
+} from './service/photo-job.js';
+export { PhotoPool } from './service/photo-pool.js';
+export { listPhotos, type ListedPhoto } from './service/photo-list.js';
+export { TaskTimeoutError, WorkerStoppedError } from './service/worker-pool.js';
 
 /** Throws an InputError naming `source` unless `model` has the 68 iBUG landmark vertices a fit needs. */
 export function requireFitLandmarks(model: MorphableModel, source: string): void {

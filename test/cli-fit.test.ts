@@ -52,6 +52,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
       'lfpw_image_0010_albedo.ply',
       'lfpw_image_0010_compare.png',
       'lfpw_image_0010_texture.png',
+      'results.jsonl',
     ]);
     const [report] = JSON.parse(result.stdout);
     expect(report.image).toMatchObject({ width: 1280, height: 1024 });
@@ -299,6 +300,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
       'lfpw_image_0010.json',
       'lfpw_image_0010.obj',
       'lfpw_image_0010.png',
+      'results.jsonl',
     ]);
   });
 

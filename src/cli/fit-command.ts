@@ -1,9 +1,9 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { FaceFitReport } from '../fit/fit-result.js';
-import { checkWritableFolder } from '../io/node/atomic-write.js';
+import { checkWritableFolder, removeStaleTemporaries } from '../io/node/atomic-write.js';
 import {
   OUTPUT_KINDS,
   type OutputKind,
@@ -42,18 +42,16 @@ export function addFitCommand(program: Command): void {
     .option('--json', 'also print the results as JSON on stdout');
   addFitSettingsOptions(command);
   command
-    .option(
-      '--jobs <n>',
-      'photos fitted at once, each on its own thread (default: the cores)',
-      positiveIntOption('--jobs'),
-      availableParallelism(),
+    .addOption(
+      new Option('--jobs <n>', 'photos fitted at once, each on its own thread')
+        .argParser(positiveIntOption('--jobs'))
+        .default(availableParallelism(), `the cores, ${availableParallelism()}`),
     )
     .option('--resume', `skip the photos that --out's ${RESULTS_FILE} says an earlier run finished`)
-    .option(
-      '--outputs <kinds>',
-      `what to write per face, comma-separated: ${OUTPUT_KINDS.join(',')} (default: all)`,
-      listOption('--outputs', OUTPUT_KINDS),
-      [...OUTPUT_KINDS],
+    .addOption(
+      new Option('--outputs <kinds>', `what to write per face, comma-separated: ${OUTPUT_KINDS.join(',')}`)
+        .argParser(listOption('--outputs', OUTPUT_KINDS))
+        .default([...OUTPUT_KINDS], 'all'),
     )
     .addHelpText(
       'after',
@@ -95,7 +93,7 @@ photo); elsewhere, plain lines for several photos.`,
       if (options.landmarks && options.landmarks.length !== photos.length) {
         throw new InputError(
           '--landmarks',
-          `${options.landmarks.length} .pts file(s) for ${photos.length} photo(s): give one per photo, in `
+          `${options.landmarks.length} .pts file(s) for ${photos.length} image(s): give one per image, in `
             + `the same order`,
         );
       }
@@ -107,6 +105,7 @@ photo); elsewhere, plain lines for several photos.`,
       }));
       const logPath = join(options.out, RESULTS_FILE);
       const finished = options.resume ? await finishedPhotos(logPath) : new Set<string>();
+      if (options.resume) await removeStaleTemporaries(options.out);
       const todo = jobs.map((job, i) => ({ job, name: photos[i].name })).filter(({ name }) => !finished.has(name));
       if (finished.size > 0)
         process.stderr.write(`morphable: ${photos.length - todo.length} photo(s) already done in ${logPath}\n`);

@@ -6,6 +6,7 @@ import { addFitCommand } from './fit-command.js';
 import { addModelCommands } from './model-commands.js';
 import { addQueueCommands } from './queue-commands.js';
 import { addRenderCommand } from './render-command.js';
+import { addServeCommand } from './serve-command.js';
 import { addTrainCommands } from './train-command.js';
 
 const program = new Command()
@@ -23,6 +24,7 @@ addBuildCommand(program.commands.find((c) => c.name() === 'model')!);
 addFitCommand(program);
 addRenderCommand(program);
 addTrainCommands(program);
+addServeCommand(program);
 addQueueCommands(program);
 
 try {

@@ -35,7 +35,7 @@ export function expectOneLineError(result: CliResult, ...parts: string[]): void 
   const lines = result.stderr
     .trim()
     .split('\n')
-    .filter((line) => !/^[^:]+: \d+%$/.test(line));
+    .filter((line) => !/^[^:]+: \d+%( \(.*\))?$/.test(line));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^morphable: /);
   for (const part of parts) expect(lines[0]).toContain(part);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../../errors.js';
 
@@ -128,6 +128,26 @@ export async function checkWritableFolder(folder: string, subject = folder): Pro
 
 function tempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
+}
+
+const TEMP_NAME = /^\..+\.tmp-[0-9a-f]{12}$/;
+
+/**
+ * Removes the temporary files that writes killed halfway left in `folder` and its subfolders (a resumed
+ * batch; nothing else may be writing there). Returns how many.
+ */
+export async function removeStaleTemporaries(folder: string): Promise<number> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch(() => []);
+  let removed = 0;
+  for (const entry of entries) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) removed += await removeStaleTemporaries(path);
+    else if (TEMP_NAME.test(entry.name)) {
+      await rm(path, { force: true });
+      removed++;
+    }
+  }
+  return removed;
 }
 
 function writeError(path: string, err: unknown): InputError {
