@@ -7,7 +7,8 @@
  * (not an image, no face, every face rejected) fails after one try with its error. A worker killed in the
  * middle of a job loses its lock; the job is then "stalled" and goes back to the queue for another worker.
  */
-import { Queue, UnrecoverableError, Worker, createBunRedisClient, type Job } from 'bullmq';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdir, readFile, stat } from 'node:fs/promises';
@@ -17,7 +18,6 @@ import type { FitSettings } from './photo-job.js';
 import type { ListedPhoto } from './photo-list.js';
 import { PhotoPool } from './photo-pool.js';
 import { RESULTS_FILE, ResultsLog, resultLines } from './results-log.js';
-import { RespClient } from './redis-client.js';
 
 export const DEFAULT_QUEUE = 'morphable-fit';
 /** Tries per job when the failure may pass (a crashed worker thread); bad input gets one. */
@@ -57,29 +57,32 @@ export interface FitJobData {
 type FitJob = Job<FitJobData, JobSummary>;
 
 /**
- * A connection to the Redis at `url`, checked first: an unreachable server is one InputError
- * ("cannot reach Redis at URL: …") after at most `timeoutMs`, not BullMQ's endless retries.
+ * A connection to the Redis at `url` (ioredis, as BullMQ needs it: commands wait through reconnects),
+ * checked first by a probe that gives up: an unreachable server or a refused password is one InputError
+ * ("cannot reach Redis at URL: …") after at most `timeoutMs`, not endless retries.
  */
-export async function connectRedis(url: string, timeoutMs = 5000) {
+export async function connectRedis(url: string, timeoutMs = 5000): Promise<Redis> {
   const shown = url.replace(/^([a-z]+:\/\/[^/@]*:)[^/@]*@/i, '$1***@'); // no password in messages
-  let raw: RespClient;
+  if (!/^rediss?:\/\/[^/]/i.test(url)) throw new InputError(`--redis ${shown}`, 'not a redis:// (or rediss://) URL');
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => {}); // the failure is the connect() rejection below
   try {
-    raw = new RespClient(url, timeoutMs);
+    await probe.connect();
+    await probe.ping();
   } catch (error) {
-    throw new InputError(`--redis ${shown}`, (error as Error).message);
-  }
-  try {
-    await raw.connect();
-    await raw.send('PING', []);
-  } catch (error) {
-    raw.close();
     const err = error as NodeJS.ErrnoException;
     throw new InputError(`cannot reach Redis at ${shown}`, err.code ?? err.message);
+  } finally {
+    probe.disconnect();
   }
-  return createBunRedisClient(raw as never);
+  return new Redis(url, { maxRetriesPerRequest: null });
 }
-
-type RedisClient = Awaited<ReturnType<typeof connectRedis>>;
 
 export interface SubmitCounts {
   added: number;
@@ -104,7 +107,7 @@ export async function checkPhotoFiles(photos: ListedPhoto[]): Promise<void> {
 export class FitQueue {
   private constructor(
     readonly queue: Queue<FitJobData, JobSummary>,
-    private readonly client: RedisClient,
+    private readonly client: Redis,
   ) {}
 
   static async open(url: string, name = DEFAULT_QUEUE): Promise<FitQueue> {
@@ -194,7 +197,7 @@ export class FitWorker {
   private constructor(
     private readonly worker: Worker<FitJobData, JobSummary>,
     private readonly pool: PhotoPool,
-    private readonly client: RedisClient,
+    private readonly client: Redis,
   ) {}
 
   static async start(options: FitWorkerOptions): Promise<FitWorker> {
