@@ -23,7 +23,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const SAMPLE = `${root}node_modules/@vladmandic/face-api/demo/sample1.jpg`;
 
 export interface ServeLoadOptions {
-  /** Requests of the main run (default 2000), stopped after `seconds` (default 60) if not done. */
+  /** Requests of the main run (default 3000), stopped after `seconds` (default 120) if not done. */
   requests?: number;
   seconds?: number;
   /** Connections of the main run (default: the pool's size, so that nothing waits in the queue). */
@@ -89,8 +89,8 @@ function memory(t0: number): Sample {
 export async function serveLoadBench(options: ServeLoadOptions = {}): Promise<string> {
   const log = options.log ?? (() => {});
   if (!existsSync(SAMPLE)) return `(skipped: ${SAMPLE} is missing)\n`;
-  const requests = options.requests ?? 2000;
-  const seconds = options.seconds ?? 60;
+  const requests = options.requests ?? 3000;
+  const seconds = options.seconds ?? 120;
   const jobs = options.jobs ?? availableParallelism();
   const loadBefore = loadavg()[0];
   // sample1.jpg's left face, about 230 px wide in the 1920×1280 photo, cropped with a margin to 320×320.

@@ -25,6 +25,10 @@ describe('option errors and help text', () => {
       ['model', 'fetch', '--help'],
       ['fit', '--help'],
       ['render', '--help'],
+      ['serve', '--help'],
+      ['worker', '--help'],
+      ['queue', 'submit', '--help'],
+      ['queue', 'status', '--help'],
     ]) {
       const result = await runCli(args);
       expect(result.code).toBe(0);

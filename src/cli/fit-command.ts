@@ -111,20 +111,22 @@ photo); elsewhere, plain lines for several photos.`,
         process.stderr.write(`morphable: ${photos.length - todo.length} photo(s) already done in ${logPath}\n`);
       const single = photos.length === 1;
 
-      // One photo, or --jobs 1: this thread (the model loads with a progress bar); else the worker pool.
+      if (todo.length === 0) return;
+      // One photo: this thread (the model loads with a progress bar, the stages show). Several: the worker
+      // pool, even of one thread, so that a photo that crashes its worker never stops the batch.
       const workers = Math.min(options.jobs, todo.length);
       let fitting: { run(job: PhotoJob): Promise<PhotoJobResult>; close(): Promise<void> | void };
-      if (workers > 1) {
+      if (!single) {
         await requireDefaultModel(options.model);
         fitting = await PhotoPool.start(settings, { jobs: workers, detect: !options.landmarks });
       } else {
         const model = await loadModelWithProgress(options.model);
         const runner = await PhotoJobRunner.create(settings, { detect: !options.landmarks, model });
-        const stages = single ? new Progress(`fitting ${basename(photos[0].path)}`, 1, true) : undefined;
+        const stages = new Progress(`fitting ${basename(photos[0].path)}`, 1, true);
         fitting = {
-          run: (job) => runner.run(job, stages && ((stage) => stages.stage(stage))),
+          run: (job) => runner.run(job, (stage) => stages.stage(stage)),
           close: () => {
-            stages?.stop();
+            stages.stop();
             runner.dispose();
           },
         };
@@ -165,7 +167,7 @@ photo); elsewhere, plain lines for several photos.`,
         }
       };
       try {
-        await Promise.all(Array.from({ length: Math.max(1, workers) }, lane));
+        await Promise.all(Array.from({ length: workers }, lane));
       } finally {
         progress.stop();
         await fitting.close();

@@ -1,13 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { addBuildCommand } from './build-command.js';
-import { addFitCommand } from './fit-command.js';
-import { addModelCommands } from './model-commands.js';
-import { addQueueCommands } from './queue-commands.js';
-import { addRenderCommand } from './render-command.js';
-import { addServeCommand } from './serve-command.js';
-import { addTrainCommands } from './train-command.js';
 
 const program = new Command()
   .name('morphable')
@@ -19,15 +12,34 @@ const program = new Command()
     process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2),
   );
 
-addModelCommands(program);
-addBuildCommand(program.commands.find((c) => c.name() === 'model')!);
-addFitCommand(program);
-addRenderCommand(program);
-addTrainCommands(program);
-addServeCommand(program);
-addQueueCommands(program);
+/**
+ * The commands, each module loaded only when its command is asked for: `morphable fit` need not load the
+ * training stack, the HTTP server or the Redis client (each CLI start is about a second shorter). Top-level
+ * help, `help` and an unknown command load them all, in this order.
+ */
+const COMMANDS: { names: string[]; add: () => Promise<void> }[] = [
+  {
+    names: ['model'],
+    add: async () => {
+      const [{ addModelCommands }, { addBuildCommand }] = await Promise.all([
+        import('./model-commands.js'),
+        import('./build-command.js'),
+      ]);
+      addModelCommands(program);
+      addBuildCommand(program.commands.find((c) => c.name() === 'model')!);
+    },
+  },
+  { names: ['fit'], add: async () => (await import('./fit-command.js')).addFitCommand(program) },
+  { names: ['render'], add: async () => (await import('./render-command.js')).addRenderCommand(program) },
+  { names: ['train'], add: async () => (await import('./train-command.js')).addTrainCommands(program) },
+  { names: ['serve'], add: async () => (await import('./serve-command.js')).addServeCommand(program) },
+  { names: ['queue', 'worker'], add: async () => (await import('./queue-commands.js')).addQueueCommands(program) },
+];
 
 try {
+  const asked = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const wanted = COMMANDS.filter((command) => asked !== undefined && command.names.includes(asked));
+  for (const command of wanted.length ? wanted : COMMANDS) await command.add();
   await program.parseAsync(process.argv);
 } catch (error) {
   // Input problems are the user's to fix: one line, exit 2. Anything else is our bug: exit 1.
