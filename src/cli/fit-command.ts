@@ -1,23 +1,22 @@
-import { type Command, Option } from 'commander';
-import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { FaceFitReport } from '../fit/fit-result.js';
 import { checkWritableFolder, removeStaleTemporaries } from '../io/node/atomic-write.js';
-import {
-  OUTPUT_KINDS,
-  type OutputKind,
-  type PhotoJob,
-  type PhotoJobResult,
-  PhotoJobRunner,
-} from '../service/photo-job.js';
+import { requireDefaultModel } from '../io/node/model-paths.js';
+import type { OutputKind } from '../service/output-files.js';
+import type { PhotoJob, PhotoJobResult } from '../service/photo-job.js';
 import { listPhotos, PHOTO_EXTENSIONS } from '../service/photo-list.js';
 import { PhotoPool } from '../service/photo-pool.js';
 import { finishedPhotos, RESULTS_FILE, type ResultLine, ResultsLog, resultLines } from '../service/results-log.js';
 import { TaskTimeoutError, WorkerStoppedError } from '../service/worker-pool.js';
-import { addFitSettingsOptions, type FitSettingsOptions, fitSettingsFrom } from './fit-options.js';
-import { loadModelWithProgress, requireDefaultModel } from './model-commands.js';
-import { listOption, positiveIntOption } from './parse.js';
+import {
+  addFitSettingsOptions,
+  type FitSettingsOptions,
+  fitSettingsFrom,
+  jobsOption,
+  outputsOption,
+} from './fit-options.js';
 import { Progress } from './progress.js';
 
 interface FitOptions extends FitSettingsOptions {
@@ -42,17 +41,9 @@ export function addFitCommand(program: Command): void {
     .option('--json', 'also print the results as JSON on stdout');
   addFitSettingsOptions(command);
   command
-    .addOption(
-      new Option('--jobs <n>', 'photos fitted at once, each on its own thread')
-        .argParser(positiveIntOption('--jobs'))
-        .default(availableParallelism(), `the cores, ${availableParallelism()}`),
-    )
+    .addOption(jobsOption())
     .option('--resume', `skip the photos that --out's ${RESULTS_FILE} says an earlier run finished`)
-    .addOption(
-      new Option('--outputs <kinds>', `what to write per face, comma-separated: ${OUTPUT_KINDS.join(',')}`)
-        .argParser(listOption('--outputs', OUTPUT_KINDS))
-        .default([...OUTPUT_KINDS], 'all'),
-    )
+    .addOption(outputsOption())
     .addHelpText(
       'after',
       `
@@ -120,6 +111,11 @@ photo); elsewhere, plain lines for several photos.`,
         await requireDefaultModel(options.model);
         fitting = await PhotoPool.start(settings, { jobs: workers, detect: !options.landmarks });
       } else {
+        // Loaded here only: a batch's thread does no fitting itself.
+        const [{ loadModelWithProgress }, { PhotoJobRunner }] = await Promise.all([
+          import('./model-commands.js'),
+          import('../service/photo-job.js'),
+        ]);
         const model = await loadModelWithProgress(options.model);
         const runner = await PhotoJobRunner.create(settings, { detect: !options.landmarks, model });
         const stages = new Progress(`fitting ${basename(photos[0].path)}`, 1, true);

@@ -3,12 +3,14 @@
  * `morphable fit`, `morphable worker` and `morphable serve`, and their FitSettings.
  */
 import { type Command, Option } from 'commander';
+import { availableParallelism } from 'node:os';
 import type { FitInit } from '../fit/fit-photo.js';
 import { MIN_QUALITY } from '../fit/fit-quality.js';
-import { LANDMARKER_KINDS, type LandmarkerKind } from '../io/node/face-landmarker.js';
+import { LANDMARKER_KINDS, type LandmarkerKind } from '../detect/face.js';
 import { defaultModelPath } from '../io/node/model-paths.js';
-import { type FitSettings, OUTPUT_KINDS, type OutputKind } from '../service/photo-job.js';
-import { positiveIntOption, positiveNumberOption, unitIntervalOption } from './parse.js';
+import { OUTPUT_KINDS, type OutputKind } from '../service/output-files.js';
+import type { FitSettings } from '../service/photo-job.js';
+import { listOption, positiveIntOption, positiveNumberOption, unitIntervalOption } from './parse.js';
 
 export interface FitSettingsOptions {
   model: string;
@@ -105,4 +107,18 @@ export function fitSettingsFrom(options: FitSettingsOptions): FitSettings {
     focal: options.focal,
     outputs: options.outputs ?? [...OUTPUT_KINDS],
   };
+}
+
+/** --jobs: photos fitted at once on worker threads (default: the cores). */
+export function jobsOption(what = 'photos fitted at once, each on its own thread'): Option {
+  return new Option('--jobs <n>', what)
+    .argParser(positiveIntOption('--jobs'))
+    .default(availableParallelism(), `the cores, ${availableParallelism()}`);
+}
+
+/** --outputs: which of a face's files to write (default: all). */
+export function outputsOption(): Option {
+  return new Option('--outputs <kinds>', `what to write per face, comma-separated: ${OUTPUT_KINDS.join(',')}`)
+    .argParser(listOption('--outputs', OUTPUT_KINDS))
+    .default([...OUTPUT_KINDS], 'all');
 }

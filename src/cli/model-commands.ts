@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
@@ -21,7 +21,7 @@ import { createNodeLandmarker } from '../io/node/face-landmarker.js';
 import { encodePng } from '../io/node/image.js';
 import { calibrateLandmarks } from '../fit/landmark-calibration.js';
 import { renderPreview } from '../render/preview.js';
-import { defaultModelPath, fetchedModelPath, morphableHome } from '../io/node/model-paths.js';
+import { defaultModelPath, fetchedModelPath, morphableHome, requireDefaultModel } from '../io/node/model-paths.js';
 import { intOption, numberOption, positiveIntOption } from './parse.js';
 import { Progress } from './progress.js';
 import { ICT_FACEKIT_SOURCE } from './sources.js';
@@ -253,16 +253,6 @@ export async function loadModelWithProgress(path: string): Promise<MorphableMode
     });
   } finally {
     progress?.stop();
-  }
-}
-
-/** The default model path names no file yet: say how to get one (other paths fail in loadModel). */
-export async function requireDefaultModel(path: string): Promise<void> {
-  if ((path === defaultModelPath() || path === fetchedModelPath()) && !(await stat(path).catch(() => undefined))) {
-    throw new InputError(
-      path,
-      'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file',
-    );
   }
 }
 

@@ -1,13 +1,18 @@
-import { type Command, Option } from 'commander';
-import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
 import { checkWritableFolder } from '../io/node/atomic-write.js';
 import { ATTEMPTS, checkPhotoFiles, DEFAULT_QUEUE, FitQueue, FitWorker, KEEP_COMPLETED } from '../service/fit-queue.js';
-import { OUTPUT_KINDS, type OutputKind } from '../service/photo-job.js';
+import type { OutputKind } from '../service/output-files.js';
 import { listPhotos } from '../service/photo-list.js';
 import { RESULTS_FILE } from '../service/results-log.js';
-import { addFitSettingsOptions, type FitSettingsOptions, fitSettingsFrom } from './fit-options.js';
-import { requireDefaultModel } from './model-commands.js';
-import { listOption, positiveIntOption, positiveNumberOption } from './parse.js';
+import {
+  addFitSettingsOptions,
+  type FitSettingsOptions,
+  fitSettingsFrom,
+  jobsOption,
+  outputsOption,
+} from './fit-options.js';
+import { requireDefaultModel } from '../io/node/model-paths.js';
+import { positiveNumberOption } from './parse.js';
 
 const REDIS_HELP = 'the Redis server, redis://[user:password@]host[:port][/db]';
 
@@ -90,19 +95,10 @@ it): workers write NAME.* under their --out. Every path is checked before any jo
     .requiredOption('--redis <url>', REDIS_HELP)
     .requiredOption('--out <dir>', 'output folder on this machine')
     .option('--queue <name>', 'the queue name', DEFAULT_QUEUE)
-    .option(
-      '--jobs <n>',
-      'photos fitted at once, each on its own thread (default: the cores)',
-      positiveIntOption('--jobs'),
-      availableParallelism(),
-    );
+    .addOption(jobsOption());
   addFitSettingsOptions(worker);
   worker
-    .addOption(
-      new Option('--outputs <kinds>', `what to write per face, comma-separated: ${OUTPUT_KINDS.join(',')}`)
-        .argParser(listOption('--outputs', OUTPUT_KINDS))
-        .default([...OUTPUT_KINDS], 'all'),
-    )
+    .addOption(outputsOption())
     .option(
       '--lock-seconds <s>',
       "how long a job stays this worker's without a sign of life; a worker killed mid-job gives its job back "

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { availableParallelism } from 'node:os';
 import { InputError } from '../errors.js';
 import { buildFitServer, IMAGE_TYPES } from '../service/fit-server.js';
 import { PhotoPool } from '../service/photo-pool.js';
-import { addFitSettingsOptions, type FitSettingsOptions, fitSettingsFrom } from './fit-options.js';
-import { requireDefaultModel } from './model-commands.js';
-import { intOption, positiveIntOption, positiveNumberOption } from './parse.js';
+import { addFitSettingsOptions, type FitSettingsOptions, fitSettingsFrom, jobsOption } from './fit-options.js';
+import { requireDefaultModel } from '../io/node/model-paths.js';
+import { intOption, positiveNumberOption } from './parse.js';
 
 interface ServeOptions extends FitSettingsOptions {
   port: number;
@@ -23,12 +22,7 @@ export function addServeCommand(program: Command): void {
     .description('an HTTP API that fits photos: POST /v1/fit with an image body answers JSON (and GLB)')
     .option('--port <n>', 'TCP port (0: a free one, printed)', portOption, 8080)
     .option('--host <address>', 'address to listen on (0.0.0.0: every interface)', '127.0.0.1')
-    .option(
-      '--jobs <n>',
-      'fits at once, each on its own worker thread (the default is the cores)',
-      positiveIntOption('--jobs'),
-      availableParallelism(),
-    )
+    .addOption(jobsOption('fits at once, each on its own worker thread'))
     .option(
       '--max-upload <MB>',
       'largest image body accepted, in MB (larger: 413)',

@@ -36,3 +36,7 @@ export interface FaceLandmarker {
   track(image: RgbImage, previous: Float32Array): Promise<Float32Array>;
   dispose(): void;
 }
+
+/** 'net': the project's own net, trained on 300-W (research use); 'face-api': face-api's MIT-licensed net. */
+export type LandmarkerKind = 'net' | 'face-api';
+export const LANDMARKER_KINDS: readonly LandmarkerKind[] = ['net', 'face-api'];

@@ -35,16 +35,9 @@ import { requireFitLandmarks } from '../node.js';
 import { comparisonImage } from '../render/comparison.js';
 import { drawOverlay, faceRegion } from '../render/overlay.js';
 import type { RgbImage } from '../render/rgb-image.js';
-import { previousOutputs } from './output-files.js';
+import { type OutputKind, previousOutputs } from './output-files.js';
 
-/**
- * What a fit can write per face (NAME is the photo's output name, with _faceK when it has several faces):
- * json NAME.json; obj NAME.obj (+ NAME.mtl when textured); glb NAME.glb; overlay NAME.png (the mesh over the
- * photo); texture NAME_texture.png; albedo NAME_albedo.ply; compare NAME_compare.png. The last three need the
- * photometric stage.
- */
-export const OUTPUT_KINDS = ['json', 'obj', 'glb', 'overlay', 'texture', 'albedo', 'compare'] as const;
-export type OutputKind = (typeof OUTPUT_KINDS)[number];
+export { OUTPUT_KINDS, type OutputKind } from './output-files.js';
 
 /** How every photo of a run is fitted: plain data (worker_threads, Redis). */
 export interface FitSettings {

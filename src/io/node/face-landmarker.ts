@@ -24,9 +24,8 @@ import type { MorphableModel } from '../../model/morphable-model.js';
 import { InputError } from '../../errors.js';
 import { shippedFaceRegressorPath, shippedLandmarkNetPath } from './model-paths.js';
 
-/** 'net': the project's own net, trained on 300-W (research use); 'face-api': face-api's MIT-licensed net. */
-export type LandmarkerKind = 'net' | 'face-api';
-export const LANDMARKER_KINDS: readonly LandmarkerKind[] = ['net', 'face-api'];
+export { LANDMARKER_KINDS, type LandmarkerKind } from '../../detect/face.js';
+import type { LandmarkerKind } from '../../detect/face.js';
 
 export interface NodeLandmarkerOptions
   extends Pick<FaceApiLandmarkerOptions, 'detector' | 'landmarkNet' | 'inputSize' | 'minScore' | 'refine'> {

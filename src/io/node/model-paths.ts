@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InputError } from '../../errors.js';
 
 /** Where morphable keeps downloads and the default model: $MORPHABLE_HOME, else the XDG cache. */
 export function morphableHome(): string {
@@ -30,6 +32,16 @@ export function defaultModelPath(): string {
   if (existsSync(fetched)) return fetched;
   const embedded = embeddedModelPath();
   return existsSync(embedded) ? embedded : fetched;
+}
+
+/** The default model path names no file yet: say how to get one (other paths fail in loadModel). */
+export async function requireDefaultModel(path: string): Promise<void> {
+  if ((path === defaultModelPath() || path === fetchedModelPath()) && !(await stat(path).catch(() => undefined))) {
+    throw new InputError(
+      path,
+      'no default model yet: run `morphable model fetch` (downloads ICT-FaceKit, MIT licence) or pass a model file',
+    );
+  }
 }
 
 /**
