@@ -83,6 +83,12 @@ export interface PhotometricFitResult {
   expression: Float32Array;
   /** Per-vertex linear RGB albedo of the whole model (vertices outside the face region get the mean skin colour). */
   albedo: Float32Array;
+  /**
+   * How much the last closed-form albedo solve saw each vertex of the whole model: the sum over the rendered
+   * face pixels of the vertex's barycentric weight times the pixel's robust weight (mean over R, G, B), in crop
+   * pixels at the render size; 0 where never seen (self-occluded, out of frame, outside the face region).
+   */
+  albedoWeight: Float32Array;
   /** Coefficients of the model's colour model, when it has one (the albedo before its per-vertex refinement). */
   color?: Float32Array;
   /** Spherical-harmonics light, 27 values (sh[3k + c]), see render/spherical-harmonics.ts. */
@@ -145,6 +151,8 @@ export class PhotometricFitter {
   private readonly shRhs = new Float64Array(9);
   private readonly albedoNum: Float64Array;
   private readonly albedoDen: Float64Array;
+  /** Σ robust weight × barycentric per vertex (3 per vertex, by channel): the albedo's confidence. */
+  private readonly albedoSeen: Float64Array;
   private readonly albedoNext: Float64Array;
   private readonly meanColour = new Float64Array(3);
   private albedoPrior = DEFAULTS.albedoPrior;
@@ -167,6 +175,7 @@ export class PhotometricFitter {
     this.albedo = new Float64Array(3 * n);
     this.albedoNum = new Float64Array(3 * n);
     this.albedoDen = new Float64Array(3 * n);
+    this.albedoSeen = new Float64Array(3 * n);
     this.albedoNext = new Float64Array(3 * n);
     this.mirror = mirrorVertices(this.face.mean);
     const colour = this.face.color;
@@ -252,6 +261,7 @@ export class PhotometricFitter {
       identity: Float32Array.from(alpha),
       expression: Float32Array.from(beta),
       albedo: this.fullAlbedo(),
+      albedoWeight: this.fullAlbedoWeight(),
       ...(colourCoefficients.length > 0 && geometryRefined ? { color: Float32Array.from(colourCoefficients) } : {}),
       sh: Float64Array.from(this.sh),
       rmseBefore,
@@ -451,7 +461,8 @@ export class PhotometricFitter {
     this.renderer.render(this.positions, camera, this.albedo, this.sh, img);
     const n = this.face.vertexCount;
     const num = this.albedoNum.fill(0),
-      den = this.albedoDen.fill(0);
+      den = this.albedoDen.fill(0),
+      seen = this.albedoSeen.fill(0);
     for (let p = 0; p < pixels; p++) {
       const t = tri[p];
       if (t < 0 || !this.inside[p]) continue;
@@ -469,24 +480,25 @@ export class PhotometricFitter {
             bk = k === 0 ? b0 : k === 1 ? b1 : b2;
           num[3 * v + c] += w * bk * e * residual;
           den[3 * v + c] += w * bk * e * e;
+          seen[3 * v + c] += w * bk;
         }
       }
     }
     let mean0 = 0,
       mean1 = 0,
       mean2 = 0,
-      seen = 0;
+      seenCount = 0;
     for (let v = 0; v < n; v++) {
       if (den[3 * v] === 0) continue;
       mean0 += A[3 * v];
       mean1 += A[3 * v + 1];
       mean2 += A[3 * v + 2];
-      seen++;
+      seenCount++;
     }
     const mean = this.meanColour;
-    mean[0] = mean0 / Math.max(1, seen);
-    mean[1] = mean1 / Math.max(1, seen);
-    mean[2] = mean2 / Math.max(1, seen);
+    mean[0] = mean0 / Math.max(1, seenCount);
+    mean[1] = mean1 / Math.max(1, seenCount);
+    mean[2] = mean2 / Math.max(1, seenCount);
     const next = this.albedoNext,
       prior = this.albedoPrior;
     for (let v = 0; v < n; v++) {
@@ -521,6 +533,16 @@ export class PhotometricFitter {
       count += 3;
     }
     return Math.sqrt(sum / Math.max(1, count));
+  }
+
+  /** The last albedo solve's per-vertex confidence (mean over channels) on the whole model, 0 off the face region. */
+  private fullAlbedoWeight(): Float32Array {
+    const out = new Float32Array(this.model.vertexCount),
+      seen = this.albedoSeen;
+    this.faceVertices.forEach((v, i) => {
+      out[v] = (seen[3 * i] + seen[3 * i + 1] + seen[3 * i + 2]) / 3;
+    });
+    return out;
   }
 
   private fullAlbedo(): Float32Array {
