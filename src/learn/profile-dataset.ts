@@ -58,7 +58,7 @@ export interface ProfiledDatasetResult {
   msPerFace: number;
 }
 
-interface ManifestRow {
+export interface ManifestRow {
   name: string;
   source: string;
   path: string;
@@ -137,7 +137,7 @@ async function readPtsFile(path: string): Promise<string> {
 }
 
 /** The rows of a train-300w manifest.csv (columns found by their header names). */
-async function readManifest(path: string): Promise<ManifestRow[]> {
+export async function readManifest(path: string): Promise<ManifestRow[]> {
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new InputError(path, err.code === 'ENOENT' ? 'no such file' : `cannot read (${err.code ?? err.message})`);
   });
