@@ -19,6 +19,8 @@ import { SeededRandom } from './random.js';
  * subspace-iteration step on the completed covariance, with the Rayleigh–Ritz rotation that orders
  * the components by variance. The mean is updated in the loop. The basis and mean steps are
  * over-relaxed while the weighted loss keeps falling (58 instead of 101 iterations on the test data).
+ * Limits (measured): convergence is linear and slow for weak components when much is missing; at
+ * n = 2000, d = 33,000, K = 40 one pass takes ≈ 13 s on one core and 30 passes do not yet converge.
  * Nothing is allocated per element; the work arrays are d×K, n×K and a block of samples.
  */
 
