@@ -21,12 +21,15 @@ const COMMANDS: { names: string[]; add: () => Promise<void> }[] = [
   {
     names: ['model'],
     add: async () => {
-      const [{ addModelCommands }, { addBuildCommand }] = await Promise.all([
+      const [{ addModelCommands }, { addBuildCommand }, { addLearnColorCommand }] = await Promise.all([
         import('./model-commands.js'),
         import('./build-command.js'),
+        import('./learn-color-command.js'),
       ]);
       addModelCommands(program);
-      addBuildCommand(program.commands.find((c) => c.name() === 'model')!);
+      const model = program.commands.find((c) => c.name() === 'model')!;
+      addBuildCommand(model);
+      addLearnColorCommand(model);
     },
   },
   { names: ['fit'], add: async () => (await import('./fit-command.js')).addFitCommand(program) },

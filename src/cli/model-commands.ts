@@ -348,7 +348,7 @@ async function calibrateWithProgress(model: MorphableModel): Promise<void> {
   }
 }
 
-async function writeModel(model: MorphableModel, output: string, compact = false): Promise<void> {
+export async function writeModel(model: MorphableModel, output: string, compact = false): Promise<void> {
   await mkdir(dirname(output), { recursive: true });
   await writeFileAtomic(output, await encodeModel(model, { compact }));
 }

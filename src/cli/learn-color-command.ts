@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { extname } from 'node:path';
+import { InputError } from '../errors.js';
+import { defaultModelPath } from '../io/node/model-paths.js';
+import { readAlbedoDataset } from '../learn/albedo-data.js';
+import { learnColorModel } from '../learn/color-model.js';
+import { positiveIntOption, unitIntervalOption } from './parse.js';
+import { Progress } from './progress.js';
+
+/** EM iterations at most: the progress bar's end (the change stops most runs earlier). */
+const MAX_ITERATIONS = 60;
+
+interface LearnColorOptions {
+  output: string;
+  variance: number;
+  maxComponents: number;
+}
+
+const HELP = `
+Input: a folder written by \`morphable train albedo\` (albedo.json + albedo.bin: each training photo's
+de-lit per-vertex albedo and how well the photo saw each vertex) for this model. The colour model is the
+PCA of the training faces' albedos with the unseen entries left out (EM-PCA for missing data,
+model/weighted-pca.ts); the validation faces of the dataset's split by photo measure it: each is
+reconstructed from its seen entries with 0, 5, 10, 20, 40 and all components, the error printed in 8-bit
+sRGB levels. The output is the model with this colour model; \`morphable fit --model OUT\` then fits
+colour coefficients and geometry together by Levenberg–Marquardt. Albedos learned from 300-W photos carry
+300-W's research-use terms, and so does the output model.
+
+Example:
+  morphable train albedo --data ../shared/data/train-300w --out training/albedo
+  morphable model learn-color training/albedo -o training/ict-learned-color.glb
+`;
+
+/** Adds `learn-color` to the `model` command group. */
+export function addLearnColorCommand(model: Command): void {
+  model
+    .command('learn-color')
+    .description("learn a colour model (Blanz–Vetter's T) from the albedos of photos, and add it to a model")
+    .argument('<albedo-folder>', 'folder written by `morphable train albedo`')
+    .argument('[model]', 'native model file the albedos were made for (default: the default model)')
+    .requiredOption('-o, --output <file>', 'native model file to write (.glb): the model with the colour model')
+    .option(
+      '--variance <fraction>',
+      'keep the fewest components that explain this fraction of the variance',
+      unitIntervalOption('--variance'),
+      0.95,
+    )
+    .option('--max-components <k>', 'keep at most k components', positiveIntOption('--max-components'), 40)
+    .addHelpText('after', HELP)
+    .action(async (folder: string, modelPath: string | undefined, options: LearnColorOptions) => {
+      if (extname(options.output).toLowerCase() !== '.glb')
+        throw new InputError(options.output, 'the native model file must end in .glb');
+      const path = modelPath ?? defaultModelPath();
+      const [{ loadModelWithProgress, writeModel }, dataset] = await Promise.all([
+        import('./model-commands.js'),
+        readAlbedoDataset(folder),
+      ]);
+      const model = await loadModelWithProgress(path);
+      const { header } = dataset;
+      if (header.model !== model.name || header.modelVertexCount !== model.vertexCount) {
+        throw new InputError(
+          folder,
+          `its albedos are of ${header.model} (${header.modelVertexCount} vertices), not of ${model.name} `
+            + `(${model.vertexCount}, ${path})`,
+        );
+      }
+      const progress = new Progress('learning colour', MAX_ITERATIONS);
+      let learned: ReturnType<typeof learnColorModel>;
+      try {
+        learned = learnColorModel(model, dataset, {
+          variance: options.variance,
+          maxComponents: options.maxComponents,
+          maxIterations: MAX_ITERATIONS,
+          onProgress: (iteration) => progress.update(iteration),
+        });
+      } finally {
+        progress.stop();
+      }
+      await writeModel({ ...model, color: learned.color }, options.output);
+      const k = learned.color.basis.count;
+      const explained = learned.explainedVariance.reduce((a, b) => a + b, 0);
+      console.log(
+        `${model.name}: colour model of ${k} components (${(100 * explained).toFixed(1)}% of the variance) from `
+          + `${learned.trainFaces} faces in ${learned.seconds.toFixed(1)} s → ${options.output}`,
+      );
+      console.log(`validation (${learned.validationFaces} faces), RMS error in 8-bit sRGB levels:`);
+      for (const e of learned.validation)
+        console.log(`  ${String(e.components).padStart(3)} components: ${e.rmseSrgb.toFixed(2)}`);
+    });
+}

@@ -1,0 +1,156 @@
+/**
+ * Blanz–Vetter's colour model T learned from photos (issue 18): the weighted PCA (model/weighted-pca.ts) of
+ * the de-lit per-vertex albedos an albedo dataset (albedo-data.ts) holds, each entry weighted by how well its
+ * photo saw it, over the training faces of the dataset's split by photo. Vertices outside the dataset's region
+ * get the region's mean colour and no variation. The validation faces measure what it is worth: each face's
+ * colour is predicted at half of its seen vertices (odd indices) from the other half (even indices), and the
+ * error measured there, against the number of components: more components cannot just fit the noise of the
+ * vertices they are scored on.
+ */
+import type { ColorModel, MorphableModel } from '../model/morphable-model.js';
+import { projectWeighted, reconstruct, weightedPca } from '../model/weighted-pca.js';
+import type { AlbedoDataset } from './albedo-data.js';
+
+export interface ColorLearningOptions {
+  /** Keep the fewest components reaching this fraction of the variance (default 0.95). */
+  variance?: number;
+  /** At most this many components (default 40). */
+  maxComponents?: number;
+  /** EM iterations at most (default 60) and the relative change that stops them earlier (default 1e-4). */
+  maxIterations?: number;
+  tolerance?: number;
+  /** Component counts the validation error is measured at (default 0, 5, 10, 20, 40 and all kept). */
+  evaluateAt?: number[];
+  onProgress?: (iteration: number, change: number) => void;
+}
+
+export interface ColorReconstructionError {
+  components: number;
+  /**
+   * Weighted RMS error in 8-bit sRGB levels (0–255) over the validation faces' seen odd vertices, predicted from
+   * their seen even vertices.
+   */
+  rmseSrgb: number;
+}
+
+export interface LearnedColorModel {
+  color: ColorModel;
+  trainFaces: number;
+  validationFaces: number;
+  /** Fraction of the variance each kept component explains. */
+  explainedVariance: number[];
+  validation: ColorReconstructionError[];
+  iterations: number;
+  seconds: number;
+}
+
+/** Learns the colour model of `model` (whose vertex count the dataset must have been made for). */
+export function learnColorModel(
+  model: MorphableModel,
+  dataset: AlbedoDataset,
+  options: ColorLearningOptions = {},
+): LearnedColorModel {
+  const start = performance.now();
+  const { header, vertexIds } = dataset;
+  const V = header.vertices;
+  const d = 3 * V;
+  const index = new Map(header.faces.map((face, i) => [face.name, i]));
+  const train = header.split.train.map((name) => index.get(name)).filter((i): i is number => i !== undefined);
+  const validation = header.split.validation.map((name) => index.get(name)).filter((i): i is number => i !== undefined);
+  if (train.length < 2) throw new RangeError(`the dataset has ${train.length} training faces: at least 2 needed`);
+
+  const [data, weights] = rows(dataset, train);
+  const pca = weightedPca(data, weights, train.length, d, {
+    variance: options.variance ?? 0.95,
+    maxComponents: options.maxComponents ?? 40,
+    namePrefix: 'color',
+    maxIterations: options.maxIterations ?? 60,
+    tolerance: options.tolerance ?? 1e-4,
+    onProgress: options.onProgress && ((p) => options.onProgress!(p.iteration, p.change)),
+  });
+  const region: ColorModel = { mean: pca.mean, basis: pca.basis };
+
+  // The validation error against the number of components, each face projected from its seen entries.
+  const kept = pca.basis.count;
+  const counts = [...new Set([...(options.evaluateAt ?? [0, 5, 10, 20, 40]), kept])]
+    .filter((k) => k <= kept)
+    .sort((a, b) => a - b);
+  const [vData, vWeights] = rows(dataset, validation);
+  const sample = new Float32Array(d);
+  const given = new Float32Array(d); // the even vertices' weights: what the prediction sees
+  const out = new Float32Array(d);
+  const errors = counts.map((components) => {
+    let sum = 0;
+    let weight = 0;
+    for (let f = 0; f < validation.length; f++) {
+      sample.set(vData.subarray(f * d, (f + 1) * d));
+      const seen = vWeights.subarray(f * d, (f + 1) * d);
+      for (let j = 0; j < d; j++) given[j] = Math.floor(j / 3) % 2 === 0 ? seen[j] : 0;
+      const coefficients = projectWeighted(region, sample, given, { count: components });
+      reconstruct(region, coefficients, out);
+      for (let j = 0; j < d; j++) {
+        const w = Math.floor(j / 3) % 2 === 1 ? seen[j] : 0;
+        if (w === 0) continue;
+        const e = 255 * (toSrgb(out[j]) - toSrgb(sample[j]));
+        sum += w * e * e;
+        weight += w;
+      }
+    }
+    return { components, rmseSrgb: weight > 0 ? Math.sqrt(sum / weight) : Number.NaN };
+  });
+
+  return {
+    color: wholeModel(model, vertexIds, region),
+    trainFaces: train.length,
+    validationFaces: validation.length,
+    explainedVariance: [...pca.explainedVariance],
+    validation: errors,
+    iterations: pca.iterations,
+    seconds: (performance.now() - start) / 1000,
+  };
+}
+
+/** The faces' albedos (F × 3V) and their weights, one per channel. */
+function rows(dataset: AlbedoDataset, faces: number[]): [Float32Array, Float32Array] {
+  const V = dataset.header.vertices;
+  const d = 3 * V;
+  const data = new Float32Array(faces.length * d);
+  const weights = new Float32Array(faces.length * d);
+  for (const [row, f] of faces.entries()) {
+    data.set(dataset.albedo.subarray(f * d, (f + 1) * d), row * d);
+    for (let v = 0; v < V; v++) {
+      const w = dataset.weight[f * V + v];
+      const o = row * d + 3 * v;
+      weights[o] = w;
+      weights[o + 1] = w;
+      weights[o + 2] = w;
+    }
+  }
+  return [data, weights];
+}
+
+/** The region's colour model spread over the whole model: elsewhere the region's mean colour, no variation. */
+function wholeModel(model: MorphableModel, vertexIds: Uint32Array, region: ColorModel): ColorModel {
+  const N = model.vertexCount;
+  const V = vertexIds.length;
+  const K = region.basis.count;
+  const average = [0, 0, 0];
+  for (let v = 0; v < V; v++) for (let c = 0; c < 3; c++) average[c] += region.mean[3 * v + c] / V;
+  const mean = new Float32Array(3 * N);
+  for (let i = 0; i < N; i++) mean.set(average, 3 * i);
+  const basis = new Float32Array(K * 3 * N);
+  for (let v = 0; v < V; v++) {
+    const to = 3 * vertexIds[v];
+    for (let c = 0; c < 3; c++) {
+      mean[to + c] = region.mean[3 * v + c];
+      for (let k = 0; k < K; k++) basis[k * 3 * N + to + c] = region.basis.basis[k * 3 * V + 3 * v + c];
+    }
+  }
+  return { mean, basis: { ...region.basis, basis } };
+}
+
+/** Linear RGB → sRGB in [0, 1] (clamped), for errors in the 8-bit levels people see. */
+function toSrgb(linear: number): number {
+  const x = Math.min(1, Math.max(0, linear));
+  return x <= 0.0031308 ? 12.92 * x : 1.055 * x ** (1 / 2.4) - 0.055;
+}
