@@ -115,11 +115,11 @@ describe.skipIf(!hasData)('albedo data from train-300w', () => {
 
   it('writes a dataset whose faces, split and mean albedo read back skin-like', async () => {
     const out = join(work, 'albedo');
-    const header = await writeAlbedoDataset({ dataDir: DATA, outDir: out, limit: 3, jobs: 1, model });
+    const header = await writeAlbedoDataset({ dataDir: DATA, outDir: out, limit: 2, jobs: 1, model });
     const data = await readAlbedoDataset(out);
     expect(data.header).toEqual(header);
-    expect(header.faces.length + header.skipped.fit.length + header.skipped.photometric.length).toBe(3);
-    expect(header.faces.length).toBeGreaterThanOrEqual(2);
+    expect(header.faces.length + header.skipped.fit.length + header.skipped.photometric.length).toBe(2);
+    expect(header.faces.length).toBe(2);
     expect(header.modelVertexCount).toBe(model.vertexCount);
     expect(Array.from(data.vertexIds)).toEqual(Array.from(model.regions.face));
     const split = splitByPhoto(header.faces, ALBEDO_SPLIT);
