@@ -21,11 +21,10 @@
  * vertex seen less than MIRROR_WEIGHT × its mirror takes the mirror's albedo blended in with that weight.
  * Pure TypeScript.
  */
-import { coefficientMeanAbs, coefficientRms, fitQuality, MIN_QUALITY } from '../fit/fit-quality.js';
-import { landmarkNme } from '../fit/fit-result.js';
+import { MIN_QUALITY } from '../fit/fit-quality.js';
 import { LandmarkFitter } from '../fit/landmark-fit.js';
 import { mirrorVertices, PhotometricFitter } from '../fit/photometric-fit.js';
-import { anglesFromRotation } from '../geometry/rotation.js';
+import { fitAnnotation } from './face-profiling.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { vertexNormals } from '../model/normals.js';
@@ -105,16 +104,7 @@ export class AlbedoExtractor {
   /** The face's albedo and confidence, or why it was skipped. `landmarks`: 136 values, 0-based pixel centres. */
   extract(image: RgbImage, landmarks: Float32Array): AlbedoExtraction | AlbedoSkip {
     const { model, options, vertices } = this;
-    const fit = this.fitter.fit(landmarks, image.width, image.height);
-    const angles = anglesFromRotation(fit.camera.rotation);
-    const nmePercent = landmarkNme(fit.fittedLandmarks, landmarks);
-    const quality = fitQuality({
-      nmePercent,
-      identityRms: coefficientRms(fit.identity),
-      expressionMean: model.expression.kind === 'blendshapes' ? coefficientMeanAbs(fit.expression) : 0,
-      roll: angles.roll,
-      pitch: angles.pitch,
-    }).score;
+    const { fit, angles, nmePercent, quality } = fitAnnotation(this.fitter, image, landmarks);
     if (!(quality >= options.minQuality) || !(nmePercent <= options.maxFitNmePercent))
       return { skipped: 'fit', nmePercent, quality, rmse: NaN };
     const result = this.photometric.fit(image, 1, landmarks, fit);

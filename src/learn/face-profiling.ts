@@ -106,6 +106,25 @@ const FILL_SMOOTHING = 8;
 const MAX_LIFT_DISTANCE = 10;
 
 /**
+ * The landmark fit of a face to its annotated landmarks (the default focal length), with its angles, its NME
+ * against the annotation and the quality score (fit/fit-quality.ts) that training data is gated on.
+ */
+export function fitAnnotation(fitter: LandmarkFitter, image: RgbImage, landmarks: Float32Array) {
+  const { model } = fitter;
+  const fit = fitter.fit(landmarks, image.width, image.height);
+  const angles = anglesFromRotation(fit.camera.rotation);
+  const nmePercent = landmarkNme(fit.fittedLandmarks, landmarks);
+  const quality = fitQuality({
+    nmePercent,
+    identityRms: coefficientRms(fit.identity),
+    expressionMean: model.expression.kind === 'blendshapes' ? coefficientMeanAbs(fit.expression) : 0,
+    roll: angles.roll,
+    pitch: angles.pitch,
+  }).score;
+  return { fit, angles, nmePercent, quality };
+}
+
+/**
  * Profiles faces of one model: the fitter, the contour lines and the render buffers are made once.
  * `prepare` fits a face (null when the fit is poor), `render` turns it.
  */
@@ -140,16 +159,7 @@ export class FaceProfiler {
   prepare(image: RgbImage, landmarks: Float32Array): ProfileSource | null {
     if (landmarks.length !== 2 * POINTS) throw new RangeError(`expected ${2 * POINTS} landmark values`);
     const { model } = this;
-    const fit = this.fitter.fit(landmarks, image.width, image.height);
-    const angles = anglesFromRotation(fit.camera.rotation);
-    const nmePercent = landmarkNme(fit.fittedLandmarks, landmarks);
-    const quality = fitQuality({
-      nmePercent,
-      identityRms: coefficientRms(fit.identity),
-      expressionMean: model.expression.kind === 'blendshapes' ? coefficientMeanAbs(fit.expression) : 0,
-      roll: angles.roll,
-      pitch: angles.pitch,
-    }).score;
+    const { fit, angles, nmePercent, quality } = fitAnnotation(this.fitter, image, landmarks);
     if (!(quality >= this.options.minQuality) || !(nmePercent <= this.options.maxFitNmePercent)) return null;
 
     const positions = evaluateShape(model, fit.identity, fit.expression);
