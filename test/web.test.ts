@@ -50,13 +50,13 @@ async function openPage(query: string, extraFlags: string[] = []): Promise<Page>
 }
 
 /** Waits until the page is ready for a photo, or shows an error. */
-async function waitReady(page: Page, timeout = PAGE_TIMEOUT): Promise<void> {
+async function waitReady(page: Page): Promise<void> {
   await page.waitForFunction(
     () =>
       !(document.getElementById('photo-file') as HTMLInputElement).disabled
       || !document.getElementById('error')!.hidden,
     null,
-    { timeout },
+    { timeout: PAGE_TIMEOUT },
   );
   expect(await page.locator('#error').isHidden()).toBe(true);
 }
@@ -257,15 +257,13 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       const dev = await serveWebAppDev(modelFile);
       try {
         const page = await (await browser.newContext()).newPage();
-        // The development server bundles the dependencies on its first start in a clone and transforms each
-        // module on first use: on a machine running two suites, loading the page has taken over 150 s.
         await page.goto(dev.url);
-        await waitReady(page, 2 * PAGE_TIMEOUT);
+        await waitReady(page);
         await page.setInputFiles('#photo-file', PHOTO);
         await page.waitForFunction(
           () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
           null,
-          { timeout: 2 * PAGE_TIMEOUT },
+          { timeout: PAGE_TIMEOUT },
         );
         expect(await page.locator('#error').isHidden()).toBe(true);
         expect(Number(await page.locator('#pose-yaw').getAttribute('data-value'))).toBeCloseTo(cliReport.pose.yaw, 0);
@@ -274,7 +272,7 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
         await dev.close();
       }
     },
-    2 * TEST_TIMEOUT,
+    TEST_TIMEOUT,
   );
 
   it(

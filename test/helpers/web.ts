@@ -95,7 +95,8 @@ export async function writeY4m(photo: string, file: string, width: number, heigh
 
 /**
  * Chromium's waits and the web tests' limits: a page that loads the model, face-api's weights and
- * tfjs's wasm and fits a photo in a few seconds alone took over 60 s with two test suites running.
+ * tfjs's wasm and fits a photo in a few seconds alone took over 60 s with two test suites running, and over
+ * 150 s with two suites whose batch tests fit on worker threads too.
  */
-export const PAGE_TIMEOUT = 150_000;
-export const TEST_TIMEOUT = 400_000;
+export const PAGE_TIMEOUT = 300_000;
+export const TEST_TIMEOUT = 700_000;
