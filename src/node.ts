@@ -1,28 +1,10 @@
-/**
- * The Node entry, `morphable/node`: what fitting a photo needs beyond the pure-TypeScript core
- * (`morphable`): model files, photo decoding (sharp) and the face-api detector wired for Node.
- *
- *     import { fitPhoto, loadModel } from 'morphable/node';
- *     const model = await loadModel('ict-facekit.glb');
- *     const [face] = await fitPhoto('photo.jpg', { model });
- *     console.log(face.report.pose.yaw, face.positions.length / 3);
- */
-import { readFile } from 'node:fs/promises';
 import type { FaceLandmarker } from './detect/face.js';
 import { InputError } from './errors.js';
-import {
-  type FaceLandmarks,
-  type FitInit,
-  type FittedFace,
-  PHOTO_MAX_SIDE,
-  type Photo,
-  PhotoFitter,
-} from './fit/fit-photo.js';
+import { type FaceLandmarks, type FitInit, type FittedFace, PhotoFitter } from './fit/fit-photo.js';
 import type { MorphableModel } from './model/morphable-model.js';
 import { createNodeLandmarker } from './io/node/face-landmarker.js';
-import { loadImage } from './io/node/image.js';
+import { loadPhoto } from './io/node/photo.js';
 import { loadModel } from './io/node/load-model.js';
-import { exifFocalPixels, readExif } from './io/exif.js';
 
 export {
   createNodeFaceDetector,
@@ -120,21 +102,9 @@ export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOpti
     fitter = new PhotoFitter(model);
     fitters.set(model, fitter);
   }
-  const name = options.name ?? (typeof photo === 'string' ? photo : 'image bytes');
-  const start = performance.now();
-  const loaded = await loadImage(photo, { maxSide: PHOTO_MAX_SIDE, name });
-  const input: Photo = {
-    name,
-    image: loaded.image,
-    width: loaded.originalWidth,
-    height: loaded.originalHeight,
-    scale: loaded.scale,
-  };
-  const timingsMs: Record<string, number> = { load: performance.now() - start };
-  const bytes = typeof photo === 'string' ? await readFile(photo).catch(() => new Uint8Array(0)) : photo;
-  const focal = options.focal
-    ? { px: options.focal, source: 'option' as const }
-    : exifFocalPixels(readExif(bytes), input.width, input.height);
+  const { photo: input, focal, loadMs } = await loadPhoto(photo, options.name, options.focal);
+  const { name } = input;
+  const timingsMs: Record<string, number> = { load: loadMs };
   let faces: FaceLandmarks[];
   if (options.landmarks) {
     if (options.landmarks.length !== 136)

@@ -8,18 +8,10 @@ import { basename, dirname, join } from 'node:path';
 import type { FaceLandmarker } from '../detect/face.js';
 import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
 import { InputError } from '../errors.js';
-import {
-  type FaceLandmarks,
-  type FitInit,
-  PHOTO_MAX_SIDE,
-  type Photo,
-  PhotoFitter,
-  rejectionMessage,
-} from '../fit/fit-photo.js';
-import type { FaceFitReport, FocalSource } from '../fit/fit-result.js';
+import { type FaceLandmarks, type FitInit, type Photo, PhotoFitter, rejectionMessage } from '../fit/fit-photo.js';
+import type { FaceFitReport } from '../fit/fit-result.js';
 import type { PhotometricFitResult, PhotometricFitter } from '../fit/photometric-fit.js';
 import { cropCamera } from '../geometry/crop.js';
-import { exifFocalPixels, readExif } from '../io/exif.js';
 import { meshFromModel } from '../io/mesh.js';
 import { meshToGlb } from '../io/mesh-glb.js';
 import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
@@ -27,7 +19,8 @@ import { meshToPly } from '../io/mesh-ply.js';
 import { OutputBatch } from '../io/node/atomic-write.js';
 import { createNodeLandmarker, type LandmarkerKind } from '../io/node/face-landmarker.js';
 import { disposeIdentityPredictor, loadIdentityPredictor } from '../io/node/identity-predictor.js';
-import { encodePng, loadImage } from '../io/node/image.js';
+import { encodePng } from '../io/node/image.js';
+import { loadPhoto } from '../io/node/photo.js';
 import { loadModel } from '../io/node/load-model.js';
 import { parsePts } from '../io/pts.js';
 import type { MorphableModel } from '../model/morphable-model.js';
@@ -141,19 +134,9 @@ export class PhotoJobRunner {
   async run(job: PhotoJob, onStage?: StageListener): Promise<PhotoJobResult> {
     const start = performance.now();
     const { settings, fitter } = this;
-    const name = job.name ?? (typeof job.photo === 'string' ? job.photo : 'image bytes');
-    const loaded = await loadImage(job.photo, { maxSide: PHOTO_MAX_SIDE, name });
-    const photo: Photo = {
-      name,
-      image: loaded.image,
-      width: loaded.originalWidth,
-      height: loaded.originalHeight,
-      scale: loaded.scale,
-    };
-    const timingsMs: Record<string, number> = { load: performance.now() - start };
-    const focal = settings.focal
-      ? { px: settings.focal, source: 'option' as FocalSource }
-      : (exifFocalPixels(readExif(await photoBytes(job.photo)), photo.width, photo.height) ?? undefined);
+    const { photo, focal, loadMs } = await loadPhoto(job.photo, job.name, settings.focal);
+    const { name } = photo;
+    const timingsMs: Record<string, number> = { load: loadMs };
 
     let faces: FaceLandmarks[];
     if (job.pts) {
@@ -260,11 +243,6 @@ async function loadMatchingIdentityPredictor(model: MorphableModel, settings: Fi
     );
   }
   return predictor;
-}
-
-/** The photo's bytes for its EXIF (a file that cannot be read again has none). */
-function photoBytes(photo: string | Uint8Array): Promise<Uint8Array> {
-  return typeof photo === 'string' ? readFile(photo).catch(() => new Uint8Array(0)) : Promise.resolve(photo);
 }
 
 /** The fitted mesh over the face's region of the photo: green the input landmarks, red the model's. */
