@@ -29,14 +29,15 @@ export interface ColorModelFile {
   training: Record<string, unknown>;
 }
 
-/** The colour model of `model` restricted to `vertices` (ascending ids), as a file's contents. */
+/** The colour model of `model` restricted to `covered` (distinct vertex ids; stored ascending), as a file's contents. */
 export function colorModelFileFrom(
   model: MorphableModel,
   color: ColorModel,
-  vertices: Uint32Array,
+  covered: ArrayLike<number>,
   explainedVariance: number[],
   training: Record<string, unknown>,
 ): ColorModelFile {
+  const vertices = Uint32Array.from(covered).sort();
   const V = vertices.length;
   const N = model.vertexCount;
   const K = color.basis.count;
@@ -51,7 +52,7 @@ export function colorModelFileFrom(
   }
   return {
     model: { name: model.name, vertexCount: N },
-    vertices: Uint32Array.from(vertices),
+    vertices,
     mean,
     basis,
     stddev: Float32Array.from(color.basis.stddev),
