@@ -29,7 +29,9 @@ export interface ColorModelFile {
   training: Record<string, unknown>;
 }
 
-/** The colour model of `model` restricted to `covered` (distinct vertex ids; stored ascending), as a file's contents. */
+/**
+ * The colour model of `model` restricted to `covered` (distinct vertex ids; stored ascending), as a file's contents.
+ */
 export function colorModelFileFrom(
   model: MorphableModel,
   color: ColorModel,
