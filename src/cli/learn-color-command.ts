@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { colorModelFileFrom, encodeColorModelFile } from '../io/color-model-file.js';
-import { writeFileAtomic } from '../io/node/atomic-write.js';
+import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
 import { defaultModelPath } from '../io/node/model-paths.js';
 import { readAlbedoDataset } from '../learn/albedo-data.js';
 import { learnColorModel } from '../learn/color-model.js';
@@ -62,6 +62,7 @@ export function addLearnColorCommand(model: Command): void {
       const kind = extname(options.output).toLowerCase();
       if (kind !== '.glb' && kind !== '.bin')
         throw new InputError(options.output, 'must end in .bin (a colour model file) or .glb (a native model file)');
+      await checkWritableFolder(dirname(options.output), options.output); // before minutes of learning
       const path = modelPath ?? defaultModelPath();
       const [{ loadModelWithProgress, writeModel }, dataset] = await Promise.all([
         import('./model-commands.js'),
@@ -106,6 +107,7 @@ export function addLearnColorCommand(model: Command): void {
           validation: learned.validation,
         };
         const file = colorModelFileFrom(model, learned.color, dataset.vertexIds, learned.explainedVariance, training);
+        await mkdir(dirname(options.output), { recursive: true });
         await writeFileAtomic(options.output, encodeColorModelFile(file));
       }
       const k = learned.color.basis.count;
