@@ -227,7 +227,7 @@ async function withServedColorModel(
   const file = decodeColorModelFile(new Uint8Array(await response.arrayBuffer()), url);
   if (file.model.name !== model.name || file.model.vertexCount !== model.vertexCount)
     return { model, colorModel: 'none' };
-  return { model: withColorModel(model, file, url), colorModel: 'color-model-300w.bin' };
+  return { model: withColorModel(model, file, url), colorModel: 'color-model.bin' };
 }
 
 /**
