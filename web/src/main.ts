@@ -90,6 +90,7 @@ function clearResult(): void {
   }
   delete document.body.dataset.state;
   delete document.body.dataset.rejected;
+  delete document.body.dataset.colorModel;
   if (model) {
     viewer.setTexture(undefined);
     viewer.setVertexColors(undefined);
@@ -278,6 +279,8 @@ function showPhotoFace(index: number): void {
   viewer.setTexture(face.texture);
   viewer.setVertexColors(face.learnedColor);
   learnedLook().disabled = !face.learnedColor;
+  // Which colour model the fit used ('none': a per-vertex albedo), for people and tests reading the page.
+  document.body.dataset.colorModel = face.report.photometric?.colorModel ?? 'none';
   if (face.texture) selectLook('textured');
   viewer.setPositions(face.positions, model.triangles);
   updateSliders();
