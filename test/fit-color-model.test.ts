@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,8 @@ import { InputError } from '../src/errors.js';
 import { type ColorModelFile, encodeColorModelFile } from '../src/io/color-model-file.js';
 import { applyColorModel } from '../src/io/node/color-model.js';
 import { loadModel } from '../src/io/node/load-model.js';
+import { parsePts } from '../src/io/pts.js';
+import { fitPhoto } from '../src/node.js';
 import { componentNorms, type MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
 import { expectOneLineError, runCli } from './helpers/cli.js';
@@ -78,7 +80,7 @@ describe('--color-model', () => {
       writeFileSync(colorFile, encodeColorModelFile(randomColorFile(await loadModel(modelFile), 4)));
     });
 
-    const fitPhoto = (...extra: string[]) =>
+    const runFit = (...extra: string[]) =>
       runCli([
         'fit',
         `${FACES}/lfpw_image_0010.png`,
@@ -99,9 +101,9 @@ describe('--color-model', () => {
 
     it('fits with a colour model file or none, and the JSON says which, with the coefficients', async () => {
       const [withFile, none, byDefault] = [
-        await fitPhoto('--color-model', colorFile),
-        await fitPhoto('--color-model', 'none'),
-        await fitPhoto(),
+        await runFit('--color-model', colorFile),
+        await runFit('--color-model', 'none'),
+        await runFit(),
       ];
       for (const result of [withFile, none, byDefault]) expect(result.code, result.stderr).toBe(0);
       const [colored] = JSON.parse(withFile.stdout);
@@ -114,6 +116,18 @@ describe('--color-model', () => {
         expect(report.photometric.colorModel).toBe('none');
         expect(report.photometric.color).toBeUndefined();
       }
+    });
+
+    it("fitPhoto's colorModel: the same choice in the library", async () => {
+      const model = await loadModel(modelFile);
+      const landmarks = parsePts(readFileSync(`${FACES}/lfpw_image_0010.pts`, 'utf8'), 'lfpw_image_0010.pts');
+      const options = { model, landmarks, minQuality: 0 };
+      const [colored] = await fitPhoto(`${FACES}/lfpw_image_0010.png`, { ...options, colorModel: colorFile });
+      expect(colored.report.photometric?.colorModel).toBe('sfm-color.bin');
+      expect(colored.photometric?.color).toHaveLength(4);
+      const [plain] = await fitPhoto(`${FACES}/lfpw_image_0010.png`, options);
+      expect(plain.report.photometric?.colorModel).toBe('none');
+      expect(model.color).toBeUndefined(); // the caller's model is left as it was
     });
 
     it('refuses a colour model of another model in one line, writing nothing', async () => {

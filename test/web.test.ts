@@ -195,12 +195,14 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
         / before.digest.reduce((sum, v) => sum + v, 0);
       expect(changed).toBeGreaterThan(0.005);
       await page.screenshot({ path: join(OUTPUT, 'web-jaw-open.png') });
-      // The learned-colour look: offered when the fit had a colour model, as the CLI's did (models/
-      // color-model-300w.bin where shipped and made for the model, else none), and then drawn differently.
+      // The colour model: the page's fit uses one where the CLI's did (models/color-model-300w.bin where shipped
+      // and made for the model, else none). The learned-colour look is offered only for a fit that kept its
+      // colour coefficients (photometric.color), and then draws differently.
       const learned = page.locator('input[name=look][value=learned]');
       const withColor = cliReport.photometric.colorModel !== 'none';
-      expect(await learned.isDisabled()).toBe(!withColor);
-      if (withColor) {
+      expect((await page.evaluate(() => document.body.dataset.colorModel)) !== 'none').toBe(withColor);
+      if (!withColor) expect(await learned.isDisabled()).toBe(true);
+      else if (!(await learned.isDisabled())) {
         await learned.check();
         const colored = await viewerPixels(page);
         expect(colored.digest.some((v, i) => Math.abs(v - after.digest[i]) > 2)).toBe(true);

@@ -222,7 +222,9 @@ async function withServedColorModel(
   if (model.color) return { model, colorModel: 'in the model' };
   const url = `${assetBase}color-model.bin`;
   const response = await fetch(url).catch(() => undefined);
-  if (!response?.ok) return { model, colorModel: 'none' };
+  // Absent: an error status, or the page itself (Vite's servers answer unknown paths with index.html).
+  if (!response?.ok || response.headers.get('Content-Type')?.startsWith('text/html'))
+    return { model, colorModel: 'none' };
   post({ type: 'status', text: 'reading the colour model…' });
   const file = decodeColorModelFile(new Uint8Array(await response.arrayBuffer()), url);
   if (file.model.name !== model.name || file.model.vertexCount !== model.vertexCount)
