@@ -57,6 +57,14 @@ describe('--color-model', () => {
     expect(none.model.mean).toBe(tiny.mean);
     // models/color-model-300w.bin, shipped or not, is for ICT-FaceKit: never applied to another model.
     expect(await applyColorModel(tiny)).toEqual({ model: tiny, colorModel: 'none' });
+    // Where the shipped file is made for the model, the default takes it.
+    const shipped = await applyColorModel(tiny, undefined, tinyFile);
+    expect(shipped.colorModel).toBe('tiny-color.bin');
+    expect(shipped.model.color?.basis.basis).toEqual(withFile.model.color?.basis.basis);
+    expect(await applyColorModel(tiny, undefined, join(work, 'not-shipped.bin'))).toEqual({
+      model: tiny,
+      colorModel: 'none',
+    });
 
     const other = tinyModel({ side: 5 });
     await expect(applyColorModel(other, tinyFile)).rejects.toThrow(

@@ -35,14 +35,18 @@ export interface ColoredModel {
 /**
  * `model` with the colour model `option` names: a file (refused, as an InputError naming it, when made for
  * another model), NO_COLOR_MODEL (the model's own colour model dropped too), or undefined: the model's own
- * colour model if it has one, else the shipped file if it exists and was made for this model, else none.
+ * colour model if it has one, else the shipped file (`shipped`) if it exists and was made for this model, else
+ * none.
  */
-export async function applyColorModel(model: MorphableModel, option?: string): Promise<ColoredModel> {
+export async function applyColorModel(
+  model: MorphableModel,
+  option?: string,
+  shipped = shippedColorModelPath(),
+): Promise<ColoredModel> {
   if (option === NO_COLOR_MODEL)
     return { model: model.color ? { ...model, color: undefined } : model, colorModel: 'none' };
   if (option === undefined) {
     if (model.color) return { model, colorModel: 'in the model' };
-    const shipped = shippedColorModelPath();
     if (!existsSync(shipped)) return { model, colorModel: 'none' };
     const file = await loadColorModelFile(shipped);
     if (file.model.name !== model.name || file.model.vertexCount !== model.vertexCount)
