@@ -107,7 +107,10 @@ export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOpti
   const model = typeof options.model === 'string' ? await loadModel(options.model) : options.model;
   requireFitLandmarks(model, modelSource);
   let byColor = fitters.get(model);
-  if (!byColor) fitters.set(model, (byColor = new Map()));
+  if (!byColor) {
+    byColor = new Map();
+    fitters.set(model, byColor);
+  }
   let fitter = byColor.get(options.colorModel ?? '');
   if (!fitter) {
     const colored = await applyColorModel(model, options.colorModel);
