@@ -139,15 +139,26 @@ export function learnedFitOptions(
 
 export type FitInit = 'auto' | 'linear' | 'learned';
 
+export interface PhotoFitterOptions {
+  /**
+   * The name of the model's colour model in the reports (photometric.colorModel), e.g. its file's name; default
+   * "in the model" when the model has one, else "none".
+   */
+  colorModel?: string;
+}
+
 /** The fitters for one model, made once and reused for every photo. */
 export class PhotoFitter {
   readonly model: MorphableModel;
   readonly landmarkFitter: LandmarkFitter;
+  /** What the reports name as the colour model (PhotoFitterOptions.colorModel). */
+  readonly colorModel: string;
   private photometric: PhotometricFitter | undefined;
 
-  constructor(model: MorphableModel) {
+  constructor(model: MorphableModel, options: PhotoFitterOptions = {}) {
     this.model = model;
     this.landmarkFitter = new LandmarkFitter(model);
+    this.colorModel = options.colorModel ?? (model.color ? 'in the model' : 'none');
   }
 
   /** Made on first use: landmark-only fitting never pays for the renderer and the face submodel. */
@@ -230,6 +241,7 @@ export class PhotoFitter {
       options.focal ? (options.focalSource ?? 'option') : 'default',
       photometric,
     );
+    if (report.photometric) report.photometric.colorModel = this.colorModel;
     const rejected = report.quality.score < (options.minQuality ?? MIN_QUALITY);
     return {
       input: face,
