@@ -23,7 +23,7 @@ import {
   LandmarkFitter,
   type LandmarkFitResult,
 } from './landmark-fit.js';
-import { PhotometricFitter, type PhotometricFitResult } from './photometric-fit.js';
+import { PhotometricFitter, type PhotometricFitOptions, type PhotometricFitResult } from './photometric-fit.js';
 import { regressionStart } from './regression-start.js';
 
 /** Photos are decoded to a copy whose longer side is at most this (detection, photometric fit, texture). */
@@ -67,6 +67,8 @@ export interface FittedFace {
 
 export interface PhotoFitOptions {
   photometric: boolean;
+  /** Settings of the photometric stage (fit/photometric-fit.ts), e.g. how a colour model is used. */
+  photometricOptions?: PhotometricFitOptions;
   /** A known focal length in pixels of the full photo (EXIF, --focal); estimated when absent. */
   focal?: number;
   /** Where `focal` came from (reported in the JSON); 'option' when `focal` is given without one. */
@@ -202,7 +204,13 @@ export class PhotoFitter {
     if (options.photometric && !options.fast) {
       options.onStage?.('photometric fit');
       t = performance.now();
-      photometric = this.photometricFitter.fit(photo.image, photo.scale, face.landmarks, landmarkFit);
+      photometric = this.photometricFitter.fit(
+        photo.image,
+        photo.scale,
+        face.landmarks,
+        landmarkFit,
+        options.photometricOptions,
+      );
       timings.photometricFit = performance.now() - t;
       state = photometric;
     }
