@@ -3,21 +3,27 @@
  * each leading component at −2σ and +2σ, one column per component, under a soft frontal light. The
  * renders are of the model only (no photo in them).
  *
- * Usage: npx tsx bench/color-figure.ts [model-with-colour.glb] [docs/color-components.png] [components]
+ * Usage: npx tsx bench/color-figure.ts [models/color-model-300w.bin] [docs/color-components.png] [components]
+ * (a colour model file for the shipped model, or a .glb model that carries a colour model).
  */
 import sharp from 'sharp';
+import { withColorModel } from '../src/io/color-model-file.js';
+import { loadColorModelFile } from '../src/io/node/color-model.js';
 import { loadModel } from '../src/io/node/load-model.js';
+import { embeddedModelPath } from '../src/io/node/model-paths.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { submodel } from '../src/model/submesh.js';
 import { renderPortrait } from '../src/render/portrait.js';
 import { shDirectionalLight } from '../src/render/spherical-harmonics.js';
 
-const [modelPath = 'training/ict-learned-color.glb', output = 'docs/color-components.png', count = '4'] =
+const [modelPath = 'models/color-model-300w.bin', output = 'docs/color-components.png', count = '4'] =
   process.argv.slice(2);
 const PANEL = 200;
 const components = Number(count);
 
-const full = await loadModel(modelPath);
+const full = modelPath.endsWith('.bin')
+  ? withColorModel(await loadModel(embeddedModelPath()), await loadColorModelFile(modelPath), modelPath)
+  : await loadModel(modelPath);
 if (!full.color) throw new Error(`${modelPath}: the model has no colour model`);
 const face = submodel(full, full.regions.face ?? Uint32Array.from({ length: full.vertexCount }, (_, i) => i));
 const color = face.color!;

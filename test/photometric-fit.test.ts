@@ -168,6 +168,22 @@ describe.skipIf(!hasShared)(
       // The left-right trend of the true albedo (coefficient 1) is partly explained by the light from the left:
       // the fit finds 0.38 of it; the sign is what the photo determines.
       expect(prior.color).toHaveLength(2);
+      // The albedo comes back in the colour model's scale: its mean matches the model at the fitted coefficients.
+      const region = model.regions.face,
+        n3 = 3 * model.vertexCount,
+        modelColor = coloured.color!;
+      for (let c = 0; c < 3; c++) {
+        let fitted = 0,
+          reconstructed = 0;
+        for (const v of region) {
+          fitted += prior.albedo[3 * v + c];
+          reconstructed +=
+            modelColor.mean[3 * v + c]
+            + prior.color![0] * modelColor.basis.basis[3 * v + c]
+            + prior.color![1] * modelColor.basis.basis[n3 + 3 * v + c];
+        }
+        expect(Math.abs(fitted / reconstructed - 1)).toBeLessThan(0.1);
+      }
       expect(prior.color![0]).toBeGreaterThan(0.25 * coefficients[0]);
       expect(albedoError(prior.albedo)).toBeLessThan(0.8 * albedoError(plain.albedo));
       expect(prior.rmseAfter).toBeLessThan(prior.rmseBefore);

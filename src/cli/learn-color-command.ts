@@ -30,8 +30,8 @@ model/weighted-pca.ts); the validation faces of the dataset's split by photo mea
 reconstructed from its seen entries with 0, 5, 10, 20, 40 and all components, the error printed in 8-bit
 sRGB levels. The output is either a colour model file (.bin: float16, the face region only, with how it
 was made in its header; \`morphable fit --color-model OUT\` uses it) or the whole model with this colour
-model (.glb; \`morphable fit --model OUT\`). Either way the fit then solves colour coefficients and
-geometry together by Levenberg–Marquardt. Albedos learned from 300-W photos carry 300-W's research-use
+model (.glb; \`morphable fit --model OUT\`). The fit then pulls its per-vertex albedo towards the colour
+model's reconstruction of it, so that unseen parts take the colour the model predicts. Albedos learned from 300-W photos carry 300-W's research-use
 terms, and so does the output.
 
 Example:

@@ -185,6 +185,8 @@ export class PhotometricFitter {
   private readonly priorWeight: Float32Array;
   /** The colour model's coefficients of the last reconstruction (σ units). */
   private priorCoefficients: Float64Array | undefined;
+  /** The per-channel gain between the fit's albedo and the colour model's, at the last reconstruction. */
+  private readonly priorGain = new Float64Array(3);
   private robustScale = DEFAULTS.robustScale;
 
   constructor(model: MorphableModel, options: { size?: number } = {}) {
@@ -294,6 +296,12 @@ export class PhotometricFitter {
       rmseAfter = this.rmse(camera);
     }
 
+    if (useModelAsPrior && this.priorCoefficients) {
+      // Hand back the albedo in the colour model's scale (its coefficients then describe it), the light
+      // scaled the other way: the rendering does not change.
+      for (let i = 0; i < this.albedo.length; i++) this.albedo[i] /= this.priorGain[i % 3];
+      for (let k = 0; k < 27; k++) this.sh[k] *= this.priorGain[k % 3];
+    }
     return {
       camera: uncropCamera(camera, crop), // back to the full photo's camera
       identity: Float32Array.from(alpha),
@@ -584,7 +592,7 @@ export class PhotometricFitter {
       weight = this.priorWeight,
       target = this.priorTarget,
       n3 = A.length;
-    const gain = [0, 0, 0],
+    const gain = this.priorGain.fill(0),
       meanSum = [0, 0, 0];
     for (let i = 0; i < n3; i++) {
       weight[i] = den[i] / (den[i] + 1);
