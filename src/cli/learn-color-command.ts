@@ -31,8 +31,8 @@ reconstructed from its seen entries with 0, 5, 10, 20, 40 and all components, th
 sRGB levels. The output is either a colour model file (.bin: float16, the face region only, with how it
 was made in its header; \`morphable fit --color-model OUT\` uses it) or the whole model with this colour
 model (.glb; \`morphable fit --model OUT\`). The fit then pulls its per-vertex albedo towards the colour
-model's reconstruction of it, so that unseen parts take the colour the model predicts. Albedos learned from 300-W photos carry 300-W's research-use
-terms, and so does the output.
+model's reconstruction of it, so that unseen parts take the colour the model predicts. Albedos learned
+from 300-W photos carry 300-W's research-use terms, and so does the output.
 
 Example:
   morphable train albedo --data ../shared/data/train-300w --out training/albedo
