@@ -11,7 +11,7 @@
  * Chromium (bench/decoder-rates.ts), and a picture of held-out reconstructions.
  *
  *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
- *        [--picture docs/color-decoder.png]
+ *        [--joint-k 10,20] [--picture docs/color-decoder.png] [--private-picture training/…png] [--no-write]
  *
  * Alone it rewrites its section of bench/RESULTS.md; `npm run bench` runs it when training/albedo exists.
  */
@@ -25,7 +25,7 @@ import sharp from 'sharp';
 import { loadModel } from '../src/io/node/load-model.js';
 import { embeddedModelPath } from '../src/io/node/model-paths.js';
 import { type AlbedoDataset, readAlbedoDataset } from '../src/learn/albedo-data.js';
-import { fitLatents, trainAutoDecoder, type TrainedAutoDecoder } from '../src/learn/albedo-decoder.js';
+import { fitLatents, normalisation, trainAutoDecoder, type TrainedAutoDecoder } from '../src/learn/albedo-decoder.js';
 import { trainingTf } from '../src/learn/tf-node.js';
 import { linearToSrgb } from '../src/model/color.js';
 import { decode, decoderParameters } from '../src/model/mlp-decoder.js';
@@ -44,6 +44,8 @@ export interface ColorDecoderOptions {
   epochs?: number;
   browser?: boolean;
   joint?: boolean;
+  /** Latent sizes of the joint comparison (default: all of ks). */
+  jointKs?: number[];
   /** Reconstructions only (PCA | decoder per held-out face). */
   picture?: string;
   /** The same with the observed albedo beside them (derived from the photos: keep it out of the repository). */
@@ -197,7 +199,7 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
       `k ${k}: PCA ${pcaError.toFixed(2)}, decoder ${decoderError.toFixed(2)} sRGB levels `
         + `(trained in ${trainSeconds.toFixed(0)} s, ${m} faces fitted in ${fitSeconds.toFixed(1)} s)`,
     );
-    if (joint && model) {
+    if (joint && model && (options.jointKs ?? ks).includes(k)) {
       start = performance.now();
       Object.assign(result, jointComparison(tf, model, dataset, identity!, train, validation, k, epochs, log));
       result.jointSeconds = (performance.now() - start) / 1000;
@@ -296,9 +298,9 @@ function table(
       '| k | joint PCA albedo | joint decoder albedo | joint PCA shape | joint decoder shape | time '
         + '| decodes/s Node PCA / decoder | Chromium |',
       '|---|---|---|---|---|---|---|---|',
-      ...results.map((r, i) => {
+      ...results.flatMap((r, i) => {
         const b = browser?.[i];
-        if (!r.jointPca || !r.jointDecoder) return `| ${r.k} | | | | | | | |`;
+        if (!r.jointPca || !r.jointDecoder) return [];
         return (
           `| ${r.k} | ${f2(r.jointPca.albedo)} | ${f2(r.jointDecoder.albedo)} | ${f2(r.jointPca.shapeMm)} mm | `
           + `${f2(r.jointDecoder.shapeMm)} mm | ${f1(r.jointSeconds ?? 0)} s | ${rate(node[i].jointPca)} / `
@@ -426,10 +428,19 @@ function jointComparison(
   });
   const linear: ColorModel = { mean: pca.mean, basis: pca.basis };
   const pcaPred = pcaPredict(linear, k, va.data, given, m, d);
+  // The identity entries' spread is far above the albedo's: the net's outputs scaled to it (the loss is not).
+  const overall = normalisation(tr.data, tr.weights, n, d).scale;
+  const outputScale = new Float32Array(d).fill(1);
+  for (let j = 0; j < c; j++) {
+    let s2 = 0;
+    for (let i = 0; i < n; i++) s2 += tr.data[i * d + j] ** 2;
+    outputScale[j] = Math.max(1, Math.sqrt(s2 / n) / overall);
+  }
   const trained = trainAutoDecoder(tf, tr.data, tr.weights, n, d, {
     latent: k,
     hidden: HIDDEN,
     epochs,
+    outputScale,
     initialLatents: pcaLatents(linear, k, tr.data, tr.weights, n, d),
     learningRate: 2e-3,
     seed: 18,
@@ -579,6 +590,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     epochs: value('--epochs') ? Number(value('--epochs')) : undefined,
     browser: !args.includes('--no-browser'),
     joint: !args.includes('--no-joint'),
+    jointKs: value('--joint-k')?.split(',').map(Number),
     picture: value('--picture'),
     privatePicture: value('--private-picture'),
     log: (line) => console.log(line),

@@ -35,6 +35,12 @@ export interface AutoDecoderOptions {
   latentRateFactor?: number;
   /** Per-entry noise variance in units of the data's variance: the weight of the latent prior (default 0.01). */
   noise?: number;
+  /**
+   * Fixed per-entry multipliers of the last layer's output (d values, default 1): for entries whose spread is
+   * far from the data's overall one (identity coefficients beside albedo), so that the net's outputs stay
+   * near unit size; the loss is unchanged (data units).
+   */
+  outputScale?: Float32Array;
   /** Initial latents (n × k); default N(0, 0.01²). */
   initialLatents?: Float32Array;
   seed?: number;
@@ -49,6 +55,8 @@ export interface TrainedAutoDecoder {
   noise: number;
   /** Average weight sum per training face (W̄). */
   weightPerFace: number;
+  /** The data's overall spread s (the loss's unit). */
+  dataScale: number;
   finalLoss: number;
   seconds: number;
 }
@@ -106,13 +114,18 @@ function normalised(
   return y;
 }
 
-function forward(tf: Tf, layers: { w: TfCore.Tensor2D; b: TfCore.Tensor1D }[], z: TfCore.Tensor2D): TfCore.Tensor2D {
+function forward(
+  tf: Tf,
+  layers: { w: TfCore.Tensor2D; b: TfCore.Tensor1D }[],
+  z: TfCore.Tensor2D,
+  outputScale?: TfCore.Tensor1D,
+): TfCore.Tensor2D {
   let h = z;
   for (let l = 0; l < layers.length; l++) {
     const a = tf.add(tf.matMul(h, layers[l].w), layers[l].b) as TfCore.Tensor2D;
     h = l < layers.length - 1 ? tf.tanh(a) : a;
   }
-  return h;
+  return outputScale ? (tf.mul(h, outputScale) as TfCore.Tensor2D) : h;
 }
 
 /**
@@ -156,6 +169,10 @@ export function trainAutoDecoder(
   const latents = tf.variable(tf.tensor2d(z0, [n, k]), true, 'decoder-latents');
   const y = tf.tensor2d(normalised(data, weights, n, d, offset, scale), [n, d]);
   const w = tf.tensor2d(weights, [n, d]);
+  const outputScale = options.outputScale;
+  if (outputScale && outputScale.length !== d)
+    throw new RangeError(`outputScale: ${outputScale.length} values, not ${d}`);
+  const multiplier = outputScale ? tf.tensor1d(outputScale) : undefined;
 
   const decoderVariables = layers.flatMap((l) => [l.w, l.b]);
   const adam = new Adam(tf, decoderVariables);
@@ -184,7 +201,7 @@ export function trainAutoDecoder(
       const lossFn = () =>
         tf.tidy(() => {
           const z = tf.matMul(select, latents) as TfCore.Tensor2D;
-          const pred = forward(tf, layers, z);
+          const pred = forward(tf, layers, z, multiplier);
           const e = tf.sub(pred, tf.gather(y, ids));
           const data = tf.div(tf.sum(tf.mul(tf.gather(w, ids), tf.square(e))), m * weightPerFace);
           return tf.add(data, tf.mul(tf.sum(tf.square(z)), prior / m)) as TfCore.Scalar;
@@ -214,10 +231,11 @@ export function trainAutoDecoder(
       }),
     ),
     offset,
-    scale: new Float32Array(d).fill(scale),
+    scale: outputScale ? outputScale.map((r) => r * scale) : new Float32Array(d).fill(scale),
   };
   const learned = latents.dataSync() as Float32Array;
   for (const v of [...decoderVariables, latents, y, w]) v.dispose();
+  multiplier?.dispose();
   adam.dispose();
   latentAdam.dispose();
   return {
@@ -225,6 +243,7 @@ export function trainAutoDecoder(
     latents: learned,
     noise,
     weightPerFace,
+    dataScale: scale,
     finalLoss: loss,
     seconds: (performance.now() - start) / 1000,
   };
@@ -266,7 +285,7 @@ export interface FitLatentOptions {
  */
 export function fitLatents(
   tf: Tf,
-  trained: Pick<TrainedAutoDecoder, 'decoder' | 'noise' | 'weightPerFace'>,
+  trained: Pick<TrainedAutoDecoder, 'decoder' | 'noise' | 'weightPerFace' | 'dataScale'>,
   data: Float32Array,
   weights: Float32Array,
   m: number,
@@ -280,11 +299,14 @@ export function fitLatents(
   const rate = options.learningRate ?? 0.05;
   const noise = options.noise ?? trained.noise;
   const prior = noise / (options.weightPerFace ?? trained.weightPerFace);
-  const scale = decoder.scale[0];
+  // The loss in units of the training data's overall spread s, as in training; the decoder's per-entry scale
+  // is s times its output multiplier.
+  const scale = trained.dataScale;
   const layers = decoder.layers.map((l) => ({
     w: tf.tensor2d(l.weight, [l.inputs, l.outputs]),
     b: tf.tensor1d(l.bias),
   }));
+  const multiplier = tf.tensor1d(decoder.scale.map((x) => x / scale));
   const y = tf.tensor2d(normalised(data, weights, m, d, decoder.offset, scale), [m, d]);
   const w = tf.tensor2d(weights, [m, d]);
   const z = tf.variable(tf.tensor2d(options.initial ?? new Float32Array(m * k), [m, k]), true, 'fit-latents');
@@ -294,7 +316,7 @@ export function fitLatents(
     adam.minimize(
       () =>
         tf.tidy(() => {
-          const e = tf.sub(forward(tf, layers, z), y);
+          const e = tf.sub(forward(tf, layers, z, multiplier), y);
           const fit = tf.sum(tf.mul(w, tf.square(e)));
           return tf.add(tf.div(fit, trained.weightPerFace), tf.mul(tf.sum(tf.square(z)), prior)) as TfCore.Scalar;
         }),
@@ -302,7 +324,7 @@ export function fitLatents(
     );
   }
   const out = z.dataSync() as Float32Array;
-  for (const t of [...layers.flatMap((l) => [l.w, l.b]), y, w, z]) t.dispose();
+  for (const t of [...layers.flatMap((l) => [l.w, l.b]), y, w, z, multiplier]) t.dispose();
   adam.dispose();
   return Float32Array.from(out);
 }
