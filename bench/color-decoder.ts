@@ -11,7 +11,7 @@
  * Chromium (bench/decoder-rates.ts), and a picture of held-out reconstructions.
  *
  *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
- *        [--joint-k 10,20] [--picture docs/color-decoder.png] [--private-picture training/…png] [--no-write]
+ *        [--joint-k 10,20] [--seed 18] [--picture docs/color-decoder.png] [--private-picture FILE] [--no-write]
  *
  * Alone it rewrites its section of bench/RESULTS.md; `npm run bench` runs it when training/albedo exists.
  */
@@ -44,6 +44,8 @@ export interface ColorDecoderOptions {
   epochs?: number;
   browser?: boolean;
   joint?: boolean;
+  /** The decoders' seed (default 18). */
+  seed?: number;
   /** Latent sizes of the joint comparison (default: all of ks). */
   jointKs?: number[];
   /** Reconstructions only (PCA | decoder per held-out face). */
@@ -186,7 +188,7 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
       epochs,
       initialLatents: pcaLatents(linear, k, train.data, train.weights, n, d),
       learningRate: 2e-3,
-      seed: 18,
+      seed: options.seed ?? 18,
     });
     const trainSeconds = (performance.now() - start) / 1000;
     start = performance.now();
@@ -201,7 +203,10 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
     );
     if (joint && model && (options.jointKs ?? ks).includes(k)) {
       start = performance.now();
-      Object.assign(result, jointComparison(tf, model, dataset, identity!, train, validation, k, epochs, log));
+      Object.assign(
+        result,
+        jointComparison(tf, model, dataset, identity!, train, validation, k, epochs, options.seed ?? 18, log),
+      );
       result.jointSeconds = (performance.now() - start) / 1000;
     }
     results.push(result);
@@ -340,6 +345,7 @@ function jointComparison(
   validation: Rows,
   k: number,
   epochs: number,
+  seed: number,
   log: (line: string) => void,
 ): Pick<Result, 'jointPca' | 'jointDecoder'> {
   const V = dataset.header.vertices,
@@ -443,7 +449,7 @@ function jointComparison(
     outputScale,
     initialLatents: pcaLatents(linear, k, tr.data, tr.weights, n, d),
     learningRate: 2e-3,
-    seed: 18,
+    seed,
   });
   const latents = fitLatents(tf, trained, va.data, given, m, { steps: 300 });
   const decPred = decoderPredict(trained, latents, m);
@@ -591,6 +597,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     browser: !args.includes('--no-browser'),
     joint: !args.includes('--no-joint'),
     jointKs: value('--joint-k')?.split(',').map(Number),
+    seed: value('--seed') ? Number(value('--seed')) : undefined,
     picture: value('--picture'),
     privatePicture: value('--private-picture'),
     log: (line) => console.log(line),
