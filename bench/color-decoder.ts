@@ -13,7 +13,8 @@
  *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
  *        [--joint-k 10,20] [--seed 18] [--picture docs/color-decoder.png] [--private-picture FILE] [--no-write]
  *
- * Alone it rewrites its section of bench/RESULTS.md; `npm run bench` runs it when training/albedo exists.
+ * Alone it rewrites its section of bench/RESULTS.md; `BENCH_COLOR_DECODER=1 npm run bench` runs it on
+ * training/albedo.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';

@@ -214,9 +214,10 @@ try {
     ),
   );
 
-  // Minutes per latent size on one core: only where an albedo dataset was made (morphable train albedo).
+  // About 10 minutes per latent size on one core: only when asked (BENCH_COLOR_DECODER=1) and an albedo
+  // dataset was made (morphable train albedo --out training/albedo).
   const albedo = join(root, 'training/albedo');
-  if (existsSync(join(albedo, 'albedo.json'))) {
+  if (process.env.BENCH_COLOR_DECODER && existsSync(join(albedo, 'albedo.json'))) {
     console.log('\ncolour decoder against PCA');
     sections.push(
       COLOR_DECODER_HEADING,
