@@ -102,7 +102,7 @@ export async function photometricBench(
   for (const [name, fitModel, albedoOfTruth, options] of [
     ['unknown, per-vertex (ICT; Adam)', synthetic, skin, {}],
     ['known (ICT; Levenberg–Marquardt)', synthetic, skin, { albedo: albedoArray(synthetic, skin) }],
-    ['colour PCA, 2 components (Levenberg–Marquardt)', coloured, albedoOf, {}],
+    ['colour PCA, 2 components (Levenberg–Marquardt)', coloured, albedoOf, { colourModelUse: 'lm' }],
   ] as const) {
     const fitter = new PhotometricFitter(fitModel);
     const before: number[] = [],

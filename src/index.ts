@@ -7,6 +7,13 @@ export { SeededRandom } from './model/random.js';
 export { sampleCoefficients, componentCoefficients, type FaceCoefficients } from './model/sample.js';
 export { submodel } from './model/submesh.js';
 export { decodeModel, encodeModel, isCompactModel, type EncodeModelOptions } from './io/model-file.js';
+export {
+  type ColorModelFile,
+  colorModelFileFrom,
+  decodeColorModelFile,
+  encodeColorModelFile,
+  withColorModel,
+} from './io/color-model-file.js';
 export { parseObj } from './io/obj-reader.js';
 export { meshToObj, materialForTexture } from './io/mesh-obj.js';
 export { meshToPly } from './io/mesh-ply.js';
@@ -42,6 +49,7 @@ export { PhotometricFitter, type PhotometricFitOptions, type PhotometricFitResul
 export {
   PHOTO_MAX_SIDE,
   PhotoFitter,
+  type PhotoFitterOptions,
   projectLandmarks,
   type FaceLandmarks,
   type FittedFace,

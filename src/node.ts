@@ -4,6 +4,7 @@ import { type FaceLandmarks, type FitInit, type FittedFace, PhotoFitter } from '
 import type { MorphableModel } from './model/morphable-model.js';
 import { createNodeLandmarker } from './io/node/face-landmarker.js';
 import { loadPhoto } from './io/node/photo.js';
+import { applyColorModel } from './io/node/color-model.js';
 import { loadModel } from './io/node/load-model.js';
 
 export {
@@ -15,6 +16,7 @@ export {
 export { loadImage, encodePng, savePng, type LoadedImage } from './io/node/image.js';
 export { importModel, type ImportOptions } from './io/node/import-model.js';
 export { loadModel } from './io/node/load-model.js';
+export { applyColorModel, loadColorModelFile, NO_COLOR_MODEL } from './io/node/color-model.js';
 export { disposeIdentityPredictor, loadIdentityPredictor } from './io/node/identity-predictor.js';
 export { downloadFile, type DownloadOptions, type DownloadResult } from './io/node/download.js';
 export { writeFileAtomic, OutputBatch } from './io/node/atomic-write.js';
@@ -66,6 +68,12 @@ export interface FitPhotoOptions {
   maxFaces?: number;
   /** The photometric refinement: light, albedo, UV texture (default true). */
   photometric?: boolean;
+  /**
+   * The photometric fit's colour model: a colour model file (`morphable model learn-color -o X.bin`), 'none' (a
+   * per-vertex albedo), or by default the model's own, else the shipped models/color-model-300w.bin where it is
+   * there and made for the model (see `morphable fit --color-model`).
+   */
+  colorModel?: string;
   /** Focal length in pixels of the full photo (default: the photo's EXIF, else the fitter's default). */
   focal?: number;
   /** Faces whose fit quality score (0–1) is below this come back with `rejected: true` (default 0.5). */
@@ -84,7 +92,8 @@ export interface FitPhotoOptions {
   name?: string;
 }
 
-const fitters = new WeakMap<MorphableModel, PhotoFitter>();
+/** Per model, a fitter per --color-model choice ('' the default). */
+const fitters = new WeakMap<MorphableModel, Map<string, PhotoFitter>>();
 
 /**
  * Fits the model to every face in a photo (a file path, or the encoded bytes of a JPEG, PNG, WebP…).
@@ -97,10 +106,16 @@ export async function fitPhoto(photo: string | Uint8Array, options: FitPhotoOpti
   const modelSource = typeof options.model === 'string' ? options.model : options.model.name;
   const model = typeof options.model === 'string' ? await loadModel(options.model) : options.model;
   requireFitLandmarks(model, modelSource);
-  let fitter = fitters.get(model);
+  let byColor = fitters.get(model);
+  if (!byColor) {
+    byColor = new Map();
+    fitters.set(model, byColor);
+  }
+  let fitter = byColor.get(options.colorModel ?? '');
   if (!fitter) {
-    fitter = new PhotoFitter(model);
-    fitters.set(model, fitter);
+    const colored = await applyColorModel(model, options.colorModel);
+    fitter = new PhotoFitter(colored.model, { colorModel: colored.colorModel });
+    byColor.set(options.colorModel ?? '', fitter);
   }
   const { photo: input, focal, loadMs } = await loadPhoto(photo, options.name, options.focal);
   const { name } = input;

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { decodeColorModelFile, withColorModel } from '../src/io/color-model-file.js';
 import { decodeModel, encodeModel } from '../src/io/model-file.js';
 import { ALBEDO_FORMAT, type AlbedoDataset, type AlbedoHeader, encodeAlbedoData } from '../src/learn/albedo-data.js';
 import { learnColorModel } from '../src/learn/color-model.js';
@@ -108,6 +110,27 @@ describe('a colour model learned from albedos with unseen parts', () => {
     const written = decodeModel(new Uint8Array(await readFile(out)));
     expect(written.color?.basis.count).toBeGreaterThanOrEqual(1);
     expect(written.color?.mean.length).toBe(3 * model.vertexCount);
+
+    // A .bin: the colour model file, the region only, with how it was made.
+    const bin = join(work, 'tiny-color.bin');
+    const asFile = await runCli(['model', 'learn-color', folder, modelFile, '-o', bin, '--max-components', '4']);
+    expect(asFile.code, asFile.stderr).toBe(0);
+    const file = decodeColorModelFile(new Uint8Array(await readFile(bin)), bin);
+    expect(file.model).toEqual({ name: model.name, vertexCount: 64 });
+    expect([...file.vertices]).toEqual([...dataset.vertexIds]);
+    expect(file.stddev.length).toBe(written.color!.basis.count);
+    expect(file.training).toMatchObject({ seed: 1, trainFaces: 60, validationFaces: 10 });
+    expect(file.training.command).toMatch(/^morphable model learn-color .* -o .*tiny-color\.bin/);
+    const albedoBin = await readFile(join(folder, 'albedo.bin'));
+    expect(file.training.dataSha256).toBe(createHash('sha256').update(albedoBin).digest('hex').slice(0, 16));
+    // The same model as the .glb's, to float16 rounding, over the whole model once spread.
+    const spread = withColorModel(model, file).color!;
+    for (let j = 0; j < spread.mean.length; j++) expect(spread.mean[j]).toBeCloseTo(written.color!.mean[j], 3);
+    expectOneLineError(
+      await runCli(['model', 'learn-color', folder, modelFile, '-o', join(work, 'x.txt')]),
+      'x.txt',
+      'must end in .bin',
+    );
 
     const other = join(work, 'other.glb');
     writeFileSync(other, await encodeModel(tinyModel({ side: 5 })));

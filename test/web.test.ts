@@ -36,7 +36,11 @@ let url: string;
 let browser: Browser;
 /** Uncaught errors in the page under test: there must be none. */
 const pageErrors: string[] = [];
-let cliReport: { pose: { yaw: number; pitch: number; roll: number }; expression: Record<string, number> };
+let cliReport: {
+  pose: { yaw: number; pitch: number; roll: number };
+  expression: Record<string, number>;
+  photometric: { colorModel: string };
+};
 
 async function openPage(query: string, extraFlags: string[] = []): Promise<Page> {
   const context = await (extraFlags.length ? await launchChromium(extraFlags) : browser).newContext({
@@ -191,6 +195,19 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
         / before.digest.reduce((sum, v) => sum + v, 0);
       expect(changed).toBeGreaterThan(0.005);
       await page.screenshot({ path: join(OUTPUT, 'web-jaw-open.png') });
+      // The colour model: the page's fit uses one where the CLI's did (models/color-model-300w.bin where shipped
+      // and made for the model, else none). The learned-colour look is offered only for a fit that kept its
+      // colour coefficients (photometric.color), and then draws differently.
+      const learned = page.locator('input[name=look][value=learned]');
+      const withColor = cliReport.photometric.colorModel !== 'none';
+      expect((await page.evaluate(() => document.body.dataset.colorModel)) !== 'none').toBe(withColor);
+      if (!withColor) expect(await learned.isDisabled()).toBe(true);
+      else if (!(await learned.isDisabled())) {
+        await learned.check();
+        const colored = await viewerPixels(page);
+        expect(colored.digest.some((v, i) => Math.abs(v - after.digest[i]) > 2)).toBe(true);
+        await page.screenshot({ path: join(OUTPUT, 'web-learned-colour.png') });
+      }
 
       // Downloads: the mesh as it is now (jaw open), OBJ with UVs, GLB with the texture.
       const [obj] = await Promise.all([page.waitForEvent('download'), page.click('#download-obj')]);

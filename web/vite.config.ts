@@ -2,14 +2,21 @@
  * The web app's build. Besides the page, it serves (and writes into the build) what the worker
  * fetches at run time: face-api's detector and landmark weights and tfjs's wasm binaries, all from
  * node_modules, and the default model (the one `npx morphable model fetch` puts in the cache, else the
- * compact model shipped in models/; MORPHABLE_MODEL picks another file). Nothing is downloaded from elsewhere.
+ * compact model shipped in models/; MORPHABLE_MODEL picks another file), and the learned colour model
+ * models/color-model-300w.bin where it is shipped (MORPHABLE_COLOR_MODEL picks another file, or 'none').
+ * Nothing is downloaded from elsewhere.
  */
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
-import { defaultModelPath, shippedFaceRegressorPath, shippedLandmarkNetPath } from '../src/io/node/model-paths.js';
+import {
+  defaultModelPath,
+  shippedColorModelPath,
+  shippedFaceRegressorPath,
+  shippedLandmarkNetPath,
+} from '../src/io/node/model-paths.js';
 
 const require = createRequire(import.meta.url);
 const faceApiModels = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
@@ -26,6 +33,10 @@ function runtimeAssets(): Map<string, string> {
     assets.set(`tfjs-wasm/${name}`, join(wasmDir, name));
   assets.set('landmark-net.bin', shippedLandmarkNetPath());
   assets.set('face-regressor.bin', shippedFaceRegressorPath());
+  // The learned colour model, where it is shipped (MORPHABLE_COLOR_MODEL picks another file, 'none' none):
+  // without it the worker fits a per-vertex albedo.
+  const colorModel = process.env.MORPHABLE_COLOR_MODEL || shippedColorModelPath();
+  if (colorModel !== 'none' && existsSync(colorModel)) assets.set('color-model.bin', colorModel);
   const model = process.env.MORPHABLE_MODEL || defaultModelPath();
   if (existsSync(model)) assets.set('models/default.glb', model);
   return assets;

@@ -17,6 +17,7 @@ export interface FitSettingsOptions {
   maxFaces: number;
   focal?: number;
   photometric: boolean;
+  colorModel?: string;
   minQuality: number;
   landmarker: LandmarkerKind;
   landmarkNet?: string;
@@ -62,6 +63,12 @@ export function addFitSettingsOptions(command: Command): Command {
     )
     .option('--landmark-net <file>', 'weights for --landmarker net (from `morphable train landmarks`)')
     .option('--no-photometric', 'landmarks only: skip the photometric refinement, the colours and the texture')
+    .option(
+      '--color-model <file|none>',
+      'colour model of the photometric fit (from `morphable model learn-color`); "none": a per-vertex albedo '
+        + "(MIT-only); default: the model's own, else models/color-model-300w.bin (learned from 300-W photos: "
+        + 'research use only) where it is shipped and made for the model, else none',
+    )
     .addOption(
       new Option(
         '--init <how>',
@@ -101,6 +108,7 @@ export function fitSettingsFrom(options: FitSettingsOptions): FitSettings {
     init: options.init,
     fast: options.fast,
     photometric: options.photometric,
+    colorModel: options.colorModel,
     identity: options.identity,
     maxFaces: options.maxFaces,
     minQuality: options.minQuality,

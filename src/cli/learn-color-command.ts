@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
-import { extname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
+import { colorModelFileFrom, encodeColorModelFile } from '../io/color-model-file.js';
+import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
 import { defaultModelPath } from '../io/node/model-paths.js';
 import { readAlbedoDataset } from '../learn/albedo-data.js';
 import { learnColorModel } from '../learn/color-model.js';
@@ -9,6 +13,8 @@ import { Progress } from './progress.js';
 
 /** EM iterations at most: the progress bar's end (the change stops most runs earlier). */
 const MAX_ITERATIONS = 60;
+/** The EM-PCA's random start (weightedPca's default seed; learnColorModel passes none). */
+const EM_SEED = 1;
 
 interface LearnColorOptions {
   output: string;
@@ -22,13 +28,15 @@ de-lit per-vertex albedo and how well the photo saw each vertex) for this model.
 PCA of the training faces' albedos with the unseen entries left out (EM-PCA for missing data,
 model/weighted-pca.ts); the validation faces of the dataset's split by photo measure it: each is
 reconstructed from its seen entries with 0, 5, 10, 20, 40 and all components, the error printed in 8-bit
-sRGB levels. The output is the model with this colour model; \`morphable fit --model OUT\` then fits
-colour coefficients and geometry together by Levenberg–Marquardt. Albedos learned from 300-W photos carry
-300-W's research-use terms, and so does the output model.
+sRGB levels. The output is either a colour model file (.bin: float16, the face region only, with how it
+was made in its header; \`morphable fit --color-model OUT\` uses it) or the whole model with this colour
+model (.glb; \`morphable fit --model OUT\`). Either way the fit then solves colour coefficients and
+geometry together by Levenberg–Marquardt. Albedos learned from 300-W photos carry 300-W's research-use
+terms, and so does the output.
 
 Example:
   morphable train albedo --data ../shared/data/train-300w --out training/albedo
-  morphable model learn-color training/albedo -o training/ict-learned-color.glb
+  morphable model learn-color training/albedo -o training/color-model.bin
 `;
 
 /** Adds `learn-color` to the `model` command group. */
@@ -38,7 +46,10 @@ export function addLearnColorCommand(model: Command): void {
     .description("learn a colour model (Blanz–Vetter's T) from the albedos of photos, and add it to a model")
     .argument('<albedo-folder>', 'folder written by `morphable train albedo`')
     .argument('[model]', 'native model file the albedos were made for (default: the default model)')
-    .requiredOption('-o, --output <file>', 'native model file to write (.glb): the model with the colour model')
+    .requiredOption(
+      '-o, --output <file>',
+      'colour model file to write (.bin), or the native model file with the colour model (.glb)',
+    )
     .option(
       '--variance <fraction>',
       'keep the fewest components that explain this fraction of the variance',
@@ -48,8 +59,10 @@ export function addLearnColorCommand(model: Command): void {
     .option('--max-components <k>', 'keep at most k components', positiveIntOption('--max-components'), 40)
     .addHelpText('after', HELP)
     .action(async (folder: string, modelPath: string | undefined, options: LearnColorOptions) => {
-      if (extname(options.output).toLowerCase() !== '.glb')
-        throw new InputError(options.output, 'the native model file must end in .glb');
+      const kind = extname(options.output).toLowerCase();
+      if (kind !== '.glb' && kind !== '.bin')
+        throw new InputError(options.output, 'must end in .bin (a colour model file) or .glb (a native model file)');
+      await checkWritableFolder(dirname(options.output), options.output); // before minutes of learning
       const path = modelPath ?? defaultModelPath();
       const [{ loadModelWithProgress, writeModel }, dataset] = await Promise.all([
         import('./model-commands.js'),
@@ -76,7 +89,27 @@ export function addLearnColorCommand(model: Command): void {
       } finally {
         progress.stop();
       }
-      await writeModel({ ...model, color: learned.color }, options.output);
+      if (kind === '.glb') await writeModel({ ...model, color: learned.color }, options.output);
+      else {
+        const albedoBin = join(folder, 'albedo.bin');
+        const training = {
+          command: ['morphable', ...process.argv.slice(2)].join(' '),
+          seed: EM_SEED,
+          data: `${basename(folder)}/albedo.bin`,
+          dataSha256: createHash('sha256')
+            .update(await readFile(albedoBin))
+            .digest('hex')
+            .slice(0, 16),
+          trainFaces: learned.trainFaces,
+          validationFaces: learned.validationFaces,
+          iterations: learned.iterations,
+          seconds: Math.round(10 * learned.seconds) / 10,
+          validation: learned.validation,
+        };
+        const file = colorModelFileFrom(model, learned.color, dataset.vertexIds, learned.explainedVariance, training);
+        await mkdir(dirname(options.output), { recursive: true });
+        await writeFileAtomic(options.output, encodeColorModelFile(file));
+      }
       const k = learned.color.basis.count;
       const explained = learned.explainedVariance.reduce((a, b) => a + b, 0);
       console.log(

@@ -207,7 +207,7 @@ export function addTrainCommands(program: Command): void {
     .description('make albedo training data: fit photos, de-light them, keep per-vertex albedo and confidence')
     .option('--data <dir>', 'folder of NAME.jpg + NAME.pts + manifest.csv', '../shared/data/train-300w')
     .requiredOption('--out <dir>', 'folder for albedo.bin and albedo.json')
-    .option('--limit <n>', 'only the first n faces of the manifest', positiveIntOption('--limit'))
+    .option('--limit <n>', 'only n faces, spread evenly over the manifest', positiveIntOption('--limit'))
     .option('--jobs <n>', 'worker threads (default: the cores)', positiveIntOption('--jobs'))
     .addHelpText('after', ALBEDO_HELP)
     .action(async (options: { data: string; out: string; limit?: number; jobs?: number }) => {

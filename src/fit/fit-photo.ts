@@ -23,7 +23,7 @@ import {
   LandmarkFitter,
   type LandmarkFitResult,
 } from './landmark-fit.js';
-import { PhotometricFitter, type PhotometricFitResult } from './photometric-fit.js';
+import { PhotometricFitter, type PhotometricFitOptions, type PhotometricFitResult } from './photometric-fit.js';
 import { regressionStart } from './regression-start.js';
 
 /** Photos are decoded to a copy whose longer side is at most this (detection, photometric fit, texture). */
@@ -67,6 +67,8 @@ export interface FittedFace {
 
 export interface PhotoFitOptions {
   photometric: boolean;
+  /** Settings of the photometric stage (fit/photometric-fit.ts), e.g. how a colour model is used. */
+  photometricOptions?: PhotometricFitOptions;
   /** A known focal length in pixels of the full photo (EXIF, --focal); estimated when absent. */
   focal?: number;
   /** Where `focal` came from (reported in the JSON); 'option' when `focal` is given without one. */
@@ -137,15 +139,26 @@ export function learnedFitOptions(
 
 export type FitInit = 'auto' | 'linear' | 'learned';
 
+export interface PhotoFitterOptions {
+  /**
+   * The name of the model's colour model in the reports (photometric.colorModel), e.g. its file's name; default
+   * "in the model" when the model has one, else "none".
+   */
+  colorModel?: string;
+}
+
 /** The fitters for one model, made once and reused for every photo. */
 export class PhotoFitter {
   readonly model: MorphableModel;
   readonly landmarkFitter: LandmarkFitter;
+  /** What the reports name as the colour model (PhotoFitterOptions.colorModel). */
+  readonly colorModel: string;
   private photometric: PhotometricFitter | undefined;
 
-  constructor(model: MorphableModel) {
+  constructor(model: MorphableModel, options: PhotoFitterOptions = {}) {
     this.model = model;
     this.landmarkFitter = new LandmarkFitter(model);
+    this.colorModel = options.colorModel ?? (model.color ? 'in the model' : 'none');
   }
 
   /** Made on first use: landmark-only fitting never pays for the renderer and the face submodel. */
@@ -191,7 +204,13 @@ export class PhotoFitter {
     if (options.photometric && !options.fast) {
       options.onStage?.('photometric fit');
       t = performance.now();
-      photometric = this.photometricFitter.fit(photo.image, photo.scale, face.landmarks, landmarkFit);
+      photometric = this.photometricFitter.fit(
+        photo.image,
+        photo.scale,
+        face.landmarks,
+        landmarkFit,
+        options.photometricOptions,
+      );
       timings.photometricFit = performance.now() - t;
       state = photometric;
     }
@@ -222,6 +241,7 @@ export class PhotoFitter {
       options.focal ? (options.focalSource ?? 'option') : 'default',
       photometric,
     );
+    if (report.photometric) report.photometric.colorModel = this.colorModel;
     const rejected = report.quality.score < (options.minQuality ?? MIN_QUALITY);
     return {
       input: face,

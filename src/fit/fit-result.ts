@@ -58,7 +58,10 @@ export interface FaceFitReport {
     iterations: number;
     geometryRefined: boolean;
     light: number[];
+    /** The colour model's fitted coefficients (standard deviations), when the fit had one. */
     color?: number[];
+    /** Which colour model the fit used: its file's name, "in the model", or "none" (per-vertex albedo). */
+    colorModel?: string;
   };
   timingsMs: Record<string, number>;
 }

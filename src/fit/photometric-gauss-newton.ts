@@ -62,6 +62,8 @@ export interface GaussNewtonOptions {
   /** σ_lm in render pixels. */
   landmarkNoise: number;
   expressionPrior: number;
+  /** Weight of ‖α‖² (identity, σ units); default 1, the model's N(0, I). */
+  identityPrior?: number;
   /** Geman–McClure scale s of the RGB distance. */
   robustScale: number;
 }
@@ -427,7 +429,8 @@ export class PhotometricGaussNewton {
         g[index] += weight * value;
       }
     };
-    for (let k = 0; k < kId; k++) term(6 + k, state.identity[k], 1);
+    const identityPrior = o.identityPrior ?? 1;
+    for (let k = 0; k < kId; k++) term(6 + k, state.identity[k], identityPrior);
     for (let k = 0; k < kEx; k++) term(6 + kId + k, state.expression[k], o.expressionPrior);
     for (let k = 0; k < 27; k++) if (H) H[(G + k) * P + G + k] += 1e-3;
     for (let k = 0; k < kA; k++) term(G + 27 + k, state.albedoCoefficients[k], 1);

@@ -36,6 +36,8 @@ export interface AlbedoFaceInfo {
   yawDeg: number;
   nmePercent: number;
   rmse: number;
+  /** Fitted identity coefficients (σ units, 4 decimals); absent in datasets made before they were kept. */
+  identity?: number[];
 }
 
 export interface AlbedoHeader {
@@ -66,7 +68,7 @@ export interface AlbedoDataset {
 export interface AlbedoDatasetOptions {
   dataDir: string;
   outDir: string;
-  /** Only the first n faces of the manifest. */
+  /** Only n faces, spread evenly over the manifest (every (N/n)-th), so that each source is represented. */
   limit?: number;
   /** Worker threads (default: the cores); 1 fits in this thread. */
   jobs?: number;
@@ -93,11 +95,17 @@ export async function extractFace(extractor: AlbedoExtractor, task: AlbedoTask):
   return extractor.extract(image, landmarks);
 }
 
+/** n items of the list at evenly spaced positions (all of them when n ≥ its length). */
+export function spreadEvenly<T>(items: readonly T[], n: number): T[] {
+  if (n >= items.length) return items.slice();
+  return Array.from({ length: n }, (_, i) => items[Math.floor((i * items.length) / n)] as T);
+}
+
 /** Writes the dataset (see the module comment); nothing is written unless every face could be read. */
 export async function writeAlbedoDataset(options: AlbedoDatasetOptions): Promise<AlbedoHeader> {
   const { dataDir, outDir } = options;
   const rows = await readManifest(join(dataDir, 'manifest.csv'));
-  const chosen = options.limit ? rows.slice(0, options.limit) : rows;
+  const chosen = options.limit ? spreadEvenly(rows, options.limit) : rows;
   await checkWritableFolder(outDir, `--out ${outDir}`);
   const jobs = Math.max(1, Math.min(options.jobs ?? availableParallelism(), chosen.length));
   const start = performance.now();
@@ -153,6 +161,7 @@ export async function writeAlbedoDataset(options: AlbedoDatasetOptions): Promise
       yawDeg: round(r.yawDeg, 2),
       nmePercent: round(r.nmePercent, 3),
       rmse: round(r.rmse, 4),
+      identity: r.identity.map((x) => round(x, 4)),
     });
   });
   const split = splitByPhoto(faces, ALBEDO_SPLIT);

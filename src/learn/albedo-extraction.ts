@@ -53,6 +53,8 @@ export interface AlbedoExtraction {
   quality: number;
   rmse: number;
   yawDeg: number;
+  /** The fitted identity coefficients (σ units): the face's shape, for joint shape + colour models. */
+  identity: number[];
 }
 
 export type AlbedoSkip = { skipped: 'fit' | 'photometric'; nmePercent: number; quality: number; rmse: number };
@@ -177,7 +179,7 @@ export class AlbedoExtractor {
       weight[i] = Math.min(1, weight[i] * coverageScale) * grazing * highlight * range;
     }
     if (options.mirror) this.fillFromMirror(albedo, weight);
-    return { albedo, weight, nmePercent, quality, rmse, yawDeg: angles.yaw };
+    return { albedo, weight, nmePercent, quality, rmse, yawDeg: angles.yaw, identity: Array.from(result.identity) };
   }
 
   /** A vertex seen less than MIRROR_WEIGHT × its mirror takes the mirror's albedo in, with that weight. */

@@ -121,8 +121,16 @@ export interface EvaluationSetOptions {
   size?: number;
   /** First seed per model (default EVALUATION_SEEDS): another set, e.g. to tune a setting off the held-out one. */
   firstSeeds?: readonly number[];
-  /** Photos for skin (with landmarks) and backgrounds; absent: painted skin over noise. */
-  appearance?: { faces: readonly LandmarkFace[]; backgrounds: readonly RgbImage[]; name: string };
+  /**
+   * Photos for skin (with landmarks) and backgrounds; absent: painted skin over noise. `ictTextures` (sRGB
+   * 0–255 per vertex of ICT's face region, e.g. held-out learned albedos) replace the photo skin of the ICT faces.
+   */
+  appearance?: {
+    faces: readonly LandmarkFace[];
+    backgrounds: readonly RgbImage[];
+    name: string;
+    ictTextures?: Float32Array[];
+  };
 }
 
 /** Mesh vertices at iBUG indices `ids` of `model`'s landmark set, 3 × ids.length (NaN where it has none). */
@@ -178,7 +186,9 @@ export function buildEvaluationSet(
     const all = Uint32Array.from({ length: model.vertexCount }, (_, i) => i);
     const region = source === 0 && model.regions.face ? model.regions.face : all;
     const textures = appearance
-      ? photoTextures(model, appearance.faces, region).textures
+      ? source === 0 && appearance.ictTextures
+        ? appearance.ictTextures
+        : photoTextures(model, appearance.faces, region).textures
       : paintedTextures(model, region, 8, new SeededRandom(1598));
     const draw =
       source === 0

@@ -17,6 +17,7 @@ import { meshToGlb } from '../io/mesh-glb.js';
 import { materialForTexture, meshToObj } from '../io/mesh-obj.js';
 import { meshToPly } from '../io/mesh-ply.js';
 import { OutputBatch } from '../io/node/atomic-write.js';
+import { applyColorModel } from '../io/node/color-model.js';
 import { createNodeLandmarker, type LandmarkerKind } from '../io/node/face-landmarker.js';
 import { disposeIdentityPredictor, loadIdentityPredictor } from '../io/node/identity-predictor.js';
 import { encodePng } from '../io/node/image.js';
@@ -42,6 +43,8 @@ export interface FitSettings {
   init: FitInit;
   fast?: boolean;
   photometric: boolean;
+  /** The colour model file, 'none', or absent: the default (src/io/node/color-model.ts applyColorModel). */
+  colorModel?: string;
   identity: 'landmarks' | 'embedding';
   maxFaces: number;
   minQuality: number;
@@ -112,8 +115,9 @@ export class PhotoJobRunner {
         "needs the project's landmark net on detected faces (not --landmarks or --landmarker face-api)",
       );
     }
-    const model = options.model ?? (await loadModel(settings.model));
-    requireFitLandmarks(model, settings.model);
+    const loaded = options.model ?? (await loadModel(settings.model));
+    requireFitLandmarks(loaded, settings.model);
+    const { model, colorModel } = await applyColorModel(loaded, settings.colorModel);
     let identityPredictor: IdentityPredictor | undefined;
     if (settings.identity === 'embedding') identityPredictor = await loadMatchingIdentityPredictor(model, settings);
     const landmarker = detect
@@ -124,7 +128,7 @@ export class PhotoJobRunner {
             learned || settings.init === 'auto' ? { model, file: settings.regressor, ifMatching: !learned } : undefined,
         })
       : undefined;
-    return new PhotoJobRunner(settings, new PhotoFitter(model), landmarker, identityPredictor);
+    return new PhotoJobRunner(settings, new PhotoFitter(model, { colorModel }), landmarker, identityPredictor);
   }
 
   get model(): MorphableModel {

@@ -90,8 +90,11 @@ function clearResult(): void {
   }
   delete document.body.dataset.state;
   delete document.body.dataset.rejected;
+  delete document.body.dataset.colorModel;
   if (model) {
     viewer.setTexture(undefined);
+    viewer.setVertexColors(undefined);
+    learnedLook().disabled = true;
     selectLook('shaded');
     showFace({
       name: 'mean face',
@@ -274,6 +277,10 @@ function showPhotoFace(index: number): void {
     texture: face.texture,
   };
   viewer.setTexture(face.texture);
+  viewer.setVertexColors(face.learnedColor);
+  learnedLook().disabled = !face.learnedColor;
+  // Which colour model the fit used ('none': a per-vertex albedo), for people and tests reading the page.
+  document.body.dataset.colorModel = face.report.photometric?.colorModel ?? 'none';
   if (face.texture) selectLook('textured');
   viewer.setPositions(face.positions, model.triangles);
   updateSliders();
@@ -330,6 +337,8 @@ async function startWebcam(): Promise<void> {
     expression: new Float32Array(model.expression.count),
   };
   viewer.setTexture(undefined);
+  viewer.setVertexColors(undefined);
+  learnedLook().disabled = true;
   selectLook('shaded');
   post({ type: 'video-reset' });
   setStatus('webcam: looking for a face…', true);
@@ -529,6 +538,11 @@ async function encodePng(image: RgbaFrame): Promise<Uint8Array> {
   const canvas = new OffscreenCanvas(image.width, image.height);
   canvas.getContext('2d')!.putImageData(new ImageData(image.data, image.width, image.height), 0, 0);
   return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+}
+
+/** The "learned colour" look: only for a photo fitted with a colour model. */
+function learnedLook(): HTMLInputElement {
+  return document.querySelector('input[name=look][value=learned]') as HTMLInputElement;
 }
 
 function selectLook(look: Look): void {

@@ -33,6 +33,11 @@ export interface FittedFaceMessage {
   fittedLandmarks: Float32Array;
   /** UV texture, RGBA, rows top-down (v = 1 at the top). */
   texture?: RgbaFrame;
+  /**
+   * With a colour model: per vertex linear RGB (3N), the fitted colour model's albedo × the fitted light (the
+   * viewer's "learned colour" look).
+   */
+  learnedColor?: Float32Array;
 }
 
 export interface VideoFitMessage {

@@ -1,6 +1,7 @@
 /**
- * The 3D view: the fitted face as a three.js mesh, orbit controls, and three looks (shaded,
- * wireframe, textured with the photo's UV texture). Vertices are split along UV seams once per model;
+ * The 3D view: the fitted face as a three.js mesh, orbit controls, and four looks (shaded,
+ * wireframe, textured with the photo's UV texture, and the learned colour: the fitted colour model's albedo
+ * under the fitted light, per vertex, unlit). Vertices are split along UV seams once per model;
  * new positions are scattered into the same buffers, so moving a slider allocates nothing big.
  */
 import * as THREE from 'three';
@@ -10,7 +11,7 @@ import type { MorphableModel } from '../../src/model/morphable-model.js';
 import { vertexNormals } from '../../src/model/normals.js';
 import type { RgbaFrame } from './protocol.js';
 
-export type Look = 'shaded' | 'wireframe' | 'textured';
+export type Look = 'shaded' | 'wireframe' | 'textured' | 'learned';
 
 const SKIN = 0xd9b49c;
 
@@ -21,6 +22,9 @@ export class FaceViewer {
   private readonly camera = new THREE.PerspectiveCamera(30, 1, 10, 5000);
   private readonly controls: OrbitControls;
   private readonly material = new THREE.MeshStandardMaterial({ color: SKIN, roughness: 0.75, metalness: 0 });
+  /** The learned colour: the light is in the vertex colours already. */
+  private readonly colorMaterial = new THREE.MeshBasicMaterial({ vertexColors: true });
+  private hasColors = false;
   private mesh: THREE.Mesh | undefined;
   private source: Uint32Array = new Uint32Array(0);
   /** The model's vertex normals, reused by every setPositions (a slider drag or a webcam frame). */
@@ -57,10 +61,12 @@ export class FaceViewer {
     geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(3 * split.source.length), 3));
     geometry.setAttribute('normal', new THREE.BufferAttribute(new Float32Array(3 * split.source.length), 3));
     geometry.setAttribute('uv', new THREE.BufferAttribute(split.uvs, 2));
+    geometry.setAttribute('color', new THREE.BufferAttribute(new Float32Array(3 * split.source.length), 3));
     geometry.setIndex(new THREE.BufferAttribute(split.triangles, 1));
     this.mesh = new THREE.Mesh(geometry, this.material);
     this.scene.add(this.mesh);
     this.framed = false;
+    this.hasColors = false;
     this.setTexture(undefined);
   }
 
@@ -110,8 +116,31 @@ export class FaceViewer {
     return this.texture !== undefined;
   }
 
+  /** Per-vertex linear RGB (3N) of the learned-colour look, or undefined for none. */
+  setVertexColors(colors: Float32Array | undefined): void {
+    this.hasColors = colors !== undefined && this.mesh !== undefined;
+    if (colors && this.mesh) {
+      const attribute = this.mesh.geometry.getAttribute('color') as THREE.BufferAttribute;
+      const out = attribute.array as Float32Array;
+      const source = this.source;
+      for (let i = 0; i < source.length; i++) {
+        const v = 3 * source[i];
+        out[3 * i] = colors[v];
+        out[3 * i + 1] = colors[v + 1];
+        out[3 * i + 2] = colors[v + 2];
+      }
+      attribute.needsUpdate = true;
+    }
+    this.setLook(this.look);
+  }
+
+  get hasVertexColors(): boolean {
+    return this.hasColors;
+  }
+
   setLook(look: Look): void {
     this.look = look;
+    if (this.mesh) this.mesh.material = look === 'learned' && this.hasColors ? this.colorMaterial : this.material;
     const textured = look === 'textured' && this.texture !== undefined;
     this.material.map = textured ? this.texture! : null;
     this.material.color.set(textured ? 0xffffff : SKIN);

@@ -15,7 +15,12 @@ import type { RgbImage } from '../../src/render/rgb-image.js';
 import { InputError } from '../../src/errors.js';
 import { PhotoFitter, rejectionMessage } from '../../src/fit/fit-photo.js';
 import { VideoFaceFitter } from '../../src/fit/video-fit.js';
+import { decodeColorModelFile, withColorModel } from '../../src/io/color-model-file.js';
 import { decodeModel } from '../../src/io/model-file.js';
+import type { MorphableModel } from '../../src/model/morphable-model.js';
+import { vertexNormals } from '../../src/model/normals.js';
+import { shIrradiance } from '../../src/render/spherical-harmonics.js';
+import type { Camera } from '../../src/geometry/camera.js';
 import type { FromWorker, RgbaFrame, ToWorker } from './protocol.js';
 
 interface Loaded {
@@ -49,7 +54,10 @@ async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'load': {
       post({ type: 'status', text: 'reading the model…' });
-      const model = decodeModel(new Uint8Array(message.model), message.modelName);
+      const { model, colorModel } = await withServedColorModel(
+        decodeModel(new Uint8Array(message.model), message.modelName),
+        message.assetBase,
+      );
       let landmarker = loaded?.landmarker;
       if (!landmarker) {
         post({ type: 'status', text: 'loading the face detector…' });
@@ -80,7 +88,11 @@ async function handle(message: ToWorker): Promise<void> {
           });
         }
       }
-      loaded = { photoFitter: new PhotoFitter(model), videoFitter: new VideoFaceFitter(model, landmarker), landmarker };
+      loaded = {
+        photoFitter: new PhotoFitter(model, { colorModel }),
+        videoFitter: new VideoFaceFitter(model, landmarker),
+        landmarker,
+      };
       post({ type: 'ready' });
       return;
     }
@@ -119,6 +131,10 @@ async function handle(message: ToWorker): Promise<void> {
             landmarks: face.landmarks,
             fittedLandmarks: fit.fittedLandmarks,
             texture: fit.texture ? toRgba(fit.texture) : undefined,
+            learnedColor:
+              fit.photometric?.color && photoFitter.model.color
+                ? learnedColor(photoFitter.model, fit.photometric.color, fit.positions, fit.camera, fit.photometric.sh)
+                : undefined,
           },
         ];
       });
@@ -127,7 +143,11 @@ async function handle(message: ToWorker): Promise<void> {
           message.name,
           faces.length === 1 ? rejected[0] : `every face rejected: ${rejected.join(', ')}`,
         );
-      const transfer = results.flatMap((r) => [r.positions.buffer, ...(r.texture ? [r.texture.data.buffer] : [])]);
+      const transfer = results.flatMap((r) => [
+        r.positions.buffer,
+        ...(r.texture ? [r.texture.data.buffer] : []),
+        ...(r.learnedColor ? [r.learnedColor.buffer] : []),
+      ]);
       post(
         { type: 'photo-fitted', name: message.name, faces: results, rejected, ms: performance.now() - start },
         transfer,
@@ -188,6 +208,66 @@ function useWorkerEnvironment(): void {
     fetch,
     readFile: unavailable,
   });
+}
+
+/**
+ * The model with the colour model the page's server offers (color-model.bin: models/color-model-300w.bin, see
+ * vite.config.ts) where it was made for this model and the model has none of its own; else the model as it is
+ * (the photometric fit's per-vertex albedo). A missing file is no error: the app works without it.
+ */
+async function withServedColorModel(
+  model: MorphableModel,
+  assetBase: string,
+): Promise<{ model: MorphableModel; colorModel: string }> {
+  if (model.color) return { model, colorModel: 'in the model' };
+  const url = `${assetBase}color-model.bin`;
+  const response = await fetch(url).catch(() => undefined);
+  // Absent: an error status, or the page itself (Vite's servers answer unknown paths with index.html).
+  if (!response?.ok || response.headers.get('Content-Type')?.startsWith('text/html'))
+    return { model, colorModel: 'none' };
+  post({ type: 'status', text: 'reading the colour model…' });
+  const file = decodeColorModelFile(new Uint8Array(await response.arrayBuffer()), url);
+  if (file.model.name !== model.name || file.model.vertexCount !== model.vertexCount)
+    return { model, colorModel: 'none' };
+  return { model: withColorModel(model, file, url), colorModel: 'color-model.bin' };
+}
+
+/**
+ * The learned-colour face, per vertex, linear RGB: the colour model's albedo at the fitted coefficients times the
+ * fitted spherical-harmonics light at the vertex normal (in camera space, as the light was fitted).
+ */
+function learnedColor(
+  model: MorphableModel,
+  coefficients: ArrayLike<number>,
+  positions: Float32Array,
+  camera: Camera,
+  sh: ArrayLike<number>,
+): Float32Array {
+  const { mean, basis } = model.color!;
+  const N = model.vertexCount;
+  const out = Float32Array.from(mean);
+  for (let k = 0; k < coefficients.length; k++) {
+    const c = coefficients[k];
+    const offset = k * 3 * N;
+    for (let j = 0; j < 3 * N; j++) out[j] += c * basis.basis[offset + j];
+  }
+  const normals = vertexNormals(positions, model.triangles);
+  const r = camera.rotation;
+  const irradiance = new Float64Array(3);
+  for (let v = 0; v < N; v++) {
+    const x = normals[3 * v],
+      y = normals[3 * v + 1],
+      z = normals[3 * v + 2];
+    shIrradiance(
+      r[0] * x + r[1] * y + r[2] * z,
+      r[3] * x + r[4] * y + r[5] * z,
+      r[6] * x + r[7] * y + r[8] * z,
+      sh,
+      irradiance,
+    );
+    for (let c = 0; c < 3; c++) out[3 * v + c] = Math.min(1, Math.max(0, out[3 * v + c] * irradiance[c]));
+  }
+  return out;
 }
 
 function need(): Loaded {

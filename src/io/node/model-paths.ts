@@ -69,3 +69,8 @@ export function shippedFaceRegressorPath(): string {
 export function shippedIdentityNetPath(): string {
   return shippedModelFile('identity-from-embedding.bin');
 }
+
+/** The colour model learned from 300-W photos for the embedded model (models/color-model-300w.bin), if shipped. */
+export function shippedColorModelPath(): string {
+  return shippedModelFile('color-model-300w.bin');
+}

@@ -1,0 +1,225 @@
+/**
+ * Issue 18's measures of the learned colour model in the fit:
+ * - synthetic ICT-FaceKit faces rendered with held-out learned albedos (the albedo dataset's validation faces:
+ *   their de-lit albedo where the photo saw it, the colour model's prediction elsewhere), fitted by the default
+ *   pipeline (detector, landmark net, landmark fit from the regressor, photometric stage) without and with the
+ *   colour model: NoW-style 3D error against the mean face's;
+ * - faces-68, fitted to the ground-truth landmarks then photometric: image RMSE, fitted-landmark NME, time,
+ *   and how many fits leave the plausible shapes (identity RMS above the quality gate's 'good' bound).
+ *
+ * Usage: npx tsx bench/color-model.ts [training/albedo] [colour model] (see bench/README.md).
+ */
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { FaceLandmarker } from '../src/detect/face.js';
+import {
+  PHOTO_MAX_SIDE,
+  type Photo,
+  PhotoFitter,
+  type PhotoFitOptions,
+  projectLandmarks,
+} from '../src/fit/fit-photo.js';
+import { QUALITY_BOUNDS } from '../src/fit/fit-quality.js';
+import { LandmarkFitter } from '../src/fit/landmark-fit.js';
+import { type PhotometricFitOptions, PhotometricFitter } from '../src/fit/photometric-fit.js';
+import { decodeModel } from '../src/io/model-file.js';
+import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
+import { loadImage } from '../src/io/node/image.js';
+import { embeddedModelPath } from '../src/io/node/model-paths.js';
+import { type AlbedoDataset, readAlbedoDataset } from '../src/learn/albedo-data.js';
+import { loadLandmarkDataset, splitByPhoto } from '../src/learn/landmark-dataset.js';
+import {
+  buildEvaluationSet,
+  cachedVariant,
+  evaluateVariants,
+  formatEvaluation,
+  meanFaceVariant,
+  type PipelineVariant,
+  pickFace,
+} from '../src/learn/synthetic-evaluation.js';
+import { linearToSrgb } from '../src/model/color.js';
+import { evaluateShape } from '../src/model/evaluate.js';
+import type { ColorModel, MorphableModel } from '../src/model/morphable-model.js';
+import { submodel } from '../src/model/submesh.js';
+import { projectWeighted, reconstruct } from '../src/model/weighted-pca.js';
+import { annotatedFaces, mean, median, nme } from './faces68.js';
+
+export interface ColorModelBenchOptions {
+  /** The shipped ICT model with the learned colour model. */
+  colored: MorphableModel;
+  albedoDir: string;
+  /** Synthetic faces (default 12, 4 per |yaw| bin). */
+  perModel?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * The validation faces' albedos as sRGB 0–255 textures of the face region: seen entries blended with the
+ * colour model's prediction by their confidence (w·observed + (1 − w)·predicted).
+ */
+export function heldOutTextures(dataset: AlbedoDataset, color: ColorModel): Float32Array[] {
+  const V = dataset.header.vertices,
+    d = 3 * V;
+  const index = new Map(dataset.header.faces.map((f, i) => [f.name, i]));
+  const sample = new Float32Array(d),
+    weight = new Float32Array(d),
+    predicted = new Float32Array(d);
+  return dataset.header.split.validation.map((name) => {
+    const f = index.get(name)!;
+    sample.set(dataset.albedo.subarray(f * d, (f + 1) * d));
+    for (let j = 0; j < d; j++) weight[j] = dataset.weight[f * V + Math.floor(j / 3)];
+    reconstruct(color, projectWeighted(color, sample, weight), predicted);
+    const texture = new Float32Array(d);
+    for (let j = 0; j < d; j++) {
+      const a = weight[j] * sample[j] + (1 - weight[j]) * predicted[j];
+      texture[j] = 255 * linearToSrgb(Math.min(1, Math.max(0, a)));
+    }
+    return texture;
+  });
+}
+
+/** The default pipeline (detector, landmark net, `--init auto`) with the photometric stage. */
+function photometricVariant(
+  name: string,
+  fitter: PhotoFitter,
+  landmarker: FaceLandmarker,
+  photometric = true,
+  photometricOptions?: PhotometricFitOptions,
+): PipelineVariant {
+  return {
+    name,
+    async fit(image, truth) {
+      const start = performance.now();
+      const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
+      const face = pickFace(await fitter.detect(landmarker, photo), truth);
+      if (!face) return null;
+      const options: PhotoFitOptions = { photometric, photometricOptions };
+      const fitted = fitter.fit(photo, face, 0, options);
+      return {
+        camera: fitted.camera,
+        positions: fitted.positions,
+        landmarks: face.landmarks,
+        iterations: fitted.landmarkFit.iterations,
+        ms: performance.now() - start,
+        rejected: fitted.rejected,
+      };
+    },
+  };
+}
+
+const identityRms = (identity: ArrayLike<number>) => {
+  let s = 0;
+  for (let k = 0; k < identity.length; k++) s += identity[k] * identity[k];
+  return Math.sqrt(s / Math.max(1, identity.length));
+};
+
+export async function colorModelBench(shared: string, options: ColorModelBenchOptions): Promise<string> {
+  const log = options.log ?? (() => {});
+  const start = performance.now(),
+    load = loadavg()[0];
+  const ict = decodeModel(new Uint8Array(readFileSync(embeddedModelPath())), 'ict-facekit-face-head');
+  const { colored } = options;
+  if (!colored.color) throw new Error('the colour-model bench needs a model with a colour model');
+  const dataset = await readAlbedoDataset(options.albedoDir);
+  const color = submodel(colored, dataset.vertexIds).color!;
+  const textures = heldOutTextures(dataset, color);
+  const { faces } = await loadLandmarkDataset(join(shared, 'data/train-300w'));
+  const validation = splitByPhoto(faces, { seed: 15 }).validation;
+  const set = buildEvaluationSet(ict, undefined, {
+    perModel: options.perModel ?? 12,
+    size: 288,
+    appearance: {
+      faces: [],
+      backgrounds: validation.slice(24, 64).map((f) => f.image),
+      name: `${textures.length} held-out learned albedos, backgrounds from 40 train-300w validation photos`,
+      ictTextures: textures,
+    },
+  });
+  const landmarker = await createNodeLandmarker({ regressor: { model: ict } });
+  const lines: string[] = [];
+  try {
+    const landmarkFit = cachedVariant(photometricVariant('landmark fit', new PhotoFitter(ict), landmarker, false));
+    const variants = [
+      landmarkFit,
+      meanFaceVariant(landmarkFit, ict),
+      photometricVariant('photometric, no colour model (per-vertex albedo)', new PhotoFitter(ict), landmarker),
+      photometricVariant(
+        'photometric, colour model as the albedo prior (default)',
+        new PhotoFitter(colored),
+        landmarker,
+      ),
+      photometricVariant(
+        'photometric, colour model by Levenberg–Marquardt',
+        new PhotoFitter(colored),
+        landmarker,
+        true,
+        {
+          colourModelUse: 'lm',
+        },
+      ),
+    ];
+    const report = await evaluateVariants(set, ict, variants, log);
+    lines.push(
+      `### Synthetic faces with held-out learned albedos (${set.faces.length} ICT-FaceKit faces, `
+        + `${set.size}×${set.size} px, seeds from 1600; ${set.appearance})`,
+      '',
+      'The default pipeline (detector, landmark net, `--init auto`), then the stage named. 3D error: NoW-style '
+        + 'median over faces of the per-face median distance (mm), as in the cross-model table.',
+      '',
+      formatEvaluation(report),
+    );
+  } finally {
+    landmarker.dispose();
+  }
+
+  // faces-68: the ground-truth landmarks, then the photometric stage with and without the colour model.
+  const rows: string[] = [];
+  const variants: [string, PhotometricFitter, MorphableModel, PhotometricFitOptions][] = [
+    ['no colour model (per-vertex albedo)', new PhotometricFitter(ict), ict, {}],
+    ['colour model as the albedo prior (default)', new PhotometricFitter(colored), colored, {}],
+    ['colour model by Levenberg–Marquardt', new PhotometricFitter(colored), colored, { colourModelUse: 'lm' }],
+  ];
+  const landmarkFitter = new LandmarkFitter(ict);
+  const photos = annotatedFaces(join(shared, 'data/faces-68'));
+  const results = variants.map(() => ({ rmse: [] as number[], nme: [] as number[], ms: [] as number[], wild: 0 }));
+  const before: number[] = [],
+    nmeBefore: number[] = [];
+  for (const f of photos) {
+    const photo = await loadImage(f.image, { maxSide: PHOTO_MAX_SIDE });
+    const lfit = landmarkFitter.fit(f.landmarks, photo.originalWidth, photo.originalHeight);
+    nmeBefore.push(nme(lfit.fittedLandmarks, f.landmarks));
+    variants.forEach(([name, fitter, model, fitOptions], k) => {
+      const t = performance.now();
+      const pfit = fitter.fit(photo.image, photo.scale, f.landmarks, lfit, fitOptions);
+      results[k].ms.push(performance.now() - t);
+      if (k === 0) before.push(pfit.rmseBefore);
+      const shape = evaluateShape(model, pfit.identity, pfit.expression);
+      results[k].rmse.push(pfit.rmseAfter);
+      results[k].nme.push(nme(projectLandmarks(model, shape, lfit.landmarkVertices, pfit.camera), f.landmarks));
+      if (identityRms(pfit.identity) > QUALITY_BOUNDS.identity[0]) results[k].wild++;
+      log(`${f.name} ${name}: RMSE ${pfit.rmseAfter.toFixed(4)}, ${Math.round(results[k].ms.at(-1)!)} ms`);
+    });
+  }
+  rows.push(
+    `| landmark fit only | ${mean(before).toFixed(4)} | ${mean(nmeBefore).toFixed(2)}% | | |`,
+    ...variants.map(
+      ([name], k) =>
+        `| ${name} | **${mean(results[k].rmse).toFixed(4)}** | ${mean(results[k].nme).toFixed(2)}% `
+        + `| ${(median(results[k].ms) / 1000).toFixed(2)} s | ${results[k].wild} of ${photos.length} |`,
+    ),
+  );
+  lines.push(
+    `### faces-68 with and without the colour model (${photos.length} faces, fitted to the ground-truth landmarks)`,
+    '',
+    `| photometric stage | RMSE (sRGB 0–1), mean | fitted NME, mean | time per face, median `
+      + `| identity RMS > ${QUALITY_BOUNDS.identity[0]} (implausible) |`,
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+    `Whole run ${((performance.now() - start) / 1000).toFixed(0)} s (${cpus()[0]?.model ?? 'unknown CPU'}, `
+      + `load average ${load.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end).`,
+    '',
+  );
+  return lines.join('\n');
+}
