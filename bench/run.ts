@@ -21,6 +21,7 @@ import { crossModelBench } from './cross-model.js';
 import { webBench } from './web.js';
 import { batchRuns, batchTable } from './batch-fit.js';
 import { SERVE_LOAD_HEADING, serveLoadBench } from './serve-load.js';
+import { COLOR_DECODER_HEADING, colorDecoderBench } from './color-decoder.js';
 import { calibrateLandmarks, type LandmarkCalibration } from '../src/fit/landmark-calibration.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 
@@ -212,6 +213,18 @@ try {
       '?landmarker=face-api',
     ),
   );
+
+  // About 10 minutes per latent size on one core: only when asked (BENCH_COLOR_DECODER=1) and an albedo
+  // dataset was made (morphable train albedo --out training/albedo).
+  const albedo = join(root, 'training/albedo');
+  if (process.env.BENCH_COLOR_DECODER && existsSync(join(albedo, 'albedo.json'))) {
+    console.log('\ncolour decoder against PCA');
+    sections.push(
+      COLOR_DECODER_HEADING,
+      '',
+      await colorDecoderBench(albedo, { log: (line) => console.log(`  ${line}`) }),
+    );
+  }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

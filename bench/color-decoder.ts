@@ -1,0 +1,612 @@
+/**
+ * The nonlinear albedo decoder against the linear colour model (issue 18, item 3), on an albedo dataset
+ * (`morphable train albedo`): for latent sizes k, the weighted PCA (learnColorModel's settings: EM-PCA, 95 %
+ * of the variance, at most 40 components; k components of it) and an auto-decoder (src/learn/albedo-decoder.ts)
+ * trained on the same training faces, both scored by learnColorModel's protocol: each validation face
+ * predicted from its even seen vertices, RMS error in 8-bit sRGB levels on its odd seen vertices, weighted by
+ * confidence. With the faces' fitted identities in the dataset (header.faces[i].identity) also a joint
+ * shape + albedo model: joint PCA of [identity; albedo] against a joint decoder of the same k, a validation
+ * face's latent fitted to its identity and even albedo vertices; albedo scored as above, shape as the
+ * face-region vertex RMS distance (mm) of the identity it gives back. Then decodes per second in Node and
+ * Chromium (bench/decoder-rates.ts), and a picture of held-out reconstructions.
+ *
+ *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
+ *        [--joint-k 10,20] [--seed 18] [--picture docs/color-decoder.png] [--private-picture FILE] [--no-write]
+ *
+ * Alone it rewrites its section of bench/RESULTS.md; `BENCH_COLOR_DECODER=1 npm run bench` runs it on
+ * training/albedo.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import sharp from 'sharp';
+import { loadModel } from '../src/io/node/load-model.js';
+import { embeddedModelPath } from '../src/io/node/model-paths.js';
+import { type AlbedoDataset, readAlbedoDataset } from '../src/learn/albedo-data.js';
+import { fitLatents, normalisation, trainAutoDecoder, type TrainedAutoDecoder } from '../src/learn/albedo-decoder.js';
+import { trainingTf } from '../src/learn/tf-node.js';
+import { linearToSrgb } from '../src/model/color.js';
+import { decode, decoderParameters } from '../src/model/mlp-decoder.js';
+import type { ColorModel, MorphableModel } from '../src/model/morphable-model.js';
+import { projectWeighted, reconstruct, weightedPca } from '../src/model/weighted-pca.js';
+import { createRasterBuffers, interpolateAt, rasterize } from '../src/render/rasterize.js';
+import { measureRates, type Rates, type RateShapes } from './decoder-rates.js';
+import { launchChromium } from '../test/helpers/web.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+export const COLOR_DECODER_HEADING = '## Colour decoder against PCA (issue 18)';
+const HIDDEN = [128, 256];
+
+export interface ColorDecoderOptions {
+  ks?: number[];
+  epochs?: number;
+  browser?: boolean;
+  joint?: boolean;
+  /** The decoders' seed (default 18). */
+  seed?: number;
+  /** Latent sizes of the joint comparison (default: all of ks). */
+  jointKs?: number[];
+  /** Reconstructions only (PCA | decoder per held-out face). */
+  picture?: string;
+  /** The same with the observed albedo beside them (derived from the photos: keep it out of the repository). */
+  privatePicture?: string;
+  log?: (line: string) => void;
+}
+
+interface Rows {
+  faces: number[];
+  data: Float32Array;
+  weights: Float32Array;
+}
+
+/** Faces' albedo rows (3V) and their weights (one per channel). */
+function albedoRows(dataset: AlbedoDataset, names: string[]): Rows {
+  const V = dataset.header.vertices,
+    d = 3 * V;
+  const index = new Map(dataset.header.faces.map((f, i) => [f.name, i]));
+  const faces = names.map((n) => index.get(n)).filter((i): i is number => i !== undefined);
+  const data = new Float32Array(faces.length * d),
+    weights = new Float32Array(faces.length * d);
+  faces.forEach((f, r) => {
+    data.set(dataset.albedo.subarray(f * d, (f + 1) * d), r * d);
+    for (let v = 0; v < V; v++) weights.fill(dataset.weight[f * V + v], r * d + 3 * v, r * d + 3 * v + 3);
+  });
+  return { faces, data, weights };
+}
+
+/** Keeps the weights of the albedo vertices of one parity (even: what a prediction sees; odd: scored). */
+function parity(weights: Float32Array, d: number, offset: number, which: 0 | 1): Float32Array {
+  const out = new Float32Array(weights.length);
+  for (let i = 0; i < weights.length; i++) {
+    const j = i % d;
+    if (j < offset) out[i] = which === 0 ? weights[i] : 0;
+    else out[i] = Math.floor((j - offset) / 3) % 2 === which ? weights[i] : 0;
+  }
+  return out;
+}
+
+const srgb = (x: number) => linearToSrgb(Math.min(1, Math.max(0, x)));
+
+/** Weighted RMS in 8-bit sRGB levels of the albedo part (from `offset`) of m rows of d. */
+function albedoRmse(pred: Float32Array, truth: Float32Array, weights: Float32Array, d: number, offset: number) {
+  let sum = 0,
+    total = 0;
+  for (let i = 0; i < pred.length; i++) {
+    if (i % d < offset) continue;
+    const w = weights[i];
+    if (w === 0) continue;
+    const e = 255 * (srgb(pred[i]) - srgb(truth[i]));
+    sum += w * e * e;
+    total += w;
+  }
+  return Math.sqrt(sum / total);
+}
+
+function pcaPredict(model: ColorModel, k: number, data: Float32Array, given: Float32Array, m: number, d: number) {
+  const out = new Float32Array(m * d);
+  for (let f = 0; f < m; f++) {
+    const rows = [f * d, (f + 1) * d] as const;
+    const c = projectWeighted(model, data.subarray(...rows), given.subarray(...rows), { count: k });
+    reconstruct(model, c, out.subarray(...rows));
+  }
+  return out;
+}
+
+/** The PCA's σ-unit coefficients of the training faces: where the decoder's latents start. */
+function pcaLatents(model: ColorModel, k: number, data: Float32Array, weights: Float32Array, n: number, d: number) {
+  const out = new Float32Array(n * k);
+  for (let f = 0; f < n; f++) {
+    const rows = [f * d, (f + 1) * d] as const;
+    out.set(projectWeighted(model, data.subarray(...rows), weights.subarray(...rows), { count: k }), f * k);
+  }
+  return out;
+}
+
+function decoderPredict(trained: TrainedAutoDecoder, latents: Float32Array, m: number) {
+  const k = trained.decoder.latent,
+    d = trained.decoder.offset.length;
+  const out = new Float32Array(m * d);
+  for (let f = 0; f < m; f++)
+    decode(trained.decoder, latents.subarray(f * k, (f + 1) * k), out.subarray(f * d, (f + 1) * d));
+  return out;
+}
+
+interface Result {
+  k: number;
+  pca: number;
+  decoder: number;
+  trainSeconds: number;
+  fitSeconds: number;
+  jointPca?: { albedo: number; shapeMm: number };
+  jointDecoder?: { albedo: number; shapeMm: number };
+  jointSeconds?: number;
+}
+
+export async function colorDecoderBench(dataDir: string, options: ColorDecoderOptions = {}): Promise<string> {
+  const log = options.log ?? (() => {});
+  const tf = await trainingTf();
+  const dataset = await readAlbedoDataset(dataDir);
+  const V = dataset.header.vertices,
+    d = 3 * V;
+  const train = albedoRows(dataset, dataset.header.split.train);
+  const validation = albedoRows(dataset, dataset.header.split.validation);
+  const n = train.faces.length,
+    m = validation.faces.length;
+  log(`${n} training faces, ${m} validation faces, ${V} vertices`);
+  const epochs = options.epochs ?? 60;
+
+  let start = performance.now();
+  const pca = weightedPca(train.data, train.weights, n, d, {
+    variance: 0.95,
+    maxComponents: 40,
+    namePrefix: 'color',
+    maxIterations: 60,
+    tolerance: 1e-4,
+  });
+  const pcaSeconds = (performance.now() - start) / 1000;
+  const linear: ColorModel = { mean: pca.mean, basis: pca.basis };
+  const kept = pca.basis.count;
+  log(`weighted PCA: ${kept} components for 95 % in ${pcaSeconds.toFixed(0)} s`);
+  const ks = [...new Set([...(options.ks ?? [5, 10, 20]), kept])].filter((k) => k <= kept).sort((a, b) => a - b);
+  const given = parity(validation.weights, d, 0, 0),
+    scored = parity(validation.weights, d, 0, 1);
+
+  const identity = jointData(dataset, train.faces, validation.faces);
+  const joint = options.joint !== false && identity !== undefined;
+  const model = joint ? await loadModel(embeddedModelPath()) : undefined;
+
+  const results: Result[] = [];
+  const pictureDecoders = new Map<number, { trained: TrainedAutoDecoder; latents: Float32Array }>();
+  for (const k of ks) {
+    const pcaError = albedoRmse(pcaPredict(linear, k, validation.data, given, m, d), validation.data, scored, d, 0);
+    start = performance.now();
+    const trained = trainAutoDecoder(tf, train.data, train.weights, n, d, {
+      latent: k,
+      hidden: HIDDEN,
+      epochs,
+      initialLatents: pcaLatents(linear, k, train.data, train.weights, n, d),
+      learningRate: 2e-3,
+      seed: options.seed ?? 18,
+    });
+    const trainSeconds = (performance.now() - start) / 1000;
+    start = performance.now();
+    const latents = fitLatents(tf, trained, validation.data, given, m, { steps: 300 });
+    const fitSeconds = (performance.now() - start) / 1000;
+    const decoderError = albedoRmse(decoderPredict(trained, latents, m), validation.data, scored, d, 0);
+    pictureDecoders.set(k, { trained, latents });
+    const result: Result = { k, pca: pcaError, decoder: decoderError, trainSeconds, fitSeconds };
+    log(
+      `k ${k}: PCA ${pcaError.toFixed(2)}, decoder ${decoderError.toFixed(2)} sRGB levels `
+        + `(trained in ${trainSeconds.toFixed(0)} s, ${m} faces fitted in ${fitSeconds.toFixed(1)} s)`,
+    );
+    if (joint && model && (options.jointKs ?? ks).includes(k)) {
+      start = performance.now();
+      Object.assign(
+        result,
+        jointComparison(tf, model, dataset, identity!, train, validation, k, epochs, options.seed ?? 18, log),
+      );
+      result.jointSeconds = (performance.now() - start) / 1000;
+    }
+    results.push(result);
+  }
+
+  const shapes: RateShapes = { albedo: d, identity: 100, latents: ks, hidden: HIDDEN };
+  const node = measureRates(shapes);
+  log(`Node: ${node.map((r) => `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, decoder ${r.decoder.toFixed(0)}/s`).join('; ')}`);
+  const browser = options.browser === false ? undefined : await browserRates(shapes);
+  if (browser) {
+    log(
+      `Chromium: ${browser
+        .map((r) => `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, decoder ${r.decoder.toFixed(0)}/s`)
+        .join('; ')}`,
+    );
+  }
+
+  const pictureK = ks.includes(10) ? 10 : ks[0];
+  const chosen = pictureDecoders.get(pictureK)!;
+  if (options.picture || options.privatePicture) {
+    const faces = pickFaces(validation.weights, m, d, 4);
+    const pcaRecon = pcaPredict(linear, pictureK, validation.data, given, m, d);
+    const decRecon = decoderPredict(chosen.trained, chosen.latents, m);
+    const mesh = await loadModel(embeddedModelPath());
+    for (const [path, observed] of [
+      [options.picture, false],
+      [options.privatePicture, true],
+    ] as const) {
+      if (!path) continue;
+      await writePicture(
+        path,
+        mesh,
+        dataset.vertexIds,
+        faces,
+        d,
+        pcaRecon,
+        decRecon,
+        observed ? validation : undefined,
+      );
+      log(`wrote ${path}`);
+    }
+  }
+
+  return table(dataset, n, m, kept, pcaSeconds, epochs, results, node, browser, chosen.trained, pictureK);
+}
+
+function table(
+  dataset: AlbedoDataset,
+  n: number,
+  m: number,
+  kept: number,
+  pcaSeconds: number,
+  epochs: number,
+  results: Result[],
+  node: Rates[],
+  browser: Rates[] | undefined,
+  example: TrainedAutoDecoder,
+  pictureK: number,
+): string {
+  const f1 = (x: number) => x.toFixed(1),
+    f2 = (x: number) => x.toFixed(2),
+    rate = (x: number) => x.toFixed(0);
+  const V = dataset.header.vertices;
+  const lines = [
+    `${dataset.header.faces.length} faces of the albedo dataset (${n} training, ${m} validation; split by photo),`,
+    `${V} face-region vertices. Held-out albedo error: each validation face predicted from its even seen vertices,`,
+    "weighted RMS in 8-bit sRGB levels on its odd seen vertices (learnColorModel's protocol). PCA: the weighted",
+    `EM-PCA (95 % of the variance: ${kept} components, ${pcaSeconds.toFixed(0)} s), its first k components.`,
+    `Decoder: MLP k → ${HIDDEN.join(' → ')} → ${3 * V} (tanh; ${decoderParameters(example.decoder)} parameters at`,
+    `k = ${example.decoder.latent}), auto-decoder: a latent per training face learned with it (starting from the`,
+    `PCA's coefficients), ${epochs} epochs of Adam on one core (tfjs wasm); a held-out latent is 300 Adam steps`,
+    "on the even vertices. Decodes/s: the full face region's albedo (random weights of the same shapes, the same",
+    'bundled code in Node and in headless Chromium); joint = face-region shape + albedo (joint PCA: one',
+    "reconstruct of both; decoder: decode + the 100 identity modes' linear map).",
+    '',
+    '| k | PCA RMSE | decoder RMSE | decoder training | held-out fit | decodes/s Node PCA / decoder '
+      + '| Chromium PCA / decoder |',
+    '|---|---|---|---|---|---|---|',
+    ...results.map((r, i) => {
+      const b = browser?.[i];
+      return (
+        `| ${r.k} | ${f2(r.pca)} | ${f2(r.decoder)} | ${f1(r.trainSeconds)} s | ${f1(r.fitSeconds)} s (${m} faces) | `
+        + `${rate(node[i].pca)} / ${rate(node[i].decoder)} | ${b ? `${rate(b.pca)} / ${rate(b.decoder)}` : 'not run'} |`
+      );
+    }),
+    '',
+  ];
+  if (results.some((r) => r.jointPca)) {
+    lines.push(
+      'Joint shape + albedo (rows [identity σ-units; albedo], each block scaled to the same total variance); a',
+      "held-out face's latent fitted to its identity and even albedo vertices. Shape: face-region vertex RMS",
+      "distance (mm) of the identity given back, through the model's identity basis.",
+      '',
+      '| k | joint PCA albedo | joint decoder albedo | joint PCA shape | joint decoder shape | time '
+        + '| decodes/s Node PCA / decoder | Chromium |',
+      '|---|---|---|---|---|---|---|---|',
+      ...results.flatMap((r, i) => {
+        const b = browser?.[i];
+        if (!r.jointPca || !r.jointDecoder) return [];
+        return (
+          `| ${r.k} | ${f2(r.jointPca.albedo)} | ${f2(r.jointDecoder.albedo)} | ${f2(r.jointPca.shapeMm)} mm | `
+          + `${f2(r.jointDecoder.shapeMm)} mm | ${f1(r.jointSeconds ?? 0)} s | ${rate(node[i].jointPca)} / `
+          + `${rate(node[i].jointDecoder)} | ${b ? `${rate(b.jointPca)} / ${rate(b.jointDecoder)}` : 'not run'} |`
+        );
+      }),
+      '',
+    );
+  }
+  lines.push(
+    `![Held-out faces' albedo reconstructed from half their vertices at k = ${pictureK}: PCA (left) and the`
+      + ' decoder (right) of each pair, on the mean shape, unlit](../docs/color-decoder.png)',
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** [identity (σ units); albedo] rows, or undefined when the dataset has no identities. */
+function jointData(dataset: AlbedoDataset, train: number[], validation: number[]) {
+  const faces = dataset.header.faces as { identity?: number[] }[];
+  if (![...train, ...validation].every((f) => Array.isArray(faces[f].identity))) return undefined;
+  const count = faces[train[0]].identity!.length;
+  const pick = (list: number[]) => {
+    const out = new Float32Array(list.length * count);
+    list.forEach((f, r) => out.set(faces[f].identity!, r * count));
+    return out;
+  };
+  return { count, train: pick(train), validation: pick(validation) };
+}
+
+function jointComparison(
+  tf: Awaited<ReturnType<typeof trainingTf>>,
+  model: MorphableModel,
+  dataset: AlbedoDataset,
+  identity: { count: number; train: Float32Array; validation: Float32Array },
+  train: Rows,
+  validation: Rows,
+  k: number,
+  epochs: number,
+  seed: number,
+  log: (line: string) => void,
+): Pick<Result, 'jointPca' | 'jointDecoder'> {
+  const V = dataset.header.vertices,
+    a = 3 * V,
+    c = identity.count,
+    d = c + a;
+  const n = train.faces.length,
+    m = validation.faces.length;
+  // Each block scaled to the same total variance of the training faces (albedo: weighted).
+  let idVar = 0;
+  for (let j = 0; j < c; j++) {
+    let s = 0,
+      s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const x = identity.train[i * c + j];
+      s += x;
+      s2 += x * x;
+    }
+    idVar += s2 / n - (s / n) ** 2;
+  }
+  let alVar = 0;
+  for (let j = 0; j < a; j++) {
+    let s = 0,
+      s2 = 0,
+      w = 0;
+    for (let i = 0; i < n; i++) {
+      const ww = train.weights[i * a + j];
+      if (ww === 0) continue;
+      const x = train.data[i * a + j];
+      s += ww * x;
+      s2 += ww * x * x;
+      w += ww;
+    }
+    if (w > 0) alVar += s2 / w - (s / w) ** 2;
+  }
+  const idScale = Math.sqrt(alVar / idVar);
+  const stack = (id: Float32Array, rows: Rows, count: number) => {
+    const data = new Float32Array(count * d),
+      weights = new Float32Array(count * d);
+    for (let i = 0; i < count; i++) {
+      for (let j = 0; j < c; j++) {
+        data[i * d + j] = idScale * id[i * c + j];
+        weights[i * d + j] = 1;
+      }
+      data.set(rows.data.subarray(i * a, (i + 1) * a), i * d + c);
+      weights.set(rows.weights.subarray(i * a, (i + 1) * a), i * d + c);
+    }
+    return { data, weights };
+  };
+  const tr = stack(identity.train, train, n),
+    va = stack(identity.validation, validation, m);
+  const given = parity(va.weights, d, c, 0),
+    scored = parity(va.weights, d, c, 1);
+
+  // Shape error: face-region vertex distances of the identity difference, in mm.
+  const basis = model.identity.basis,
+    N = model.vertexCount;
+  const shapeMm = (pred: Float32Array) => {
+    let sum = 0;
+    const diff = new Float64Array(c);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < c; j++) diff[j] = (pred[i * d + j] - va.data[i * d + j]) / idScale;
+      for (let v = 0; v < V; v++) {
+        const o = 3 * dataset.vertexIds[v];
+        let dx = 0,
+          dy = 0,
+          dz = 0;
+        for (let j = 0; j < c; j++) {
+          const bo = j * 3 * N + o;
+          dx += diff[j] * basis[bo];
+          dy += diff[j] * basis[bo + 1];
+          dz += diff[j] * basis[bo + 2];
+        }
+        sum += dx * dx + dy * dy + dz * dz;
+      }
+    }
+    return Math.sqrt(sum / (m * V));
+  };
+
+  const pca = weightedPca(tr.data, tr.weights, n, d, {
+    rank: k,
+    maxComponents: k,
+    variance: 1,
+    maxIterations: 60,
+    tolerance: 1e-4,
+  });
+  const linear: ColorModel = { mean: pca.mean, basis: pca.basis };
+  const pcaPred = pcaPredict(linear, k, va.data, given, m, d);
+  // The identity entries' spread is far above the albedo's: the net's outputs scaled to it (the loss is not).
+  const overall = normalisation(tr.data, tr.weights, n, d).scale;
+  const outputScale = new Float32Array(d).fill(1);
+  for (let j = 0; j < c; j++) {
+    let s2 = 0;
+    for (let i = 0; i < n; i++) s2 += tr.data[i * d + j] ** 2;
+    outputScale[j] = Math.max(1, Math.sqrt(s2 / n) / overall);
+  }
+  const trained = trainAutoDecoder(tf, tr.data, tr.weights, n, d, {
+    latent: k,
+    hidden: HIDDEN,
+    epochs,
+    outputScale,
+    initialLatents: pcaLatents(linear, k, tr.data, tr.weights, n, d),
+    learningRate: 2e-3,
+    seed,
+  });
+  const latents = fitLatents(tf, trained, va.data, given, m, { steps: 300 });
+  const decPred = decoderPredict(trained, latents, m);
+  const jointPca = { albedo: albedoRmse(pcaPred, va.data, scored, d, c), shapeMm: shapeMm(pcaPred) };
+  const jointDecoder = { albedo: albedoRmse(decPred, va.data, scored, d, c), shapeMm: shapeMm(decPred) };
+  log(
+    `  joint k ${k}: PCA albedo ${jointPca.albedo.toFixed(2)}, shape ${jointPca.shapeMm.toFixed(2)} mm; decoder albedo `
+      + `${jointDecoder.albedo.toFixed(2)}, shape ${jointDecoder.shapeMm.toFixed(2)} mm`,
+  );
+  return { jointPca, jointDecoder };
+}
+
+/** The decoder-rate code bundled by esbuild and run in headless Chromium. */
+async function browserRates(shapes: RateShapes): Promise<Rates[]> {
+  const source = join(root, 'bench/decoder-rates.ts');
+  const bundle = await build({
+    stdin: {
+      contents: `import { measureRates } from ${JSON.stringify(source)}; globalThis.measureRates = measureRates;`,
+      resolveDir: root,
+      loader: 'ts',
+    },
+    bundle: true,
+    format: 'iife',
+    write: false,
+    target: 'es2022',
+  });
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    await page.setContent('<!doctype html><title>decoder rates</title>');
+    await page.addScriptTag({ content: bundle.outputFiles[0].text });
+    return await page.evaluate(
+      (s) => (globalThis as unknown as { measureRates: (s: RateShapes) => Rates[] }).measureRates(s),
+      shapes,
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
+/** The `count` validation faces seen most (by weight sum). */
+function pickFaces(weights: Float32Array, m: number, d: number, count: number): number[] {
+  const seen = Array.from({ length: m }, (_, f) => {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += weights[f * d + j];
+    return { f, s };
+  });
+  return seen
+    .sort((x, y) => y.s - x.s)
+    .slice(0, count)
+    .map((x) => x.f)
+    .sort((x, y) => x - y);
+}
+
+/**
+ * One row per face: [observed |] PCA | decoder, the face region's albedo on the mean shape, frontal,
+ * orthographic, unlit (sRGB); the rest of the head grey.
+ */
+async function writePicture(
+  path: string,
+  model: MorphableModel,
+  vertexIds: Uint32Array,
+  faces: number[],
+  d: number,
+  pcaRecon: Float32Array,
+  decRecon: Float32Array,
+  observed: Rows | undefined,
+): Promise<void> {
+  const size = 256;
+  const N = model.vertexCount;
+  // Frame the face region.
+  let minX = Infinity,
+    maxX = -Infinity,
+    minY = Infinity,
+    maxY = -Infinity;
+  for (const v of vertexIds) {
+    minX = Math.min(minX, model.mean[3 * v]);
+    maxX = Math.max(maxX, model.mean[3 * v]);
+    minY = Math.min(minY, model.mean[3 * v + 1]);
+    maxY = Math.max(maxY, model.mean[3 * v + 1]);
+  }
+  const scale = (0.92 * size) / Math.max(maxX - minX, maxY - minY);
+  const cx = (minX + maxX) / 2,
+    cy = (minY + maxY) / 2;
+  const screen = new Float32Array(3 * N);
+  for (let i = 0; i < N; i++) {
+    screen[3 * i] = size / 2 + (model.mean[3 * i] - cx) * scale;
+    screen[3 * i + 1] = size / 2 - (model.mean[3 * i + 1] - cy) * scale;
+    screen[3 * i + 2] = -model.mean[3 * i + 2];
+  }
+  const raster = rasterize(screen, model.triangles, createRasterBuffers(size, size));
+  const columns = observed ? 3 : 2;
+  const width = columns * size,
+    height = faces.length * size;
+  const rgb = new Uint8Array(width * height * 3).fill(255);
+  const colors = new Float32Array(3 * N).fill(0.05);
+  const color = new Float64Array(3);
+  const sources = observed ? [observed.data, pcaRecon, decRecon] : [pcaRecon, decRecon];
+  faces.forEach((f, row) => {
+    sources.forEach((src, col) => {
+      colors.fill(0.05);
+      for (let v = 0; v < vertexIds.length; v++) {
+        const seen = src !== observed?.data || observed.weights[f * d + 3 * v] > 0;
+        for (let ch = 0; ch < 3; ch++) colors[3 * vertexIds[v] + ch] = seen ? src[f * d + 3 * v + ch] : 0.05;
+      }
+      for (let p = 0; p < size * size; p++) {
+        if (raster.triangle[p] < 0) continue;
+        interpolateAt(raster, model.triangles, colors, p, color);
+        const x = p % size,
+          y = Math.floor(p / size);
+        const o = 3 * ((row * size + y) * width + col * size + x);
+        for (let ch = 0; ch < 3; ch++) rgb[o + ch] = Math.round(255 * srgb(color[ch]));
+      }
+    });
+  });
+  await mkdir(dirname(path), { recursive: true });
+  await sharp(Buffer.from(rgb), { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(path);
+}
+
+/** Replaces (or appends) this section in bench/RESULTS.md. */
+function writeSection(text: string, note: string): void {
+  const file = join(root, 'bench/RESULTS.md');
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
+  const section = `${COLOR_DECODER_HEADING}\n\n${note}\n\n${text}`;
+  const from = old.indexOf(COLOR_DECODER_HEADING);
+  let next = from < 0 ? -1 : old.indexOf('\n## ', from + COLOR_DECODER_HEADING.length);
+  if (from >= 0 && next < 0) next = old.length;
+  const updated = from < 0 ? `${old.trimEnd()}\n\n${section}` : `${old.slice(0, from)}${section}${old.slice(next)}`;
+  writeFileSync(file, updated.endsWith('\n') ? updated : `${updated}\n`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const value = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const data = value('--data') ?? join(root, 'training/albedo');
+  const load = loadavg()[0];
+  const text = await colorDecoderBench(data, {
+    ks: value('--k')?.split(',').map(Number),
+    epochs: value('--epochs') ? Number(value('--epochs')) : undefined,
+    browser: !args.includes('--no-browser'),
+    joint: !args.includes('--no-joint'),
+    jointKs: value('--joint-k')?.split(',').map(Number),
+    seed: value('--seed') ? Number(value('--seed')) : undefined,
+    picture: value('--picture'),
+    privatePicture: value('--private-picture'),
+    log: (line) => console.log(line),
+  });
+  const note =
+    `Run alone (\`node dist/bench/color-decoder.js\`) on ${new Date().toISOString().slice(0, 10)}: `
+    + `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; load average `
+    + `${load.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end (other jobs share the machine).`;
+  console.log(`\n${text}`);
+  if (!args.includes('--no-write')) writeSection(text, note);
+}

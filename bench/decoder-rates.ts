@@ -1,0 +1,105 @@
+/**
+ * Decodes per second of a full face for the linear model (weighted-pca.ts reconstruct) and the MLP decoder
+ * (model/mlp-decoder.ts decode), on random weights of the given shapes (the speed does not depend on the
+ * values). Pure TS: bench/color-decoder.ts runs it in Node and bundles it with esbuild for Chromium, so both
+ * measure the same code the same way.
+ */
+import { decode, DecoderWorkspace, type MlpDecoder } from '../src/model/mlp-decoder.js';
+import type { ColorModel } from '../src/model/morphable-model.js';
+import { SeededRandom } from '../src/model/random.js';
+import { reconstruct } from '../src/model/weighted-pca.js';
+
+export interface RateShapes {
+  /** Albedo values of the full face region (3V). */
+  albedo: number;
+  /** Identity coefficients (for the joint decoders: identity → face-region vertices, 3V values). */
+  identity: number;
+  latents: number[];
+  hidden: number[];
+  /** Seconds per measurement (default 0.5). */
+  seconds?: number;
+}
+
+export interface Rates {
+  k: number;
+  /** Albedo only: PCA reconstruct, decoder decode. */
+  pca: number;
+  decoder: number;
+  /** Shape (face-region vertices) + albedo: joint PCA reconstruct of both; joint decoder + linear identity. */
+  jointPca: number;
+  jointDecoder: number;
+}
+
+function linearModel(random: SeededRandom, count: number, d: number): ColorModel {
+  const stddev = new Float32Array(count).fill(1);
+  return {
+    mean: Float32Array.from({ length: d }, () => random.normal()),
+    basis: {
+      kind: 'pca',
+      count,
+      basis: Float32Array.from({ length: count * d }, () => 0.01 * random.normal()),
+      stddev,
+      names: Array.from({ length: count }, (_, i) => `c${i}`),
+    },
+  };
+}
+
+function randomDecoder(random: SeededRandom, k: number, hidden: number[], d: number): MlpDecoder {
+  const sizes = [k, ...hidden, d];
+  return {
+    latent: k,
+    layers: sizes.slice(1).map((outputs, l) => ({
+      inputs: sizes[l],
+      outputs,
+      weight: Float32Array.from({ length: sizes[l] * outputs }, () => random.normal() / Math.sqrt(sizes[l])),
+      bias: Float32Array.from({ length: outputs }, () => 0.1 * random.normal()),
+    })),
+    offset: new Float32Array(d).fill(0.3),
+    scale: new Float32Array(d).fill(0.1),
+  };
+}
+
+/** Calls per second of `fn` over about `seconds` (after one warm-up second's worth of a quarter). */
+function rate(fn: () => void, seconds: number): number {
+  let calls = 0;
+  const warm = performance.now();
+  while (performance.now() - warm < 250 * seconds) fn();
+  const start = performance.now();
+  let now = start;
+  while (now - start < 1000 * seconds) {
+    fn();
+    calls++;
+    now = performance.now();
+  }
+  return (1000 * calls) / (now - start);
+}
+
+export function measureRates(shapes: RateShapes): Rates[] {
+  const random = new SeededRandom(5);
+  const seconds = shapes.seconds ?? 0.5;
+  const { albedo, identity } = shapes;
+  const identityModel = linearModel(random, identity, albedo);
+  const shape = new Float32Array(albedo);
+  return shapes.latents.map((k) => {
+    const pca = linearModel(random, k, albedo);
+    const jointPca = linearModel(random, k, 2 * albedo);
+    const decoder = randomDecoder(random, k, shapes.hidden, albedo);
+    const joint = randomDecoder(random, k, shapes.hidden, identity + albedo);
+    const z = Float64Array.from({ length: k }, () => random.normal());
+    const out = new Float32Array(albedo),
+      jointOut = new Float32Array(2 * albedo),
+      decoded = new Float32Array(identity + albedo);
+    const work = new DecoderWorkspace(decoder),
+      jointWork = new DecoderWorkspace(joint);
+    return {
+      k,
+      pca: rate(() => reconstruct(pca, z, out), seconds),
+      decoder: rate(() => decode(decoder, z, out, work), seconds),
+      jointPca: rate(() => reconstruct(jointPca, z, jointOut), seconds),
+      jointDecoder: rate(() => {
+        decode(joint, z, decoded, jointWork);
+        reconstruct(identityModel, decoded.subarray(0, identity), shape);
+      }, seconds),
+    };
+  });
+}
