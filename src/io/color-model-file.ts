@@ -8,6 +8,7 @@
  * the bytes it fetched. `withColorModel` spreads it over a whole model.
  */
 import { decodeWeights, encodeWeights, type Tensors } from '../detect/weights-file.js';
+import { spreadColorModel } from '../model/color-region.js';
 import type { ColorModel, MorphableModel } from '../model/morphable-model.js';
 
 const MAGIC = 'MCLR';
@@ -128,23 +129,13 @@ export function withColorModel(model: MorphableModel, file: ColorModelFile, sour
         + `(${model.vertexCount} vertices)`,
     );
   }
-  const N = model.vertexCount;
-  const V = file.vertices.length;
   const K = file.stddev.length;
-  const average = [0, 0, 0];
-  for (let v = 0; v < V; v++) for (let c = 0; c < 3; c++) average[c] += file.mean[3 * v + c] / V;
-  const mean = new Float32Array(3 * N);
-  for (let i = 0; i < N; i++) mean.set(average, 3 * i);
-  const basis = new Float32Array(K * 3 * N);
-  for (let v = 0; v < V; v++) {
-    const to = 3 * file.vertices[v];
-    for (let c = 0; c < 3; c++) {
-      mean[to + c] = file.mean[3 * v + c];
-      for (let k = 0; k < K; k++) basis[k * 3 * N + to + c] = file.basis[k * 3 * V + 3 * v + c];
-    }
-  }
   const names = Array.from({ length: K }, (_, k) => `color${String(k).padStart(3, '0')}`);
-  const color: ColorModel = { mean, basis: { kind: 'pca', count: K, basis, stddev: file.stddev, names } };
+  const region: ColorModel = {
+    mean: file.mean,
+    basis: { kind: 'pca', count: K, basis: file.basis, stddev: file.stddev, names },
+  };
+  const color = spreadColorModel(model.vertexCount, file.vertices, region);
   return { ...model, color };
 }
 

@@ -7,6 +7,8 @@
  * error measured there, against the number of components: more components cannot just fit the noise of the
  * vertices they are scored on.
  */
+import { linearToSrgb } from '../model/color.js';
+import { spreadColorModel } from '../model/color-region.js';
 import type { ColorModel, MorphableModel } from '../model/morphable-model.js';
 import { projectWeighted, reconstruct, weightedPca } from '../model/weighted-pca.js';
 import type { AlbedoDataset } from './albedo-data.js';
@@ -76,31 +78,13 @@ export function learnColorModel(
     .filter((k) => k <= kept)
     .sort((a, b) => a - b);
   const [vData, vWeights] = rows(dataset, validation);
-  const sample = new Float32Array(d);
-  const given = new Float32Array(d); // the even vertices' weights: what the prediction sees
-  const out = new Float32Array(d);
-  const errors = counts.map((components) => {
-    let sum = 0;
-    let weight = 0;
-    for (let f = 0; f < validation.length; f++) {
-      sample.set(vData.subarray(f * d, (f + 1) * d));
-      const seen = vWeights.subarray(f * d, (f + 1) * d);
-      for (let j = 0; j < d; j++) given[j] = Math.floor(j / 3) % 2 === 0 ? seen[j] : 0;
-      const coefficients = projectWeighted(region, sample, given, { count: components });
-      reconstruct(region, coefficients, out);
-      for (let j = 0; j < d; j++) {
-        const w = Math.floor(j / 3) % 2 === 1 ? seen[j] : 0;
-        if (w === 0) continue;
-        const e = 255 * (toSrgb(out[j]) - toSrgb(sample[j]));
-        sum += w * e * e;
-        weight += w;
-      }
-    }
-    return { components, rmseSrgb: weight > 0 ? Math.sqrt(sum / weight) : Number.NaN };
-  });
+  const errors = counts.map((components) => ({
+    components,
+    rmseSrgb: heldOutColorError(region, vData, vWeights, components),
+  }));
 
   return {
-    color: wholeModel(model, vertexIds, region),
+    color: spreadColorModel(model.vertexCount, vertexIds, region),
     trainFaces: train.length,
     validationFaces: validation.length,
     explainedVariance: [...pca.explainedVariance],
@@ -108,6 +92,41 @@ export function learnColorModel(
     iterations: pca.iterations,
     seconds: (performance.now() - start) / 1000,
   };
+}
+
+/**
+ * The weighted RMS error (8-bit sRGB levels) of `region`'s prediction of the faces' colour at their seen odd
+ * vertices from their seen even vertices, with its first `components` components. `data`: the faces' linear RGB
+ * albedos (F × 3V, V the region's vertices); `weights`: the same shape, each entry's confidence in [0, 1].
+ */
+export function heldOutColorError(
+  region: ColorModel,
+  data: Float32Array,
+  weights: Float32Array,
+  components: number,
+): number {
+  const d = region.mean.length;
+  const faces = data.length / d;
+  const sample = new Float32Array(d);
+  const given = new Float32Array(d); // the even vertices' weights: what the prediction sees
+  const out = new Float32Array(d);
+  let sum = 0;
+  let weight = 0;
+  for (let f = 0; f < faces; f++) {
+    sample.set(data.subarray(f * d, (f + 1) * d));
+    const seen = weights.subarray(f * d, (f + 1) * d);
+    for (let j = 0; j < d; j++) given[j] = Math.floor(j / 3) % 2 === 0 ? seen[j] : 0;
+    const coefficients = projectWeighted(region, sample, given, { count: components });
+    reconstruct(region, coefficients, out);
+    for (let j = 0; j < d; j++) {
+      const w = Math.floor(j / 3) % 2 === 1 ? seen[j] : 0;
+      if (w === 0) continue;
+      const e = 255 * (linearToSrgb(out[j]) - linearToSrgb(sample[j]));
+      sum += w * e * e;
+      weight += w;
+    }
+  }
+  return weight > 0 ? Math.sqrt(sum / weight) : Number.NaN;
 }
 
 /** The faces' albedos (F × 3V) and their weights, one per channel. */
@@ -127,30 +146,4 @@ function rows(dataset: AlbedoDataset, faces: number[]): [Float32Array, Float32Ar
     }
   }
   return [data, weights];
-}
-
-/** The region's colour model spread over the whole model: elsewhere the region's mean colour, no variation. */
-function wholeModel(model: MorphableModel, vertexIds: Uint32Array, region: ColorModel): ColorModel {
-  const N = model.vertexCount;
-  const V = vertexIds.length;
-  const K = region.basis.count;
-  const average = [0, 0, 0];
-  for (let v = 0; v < V; v++) for (let c = 0; c < 3; c++) average[c] += region.mean[3 * v + c] / V;
-  const mean = new Float32Array(3 * N);
-  for (let i = 0; i < N; i++) mean.set(average, 3 * i);
-  const basis = new Float32Array(K * 3 * N);
-  for (let v = 0; v < V; v++) {
-    const to = 3 * vertexIds[v];
-    for (let c = 0; c < 3; c++) {
-      mean[to + c] = region.mean[3 * v + c];
-      for (let k = 0; k < K; k++) basis[k * 3 * N + to + c] = region.basis.basis[k * 3 * V + 3 * v + c];
-    }
-  }
-  return { mean, basis: { ...region.basis, basis } };
-}
-
-/** Linear RGB → sRGB in [0, 1] (clamped), for errors in the 8-bit levels people see. */
-function toSrgb(linear: number): number {
-  const x = Math.min(1, Math.max(0, linear));
-  return x <= 0.0031308 ? 12.92 * x : 1.055 * x ** (1 / 2.4) - 0.055;
 }
