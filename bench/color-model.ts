@@ -7,11 +7,13 @@
  * - faces-68, fitted to the ground-truth landmarks then photometric: image RMSE, fitted-landmark NME, time,
  *   and how many fits leave the plausible shapes (identity RMS above the quality gate's 'good' bound).
  *
- * Usage: npx tsx bench/color-model.ts [training/albedo] [colour model] (see bench/README.md).
+ * `npm run bench` runs it when training/albedo exists; alone:
+ * node dist/bench/color-model.js [albedo dir (training/albedo)] [colour model (the shipped one)] [faces (12)].
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { FaceLandmarker } from '../src/detect/face.js';
 import {
   PHOTO_MAX_SIDE,
@@ -26,7 +28,9 @@ import { type PhotometricFitOptions, PhotometricFitter } from '../src/fit/photom
 import { decodeModel } from '../src/io/model-file.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { loadImage } from '../src/io/node/image.js';
-import { embeddedModelPath } from '../src/io/node/model-paths.js';
+import { embeddedModelPath, shippedColorModelPath } from '../src/io/node/model-paths.js';
+import { loadColorModelFile } from '../src/io/node/color-model.js';
+import { withColorModel } from '../src/io/color-model-file.js';
 import { type AlbedoDataset, readAlbedoDataset } from '../src/learn/albedo-data.js';
 import { loadLandmarkDataset, splitByPhoto } from '../src/learn/landmark-dataset.js';
 import {
@@ -45,10 +49,13 @@ import { submodel } from '../src/model/submesh.js';
 import { projectWeighted, reconstruct } from '../src/model/weighted-pca.js';
 import { annotatedFaces, mean, median, nme } from './faces68.js';
 
+export const COLOR_MODEL_HEADING = '## Colour model learned from photos, in the fit (issue 18)';
+
 export interface ColorModelBenchOptions {
-  /** The shipped ICT model with the learned colour model. */
-  colored: MorphableModel;
+  /** The albedo dataset whose validation faces skin the synthetic faces (morphable train albedo). */
   albedoDir: string;
+  /** The learned colour model of the shipped ICT model (default models/color-model-300w.bin). */
+  colorModelPath?: string;
   /** Synthetic faces (default 12, 4 per |yaw| bin). */
   perModel?: number;
   log?: (line: string) => void;
@@ -119,8 +126,8 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
   const start = performance.now(),
     load = loadavg()[0];
   const ict = decodeModel(new Uint8Array(readFileSync(embeddedModelPath())), 'ict-facekit-face-head');
-  const { colored } = options;
-  if (!colored.color) throw new Error('the colour-model bench needs a model with a colour model');
+  const colorModelPath = options.colorModelPath ?? shippedColorModelPath();
+  const colored = withColorModel(ict, await loadColorModelFile(colorModelPath), colorModelPath);
   const dataset = await readAlbedoDataset(options.albedoDir);
   const color = submodel(colored, dataset.vertexIds).color!;
   const textures = heldOutTextures(dataset, color);
@@ -222,4 +229,13 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
     '',
   );
   return lines.join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const [albedoDir = join(root, 'training/albedo'), colorModelPath, faces = '12'] = process.argv.slice(2);
+  const shared = join(root, '../shared');
+  console.log(
+    await colorModelBench(shared, { albedoDir, colorModelPath, perModel: Number(faces), log: (l) => console.error(l) }),
+  );
 }

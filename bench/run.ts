@@ -22,6 +22,8 @@ import { webBench } from './web.js';
 import { batchRuns, batchTable } from './batch-fit.js';
 import { SERVE_LOAD_HEADING, serveLoadBench } from './serve-load.js';
 import { COLOR_DECODER_HEADING, colorDecoderBench } from './color-decoder.js';
+import { COLOR_MODEL_HEADING, colorModelBench } from './color-model.js';
+import { shippedColorModelPath } from '../src/io/node/model-paths.js';
 import { calibrateLandmarks, type LandmarkCalibration } from '../src/fit/landmark-calibration.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 
@@ -213,6 +215,17 @@ try {
       '?landmarker=face-api',
     ),
   );
+
+  // About 20 minutes (the Levenberg–Marquardt variant is most of it): when an albedo dataset was made.
+  const albedoData = join(root, 'training/albedo');
+  if (existsSync(join(albedoData, 'albedo.json')) && existsSync(shippedColorModelPath())) {
+    console.log('\ncolour model learned from photos');
+    sections.push(
+      COLOR_MODEL_HEADING,
+      '',
+      await colorModelBench(shared, { albedoDir: albedoData, log: (line) => console.log(`  ${line}`) }),
+    );
+  }
 
   // About 10 minutes per latent size on one core: only when asked (BENCH_COLOR_DECODER=1) and an albedo
   // dataset was made (morphable train albedo --out training/albedo).

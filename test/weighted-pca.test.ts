@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pca } from '../src/model/pca.js';
 import { SeededRandom } from '../src/model/random.js';
-import { projectWeighted, reconstruct, weightedPca } from '../src/model/weighted-pca.js';
+import { projectWeighted, reconstruct, WeightedProjector, weightedPca } from '../src/model/weighted-pca.js';
 import { orthonormalise, principalCosines } from './helpers/subspace.js';
 
 const rows = (basis: Float32Array, count: number, d: number) =>
@@ -106,11 +106,15 @@ describe('weightedPca', () => {
       unseen = 0,
       meanOnly = 0;
     const out = new Float32Array(d);
+    // One projector reused over samples seen at different entries gives what a fresh projection gives.
+    const projector = new WeightedProjector(color);
+    const reused = new Float64Array(color.basis.count);
     for (let i = 0; i < 100; i++) {
       const o = i * d;
       const sample = test.data.subarray(o, o + d),
         weights = test.weights.subarray(o, o + d);
       const alpha = projectWeighted(color, sample, weights);
+      expect(Array.from(projector.project(sample, weights, {}, reused))).toEqual(Array.from(alpha));
       reconstruct(color, alpha, out);
       fitted += rms(test.clean, out, o, d) ** 2;
       unseen += rms(test.clean, out, o, d, test.weights) ** 2;

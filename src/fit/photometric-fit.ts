@@ -18,7 +18,7 @@ import { choleskySolve } from '../geometry/linalg.js';
 import { LandmarkTerm } from './landmark-term.js';
 import { evaluateAlbedo, PhotometricGaussNewton, type AlbedoModel } from './photometric-gauss-newton.js';
 import { rotateBy } from '../geometry/rotation.js';
-import { projectWeighted, reconstruct } from '../model/weighted-pca.js';
+import { reconstruct, WeightedProjector } from '../model/weighted-pca.js';
 
 /**
  * Analysis by synthesis after the landmark fit: render the face region of the model under
@@ -185,6 +185,8 @@ export class PhotometricFitter {
   private readonly priorWeight: Float32Array;
   /** The colour model's coefficients of the last reconstruction (σ units). */
   private priorCoefficients: Float64Array | undefined;
+  /** Made on the first fit that uses the colour model as the prior (its buffers are K × 3V). */
+  private projector: WeightedProjector | undefined;
   /** The per-channel gain between the fit's albedo and the colour model's, at the last reconstruction. */
   private readonly priorGain = new Float64Array(3);
   private robustScale = DEFAULTS.robustScale;
@@ -601,7 +603,8 @@ export class PhotometricFitter {
     }
     for (let c = 0; c < 3; c++) gain[c] = meanSum[c] > 0 && gain[c] > 0 ? gain[c] / meanSum[c] : 1;
     for (let i = 0; i < n3; i++) target[i] = A[i] / gain[i % 3];
-    this.priorCoefficients = projectWeighted(color, target, weight);
+    this.projector ??= new WeightedProjector(color);
+    this.priorCoefficients = this.projector.project(target, weight, {}, this.priorCoefficients);
     reconstruct(color, this.priorCoefficients, target);
     for (let i = 0; i < n3; i++) target[i] *= gain[i % 3];
   }

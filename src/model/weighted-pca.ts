@@ -474,51 +474,97 @@ export function projectWeighted(
   weights: ArrayLike<number>,
   options: ProjectWeightedOptions = {},
 ): Float64Array {
-  const d = model.mean.length;
-  if (sample.length !== d || weights.length !== d) {
-    throw new RangeError(`sample (${sample.length}) and weights (${weights.length}) must have ${d} values`);
-  }
-  const count = options.count ?? model.basis.count;
-  if (!Number.isInteger(count) || count < 0 || count > model.basis.count) {
-    throw new RangeError(`count must be an integer in [0, ${model.basis.count}], got ${count}`);
-  }
-  const b = model.basis.basis;
-  let ridge = options.ridge;
-  if (ridge === undefined) {
+  return new WeightedProjector(model).project(sample, weights, options);
+}
+
+/**
+ * projectWeighted with its buffers kept, for a fit that projects every few iterations: the observed entries
+ * are packed first (the basis rows and the weighted rows side by side), so the K²/2 normal-equation sums run
+ * over the seen entries only, one multiply-add each.
+ */
+export class WeightedProjector {
+  readonly model: ColorModel;
+  private readonly packed: Float64Array;
+  private readonly packedWeighted: Float64Array;
+  private readonly residual: Float64Array;
+  private readonly normal: Float64Array;
+  private readonly defaultRidge: number;
+
+  constructor(model: ColorModel) {
+    this.model = model;
+    const d = model.mean.length,
+      K = model.basis.count;
+    this.packed = new Float64Array(K * d);
+    this.packedWeighted = new Float64Array(K * d);
+    this.residual = new Float64Array(d);
+    this.normal = new Float64Array(K * K);
     let s = 0;
-    for (let k = 0; k < model.basis.count; k++) s += model.basis.stddev[k] ** 2;
-    ridge = (0.01 * s) / d;
+    for (let k = 0; k < K; k++) s += model.basis.stddev[k] ** 2;
+    this.defaultRidge = (0.01 * s) / d;
   }
-  if (!(ridge >= 0)) throw new RangeError(`ridge must be ≥ 0, got ${ridge}`);
-  const residual = new Float64Array(d);
-  for (let j = 0; j < d; j++) {
-    const w = weights[j];
-    if (!(w >= 0 && w <= 1)) throw new RangeError(`weight ${w} of entry ${j} is not in [0, 1]`);
-    residual[j] = w === 0 ? 0 : w * (sample[j] - model.mean[j]);
-  }
-  const a = new Float64Array(count * count);
-  const rhs = new Float64Array(count);
-  for (let k = 0; k < count; k++) {
-    const ko = k * d;
-    let r = 0;
-    for (let j = 0; j < d; j++) r += residual[j] * b[ko + j];
-    rhs[k] = r;
-    for (let l = 0; l <= k; l++) {
-      const lo = l * d;
-      let s = 0;
+
+  /** The coefficients, into `out` (count values) when given. */
+  project(
+    sample: ArrayLike<number>,
+    weights: ArrayLike<number>,
+    options: ProjectWeightedOptions = {},
+    out?: Float64Array,
+  ): Float64Array {
+    const { model, packed, packedWeighted, residual } = this;
+    const d = model.mean.length;
+    if (sample.length !== d || weights.length !== d) {
+      throw new RangeError(`sample (${sample.length}) and weights (${weights.length}) must have ${d} values`);
+    }
+    const count = options.count ?? model.basis.count;
+    if (!Number.isInteger(count) || count < 0 || count > model.basis.count) {
+      throw new RangeError(`count must be an integer in [0, ${model.basis.count}], got ${count}`);
+    }
+    const ridge = options.ridge ?? this.defaultRidge;
+    if (!(ridge >= 0)) throw new RangeError(`ridge must be ≥ 0, got ${ridge}`);
+    const rhs = out ?? new Float64Array(count);
+    if (rhs.length !== count) throw new RangeError(`output has ${rhs.length} values, expected ${count}`);
+    // Pack the seen entries: residual w(x − μ), the basis rows and the weighted basis rows.
+    let m = 0;
+    for (let j = 0; j < d; j++) {
+      const w = weights[j];
+      if (!(w >= 0 && w <= 1)) throw new RangeError(`weight ${w} of entry ${j} is not in [0, 1]`);
+      if (w === 0) continue;
+      residual[m] = w * (sample[j] - model.mean[j]);
+      m++;
+    }
+    const b = model.basis.basis;
+    for (let k = 0; k < count; k++) {
+      const ko = k * d,
+        po = k * m;
+      let i = 0;
       for (let j = 0; j < d; j++) {
         const w = weights[j];
-        if (w !== 0) s += w * b[ko + j] * b[lo + j];
+        if (w === 0) continue;
+        packed[po + i] = b[ko + j];
+        packedWeighted[po + i] = w * b[ko + j];
+        i++;
       }
-      a[k * count + l] = s;
-      a[l * count + k] = s;
     }
-    a[k * count + k] += ridge;
+    const a = this.normal;
+    for (let k = 0; k < count; k++) {
+      const ko = k * m;
+      let r = 0;
+      for (let i = 0; i < m; i++) r += residual[i] * packed[ko + i];
+      rhs[k] = r;
+      for (let l = 0; l <= k; l++) {
+        const lo = l * m;
+        let s = 0;
+        for (let i = 0; i < m; i++) s += packedWeighted[ko + i] * packed[lo + i];
+        a[k * count + l] = s;
+        a[l * count + k] = s;
+      }
+      a[k * count + k] += ridge;
+    }
+    if (count > 0 && !choleskySolve(a, rhs, count)) {
+      throw new RangeError('the observed entries do not determine the coefficients (give a ridge > 0)');
+    }
+    return rhs;
   }
-  if (count > 0 && !choleskySolve(a, rhs, count)) {
-    throw new RangeError('the observed entries do not determine the coefficients (give a ridge > 0)');
-  }
-  return rhs;
 }
 
 /** mean + Σ_k α_k b_k over the first α.length components, d values. */
