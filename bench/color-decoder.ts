@@ -11,7 +11,7 @@
  * Chromium (bench/decoder-rates.ts), and a picture of held-out reconstructions.
  *
  *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
- *        [--joint-k 10,20] [--seed 18] [--picture docs/color-decoder.png] [--private-picture FILE] [--no-write]
+ *        [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png] [--private-picture FILE] [--no-write]
  *
  * Alone it rewrites its section of bench/RESULTS.md; `BENCH_COLOR_DECODER=1 npm run bench` runs it on
  * training/albedo.
@@ -317,8 +317,9 @@ function table(
     );
   }
   lines.push(
-    `![Held-out faces' albedo reconstructed from half their vertices at k = ${pictureK}: PCA (left) and the`
-      + ' decoder (right) of each pair, on the mean shape, unlit](../docs/color-decoder.png)',
+    `The picture of four held-out faces' albedo reconstructed from half their vertices at k = ${pictureK} (PCA left,`
+      + ' decoder right, on the mean shape, unlit) stays out of the repository, as anything made from the'
+      + ' train-300w photos: `--picture training/figures/color-decoder.png` draws it.',
     '',
   );
   return lines.join('\n');
