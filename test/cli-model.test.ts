@@ -212,29 +212,6 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     expect(existsSync(join(home, 'models/ict-facekit.glb'))).toBe(true);
   }, 300_000); // download, import of the 100-MB archive and calibration: 15 s idle, minutes on a loaded machine
 
-  it('--color-model none: a model without a colour basis, MIT only (the face region, uncalibrated)', async () => {
-    const out = join(work, 'face-no-color.glb');
-    const result = await runCli([
-      'model',
-      'fetch',
-      '--url',
-      ICT_ARCHIVE,
-      '--region',
-      'face',
-      '--no-calibrate',
-      '--color-model',
-      'none',
-      '-o',
-      out,
-    ]);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain('colour model: none (--color-model none)');
-    const info = JSON.parse((await runCli(['model', 'info', out, '--json'])).stdout);
-    expect(info.vertices).toBe(9409);
-    expect(info.color).toBeNull();
-    expect(info.licence).not.toContain('colour model');
-  }, 300_000);
-
   it('calibrates a model file in place, and refuses anything but a .glb', async () => {
     const model = join(home, 'models/ict-facekit.glb');
     const result = await runCli(['model', 'calibrate', model]);
