@@ -56,13 +56,17 @@ export function unwrapTexture(
   if (light) checkLight(model, light);
   const uv = unwrapSurface(photo, photoScale, model, positions, camera, size);
   const { covered, surface, depth } = uv;
+  const delighter = light && new Delighter(uv, model.triangles, light);
   const data = new Uint8Array(3 * size * size);
   const seenMask = new Uint8Array(size * size);
   for (let p = 0; p < size * size; p++) {
-    if (covered[p] && sample(surface, 6 * p, 1, photo, photoScale, camera, depth)) {
+    if (!covered[p]) continue;
+    const visible = sample(surface, 6 * p, 1, photo, photoScale, camera, depth);
+    if (visible) {
       seenMask[p] = 1;
       for (let c = 0; c < 3; c++) data[3 * p + c] = Math.round(texel[c]);
     }
+    delighter?.texel(p, visible);
   }
   let seen = 0;
   for (let p = 0; p < size * size; p++) {
@@ -75,7 +79,7 @@ export function unwrapTexture(
     for (let c = 0; c < 3; c++) data[3 * p + c] = mirrored ? Math.round(texel[c]) : fill[c];
   }
   const texture = { width: size, height: size, data };
-  return { texture, seen, albedo: light && delight(uv, photo, photoScale, model, camera, light) };
+  return { texture, seen, albedo: delighter?.result() };
 }
 
 /**
@@ -96,14 +100,12 @@ export function albedoTexture(
   light: TextureLight,
 ): AlbedoTexture {
   checkLight(model, light);
-  return delight(
-    unwrapSurface(photo, photoScale, model, positions, camera, size),
-    photo,
-    photoScale,
-    model,
-    camera,
-    light,
-  );
+  const uv = unwrapSurface(photo, photoScale, model, positions, camera, size);
+  const delighter = new Delighter(uv, model.triangles, light);
+  for (let p = 0; p < size * size; p++) {
+    if (uv.covered[p]) delighter.texel(p, sample(uv.surface, 6 * p, 1, photo, photoScale, camera, uv.depth));
+  }
+  return delighter.result();
 }
 
 /** The UV layout's texels on the fitted surface, and the photo's z-buffer of the mesh: what both textures share. */
@@ -165,31 +167,37 @@ function unwrapSurface(
   return { size, covered, triangle, barycentric, surface, depth };
 }
 
-/** The albedo texture of `albedoTexture` over the prepared texels. */
-function delight(
-  uv: UvSurface,
-  photo: RgbImage,
-  photoScale: number,
-  model: MorphableModel,
-  camera: Camera,
-  light: TextureLight,
-): AlbedoTexture {
-  const { size, covered, triangle, barycentric, surface, depth } = uv;
-  const { sh, albedo } = light;
-  // Irradiance is judged against the light's ambient term; a light without one shows nothing usable.
-  const ambient = [SH_K[0] * sh[0], SH_K[0] * sh[1], SH_K[0] * sh[2]];
-  const usable = ambient.every((a) => a > 0);
-  const data = new Uint8Array(3 * size * size);
-  const photoWeight = new Uint8Array(size * size);
-  const T = model.triangles;
-  for (let p = 0; p < size * size; p++) {
-    if (!covered[p]) continue;
+/** Writes the albedo texture of `albedoTexture` texel by texel, after sample() looked at the texel. */
+class Delighter {
+  readonly data: Uint8Array;
+  readonly photoWeight: Uint8Array;
+  private readonly ambient: Float64Array;
+  private readonly usable: boolean;
+
+  constructor(
+    private readonly uv: UvSurface,
+    private readonly triangles: Uint32Array,
+    private readonly light: TextureLight,
+  ) {
+    const { sh } = light;
+    this.data = new Uint8Array(3 * uv.size * uv.size);
+    this.photoWeight = new Uint8Array(uv.size * uv.size);
+    // Irradiance is judged against the light's ambient term; a light without one shows nothing usable.
+    this.ambient = Float64Array.from([0, 1, 2], (c) => SH_K[0] * sh[c]);
+    this.usable = this.ambient.every((a) => a > 0);
+  }
+
+  /** Texel p, covered by the layout; `visible`: sample() found it in the photo and left it in `texel`. */
+  texel(p: number, visible: boolean): void {
+    const { triangle, barycentric } = this.uv;
+    const { sh, albedo } = this.light;
+    const { ambient, data, triangles: T } = this;
     let weight = 0;
-    if (usable && sample(surface, 6 * p, 1, photo, photoScale, camera, depth)) {
+    if (visible && this.usable) {
       const nx = texel[4],
         ny = texel[5],
         nz = texel[6];
-      const length = Math.hypot(nx, ny, nz) || 1;
+      const length = Math.sqrt(nx * nx + ny * ny + nz * nz) || 1;
       shIrradiance(nx / length, ny / length, nz / length, sh, irradiance);
       let darkest = Infinity;
       for (let c = 0; c < 3; c++) darkest = Math.min(darkest, irradiance[c] / ambient[c]);
@@ -209,14 +217,37 @@ function delight(
       const fitted = b0 * albedo[i0 + c] + b1 * albedo[i1 + c] + b2 * albedo[i2 + c];
       let value = fitted;
       if (weight > 0) {
-        const seen = Math.min(1, Math.max(0, srgbToLinear(texel[c] / 255) / irradiance[c]));
+        const level = texel[c],
+          k = Math.min(254, Math.floor(level));
+        const linear = SRGB_TO_LINEAR[k] + (level - k) * (SRGB_TO_LINEAR[k + 1] - SRGB_TO_LINEAR[k]);
+        const seen = Math.min(1, Math.max(0, linear / irradiance[c]));
         value = weight * seen + (1 - weight) * Math.min(1, Math.max(0, fitted));
       }
-      data[3 * p + c] = Math.round(255 * linearToSrgb(value));
+      data[3 * p + c] = linearToSrgbByte(value);
     }
-    photoWeight[p] = Math.round(255 * weight);
+    this.photoWeight[p] = Math.round(255 * weight);
   }
-  return { texture: { width: size, height: size, data }, photoWeight };
+
+  result(): AlbedoTexture {
+    const { size } = this.uv;
+    return { texture: { width: size, height: size, data: this.data }, photoWeight: this.photoWeight };
+  }
+}
+
+// The sRGB transfer function tabulated (pow per texel and channel would double the albedo texture's time).
+const SRGB_TO_LINEAR = Float64Array.from({ length: 256 }, (_, i) => srgbToLinear(i / 255));
+/** The linear value from which a byte rounds to b: srgbToLinear((b − 0.5) / 255), b = 1…255. */
+const BYTE_FROM = Float64Array.from({ length: 256 }, (_, b) => (b === 0 ? 0 : srgbToLinear((b - 0.5) / 255)));
+/** For 4096 equal steps of linear [0, 1], the byte at the step's start. */
+const BYTE_AT = Uint8Array.from({ length: 4096 }, (_, i) => Math.round(255 * linearToSrgb(i / 4096)));
+
+/** Math.round(255 · linearToSrgb(x)), by table: the step's byte, then up past the thresholds it crosses. */
+function linearToSrgbByte(x: number): number {
+  if (!(x > 0)) return 0;
+  if (x >= 1) return 255;
+  let b = BYTE_AT[Math.floor(4096 * x)];
+  while (b < 255 && x >= BYTE_FROM[b + 1]) b++;
+  return b;
 }
 
 function checkLight(model: MorphableModel, { sh, albedo }: TextureLight): void {
