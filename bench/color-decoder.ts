@@ -11,7 +11,8 @@
  * Chromium (bench/decoder-rates.ts), and a picture of held-out reconstructions.
  *
  *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
- *        [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png] [--private-picture FILE] [--no-write]
+ *        [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png] [--private-picture FILE]
+ *        [--no-write]
  *
  * Alone it rewrites its section of bench/RESULTS.md; `BENCH_COLOR_DECODER=1 npm run bench` runs it on
  * training/albedo.

@@ -20,6 +20,8 @@ import type { BufferGeometry, Mesh as ThreeMesh, Object3D } from 'three';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { OBJLoader } from 'three/examples/jsm/loaders/OBJLoader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ColorModelFile, decodeColorModelFile, encodeColorModelFile } from '../src/io/color-model-file.js';
+import { shippedColorModelPath } from '../src/io/node/model-paths.js';
 import { expectOneLineError, runCli } from './helpers/cli.js';
 import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
 
@@ -27,6 +29,19 @@ import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
 
 const work = mkdtempSync(join(tmpdir(), 'morphable-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A made-up colour model file of a 16-vertex model named "tiny" (not learned from any data). */
+function tinyColorModelFile(): ColorModelFile {
+  return {
+    model: { name: 'tiny', vertexCount: 16 },
+    vertices: Uint32Array.from([0, 1, 2]),
+    mean: new Float32Array(9).fill(0.5),
+    basis: Float32Array.from([0.1, 0, 0, 0, 0.1, 0, 0, 0, 0.1]),
+    stddev: Float32Array.from([0.1732]),
+    explainedVariance: [1],
+    training: { command: 'test' },
+  };
+}
 
 function meshCount(root: Object3D): number {
   let vertices = 0;
@@ -102,6 +117,26 @@ describe('bad input: one line naming the file and the problem, exit 2, nothing w
     expect(existsSync(join(work, 'broken.glb'))).toBe(false);
   });
 
+  it('model fetch --color-model: a file made for another model, refused before the download', async () => {
+    const other = join(work, 'other-color.bin');
+    writeFileSync(other, encodeColorModelFile(tinyColorModelFile()));
+    const home = join(work, 'color-home');
+    const out = join(work, 'colored.glb');
+    const result = await runCli(
+      ['model', 'fetch', '--url', 'http://127.0.0.1:9/x.tar.xz', '--color-model', other, '-o', out],
+      {
+        MORPHABLE_HOME: home,
+      },
+    );
+    expectOneLineError(
+      result,
+      'other-color.bin',
+      'a colour model of tiny (16 vertices), not of ICT-FaceKit (face and head)',
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(join(home, 'downloads'))).toBe(false);
+  });
+
   it.skipIf(!hasShared)('a truncated archive', async () => {
     const cut = join(work, 'cut.tar.xz');
     writeFileSync(cut, readFileSync(ICT_ARCHIVE).subarray(0, 3_000_000));
@@ -143,6 +178,7 @@ describe('bad input: one line naming the file and the problem, exit 2, nothing w
 });
 
 describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served from a local HTTP server)', () => {
+  const shipped = decodeColorModelFile(readFileSync(shippedColorModelPath()), 'color-model-300w.bin');
   let server: Server;
   let url: string;
   const home = join(work, 'home');
@@ -167,8 +203,37 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('licence: ICT-FaceKit: MIT');
     expect(result.stdout).toMatch(/landmarks calibrated to the face detector on \d+ renders/);
+    // The shipped colour model goes in by default, and says whose terms it carries.
+    expect(result.stdout).toContain(
+      `colour model: color-model-300w.bin, ${shipped.stddev.length} components over ${shipped.vertices.length} of `
+        + '11248 vertices; learned from 300-W photos: research use only',
+    );
+    expect(result.stdout).toMatch(/^licence: ICT-FaceKit: MIT.*; colour model learned from 300-W photos/m);
     expect(existsSync(join(home, 'models/ict-facekit.glb'))).toBe(true);
   }, 300_000); // download, import of the 100-MB archive and calibration: 15 s idle, minutes on a loaded machine
+
+  it('--color-model none: a model without a colour basis, MIT only (the face region, uncalibrated)', async () => {
+    const out = join(work, 'face-no-color.glb');
+    const result = await runCli([
+      'model',
+      'fetch',
+      '--url',
+      ICT_ARCHIVE,
+      '--region',
+      'face',
+      '--no-calibrate',
+      '--color-model',
+      'none',
+      '-o',
+      out,
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('colour model: none (--color-model none)');
+    const info = JSON.parse((await runCli(['model', 'info', out, '--json'])).stdout);
+    expect(info.vertices).toBe(9409);
+    expect(info.color).toBeNull();
+    expect(info.licence).not.toContain('colour model');
+  }, 300_000);
 
   it('calibrates a model file in place, and refuses anything but a .glb', async () => {
     const model = join(home, 'models/ict-facekit.glb');
@@ -193,6 +258,16 @@ describe.skipIf(!hasShared)('fetch → info → sample, as in the README (served
     );
     expect(info.landmarks.ibug68).toMatchObject({ points: 68, missing: 0, calibrated: true });
     expect(info.landmarks.ibug68.vertices).toHaveLength(68);
+    // The colour basis the fetch stored: the shipped file's components over its vertices (the face region).
+    expect(info.color).toMatchObject({
+      kind: 'pca',
+      count: shipped.stddev.length,
+      coveredVertices: shipped.vertices.length,
+    });
+    const text = await runCli(['model', 'info'], { MORPHABLE_HOME: home });
+    expect(text.stdout).toContain(
+      `colour       ${shipped.stddev.length} pca components over ${shipped.vertices.length} of 11248 vertices`,
+    );
   });
 
   it('writes samples that three.js loads', async () => {

@@ -3,6 +3,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
+import { coveredVertexCount } from '../model/color-region.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { SeededRandom } from '../model/random.js';
@@ -25,6 +26,7 @@ import { defaultModelPath, fetchedModelPath, morphableHome, requireDefaultModel 
 import { intOption, numberOption, positiveIntOption } from './parse.js';
 import { Progress } from './progress.js';
 import { ICT_FACEKIT_SOURCE } from './sources.js';
+import { fetchColorModel, withFetchedColorModel } from './fetch-color-model.js';
 
 const MESH_FORMATS = ['obj', 'ply', 'glb'] as const;
 type MeshFormat = (typeof MESH_FORMATS)[number];
@@ -56,19 +58,27 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .addOption(regionOption())
     .option('-o, --output <file>', 'where to write the model', fetchedModelPath())
     .addOption(calibrateOption())
-    .action(
-      async (options: { url: string; verify: boolean; region: IctRegion; output: string; calibrate: boolean }) => {
-        await checkWritableFolder(dirname(options.output), options.output);
-        const imported = await fetchModel(options.url, options.region, options.verify);
-        if (options.calibrate) await calibrateWithProgress(imported);
-        await writeModel(imported, options.output);
-        console.log(
-          `${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and `
-            + `${imported.expression.count} expression components → ${options.output}`,
-        );
-        console.log(`licence: ${imported.licence}`);
-      },
-    );
+    .option(
+      '--color-model <file|none>',
+      'colour model stored in the model as its colour basis (a file from `morphable model learn-color`); "none": '
+        + 'no colour model (MIT-only); default: models/color-model-300w.bin (learned from 300-W photos: research '
+        + 'use only), carried over to the --region',
+    )
+    .addHelpText('after', FETCH_HELP)
+    .action(async (options: FetchOptions) => {
+      await checkWritableFolder(dirname(options.output), options.output);
+      const colorModel = await fetchColorModel(options.colorModel, options.region); // before the download
+      let imported = await fetchModel(options.url, options.region, options.verify);
+      if (options.calibrate) await calibrateWithProgress(imported);
+      imported = withFetchedColorModel(imported, colorModel);
+      await writeModel(imported, options.output);
+      console.log(
+        `${imported.name}: ${imported.vertexCount} vertices, ${imported.identity.count} identity and `
+          + `${imported.expression.count} expression components → ${options.output}`,
+      );
+      console.log(colorModel.line);
+      console.log(`licence: ${imported.licence}`);
+    });
 
   model
     .command('import')
@@ -152,6 +162,23 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
       await sample(loaded, options);
     });
 }
+
+interface FetchOptions {
+  url: string;
+  verify: boolean;
+  region: IctRegion;
+  output: string;
+  calibrate: boolean;
+  colorModel?: string;
+}
+
+const FETCH_HELP = `
+The fetched model carries a colour model (Blanz–Vetter's T: a PCA of face albedos) as its colour basis,
+which \`fit\` then uses: by default the package's models/color-model-300w.bin, learned from 300-W photos
+(research use only), over the face's vertices (the rest of the mesh takes the face's mean colour, without
+variation). A colour model file made for one ICT-FaceKit region serves the others (each keeps the full
+mesh's vertices in order). \`--color-model none\` leaves it out: ICT-FaceKit's data only, MIT licence.
+`;
 
 interface SampleOptions {
   count: number;
@@ -364,7 +391,7 @@ function describeModel(m: MorphableModel) {
     uvs: m.uvs.length / 2,
     identity: basis(m.identity),
     expression: basis(m.expression),
-    color: m.color ? basis(m.color.basis) : null,
+    color: m.color ? { ...basis(m.color.basis), coveredVertices: coveredVertexCount(m.color, m.vertexCount) } : null,
     landmarks: Object.fromEntries(
       Object.entries(m.landmarks).map(([k, v]) => [
         k,
@@ -392,7 +419,12 @@ function printInfo(info: ReturnType<typeof describeModel>): void {
     `  uvs          ${info.uvs || 'none'}`,
     `  identity     ${info.identity.count} ${info.identity.kind} components`,
     `  expression   ${info.expression.count} ${info.expression.kind}: ${list(info.expression.names)}`,
-    `  colour       ${info.color ? `${info.color.count} ${info.color.kind} components` : 'none'}`,
+    `  colour       ${
+      info.color
+        ? `${info.color.count} ${info.color.kind} components over ${info.color.coveredVertices} of `
+          + `${info.vertices} vertices`
+        : 'none'
+    }`,
     `  landmarks    ${
       Object.entries(info.landmarks)
         .map(

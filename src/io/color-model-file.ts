@@ -139,6 +139,40 @@ export function withColorModel(model: MorphableModel, file: ColorModelFile, sour
   return { ...model, color };
 }
 
+/**
+ * The file's colour model carried over to another model whose vertices correspond to the file model's:
+ * `newIndex[v]` is the other model's vertex for the file model's vertex v (−1 where it has none). Covered
+ * vertices without a counterpart are left out (the result may cover none); the rest keep their mean and basis.
+ */
+export function remapColorModelFile(
+  file: ColorModelFile,
+  target: ColorModelFile['model'],
+  newIndex: Int32Array,
+): ColorModelFile {
+  const V = file.vertices.length;
+  const K = file.stddev.length;
+  const kept: Array<[number, number]> = []; // [target vertex, position in the file]
+  for (let v = 0; v < V; v++) {
+    const to = newIndex[file.vertices[v]];
+    if (to >= 0) kept.push([to, v]);
+  }
+  kept.sort((a, b) => a[0] - b[0]);
+  const W = kept.length;
+  const vertices = Uint32Array.from(kept, ([to]) => to);
+  if (vertices.some((id, i) => id >= target.vertexCount || (i > 0 && id === vertices[i - 1])))
+    throw new RangeError('remapColorModelFile: the vertex map is not one-to-one into the target model');
+  const mean = new Float32Array(3 * W);
+  const basis = new Float32Array(K * 3 * W);
+  for (let w = 0; w < W; w++) {
+    const from = 3 * kept[w][1];
+    for (let c = 0; c < 3; c++) {
+      mean[3 * w + c] = file.mean[from + c];
+      for (let k = 0; k < K; k++) basis[k * 3 * W + 3 * w + c] = file.basis[k * 3 * V + from + c];
+    }
+  }
+  return { ...file, model: { ...target }, vertices, mean, basis };
+}
+
 const isCount = (x: unknown): x is number => Number.isInteger(x) && (x as number) > 0;
 
 /** Ascending ids → [start, end) pairs. */

@@ -23,3 +23,23 @@ export function spreadColorModel(vertexCount: number, vertexIds: ArrayLike<numbe
   }
   return { mean, basis: { ...region.basis, basis } };
 }
+
+/**
+ * How many vertices the colour model varies (a non-zero basis entry): those it was learned over, where
+ * spreadColorModel gave the others the mean colour alone.
+ */
+export function coveredVertexCount(color: ColorModel, vertexCount: number): number {
+  const K = color.basis.count;
+  const b = color.basis.basis;
+  const n = 3 * vertexCount;
+  let covered = 0;
+  for (let v = 0; v < vertexCount; v++) {
+    let varies = false;
+    for (let k = 0; k < K && !varies; k++) {
+      const at = k * n + 3 * v;
+      varies = b[at] !== 0 || b[at + 1] !== 0 || b[at + 2] !== 0;
+    }
+    if (varies) covered++;
+  }
+  return covered;
+}

@@ -53,6 +53,20 @@ const LEFT_JAWLINE_CHIN_UP = [
 export type IctRegion = 'full' | 'face-head' | 'face';
 export const ICT_REGIONS: IctRegion[] = ['full', 'face-head', 'face'];
 
+/** The name of the model the importer makes of `region` (MorphableModel.name). */
+export function ictModelName(region: IctRegion): string {
+  return region === 'full' ? 'ICT-FaceKit' : region === 'face' ? 'ICT-FaceKit (face)' : 'ICT-FaceKit (face and head)';
+}
+
+/**
+ * The vertices of the full ICT-FaceKit mesh that `region`'s model keeps, in its vertex order (vertex i of the
+ * region's model is vertex out[i] of the full mesh): what relates the regions' vertices to each other.
+ */
+export function ictRegionVertices(region: IctRegion): Uint32Array {
+  const last = region === 'full' ? FULL_VERTEX_COUNT - 1 : region === 'face' ? PARTS.face[1] : PARTS.headNeck[1];
+  return range(0, last);
+}
+
 interface VertexIndicesJson {
   expressions: string[];
   idx_to_landmark_verts: number[];
@@ -129,9 +143,7 @@ export class IctFaceKitAssembler {
       contours: { right: Uint32Array.from(RIGHT_JAWLINE), left: Uint32Array.from(LEFT_JAWLINE_CHIN_UP).reverse() },
     };
     this.shapes.clear();
-    if (region === 'full') return full;
-    const keep = region === 'face' ? full.regions.face : range(0, PARTS.headNeck[1]);
-    return submodel(full, keep, region === 'face' ? 'ICT-FaceKit (face)' : 'ICT-FaceKit (face and head)');
+    return region === 'full' ? full : submodel(full, ictRegionVertices(region), ictModelName(region));
   }
 
   /** (shape − neutral) in mm per component: identity modes have unit-normal weights, blendshapes [0, 1]. */
