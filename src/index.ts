@@ -72,7 +72,7 @@ export {
   shPeakDirection,
 } from './render/spherical-harmonics.js';
 export { drawOverlay } from './render/overlay.js';
-export { unwrapTexture } from './render/uv-texture.js';
+export { albedoTexture, type AlbedoTexture, type TextureLight, unwrapTexture } from './render/uv-texture.js';
 export { pca } from './model/pca.js';
 export { linearToSrgb, srgbToLinear } from './model/color.js';
 export { parsePts, formatPts } from './io/pts.js';

@@ -50,6 +50,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
       'lfpw_image_0010.obj',
       'lfpw_image_0010.png',
       'lfpw_image_0010_albedo.ply',
+      'lfpw_image_0010_albedo.png',
       'lfpw_image_0010_compare.png',
       'lfpw_image_0010_texture.png',
       'results.jsonl',
@@ -60,6 +61,10 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(readFileSync(join(out, 'lfpw_image_0010.obj'), 'utf8')).toContain('mtllib lfpw_image_0010.mtl');
     const compare = await sharp(join(out, 'lfpw_image_0010_compare.png')).metadata();
     expect(compare.width).toBe(3 * compare.height!);
+    // The de-lit texture: the same UV layout as the photo's.
+    const albedo = await sharp(join(out, 'lfpw_image_0010_albedo.png')).metadata();
+    const texture = await sharp(join(out, 'lfpw_image_0010_texture.png')).metadata();
+    expect([albedo.width, albedo.height]).toEqual([texture.width, texture.height]);
     expect(report.landmarks.source).toBe('file');
     expect(report.landmarks.fitted).toHaveLength(68);
     expect(report.quality.nmePercent).toBeLessThan(5);
@@ -421,7 +426,7 @@ describe.skipIf(!hasShared)('morphable fit', () => {
   }, 120_000);
 
   it.skipIf(!existsSync('/usr/bin/script'))(
-    'shows the stage of a single-photo fit on a terminal',
+    'shows the stage of a single-photo fit on a terminal; --outputs albedo-texture writes only NAME_albedo.png',
     async () => {
       // script(1) gives the CLI a pseudo-terminal as stderr.
       const main = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
@@ -436,6 +441,8 @@ describe.skipIf(!hasShared)('morphable fit', () => {
         model,
         '--out',
         join(work, 'tty'),
+        '--outputs',
+        'albedo-texture',
       ]
         .map((arg) => `'${arg}'`)
         .join(' ');
@@ -447,6 +454,9 @@ describe.skipIf(!hasShared)('morphable fit', () => {
       for (const stage of ['landmark fit', 'photometric fit', 'texture', 'writing'])
         expect(output).toContain(`fitting lfpw_image_0010.png: ${stage}`);
       expect(output).toContain('landmark error');
+      expect(readdirSync(join(work, 'tty')).sort()).toEqual(['lfpw_image_0010_albedo.png', 'results.jsonl']);
+      const logged = JSON.parse(readFileSync(join(work, 'tty', 'results.jsonl'), 'utf8'));
+      expect(logged.files).toEqual([join(work, 'tty', 'lfpw_image_0010_albedo.png')]);
     },
     120_000,
   );

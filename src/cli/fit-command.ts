@@ -49,12 +49,14 @@ export function addFitCommand(program: Command): void {
       `
 Outputs per face, in --out (--outputs picks among them): NAME.obj (+ NAME.mtl) and NAME.glb (the
 fitted face in model space, textured with the photo unwrapped into NAME_texture.png; the pose is in the
-JSON; units: the OBJ and PLY in millimetres, the GLB in metres as glTF says), NAME_albedo.ply (the mesh
-with the estimated de-lit per-vertex albedo), NAME.png (the mesh over the photo's face region: green =
-input landmarks, red = fitted model landmarks), NAME_compare.png (photo | rendering | difference ×3)
-and NAME.json (image size, face box, landmarks, pose as yaw/pitch/roll in degrees, translation in mm and
-a 4×4 model-view matrix, identity and named expression coefficients, light, fit quality, timings).
-With --no-photometric: no colours, texture or comparison.
+JSON; units: the OBJ and PLY in millimetres, the GLB in metres as glTF says), NAME_albedo.png (the
+albedo-texture: the same UV layout de-lit, the photo divided by the fitted light, the fitted albedo where
+the photo does not show the face), NAME_albedo.ply (the mesh with the estimated de-lit per-vertex albedo),
+NAME.png (the mesh over the photo's face region: green = input landmarks, red = fitted model landmarks),
+NAME_compare.png (photo | rendering | difference ×3) and NAME.json (image size, face box, landmarks,
+pose as yaw/pitch/roll in degrees, translation in mm and a 4×4 model-view matrix, identity and named
+expression coefficients, light, fit quality, timings).
+With --no-photometric: no colours, textures or comparison.
 
 NAME is the photo's name without its extension; a photo found in a folder keeps its path below that
 folder (DIR/a/x.jpg → --out/a/x.*). Photos with the same name (a/x.jpg b/x.png given as files) get x,

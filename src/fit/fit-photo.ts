@@ -60,6 +60,8 @@ export interface FittedFace {
   fittedLandmarks: Float32Array;
   /** The photo unwrapped into the model's UV layout (photometric stage only). */
   texture?: RgbImage;
+  /** The face's albedo in the same layout: the photo de-lit by the fitted light (with `albedoTexture`). */
+  albedoTexture?: RgbImage;
   report: FaceFitReport;
   /** The quality score (report.quality) is below the threshold: a false face or a failed fit, not to be used. */
   rejected: boolean;
@@ -69,6 +71,8 @@ export interface PhotoFitOptions {
   photometric: boolean;
   /** Settings of the photometric stage (fit/photometric-fit.ts), e.g. how a colour model is used. */
   photometricOptions?: PhotometricFitOptions;
+  /** With the photometric stage: also the de-lit UV texture (`FittedFace.albedoTexture`). */
+  albedoTexture?: boolean;
   /** A known focal length in pixels of the full photo (EXIF, --focal); estimated when absent. */
   focal?: number;
   /** Where `focal` came from (reported in the JSON); 'option' when `focal` is given without one. */
@@ -201,6 +205,7 @@ export class PhotoFitter {
     let state: Pick<LandmarkFitResult, 'camera' | 'identity' | 'expression'> = landmarkFit;
     let photometric: PhotometricFitResult | undefined;
     let texture: RgbImage | undefined;
+    let albedoTexture: RgbImage | undefined;
     if (options.photometric && !options.fast) {
       options.onStage?.('photometric fit');
       t = performance.now();
@@ -218,7 +223,7 @@ export class PhotoFitter {
     if (photometric) {
       options.onStage?.('texture');
       t = performance.now();
-      texture = unwrapTexture(
+      const unwrapped = unwrapTexture(
         photo.image,
         photo.scale,
         this.model,
@@ -226,7 +231,10 @@ export class PhotoFitter {
         state.camera,
         TEXTURE_SIZE,
         meanColour(photometric.albedo),
-      ).texture;
+        options.albedoTexture ? photometric : undefined,
+      );
+      texture = unwrapped.texture;
+      albedoTexture = unwrapped.albedo?.texture;
       timings.texture = performance.now() - t;
     }
     const fittedLandmarks = projectLandmarks(this.model, positions, landmarkFit.landmarkVertices, state.camera);
@@ -253,6 +261,7 @@ export class PhotoFitter {
       expression: state.expression,
       fittedLandmarks,
       texture,
+      albedoTexture,
       report,
       rejected,
     };

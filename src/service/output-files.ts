@@ -25,14 +25,33 @@ export function outputNames(stems: string[]): string[] {
 /**
  * What a fit can write per face (NAME is the photo's output name, with _faceK when it has several faces):
  * json NAME.json; obj NAME.obj (+ NAME.mtl when textured); glb NAME.glb; overlay NAME.png (the mesh over the
- * photo); texture NAME_texture.png; albedo NAME_albedo.ply; compare NAME_compare.png. The last three need the
- * photometric stage.
+ * photo); texture NAME_texture.png; albedo-texture NAME_albedo.png (the de-lit texture);
+ * albedo NAME_albedo.ply; compare NAME_compare.png. The last four need the photometric stage.
  */
-export const OUTPUT_KINDS = ['json', 'obj', 'glb', 'overlay', 'texture', 'albedo', 'compare'] as const;
+export const OUTPUT_KINDS = [
+  'json',
+  'obj',
+  'glb',
+  'overlay',
+  'texture',
+  'albedo-texture',
+  'albedo',
+  'compare',
+] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 /** What `morphable fit` writes per face, after its name. */
-const OUTPUT_SUFFIXES = ['.obj', '.mtl', '.glb', '.png', '.json', '_albedo.ply', '_texture.png', '_compare.png'];
+const OUTPUT_SUFFIXES = [
+  '.obj',
+  '.mtl',
+  '.glb',
+  '.png',
+  '.json',
+  '_albedo.ply',
+  '_texture.png',
+  '_albedo.png',
+  '_compare.png',
+];
 
 /**
  * The files in `folder` that an earlier fit wrote for the photo named `stem` (NAME.* and

@@ -165,6 +165,7 @@ export class PhotoJobRunner {
         const label = (stage: string) => (faces.length > 1 ? `face ${index + 1}: ${stage}` : stage);
         const fit = fitter.fit(photo, face, index, {
           photometric: settings.photometric && !settings.fast,
+          albedoTexture: wanted.has('albedo-texture') && !!job.out,
           init: settings.init,
           fast: settings.fast,
           identityMean:
@@ -205,6 +206,7 @@ export class PhotoJobRunner {
           await add('_albedo.ply', meshToPly({ ...mesh, colors: fit.photometric!.albedo }));
         }
         if (textured && (wanted.has('texture') || wanted.has('obj'))) await add('_texture.png', mesh.texture!.png);
+        if (textured && fit.albedoTexture) await add('_albedo.png', await encodePng(fit.albedoTexture));
         if (textured && wanted.has('compare'))
           await add('_compare.png', await encodePng(comparison(fitter.photometricFitter, fit.photometric!)));
         if (wanted.has('obj')) {
