@@ -17,7 +17,6 @@
  * Alone it rewrites its section of bench/RESULTS.md; `BENCH_COLOR_DECODER=1 npm run bench` runs it on
  * training/albedo.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,6 +34,7 @@ import type { ColorModel, MorphableModel } from '../src/model/morphable-model.js
 import { projectWeighted, reconstruct, weightedPca } from '../src/model/weighted-pca.js';
 import { createRasterBuffers, interpolateAt, rasterize } from '../src/render/rasterize.js';
 import { measureRates, type Rates, type RateShapes } from './decoder-rates.js';
+import { writeResultsSection } from './results-file.js';
 import { launchChromium } from '../test/helpers/web.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -574,18 +574,6 @@ async function writePicture(
     .toFile(path);
 }
 
-/** Replaces (or appends) this section in bench/RESULTS.md. */
-function writeSection(text: string, note: string): void {
-  const file = join(root, 'bench/RESULTS.md');
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const section = `${COLOR_DECODER_HEADING}\n\n${note}\n\n${text}`;
-  const from = old.indexOf(COLOR_DECODER_HEADING);
-  let next = from < 0 ? -1 : old.indexOf('\n## ', from + COLOR_DECODER_HEADING.length);
-  if (from >= 0 && next < 0) next = old.length;
-  const updated = from < 0 ? `${old.trimEnd()}\n\n${section}` : `${old.slice(0, from)}${section}${old.slice(next)}`;
-  writeFileSync(file, updated.endsWith('\n') ? updated : `${updated}\n`);
-}
-
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
   const value = (name: string) => {
@@ -610,5 +598,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     + `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; load average `
     + `${load.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end (other jobs share the machine).`;
   console.log(`\n${text}`);
-  if (!args.includes('--no-write')) writeSection(text, note);
+  if (!args.includes('--no-write')) writeResultsSection(COLOR_DECODER_HEADING, `${note}\n\n${text}`);
 }

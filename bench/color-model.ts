@@ -48,6 +48,7 @@ import type { ColorModel, MorphableModel } from '../src/model/morphable-model.js
 import { submodel } from '../src/model/submesh.js';
 import { projectWeighted, reconstruct } from '../src/model/weighted-pca.js';
 import { annotatedFaces, mean, median, nme } from './faces68.js';
+import { writeResultsSection } from './results-file.js';
 
 export const COLOR_MODEL_HEADING = '## Colour model learned from photos, in the fit (issue 18)';
 
@@ -235,7 +236,19 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const [albedoDir = join(root, 'training/albedo'), colorModelPath, faces = '12'] = process.argv.slice(2);
   const shared = join(root, '../shared');
-  console.log(
-    await colorModelBench(shared, { albedoDir, colorModelPath, perModel: Number(faces), log: (l) => console.error(l) }),
-  );
+  const load = loadavg()[0];
+  const text = await colorModelBench(shared, {
+    albedoDir,
+    colorModelPath,
+    perModel: Number(faces),
+    log: (l) => console.error(l),
+  });
+  console.log(text);
+  const note =
+    `Run alone (\`node dist/bench/color-model.js\`) on ${new Date().toISOString().slice(0, 10)}: `
+    + `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; load average `
+    + `${load.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end. The synthetic faces are skinned with `
+    + "the albedo dataset's validation faces' learned albedos, which the colour model never saw; faces-68 is for "
+    + 'reporting only (the prior was tuned on train-300w validation faces).';
+  writeResultsSection(COLOR_MODEL_HEADING, `${note}\n\n${text}`);
 }

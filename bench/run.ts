@@ -24,6 +24,7 @@ import { SERVE_LOAD_HEADING, serveLoadBench } from './serve-load.js';
 import { COLOR_DECODER_HEADING, colorDecoderBench } from './color-decoder.js';
 import { COLOR_MODEL_HEADING, colorModelBench } from './color-model.js';
 import { shippedColorModelPath } from '../src/io/node/model-paths.js';
+import { readResultsSection } from './results-file.js';
 import { calibrateLandmarks, type LandmarkCalibration } from '../src/fit/landmark-calibration.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 
@@ -240,6 +241,12 @@ try {
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
+}
+
+// Sections that run only when asked (or with data made by hand) stay as their last run left them.
+for (const heading of [COLOR_MODEL_HEADING, COLOR_DECODER_HEADING]) {
+  const kept = sections.includes(heading) ? undefined : readResultsSection(heading);
+  if (kept) sections.push(kept, '');
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';

@@ -8,7 +8,7 @@
  * its section and puts it into bench/RESULTS.md in place of the last run's.
  */
 import autocannon from 'autocannon';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -16,6 +16,7 @@ import { MIN_QUALITY } from '../src/fit/fit-quality.js';
 import { defaultModelPath } from '../src/io/node/model-paths.js';
 import { buildFitServer } from '../src/service/fit-server.js';
 import { PhotoPool } from '../src/service/photo-pool.js';
+import { writeResultsSection } from './results-file.js';
 
 export const SERVE_LOAD_HEADING = '## HTTP service load test (morphable serve)';
 
@@ -179,21 +180,6 @@ export async function serveLoadBench(options: ServeLoadOptions = {}): Promise<st
   }
 }
 
-/** Puts `section` under `SERVE_LOAD_HEADING` in RESULTS.md, in place of the last one or at the end. */
-function updateResults(section: string): void {
-  const file = `${root}bench/RESULTS.md`;
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  const start = text.indexOf(SERVE_LOAD_HEADING);
-  const block = `${SERVE_LOAD_HEADING}\n\n${section}`;
-  const next = start < 0 ? -1 : text.indexOf('\n## ', start + SERVE_LOAD_HEADING.length);
-  writeFileSync(
-    file,
-    start < 0
-      ? `${text.trimEnd()}\n\n${block}`
-      : text.slice(0, start) + block + (next < 0 ? '' : `\n${text.slice(next + 1)}`),
-  );
-}
-
 if (process.argv[1]?.endsWith('serve-load.ts') || process.argv[1]?.endsWith('serve-load.js')) {
   const args = process.argv.slice(2);
   const option = (name: string) => {
@@ -207,6 +193,6 @@ if (process.argv[1]?.endsWith('serve-load.ts') || process.argv[1]?.endsWith('ser
     jobs: option('--jobs'),
     log: (line) => console.log(line),
   });
-  updateResults(section);
+  writeResultsSection(SERVE_LOAD_HEADING, section);
   console.log('wrote bench/RESULTS.md');
 }
