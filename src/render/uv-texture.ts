@@ -5,7 +5,7 @@ import { rotateVector } from '../geometry/rotation.js';
 import { linearToSrgb, srgbToLinear } from '../model/color.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { vertexNormals } from '../model/normals.js';
-import { createRasterBuffers, rasterize } from './rasterize.js';
+import { createRasterBuffers, interpolateAt, type RasterBuffers, rasterize } from './rasterize.js';
 import { SH_K, shIrradiance } from './spherical-harmonics.js';
 
 /** The fitted light and de-lit per-vertex albedo that turn the unwrapped photo into an albedo texture. */
@@ -113,9 +113,8 @@ interface UvSurface {
   size: number;
   /** 1 where a UV triangle covers the texel. */
   covered: Uint8Array;
-  /** Per texel: the mesh triangle and the barycentrics of its 2nd and 3rd vertex (rasterize.ts). */
-  triangle: Int32Array;
-  barycentric: Float32Array;
+  /** The UV layout rasterised: per texel the mesh triangle and its barycentrics (rasterize.ts). */
+  raster: RasterBuffers;
   /** Per covered texel: the surface point and its (interpolated, unnormalised) normal in model space, 6 values. */
   surface: Float32Array;
   /** The mesh's depth per photo pixel (the photo's stored resolution). */
@@ -147,24 +146,17 @@ function unwrapSurface(
     uvScreen[3 * i + 1] = (1 - model.uvs[2 * i + 1]) * size;
     uvScreen[3 * i + 2] = 0;
   }
-  const { triangle, barycentric } = rasterize(uvScreen, model.uvTriangles, createRasterBuffers(size, size));
+  const raster = rasterize(uvScreen, model.uvTriangles, createRasterBuffers(size, size));
   const T = model.triangles;
   for (let p = 0; p < size * size; p++) {
-    const tri = triangle[p];
-    if (tri < 0) continue;
+    if (raster.triangle[p] < 0) continue;
     covered[p] = 1;
-    const b1 = barycentric[2 * p],
-      b2 = barycentric[2 * p + 1],
-      b0 = 1 - b1 - b2;
-    const i0 = 3 * T[3 * tri],
-      i1 = 3 * T[3 * tri + 1],
-      i2 = 3 * T[3 * tri + 2];
-    for (let c = 0; c < 3; c++) {
-      surface[6 * p + c] = b0 * positions[i0 + c] + b1 * positions[i1 + c] + b2 * positions[i2 + c];
-      surface[6 * p + 3 + c] = b0 * normals[i0 + c] + b1 * normals[i1 + c] + b2 * normals[i2 + c];
-    }
+    interpolateAt(raster, T, positions, p, interpolated);
+    surface.set(interpolated, 6 * p);
+    interpolateAt(raster, T, normals, p, interpolated);
+    surface.set(interpolated, 6 * p + 3);
   }
-  return { size, covered, triangle, barycentric, surface, depth };
+  return { size, covered, raster, surface, depth };
 }
 
 /** Writes the albedo texture of `albedoTexture` texel by texel, after sample() looked at the texel. */
@@ -189,7 +181,6 @@ class Delighter {
 
   /** Texel p, covered by the layout; `visible`: sample() found it in the photo and left it in `texel`. */
   texel(p: number, visible: boolean): void {
-    const { triangle, barycentric } = this.uv;
     const { sh, albedo } = this.light;
     const { ambient, data, triangles: T } = this;
     let weight = 0;
@@ -206,15 +197,9 @@ class Delighter {
         * ramp(darkest, ALBEDO_MIN_IRRADIANCE, 2 * ALBEDO_MIN_IRRADIANCE);
       if (!(weight > 0)) weight = 0;
     }
-    const tri = triangle[p];
-    const b1 = barycentric[2 * p],
-      b2 = barycentric[2 * p + 1],
-      b0 = 1 - b1 - b2;
-    const i0 = 3 * T[3 * tri],
-      i1 = 3 * T[3 * tri + 1],
-      i2 = 3 * T[3 * tri + 2];
+    interpolateAt(this.uv.raster, T, albedo, p, interpolated);
     for (let c = 0; c < 3; c++) {
-      const fitted = b0 * albedo[i0 + c] + b1 * albedo[i1 + c] + b2 * albedo[i2 + c];
+      const fitted = interpolated[c];
       let value = fitted;
       if (weight > 0) {
         const level = texel[c],
@@ -268,6 +253,8 @@ const cameraPoint = new Float64Array(3),
   irradiance = new Float64Array(3);
 /** What sample() found: the photo's sRGB colour (0–255, unrounded), the facing cosine, the camera-space normal. */
 const texel = new Float64Array(7);
+/** A per-vertex attribute interpolated at one texel (interpolateAt's output). */
+const interpolated = new Float64Array(3);
 
 /**
  * Samples the photo at the surface point (x mirrored when `mirror` is −1) if visible: writes `texel` and
