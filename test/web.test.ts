@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WebIO } from '@gltf-transform/core';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +86,32 @@ function viewerPixels(page: Page): Promise<{ drawn: number; total: number; diges
 
 const errorText = (page: Page) => page.locator('#error').textContent();
 
+/**
+ * How much brighter the face's half on the UV texture's left is than its mirror image (u → 1 − u), relative to the
+ * mean luminance: the texture a GLB carries, over the face's box (u 0.25–0.75, v 0.3–0.9), at 64 × 64 texels.
+ */
+async function leftRightImbalance(glb: Buffer): Promise<number> {
+  const doc = await new WebIO().readBinary(new Uint8Array(glb));
+  const png = doc.getRoot().listTextures()[0].getImage()!;
+  const size = 64;
+  const { data } = await sharp(png).resize(size, size).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const luminance = (x: number, y: number) => {
+    const i = 3 * (y * size + x);
+    return 0.2126 * data[i] + 0.7152 * data[i + 1] + 0.0722 * data[i + 2];
+  };
+  let difference = 0,
+    sum = 0,
+    count = 0;
+  for (let y = Math.round(0.1 * size); y < Math.round(0.7 * size); y++) {
+    for (let x = size / 4; x < size / 2; x++) {
+      difference += luminance(x, y) - luminance(size - 1 - x, y);
+      sum += luminance(x, y) + luminance(size - 1 - x, y);
+      count++;
+    }
+  }
+  return difference / count / (sum / (2 * count));
+}
+
 // Without Chromium the suite is skipped with a warning, except under CI, where it fails.
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && !process.env.CI) {
@@ -106,13 +133,15 @@ async function fitShown(page: Page): Promise<void> {
   expect(await page.locator('#download-obj').isDisabled()).toBe(false);
 }
 
-/** After an error nothing of the previous photo's fit is left: pose, downloads, face selector, sliders. */
+/** After an error nothing of the previous photo's fit is left: pose, downloads, de-lit look, face selector, sliders. */
 async function expectCleared(page: Page): Promise<void> {
   const state = await page.evaluate(() => ({
     pose: ['yaw', 'pitch', 'roll', 'distance'].map((k) => document.getElementById(`pose-${k}`)!.textContent),
     downloads: [
       (document.getElementById('download-obj') as HTMLButtonElement).disabled,
       (document.getElementById('download-glb') as HTMLButtonElement).disabled,
+      (document.getElementById('glb-texture') as HTMLSelectElement).disabled,
+      document.querySelector<HTMLInputElement>('input[name=look][value=delit]')!.disabled,
     ],
     selector: (document.getElementById('face-select') as HTMLSelectElement).options.length,
     sliders: [...document.querySelectorAll<HTMLInputElement>('#expressions input, #identity input')].map((i) =>
@@ -121,7 +150,7 @@ async function expectCleared(page: Page): Promise<void> {
     state: document.body.dataset.state,
   }));
   expect(state.pose).toEqual(['–', '–', '–', '–']);
-  expect(state.downloads).toEqual([true, true]);
+  expect(state.downloads).toEqual([true, true, true, true]); // with the de-lit texture's look and GLB choice
   expect(state.selector).toBe(0);
   expect(state.sliders.length).toBeGreaterThan(0);
   expect(state.sliders.every((v) => v === 0)).toBe(true);
@@ -219,6 +248,27 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       const glbBytes = readFileSync(await glb.path());
       expect(glbBytes.subarray(0, 4).toString('latin1')).toBe('glTF');
       expect(glbBytes.includes(Buffer.from([0x89, 0x50, 0x4e, 0x47]))).toBe(true); // the PNG texture inside
+      // The de-lit look and texture: the photo divided by the fitted light. This photo's light comes from one side
+      // (the CLI's texture of it has its left half 0.21 of the mean brighter than the mirrored right, its
+      // NAME_albedo.png 0.03): de-lit, the imbalance must mostly go.
+      await page.locator('input[name=look][value=textured]').check();
+      const lit = await viewerPixels(page);
+      await page.locator('input[name=look][value=delit]').check();
+      const delit = await viewerPixels(page);
+      expect(delit.digest.some((v, i) => Math.abs(v - lit.digest[i]) > 2)).toBe(true);
+      await page.screenshot({ path: join(OUTPUT, 'web-delit.png') });
+      await page.selectOption('#glb-texture', 'albedo');
+      const [albedoGlb] = await Promise.all([page.waitForEvent('download'), page.click('#download-glb')]);
+      expect(albedoGlb.suggestedFilename()).toBe('300w_outdoor_002_albedo.glb');
+      const imbalance = {
+        lit: await leftRightImbalance(glbBytes),
+        delit: await leftRightImbalance(readFileSync(await albedoGlb.path())),
+      };
+      console.log(
+        `web texture left/right imbalance: photo ${imbalance.lit.toFixed(3)}, de-lit ${imbalance.delit.toFixed(3)}`,
+      );
+      expect(imbalance.lit).toBeGreaterThan(0.1);
+      expect(Math.abs(imbalance.delit)).toBeLessThan(0.5 * imbalance.lit);
       expect(pageErrors).toEqual([]);
       await page.context().close();
     },

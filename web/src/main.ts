@@ -26,6 +26,7 @@ const ui = {
   webcam: $<HTMLButtonElement>('webcam'),
   downloadObj: $<HTMLButtonElement>('download-obj'),
   downloadGlb: $<HTMLButtonElement>('download-glb'),
+  glbTexture: $<HTMLSelectElement>('glb-texture'),
   statusBar: $<HTMLDivElement>('status-bar'),
   status: $<HTMLSpanElement>('status'),
   progress: $<HTMLProgressElement>('progress'),
@@ -47,7 +48,9 @@ const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'modu
 
 /** What is on screen: the model and the face being shown (sliders edit identity and expression). */
 let model: MorphableModel | undefined;
-let current: { name: string; identity: Float32Array; expression: Float32Array; texture?: RgbaFrame } | undefined;
+let current:
+  | { name: string; identity: Float32Array; expression: Float32Array; texture?: RgbaFrame; albedoTexture?: RgbaFrame }
+  | undefined;
 let photoFaces: FittedFaceMessage[] = [];
 /** The picture on the left: a decoded photo, or the webcam frame that was fitted last. */
 let shownPhoto: { source: ImageBitmap | ImageData; width: number; height: number } | undefined;
@@ -74,15 +77,16 @@ function clearError(): void {
 }
 
 /**
- * After an error nothing on screen may belong to an earlier photo: the mean face (no texture), zero
- * sliders, no pose, no face selector, no downloads. A photo drawn for the failed fit stays (it is the
- * new one); one that could not be read leaves an empty canvas.
+ * After an error nothing on screen may belong to an earlier photo: the mean face (no textures, the shaded
+ * look, the de-lit and learned-colour looks off), zero sliders, no pose, no face selector, no downloads. A
+ * photo drawn for the failed fit stays (it is the new one); one that could not be read leaves an empty canvas.
  */
 function clearResult(): void {
   photoFaces = [];
   ui.faceSelect.replaceChildren();
   ui.faceSelect.hidden = true;
   ui.downloadObj.disabled = ui.downloadGlb.disabled = true;
+  offerAlbedo(false);
   for (const id of ['pose-yaw', 'pose-pitch', 'pose-roll', 'pose-distance']) {
     const el = $(id);
     el.textContent = '–';
@@ -92,9 +96,9 @@ function clearResult(): void {
   delete document.body.dataset.rejected;
   delete document.body.dataset.colorModel;
   if (model) {
-    viewer.setTexture(undefined);
+    viewer.setTextures({});
     viewer.setVertexColors(undefined);
-    learnedLook().disabled = true;
+    lookInput('learned').disabled = true;
     selectLook('shaded');
     showFace({
       name: 'mean face',
@@ -275,10 +279,12 @@ function showPhotoFace(index: number): void {
     identity: Float32Array.from(face.report.identity),
     expression: Float32Array.from(names, (n) => face.report.expression[n] ?? 0),
     texture: face.texture,
+    albedoTexture: face.albedoTexture,
   };
-  viewer.setTexture(face.texture);
+  viewer.setTextures({ photo: face.texture, albedo: face.albedoTexture });
   viewer.setVertexColors(face.learnedColor);
-  learnedLook().disabled = !face.learnedColor;
+  lookInput('learned').disabled = !face.learnedColor;
+  offerAlbedo(face.albedoTexture !== undefined);
   // Which colour model the fit used ('none': a per-vertex albedo), for people and tests reading the page.
   document.body.dataset.colorModel = face.report.photometric?.colorModel ?? 'none';
   if (face.texture) selectLook('textured');
@@ -336,9 +342,10 @@ async function startWebcam(): Promise<void> {
     identity: new Float32Array(model.identity.count),
     expression: new Float32Array(model.expression.count),
   };
-  viewer.setTexture(undefined);
+  viewer.setTextures({});
   viewer.setVertexColors(undefined);
-  learnedLook().disabled = true;
+  lookInput('learned').disabled = true;
+  offerAlbedo(false);
   selectLook('shaded');
   post({ type: 'video-reset' });
   setStatus('webcam: looking for a face…', true);
@@ -520,15 +527,18 @@ async function download(kind: 'obj' | 'glb'): Promise<void> {
   const mesh = currentMesh();
   if (!mesh || !current) return;
   let bytes: BlobPart;
+  // The GLB carries the texture chosen beside its button; the de-lit one is named as the CLI's NAME_albedo.png.
+  const albedo = kind === 'glb' && ui.glbTexture.value === 'albedo' && current.albedoTexture !== undefined;
   if (kind === 'obj') {
     bytes = meshToObj(mesh);
   } else {
-    if (current.texture) mesh.texture = { png: await encodePng(current.texture) };
+    const texture = albedo ? current.albedoTexture : current.texture;
+    if (texture) mesh.texture = { png: await encodePng(texture) };
     bytes = (await meshToGlb(mesh)).slice();
   }
   const link = Object.assign(document.createElement('a'), {
     href: URL.createObjectURL(new Blob([bytes], { type: kind === 'obj' ? 'text/plain' : 'model/gltf-binary' })),
-    download: `${current.name}.${kind}`,
+    download: `${current.name}${albedo ? '_albedo' : ''}.${kind}`,
   });
   link.click();
   setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
@@ -540,13 +550,27 @@ async function encodePng(image: RgbaFrame): Promise<Uint8Array> {
   return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
 }
 
-/** The "learned colour" look: only for a photo fitted with a colour model. */
-function learnedLook(): HTMLInputElement {
-  return document.querySelector('input[name=look][value=learned]') as HTMLInputElement;
+/**
+ * A look's radio button. "de-lit" is offered for a photo's fit (it comes with its albedo texture), "learned colour"
+ * only for a photo fitted with a colour model.
+ */
+function lookInput(look: Look): HTMLInputElement {
+  return document.querySelector(`input[name=look][value=${look}]`) as HTMLInputElement;
+}
+
+/**
+ * The de-lit texture offered (a photo's fit) or not (the mean face, the webcam): the "de-lit" look and the GLB's
+ * texture choice; without it the choice goes back to the photo texture and a de-lit look to shaded.
+ */
+function offerAlbedo(offered: boolean): void {
+  lookInput('delit').disabled = ui.glbTexture.disabled = !offered;
+  if (offered) return;
+  ui.glbTexture.value = 'photo';
+  if (lookInput('delit').checked) selectLook('shaded');
 }
 
 function selectLook(look: Look): void {
-  (document.querySelector(`input[name=look][value=${look}]`) as HTMLInputElement).checked = true;
+  lookInput(look).checked = true;
   viewer.setLook(look);
 }
 

@@ -34,6 +34,11 @@ export interface FittedFaceMessage {
   /** UV texture, RGBA, rows top-down (v = 1 at the top). */
   texture?: RgbaFrame;
   /**
+   * The same UV layout de-lit (src/render/uv-texture.ts albedoTexture): the photo divided by the fitted light, the
+   * fitted albedo where the photo does not show the face (the viewer's "de-lit" look, the GLB's texture on request).
+   */
+  albedoTexture?: RgbaFrame;
+  /**
    * With a colour model: per vertex linear RGB (3N), the fitted colour model's albedo × the fitted light (the
    * viewer's "learned colour" look).
    */

@@ -1,8 +1,10 @@
 /**
- * The 3D view: the fitted face as a three.js mesh, orbit controls, and four looks (shaded,
- * wireframe, textured with the photo's UV texture, and the learned colour: the fitted colour model's albedo
- * under the fitted light, per vertex, unlit). Vertices are split along UV seams once per model;
- * new positions are scattered into the same buffers, so moving a slider allocates nothing big.
+ * The 3D view: the fitted face as a three.js mesh, orbit controls, and five looks (shaded, wireframe,
+ * textured with the photo's UV texture, de-lit: the same UV layout with the photo's light divided out, and the
+ * learned colour: the fitted colour model's albedo under the fitted light, per vertex, unlit). Both textures are
+ * lit by the viewer's own white lights, so that switching between them changes nothing but the texture: what
+ * differs is the photo's light. Vertices are split along UV seams once per model; new positions are scattered
+ * into the same buffers, so moving a slider allocates nothing big.
  */
 import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
@@ -11,7 +13,13 @@ import type { MorphableModel } from '../../src/model/morphable-model.js';
 import { vertexNormals } from '../../src/model/normals.js';
 import type { RgbaFrame } from './protocol.js';
 
-export type Look = 'shaded' | 'wireframe' | 'textured' | 'learned';
+export type Look = 'shaded' | 'wireframe' | 'textured' | 'delit' | 'learned';
+
+/** The fitted face's UV textures (RGBA, rows top-down): the photo unwrapped, and the same de-lit. */
+export interface FaceTextures {
+  photo?: RgbaFrame;
+  albedo?: RgbaFrame;
+}
 
 const SKIN = 0xd9b49c;
 
@@ -29,7 +37,7 @@ export class FaceViewer {
   private source: Uint32Array = new Uint32Array(0);
   /** The model's vertex normals, reused by every setPositions (a slider drag or a webcam frame). */
   private normals = new Float32Array(0);
-  private texture: THREE.Texture | undefined;
+  private textures: { textured?: THREE.Texture; delit?: THREE.Texture } = {};
   private look: Look = 'shaded';
   private framed = false;
 
@@ -67,7 +75,7 @@ export class FaceViewer {
     this.scene.add(this.mesh);
     this.framed = false;
     this.hasColors = false;
-    this.setTexture(undefined);
+    this.setTextures({});
   }
 
   /** New vertex positions (model space, 3N) for the current model. */
@@ -97,23 +105,12 @@ export class FaceViewer {
     this.render();
   }
 
-  /** The photo unwrapped into UV space (rows top-down), or undefined for none. */
-  setTexture(texture: RgbaFrame | undefined): void {
-    this.texture?.dispose();
-    this.texture = undefined;
-    if (texture) {
-      const canvas = document.createElement('canvas');
-      canvas.width = texture.width;
-      canvas.height = texture.height;
-      canvas.getContext('2d')!.putImageData(new ImageData(texture.data, texture.width, texture.height), 0, 0);
-      this.texture = new THREE.CanvasTexture(canvas);
-      this.texture.colorSpace = THREE.SRGBColorSpace;
-    }
+  /** The fitted face's textures; a look whose texture is absent draws as shaded. */
+  setTextures(textures: FaceTextures): void {
+    this.textures.textured?.dispose();
+    this.textures.delit?.dispose();
+    this.textures = { textured: toTexture(textures.photo), delit: toTexture(textures.albedo) };
     this.setLook(this.look);
-  }
-
-  get hasTexture(): boolean {
-    return this.texture !== undefined;
   }
 
   /** Per-vertex linear RGB (3N) of the learned-colour look, or undefined for none. */
@@ -141,9 +138,9 @@ export class FaceViewer {
   setLook(look: Look): void {
     this.look = look;
     if (this.mesh) this.mesh.material = look === 'learned' && this.hasColors ? this.colorMaterial : this.material;
-    const textured = look === 'textured' && this.texture !== undefined;
-    this.material.map = textured ? this.texture! : null;
-    this.material.color.set(textured ? 0xffffff : SKIN);
+    const map = look === 'textured' || look === 'delit' ? this.textures[look] : undefined;
+    this.material.map = map ?? null;
+    this.material.color.set(map ? 0xffffff : SKIN);
     this.material.wireframe = look === 'wireframe';
     this.material.needsUpdate = true;
     this.render();
@@ -175,4 +172,16 @@ export class FaceViewer {
     this.camera.updateProjectionMatrix();
     this.render();
   }
+}
+
+/** A UV texture for three.js (sRGB bytes), or undefined for none. */
+function toTexture(image: RgbaFrame | undefined): THREE.Texture | undefined {
+  if (!image) return undefined;
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  canvas.getContext('2d')!.putImageData(new ImageData(image.data, image.width, image.height), 0, 0);
+  const texture = new THREE.CanvasTexture(canvas);
+  texture.colorSpace = THREE.SRGBColorSpace;
+  return texture;
 }

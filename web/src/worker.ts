@@ -117,6 +117,7 @@ async function handle(message: ToWorker): Promise<void> {
       const results = faces.flatMap((face, index) => {
         const fit = photoFitter.fit(photo, face, index, {
           photometric: true,
+          albedoTexture: true,
           focal: message.focal?.px,
           focalSource: message.focal?.source,
         });
@@ -131,6 +132,7 @@ async function handle(message: ToWorker): Promise<void> {
             landmarks: face.landmarks,
             fittedLandmarks: fit.fittedLandmarks,
             texture: fit.texture ? toRgba(fit.texture) : undefined,
+            albedoTexture: fit.albedoTexture ? toRgba(fit.albedoTexture) : undefined,
             learnedColor:
               fit.photometric?.color && photoFitter.model.color
                 ? learnedColor(photoFitter.model, fit.photometric.color, fit.positions, fit.camera, fit.photometric.sh)
@@ -146,6 +148,7 @@ async function handle(message: ToWorker): Promise<void> {
       const transfer = results.flatMap((r) => [
         r.positions.buffer,
         ...(r.texture ? [r.texture.data.buffer] : []),
+        ...(r.albedoTexture ? [r.albedoTexture.data.buffer] : []),
         ...(r.learnedColor ? [r.learnedColor.buffer] : []),
       ]);
       post(
