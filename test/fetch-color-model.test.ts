@@ -1,13 +1,17 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fetchColorModel, withFetchedColorModel } from '../src/cli/fetch-color-model.js';
+import { fetchColorModel, learnFetchedColorModel, withFetchedColorModel } from '../src/cli/fetch-color-model.js';
 import { InputError } from '../src/errors.js';
 import { type ColorModelFile, encodeColorModelFile, remapColorModelFile } from '../src/io/color-model-file.js';
 import { ictRegionVertices } from '../src/io/importers/ict-facekit.js';
+import { readAlbedoDataset } from '../src/learn/albedo-data.js';
+import { learnColorModel } from '../src/learn/color-model.js';
 import { coveredVertexCount } from '../src/model/color-region.js';
 import { componentNorms } from '../src/model/morphable-model.js';
+import { syntheticAlbedoDataset, writeAlbedoFolder } from './helpers/albedo-dataset.js';
+import { expectOneLineError, runCli } from './helpers/cli.js';
 import { tinyModel } from './helpers/tiny-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'morphable-fetch-color-'));
@@ -134,5 +138,72 @@ describe('model fetch --color-model (before the import)', () => {
     expect(chosen.line).toBe('colour model: none (the shipped shipped.bin does not fit --region face)');
     expect((await fetchColorModel('none', 'face')).file).toBeUndefined();
     expect((await fetchColorModel(undefined, 'face', join(work, 'absent.bin'))).file).toBeUndefined();
+  });
+});
+
+describe('model fetch --color-model DIR: an albedo folder (`morphable train albedo`)', () => {
+  const options = { variance: 0.95, maxComponents: 4 };
+  // 40 face vertices of the face-and-head model, 20 faces (10 for validation) of a known rank-2 colour model.
+  const dataset = syntheticAlbedoDataset(FACE_HEAD, 40, 20, 2);
+  const folder = writeAlbedoFolder(join(work, 'albedo-fh'), dataset);
+
+  it('is checked before the download and learned after it, as `model learn-color` learns it', async () => {
+    const chosen = await fetchColorModel(folder, 'face-head');
+    expect(chosen.file).toBeUndefined(); // nothing learned before the download
+    expect(chosen.albedo?.header.faces).toHaveLength(20);
+    const learned = await learnFetchedColorModel(chosen, 'face-head', options);
+    const file = learned.file!;
+    expect(file.model).toEqual(FACE_HEAD);
+    expect([...file.vertices]).toEqual([...dataset.vertexIds]);
+    // learn-color's learner with its options (60 EM iterations at most) on the folder's (float16) data: the same
+    // model, to the bit.
+    const direct = learnColorModel(FACE_HEAD, await readAlbedoDataset(folder), { ...options, maxIterations: 60 });
+    expect(file.stddev.length).toBe(direct.color.basis.count);
+    expect(file.mean).toEqual(direct.color.mean.subarray(0, 3 * 40));
+    // The data's skin mean (0.4, 0.22, 0.15) comes back, averaged over the vertices.
+    for (const [c, truth] of [0.4, 0.22, 0.15].entries()) {
+      const average = file.mean.filter((_, j) => j % 3 === c).reduce((a, b) => a + b, 0) / 40;
+      expect(average).toBeCloseTo(truth, 1);
+    }
+    expect(learned.line).toMatch(
+      new RegExp(
+        String.raw`^colour model: learned from albedo-fh \(10 faces, [\d.]+% of their variance\), `
+          + String.raw`\d components over 40 of 11248 vertices; from albedo-fh: the terms of its training data apply`,
+      ),
+    );
+    const model = { ...tinyModel({ side: 3 }), name: FACE_HEAD.name, vertexCount: 11248, licence: 'MIT' };
+    expect(coveredVertexCount(withFetchedColorModel(model, learned).color!, 11248)).toBe(40);
+  });
+
+  it('carries over to another ICT-FaceKit region, as a file does', async () => {
+    const learned = await learnFetchedColorModel(await fetchColorModel(folder, 'face'), 'face', options);
+    expect(learned.file?.model).toEqual({ name: 'ICT-FaceKit (face)', vertexCount: 9409 });
+    expect(learned.file?.vertices).toHaveLength(40);
+  });
+
+  it('refuses, naming the folder, albedos of another model or of no vertex of the region', async () => {
+    const other = writeAlbedoFolder(
+      join(work, 'albedo-tiny'),
+      syntheticAlbedoDataset(tinyModel({ side: 4 }), 8, 12, 1),
+    );
+    const error = await fetchColorModel(other, 'face-head').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).subject).toBe(other);
+    expect((error as InputError).problem).toBe(
+      'its albedos are of tiny (16 vertices), not of ICT-FaceKit (face and head) (11248 vertices, --region face-head)',
+    );
+    const head = writeAlbedoFolder(join(work, 'albedo-head'), {
+      ...dataset,
+      vertexIds: Uint32Array.from(dataset.vertexIds, (v) => 9409 + v),
+    });
+    await expect(fetchColorModel(head, 'face')).rejects.toThrow(/covers no vertex of ICT-FaceKit \(face\)/);
+    // The CLI: one line, and nothing downloaded (the URL would refuse anyway).
+    const home = join(work, 'albedo-home');
+    const result = await runCli(
+      ['model', 'fetch', '--url', 'http://127.0.0.1:9/x.tar.xz', '--color-model', other, '-o', join(work, 'm.glb')],
+      { MORPHABLE_HOME: home },
+    );
+    expectOneLineError(result, other, 'its albedos are of tiny (16 vertices), not of ICT-FaceKit (face and head)');
+    expect(existsSync(join(home, 'downloads'))).toBe(false);
   });
 });

@@ -1,16 +1,20 @@
 /**
- * `model fetch --color-model FILE|none`: the colour model stored in the fetched ICT-FaceKit model as its colour
- * basis. By default the shipped models/color-model-300w.bin (made for the face-and-head model); a file made for
- * one ICT-FaceKit region carries over to another through the full mesh's vertex ids (ictRegionVertices).
+ * `model fetch --color-model FILE|DIR|none`: the colour model stored in the fetched ICT-FaceKit model as its colour
+ * basis. By default the shipped models/color-model-300w.bin (made for the face-and-head model); DIR, an albedo
+ * folder (`morphable train albedo`), is learned from as `model learn-color` does. A colour model made for one
+ * ICT-FaceKit region carries over to another through the full mesh's vertex ids (ictRegionVertices).
  */
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { InputError } from '../errors.js';
 import { type ColorModelFile, remapColorModelFile, withColorModel } from '../io/color-model-file.js';
 import { ICT_REGIONS, type IctRegion, ictModelName, ictRegionVertices } from '../io/importers/ict-facekit.js';
 import { loadColorModelFile, NO_COLOR_MODEL } from '../io/node/color-model.js';
 import { shippedColorModelPath } from '../io/node/model-paths.js';
+import { type AlbedoDataset, readAlbedoDataset } from '../learn/albedo-data.js';
 import type { MorphableModel } from '../model/morphable-model.js';
+import { albedosOfAnotherModel, type ColorLearningCliOptions, learnColorWithProgress } from './learn-color-command.js';
 
 /** The terms of the shipped colour model's data. */
 const SHIPPED_TERMS = 'learned from 300-W photos: research use only';
@@ -24,13 +28,19 @@ export interface FetchColorModel {
   line: string;
   /** Added to the model's licence when the colour model goes in. */
   terms?: string;
+  /**
+   * `--color-model DIR`: the albedo folder's data, checked before the download; learnFetchedColorModel learns the
+   * colour model (`file`) from it once the model is in.
+   */
+  albedo?: AlbedoDataset;
 }
 
 /**
- * The colour model `option` names (a file, NO_COLOR_MODEL, or undefined: the shipped file) for the model of
- * ICT-FaceKit's `region`, checked before the import so that a wrong file costs no time. A given file made for
- * another model (or covering no vertex of the region) is an InputError naming it; the shipped file in that case
- * is left out with a line saying so.
+ * The colour model `option` names (a file, an albedo folder, NO_COLOR_MODEL, or undefined: the shipped file) for
+ * the model of ICT-FaceKit's `region`, checked before the import so that a wrong file costs no time. A given file
+ * or folder made for another model (or covering no vertex of the region) is an InputError naming it; the shipped
+ * file in that case is left out with a line saying so. A folder's colour model is learned later
+ * (learnFetchedColorModel): that takes minutes, and a failed download should not cost them.
  */
 export async function fetchColorModel(
   option: string | undefined,
@@ -39,30 +49,80 @@ export async function fetchColorModel(
 ): Promise<FetchColorModel> {
   if (option === NO_COLOR_MODEL) return { line: 'colour model: none (--color-model none)' };
   if (option === undefined && !existsSync(shipped)) return { line: 'colour model: none (the package ships none)' };
+  if (option !== undefined && (await stat(option).catch(() => undefined))?.isDirectory())
+    return checkedAlbedoFolder(option, region);
   const path = option ?? shipped;
   const file = await loadColorModelFile(path);
-  const target = { name: ictModelName(region), vertexCount: ictRegionVertices(region).length };
-  const fitted = forIctRegion(file, target, region);
+  const fitted = forIctRegion(file, regionModel(region), region);
   const problem = !fitted
-    ? `a colour model of ${file.model.name} (${file.model.vertexCount} vertices), not of ${target.name} `
-      + `(${target.vertexCount} vertices, --region ${region})`
+    ? `a colour model of ${file.model.name} (${file.model.vertexCount} vertices), not of ${describe(region)}`
     : fitted.vertices.length === 0
-      ? `covers no vertex of ${target.name} (--region ${region})`
+      ? noVertexOf(region)
       : undefined;
   if (problem) {
     if (option !== undefined) throw new InputError(option, problem);
     return { line: `colour model: none (the shipped ${basename(shipped)} does not fit --region ${region})` };
   }
-  const terms = option === undefined ? SHIPPED_TERMS : `from ${basename(path)}: the terms of its training data apply`;
-  const K = fitted!.stddev.length;
-  return {
-    file: fitted,
-    source: path,
-    terms,
-    line:
-      `colour model: ${basename(path)}, ${K} components over ${fitted!.vertices.length} of ${target.vertexCount} `
-      + `vertices; ${terms} (--color-model none leaves it out)`,
-  };
+  const terms = option === undefined ? SHIPPED_TERMS : fileTerms(path);
+  return { file: fitted, source: path, terms, line: chosenLine(basename(path), fitted!, terms) };
+}
+
+/**
+ * `chosen` with its colour model learned when it names an albedo folder (`model learn-color`'s learner and
+ * options, with its progress bar), carried over to `region` as a file would be; else `chosen` as it is.
+ */
+export async function learnFetchedColorModel(
+  chosen: FetchColorModel,
+  region: IctRegion,
+  options: ColorLearningCliOptions,
+): Promise<FetchColorModel> {
+  if (!chosen.albedo) return chosen;
+  const folder = chosen.source!;
+  const { header } = chosen.albedo;
+  const dataModel = { name: header.model, vertexCount: header.modelVertexCount };
+  const { learned, file } = await learnColorWithProgress(dataModel, folder, chosen.albedo, options);
+  const fitted = forIctRegion(file, regionModel(region), region)!; // checked by fetchColorModel
+  const terms = fileTerms(folder);
+  const explained = learned.explainedVariance.reduce((a, b) => a + b, 0);
+  const what =
+    `learned from ${basename(folder)} (${learned.trainFaces} faces, ${(100 * explained).toFixed(1)}% of their `
+    + 'variance)';
+  return { file: fitted, source: folder, terms, line: chosenLine(what, fitted, terms) };
+}
+
+/** The albedo folder's data when made for the region's model (or another region's, sharing vertices with it). */
+async function checkedAlbedoFolder(folder: string, region: IctRegion): Promise<FetchColorModel> {
+  const dataset = await readAlbedoDataset(folder);
+  const { header } = dataset;
+  const target = regionModel(region);
+  if (header.model !== target.name || header.modelVertexCount !== target.vertexCount) {
+    const map = ictVertexMap({ name: header.model, vertexCount: header.modelVertexCount }, region);
+    if (!map) throw new InputError(folder, albedosOfAnotherModel(header, target, `--region ${region}`));
+    if (!dataset.vertexIds.some((v) => map[v] >= 0)) throw new InputError(folder, noVertexOf(region));
+  }
+  return { source: folder, albedo: dataset, line: `colour model: to be learned from ${basename(folder)}` };
+}
+
+/** The model of ICT-FaceKit's region: its name and vertex count. */
+function regionModel(region: IctRegion): ColorModelFile['model'] {
+  return { name: ictModelName(region), vertexCount: ictRegionVertices(region).length };
+}
+
+function describe(region: IctRegion): string {
+  const { name, vertexCount } = regionModel(region);
+  return `${name} (${vertexCount} vertices, --region ${region})`;
+}
+
+const noVertexOf = (region: IctRegion) => `covers no vertex of ${ictModelName(region)} (--region ${region})`;
+const fileTerms = (path: string) => `from ${basename(path)}: the terms of its training data apply`;
+
+/** What `fetch` prints about the colour model that goes in (`what`: its file, or how it was learned). */
+function chosenLine(what: string, file: ColorModelFile, terms: string): string {
+  const { vertexCount } = file.model;
+  return (
+    `colour model: ${what}, ${file.stddev.length} components over ${file.vertices.length} of ${vertexCount} `
+    + `vertices; ${terms} (--color-model none leaves it out)`
+  );
 }
 
 /** `model` with the colour model as its colour basis, and the colour model's terms added to its licence. */
@@ -89,12 +149,21 @@ function forIctRegion(
 ): ColorModelFile | undefined {
   const { name, vertexCount } = file.model;
   if (name === target.name && vertexCount === target.vertexCount) return file;
-  const from = ICT_REGIONS.find((r) => ictModelName(r) === name && ictRegionVertices(r).length === vertexCount);
+  const newIndex = ictVertexMap(file.model, region);
+  return newIndex && remapColorModelFile(file, target, newIndex);
+}
+
+/**
+ * Each vertex of `model`, when it is an ICT-FaceKit region's model, mapped to the vertex of `region`'s model it is
+ * (−1 where that has none); undefined for any other model.
+ */
+function ictVertexMap(model: ColorModelFile['model'], region: IctRegion): Int32Array | undefined {
+  const from = ICT_REGIONS.find(
+    (r) => ictModelName(r) === model.name && ictRegionVertices(r).length === model.vertexCount,
+  );
   if (!from) return undefined;
-  const fromIds = ictRegionVertices(from);
   const toIds = ictRegionVertices(region);
   const fullToTarget = new Int32Array(ictRegionVertices('full').length).fill(-1);
   for (let i = 0; i < toIds.length; i++) fullToTarget[toIds[i]] = i;
-  const newIndex = Int32Array.from(fromIds, (full) => fullToTarget[full]);
-  return remapColorModelFile(file, target, newIndex);
+  return Int32Array.from(ictRegionVertices(from), (full) => fullToTarget[full]);
 }

@@ -3,11 +3,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { colorModelFileFrom, encodeColorModelFile } from '../io/color-model-file.js';
+import { type ColorModelFile, colorModelFileFrom, encodeColorModelFile } from '../io/color-model-file.js';
 import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
 import { defaultModelPath } from '../io/node/model-paths.js';
-import { readAlbedoDataset } from '../learn/albedo-data.js';
-import { learnColorModel } from '../learn/color-model.js';
+import { type AlbedoDataset, type AlbedoHeader, readAlbedoDataset } from '../learn/albedo-data.js';
+import { type LearnedColorModel, learnColorModel } from '../learn/color-model.js';
+import type { MorphableModel } from '../model/morphable-model.js';
 import { positiveIntOption, unitIntervalOption } from './parse.js';
 import { Progress } from './progress.js';
 
@@ -16,10 +17,78 @@ const MAX_ITERATIONS = 60;
 /** The EM-PCA's random start (weightedPca's default seed; learnColorModel passes none). */
 const EM_SEED = 1;
 
-interface LearnColorOptions {
-  output: string;
+/** How many components to keep: learn-color's options, which `model fetch --color-model DIR` shares. */
+export interface ColorLearningCliOptions {
   variance: number;
   maxComponents: number;
+}
+
+interface LearnColorOptions extends ColorLearningCliOptions {
+  output: string;
+}
+
+/** Adds the options of ColorLearningCliOptions to `command`; `when` ends their help (e.g. "(with DIR)"). */
+export function addColorLearningOptions(command: Command, when = ''): Command {
+  return command
+    .option(
+      '--variance <fraction>',
+      `keep the fewest components that explain this fraction of the variance${when}`,
+      unitIntervalOption('--variance'),
+      0.95,
+    )
+    .option('--max-components <k>', `keep at most k components${when}`, positiveIntOption('--max-components'), 40);
+}
+
+/** The refusal of albedos made for another model than `model` (`where`: the model's file or the option giving it). */
+export function albedosOfAnotherModel(
+  header: AlbedoHeader,
+  model: Pick<MorphableModel, 'name' | 'vertexCount'>,
+  where: string,
+): string {
+  return (
+    `its albedos are of ${header.model} (${header.modelVertexCount} vertices), not of ${model.name} `
+    + `(${model.vertexCount} vertices, ${where})`
+  );
+}
+
+/**
+ * Learns the colour model of `model` (the one the albedos of `folder`, read into `dataset`, were made for) with a
+ * progress bar, and also as a colour model file that says how it was made (command, seed, the data's hash…).
+ */
+export async function learnColorWithProgress(
+  model: Pick<MorphableModel, 'name' | 'vertexCount'>,
+  folder: string,
+  dataset: AlbedoDataset,
+  options: ColorLearningCliOptions,
+): Promise<{ learned: LearnedColorModel; file: ColorModelFile }> {
+  const progress = new Progress('learning colour', MAX_ITERATIONS);
+  let learned: LearnedColorModel;
+  try {
+    learned = learnColorModel(model, dataset, {
+      variance: options.variance,
+      maxComponents: options.maxComponents,
+      maxIterations: MAX_ITERATIONS,
+      onProgress: (iteration) => progress.update(iteration),
+    });
+  } finally {
+    progress.stop();
+  }
+  const training = {
+    command: ['morphable', ...process.argv.slice(2)].join(' '),
+    seed: EM_SEED,
+    data: `${basename(folder)}/albedo.bin`,
+    dataSha256: createHash('sha256')
+      .update(await readFile(join(folder, 'albedo.bin')))
+      .digest('hex')
+      .slice(0, 16),
+    trainFaces: learned.trainFaces,
+    validationFaces: learned.validationFaces,
+    iterations: learned.iterations,
+    seconds: Math.round(10 * learned.seconds) / 10,
+    validation: learned.validation,
+  };
+  const file = colorModelFileFrom(model, learned.color, dataset.vertexIds, learned.explainedVariance, training);
+  return { learned, file };
 }
 
 const HELP = `
@@ -41,7 +110,7 @@ Example:
 
 /** Adds `learn-color` to the `model` command group. */
 export function addLearnColorCommand(model: Command): void {
-  model
+  const command = model
     .command('learn-color')
     .description("learn a colour model (Blanz–Vetter's T) from the albedos of photos, and add it to a model")
     .argument('<albedo-folder>', 'folder written by `morphable train albedo`')
@@ -49,14 +118,8 @@ export function addLearnColorCommand(model: Command): void {
     .requiredOption(
       '-o, --output <file>',
       'colour model file to write (.bin), or the native model file with the colour model (.glb)',
-    )
-    .option(
-      '--variance <fraction>',
-      'keep the fewest components that explain this fraction of the variance',
-      unitIntervalOption('--variance'),
-      0.95,
-    )
-    .option('--max-components <k>', 'keep at most k components', positiveIntOption('--max-components'), 40)
+    );
+  addColorLearningOptions(command)
     .addHelpText('after', HELP)
     .action(async (folder: string, modelPath: string | undefined, options: LearnColorOptions) => {
       const kind = extname(options.output).toLowerCase();
@@ -70,43 +133,11 @@ export function addLearnColorCommand(model: Command): void {
       ]);
       const model = await loadModelWithProgress(path);
       const { header } = dataset;
-      if (header.model !== model.name || header.modelVertexCount !== model.vertexCount) {
-        throw new InputError(
-          folder,
-          `its albedos are of ${header.model} (${header.modelVertexCount} vertices), not of ${model.name} `
-            + `(${model.vertexCount}, ${path})`,
-        );
-      }
-      const progress = new Progress('learning colour', MAX_ITERATIONS);
-      let learned: ReturnType<typeof learnColorModel>;
-      try {
-        learned = learnColorModel(model, dataset, {
-          variance: options.variance,
-          maxComponents: options.maxComponents,
-          maxIterations: MAX_ITERATIONS,
-          onProgress: (iteration) => progress.update(iteration),
-        });
-      } finally {
-        progress.stop();
-      }
+      if (header.model !== model.name || header.modelVertexCount !== model.vertexCount)
+        throw new InputError(folder, albedosOfAnotherModel(header, model, path));
+      const { learned, file } = await learnColorWithProgress(model, folder, dataset, options);
       if (kind === '.glb') await writeModel({ ...model, color: learned.color }, options.output);
       else {
-        const albedoBin = join(folder, 'albedo.bin');
-        const training = {
-          command: ['morphable', ...process.argv.slice(2)].join(' '),
-          seed: EM_SEED,
-          data: `${basename(folder)}/albedo.bin`,
-          dataSha256: createHash('sha256')
-            .update(await readFile(albedoBin))
-            .digest('hex')
-            .slice(0, 16),
-          trainFaces: learned.trainFaces,
-          validationFaces: learned.validationFaces,
-          iterations: learned.iterations,
-          seconds: Math.round(10 * learned.seconds) / 10,
-          validation: learned.validation,
-        };
-        const file = colorModelFileFrom(model, learned.color, dataset.vertexIds, learned.explainedVariance, training);
         await mkdir(dirname(options.output), { recursive: true });
         await writeFileAtomic(options.output, encodeColorModelFile(file));
       }

@@ -26,7 +26,8 @@ import { defaultModelPath, fetchedModelPath, morphableHome, requireDefaultModel 
 import { intOption, numberOption, positiveIntOption } from './parse.js';
 import { Progress } from './progress.js';
 import { ICT_FACEKIT_SOURCE } from './sources.js';
-import { fetchColorModel, withFetchedColorModel } from './fetch-color-model.js';
+import { fetchColorModel, learnFetchedColorModel, withFetchedColorModel } from './fetch-color-model.js';
+import { addColorLearningOptions, type ColorLearningCliOptions } from './learn-color-command.js';
 
 const MESH_FORMATS = ['obj', 'ply', 'glb'] as const;
 type MeshFormat = (typeof MESH_FORMATS)[number];
@@ -43,7 +44,7 @@ millimetres by 0.001); sampled meshes are OBJ and PLY in millimetres, GLB in met
 fetched, commands use the compact ICT-FaceKit face + head model shipped in the package (MIT licence).`,
     );
 
-  model
+  const fetch = model
     .command('fetch')
     .description(
       `download ICT-FaceKit (${ICT_FACEKIT_SOURCE.licence}), check it and import it as the default model `
@@ -59,17 +60,20 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     .option('-o, --output <file>', 'where to write the model', fetchedModelPath())
     .addOption(calibrateOption())
     .option(
-      '--color-model <file|none>',
-      'colour model stored in the model as its colour basis (a file from `morphable model learn-color`); "none": '
-        + 'no colour model (MIT-only); default: models/color-model-300w.bin (learned from 300-W photos: research '
-        + 'use only), carried over to the --region',
-    )
+      '--color-model <file|dir|none>',
+      'colour model stored in the model as its colour basis: a file from `morphable model learn-color`, or an '
+        + 'albedo folder from `morphable train albedo` to learn one from as learn-color does; "none": no colour '
+        + 'model (MIT-only); default: models/color-model-300w.bin (learned from 300-W photos: research use only), '
+        + 'carried over to the --region',
+    );
+  addColorLearningOptions(fetch, ' (--color-model DIR)')
     .addHelpText('after', FETCH_HELP)
     .action(async (options: FetchOptions) => {
       await checkWritableFolder(dirname(options.output), options.output);
-      const colorModel = await fetchColorModel(options.colorModel, options.region); // before the download
+      const chosen = await fetchColorModel(options.colorModel, options.region); // checked before the download
       let imported = await fetchModel(options.url, options.region, options.verify);
       if (options.calibrate) await calibrateWithProgress(imported);
+      const colorModel = await learnFetchedColorModel(chosen, options.region, options); // an albedo folder's
       imported = withFetchedColorModel(imported, colorModel);
       await writeModel(imported, options.output);
       console.log(
@@ -163,7 +167,7 @@ fetched, commands use the compact ICT-FaceKit face + head model shipped in the p
     });
 }
 
-interface FetchOptions {
+interface FetchOptions extends ColorLearningCliOptions {
   url: string;
   verify: boolean;
   region: IctRegion;
@@ -178,6 +182,10 @@ which \`fit\` then uses: by default the package's models/color-model-300w.bin, l
 (research use only), over the face's vertices (the rest of the mesh takes the face's mean colour, without
 variation). A colour model file made for one ICT-FaceKit region serves the others (each keeps the full
 mesh's vertices in order). \`--color-model none\` leaves it out: ICT-FaceKit's data only, MIT licence.
+\`--color-model DIR\` takes a folder written by \`morphable train albedo\` instead: its albedos are checked
+to be of this model (or of another ICT-FaceKit region's) before the download, and the colour model is
+learned from them after the import, as \`morphable model learn-color DIR\` does (--variance,
+--max-components; minutes on a few hundred faces).
 `;
 
 interface SampleOptions {

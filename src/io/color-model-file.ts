@@ -34,7 +34,7 @@ export interface ColorModelFile {
  * The colour model of `model` restricted to `covered` (distinct vertex ids; stored ascending), as a file's contents.
  */
 export function colorModelFileFrom(
-  model: MorphableModel,
+  model: Pick<MorphableModel, 'name' | 'vertexCount'>,
   color: ColorModel,
   covered: ArrayLike<number>,
   explainedVariance: number[],

@@ -48,7 +48,7 @@ export interface LearnedColorModel {
 
 /** Learns the colour model of `model` (whose vertex count the dataset must have been made for). */
 export function learnColorModel(
-  model: MorphableModel,
+  model: Pick<MorphableModel, 'vertexCount'>,
   dataset: AlbedoDataset,
   options: ColorLearningOptions = {},
 ): LearnedColorModel {
