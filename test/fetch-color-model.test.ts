@@ -197,6 +197,12 @@ describe('model fetch --color-model DIR: an albedo folder (`morphable train albe
       vertexIds: Uint32Array.from(dataset.vertexIds, (v) => 9409 + v),
     });
     await expect(fetchColorModel(head, 'face')).rejects.toThrow(/covers no vertex of ICT-FaceKit \(face\)/);
+    const fewFaces = { ...dataset.header.split, train: dataset.header.split.train.slice(0, 1) };
+    const few = writeAlbedoFolder(join(work, 'albedo-few'), {
+      ...dataset,
+      header: { ...dataset.header, split: fewFaces },
+    });
+    await expect(fetchColorModel(few, 'face-head')).rejects.toThrow('1 training faces in its split: at least 2');
     // The CLI: one line, and nothing downloaded (the URL would refuse anyway).
     const home = join(work, 'albedo-home');
     const result = await runCli(

@@ -14,7 +14,12 @@ import { loadColorModelFile, NO_COLOR_MODEL } from '../io/node/color-model.js';
 import { shippedColorModelPath } from '../io/node/model-paths.js';
 import { type AlbedoDataset, readAlbedoDataset } from '../learn/albedo-data.js';
 import type { MorphableModel } from '../model/morphable-model.js';
-import { albedosOfAnotherModel, type ColorLearningCliOptions, learnColorWithProgress } from './learn-color-command.js';
+import {
+  albedosOfAnotherModel,
+  type ColorLearningCliOptions,
+  checkTrainingFaces,
+  learnColorWithProgress,
+} from './learn-color-command.js';
 
 /** The terms of the shipped colour model's data. */
 const SHIPPED_TERMS = 'learned from 300-W photos: research use only';
@@ -90,7 +95,10 @@ export async function learnFetchedColorModel(
   return { file: fitted, source: folder, terms, line: chosenLine(what, fitted, terms) };
 }
 
-/** The albedo folder's data when made for the region's model (or another region's, sharing vertices with it). */
+/**
+ * The albedo folder's data when made for the region's model (or another region's, sharing vertices with it) and
+ * holding enough training faces.
+ */
 async function checkedAlbedoFolder(folder: string, region: IctRegion): Promise<FetchColorModel> {
   const dataset = await readAlbedoDataset(folder);
   const { header } = dataset;
@@ -100,6 +108,7 @@ async function checkedAlbedoFolder(folder: string, region: IctRegion): Promise<F
     if (!map) throw new InputError(folder, albedosOfAnotherModel(header, target, `--region ${region}`));
     if (!dataset.vertexIds.some((v) => map[v] >= 0)) throw new InputError(folder, noVertexOf(region));
   }
+  checkTrainingFaces(folder, dataset);
   return { source: folder, albedo: dataset, line: `colour model: to be learned from ${basename(folder)}` };
 }
 

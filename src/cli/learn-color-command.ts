@@ -7,7 +7,7 @@ import { type ColorModelFile, colorModelFileFrom, encodeColorModelFile } from '.
 import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
 import { defaultModelPath } from '../io/node/model-paths.js';
 import { type AlbedoDataset, type AlbedoHeader, readAlbedoDataset } from '../learn/albedo-data.js';
-import { type LearnedColorModel, learnColorModel } from '../learn/color-model.js';
+import { type LearnedColorModel, learnColorModel, splitFaces } from '../learn/color-model.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { positiveIntOption, unitIntervalOption } from './parse.js';
 import { Progress } from './progress.js';
@@ -49,6 +49,12 @@ export function albedosOfAnotherModel(
     `its albedos are of ${header.model} (${header.modelVertexCount} vertices), not of ${model.name} `
     + `(${model.vertexCount} vertices, ${where})`
   );
+}
+
+/** Refuses, naming the folder, an albedo dataset with fewer than the 2 training faces a colour model needs. */
+export function checkTrainingFaces(folder: string, dataset: AlbedoDataset): void {
+  const train = splitFaces(dataset.header, 'train').length;
+  if (train < 2) throw new InputError(folder, `${train} training faces in its split: at least 2 are needed`);
 }
 
 /**
@@ -135,6 +141,7 @@ export function addLearnColorCommand(model: Command): void {
       const { header } = dataset;
       if (header.model !== model.name || header.modelVertexCount !== model.vertexCount)
         throw new InputError(folder, albedosOfAnotherModel(header, model, path));
+      checkTrainingFaces(folder, dataset);
       const { learned, file } = await learnColorWithProgress(model, folder, dataset, options);
       if (kind === '.glb') await writeModel({ ...model, color: learned.color }, options.output);
       else {

@@ -56,9 +56,8 @@ export function learnColorModel(
   const { header, vertexIds } = dataset;
   const V = header.vertices;
   const d = 3 * V;
-  const index = new Map(header.faces.map((face, i) => [face.name, i]));
-  const train = header.split.train.map((name) => index.get(name)).filter((i): i is number => i !== undefined);
-  const validation = header.split.validation.map((name) => index.get(name)).filter((i): i is number => i !== undefined);
+  const train = splitFaces(header, 'train');
+  const validation = splitFaces(header, 'validation');
   if (train.length < 2) throw new RangeError(`the dataset has ${train.length} training faces: at least 2 needed`);
 
   const [data, weights] = rows(dataset, train);
@@ -92,6 +91,12 @@ export function learnColorModel(
     iterations: pca.iterations,
     seconds: (performance.now() - start) / 1000,
   };
+}
+
+/** The indices of the dataset's faces in one part of its split (a name without a face is left out). */
+export function splitFaces(header: AlbedoDataset['header'], part: 'train' | 'validation'): number[] {
+  const index = new Map(header.faces.map((face, i) => [face.name, i]));
+  return header.split[part].map((name) => index.get(name)).filter((i): i is number => i !== undefined);
 }
 
 /**
