@@ -14,7 +14,8 @@ import { importModel } from '../src/io/node/import-model.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
-import { ICT_ARCHIVE, SFM_FOLDER, hasShared } from './helpers/shared.js';
+import { importIctModel } from './helpers/ict-fixture.js';
+import { SFM_FOLDER, hasShared } from './helpers/shared.js';
 import { oracleFit } from './helpers/landmark-oracle.js';
 import { rmsDistance, syntheticFace } from './helpers/synthetic.js';
 
@@ -138,7 +139,7 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
   let ict: MorphableModel;
   let sfm: MorphableModel;
   beforeAll(async () => {
-    ict = await importModel(ICT_ARCHIVE);
+    ict = await importIctModel();
     sfm = await importModel(SFM_FOLDER);
   });
 

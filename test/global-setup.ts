@@ -2,8 +2,10 @@
  * vitest global setup: builds dist/ (as `npm run build` does) before any test runs, because the CLI
  * tests run dist/src/cli/main.js. Skipped when the last build here started after every input last
  * changed; a lock directory keeps two suites started together from building at the same time.
+ * Then starts importing ICT-FaceKit from ../shared in the background, once for the files that need it
+ * (helpers/ict-fixture.ts).
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -17,6 +19,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+import type {} from './helpers/ict-fixture.js'; // its ProvidedContext entry
+import { ICT_ARCHIVE, hasShared } from './helpers/shared.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DIST = join(ROOT, 'dist');
@@ -24,6 +29,8 @@ const DIST = join(ROOT, 'dist');
 const STAMP = join(DIST, '.build-stamp');
 const LOCK = join(DIST, '.build-lock');
 const CLI = join(DIST, 'src/cli/main.js');
+/** helpers/ict-fixture.ts's model: kept between runs while newer than the build and the archive. */
+const ICT_FIXTURE = join(DIST, 'test-fixtures/ict-facekit.glb');
 /** A lock older than this is from a build that died: tsc takes seconds to a minute here. */
 const STALE_LOCK_MS = 10 * 60_000;
 
@@ -96,7 +103,39 @@ function tryLock(): boolean {
   }
 }
 
-export default async function setup(): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => void> {
+  await build();
+  return startIctImport(project);
+}
+
+/**
+ * `morphable model import ICT_ARCHIVE --no-calibrate` to ICT_FIXTURE, in a child process that the first test
+ * files do not wait for: importing the 100-MB archive takes 12 s, and several files need the model. Done
+ * again when the build or the archive is newer than the file. The file is written atomically; a failed
+ * import leaves `<file>.failed` with its stderr. The returned teardown stops an import still running.
+ */
+function startIctImport(project: TestProject): () => void {
+  project.provide('ictModelFile', hasShared ? ICT_FIXTURE : '');
+  if (!hasShared) return () => {};
+  const failed = `${ICT_FIXTURE}.failed`;
+  rmSync(failed, { force: true });
+  const fresh = (input: string) => statSync(ICT_FIXTURE).mtimeMs > statSync(input).mtimeMs;
+  if (existsSync(ICT_FIXTURE) && fresh(STAMP) && fresh(ICT_ARCHIVE)) return () => {};
+  rmSync(ICT_FIXTURE, { force: true });
+  const child: ChildProcess = execFile(
+    process.execPath,
+    [CLI, 'model', 'import', ICT_ARCHIVE, '--no-calibrate', '-o', ICT_FIXTURE],
+    { maxBuffer: 64 << 20 },
+    (error, _stdout, stderr) => {
+      if (error && !child.killed) writeFileSync(failed, `model import ${ICT_ARCHIVE} failed: ${stderr}`);
+    },
+  );
+  return () => {
+    child.kill();
+  };
+}
+
+async function build(): Promise<void> {
   if (upToDate()) return;
   mkdirSync(DIST, { recursive: true });
   let waiting = false;

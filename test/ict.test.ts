@@ -10,6 +10,7 @@ import { importModel } from '../src/io/node/import-model.js';
 import { evaluateVertices } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { ICT_FACEKIT_SOURCE } from '../src/cli/sources.js';
+import { importIctModel } from './helpers/ict-fixture.js';
 import { expectSameModel } from './helpers/same-model.js';
 import { ICT_ARCHIVE, hasShared } from './helpers/shared.js';
 
@@ -102,6 +103,10 @@ describe.skipIf(!hasShared)('ICT-FaceKit import (../shared/models/ict-facekit.ta
 
   it('round-trips through the native file with identical arrays', async () => {
     expectSameModel(faceHead, decodeModel(await encodeModel(faceHead), 'ict.glb'));
+  });
+
+  it("is what the tests' shared import (helpers/ict-fixture.ts) reads back", async () => {
+    expectSameModel(faceHead, await importIctModel());
   });
 
   it('refuses an archive whose content differs from the pinned release', async () => {

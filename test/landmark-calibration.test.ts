@@ -6,19 +6,19 @@ import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { anglesFromRotation, rotationDistance } from '../src/geometry/rotation.js';
 import { decodeModel, encodeModel } from '../src/io/model-file.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
-import { importModel } from '../src/io/node/import-model.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
 import { renderPortrait } from '../src/render/portrait.js';
 import { shDirectionalLight } from '../src/render/spherical-harmonics.js';
-import { ICT_ARCHIVE, hasShared } from './helpers/shared.js';
+import { importIctModel } from './helpers/ict-fixture.js';
+import { hasShared } from './helpers/shared.js';
 import { syntheticFace } from './helpers/synthetic.js';
 
 describe.skipIf(!hasShared)('landmark calibration to the face detector', () => {
   let model: MorphableModel;
   let landmarker: FaceLandmarker;
   beforeAll(async () => {
-    model = await importModel(ICT_ARCHIVE);
+    model = await importIctModel();
     landmarker = await createNodeLandmarker();
   });
 

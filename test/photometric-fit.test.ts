@@ -4,11 +4,11 @@ import { projectPoints } from '../src/geometry/projection.js';
 import { mirrorVertices, PhotometricFitter } from '../src/fit/photometric-fit.js';
 import { rotateBy, rotationFromAngles } from '../src/geometry/rotation.js';
 import { LandmarkTerm } from '../src/fit/landmark-term.js';
-import { importModel } from '../src/io/node/import-model.js';
 import { evaluateShape } from '../src/model/evaluate.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
-import { ICT_ARCHIVE, hasShared } from './helpers/shared.js';
+import { importIctModel } from './helpers/ict-fixture.js';
+import { hasShared } from './helpers/shared.js';
 import {
   albedoArray,
   photometricErrors,
@@ -29,7 +29,7 @@ describe.skipIf(!hasShared)(
   () => {
     let model: MorphableModel;
     beforeAll(async () => {
-      model = await importModel(ICT_ARCHIVE);
+      model = await importIctModel();
     });
 
     it('has a landmark term whose gradient and Gauss–Newton matrix match finite differences', () => {
