@@ -55,14 +55,43 @@ async function openPage(query: string, extraFlags: string[] = []): Promise<Page>
   return page;
 }
 
+/**
+ * page.waitForFunction with PAGE_TIMEOUT; on a timeout, the error says what the page's status line and its
+ * errors said then (a page that never became ready once, under heavy load, left no clue where it stood).
+ */
+async function waitForPage(page: Page, done: () => boolean, what: string): Promise<void> {
+  try {
+    await page.waitForFunction(done, null, { timeout: PAGE_TIMEOUT });
+  } catch (error) {
+    const status = await page
+      .locator('#status')
+      .textContent({ timeout: 5_000 })
+      .catch(() => '(unreadable)');
+    throw new Error(
+      `${what}: ${(error as Error).message.split('\n')[0]}; the page's status: "${status}"; page errors: `
+        + `${JSON.stringify(pageErrors)}`,
+    );
+  }
+}
+
 /** Waits until the page is ready for a photo, or shows an error. */
 async function waitReady(page: Page): Promise<void> {
-  await page.waitForFunction(
+  await waitForPage(
+    page,
     () =>
       !(document.getElementById('photo-file') as HTMLInputElement).disabled
       || !document.getElementById('error')!.hidden,
-    null,
-    { timeout: PAGE_TIMEOUT },
+    'waiting for the page to be ready',
+  );
+  expect(await page.locator('#error').isHidden()).toBe(true);
+}
+
+/** Waits until the page has fitted its photo, and checks it shows no error. */
+async function waitFitted(page: Page): Promise<void> {
+  await waitForPage(
+    page,
+    () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
+    'waiting for the fit',
   );
   expect(await page.locator('#error').isHidden()).toBe(true);
 }
@@ -125,12 +154,7 @@ if (!hasChromium && !process.env.CI) {
 /** Fits PHOTO in the page and waits for it. */
 async function fitShown(page: Page): Promise<void> {
   await page.setInputFiles('#photo-file', PHOTO);
-  await page.waitForFunction(
-    () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
-    null,
-    { timeout: PAGE_TIMEOUT },
-  );
-  expect(await page.locator('#error').isHidden()).toBe(true);
+  await waitFitted(page);
   expect(await page.locator('#download-obj').isDisabled()).toBe(false);
 }
 
@@ -192,12 +216,7 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       await page.setInputFiles('#model-file', modelFile);
       await waitReady(page);
       await page.setInputFiles('#photo-file', PHOTO);
-      await page.waitForFunction(
-        () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
-        null,
-        { timeout: PAGE_TIMEOUT },
-      );
-      expect(await page.locator('#error').isHidden()).toBe(true);
+      await waitFitted(page);
 
       const pose = await page.evaluate(() =>
         Object.fromEntries(
@@ -306,12 +325,7 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       const page = await openPage('');
       await waitReady(page);
       await page.setInputFiles('#photo-file', face);
-      await page.waitForFunction(
-        () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
-        null,
-        { timeout: PAGE_TIMEOUT },
-      );
-      expect(await page.locator('#error').isHidden()).toBe(true);
+      await waitFitted(page);
       // Rendered at yaw 25°: the fit must see the head turned the same way.
       const yaw = await page.evaluate(() => Number(document.getElementById('pose-yaw')!.dataset.value));
       expect(Math.abs(yaw - 25)).toBeLessThan(8);
@@ -331,12 +345,7 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
         await page.goto(dev.url);
         await waitReady(page);
         await page.setInputFiles('#photo-file', PHOTO);
-        await page.waitForFunction(
-          () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
-          null,
-          { timeout: PAGE_TIMEOUT },
-        );
-        expect(await page.locator('#error').isHidden()).toBe(true);
+        await waitFitted(page);
         expect(Number(await page.locator('#pose-yaw').getAttribute('data-value'))).toBeCloseTo(cliReport.pose.yaw, 0);
         await page.context().close();
       } finally {
@@ -402,12 +411,7 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       const page = await openPage('?landmarker=face-api');
       await waitReady(page);
       await page.setInputFiles('#photo-file', SAMPLE6);
-      await page.waitForFunction(
-        () => document.body.dataset.state === 'fitted' || !document.getElementById('error')!.hidden,
-        null,
-        { timeout: PAGE_TIMEOUT },
-      );
-      expect(await page.locator('#error').isHidden()).toBe(true);
+      await waitFitted(page);
       expect(await page.evaluate(() => document.body.dataset.rejected)).toBe('1');
       expect(await page.locator('#status').textContent()).toMatch(
         /4 faces fitted in [\d.]+ s; face \d rejected \(quality 0\.\d\d: [a-z ]+\)$/,
@@ -428,11 +432,11 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       const page = await openPage('', fakeCamera(video));
       await waitReady(page);
       await page.click('#webcam');
-      await page.waitForFunction(
+      await waitForPage(
+        page,
         () =>
           Number(document.getElementById('frames')!.dataset.value) >= 40 || !document.getElementById('error')!.hidden,
-        null,
-        { timeout: PAGE_TIMEOUT },
+        'waiting for 40 webcam frames',
       );
       expect(await page.locator('#error').isHidden()).toBe(true);
       const shown = await page.evaluate(() => ({
