@@ -86,6 +86,18 @@ const convCases: ConvCase[] = [
   { x: [2, 9, 11, 3], filter: [3, 3, 3, 5], strides: [1, 1], pad: 'same' },
   { x: [2, 9, 11, 3], filter: [3, 3, 3, 5], strides: [2, 2], pad: 'same' },
   { x: [1, 10, 7, 4], filter: [3, 3, 4, 2], strides: [2, 2], pad: 'valid' },
+  { x: [1, 10, 7, 4], filter: [3, 3, 4, 2], strides: [1, 1], pad: 'valid' },
+  {
+    x: [2, 8, 9, 3],
+    filter: [3, 2, 3, 4],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [0, 2],
+      [1, 0],
+      [0, 0],
+    ],
+  },
   {
     x: [2, 8, 9, 3],
     filter: [3, 2, 3, 4],
