@@ -121,7 +121,10 @@ export class UvDecoderWorkspace {
   readonly image: Float32Array;
   /** Per block, then the output conv: the pixels it computes. */
   readonly active: Uint32Array[];
-  readonly sum: Float64Array;
+  /** Per block, then the output conv: its filter as outputs × (9 · inputs), so that each output is one dot product. */
+  readonly filters: Float32Array[];
+  /** One pixel's 3×3 input neighbourhood (9 · inputs, zeros outside the image). */
+  readonly patch: Float32Array;
 
   constructor(decoder: UvConvDecoder) {
     const { base, blocks, output, sampling } = decoder;
@@ -144,7 +147,13 @@ export class UvDecoderWorkspace {
     }
     active.push(pixels(sampled));
     this.active = active;
-    this.sum = new Float64Array(Math.max(output.outputs, ...blocks.map((b) => b.outputs)));
+    this.filters = [...blocks, output].map(({ inputs, outputs, weight }) => {
+      const t = new Float32Array(weight.length);
+      for (let j = 0; j < 9 * inputs; j++)
+        for (let o = 0; o < outputs; o++) t[o * 9 * inputs + j] = weight[j * outputs + o];
+      return t;
+    });
+    this.patch = new Float32Array(9 * Math.max(output.inputs, ...blocks.map((b) => b.inputs)));
   }
 }
 
@@ -183,44 +192,71 @@ function elu(x: number): number {
 
 /**
  * A 3×3 'same' conv of `input` (inSide², `layer.inputs` channels; read through a 2× nearest-neighbour
- * upsampling when shift is 1) at the `active` pixels of `output` (side², `layer.outputs` channels).
+ * upsampling when shift is 1) at the `active` pixels of `output` (side², `layer.outputs` channels): per pixel,
+ * its input neighbourhood gathered into `patch`, then one dot product per output channel with `filter`
+ * (outputs × 9·inputs).
  */
 function convolve(
   input: Float32Array,
   inSide: number,
   shift: 0 | 1,
   layer: ConvLayer,
+  filter: Float32Array,
   output: Float32Array,
   side: number,
   active: Uint32Array,
-  sum: Float64Array,
+  patch: Float32Array,
   activate: boolean,
 ): void {
-  const { inputs, outputs, weight, bias } = layer;
+  const { inputs, outputs, bias } = layer;
+  const taps = 9 * inputs;
   for (let a = 0; a < active.length; a++) {
     const p = active[a];
     const y = Math.floor(p / side),
       x = p - y * side;
-    for (let o = 0; o < outputs; o++) sum[o] = bias[o];
     for (let ky = 0; ky < 3; ky++) {
       const yy = y + ky - 1;
-      if (yy < 0 || yy >= side) continue;
-      const row = (yy >> shift) * inSide;
       for (let kx = 0; kx < 3; kx++) {
         const xx = x + kx - 1;
-        if (xx < 0 || xx >= side) continue;
-        const src = (row + (xx >> shift)) * inputs;
-        const tap = (ky * 3 + kx) * inputs;
-        for (let i = 0; i < inputs; i++) {
-          const v = input[src + i];
-          if (v === 0) continue;
-          const w = (tap + i) * outputs;
-          for (let o = 0; o < outputs; o++) sum[o] += v * weight[w + o];
+        const at = (ky * 3 + kx) * inputs;
+        if (yy < 0 || yy >= side || xx < 0 || xx >= side) {
+          patch.fill(0, at, at + inputs);
+          continue;
         }
+        const src = ((yy >> shift) * inSide + (xx >> shift)) * inputs;
+        for (let i = 0; i < inputs; i++) patch[at + i] = input[src + i];
       }
     }
     const dst = p * outputs;
-    for (let o = 0; o < outputs; o++) output[dst + o] = activate ? elu(sum[o]) : sum[o];
+    let o = 0;
+    // Four outputs per pass over the patch, then the rest one by one.
+    for (; o + 4 <= outputs; o += 4) {
+      let s0 = bias[o],
+        s1 = bias[o + 1],
+        s2 = bias[o + 2],
+        s3 = bias[o + 3];
+      const r0 = o * taps,
+        r1 = r0 + taps,
+        r2 = r1 + taps,
+        r3 = r2 + taps;
+      for (let j = 0; j < taps; j++) {
+        const v = patch[j];
+        s0 += v * filter[r0 + j];
+        s1 += v * filter[r1 + j];
+        s2 += v * filter[r2 + j];
+        s3 += v * filter[r3 + j];
+      }
+      output[dst + o] = activate ? elu(s0) : s0;
+      output[dst + o + 1] = activate ? elu(s1) : s1;
+      output[dst + o + 2] = activate ? elu(s2) : s2;
+      output[dst + o + 3] = activate ? elu(s3) : s3;
+    }
+    for (; o < outputs; o++) {
+      let sum = bias[o];
+      const row = o * taps;
+      for (let j = 0; j < taps; j++) sum += patch[j] * filter[row + j];
+      output[dst + o] = activate ? elu(sum) : sum;
+    }
   }
 }
 
@@ -258,12 +294,14 @@ export function decodeUv(
   let side = base;
   for (let b = 0; b < blocks.length; b++) {
     const map = workspace.maps[b + 1];
-    convolve(workspace.maps[b], side, 1, blocks[b], map, 2 * side, workspace.active[b], workspace.sum, true);
+    const { filters, active, patch } = workspace;
+    convolve(workspace.maps[b], side, 1, blocks[b], filters[b], map, 2 * side, active[b], patch, true);
     side *= 2;
   }
   const image = workspace.image;
   const last = workspace.maps[blocks.length];
-  convolve(last, side, 0, output, image, side, workspace.active[blocks.length], workspace.sum, false);
+  const B = blocks.length;
+  convolve(last, side, 0, output, workspace.filters[B], image, side, workspace.active[B], workspace.patch, false);
 
   const { texels, weights } = sampling;
   for (let v = 0; v < V; v++) {
