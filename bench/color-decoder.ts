@@ -29,7 +29,14 @@ import sharp from 'sharp';
 import { loadModel } from '../src/io/node/load-model.js';
 import { embeddedModelPath } from '../src/io/node/model-paths.js';
 import { type AlbedoDataset, readAlbedoDataset } from '../src/learn/albedo-data.js';
-import { fitLatents, normalisation, trainAutoDecoder, type TrainedAutoDecoder } from '../src/learn/albedo-decoder.js';
+import {
+  type AutoDecoderOptions,
+  fitLatents,
+  type LatentDecoder,
+  normalisation,
+  type TrainedAutoDecoder,
+  trainAutoDecoder,
+} from '../src/learn/albedo-decoder.js';
 import { trainingTf } from '../src/learn/tf-node.js';
 import { uvConvArchitecture, type UvConvShape } from '../src/learn/uv-conv-network.js';
 import { linearToSrgb } from '../src/model/color.js';
@@ -217,12 +224,17 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
 
   const results: Result[] = [];
   const pictureDecoders = new Map<number, { trained: TrainedAutoDecoder; latents: Float32Array }>();
-  for (const k of ks) {
-    const pcaError = albedoRmse(pcaPredict(linear, k, validation.data, given, m, d), validation.data, scored, d, 0);
-    start = performance.now();
-    const trained = trainAutoDecoder(tf, train.data, train.weights, n, d, {
+  // An auto-decoder trained on the training faces (latents from the PCA's), its held-out latents fitted on
+  // the even vertices, scored on the odd ones.
+  const score = <D extends LatentDecoder>(
+    k: number,
+    network: Pick<AutoDecoderOptions<D>, 'architecture' | 'hidden'>,
+    predict: (trained: TrainedAutoDecoder<D>, latents: Float32Array, m: number) => Float32Array,
+  ) => {
+    let start = performance.now();
+    const trained = trainAutoDecoder<D>(tf, train.data, train.weights, n, d, {
       latent: k,
-      hidden: HIDDEN,
+      ...network,
       epochs,
       initialLatents: pcaLatents(linear, k, train.data, train.weights, n, d),
       learningRate: 2e-3,
@@ -232,39 +244,30 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
     start = performance.now();
     const latents = fitLatents(tf, trained, validation.data, given, m, { steps: 300 });
     const fitSeconds = (performance.now() - start) / 1000;
-    const decoderError = albedoRmse(decoderPredict(trained, latents, m), validation.data, scored, d, 0);
-    pictureDecoders.set(k, { trained, latents });
-    const result: Result = { k, pca: pcaError, decoder: decoderError, trainSeconds, fitSeconds };
+    const error = albedoRmse(predict(trained, latents, m), validation.data, scored, d, 0);
     log(
-      `k ${k}: PCA ${pcaError.toFixed(2)}, decoder ${decoderError.toFixed(2)} sRGB levels `
-        + `(trained in ${trainSeconds.toFixed(0)} s, ${m} faces fitted in ${fitSeconds.toFixed(1)} s)`,
+      `  ${error.toFixed(2)} sRGB levels (trained in ${trainSeconds.toFixed(0)} s, ${m} faces fitted in `
+        + `${fitSeconds.toFixed(1)} s)`,
     );
+    return { trained, latents, error, trainSeconds, fitSeconds };
+  };
+  for (const k of ks) {
+    const pcaError = albedoRmse(pcaPredict(linear, k, validation.data, given, m, d), validation.data, scored, d, 0);
+    log(`k ${k}: PCA ${pcaError.toFixed(2)} sRGB levels; MLP:`);
+    const mlp = score(k, { hidden: HIDDEN }, decoderPredict);
+    pictureDecoders.set(k, mlp);
+    const result: Result = {
+      k,
+      pca: pcaError,
+      decoder: mlp.error,
+      trainSeconds: mlp.trainSeconds,
+      fitSeconds: mlp.fitSeconds,
+    };
     if (options.uv !== false) {
-      // The same auto-decoder training and held-out fit, with the UV network.
-      start = performance.now();
-      const uvTrained = trainAutoDecoder(tf, train.data, train.weights, n, d, {
-        latent: k,
-        architecture: uvArchitecture,
-        epochs,
-        initialLatents: pcaLatents(linear, k, train.data, train.weights, n, d),
-        learningRate: 2e-3,
-        seed: options.seed ?? 18,
-      });
-      const uvTrainSeconds = (performance.now() - start) / 1000;
-      start = performance.now();
-      const uvLatents = fitLatents(tf, uvTrained, validation.data, given, m, { steps: 300 });
-      const uvFitSeconds = (performance.now() - start) / 1000;
-      const error = albedoRmse(uvDecoderPredict(uvTrained, uvLatents, m), validation.data, scored, d, 0);
-      result.uv = {
-        error,
-        trainSeconds: uvTrainSeconds,
-        fitSeconds: uvFitSeconds,
-        parameters: uvDecoderParameters(uvTrained.decoder),
-      };
-      log(
-        `  UV decoder ${error.toFixed(2)} sRGB levels (trained in ${uvTrainSeconds.toFixed(0)} s, `
-          + `${m} faces fitted in ${uvFitSeconds.toFixed(1)} s)`,
-      );
+      log('  UV-conv:');
+      const uv = score(k, { architecture: uvArchitecture }, uvDecoderPredict);
+      const { error, trainSeconds, fitSeconds } = uv;
+      result.uv = { error, trainSeconds, fitSeconds, parameters: uvDecoderParameters(uv.trained.decoder) };
     }
     if (joint && (options.jointKs ?? ks).includes(k)) {
       start = performance.now();

@@ -303,12 +303,9 @@ function conv2DBackpropInputStride1(
   filter: TensorInfo,
   info: Conv2DInfo,
 ): TensorInfo | undefined {
-  const { filterHeight, filterWidth, inHeight, inWidth, outHeight, outWidth, inChannels, outChannels } = info;
-  const top = filterHeight - 1 - info.padInfo.top;
-  const left = filterWidth - 1 - info.padInfo.left;
-  const bottom = inHeight - 1 + filterHeight - outHeight - top;
-  const right = inWidth - 1 + filterWidth - outWidth - left;
-  if (top < 0 || left < 0 || bottom < 0 || right < 0) return undefined;
+  const { filterHeight, filterWidth, inChannels, outChannels } = info;
+  const pad = transposedPad(info);
+  if (pad === undefined) return undefined;
   const turned = backend.makeOutput([filterHeight, filterWidth, outChannels, inChannels], 'float32');
   const w = backend.typedArrayFromHeap(filter);
   const t = backend.typedArrayFromHeap(turned);
@@ -320,13 +317,37 @@ function conv2DBackpropInputStride1(
       for (let o = 0; o < outChannels; o++) t[to + o * inChannels + i] = w[from + i * outChannels + o];
     }
   }
-  const pad = [
+  return correlateTurned(ops.conv2d, backend, dy, turned, pad);
+}
+
+/**
+ * The pads of a stride-1 conv's input gradient as a correlation of dy with the turned filter: filter size − 1 −
+ * the forward pad on each side; undefined where a forward pad exceeds filter size − 1.
+ */
+function transposedPad(info: Conv2DInfo): number[][] | undefined {
+  const { filterHeight, filterWidth, inHeight, inWidth, outHeight, outWidth } = info;
+  const top = filterHeight - 1 - info.padInfo.top;
+  const left = filterWidth - 1 - info.padInfo.left;
+  const bottom = inHeight - 1 + filterHeight - outHeight - top;
+  const right = inWidth - 1 + filterWidth - outWidth - left;
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) return undefined;
+  return [
     [0, 0],
     [top, bottom],
     [left, right],
     [0, 0],
   ];
-  const out = ops.conv2d({
+}
+
+/** `kernel` (the backend's Conv2D or DepthwiseConv2dNative) of dy with the turned filter at stride 1; frees it. */
+function correlateTurned(
+  kernel: KernelFunc,
+  backend: WasmBackend,
+  dy: TensorInfo,
+  turned: TensorInfo,
+  pad: number[][],
+): TensorInfo {
+  const out = kernel({
     inputs: { x: dy, filter: turned },
     backend,
     attrs: { strides: [1, 1], pad, dilations: [1, 1], dataFormat: 'NHWC' },
@@ -507,29 +528,14 @@ function depthwiseBackpropInputStride1(
   filter: TensorInfo,
   info: Conv2DInfo,
 ): TensorInfo | undefined {
-  const { filterHeight, filterWidth, inHeight, inWidth, outHeight, outWidth } = info;
+  const { filterHeight, filterWidth } = info;
   const channels = info.inChannels;
-  const top = filterHeight - 1 - info.padInfo.top;
-  const left = filterWidth - 1 - info.padInfo.left;
-  const bottom = inHeight - 1 + filterHeight - outHeight - top;
-  const right = inWidth - 1 + filterWidth - outWidth - left;
-  if (top < 0 || left < 0 || bottom < 0 || right < 0) return undefined;
+  const pad = transposedPad(info);
+  if (pad === undefined) return undefined;
   const turned = backend.makeOutput([filterHeight, filterWidth, channels, 1], 'float32');
   const w = backend.typedArrayFromHeap(filter);
   const t = backend.typedArrayFromHeap(turned);
   const taps = filterHeight * filterWidth;
   for (let k = 0; k < taps; k++) t.set(w.subarray(k * channels, (k + 1) * channels), (taps - 1 - k) * channels);
-  const pad = [
-    [0, 0],
-    [top, bottom],
-    [left, right],
-    [0, 0],
-  ];
-  const out = ops.depthwise({
-    inputs: { x: dy, filter: turned },
-    backend,
-    attrs: { strides: [1, 1], pad, dilations: [1, 1], dataFormat: 'NHWC' },
-  }) as TensorInfo;
-  backend.disposeData(turned.dataId);
-  return out;
+  return correlateTurned(ops.depthwise, backend, dy, turned, pad);
 }
