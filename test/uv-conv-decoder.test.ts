@@ -138,7 +138,7 @@ describe('UV-space convolutional decoder', () => {
         meanSq += (mean[j] - test.clean[i * d + j]) ** 2;
       }
     }
-    // Measured: 0.19 of the mean's squared error (a sampling gradient of zero leaves it near 1).
+    // Measured: 0.19 of the mean's squared error; with the sampling's gradient zeroed this fails.
     expect(decoderSq).toBeLessThan(0.25 * meanSq);
   });
 });
