@@ -1,14 +1,15 @@
 /**
  * Training kernels for tfjs's wasm backend. The backend (4.22) can run a convolutional net forward but lacks
  * three kernels that its gradients need (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter,
- * DepthwiseConv2dNativeBackpropInput), and its 1×1 Conv2DBackpropInput is slow. `registerWasmTrainingKernels(tf)`
+ * DepthwiseConv2dNativeBackpropInput), and its Conv2DBackpropInput is slow. `registerWasmTrainingKernels(tf)`
  * registers them for 'wasm' in the kernel registry of the tfjs-core instance `tf` belongs to.
  *
  * Layout NHWC only, dilations 1, depthwise channel multiplier 1: anything else throws. The depthwise gradients are
  * plain loops over the wasm heap, except the stride-1 input gradient, which the backend's own depthwise conv
  * computes; the conv2d filter gradient is an im2col (built in place on the heap) times dy by the backend's own
  * BatchMatMul (XNNPACK). The fast paths (see `wasmTrainingKernelSettings`) replace the backend's slow transposed
- * BatchMatMul and 1×1 Conv2DBackpropInput.
+ * BatchMatMul and its Conv2DBackpropInput at 1×1 (a product) and at stride 1 (the backend's Conv2D with the
+ * filter turned).
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 
@@ -250,7 +251,8 @@ function batchMatMul(ops: Ops, args: KernelArgs): TensorInfo {
 /**
  * Conv2DBackpropInput of a 1×1 stride-1 unpadded conv (the pointwise half of a separable conv) as dy · Wᵀ: the
  * wasm kernel's general loop took 132–137 ms at 16 × 56 × 56 × 32 → 32 channels, transpose + matMul 60–68 ms
- * (51 → 4 ms at 16 × 14 × 14 × 128 → 128; 33–36 → 3.5 ms at 7 × 7 × 256; load 6–7). Others go to the wasm kernel.
+ * (51 → 4 ms at 16 × 14 × 14 × 128 → 128; 33–36 → 3.5 ms at 7 × 7 × 256; load 6–7). Larger filters at stride 1:
+ * conv2DBackpropInputStride1. Others go to the wasm kernel.
  */
 function conv2DBackpropInput(ops: Ops, general: KernelFunc, args: KernelArgs): TensorInfo {
   const backend = args.backend as WasmBackend;
