@@ -1,8 +1,9 @@
 /**
- * The nonlinear albedo decoder against the linear colour model (issue 18, item 3), on an albedo dataset
+ * The nonlinear albedo decoders against the linear colour model (issue 18, item 3), on an albedo dataset
  * (`morphable train albedo`): for latent sizes k, the weighted PCA (learnColorModel's settings: EM-PCA, 95 %
- * of the variance, at most 40 components; k components of it) and an auto-decoder (src/learn/albedo-decoder.ts)
- * trained on the same training faces, both scored by learnColorModel's protocol: each validation face
+ * of the variance, at most 40 components; k components of it) and two auto-decoders (src/learn/albedo-decoder.ts)
+ * trained on the same training faces — the MLP and the UV-space convolutional decoder (uv-conv-network.ts, the
+ * Nonlinear 3DMM's) — all scored by learnColorModel's protocol: each validation face
  * predicted from its even seen vertices, RMS error in 8-bit sRGB levels on its odd seen vertices, weighted by
  * confidence. With the faces' fitted identities in the dataset (header.faces[i].identity) also a joint
  * shape + albedo model: joint PCA of [identity; albedo] against a joint decoder of the same k, a validation
@@ -11,8 +12,10 @@
  * Chromium (bench/decoder-rates.ts), and a picture of held-out reconstructions.
  *
  *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
- *        [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png] [--private-picture FILE]
- *        [--no-write]
+ *        [--no-uv] [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png]
+ *        [--private-picture FILE] [--no-write]
+ *
+ * Without --k: k = 5, 10, 20 and the PCA's 95 % count; with it, exactly the given ones.
  *
  * Alone it rewrites its section of bench/RESULTS.md; `BENCH_COLOR_DECODER=1 npm run bench` runs it on
  * training/albedo.
@@ -26,11 +29,27 @@ import sharp from 'sharp';
 import { loadModel } from '../src/io/node/load-model.js';
 import { embeddedModelPath } from '../src/io/node/model-paths.js';
 import { type AlbedoDataset, readAlbedoDataset } from '../src/learn/albedo-data.js';
-import { fitLatents, normalisation, trainAutoDecoder, type TrainedAutoDecoder } from '../src/learn/albedo-decoder.js';
+import {
+  type AutoDecoderOptions,
+  fitLatents,
+  type LatentDecoder,
+  normalisation,
+  type TrainedAutoDecoder,
+  trainAutoDecoder,
+} from '../src/learn/albedo-decoder.js';
 import { trainingTf } from '../src/learn/tf-node.js';
+import { uvConvArchitecture, type UvConvShape } from '../src/learn/uv-conv-network.js';
 import { linearToSrgb } from '../src/model/color.js';
 import { decode, decoderParameters } from '../src/model/mlp-decoder.js';
 import type { ColorModel, MorphableModel } from '../src/model/morphable-model.js';
+import {
+  bilinearSampling,
+  decodeUv,
+  type UvConvDecoder,
+  UvDecoderWorkspace,
+  uvDecoderParameters,
+  vertexUvs,
+} from '../src/model/uv-conv-decoder.js';
 import { projectWeighted, reconstruct, weightedPca } from '../src/model/weighted-pca.js';
 import { createRasterBuffers, interpolateAt, rasterize } from '../src/render/rasterize.js';
 import { measureRates, type Rates, type RateShapes } from './decoder-rates.js';
@@ -40,12 +59,16 @@ import { launchChromium } from '../test/helpers/web.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 export const COLOR_DECODER_HEADING = '## Colour decoder against PCA (issue 18)';
 const HIDDEN = [128, 256];
+/** The UV decoder: 8²×C → 16² → 32² → 64² (ELU), then RGB at 64² texels (chosen by measurement: bench/README.md). */
+export const UV_SHAPE: UvConvShape = { base: 8, channels: [32, 32, 16, 8] };
 
 export interface ColorDecoderOptions {
   ks?: number[];
   epochs?: number;
   browser?: boolean;
   joint?: boolean;
+  /** The UV-space convolutional decoder beside the MLP (default true). */
+  uv?: boolean;
   /** The decoders' seed (default 18). */
   seed?: number;
   /** Latent sizes of the joint comparison (default: all of ks). */
@@ -127,11 +150,25 @@ function pcaLatents(model: ColorModel, k: number, data: Float32Array, weights: F
 }
 
 function decoderPredict(trained: TrainedAutoDecoder, latents: Float32Array, m: number) {
-  const k = trained.decoder.latent,
-    d = trained.decoder.offset.length;
+  return predict(trained.decoder, latents, m, (z, out) => decode(trained.decoder, z, out));
+}
+
+function uvDecoderPredict(trained: TrainedAutoDecoder<UvConvDecoder>, latents: Float32Array, m: number) {
+  const workspace = new UvDecoderWorkspace(trained.decoder);
+  return predict(trained.decoder, latents, m, (z, out) => decodeUv(trained.decoder, z, out, workspace));
+}
+
+/** m faces decoded from their latents by `decodeOne`. */
+function predict(
+  decoder: { latent: number; offset: Float32Array },
+  latents: Float32Array,
+  m: number,
+  decodeOne: (z: Float32Array, out: Float32Array) => void,
+) {
+  const k = decoder.latent,
+    d = decoder.offset.length;
   const out = new Float32Array(m * d);
-  for (let f = 0; f < m; f++)
-    decode(trained.decoder, latents.subarray(f * k, (f + 1) * k), out.subarray(f * d, (f + 1) * d));
+  for (let f = 0; f < m; f++) decodeOne(latents.subarray(f * k, (f + 1) * k), out.subarray(f * d, (f + 1) * d));
   return out;
 }
 
@@ -141,6 +178,8 @@ interface Result {
   decoder: number;
   trainSeconds: number;
   fitSeconds: number;
+  /** The UV-space convolutional decoder: RMSE and times, when run. */
+  uv?: { error: number; trainSeconds: number; fitSeconds: number; parameters: number };
   jointPca?: { albedo: number; shapeMm: number };
   jointDecoder?: { albedo: number; shapeMm: number };
   jointSeconds?: number;
@@ -171,22 +210,31 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
   const linear: ColorModel = { mean: pca.mean, basis: pca.basis };
   const kept = pca.basis.count;
   log(`weighted PCA: ${kept} components for 95 % in ${pcaSeconds.toFixed(0)} s`);
-  const ks = [...new Set([...(options.ks ?? [5, 10, 20]), kept])].filter((k) => k <= kept).sort((a, b) => a - b);
+  const ks = [...new Set(options.ks ?? [5, 10, 20, kept])].filter((k) => k <= kept).sort((a, b) => a - b);
   const given = parity(validation.weights, d, 0, 0),
     scored = parity(validation.weights, d, 0, 1);
 
   const identity = jointData(dataset, train.faces, validation.faces);
   const joint = options.joint !== false && identity !== undefined;
-  const model = joint ? await loadModel(embeddedModelPath()) : undefined;
+  const mesh = await loadModel(embeddedModelPath());
+  // One UV per face-region vertex (the first of a seam vertex's), the region's box filling the image.
+  const uvs = vertexUvs(mesh, dataset.vertexIds);
+  const uvResolution = UV_SHAPE.base << (UV_SHAPE.channels.length - 1);
+  const uvArchitecture = uvConvArchitecture(bilinearSampling(uvs, uvResolution), UV_SHAPE);
 
   const results: Result[] = [];
   const pictureDecoders = new Map<number, { trained: TrainedAutoDecoder; latents: Float32Array }>();
-  for (const k of ks) {
-    const pcaError = albedoRmse(pcaPredict(linear, k, validation.data, given, m, d), validation.data, scored, d, 0);
-    start = performance.now();
-    const trained = trainAutoDecoder(tf, train.data, train.weights, n, d, {
+  // An auto-decoder trained on the training faces (latents from the PCA's), its held-out latents fitted on
+  // the even vertices, scored on the odd ones.
+  const score = <D extends LatentDecoder>(
+    k: number,
+    network: Pick<AutoDecoderOptions<D>, 'architecture' | 'hidden'>,
+    predict: (trained: TrainedAutoDecoder<D>, latents: Float32Array, m: number) => Float32Array,
+  ) => {
+    let start = performance.now();
+    const trained = trainAutoDecoder<D>(tf, train.data, train.weights, n, d, {
       latent: k,
-      hidden: HIDDEN,
+      ...network,
       epochs,
       initialLatents: pcaLatents(linear, k, train.data, train.weights, n, d),
       learningRate: 2e-3,
@@ -196,34 +244,56 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
     start = performance.now();
     const latents = fitLatents(tf, trained, validation.data, given, m, { steps: 300 });
     const fitSeconds = (performance.now() - start) / 1000;
-    const decoderError = albedoRmse(decoderPredict(trained, latents, m), validation.data, scored, d, 0);
-    pictureDecoders.set(k, { trained, latents });
-    const result: Result = { k, pca: pcaError, decoder: decoderError, trainSeconds, fitSeconds };
+    const error = albedoRmse(predict(trained, latents, m), validation.data, scored, d, 0);
     log(
-      `k ${k}: PCA ${pcaError.toFixed(2)}, decoder ${decoderError.toFixed(2)} sRGB levels `
-        + `(trained in ${trainSeconds.toFixed(0)} s, ${m} faces fitted in ${fitSeconds.toFixed(1)} s)`,
+      `  ${error.toFixed(2)} sRGB levels (trained in ${trainSeconds.toFixed(0)} s, ${m} faces fitted in `
+        + `${fitSeconds.toFixed(1)} s)`,
     );
-    if (joint && model && (options.jointKs ?? ks).includes(k)) {
+    return { trained, latents, error, trainSeconds, fitSeconds };
+  };
+  for (const k of ks) {
+    const pcaError = albedoRmse(pcaPredict(linear, k, validation.data, given, m, d), validation.data, scored, d, 0);
+    log(`k ${k}: PCA ${pcaError.toFixed(2)} sRGB levels; MLP:`);
+    const mlp = score(k, { hidden: HIDDEN }, decoderPredict);
+    pictureDecoders.set(k, mlp);
+    const result: Result = {
+      k,
+      pca: pcaError,
+      decoder: mlp.error,
+      trainSeconds: mlp.trainSeconds,
+      fitSeconds: mlp.fitSeconds,
+    };
+    if (options.uv !== false) {
+      log('  UV-conv:');
+      const uv = score(k, { architecture: uvArchitecture }, uvDecoderPredict);
+      const { error, trainSeconds, fitSeconds } = uv;
+      result.uv = { error, trainSeconds, fitSeconds, parameters: uvDecoderParameters(uv.trained.decoder) };
+    }
+    if (joint && (options.jointKs ?? ks).includes(k)) {
       start = performance.now();
       Object.assign(
         result,
-        jointComparison(tf, model, dataset, identity!, train, validation, k, epochs, options.seed ?? 18, log),
+        jointComparison(tf, mesh, dataset, identity!, train, validation, k, epochs, options.seed ?? 18, log),
       );
       result.jointSeconds = (performance.now() - start) / 1000;
     }
     results.push(result);
   }
 
-  const shapes: RateShapes = { albedo: d, identity: 100, latents: ks, hidden: HIDDEN };
+  const shapes: RateShapes = {
+    albedo: d,
+    identity: 100,
+    latents: ks,
+    hidden: HIDDEN,
+    uv: options.uv === false ? undefined : { shape: UV_SHAPE, uvs: Array.from(uvs) },
+  };
   const node = measureRates(shapes);
-  log(`Node: ${node.map((r) => `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, decoder ${r.decoder.toFixed(0)}/s`).join('; ')}`);
+  const rates = (r: Rates) =>
+    `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, MLP ${r.decoder.toFixed(0)}/s, UV ${r.uvDecoder.toFixed(0)}/s`;
+  log(`Node: ${node.map(rates).join('; ')}`);
   const browser = options.browser === false ? undefined : await browserRates(shapes);
   if (browser) {
-    log(
-      `Chromium: ${browser
-        .map((r) => `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, decoder ${r.decoder.toFixed(0)}/s`)
-        .join('; ')}`,
-    );
+    log(`Chromium: ${browser.map(rates).join('; ')}`);
   }
 
   const pictureK = ks.includes(10) ? 10 : ks[0];
@@ -232,7 +302,6 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
     const faces = pickFaces(validation.weights, m, d, 4);
     const pcaRecon = pcaPredict(linear, pictureK, validation.data, given, m, d);
     const decRecon = decoderPredict(chosen.trained, chosen.latents, m);
-    const mesh = await loadModel(embeddedModelPath());
     for (const [path, observed] of [
       [options.picture, false],
       [options.privatePicture, true],
@@ -277,21 +346,25 @@ function table(
     `${V} face-region vertices. Held-out albedo error: each validation face predicted from its even seen vertices,`,
     "weighted RMS in 8-bit sRGB levels on its odd seen vertices (learnColorModel's protocol). PCA: the weighted",
     `EM-PCA (95 % of the variance: ${kept} components, ${pcaSeconds.toFixed(0)} s), its first k components.`,
-    `Decoder: MLP k → ${HIDDEN.join(' → ')} → ${3 * V} (tanh; ${decoderParameters(example.decoder)} parameters at`,
-    `k = ${example.decoder.latent}), auto-decoder: a latent per training face learned with it (starting from the`,
-    `PCA's coefficients), ${epochs} epochs of Adam on one core (tfjs wasm); a held-out latent is 300 Adam steps`,
-    "on the even vertices. Decodes/s: the full face region's albedo (random weights of the same shapes, the same",
-    'bundled code in Node and in headless Chromium); joint = face-region shape + albedo (joint PCA: one',
+    `MLP: k → ${HIDDEN.join(' → ')} → ${3 * V} (tanh; ${decoderParameters(example.decoder)} parameters at`,
+    `k = ${example.decoder.latent}). UV-conv: ${uvDescription(results)}. Both auto-decoders: a latent per training`,
+    `face learned with the net (starting from the PCA's coefficients), ${epochs} epochs of Adam on one core (tfjs`,
+    'wasm); a held-out latent is 300 Adam steps on the even vertices. Training / fit: seconds to train, and to fit',
+    `the ${m} validation faces. Decodes/s: the full face region's albedo (random weights of the same shapes, the`,
+    'same bundled code in Node and in headless Chromium); joint = face-region shape + albedo (joint PCA: one',
     "reconstruct of both; decoder: decode + the 100 identity modes' linear map).",
     '',
-    '| k | PCA RMSE | decoder RMSE | decoder training | held-out fit | decodes/s Node PCA / decoder '
-      + '| Chromium PCA / decoder |',
-    '|---|---|---|---|---|---|---|',
+    '| k | PCA RMSE | MLP RMSE | UV-conv RMSE | MLP training / fit | UV-conv training / fit '
+      + '| decodes/s Node PCA / MLP / UV-conv | Chromium PCA / MLP / UV-conv |',
+    '|---|---|---|---|---|---|---|---|',
     ...results.map((r, i) => {
       const b = browser?.[i];
+      const three = (x: Rates) => `${rate(x.pca)} / ${rate(x.decoder)} / ${r.uv ? rate(x.uvDecoder) : '–'}`;
       return (
-        `| ${r.k} | ${f2(r.pca)} | ${f2(r.decoder)} | ${f1(r.trainSeconds)} s | ${f1(r.fitSeconds)} s (${m} faces) | `
-        + `${rate(node[i].pca)} / ${rate(node[i].decoder)} | ${b ? `${rate(b.pca)} / ${rate(b.decoder)}` : 'not run'} |`
+        `| ${r.k} | ${f2(r.pca)} | ${f2(r.decoder)} | ${r.uv ? f2(r.uv.error) : 'not run'} | `
+        + `${f1(r.trainSeconds)} s / ${f1(r.fitSeconds)} s | `
+        + `${r.uv ? `${f1(r.uv.trainSeconds)} s / ${f1(r.uv.fitSeconds)} s` : '–'} | `
+        + `${three(node[i])} | ${b ? three(b) : 'not run'} |`
       );
     }),
     '',
@@ -324,6 +397,18 @@ function table(
     '',
   );
   return lines.join('\n');
+}
+
+/** The UV decoder's layers in words, with its parameter count at the first k it ran. */
+function uvDescription(results: Result[]): string {
+  const { base, channels } = UV_SHAPE;
+  const sides = channels.map((c, i) => `${base << i}²×${c}`);
+  const first = results.find((r) => r.uv);
+  const count = first?.uv ? `; ${first.uv.parameters} parameters at k = ${first.k}` : '';
+  return (
+    `k → dense → ${sides.join(' → ')} (each step: 2× nearest resize, 3×3 conv, ELU) → 3×3 conv → RGB at `
+    + `${base << (channels.length - 1)}² texels, read bilinearly at each vertex's UV${count}`
+  );
 }
 
 /** [identity (σ units); albedo] rows, or undefined when the dataset has no identities. */
@@ -587,6 +672,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     epochs: value('--epochs') ? Number(value('--epochs')) : undefined,
     browser: !args.includes('--no-browser'),
     joint: !args.includes('--no-joint'),
+    uv: !args.includes('--no-uv'),
     jointKs: value('--joint-k')?.split(',').map(Number),
     seed: value('--seed') ? Number(value('--seed')) : undefined,
     picture: value('--picture'),

@@ -1,12 +1,21 @@
 /**
- * Decodes per second of a full face for the linear model (weighted-pca.ts reconstruct) and the MLP decoder
- * (model/mlp-decoder.ts decode), on random weights of the given shapes (the speed does not depend on the
- * values). Pure TS: bench/color-decoder.ts runs it in Node and bundles it with esbuild for Chromium, so both
- * measure the same code the same way.
+ * Decodes per second of a full face for the linear model (weighted-pca.ts reconstruct), the MLP decoder
+ * (model/mlp-decoder.ts decode) and the UV-space convolutional decoder (model/uv-conv-decoder.ts decodeUv), on
+ * random weights of the given shapes (the speed does not depend on the values; the UV decoder's does on which
+ * texels the real UVs read). Pure TS: bench/color-decoder.ts runs it in Node and bundles it with esbuild for
+ * Chromium, so both measure the same code the same way.
  */
+import type { UvConvShape } from '../src/learn/uv-conv-network.js';
 import { decode, DecoderWorkspace, type MlpDecoder } from '../src/model/mlp-decoder.js';
 import type { ColorModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
+import {
+  bilinearSampling,
+  type ConvLayer,
+  decodeUv,
+  type UvConvDecoder,
+  UvDecoderWorkspace,
+} from '../src/model/uv-conv-decoder.js';
 import { reconstruct } from '../src/model/weighted-pca.js';
 
 export interface RateShapes {
@@ -16,15 +25,18 @@ export interface RateShapes {
   identity: number;
   latents: number[];
   hidden: number[];
+  /** The UV decoder's layout and the face region's vertex UVs (2V; the decode only computes what they read). */
+  uv?: { shape: UvConvShape; uvs: number[] };
   /** Seconds per measurement (default 0.5). */
   seconds?: number;
 }
 
 export interface Rates {
   k: number;
-  /** Albedo only: PCA reconstruct, decoder decode. */
+  /** Albedo only: PCA reconstruct, MLP decoder decode, UV decoder decodeUv (NaN when not measured). */
   pca: number;
   decoder: number;
+  uvDecoder: number;
   /** Shape (face-region vertices) + albedo: joint PCA reconstruct of both; joint decoder + linear identity. */
   jointPca: number;
   jointDecoder: number;
@@ -56,6 +68,36 @@ function randomDecoder(random: SeededRandom, k: number, hidden: number[], d: num
     })),
     offset: new Float32Array(d).fill(0.3),
     scale: new Float32Array(d).fill(0.1),
+  };
+}
+
+/** A UV decoder of the shape with random weights (biases too), reading a c-channel image at `uvs`. */
+export function randomUvDecoder(
+  random: SeededRandom,
+  k: number,
+  shape: UvConvShape,
+  uvs: ArrayLike<number>,
+): UvConvDecoder {
+  const { base, channels } = shape;
+  const c = shape.outputs ?? 3;
+  const values = (n: number, s: number) => Float32Array.from({ length: n }, () => s * random.normal());
+  const conv = (inputs: number, outputs: number): ConvLayer => ({
+    inputs,
+    outputs,
+    weight: values(9 * inputs * outputs, 1 / Math.sqrt(9 * inputs)),
+    bias: values(outputs, 0.3),
+  });
+  const width = base * base * channels[0];
+  const d = (uvs.length / 2) * c;
+  return {
+    latent: k,
+    base,
+    dense: { weight: values(k * width, 1), bias: values(width, 0.3) },
+    blocks: channels.slice(1).map((o, i) => conv(channels[i], o)),
+    output: conv(channels[channels.length - 1], c),
+    sampling: bilinearSampling(uvs, base << (channels.length - 1)),
+    offset: values(d, 0.5),
+    scale: Float32Array.from({ length: d }, () => 0.1 + random.uniform()),
   };
 }
 
@@ -91,10 +133,13 @@ export function measureRates(shapes: RateShapes): Rates[] {
       decoded = new Float32Array(identity + albedo);
     const work = new DecoderWorkspace(decoder),
       jointWork = new DecoderWorkspace(joint);
+    const uv = shapes.uv && randomUvDecoder(random, k, shapes.uv.shape, shapes.uv.uvs);
+    const uvWork = uv && new UvDecoderWorkspace(uv);
     return {
       k,
       pca: rate(() => reconstruct(pca, z, out), seconds),
       decoder: rate(() => decode(decoder, z, out, work), seconds),
+      uvDecoder: uv && uvWork ? rate(() => decodeUv(uv, z, out, uvWork), seconds) : NaN,
       jointPca: rate(() => reconstruct(jointPca, z, jointOut), seconds),
       jointDecoder: rate(() => {
         decode(joint, z, decoded, jointWork);

@@ -228,7 +228,7 @@ try {
     );
   }
 
-  // About 10 minutes per latent size on one core: only when asked (BENCH_COLOR_DECODER=1) and an albedo
+  // 10–20 minutes per latent size on one core (two decoders): only when asked (BENCH_COLOR_DECODER=1) and an albedo
   // dataset was made (morphable train albedo --out training/albedo).
   const albedo = join(root, 'training/albedo');
   if (process.env.BENCH_COLOR_DECODER && existsSync(join(albedo, 'albedo.json'))) {

@@ -86,6 +86,18 @@ const convCases: ConvCase[] = [
   { x: [2, 9, 11, 3], filter: [3, 3, 3, 5], strides: [1, 1], pad: 'same' },
   { x: [2, 9, 11, 3], filter: [3, 3, 3, 5], strides: [2, 2], pad: 'same' },
   { x: [1, 10, 7, 4], filter: [3, 3, 4, 2], strides: [2, 2], pad: 'valid' },
+  { x: [1, 10, 7, 4], filter: [3, 3, 4, 2], strides: [1, 1], pad: 'valid' },
+  {
+    x: [2, 8, 9, 3],
+    filter: [3, 2, 3, 4],
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [0, 2],
+      [1, 0],
+      [0, 0],
+    ],
+  },
   {
     x: [2, 8, 9, 3],
     filter: [3, 2, 3, 4],
@@ -332,7 +344,8 @@ describe('wasm training kernels (src/learn/wasm-kernels.ts)', () => {
           const pointwise = tf.randomNormal([1, 1, 4, 6]) as tf.Tensor4D;
           const w = tf.randomNormal([6, 5]) as tf.Tensor2D;
           const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) => {
-            const h = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same');
+            const h0 = tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same');
+            const h = tf.conv2d(h0, b as tf.Tensor4D, 1, 'same'); // the stride-1 input gradient's path
             const s1 = tf.separableConv2d(h, c as tf.Tensor4D, d as tf.Tensor4D, 1, 'same');
             const s2 = tf.separableConv2d(h, c as tf.Tensor4D, d as tf.Tensor4D, 2, 'same');
             return tf.add(tf.sum(tf.matMul(tf.reshape(s1, [-1, 6]), e as tf.Tensor2D)), tf.sum(s2));

@@ -8,7 +8,9 @@
  * (s: the data's spread, W̄: the average sum of weights per face, `noise`: the per-entry noise variance in
  * units of s², as projectWeighted's ridge) — the MAP estimate under a N(0, I) latent prior, so that missing
  * entries (weight 0) are handled as the weighted PCA handles them. A held-out face's latent is fitted the same
- * way with the decoder fixed (fitLatents). The data need not be albedo: the joint shape + texture decoder
+ * way with the decoder fixed (fitLatents). The network is an architecture's (DecoderArchitecture): the MLP by
+ * default (mlpArchitecture), or another, e.g. the UV-space convolutional one (uv-conv-network.ts). The data need
+ * not be albedo: the joint shape + texture decoder
  * trains on rows [identity coefficients; albedo] with their own weights.
  *
  * The latents may start from given values (e.g. the weighted PCA's σ-unit coefficients of the same k): only
@@ -20,10 +22,39 @@ import type { DecoderLayer, MlpDecoder } from '../model/mlp-decoder.js';
 import { SeededRandom } from '../model/random.js';
 import { Adam } from './adam.js';
 
-export interface AutoDecoderOptions {
+/** A decoder network in tfjs: latents (m × k) → outputs (m × d) before the output scale (normalised units). */
+export interface DecoderNetwork {
+  /** Trainable variables (none for a trained decoder's fixed network). */
+  variables: TfCore.Variable[];
+  forward(z: TfCore.Tensor2D): TfCore.Tensor2D;
+  dispose(): void;
+}
+
+/** What every trained decoder has: its latent size and per-entry output offset and scale (data units). */
+export interface LatentDecoder {
+  latent: number;
+  offset: Float32Array;
+  scale: Float32Array;
+}
+
+/** A kind of decoder network: fresh (to train) and fixed (a trained one's, to fit latents with). */
+export interface DecoderArchitecture<D extends LatentDecoder> {
+  /** A network of latent size k and d outputs, its weights drawn from `random`; `export` reads them out. */
+  create(
+    tf: Tf,
+    k: number,
+    d: number,
+    random: SeededRandom,
+  ): DecoderNetwork & { export(offset: Float32Array, scale: Float32Array): D };
+  fixed(tf: Tf, decoder: D): DecoderNetwork;
+}
+
+export interface AutoDecoderOptions<D extends LatentDecoder = MlpDecoder> {
   /** Latent size k. */
   latent: number;
-  /** Hidden layer widths (default [128, 256]). */
+  /** The network (default: the MLP of `hidden`). */
+  architecture?: DecoderArchitecture<D>;
+  /** The MLP's hidden layer widths (default [128, 256]), when no architecture is given. */
   hidden?: number[];
   /** Passes over the training faces (default 300). */
   epochs?: number;
@@ -47,8 +78,9 @@ export interface AutoDecoderOptions {
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
-export interface TrainedAutoDecoder {
-  decoder: MlpDecoder;
+export interface TrainedAutoDecoder<D extends LatentDecoder = MlpDecoder> {
+  decoder: D;
+  architecture: DecoderArchitecture<D>;
   /** The training faces' learned latents, n × k. */
   latents: Float32Array;
   /** The options' noise, kept for fitting held-out faces with the same prior. */
@@ -114,37 +146,78 @@ function normalised(
   return y;
 }
 
-function forward(
-  tf: Tf,
-  layers: { w: TfCore.Tensor2D; b: TfCore.Tensor1D }[],
-  z: TfCore.Tensor2D,
-  outputScale?: TfCore.Tensor1D,
-): TfCore.Tensor2D {
-  let h = z;
-  for (let l = 0; l < layers.length; l++) {
-    const a = tf.add(tf.matMul(h, layers[l].w), layers[l].b) as TfCore.Tensor2D;
-    h = l < layers.length - 1 ? tf.tanh(a) : a;
-  }
-  return outputScale ? (tf.mul(h, outputScale) as TfCore.Tensor2D) : h;
+/** The MLP of model/mlp-decoder.ts: k → tanh hidden layers → d, Glorot-initialised. */
+export function mlpArchitecture(hidden: number[] = [128, 256]): DecoderArchitecture<MlpDecoder> {
+  const network = (tf: Tf, layers: { w: TfCore.Tensor2D; b: TfCore.Tensor1D }[]) => ({
+    forward(z: TfCore.Tensor2D): TfCore.Tensor2D {
+      let h = z;
+      for (let l = 0; l < layers.length; l++) {
+        const a = tf.add(tf.matMul(h, layers[l].w), layers[l].b) as TfCore.Tensor2D;
+        h = l < layers.length - 1 ? tf.tanh(a) : a;
+      }
+      return h;
+    },
+    dispose() {
+      for (const l of layers) tf.dispose([l.w, l.b]);
+    },
+  });
+  return {
+    create(tf, k, d, random) {
+      const sizes = [k, ...hidden, d];
+      const layers = sizes.slice(1).map((outputs, l) => {
+        const inputs = sizes[l];
+        const std = Math.sqrt(2 / (inputs + outputs)); // Glorot
+        const w = Float32Array.from({ length: inputs * outputs }, () => std * random.normal());
+        return {
+          w: tf.variable(tf.tensor2d(w, [inputs, outputs]), true, `decoder-w${l}`) as TfCore.Variable<TfCore.Rank.R2>,
+          b: tf.variable(tf.zeros([outputs]), true, `decoder-b${l}`) as TfCore.Variable<TfCore.Rank.R1>,
+        };
+      });
+      return {
+        ...network(tf, layers),
+        variables: layers.flatMap((l) => [l.w, l.b]),
+        export: (offset, scale) => ({
+          latent: k,
+          layers: layers.map(
+            (l, i): DecoderLayer => ({
+              inputs: sizes[i],
+              outputs: sizes[i + 1],
+              weight: l.w.dataSync() as Float32Array,
+              bias: l.b.dataSync() as Float32Array,
+            }),
+          ),
+          offset,
+          scale,
+        }),
+      };
+    },
+    fixed(tf, decoder) {
+      const layers = decoder.layers.map((l) => ({
+        w: tf.tensor2d(l.weight, [l.inputs, l.outputs]),
+        b: tf.tensor1d(l.bias),
+      }));
+      return { ...network(tf, layers), variables: [] };
+    },
+  };
 }
 
 /**
  * Trains a decoder and the n training faces' latents on rows of d values (`data`, row-major) with per-entry
  * weights in [0, 1] (0: unseen, never read).
  */
-export function trainAutoDecoder(
+export function trainAutoDecoder<D extends LatentDecoder = MlpDecoder>(
   tf: Tf,
   data: Float32Array,
   weights: Float32Array,
   n: number,
   d: number,
-  options: AutoDecoderOptions,
-): TrainedAutoDecoder {
+  options: AutoDecoderOptions<D>,
+): TrainedAutoDecoder<D> {
   const start = performance.now();
   const k = options.latent;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`latent size must be an integer ≥ 1, got ${k}`);
   if (data.length !== n * d || weights.length !== n * d) throw new RangeError(`data and weights must be ${n}×${d}`);
-  const hidden = options.hidden ?? [128, 256];
+  const architecture = options.architecture ?? (mlpArchitecture(options.hidden) as unknown as DecoderArchitecture<D>);
   const epochs = options.epochs ?? 300;
   const batch = Math.min(n, options.batch ?? 32);
   const rate = options.learningRate ?? 1e-3;
@@ -154,16 +227,7 @@ export function trainAutoDecoder(
 
   const { offset, scale, weightPerFace } = normalisation(data, weights, n, d);
   const prior = noise / weightPerFace;
-  const sizes = [k, ...hidden, d];
-  const layers = sizes.slice(1).map((outputs, l) => {
-    const inputs = sizes[l];
-    const std = Math.sqrt(2 / (inputs + outputs)); // Glorot
-    const w = Float32Array.from({ length: inputs * outputs }, () => std * random.normal());
-    return {
-      w: tf.variable(tf.tensor2d(w, [inputs, outputs]), true, `decoder-w${l}`) as TfCore.Variable<TfCore.Rank.R2>,
-      b: tf.variable(tf.zeros([outputs]), true, `decoder-b${l}`) as TfCore.Variable<TfCore.Rank.R1>,
-    };
-  });
+  const network = architecture.create(tf, k, d, random);
   const z0 = options.initialLatents ?? Float32Array.from({ length: n * k }, () => 0.01 * random.normal());
   if (z0.length !== n * k) throw new RangeError(`initial latents: ${z0.length} values, expected ${n}×${k}`);
   const latents = tf.variable(tf.tensor2d(z0, [n, k]), true, 'decoder-latents');
@@ -174,7 +238,7 @@ export function trainAutoDecoder(
     throw new RangeError(`outputScale: ${outputScale.length} values, not ${d}`);
   const multiplier = outputScale ? tf.tensor1d(outputScale) : undefined;
 
-  const decoderVariables = layers.flatMap((l) => [l.w, l.b]);
+  const decoderVariables = network.variables;
   const adam = new Adam(tf, decoderVariables);
   // The latents' own optimiser: each face's code is only touched when its face is in the batch.
   const latentAdam = new Adam(tf, [latents]);
@@ -201,7 +265,8 @@ export function trainAutoDecoder(
       const lossFn = () =>
         tf.tidy(() => {
           const z = tf.matMul(select, latents) as TfCore.Tensor2D;
-          const pred = forward(tf, layers, z, multiplier);
+          const out = network.forward(z);
+          const pred = multiplier ? tf.mul(out, multiplier) : out;
           const e = tf.sub(pred, tf.gather(y, ids));
           const data = tf.div(tf.sum(tf.mul(tf.gather(w, ids), tf.square(e))), m * weightPerFace);
           return tf.add(data, tf.mul(tf.sum(tf.square(z)), prior / m)) as TfCore.Scalar;
@@ -220,26 +285,19 @@ export function trainAutoDecoder(
     options.onEpoch?.(epoch, loss);
   }
 
-  const decoder: MlpDecoder = {
-    latent: k,
-    layers: layers.map(
-      (l, i): DecoderLayer => ({
-        inputs: sizes[i],
-        outputs: sizes[i + 1],
-        weight: l.w.dataSync() as Float32Array,
-        bias: l.b.dataSync() as Float32Array,
-      }),
-    ),
+  const decoder = network.export(
     offset,
-    scale: outputScale ? outputScale.map((r) => r * scale) : new Float32Array(d).fill(scale),
-  };
+    outputScale ? outputScale.map((r) => r * scale) : new Float32Array(d).fill(scale),
+  );
   const learned = latents.dataSync() as Float32Array;
-  for (const v of [...decoderVariables, latents, y, w]) v.dispose();
+  network.dispose();
+  for (const v of [latents, y, w]) v.dispose();
   multiplier?.dispose();
   adam.dispose();
   latentAdam.dispose();
   return {
     decoder,
+    architecture,
     latents: learned,
     noise,
     weightPerFace,
@@ -283,9 +341,9 @@ export interface FitLatentOptions {
  * The latents of m faces (rows of d values with weights, as in training) under a trained decoder: the MAP
  * fit, all faces at once (their problems are independent), decoder fixed. Returns m × k values.
  */
-export function fitLatents(
+export function fitLatents<D extends LatentDecoder>(
   tf: Tf,
-  trained: Pick<TrainedAutoDecoder, 'decoder' | 'noise' | 'weightPerFace' | 'dataScale'>,
+  trained: Pick<TrainedAutoDecoder<D>, 'decoder' | 'architecture' | 'noise' | 'weightPerFace' | 'dataScale'>,
   data: Float32Array,
   weights: Float32Array,
   m: number,
@@ -302,10 +360,7 @@ export function fitLatents(
   // The loss in units of the training data's overall spread s, as in training; the decoder's per-entry scale
   // is s times its output multiplier.
   const scale = trained.dataScale;
-  const layers = decoder.layers.map((l) => ({
-    w: tf.tensor2d(l.weight, [l.inputs, l.outputs]),
-    b: tf.tensor1d(l.bias),
-  }));
+  const network = trained.architecture.fixed(tf, decoder);
   const multiplier = tf.tensor1d(decoder.scale.map((x) => x / scale));
   const y = tf.tensor2d(normalised(data, weights, m, d, decoder.offset, scale), [m, d]);
   const w = tf.tensor2d(weights, [m, d]);
@@ -316,7 +371,7 @@ export function fitLatents(
     adam.minimize(
       () =>
         tf.tidy(() => {
-          const e = tf.sub(forward(tf, layers, z, multiplier), y);
+          const e = tf.sub(tf.mul(network.forward(z), multiplier), y);
           const fit = tf.sum(tf.mul(w, tf.square(e)));
           return tf.add(tf.div(fit, trained.weightPerFace), tf.mul(tf.sum(tf.square(z)), prior)) as TfCore.Scalar;
         }),
@@ -324,19 +379,25 @@ export function fitLatents(
     );
   }
   const out = z.dataSync() as Float32Array;
-  for (const t of [...layers.flatMap((l) => [l.w, l.b]), y, w, z, multiplier]) t.dispose();
+  network.dispose();
+  for (const t of [y, w, z, multiplier]) t.dispose();
   adam.dispose();
   return Float32Array.from(out);
 }
 
 /** The tfjs forward pass of a decoder (outputs m × d in data units), for checking the pure-TS one. */
-export function decodeWithTf(tf: Tf, decoder: MlpDecoder, latents: Float32Array, m: number): Float32Array {
-  return tf.tidy(() => {
-    const layers = decoder.layers.map((l) => ({
-      w: tf.tensor2d(l.weight, [l.inputs, l.outputs]),
-      b: tf.tensor1d(l.bias),
-    }));
-    const out = forward(tf, layers, tf.tensor2d(latents, [m, decoder.latent]));
-    return tf.add(tf.mul(out, tf.tensor1d(decoder.scale)), tf.tensor1d(decoder.offset)).dataSync() as Float32Array;
+export function decodeWithTf<D extends LatentDecoder = MlpDecoder>(
+  tf: Tf,
+  decoder: D,
+  latents: Float32Array,
+  m: number,
+  architecture: DecoderArchitecture<D> = mlpArchitecture() as unknown as DecoderArchitecture<D>,
+): Float32Array {
+  const network = architecture.fixed(tf, decoder);
+  const out = tf.tidy(() => {
+    const y = network.forward(tf.tensor2d(latents, [m, decoder.latent]));
+    return tf.add(tf.mul(y, tf.tensor1d(decoder.scale)), tf.tensor1d(decoder.offset)).dataSync() as Float32Array;
   });
+  network.dispose();
+  return out;
 }

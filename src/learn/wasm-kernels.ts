@@ -1,14 +1,15 @@
 /**
  * Training kernels for tfjs's wasm backend. The backend (4.22) can run a convolutional net forward but lacks
  * three kernels that its gradients need (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter,
- * DepthwiseConv2dNativeBackpropInput), and its 1×1 Conv2DBackpropInput is slow. `registerWasmTrainingKernels(tf)`
+ * DepthwiseConv2dNativeBackpropInput), and its Conv2DBackpropInput is slow. `registerWasmTrainingKernels(tf)`
  * registers them for 'wasm' in the kernel registry of the tfjs-core instance `tf` belongs to.
  *
  * Layout NHWC only, dilations 1, depthwise channel multiplier 1: anything else throws. The depthwise gradients are
  * plain loops over the wasm heap, except the stride-1 input gradient, which the backend's own depthwise conv
  * computes; the conv2d filter gradient is an im2col (built in place on the heap) times dy by the backend's own
  * BatchMatMul (XNNPACK). The fast paths (see `wasmTrainingKernelSettings`) replace the backend's slow transposed
- * BatchMatMul and 1×1 Conv2DBackpropInput.
+ * BatchMatMul and its Conv2DBackpropInput at 1×1 (a product) and at stride 1 (the backend's Conv2D with the
+ * filter turned).
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 
@@ -58,6 +59,7 @@ export function registerWasmTrainingKernels(tf: Tf): void {
     matMul: wasmKernel('BatchMatMul'),
     transpose: wasmKernel('Transpose'),
     depthwise: wasmKernel('DepthwiseConv2dNative'),
+    conv2d: wasmKernel('Conv2D'),
   };
   register(tf, 'Conv2DBackpropFilter', (args) => conv2DBackpropFilter(ops, args));
   register(tf, 'DepthwiseConv2dNativeBackpropFilter', (args) => depthwiseBackpropFilter(tf, args));
@@ -73,6 +75,7 @@ interface Ops {
   matMul: KernelFunc;
   transpose: KernelFunc;
   depthwise: KernelFunc;
+  conv2d: KernelFunc;
 }
 
 type KernelArgs = Parameters<KernelFunc>[0];
@@ -248,7 +251,8 @@ function batchMatMul(ops: Ops, args: KernelArgs): TensorInfo {
 /**
  * Conv2DBackpropInput of a 1×1 stride-1 unpadded conv (the pointwise half of a separable conv) as dy · Wᵀ: the
  * wasm kernel's general loop took 132–137 ms at 16 × 56 × 56 × 32 → 32 channels, transpose + matMul 60–68 ms
- * (51 → 4 ms at 16 × 14 × 14 × 128 → 128; 33–36 → 3.5 ms at 7 × 7 × 256; load 6–7). Others go to the wasm kernel.
+ * (51 → 4 ms at 16 × 14 × 14 × 128 → 128; 33–36 → 3.5 ms at 7 × 7 × 256; load 6–7). Larger filters at stride 1:
+ * conv2DBackpropInputStride1. Others go to the wasm kernel.
  */
 function conv2DBackpropInput(ops: Ops, general: KernelFunc, args: KernelArgs): TensorInfo {
   const backend = args.backend as WasmBackend;
@@ -256,9 +260,7 @@ function conv2DBackpropInput(ops: Ops, general: KernelFunc, args: KernelArgs): T
   const attrs = args.attrs as unknown as tfc.Conv2DBackpropInputAttrs;
   const [fh, fw, inChannels, outChannels] = filter.shape;
   const fast = wasmTrainingKernelSettings.fastPaths;
-  if (!fast || fh !== 1 || fw !== 1 || (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC')) {
-    return general(args) as TensorInfo;
-  }
+  if (!fast || (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC')) return general(args) as TensorInfo;
   const info = ops.tf.backend_util.computeConv2DInfo(
     attrs.inputShape,
     filter.shape as [number, number, number, number],
@@ -270,9 +272,12 @@ function conv2DBackpropInput(ops: Ops, general: KernelFunc, args: KernelArgs): T
     'channelsLast',
   );
   const { top, bottom, left, right } = info.padInfo;
-  if (info.strideHeight !== 1 || info.strideWidth !== 1 || top !== 0 || bottom !== 0 || left !== 0 || right !== 0) {
-    return general(args) as TensorInfo;
+  if (info.strideHeight !== 1 || info.strideWidth !== 1) return general(args) as TensorInfo;
+  if (fh !== 1 || fw !== 1) {
+    checkFloat('Conv2DBackpropInput', dy, filter);
+    return conv2DBackpropInputStride1(ops, backend, dy, filter, info) ?? (general(args) as TensorInfo);
   }
+  if (top !== 0 || bottom !== 0 || left !== 0 || right !== 0) return general(args) as TensorInfo;
   checkFloat('Conv2DBackpropInput', dy, filter);
   checkShape('Conv2DBackpropInput', 'dy', dy.shape, [info.batchSize, info.outHeight, info.outWidth, outChannels]);
   const pixels = info.batchSize * info.outHeight * info.outWidth;
@@ -285,6 +290,72 @@ function conv2DBackpropInput(ops: Ops, general: KernelFunc, args: KernelArgs): T
   }) as TensorInfo;
   backend.disposeData(wt.dataId);
   return { dataId: out.dataId, shape: [...attrs.inputShape], dtype: 'float32' };
+}
+
+/**
+ * At stride 1, dx is dy correlated with the filter turned by 180° and its in/out channels swapped (padded by
+ * filter size − 1 − the forward pad), which the wasm Conv2D kernel (XNNPACK) computes: 32 × 64 × 64 × 8 → 8
+ * channels, 3×3 'same', gradient of a UV decoder's conv: the general loop's share of a training step 440–500 ms,
+ * this 26 ms (load 7–9). Undefined where a forward pad exceeds filter size − 1 (left to the general kernel).
+ */
+function conv2DBackpropInputStride1(
+  ops: Ops,
+  backend: WasmBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: Conv2DInfo,
+): TensorInfo | undefined {
+  const { filterHeight, filterWidth, inChannels, outChannels } = info;
+  const pad = transposedPad(info);
+  if (pad === undefined) return undefined;
+  const turned = backend.makeOutput([filterHeight, filterWidth, outChannels, inChannels], 'float32');
+  const w = backend.typedArrayFromHeap(filter);
+  const t = backend.typedArrayFromHeap(turned);
+  const taps = filterHeight * filterWidth;
+  for (let k = 0; k < taps; k++) {
+    const from = k * inChannels * outChannels,
+      to = (taps - 1 - k) * inChannels * outChannels;
+    for (let i = 0; i < inChannels; i++) {
+      for (let o = 0; o < outChannels; o++) t[to + o * inChannels + i] = w[from + i * outChannels + o];
+    }
+  }
+  return correlateTurned(ops.conv2d, backend, dy, turned, pad);
+}
+
+/**
+ * The pads of a stride-1 conv's input gradient as a correlation of dy with the turned filter: filter size − 1 −
+ * the forward pad on each side; undefined where a forward pad exceeds filter size − 1.
+ */
+function transposedPad(info: Conv2DInfo): number[][] | undefined {
+  const { filterHeight, filterWidth, inHeight, inWidth, outHeight, outWidth } = info;
+  const top = filterHeight - 1 - info.padInfo.top;
+  const left = filterWidth - 1 - info.padInfo.left;
+  const bottom = inHeight - 1 + filterHeight - outHeight - top;
+  const right = inWidth - 1 + filterWidth - outWidth - left;
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) return undefined;
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+}
+
+/** `kernel` (the backend's Conv2D or DepthwiseConv2dNative) of dy with the turned filter at stride 1; frees it. */
+function correlateTurned(
+  kernel: KernelFunc,
+  backend: WasmBackend,
+  dy: TensorInfo,
+  turned: TensorInfo,
+  pad: number[][],
+): TensorInfo {
+  const out = kernel({
+    inputs: { x: dy, filter: turned },
+    backend,
+    attrs: { strides: [1, 1], pad, dilations: [1, 1], dataFormat: 'NHWC' },
+  }) as TensorInfo;
+  backend.disposeData(turned.dataId);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -459,29 +530,14 @@ function depthwiseBackpropInputStride1(
   filter: TensorInfo,
   info: Conv2DInfo,
 ): TensorInfo | undefined {
-  const { filterHeight, filterWidth, inHeight, inWidth, outHeight, outWidth } = info;
+  const { filterHeight, filterWidth } = info;
   const channels = info.inChannels;
-  const top = filterHeight - 1 - info.padInfo.top;
-  const left = filterWidth - 1 - info.padInfo.left;
-  const bottom = inHeight - 1 + filterHeight - outHeight - top;
-  const right = inWidth - 1 + filterWidth - outWidth - left;
-  if (top < 0 || left < 0 || bottom < 0 || right < 0) return undefined;
+  const pad = transposedPad(info);
+  if (pad === undefined) return undefined;
   const turned = backend.makeOutput([filterHeight, filterWidth, channels, 1], 'float32');
   const w = backend.typedArrayFromHeap(filter);
   const t = backend.typedArrayFromHeap(turned);
   const taps = filterHeight * filterWidth;
   for (let k = 0; k < taps; k++) t.set(w.subarray(k * channels, (k + 1) * channels), (taps - 1 - k) * channels);
-  const pad = [
-    [0, 0],
-    [top, bottom],
-    [left, right],
-    [0, 0],
-  ];
-  const out = ops.depthwise({
-    inputs: { x: dy, filter: turned },
-    backend,
-    attrs: { strides: [1, 1], pad, dilations: [1, 1], dataFormat: 'NHWC' },
-  }) as TensorInfo;
-  backend.disposeData(turned.dataId);
-  return out;
+  return correlateTurned(ops.depthwise, backend, dy, turned, pad);
 }
