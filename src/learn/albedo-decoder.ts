@@ -10,8 +10,8 @@
  * entries (weight 0) are handled as the weighted PCA handles them. A held-out face's latent is fitted the same
  * way with the decoder fixed (fitLatents). The network is an architecture's (DecoderArchitecture): the MLP by
  * default (mlpArchitecture), or another, e.g. the UV-space convolutional one (uv-conv-network.ts). The data need
- * not be albedo: the joint shape + texture decoder
- * trains on rows [identity coefficients; albedo] with their own weights.
+ * not be albedo: the joint shape + texture decoder trains on rows [identity coefficients; albedo] with their own
+ * weights.
  *
  * The latents may start from given values (e.g. the weighted PCA's σ-unit coefficients of the same k): only
  * where to start, they are learned. Node (tfjs on the wasm backend, single-threaded); everything is seeded.
