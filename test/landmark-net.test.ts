@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { loadImage } from '../src/io/node/image.js';
+import { halvesToFloats } from '../src/detect/weights-file.js';
 import {
   decodeLandmarkNetFile,
   encodeLandmarkNetFile,
@@ -69,6 +70,18 @@ describe('landmark net', () => {
     expect(points[136 + 7]).toBeCloseTo(2.75 / 7, 6);
     // Face 0: all scores equal → the first cell, offsets 0 (the output's -5 there) → -5 / 7.
     expect(points[0]).toBeCloseTo(-5 / 7, 6);
+  });
+
+  it('decodes every float16 bit pattern as fromHalf does, at an odd byte offset too', () => {
+    const bytes = new Uint8Array(1 + 2 * 65536);
+    const view = new DataView(bytes.buffer);
+    for (let h = 0; h < 65536; h++) view.setUint16(1 + 2 * h, h, true);
+    const out = new Float32Array(65536);
+    halvesToFloats(view, 1, out);
+    let wrong = 0;
+    for (let h = 0; h < 65536; h++) if (!Object.is(out[h], Math.fround(fromHalf(h)))) wrong++;
+    expect(wrong).toBe(0);
+    expect([out[0x3c00], out[0xc000], out[0x0001], out[0x8000], out[0x7c00]]).toEqual([1, -2, 2 ** -24, -0, Infinity]);
   });
 
   it('float16 rounds to nearest even and round-trips through the weight file', () => {

@@ -92,7 +92,7 @@ export function decodeWeights(
     const count = shape.reduce((a, b) => a * b, 1);
     if (dataStart + 2 * (entry.offset + count) > bytes.length) fail(`truncated at ${name}`);
     const values = new Float32Array(count);
-    for (let i = 0; i < count; i++) values[i] = fromHalf(view.getUint16(dataStart + 2 * (entry.offset + i), true));
+    halvesToFloats(view, dataStart + 2 * entry.offset, values);
     tensors.set(name, { shape, values });
   }
   return { header, tensors, training: header.training ?? {} };
@@ -124,6 +124,22 @@ export function toHalf(value: number): number {
   const rest = mantissa & 0x1fff;
   // Rounding may carry into the exponent, which is still the right binary16 value.
   return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
+}
+
+/**
+ * `out[i] = fromHalf(half i)` for the out.length little-endian binary16 values at `byteOffset` of `view`. A normal
+ * number's bits are moved into place (exact: every binary16 value is a binary32 one), the rest go through
+ * fromHalf: a 2-MB colour model decodes in a few ms instead of about 60, at every `fit`'s start.
+ */
+export function halvesToFloats(view: DataView, byteOffset: number, out: Float32Array): void {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < out.length; i++) {
+    const half = view.getUint16(byteOffset + 2 * i, true);
+    const exponent = half & 0x7c00;
+    // Exponent bias 15 → 127: add 112 to the exponent field, then shift the 10-bit mantissa to 23 bits.
+    if (exponent !== 0 && exponent !== 0x7c00) bits[i] = ((half & 0x8000) << 16) | (((half & 0x7fff) + 0x1c000) << 13);
+    else out[i] = fromHalf(half);
+  }
 }
 
 export function fromHalf(bits: number): number {

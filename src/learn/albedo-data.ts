@@ -13,7 +13,7 @@
 import { readFile, mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { fromHalf, toHalf } from '../detect/weights-file.js';
+import { halvesToFloats, toHalf } from '../detect/weights-file.js';
 import { InputError } from '../errors.js';
 import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
 import { loadImage } from '../io/node/image.js';
@@ -246,7 +246,8 @@ export function decodeAlbedoData(
   const albedo = new Float32Array(3 * F * V),
     weight = new Float32Array(F * V);
   let o = 4 * V;
-  for (let i = 0; i < albedo.length; i++, o += 2) albedo[i] = fromHalf(view.getUint16(o, true));
+  halvesToFloats(view, o, albedo);
+  o += 2 * albedo.length;
   for (let i = 0; i < weight.length; i++) weight[i] = bytes[o++] / 255;
   return { vertexIds, albedo, weight };
 }
