@@ -44,6 +44,11 @@ export default defineConfig({
     // Two test files at a time even on 2 cores (vitest's default there is one): many tests wait on a
     // CLI child process or Chromium, so the suite takes about 200 s instead of 310 s.
     maxWorkers: 2,
+    // Test files share their worker's module cache (each file still runs in a fresh module of its own): tfjs,
+    // face-api, sharp, vite and the src modules load once per worker instead of once per file, a third of
+    // the CPU of the files that use tfjs. A file that changes process-wide state (process.env, tfjs's
+    // backend) puts it back in afterAll.
+    isolate: false,
     sequence: { sequencer: LongestFirstSequencer },
   },
 });
