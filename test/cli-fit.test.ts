@@ -205,6 +205,12 @@ describe.skipIf(!hasShared)('morphable fit', () => {
       'missing.jpg',
       'no such file',
     );
+    // One photo is read before the model loads: its problem is the one named, even with no model there either.
+    expectOneLineError(
+      await runCli(['fit', text, '--landmarks', pts, '--model', join(work, 'missing.glb'), '--out', out]),
+      'notes.jpg',
+      'not an image',
+    );
     expect(existsSync(out)).toBe(false);
   });
 

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeModel } from '../src/io/model-file.js';
 import { fitPhoto } from '../src/node.js';
@@ -33,6 +34,10 @@ describe('a model without landmarks', () => {
     model.landmarks = {};
     const file = join(work, 'built.glb');
     writeFileSync(file, await encodeModel(model));
+    // A photo that reads: `morphable fit` checks the photo before it loads the model.
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#b0a89c' } })
+      .jpeg()
+      .toFile(join(work, 'photo.jpg'));
     const result = await runCli(['fit', join(work, 'photo.jpg'), '--model', file, '--out', join(work, 'fits')]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(

@@ -38,6 +38,8 @@ let url: string;
 let browser: Browser;
 /** Uncaught errors in the page under test: there must be none. */
 const pageErrors: string[] = [];
+/** MORPHABLE_MODEL as it was: serveWebApp sets it, and the next test file in this worker sees process.env. */
+const savedModel = process.env.MORPHABLE_MODEL;
 let cliReport: {
   pose: { yaw: number; pitch: number; roll: number };
   expression: Record<string, number>;
@@ -205,6 +207,8 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
   afterAll(async () => {
     await browser?.close();
     await site?.close();
+    if (savedModel === undefined) delete process.env.MORPHABLE_MODEL;
+    else process.env.MORPHABLE_MODEL = savedModel;
     rmSync(work, { recursive: true, force: true });
   });
 

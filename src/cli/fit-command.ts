@@ -113,7 +113,10 @@ photo); elsewhere, plain lines for several photos.`,
         await requireDefaultModel(options.model);
         fitting = await PhotoPool.start(settings, { jobs: workers, detect: !options.landmarks });
       } else {
-        // Loaded here only: a batch's thread does no fitting itself.
+        // The photo and its .pts first: a bad one is reported in a fraction of a second, not after the model
+        // and the nets have loaded. The fitting stack is loaded here only: a batch's thread does no fitting.
+        const { readPhotoJobInputs } = await import('../service/photo-job-inputs.js');
+        const inputs = await readPhotoJobInputs(todo[0].job, settings.focal);
         const [{ loadModelWithProgress }, { PhotoJobRunner }] = await Promise.all([
           import('./model-commands.js'),
           import('../service/photo-job.js'),
@@ -122,7 +125,7 @@ photo); elsewhere, plain lines for several photos.`,
         const runner = await PhotoJobRunner.create(settings, { detect: !options.landmarks, model });
         const stages = new Progress(`fitting ${basename(photos[0].path)}`, 1, true);
         fitting = {
-          run: (job) => runner.run(job, (stage) => stages.stage(stage)),
+          run: (job) => runner.run(job, (stage) => stages.stage(stage), inputs),
           close: () => {
             stages.stop();
             runner.dispose();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { checkWritableFolder } from '../io/node/atomic-write.js';
-import { ATTEMPTS, checkPhotoFiles, DEFAULT_QUEUE, FitQueue, FitWorker, KEEP_COMPLETED } from '../service/fit-queue.js';
+import { ATTEMPTS, DEFAULT_QUEUE, KEEP_COMPLETED } from '../service/fit-queue-settings.js';
 import type { OutputKind } from '../service/output-files.js';
 import { listPhotos } from '../service/photo-list.js';
 import { RESULTS_FILE } from '../service/results-log.js';
@@ -14,6 +14,7 @@ import {
 import { requireDefaultModel } from '../io/node/model-paths.js';
 import { positiveNumberOption } from './parse.js';
 
+// The queue itself (BullMQ, the Redis client) is imported by the actions: `--help` needs none of it.
 const REDIS_HELP = 'the Redis server, redis://[user:password@]host[:port][/db]';
 
 interface QueueOptions {
@@ -55,6 +56,7 @@ it): workers write NAME.* under their --out. Every path is checked before any jo
     )
     .action(async (inputs: string[], options: QueueOptions) => {
       const photos = await listPhotos(inputs);
+      const { checkPhotoFiles, FitQueue } = await import('../service/fit-queue.js');
       await checkPhotoFiles(photos);
       const fitQueue = await FitQueue.open(options.redis, options.queue);
       try {
@@ -72,6 +74,7 @@ it): workers write NAME.* under their --out. Every path is checked before any jo
     .option('--queue <name>', 'the queue name', DEFAULT_QUEUE)
     .option('--json', 'print {counts, failed: [{id, name, attempts, error}]} as JSON')
     .action(async (options: QueueOptions) => {
+      const { FitQueue } = await import('../service/fit-queue.js');
       const fitQueue = await FitQueue.open(options.redis, options.queue);
       try {
         const status = await fitQueue.status();
@@ -121,6 +124,7 @@ once (the running jobs return to the queue).`,
     .action(async (options: WorkerOptions) => {
       await checkWritableFolder(options.out, `--out ${options.out}`);
       await requireDefaultModel(options.model);
+      const { FitWorker } = await import('../service/fit-queue.js');
       const fitWorker = await FitWorker.start({
         url: options.redis,
         queue: options.queue,

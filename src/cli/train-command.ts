@@ -3,20 +3,19 @@ import { type Command, Option } from 'commander';
 import { LANDMARK_HEADS, type LandmarkHead } from '../detect/landmark-net.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_TRAINING } from '../learn/landmark-training.js';
-import { writeProfiledDataset } from '../learn/profile-dataset.js';
-import { writeAlbedoDataset } from '../learn/albedo-data.js';
-import { trainLandmarkNet } from '../learn/train-landmark-net.js';
 import { readFile, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { encodeFaceRegressorFile } from '../detect/face-regressor-file.js';
 import { checkWritableFolder, writeFileAtomic } from '../io/node/atomic-write.js';
 import { defaultModelPath, embeddedModelPath, shippedLandmarkNetPath } from '../io/node/model-paths.js';
 import { DEFAULT_REGRESSOR_TRAINING } from '../learn/regressor-training.js';
-import { trainFaceRegressorRun } from '../learn/train-face-regressor.js';
-import { DEFAULT_IDENTITY_TRAINING, trainIdentityNet } from '../learn/identity-training.js';
+import { DEFAULT_IDENTITY_TRAINING } from '../learn/identity-training-settings.js';
 import { loadModelWithProgress } from './model-commands.js';
 import { Progress } from './progress.js';
 import { positiveIntOption, positiveNumberOption } from './parse.js';
+
+// The training modules (tfjs, renderers, datasets) are imported by the action that runs them: `--help` and the
+// option errors need none of them.
 
 const HELP = `
 Trains the project's 68-point landmark net on a folder of face crops with 300-W .pts files (1-based), laid
@@ -166,6 +165,7 @@ export function addTrainCommands(program: Command): void {
         await checkWritableFolder(dirname(options.out), `--out ${options.out}`);
         const model = await loadModelWithProgress(options.model);
         let progress: Progress | undefined;
+        const { trainIdentityNet } = await import('../learn/identity-training.js');
         const result = await trainIdentityNet({
           model,
           dataDir: options.flatSkin ? null : options.data,
@@ -213,6 +213,7 @@ export function addTrainCommands(program: Command): void {
     .action(async (options: { data: string; out: string; limit?: number; jobs?: number }) => {
       let progress: Progress | undefined;
       try {
+        const { writeAlbedoDataset } = await import('../learn/albedo-data.js');
         const header = await writeAlbedoDataset({
           dataDir: options.data,
           outDir: options.out,
@@ -251,6 +252,7 @@ export function addTrainCommands(program: Command): void {
       });
       const progress = new Progress('profiling faces');
       try {
+        const { writeProfiledDataset } = await import('../learn/profile-dataset.js');
         const result = await writeProfiledDataset({
           dataDir: options.data,
           outDir: options.out,
@@ -314,6 +316,7 @@ export function addTrainCommands(program: Command): void {
           )
         : undefined;
       let started = false;
+      const { trainLandmarkNet } = await import('../learn/train-landmark-net.js');
       const result = await trainLandmarkNet({
         dataDir: options.data,
         outDir: options.out,
@@ -405,6 +408,7 @@ export function addTrainCommands(program: Command): void {
       });
       let progress: Progress | undefined;
       let stage = '';
+      const { trainFaceRegressorRun } = await import('../learn/train-face-regressor.js');
       const result = await trainFaceRegressorRun({
         model,
         dataDir: options.data,

@@ -25,21 +25,12 @@ import {
 } from './landmark-fit.js';
 import { PhotometricFitter, type PhotometricFitOptions, type PhotometricFitResult } from './photometric-fit.js';
 import { regressionStart } from './regression-start.js';
+import type { Photo } from './photo.js';
 
-/** Photos are decoded to a copy whose longer side is at most this (detection, photometric fit, texture). */
-export const PHOTO_MAX_SIDE = 1600;
+export { PHOTO_MAX_SIDE, type Photo } from './photo.js';
+
 /** UV texture size in texels. */
 export const TEXTURE_SIZE = 1024;
-
-/** A decoded photo, possibly shrunk: `image` is the photo at `scale` × its displayed size. */
-export interface Photo {
-  name: string;
-  image: RgbImage;
-  /** Displayed size (after EXIF orientation) before shrinking. */
-  width: number;
-  height: number;
-  scale: number;
-}
 
 /** A face's input: 68 landmarks in full-photo pixel coordinates, and its detection when there was one. */
 export interface FaceLandmarks {

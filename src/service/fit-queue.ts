@@ -19,13 +19,9 @@ import type { ListedPhoto } from './photo-list.js';
 import { PhotoPool } from './photo-pool.js';
 import { RESULTS_FILE, ResultsLog, resultLines } from './results-log.js';
 
-export const DEFAULT_QUEUE = 'morphable-fit';
-/** Tries per job when the failure may pass (a crashed worker thread); bad input gets one. */
-export const ATTEMPTS = 3;
-/** Completed jobs (their bytes dropped: name and summary only) are kept this long, so resubmits dedupe. */
-export const KEEP_COMPLETED = { age: 7 * 24 * 3600, count: 100_000 };
-/** Failed jobs keep their photo (to look at, or submit again after deleting them): the last 1000. */
-export const KEEP_FAILED = { count: 1000 };
+import { ATTEMPTS, DEFAULT_QUEUE, KEEP_COMPLETED, KEEP_FAILED } from './fit-queue-settings.js';
+
+export { ATTEMPTS, DEFAULT_QUEUE, KEEP_COMPLETED, KEEP_FAILED } from './fit-queue-settings.js';
 
 /** What one face came to, as a completed job returns it (no image bytes, no full report). */
 export interface FaceSummary {

@@ -3,7 +3,6 @@
  * atomically. The one unit of work behind `morphable fit`, its worker pool, the Redis queue's workers and
  * `morphable serve`; its settings and results are plain data, so that they cross worker_threads and Redis.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FaceLandmarker } from '../detect/face.js';
 import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
@@ -21,15 +20,14 @@ import { applyColorModel } from '../io/node/color-model.js';
 import { createNodeLandmarker, type LandmarkerKind } from '../io/node/face-landmarker.js';
 import { disposeIdentityPredictor, loadIdentityPredictor } from '../io/node/identity-predictor.js';
 import { encodePng } from '../io/node/image.js';
-import { loadPhoto } from '../io/node/photo.js';
 import { loadModel } from '../io/node/load-model.js';
-import { parsePts } from '../io/pts.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { requireFitLandmarks } from '../node.js';
 import { comparisonImage } from '../render/comparison.js';
 import { drawOverlay, faceRegion } from '../render/overlay.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import { type OutputKind, previousOutputs } from './output-files.js';
+import { type PhotoJobInputs, readPhotoJobInputs } from './photo-job-inputs.js';
 
 export { OUTPUT_KINDS, type OutputKind } from './output-files.js';
 
@@ -135,19 +133,18 @@ export class PhotoJobRunner {
     return this.fitter.model;
   }
 
-  async run(job: PhotoJob, onStage?: StageListener): Promise<PhotoJobResult> {
+  /** Fits `job`; `inputs` when its files were read already (readPhotoJobInputs with the same job and focal). */
+  async run(job: PhotoJob, onStage?: StageListener, inputs?: PhotoJobInputs): Promise<PhotoJobResult> {
     const start = performance.now();
     const { settings, fitter } = this;
-    const { photo, focal, loadMs } = await loadPhoto(job.photo, job.name, settings.focal);
+    const { loaded, landmarks } = inputs ?? (await readPhotoJobInputs(job, settings.focal));
+    const { photo, focal, loadMs } = loaded;
     const { name } = photo;
     const timingsMs: Record<string, number> = { load: loadMs };
 
     let faces: FaceLandmarks[];
-    if (job.pts) {
-      const text = await readFile(job.pts, 'utf8').catch(() => {
-        throw new InputError(job.pts!, 'no such file');
-      });
-      faces = [{ landmarks: parsePts(text, job.pts) }];
+    if (landmarks) {
+      faces = [{ landmarks }];
     } else {
       if (!this.landmarker) throw new Error('PhotoJobRunner made with detect: false got a job without .pts');
       onStage?.('detecting faces');

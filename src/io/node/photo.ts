@@ -3,7 +3,7 @@
  * (node.ts) and the photo job (service/photo-job.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { PHOTO_MAX_SIDE, type Photo } from '../../fit/fit-photo.js';
+import { PHOTO_MAX_SIDE, type Photo } from '../../fit/photo.js';
 import type { FocalSource } from '../../fit/fit-result.js';
 import { exifFocalPixels, readExif } from '../exif.js';
 import { loadImage } from './image.js';
