@@ -2,17 +2,19 @@
  * The nonlinear albedo decoders against the linear colour model (issue 18, item 3), on an albedo dataset
  * (`morphable train albedo`): for latent sizes k, the weighted PCA (learnColorModel's settings: EM-PCA, 95 %
  * of the variance, at most 40 components; k components of it) and two auto-decoders (src/learn/albedo-decoder.ts)
- * trained on the same training faces — the MLP and the UV-space convolutional decoder (uv-conv-network.ts, the
- * Nonlinear 3DMM's) — all scored by learnColorModel's protocol: each validation face
+ * trained on the same training faces — the MLP, the UV-space convolutional decoder (uv-conv-network.ts, the
+ * Nonlinear 3DMM's) and the mesh-convolution decoder (mesh-conv-network.ts, Zhou et al.'s) — all scored by
+ * learnColorModel's protocol: each validation face
  * predicted from its even seen vertices, RMS error in 8-bit sRGB levels on its odd seen vertices, weighted by
  * confidence. With the faces' fitted identities in the dataset (header.faces[i].identity) also a joint
- * shape + albedo model: joint PCA of [identity; albedo] against a joint decoder of the same k, a validation
- * face's latent fitted to its identity and even albedo vertices; albedo scored as above, shape as the
- * face-region vertex RMS distance (mm) of the identity it gives back. Then decodes per second in Node and
+ * shape + albedo model: joint PCA of [identity; albedo] against joint decoders of the same k — the MLP on the
+ * same rows, the mesh decoder on 6 channels per vertex (albedo and the identity's offset from the mean shape) —
+ * a validation face's latent fitted to its shape and even albedo vertices; albedo scored as above, shape as the
+ * face-region vertex RMS distance (mm) of the shape it gives back. Then decodes per second in Node and
  * Chromium (bench/decoder-rates.ts), and a picture of held-out reconstructions.
  *
  *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
- *        [--no-uv] [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png]
+ *        [--no-uv] [--no-mesh] [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png]
  *        [--private-picture FILE] [--no-write]
  *
  * Without --k: k = 5, 10, 20 and the PCA's 95 % count; with it, exactly the given ones.
@@ -37,11 +39,20 @@ import {
   type TrainedAutoDecoder,
   trainAutoDecoder,
 } from '../src/learn/albedo-decoder.js';
+import { meshConvArchitecture, type MeshConvShape } from '../src/learn/mesh-conv-network.js';
 import { trainingTf } from '../src/learn/tf-node.js';
 import { uvConvArchitecture, type UvConvShape } from '../src/learn/uv-conv-network.js';
 import { linearToSrgb } from '../src/model/color.js';
+import {
+  decodeMesh,
+  type MeshConvDecoder,
+  MeshDecoderWorkspace,
+  meshDecoderParameters,
+} from '../src/model/mesh-conv-decoder.js';
+import { type MeshHierarchy, meshHierarchy } from '../src/model/mesh-hierarchy.js';
 import { decode, decoderParameters } from '../src/model/mlp-decoder.js';
 import type { ColorModel, MorphableModel } from '../src/model/morphable-model.js';
+import { submodel } from '../src/model/submesh.js';
 import {
   bilinearSampling,
   decodeUv,
@@ -61,6 +72,12 @@ export const COLOR_DECODER_HEADING = '## Colour decoder against PCA (issue 18)';
 const HIDDEN = [128, 256];
 /** The UV decoder: 8²×C → 16² → 32² → 64² (ELU), then RGB at 64² texels (chosen by measurement: bench/README.md). */
 export const UV_SHAPE: UvConvShape = { base: 8, channels: [32, 32, 16, 8] };
+/**
+ * The mesh decoder: the face region's 9,409 vertices, then ¼, ¹⁄₁₆, ¹⁄₆₄ of them (2,352 → 588 → 147); 32 channels
+ * on the coarsest level, 16 and 8 on the next two, Chebyshev order 3 (bench/README.md).
+ */
+export const MESH_SHAPE: MeshConvShape = { channels: [32, 16, 8], order: 3 };
+const meshLevelSizes = (V: number) => [4, 16, 64].map((f) => Math.round(V / f));
 
 export interface ColorDecoderOptions {
   ks?: number[];
@@ -69,6 +86,8 @@ export interface ColorDecoderOptions {
   joint?: boolean;
   /** The UV-space convolutional decoder beside the MLP (default true). */
   uv?: boolean;
+  /** The mesh-convolution decoders, albedo and joint (default true). */
+  mesh?: boolean;
   /** The decoders' seed (default 18). */
   seed?: number;
   /** Latent sizes of the joint comparison (default: all of ks). */
@@ -153,6 +172,11 @@ function decoderPredict(trained: TrainedAutoDecoder, latents: Float32Array, m: n
   return predict(trained.decoder, latents, m, (z, out) => decode(trained.decoder, z, out));
 }
 
+function meshDecoderPredict(trained: TrainedAutoDecoder<MeshConvDecoder>, latents: Float32Array, m: number) {
+  const workspace = new MeshDecoderWorkspace(trained.decoder);
+  return predict(trained.decoder, latents, m, (z, out) => decodeMesh(trained.decoder, z, out, workspace));
+}
+
 function uvDecoderPredict(trained: TrainedAutoDecoder<UvConvDecoder>, latents: Float32Array, m: number) {
   const workspace = new UvDecoderWorkspace(trained.decoder);
   return predict(trained.decoder, latents, m, (z, out) => decodeUv(trained.decoder, z, out, workspace));
@@ -172,6 +196,17 @@ function predict(
   return out;
 }
 
+interface JointScore {
+  albedo: number;
+  shapeMm: number;
+}
+
+interface Timed {
+  trainSeconds: number;
+  fitSeconds: number;
+  parameters: number;
+}
+
 interface Result {
   k: number;
   pca: number;
@@ -180,9 +215,11 @@ interface Result {
   fitSeconds: number;
   /** The UV-space convolutional decoder: RMSE and times, when run. */
   uv?: { error: number; trainSeconds: number; fitSeconds: number; parameters: number };
-  jointPca?: { albedo: number; shapeMm: number };
-  jointDecoder?: { albedo: number; shapeMm: number };
-  jointSeconds?: number;
+  /** The mesh-convolution decoder: RMSE and times, when run. */
+  mesh?: { error: number; trainSeconds: number; fitSeconds: number; parameters: number };
+  jointPca?: JointScore;
+  jointDecoder?: JointScore & Timed;
+  jointMesh?: JointScore & Timed;
 }
 
 export async function colorDecoderBench(dataDir: string, options: ColorDecoderOptions = {}): Promise<string> {
@@ -221,6 +258,15 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
   const uvs = vertexUvs(mesh, dataset.vertexIds);
   const uvResolution = UV_SHAPE.base << (UV_SHAPE.channels.length - 1);
   const uvArchitecture = uvConvArchitecture(bilinearSampling(uvs, uvResolution), UV_SHAPE);
+  // The face region's mesh (the mean shape) and its hierarchy for the mesh decoders.
+  const region = submodel(mesh, dataset.vertexIds);
+  const levelSizes = meshLevelSizes(V);
+  start = performance.now();
+  const hierarchy = options.mesh === false ? undefined : meshHierarchy(region.mean, region.triangles, levelSizes);
+  if (hierarchy) {
+    const sizes = hierarchy.levels.map((l) => l.vertices.length).join(' → ');
+    log(`mesh hierarchy ${sizes} in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  }
 
   const results: Result[] = [];
   const pictureDecoders = new Map<number, { trained: TrainedAutoDecoder; latents: Float32Array }>();
@@ -269,13 +315,18 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
       const { error, trainSeconds, fitSeconds } = uv;
       result.uv = { error, trainSeconds, fitSeconds, parameters: uvDecoderParameters(uv.trained.decoder) };
     }
+    if (hierarchy) {
+      log('  mesh-conv:');
+      const meshConv = score(k, { architecture: meshConvArchitecture(hierarchy, MESH_SHAPE) }, meshDecoderPredict);
+      const { error, trainSeconds, fitSeconds } = meshConv;
+      result.mesh = { error, trainSeconds, fitSeconds, parameters: meshDecoderParameters(meshConv.trained.decoder) };
+    }
     if (joint && (options.jointKs ?? ks).includes(k)) {
-      start = performance.now();
+      const seed = options.seed ?? 18;
       Object.assign(
         result,
-        jointComparison(tf, mesh, dataset, identity!, train, validation, k, epochs, options.seed ?? 18, log),
+        jointComparison(tf, mesh, dataset, identity!, train, validation, k, epochs, seed, hierarchy, log),
       );
-      result.jointSeconds = (performance.now() - start) / 1000;
     }
     results.push(result);
   }
@@ -286,10 +337,18 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
     latents: ks,
     hidden: HIDDEN,
     uv: options.uv === false ? undefined : { shape: UV_SHAPE, uvs: Array.from(uvs) },
+    mesh: hierarchy && {
+      shape: MESH_SHAPE,
+      positions: Array.from(region.mean),
+      triangles: Array.from(region.triangles),
+      sizes: levelSizes,
+    },
   };
   const node = measureRates(shapes);
   const rates = (r: Rates) =>
-    `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, MLP ${r.decoder.toFixed(0)}/s, UV ${r.uvDecoder.toFixed(0)}/s`;
+    `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, MLP ${r.decoder.toFixed(0)}/s, UV ${r.uvDecoder.toFixed(0)}/s, `
+    + `mesh ${r.meshDecoder.toFixed(0)}/s; joint PCA ${r.jointPca.toFixed(0)}/s, MLP ${r.jointDecoder.toFixed(0)}/s, `
+    + `mesh ${r.jointMeshDecoder.toFixed(0)}/s`;
   log(`Node: ${node.map(rates).join('; ')}`);
   const browser = options.browser === false ? undefined : await browserRates(shapes);
   if (browser) {
@@ -347,44 +406,53 @@ function table(
     "weighted RMS in 8-bit sRGB levels on its odd seen vertices (learnColorModel's protocol). PCA: the weighted",
     `EM-PCA (95 % of the variance: ${kept} components, ${pcaSeconds.toFixed(0)} s), its first k components.`,
     `MLP: k → ${HIDDEN.join(' → ')} → ${3 * V} (tanh; ${decoderParameters(example.decoder)} parameters at`,
-    `k = ${example.decoder.latent}). UV-conv: ${uvDescription(results)}. Both auto-decoders: a latent per training`,
+    `k = ${example.decoder.latent}). UV-conv: ${uvDescription(results)}. Mesh-conv: ${meshDescription(results, V)}.`,
+    'All auto-decoders: a latent per training',
     `face learned with the net (starting from the PCA's coefficients), ${epochs} epochs of Adam on one core (tfjs`,
     'wasm); a held-out latent is 300 Adam steps on the even vertices. Training / fit: seconds to train, and to fit',
     `the ${m} validation faces. Decodes/s: the full face region's albedo (random weights of the same shapes, the`,
     'same bundled code in Node and in headless Chromium); joint = face-region shape + albedo (joint PCA: one',
-    "reconstruct of both; decoder: decode + the 100 identity modes' linear map).",
+    "reconstruct of both; MLP: decode + the 100 identity modes' linear map; mesh-conv: one decode of 6 channels).",
     '',
-    '| k | PCA RMSE | MLP RMSE | UV-conv RMSE | MLP training / fit | UV-conv training / fit '
-      + '| decodes/s Node PCA / MLP / UV-conv | Chromium PCA / MLP / UV-conv |',
+    '| k | PCA RMSE | MLP RMSE | UV-conv RMSE | mesh-conv RMSE | training / fit MLP · UV-conv · mesh-conv '
+      + '| decodes/s Node PCA / MLP / UV-conv / mesh-conv | Chromium PCA / MLP / UV-conv / mesh-conv |',
     '|---|---|---|---|---|---|---|---|',
     ...results.map((r, i) => {
       const b = browser?.[i];
-      const three = (x: Rates) => `${rate(x.pca)} / ${rate(x.decoder)} / ${r.uv ? rate(x.uvDecoder) : '–'}`;
+      const rates = (x: Rates) =>
+        `${rate(x.pca)} / ${rate(x.decoder)} / ${r.uv ? rate(x.uvDecoder) : '–'} / `
+        + `${r.mesh ? rate(x.meshDecoder) : '–'}`;
+      const times = (t: { trainSeconds: number; fitSeconds: number } | undefined) =>
+        t ? `${f1(t.trainSeconds)} s / ${f1(t.fitSeconds)} s` : '–';
       return (
         `| ${r.k} | ${f2(r.pca)} | ${f2(r.decoder)} | ${r.uv ? f2(r.uv.error) : 'not run'} | `
-        + `${f1(r.trainSeconds)} s / ${f1(r.fitSeconds)} s | `
-        + `${r.uv ? `${f1(r.uv.trainSeconds)} s / ${f1(r.uv.fitSeconds)} s` : '–'} | `
-        + `${three(node[i])} | ${b ? three(b) : 'not run'} |`
+        + `${r.mesh ? f2(r.mesh.error) : 'not run'} | ${times(r)} · ${times(r.uv)} · ${times(r.mesh)} | `
+        + `${rates(node[i])} | ${b ? rates(b) : 'not run'} |`
       );
     }),
     '',
   ];
   if (results.some((r) => r.jointPca)) {
     lines.push(
-      'Joint shape + albedo (rows [identity σ-units; albedo], each block scaled to the same total variance); a',
-      "held-out face's latent fitted to its identity and even albedo vertices. Shape: face-region vertex RMS",
-      "distance (mm) of the identity given back, through the model's identity basis.",
+      'Joint shape + albedo (PCA and MLP: rows [identity σ-units; albedo]; mesh-conv: per vertex [albedo; the',
+      "identity's offset from the mean shape], each block scaled to the same total variance); a held-out face's",
+      'latent fitted to its whole shape and its even albedo vertices. Shape: face-region vertex RMS distance (mm)',
+      "of the shape given back (PCA and MLP: through the model's identity basis).",
       '',
-      '| k | joint PCA albedo | joint decoder albedo | joint PCA shape | joint decoder shape | time '
-        + '| decodes/s Node PCA / decoder | Chromium |',
-      '|---|---|---|---|---|---|---|---|',
+      '| k | albedo RMSE joint PCA / MLP / mesh-conv | shape joint PCA / MLP / mesh-conv | training / fit MLP · '
+        + 'mesh-conv | parameters MLP / mesh-conv | decodes/s Node PCA / MLP / mesh-conv | Chromium |',
+      '|---|---|---|---|---|---|---|',
       ...results.flatMap((r, i) => {
         const b = browser?.[i];
-        if (!r.jointPca || !r.jointDecoder) return [];
+        const { jointPca: p, jointDecoder: q, jointMesh: g } = r;
+        if (!p || !q) return [];
+        const three = (x: Rates) =>
+          `${rate(x.jointPca)} / ${rate(x.jointDecoder)} / ${g ? rate(x.jointMeshDecoder) : '–'}`;
         return (
-          `| ${r.k} | ${f2(r.jointPca.albedo)} | ${f2(r.jointDecoder.albedo)} | ${f2(r.jointPca.shapeMm)} mm | `
-          + `${f2(r.jointDecoder.shapeMm)} mm | ${f1(r.jointSeconds ?? 0)} s | ${rate(node[i].jointPca)} / `
-          + `${rate(node[i].jointDecoder)} | ${b ? `${rate(b.jointPca)} / ${rate(b.jointDecoder)}` : 'not run'} |`
+          `| ${r.k} | ${f2(p.albedo)} / ${f2(q.albedo)} / ${g ? f2(g.albedo) : '–'} | ${f2(p.shapeMm)} / `
+          + `${f2(q.shapeMm)} / ${g ? f2(g.shapeMm) : '–'} mm | ${f1(q.trainSeconds)} s / ${f1(q.fitSeconds)} s · `
+          + `${g ? `${f1(g.trainSeconds)} s / ${f1(g.fitSeconds)} s` : '–'} | ${q.parameters} / `
+          + `${g ? g.parameters : '–'} | ${three(node[i])} | ${b ? three(b) : 'not run'} |`
         );
       }),
       '',
@@ -397,6 +465,20 @@ function table(
     '',
   );
   return lines.join('\n');
+}
+
+/** The mesh decoder's layers in words, with its parameter count at the first k it ran. */
+function meshDescription(results: Result[], V: number): string {
+  const first = results.find((r) => r.mesh);
+  const count = first?.mesh ? `; ${first.mesh.parameters} parameters at k = ${first.k}` : '';
+  const { channels, order } = MESH_SHAPE;
+  const sizes = meshLevelSizes(V);
+  const steps = channels.map((ch, i) => `${sizes[sizes.length - 1 - i]}×${ch}`);
+  return (
+    `k → dense → ${steps.join(' → ')} vertices × channels (each step: upsample from the coarser level, Chebyshev `
+    + `conv of order ${order}, ELU) → upsample, Chebyshev conv → RGB per vertex, on a farthest-point hierarchy of `
+    + `the face region${count}`
+  );
 }
 
 /** The UV decoder's layers in words, with its parameter count at the first k it ran. */
@@ -424,6 +506,22 @@ function jointData(dataset: AlbedoDataset, train: number[], validation: number[]
   return { count, train: pick(train), validation: pick(validation) };
 }
 
+/** The sum of the per-entry variances of n rows of d. */
+function totalVariance(rows: Float32Array, n: number, d: number): number {
+  let total = 0;
+  for (let j = 0; j < d; j++) {
+    let s = 0,
+      s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const x = rows[i * d + j];
+      s += x;
+      s2 += x * x;
+    }
+    total += s2 / n - (s / n) ** 2;
+  }
+  return total;
+}
+
 function jointComparison(
   tf: Awaited<ReturnType<typeof trainingTf>>,
   model: MorphableModel,
@@ -434,8 +532,9 @@ function jointComparison(
   k: number,
   epochs: number,
   seed: number,
+  hierarchy: MeshHierarchy | undefined,
   log: (line: string) => void,
-): Pick<Result, 'jointPca' | 'jointDecoder'> {
+): Pick<Result, 'jointPca' | 'jointDecoder' | 'jointMesh'> {
   const V = dataset.header.vertices,
     a = 3 * V,
     c = identity.count,
@@ -443,17 +542,7 @@ function jointComparison(
   const n = train.faces.length,
     m = validation.faces.length;
   // Each block scaled to the same total variance of the training faces (albedo: weighted).
-  let idVar = 0;
-  for (let j = 0; j < c; j++) {
-    let s = 0,
-      s2 = 0;
-    for (let i = 0; i < n; i++) {
-      const x = identity.train[i * c + j];
-      s += x;
-      s2 += x * x;
-    }
-    idVar += s2 / n - (s / n) ** 2;
-  }
+  const idVar = totalVariance(identity.train, n, c);
   let alVar = 0;
   for (let j = 0; j < a; j++) {
     let s = 0,
@@ -530,24 +619,112 @@ function jointComparison(
     for (let i = 0; i < n; i++) s2 += tr.data[i * d + j] ** 2;
     outputScale[j] = Math.max(1, Math.sqrt(s2 / n) / overall);
   }
+  const initialLatents = pcaLatents(linear, k, tr.data, tr.weights, n, d);
+  let start = performance.now();
   const trained = trainAutoDecoder(tf, tr.data, tr.weights, n, d, {
     latent: k,
     hidden: HIDDEN,
     epochs,
     outputScale,
-    initialLatents: pcaLatents(linear, k, tr.data, tr.weights, n, d),
+    initialLatents,
     learningRate: 2e-3,
     seed,
   });
+  const trainSeconds = (performance.now() - start) / 1000;
+  start = performance.now();
   const latents = fitLatents(tf, trained, va.data, given, m, { steps: 300 });
+  const fitSeconds = (performance.now() - start) / 1000;
   const decPred = decoderPredict(trained, latents, m);
   const jointPca = { albedo: albedoRmse(pcaPred, va.data, scored, d, c), shapeMm: shapeMm(pcaPred) };
-  const jointDecoder = { albedo: albedoRmse(decPred, va.data, scored, d, c), shapeMm: shapeMm(decPred) };
+  const jointDecoder = {
+    albedo: albedoRmse(decPred, va.data, scored, d, c),
+    shapeMm: shapeMm(decPred),
+    trainSeconds,
+    fitSeconds,
+    parameters: decoderParameters(trained.decoder),
+  };
   log(
-    `  joint k ${k}: PCA albedo ${jointPca.albedo.toFixed(2)}, shape ${jointPca.shapeMm.toFixed(2)} mm; decoder albedo `
+    `  joint k ${k}: PCA albedo ${jointPca.albedo.toFixed(2)}, shape ${jointPca.shapeMm.toFixed(2)} mm; MLP albedo `
       + `${jointDecoder.albedo.toFixed(2)}, shape ${jointDecoder.shapeMm.toFixed(2)} mm`,
   );
-  return { jointPca, jointDecoder };
+  if (!hierarchy) return { jointPca, jointDecoder };
+
+  // The mesh decoder: per vertex [albedo RGB, the identity's offset from the mean (mm) · shapeScale], the shape
+  // block scaled to the albedo's total variance as the identity block is above; latents start from the joint
+  // PCA's coefficients of the same faces.
+  const regionBasis = new Float32Array(c * a);
+  for (let j = 0; j < c; j++) {
+    for (let v = 0; v < V; v++) {
+      for (let x = 0; x < 3; x++) regionBasis[j * a + 3 * v + x] = basis[j * 3 * N + 3 * dataset.vertexIds[v] + x];
+    }
+  }
+  const offsets = (id: Float32Array, count: number) => {
+    const out = new Float32Array(count * a);
+    for (let i = 0; i < count; i++) {
+      const row = out.subarray(i * a, (i + 1) * a);
+      for (let j = 0; j < c; j++) {
+        const coefficient = id[i * c + j];
+        for (let e = 0; e < a; e++) row[e] += coefficient * regionBasis[j * a + e];
+      }
+    }
+    return out;
+  };
+  const trainShape = offsets(identity.train, n),
+    validationShape = offsets(identity.validation, m);
+  const shapeScale = Math.sqrt(alVar / totalVariance(trainShape, n, a));
+  const interleave = (shape: Float32Array, rows: Rows, count: number) => {
+    const data = new Float32Array(2 * count * a),
+      weights = new Float32Array(2 * count * a);
+    for (let i = 0; i < count; i++) {
+      for (let v = 0; v < V; v++) {
+        for (let x = 0; x < 3; x++) {
+          const to = 6 * (i * V + v) + x,
+            from = i * a + 3 * v + x;
+          data[to] = rows.data[from];
+          weights[to] = rows.weights[from];
+          data[to + 3] = shapeScale * shape[from];
+          weights[to + 3] = 1;
+        }
+      }
+    }
+    return { data, weights };
+  };
+  const mt = interleave(trainShape, train, n),
+    mv = interleave(validationShape, validation, m);
+  // Given: the whole shape and the even vertices' albedo; scored: the odd vertices' albedo.
+  const meshGiven = mv.weights.map((w, i) => (i % 6 >= 3 || Math.floor(i / 6) % 2 === 0 ? w : 0));
+  const meshScored = mv.weights.map((w, i) => (i % 6 < 3 && Math.floor(i / 6) % 2 === 1 ? w : 0));
+  start = performance.now();
+  const meshTrained = trainAutoDecoder(tf, mt.data, mt.weights, n, 2 * a, {
+    latent: k,
+    architecture: meshConvArchitecture(hierarchy, { ...MESH_SHAPE, outputs: 6 }),
+    epochs,
+    initialLatents,
+    learningRate: 2e-3,
+    seed,
+  });
+  const meshTrainSeconds = (performance.now() - start) / 1000;
+  start = performance.now();
+  const meshLatents = fitLatents(tf, meshTrained, mv.data, meshGiven, m, { steps: 300 });
+  const meshFitSeconds = (performance.now() - start) / 1000;
+  const meshPred = meshDecoderPredict(meshTrained, meshLatents, m);
+  let sq = 0;
+  for (let i = 0; i < meshPred.length; i++) {
+    if (i % 6 < 3) continue;
+    sq += ((meshPred[i] - mv.data[i]) / shapeScale) ** 2;
+  }
+  const jointMesh = {
+    albedo: albedoRmse(meshPred, mv.data, meshScored, 2 * a, 0),
+    shapeMm: Math.sqrt(sq / (m * V)),
+    trainSeconds: meshTrainSeconds,
+    fitSeconds: meshFitSeconds,
+    parameters: meshDecoderParameters(meshTrained.decoder),
+  };
+  log(
+    `  joint k ${k}: mesh-conv albedo ${jointMesh.albedo.toFixed(2)}, shape ${jointMesh.shapeMm.toFixed(2)} mm `
+      + `(trained in ${meshTrainSeconds.toFixed(0)} s, fitted in ${meshFitSeconds.toFixed(1)} s)`,
+  );
+  return { jointPca, jointDecoder, jointMesh };
 }
 
 /** The decoder-rate code bundled by esbuild and run in headless Chromium. */
@@ -673,6 +850,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     browser: !args.includes('--no-browser'),
     joint: !args.includes('--no-joint'),
     uv: !args.includes('--no-uv'),
+    mesh: !args.includes('--no-mesh'),
     jointKs: value('--joint-k')?.split(',').map(Number),
     seed: value('--seed') ? Number(value('--seed')) : undefined,
     picture: value('--picture'),
