@@ -106,7 +106,7 @@ interface Rows {
 }
 
 /** Faces' albedo rows (3V) and their weights (one per channel). */
-function albedoRows(dataset: AlbedoDataset, names: string[]): Rows {
+export function albedoRows(dataset: AlbedoDataset, names: string[]): Rows {
   const V = dataset.header.vertices,
     d = 3 * V;
   const index = new Map(dataset.header.faces.map((f, i) => [f.name, i]));
@@ -218,6 +218,8 @@ interface Result {
   /** The mesh-convolution decoder: RMSE and times, when run. */
   mesh?: { error: number; trainSeconds: number; fitSeconds: number; parameters: number };
   jointPca?: JointScore;
+  /** The joint PCA with the identity block in the face region's metric (mm), as the mesh decoder's rows. */
+  jointPcaMm?: JointScore;
   jointDecoder?: JointScore & Timed;
   jointMesh?: JointScore & Timed;
 }
@@ -434,23 +436,27 @@ function table(
   ];
   if (results.some((r) => r.jointPca)) {
     lines.push(
-      'Joint shape + albedo (PCA and MLP: rows [identity σ-units; albedo]; mesh-conv: per vertex [albedo; the',
-      "identity's offset from the mean shape], each block scaled to the same total variance); a held-out face's",
-      'latent fitted to its whole shape and its even albedo vertices. Shape: face-region vertex RMS distance (mm)',
-      "of the shape given back (PCA and MLP: through the model's identity basis).",
+      'Joint shape + albedo (PCA and MLP: rows [identity σ-units; albedo]; PCA (mm): rows [R·identity; albedo]',
+      'with RᵀR = BᵀB for the identity modes B on the face region, so that the block measures the shape in mm;',
+      "mesh-conv: per vertex [albedo; the identity's offset from the mean shape]; each shape block scaled to the",
+      "albedo's total variance); a held-out face's latent fitted to its whole shape and its even albedo vertices.",
+      'Shape: face-region vertex RMS distance (mm) of the shape given back (PCA and MLP: through the identity basis).',
       '',
-      '| k | albedo RMSE joint PCA / MLP / mesh-conv | shape joint PCA / MLP / mesh-conv | training / fit MLP · '
-        + 'mesh-conv | parameters MLP / mesh-conv | decodes/s Node PCA / MLP / mesh-conv | Chromium |',
+      '| k | albedo RMSE joint PCA / PCA (mm) / MLP / mesh-conv | shape joint PCA / PCA (mm) / MLP / mesh-conv '
+        + '| training / fit MLP · mesh-conv | parameters MLP / mesh-conv | decodes/s Node PCA / MLP / mesh-conv '
+        + '| Chromium |',
       '|---|---|---|---|---|---|---|',
       ...results.flatMap((r, i) => {
         const b = browser?.[i];
-        const { jointPca: p, jointDecoder: q, jointMesh: g } = r;
+        const { jointPca: p, jointPcaMm: pm, jointDecoder: q, jointMesh: g } = r;
         if (!p || !q) return [];
+        const mm = (x: number | undefined) => (x === undefined ? '–' : f2(x));
         const three = (x: Rates) =>
           `${rate(x.jointPca)} / ${rate(x.jointDecoder)} / ${g ? rate(x.jointMeshDecoder) : '–'}`;
         return (
-          `| ${r.k} | ${f2(p.albedo)} / ${f2(q.albedo)} / ${g ? f2(g.albedo) : '–'} | ${f2(p.shapeMm)} / `
-          + `${f2(q.shapeMm)} / ${g ? f2(g.shapeMm) : '–'} mm | ${f1(q.trainSeconds)} s / ${f1(q.fitSeconds)} s · `
+          `| ${r.k} | ${f2(p.albedo)} / ${mm(pm?.albedo)} / ${f2(q.albedo)} / ${g ? f2(g.albedo) : '–'} | `
+          + `${f2(p.shapeMm)} / ${mm(pm?.shapeMm)} / ${f2(q.shapeMm)} / ${g ? f2(g.shapeMm) : '–'} mm | `
+          + `${f1(q.trainSeconds)} s / ${f1(q.fitSeconds)} s · `
           + `${g ? `${f1(g.trainSeconds)} s / ${f1(g.fitSeconds)} s` : '–'} | ${q.parameters} / `
           + `${g ? g.parameters : '–'} | ${three(node[i])} | ${b ? three(b) : 'not run'} |`
         );
@@ -494,7 +500,7 @@ function uvDescription(results: Result[]): string {
 }
 
 /** [identity (σ units); albedo] rows, or undefined when the dataset has no identities. */
-function jointData(dataset: AlbedoDataset, train: number[], validation: number[]) {
+export function jointData(dataset: AlbedoDataset, train: number[], validation: number[]) {
   const faces = dataset.header.faces as { identity?: number[] }[];
   if (![...train, ...validation].every((f) => Array.isArray(faces[f].identity))) return undefined;
   const count = faces[train[0]].identity!.length;
@@ -522,7 +528,36 @@ function totalVariance(rows: Float32Array, n: number, d: number): number {
   return total;
 }
 
-function jointComparison(
+/**
+ * R (c × c, upper-triangular, row-major) with RᵀR = BᵀB for the region's identity modes B (c rows of a values):
+ * |R x| = |B x|, so rows R·id measure shape differences as the vertices' offsets do (the Cholesky factor of BᵀB).
+ */
+export function regionMetric(regionBasis: Float32Array, c: number, a: number): Float64Array {
+  const G = new Float64Array(c * c);
+  for (let j = 0; j < c; j++) {
+    for (let l = 0; l <= j; l++) {
+      let sum = 0;
+      for (let e = 0; e < a; e++) sum += regionBasis[j * a + e] * regionBasis[l * a + e];
+      G[j * c + l] = G[l * c + j] = sum;
+    }
+  }
+  // G = L Lᵀ; R = Lᵀ.
+  const R = new Float64Array(c * c);
+  for (let j = 0; j < c; j++) {
+    let diagonal = G[j * c + j];
+    for (let q = 0; q < j; q++) diagonal -= R[q * c + j] ** 2;
+    const root = Math.sqrt(Math.max(diagonal, 1e-12));
+    R[j * c + j] = root;
+    for (let l = j + 1; l < c; l++) {
+      let sum = G[j * c + l];
+      for (let q = 0; q < j; q++) sum -= R[q * c + j] * R[q * c + l];
+      R[j * c + l] = sum / root;
+    }
+  }
+  return R;
+}
+
+export function jointComparison(
   tf: Awaited<ReturnType<typeof trainingTf>>,
   model: MorphableModel,
   dataset: AlbedoDataset,
@@ -534,7 +569,7 @@ function jointComparison(
   seed: number,
   hierarchy: MeshHierarchy | undefined,
   log: (line: string) => void,
-): Pick<Result, 'jointPca' | 'jointDecoder' | 'jointMesh'> {
+): Pick<Result, 'jointPca' | 'jointPcaMm' | 'jointDecoder' | 'jointMesh'> {
   const V = dataset.header.vertices,
     a = 3 * V,
     c = identity.count,
@@ -559,12 +594,12 @@ function jointComparison(
     if (w > 0) alVar += s2 / w - (s / w) ** 2;
   }
   const idScale = Math.sqrt(alVar / idVar);
-  const stack = (id: Float32Array, rows: Rows, count: number) => {
+  const stack = (id: Float32Array, rows: Rows, count: number, scale = idScale) => {
     const data = new Float32Array(count * d),
       weights = new Float32Array(count * d);
     for (let i = 0; i < count; i++) {
       for (let j = 0; j < c; j++) {
-        data[i * d + j] = idScale * id[i * c + j];
+        data[i * d + j] = scale * id[i * c + j];
         weights[i * d + j] = 1;
       }
       data.set(rows.data.subarray(i * a, (i + 1) * a), i * d + c);
@@ -611,6 +646,50 @@ function jointComparison(
   });
   const linear: ColorModel = { mean: pca.mean, basis: pca.basis };
   const pcaPred = pcaPredict(linear, k, va.data, given, m, d);
+
+  // The same PCA on rows [R·id; albedo] (regionMetric: the identity block in mm, as the mesh decoder's shape),
+  // that block scaled to the albedo's total variance as above. σ units weigh every identity mode alike, however
+  // small in mm; here the large modes count as much as they move the vertices.
+  const regionBasis = new Float32Array(c * a);
+  for (let j = 0; j < c; j++) {
+    for (let v = 0; v < V; v++) {
+      for (let x = 0; x < 3; x++) regionBasis[j * a + 3 * v + x] = basis[j * 3 * N + 3 * dataset.vertexIds[v] + x];
+    }
+  }
+  const R = regionMetric(regionBasis, c, a);
+  const inMetric = (id: Float32Array, count: number) => {
+    const out = new Float32Array(count * c);
+    for (let i = 0; i < count; i++) {
+      for (let j = 0; j < c; j++) {
+        let sum = 0;
+        for (let l = j; l < c; l++) sum += R[j * c + l] * id[i * c + l];
+        out[i * c + j] = sum;
+      }
+    }
+    return out;
+  };
+  const metricTrain = inMetric(identity.train, n);
+  const mmScale = Math.sqrt(alVar / totalVariance(metricTrain, n, c));
+  const trMm = stack(metricTrain, train, n, mmScale),
+    vaMm = stack(inMetric(identity.validation, m), validation, m, mmScale);
+  const pcaMm = weightedPca(trMm.data, trMm.weights, n, d, {
+    rank: k,
+    maxComponents: k,
+    variance: 1,
+    maxIterations: 60,
+    tolerance: 1e-4,
+  });
+  const pcaMmPred = pcaPredict({ mean: pcaMm.mean, basis: pcaMm.basis }, k, vaMm.data, given, m, d);
+  let mmSq = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < c; j++) mmSq += ((pcaMmPred[i * d + j] - vaMm.data[i * d + j]) / mmScale) ** 2;
+  }
+  const jointPcaMm = {
+    albedo: albedoRmse(pcaMmPred, vaMm.data, scored, d, c),
+    shapeMm: Math.sqrt(mmSq / (m * V)),
+  };
+  log(`  joint k ${k}: PCA in mm: albedo ${jointPcaMm.albedo.toFixed(2)}, shape ${jointPcaMm.shapeMm.toFixed(2)} mm`);
+
   // The identity entries' spread is far above the albedo's: the net's outputs scaled to it (the loss is not).
   const overall = normalisation(tr.data, tr.weights, n, d).scale;
   const outputScale = new Float32Array(d).fill(1);
@@ -647,17 +726,11 @@ function jointComparison(
     `  joint k ${k}: PCA albedo ${jointPca.albedo.toFixed(2)}, shape ${jointPca.shapeMm.toFixed(2)} mm; MLP albedo `
       + `${jointDecoder.albedo.toFixed(2)}, shape ${jointDecoder.shapeMm.toFixed(2)} mm`,
   );
-  if (!hierarchy) return { jointPca, jointDecoder };
+  if (!hierarchy) return { jointPca, jointPcaMm, jointDecoder };
 
   // The mesh decoder: per vertex [albedo RGB, the identity's offset from the mean (mm) · shapeScale], the shape
   // block scaled to the albedo's total variance as the identity block is above; latents start from the joint
   // PCA's coefficients of the same faces.
-  const regionBasis = new Float32Array(c * a);
-  for (let j = 0; j < c; j++) {
-    for (let v = 0; v < V; v++) {
-      for (let x = 0; x < 3; x++) regionBasis[j * a + 3 * v + x] = basis[j * 3 * N + 3 * dataset.vertexIds[v] + x];
-    }
-  }
   const offsets = (id: Float32Array, count: number) => {
     const out = new Float32Array(count * a);
     for (let i = 0; i < count; i++) {
@@ -724,7 +797,7 @@ function jointComparison(
     `  joint k ${k}: mesh-conv albedo ${jointMesh.albedo.toFixed(2)}, shape ${jointMesh.shapeMm.toFixed(2)} mm `
       + `(trained in ${meshTrainSeconds.toFixed(0)} s, fitted in ${meshFitSeconds.toFixed(1)} s)`,
   );
-  return { jointPca, jointDecoder, jointMesh };
+  return { jointPca, jointPcaMm, jointDecoder, jointMesh };
 }
 
 /** The decoder-rate code bundled by esbuild and run in headless Chromium. */
