@@ -50,7 +50,7 @@ import {
   meshDecoderParameters,
 } from '../src/model/mesh-conv-decoder.js';
 import { type MeshHierarchy, meshHierarchy } from '../src/model/mesh-hierarchy.js';
-import { decode, decoderParameters } from '../src/model/mlp-decoder.js';
+import { decode, decoderParameters, type MlpDecoder } from '../src/model/mlp-decoder.js';
 import type { ColorModel, MorphableModel } from '../src/model/morphable-model.js';
 import { submodel } from '../src/model/submesh.js';
 import {
@@ -182,6 +182,28 @@ function uvDecoderPredict(trained: TrainedAutoDecoder<UvConvDecoder>, latents: F
   return predict(trained.decoder, latents, m, (z, out) => decodeUv(trained.decoder, z, out, workspace));
 }
 
+/**
+ * An auto-decoder trained on the rows (learning rate 2e-3), then the m validation faces' latents fitted to
+ * their `given` entries (300 Adam steps), with the seconds each took.
+ */
+function trainAndFit<D extends LatentDecoder = MlpDecoder>(
+  tf: Awaited<ReturnType<typeof trainingTf>>,
+  rows: { data: Float32Array; weights: Float32Array },
+  validation: Float32Array,
+  given: Float32Array,
+  m: number,
+  options: AutoDecoderOptions<D>,
+) {
+  const n = rows.data.length / (given.length / m),
+    d = given.length / m;
+  let start = performance.now();
+  const trained = trainAutoDecoder<D>(tf, rows.data, rows.weights, n, d, { learningRate: 2e-3, ...options });
+  const trainSeconds = (performance.now() - start) / 1000;
+  start = performance.now();
+  const latents = fitLatents(tf, trained, validation, given, m, { steps: 300 });
+  return { trained, latents, trainSeconds, fitSeconds: (performance.now() - start) / 1000 };
+}
+
 /** m faces decoded from their latents by `decodeOne`. */
 function predict(
   decoder: { latent: number; offset: Float32Array },
@@ -279,19 +301,13 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
     network: Pick<AutoDecoderOptions<D>, 'architecture' | 'hidden'>,
     predict: (trained: TrainedAutoDecoder<D>, latents: Float32Array, m: number) => Float32Array,
   ) => {
-    let start = performance.now();
-    const trained = trainAutoDecoder<D>(tf, train.data, train.weights, n, d, {
+    const { trained, latents, trainSeconds, fitSeconds } = trainAndFit<D>(tf, train, validation.data, given, m, {
       latent: k,
       ...network,
       epochs,
       initialLatents: pcaLatents(linear, k, train.data, train.weights, n, d),
-      learningRate: 2e-3,
       seed: options.seed ?? 18,
     });
-    const trainSeconds = (performance.now() - start) / 1000;
-    start = performance.now();
-    const latents = fitLatents(tf, trained, validation.data, given, m, { steps: 300 });
-    const fitSeconds = (performance.now() - start) / 1000;
     const error = albedoRmse(predict(trained, latents, m), validation.data, scored, d, 0);
     log(
       `  ${error.toFixed(2)} sRGB levels (trained in ${trainSeconds.toFixed(0)} s, ${m} faces fitted in `
@@ -699,20 +715,14 @@ export function jointComparison(
     outputScale[j] = Math.max(1, Math.sqrt(s2 / n) / overall);
   }
   const initialLatents = pcaLatents(linear, k, tr.data, tr.weights, n, d);
-  let start = performance.now();
-  const trained = trainAutoDecoder(tf, tr.data, tr.weights, n, d, {
+  const { trained, latents, trainSeconds, fitSeconds } = trainAndFit(tf, tr, va.data, given, m, {
     latent: k,
     hidden: HIDDEN,
     epochs,
     outputScale,
     initialLatents,
-    learningRate: 2e-3,
     seed,
   });
-  const trainSeconds = (performance.now() - start) / 1000;
-  start = performance.now();
-  const latents = fitLatents(tf, trained, va.data, given, m, { steps: 300 });
-  const fitSeconds = (performance.now() - start) / 1000;
   const decPred = decoderPredict(trained, latents, m);
   const jointPca = { albedo: albedoRmse(pcaPred, va.data, scored, d, c), shapeMm: shapeMm(pcaPred) };
   const jointDecoder = {
@@ -767,19 +777,18 @@ export function jointComparison(
   // Given: the whole shape and the even vertices' albedo; scored: the odd vertices' albedo.
   const meshGiven = mv.weights.map((w, i) => (i % 6 >= 3 || Math.floor(i / 6) % 2 === 0 ? w : 0));
   const meshScored = mv.weights.map((w, i) => (i % 6 < 3 && Math.floor(i / 6) % 2 === 1 ? w : 0));
-  start = performance.now();
-  const meshTrained = trainAutoDecoder(tf, mt.data, mt.weights, n, 2 * a, {
+  const {
+    trained: meshTrained,
+    latents: meshLatents,
+    trainSeconds: meshTrainSeconds,
+    fitSeconds: meshFitSeconds,
+  } = trainAndFit(tf, mt, mv.data, meshGiven, m, {
     latent: k,
     architecture: meshConvArchitecture(hierarchy, { ...MESH_SHAPE, outputs: 6 }),
     epochs,
     initialLatents,
-    learningRate: 2e-3,
     seed,
   });
-  const meshTrainSeconds = (performance.now() - start) / 1000;
-  start = performance.now();
-  const meshLatents = fitLatents(tf, meshTrained, mv.data, meshGiven, m, { steps: 300 });
-  const meshFitSeconds = (performance.now() - start) / 1000;
   const meshPred = meshDecoderPredict(meshTrained, meshLatents, m);
   let sq = 0;
   for (let i = 0; i < meshPred.length; i++) {
