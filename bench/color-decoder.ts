@@ -2,17 +2,19 @@
  * The nonlinear albedo decoders against the linear colour model (issue 18, item 3), on an albedo dataset
  * (`morphable train albedo`): for latent sizes k, the weighted PCA (learnColorModel's settings: EM-PCA, 95 %
  * of the variance, at most 40 components; k components of it) and two auto-decoders (src/learn/albedo-decoder.ts)
- * trained on the same training faces — the MLP and the UV-space convolutional decoder (uv-conv-network.ts, the
- * Nonlinear 3DMM's) — all scored by learnColorModel's protocol: each validation face
+ * trained on the same training faces — the MLP, the UV-space convolutional decoder (uv-conv-network.ts, the
+ * Nonlinear 3DMM's) and the mesh-convolution decoder (mesh-conv-network.ts, Zhou et al.'s) — all scored by
+ * learnColorModel's protocol: each validation face
  * predicted from its even seen vertices, RMS error in 8-bit sRGB levels on its odd seen vertices, weighted by
  * confidence. With the faces' fitted identities in the dataset (header.faces[i].identity) also a joint
- * shape + albedo model: joint PCA of [identity; albedo] against a joint decoder of the same k, a validation
- * face's latent fitted to its identity and even albedo vertices; albedo scored as above, shape as the
- * face-region vertex RMS distance (mm) of the identity it gives back. Then decodes per second in Node and
+ * shape + albedo model: joint PCA of [identity; albedo] against joint decoders of the same k — the MLP on the
+ * same rows, the mesh decoder on 6 channels per vertex (albedo and the identity's offset from the mean shape) —
+ * a validation face's latent fitted to its shape and even albedo vertices; albedo scored as above, shape as the
+ * face-region vertex RMS distance (mm) of the shape it gives back. Then decodes per second in Node and
  * Chromium (bench/decoder-rates.ts), and a picture of held-out reconstructions.
  *
  *   node dist/bench/color-decoder.js --data DIR [--k 5,10,20] [--epochs 60] [--no-browser] [--no-joint]
- *        [--no-uv] [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png]
+ *        [--no-uv] [--no-mesh] [--joint-k 10,20] [--seed 18] [--picture training/figures/color-decoder.png]
  *        [--private-picture FILE] [--no-write]
  *
  * Without --k: k = 5, 10, 20 and the PCA's 95 % count; with it, exactly the given ones.
@@ -37,11 +39,20 @@ import {
   type TrainedAutoDecoder,
   trainAutoDecoder,
 } from '../src/learn/albedo-decoder.js';
+import { meshConvArchitecture, type MeshConvShape } from '../src/learn/mesh-conv-network.js';
 import { trainingTf } from '../src/learn/tf-node.js';
 import { uvConvArchitecture, type UvConvShape } from '../src/learn/uv-conv-network.js';
 import { linearToSrgb } from '../src/model/color.js';
-import { decode, decoderParameters } from '../src/model/mlp-decoder.js';
+import {
+  decodeMesh,
+  type MeshConvDecoder,
+  MeshDecoderWorkspace,
+  meshDecoderParameters,
+} from '../src/model/mesh-conv-decoder.js';
+import { type MeshHierarchy, meshHierarchy } from '../src/model/mesh-hierarchy.js';
+import { decode, decoderParameters, type MlpDecoder } from '../src/model/mlp-decoder.js';
 import type { ColorModel, MorphableModel } from '../src/model/morphable-model.js';
+import { submodel } from '../src/model/submesh.js';
 import {
   bilinearSampling,
   decodeUv,
@@ -61,6 +72,12 @@ export const COLOR_DECODER_HEADING = '## Colour decoder against PCA (issue 18)';
 const HIDDEN = [128, 256];
 /** The UV decoder: 8²×C → 16² → 32² → 64² (ELU), then RGB at 64² texels (chosen by measurement: bench/README.md). */
 export const UV_SHAPE: UvConvShape = { base: 8, channels: [32, 32, 16, 8] };
+/**
+ * The mesh decoder: the face region's 9,409 vertices, then ¼, ¹⁄₁₆, ¹⁄₆₄ of them (2,352 → 588 → 147); 32 channels
+ * on the coarsest level, 16 and 8 on the next two, Chebyshev order 3 (bench/README.md).
+ */
+export const MESH_SHAPE: MeshConvShape = { channels: [32, 16, 8], order: 3 };
+const meshLevelSizes = (V: number) => [4, 16, 64].map((f) => Math.round(V / f));
 
 export interface ColorDecoderOptions {
   ks?: number[];
@@ -69,6 +86,8 @@ export interface ColorDecoderOptions {
   joint?: boolean;
   /** The UV-space convolutional decoder beside the MLP (default true). */
   uv?: boolean;
+  /** The mesh-convolution decoders, albedo and joint (default true). */
+  mesh?: boolean;
   /** The decoders' seed (default 18). */
   seed?: number;
   /** Latent sizes of the joint comparison (default: all of ks). */
@@ -87,7 +106,7 @@ interface Rows {
 }
 
 /** Faces' albedo rows (3V) and their weights (one per channel). */
-function albedoRows(dataset: AlbedoDataset, names: string[]): Rows {
+export function albedoRows(dataset: AlbedoDataset, names: string[]): Rows {
   const V = dataset.header.vertices,
     d = 3 * V;
   const index = new Map(dataset.header.faces.map((f, i) => [f.name, i]));
@@ -153,9 +172,36 @@ function decoderPredict(trained: TrainedAutoDecoder, latents: Float32Array, m: n
   return predict(trained.decoder, latents, m, (z, out) => decode(trained.decoder, z, out));
 }
 
+function meshDecoderPredict(trained: TrainedAutoDecoder<MeshConvDecoder>, latents: Float32Array, m: number) {
+  const workspace = new MeshDecoderWorkspace(trained.decoder);
+  return predict(trained.decoder, latents, m, (z, out) => decodeMesh(trained.decoder, z, out, workspace));
+}
+
 function uvDecoderPredict(trained: TrainedAutoDecoder<UvConvDecoder>, latents: Float32Array, m: number) {
   const workspace = new UvDecoderWorkspace(trained.decoder);
   return predict(trained.decoder, latents, m, (z, out) => decodeUv(trained.decoder, z, out, workspace));
+}
+
+/**
+ * An auto-decoder trained on the rows (learning rate 2e-3), then the m validation faces' latents fitted to
+ * their `given` entries (300 Adam steps), with the seconds each took.
+ */
+function trainAndFit<D extends LatentDecoder = MlpDecoder>(
+  tf: Awaited<ReturnType<typeof trainingTf>>,
+  rows: { data: Float32Array; weights: Float32Array },
+  validation: Float32Array,
+  given: Float32Array,
+  m: number,
+  options: AutoDecoderOptions<D>,
+) {
+  const n = rows.data.length / (given.length / m),
+    d = given.length / m;
+  let start = performance.now();
+  const trained = trainAutoDecoder<D>(tf, rows.data, rows.weights, n, d, { learningRate: 2e-3, ...options });
+  const trainSeconds = (performance.now() - start) / 1000;
+  start = performance.now();
+  const latents = fitLatents(tf, trained, validation, given, m, { steps: 300 });
+  return { trained, latents, trainSeconds, fitSeconds: (performance.now() - start) / 1000 };
 }
 
 /** m faces decoded from their latents by `decodeOne`. */
@@ -172,6 +218,17 @@ function predict(
   return out;
 }
 
+interface JointScore {
+  albedo: number;
+  shapeMm: number;
+}
+
+interface Timed {
+  trainSeconds: number;
+  fitSeconds: number;
+  parameters: number;
+}
+
 interface Result {
   k: number;
   pca: number;
@@ -180,9 +237,13 @@ interface Result {
   fitSeconds: number;
   /** The UV-space convolutional decoder: RMSE and times, when run. */
   uv?: { error: number; trainSeconds: number; fitSeconds: number; parameters: number };
-  jointPca?: { albedo: number; shapeMm: number };
-  jointDecoder?: { albedo: number; shapeMm: number };
-  jointSeconds?: number;
+  /** The mesh-convolution decoder: RMSE and times, when run. */
+  mesh?: { error: number; trainSeconds: number; fitSeconds: number; parameters: number };
+  jointPca?: JointScore;
+  /** The joint PCA with the identity block in the face region's metric (mm), as the mesh decoder's rows. */
+  jointPcaMm?: JointScore;
+  jointDecoder?: JointScore & Timed;
+  jointMesh?: JointScore & Timed;
 }
 
 export async function colorDecoderBench(dataDir: string, options: ColorDecoderOptions = {}): Promise<string> {
@@ -221,6 +282,15 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
   const uvs = vertexUvs(mesh, dataset.vertexIds);
   const uvResolution = UV_SHAPE.base << (UV_SHAPE.channels.length - 1);
   const uvArchitecture = uvConvArchitecture(bilinearSampling(uvs, uvResolution), UV_SHAPE);
+  // The face region's mesh (the mean shape) and its hierarchy for the mesh decoders.
+  const region = submodel(mesh, dataset.vertexIds);
+  const levelSizes = meshLevelSizes(V);
+  start = performance.now();
+  const hierarchy = options.mesh === false ? undefined : meshHierarchy(region.mean, region.triangles, levelSizes);
+  if (hierarchy) {
+    const sizes = hierarchy.levels.map((l) => l.vertices.length).join(' → ');
+    log(`mesh hierarchy ${sizes} in ${((performance.now() - start) / 1000).toFixed(1)} s`);
+  }
 
   const results: Result[] = [];
   const pictureDecoders = new Map<number, { trained: TrainedAutoDecoder; latents: Float32Array }>();
@@ -231,19 +301,13 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
     network: Pick<AutoDecoderOptions<D>, 'architecture' | 'hidden'>,
     predict: (trained: TrainedAutoDecoder<D>, latents: Float32Array, m: number) => Float32Array,
   ) => {
-    let start = performance.now();
-    const trained = trainAutoDecoder<D>(tf, train.data, train.weights, n, d, {
+    const { trained, latents, trainSeconds, fitSeconds } = trainAndFit<D>(tf, train, validation.data, given, m, {
       latent: k,
       ...network,
       epochs,
       initialLatents: pcaLatents(linear, k, train.data, train.weights, n, d),
-      learningRate: 2e-3,
       seed: options.seed ?? 18,
     });
-    const trainSeconds = (performance.now() - start) / 1000;
-    start = performance.now();
-    const latents = fitLatents(tf, trained, validation.data, given, m, { steps: 300 });
-    const fitSeconds = (performance.now() - start) / 1000;
     const error = albedoRmse(predict(trained, latents, m), validation.data, scored, d, 0);
     log(
       `  ${error.toFixed(2)} sRGB levels (trained in ${trainSeconds.toFixed(0)} s, ${m} faces fitted in `
@@ -269,13 +333,18 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
       const { error, trainSeconds, fitSeconds } = uv;
       result.uv = { error, trainSeconds, fitSeconds, parameters: uvDecoderParameters(uv.trained.decoder) };
     }
+    if (hierarchy) {
+      log('  mesh-conv:');
+      const meshConv = score(k, { architecture: meshConvArchitecture(hierarchy, MESH_SHAPE) }, meshDecoderPredict);
+      const { error, trainSeconds, fitSeconds } = meshConv;
+      result.mesh = { error, trainSeconds, fitSeconds, parameters: meshDecoderParameters(meshConv.trained.decoder) };
+    }
     if (joint && (options.jointKs ?? ks).includes(k)) {
-      start = performance.now();
+      const seed = options.seed ?? 18;
       Object.assign(
         result,
-        jointComparison(tf, mesh, dataset, identity!, train, validation, k, epochs, options.seed ?? 18, log),
+        jointComparison(tf, mesh, dataset, identity!, train, validation, k, epochs, seed, hierarchy, log),
       );
-      result.jointSeconds = (performance.now() - start) / 1000;
     }
     results.push(result);
   }
@@ -286,10 +355,18 @@ export async function colorDecoderBench(dataDir: string, options: ColorDecoderOp
     latents: ks,
     hidden: HIDDEN,
     uv: options.uv === false ? undefined : { shape: UV_SHAPE, uvs: Array.from(uvs) },
+    mesh: hierarchy && {
+      shape: MESH_SHAPE,
+      positions: Array.from(region.mean),
+      triangles: Array.from(region.triangles),
+      sizes: levelSizes,
+    },
   };
   const node = measureRates(shapes);
   const rates = (r: Rates) =>
-    `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, MLP ${r.decoder.toFixed(0)}/s, UV ${r.uvDecoder.toFixed(0)}/s`;
+    `k ${r.k}: PCA ${r.pca.toFixed(0)}/s, MLP ${r.decoder.toFixed(0)}/s, UV ${r.uvDecoder.toFixed(0)}/s, `
+    + `mesh ${r.meshDecoder.toFixed(0)}/s; joint PCA ${r.jointPca.toFixed(0)}/s, MLP ${r.jointDecoder.toFixed(0)}/s, `
+    + `mesh ${r.jointMeshDecoder.toFixed(0)}/s`;
   log(`Node: ${node.map(rates).join('; ')}`);
   const browser = options.browser === false ? undefined : await browserRates(shapes);
   if (browser) {
@@ -347,44 +424,57 @@ function table(
     "weighted RMS in 8-bit sRGB levels on its odd seen vertices (learnColorModel's protocol). PCA: the weighted",
     `EM-PCA (95 % of the variance: ${kept} components, ${pcaSeconds.toFixed(0)} s), its first k components.`,
     `MLP: k → ${HIDDEN.join(' → ')} → ${3 * V} (tanh; ${decoderParameters(example.decoder)} parameters at`,
-    `k = ${example.decoder.latent}). UV-conv: ${uvDescription(results)}. Both auto-decoders: a latent per training`,
+    `k = ${example.decoder.latent}). UV-conv: ${uvDescription(results)}. Mesh-conv: ${meshDescription(results, V)}.`,
+    'All auto-decoders: a latent per training',
     `face learned with the net (starting from the PCA's coefficients), ${epochs} epochs of Adam on one core (tfjs`,
     'wasm); a held-out latent is 300 Adam steps on the even vertices. Training / fit: seconds to train, and to fit',
     `the ${m} validation faces. Decodes/s: the full face region's albedo (random weights of the same shapes, the`,
     'same bundled code in Node and in headless Chromium); joint = face-region shape + albedo (joint PCA: one',
-    "reconstruct of both; decoder: decode + the 100 identity modes' linear map).",
+    "reconstruct of both; MLP: decode + the 100 identity modes' linear map; mesh-conv: one decode of 6 channels).",
     '',
-    '| k | PCA RMSE | MLP RMSE | UV-conv RMSE | MLP training / fit | UV-conv training / fit '
-      + '| decodes/s Node PCA / MLP / UV-conv | Chromium PCA / MLP / UV-conv |',
+    '| k | PCA RMSE | MLP RMSE | UV-conv RMSE | mesh-conv RMSE | training / fit MLP · UV-conv · mesh-conv '
+      + '| decodes/s Node PCA / MLP / UV-conv / mesh-conv | Chromium PCA / MLP / UV-conv / mesh-conv |',
     '|---|---|---|---|---|---|---|---|',
     ...results.map((r, i) => {
       const b = browser?.[i];
-      const three = (x: Rates) => `${rate(x.pca)} / ${rate(x.decoder)} / ${r.uv ? rate(x.uvDecoder) : '–'}`;
+      const rates = (x: Rates) =>
+        `${rate(x.pca)} / ${rate(x.decoder)} / ${r.uv ? rate(x.uvDecoder) : '–'} / `
+        + `${r.mesh ? rate(x.meshDecoder) : '–'}`;
+      const times = (t: { trainSeconds: number; fitSeconds: number } | undefined) =>
+        t ? `${f1(t.trainSeconds)} s / ${f1(t.fitSeconds)} s` : '–';
       return (
         `| ${r.k} | ${f2(r.pca)} | ${f2(r.decoder)} | ${r.uv ? f2(r.uv.error) : 'not run'} | `
-        + `${f1(r.trainSeconds)} s / ${f1(r.fitSeconds)} s | `
-        + `${r.uv ? `${f1(r.uv.trainSeconds)} s / ${f1(r.uv.fitSeconds)} s` : '–'} | `
-        + `${three(node[i])} | ${b ? three(b) : 'not run'} |`
+        + `${r.mesh ? f2(r.mesh.error) : 'not run'} | ${times(r)} · ${times(r.uv)} · ${times(r.mesh)} | `
+        + `${rates(node[i])} | ${b ? rates(b) : 'not run'} |`
       );
     }),
     '',
   ];
   if (results.some((r) => r.jointPca)) {
     lines.push(
-      'Joint shape + albedo (rows [identity σ-units; albedo], each block scaled to the same total variance); a',
-      "held-out face's latent fitted to its identity and even albedo vertices. Shape: face-region vertex RMS",
-      "distance (mm) of the identity given back, through the model's identity basis.",
+      'Joint shape + albedo (PCA and MLP: rows [identity σ-units; albedo]; PCA (mm): rows [R·identity; albedo]',
+      'with RᵀR = BᵀB for the identity modes B on the face region, so that the block measures the shape in mm;',
+      "mesh-conv: per vertex [albedo; the identity's offset from the mean shape]; each shape block scaled to the",
+      "albedo's total variance); a held-out face's latent fitted to its whole shape and its even albedo vertices.",
+      'Shape: face-region vertex RMS distance (mm) of the shape given back (PCA and MLP: through the identity basis).',
       '',
-      '| k | joint PCA albedo | joint decoder albedo | joint PCA shape | joint decoder shape | time '
-        + '| decodes/s Node PCA / decoder | Chromium |',
-      '|---|---|---|---|---|---|---|---|',
+      '| k | albedo RMSE joint PCA / PCA (mm) / MLP / mesh-conv | shape joint PCA / PCA (mm) / MLP / mesh-conv '
+        + '| training / fit MLP · mesh-conv | parameters MLP / mesh-conv | decodes/s Node PCA / MLP / mesh-conv '
+        + '| Chromium |',
+      '|---|---|---|---|---|---|---|',
       ...results.flatMap((r, i) => {
         const b = browser?.[i];
-        if (!r.jointPca || !r.jointDecoder) return [];
+        const { jointPca: p, jointPcaMm: pm, jointDecoder: q, jointMesh: g } = r;
+        if (!p || !q) return [];
+        const mm = (x: number | undefined) => (x === undefined ? '–' : f2(x));
+        const three = (x: Rates) =>
+          `${rate(x.jointPca)} / ${rate(x.jointDecoder)} / ${g ? rate(x.jointMeshDecoder) : '–'}`;
         return (
-          `| ${r.k} | ${f2(r.jointPca.albedo)} | ${f2(r.jointDecoder.albedo)} | ${f2(r.jointPca.shapeMm)} mm | `
-          + `${f2(r.jointDecoder.shapeMm)} mm | ${f1(r.jointSeconds ?? 0)} s | ${rate(node[i].jointPca)} / `
-          + `${rate(node[i].jointDecoder)} | ${b ? `${rate(b.jointPca)} / ${rate(b.jointDecoder)}` : 'not run'} |`
+          `| ${r.k} | ${f2(p.albedo)} / ${mm(pm?.albedo)} / ${f2(q.albedo)} / ${g ? f2(g.albedo) : '–'} | `
+          + `${f2(p.shapeMm)} / ${mm(pm?.shapeMm)} / ${f2(q.shapeMm)} / ${g ? f2(g.shapeMm) : '–'} mm | `
+          + `${f1(q.trainSeconds)} s / ${f1(q.fitSeconds)} s · `
+          + `${g ? `${f1(g.trainSeconds)} s / ${f1(g.fitSeconds)} s` : '–'} | ${q.parameters} / `
+          + `${g ? g.parameters : '–'} | ${three(node[i])} | ${b ? three(b) : 'not run'} |`
         );
       }),
       '',
@@ -397,6 +487,20 @@ function table(
     '',
   );
   return lines.join('\n');
+}
+
+/** The mesh decoder's layers in words, with its parameter count at the first k it ran. */
+function meshDescription(results: Result[], V: number): string {
+  const first = results.find((r) => r.mesh);
+  const count = first?.mesh ? `; ${first.mesh.parameters} parameters at k = ${first.k}` : '';
+  const { channels, order } = MESH_SHAPE;
+  const sizes = meshLevelSizes(V);
+  const steps = channels.map((ch, i) => `${sizes[sizes.length - 1 - i]}×${ch}`);
+  return (
+    `k → dense → ${steps.join(' → ')} vertices × channels (each step: upsample from the coarser level, Chebyshev `
+    + `conv of order ${order}, ELU) → upsample, Chebyshev conv → RGB per vertex, on a farthest-point hierarchy of `
+    + `the face region${count}`
+  );
 }
 
 /** The UV decoder's layers in words, with its parameter count at the first k it ran. */
@@ -412,7 +516,7 @@ function uvDescription(results: Result[]): string {
 }
 
 /** [identity (σ units); albedo] rows, or undefined when the dataset has no identities. */
-function jointData(dataset: AlbedoDataset, train: number[], validation: number[]) {
+export function jointData(dataset: AlbedoDataset, train: number[], validation: number[]) {
   const faces = dataset.header.faces as { identity?: number[] }[];
   if (![...train, ...validation].every((f) => Array.isArray(faces[f].identity))) return undefined;
   const count = faces[train[0]].identity!.length;
@@ -424,7 +528,52 @@ function jointData(dataset: AlbedoDataset, train: number[], validation: number[]
   return { count, train: pick(train), validation: pick(validation) };
 }
 
-function jointComparison(
+/** The sum of the per-entry variances of n rows of d. */
+function totalVariance(rows: Float32Array, n: number, d: number): number {
+  let total = 0;
+  for (let j = 0; j < d; j++) {
+    let s = 0,
+      s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const x = rows[i * d + j];
+      s += x;
+      s2 += x * x;
+    }
+    total += s2 / n - (s / n) ** 2;
+  }
+  return total;
+}
+
+/**
+ * R (c × c, upper-triangular, row-major) with RᵀR = BᵀB for the region's identity modes B (c rows of a values):
+ * |R x| = |B x|, so rows R·id measure shape differences as the vertices' offsets do (the Cholesky factor of BᵀB).
+ */
+export function regionMetric(regionBasis: Float32Array, c: number, a: number): Float64Array {
+  const G = new Float64Array(c * c);
+  for (let j = 0; j < c; j++) {
+    for (let l = 0; l <= j; l++) {
+      let sum = 0;
+      for (let e = 0; e < a; e++) sum += regionBasis[j * a + e] * regionBasis[l * a + e];
+      G[j * c + l] = G[l * c + j] = sum;
+    }
+  }
+  // G = L Lᵀ; R = Lᵀ.
+  const R = new Float64Array(c * c);
+  for (let j = 0; j < c; j++) {
+    let diagonal = G[j * c + j];
+    for (let q = 0; q < j; q++) diagonal -= R[q * c + j] ** 2;
+    const root = Math.sqrt(Math.max(diagonal, 1e-12));
+    R[j * c + j] = root;
+    for (let l = j + 1; l < c; l++) {
+      let sum = G[j * c + l];
+      for (let q = 0; q < j; q++) sum -= R[q * c + j] * R[q * c + l];
+      R[j * c + l] = sum / root;
+    }
+  }
+  return R;
+}
+
+export function jointComparison(
   tf: Awaited<ReturnType<typeof trainingTf>>,
   model: MorphableModel,
   dataset: AlbedoDataset,
@@ -434,8 +583,9 @@ function jointComparison(
   k: number,
   epochs: number,
   seed: number,
+  hierarchy: MeshHierarchy | undefined,
   log: (line: string) => void,
-): Pick<Result, 'jointPca' | 'jointDecoder'> {
+): Pick<Result, 'jointPca' | 'jointPcaMm' | 'jointDecoder' | 'jointMesh'> {
   const V = dataset.header.vertices,
     a = 3 * V,
     c = identity.count,
@@ -443,17 +593,7 @@ function jointComparison(
   const n = train.faces.length,
     m = validation.faces.length;
   // Each block scaled to the same total variance of the training faces (albedo: weighted).
-  let idVar = 0;
-  for (let j = 0; j < c; j++) {
-    let s = 0,
-      s2 = 0;
-    for (let i = 0; i < n; i++) {
-      const x = identity.train[i * c + j];
-      s += x;
-      s2 += x * x;
-    }
-    idVar += s2 / n - (s / n) ** 2;
-  }
+  const idVar = totalVariance(identity.train, n, c);
   let alVar = 0;
   for (let j = 0; j < a; j++) {
     let s = 0,
@@ -470,12 +610,12 @@ function jointComparison(
     if (w > 0) alVar += s2 / w - (s / w) ** 2;
   }
   const idScale = Math.sqrt(alVar / idVar);
-  const stack = (id: Float32Array, rows: Rows, count: number) => {
+  const stack = (id: Float32Array, rows: Rows, count: number, scale = idScale) => {
     const data = new Float32Array(count * d),
       weights = new Float32Array(count * d);
     for (let i = 0; i < count; i++) {
       for (let j = 0; j < c; j++) {
-        data[i * d + j] = idScale * id[i * c + j];
+        data[i * d + j] = scale * id[i * c + j];
         weights[i * d + j] = 1;
       }
       data.set(rows.data.subarray(i * a, (i + 1) * a), i * d + c);
@@ -522,6 +662,50 @@ function jointComparison(
   });
   const linear: ColorModel = { mean: pca.mean, basis: pca.basis };
   const pcaPred = pcaPredict(linear, k, va.data, given, m, d);
+
+  // The same PCA on rows [R·id; albedo] (regionMetric: the identity block in mm, as the mesh decoder's shape),
+  // that block scaled to the albedo's total variance as above. σ units weigh every identity mode alike, however
+  // small in mm; here the large modes count as much as they move the vertices.
+  const regionBasis = new Float32Array(c * a);
+  for (let j = 0; j < c; j++) {
+    for (let v = 0; v < V; v++) {
+      for (let x = 0; x < 3; x++) regionBasis[j * a + 3 * v + x] = basis[j * 3 * N + 3 * dataset.vertexIds[v] + x];
+    }
+  }
+  const R = regionMetric(regionBasis, c, a);
+  const inMetric = (id: Float32Array, count: number) => {
+    const out = new Float32Array(count * c);
+    for (let i = 0; i < count; i++) {
+      for (let j = 0; j < c; j++) {
+        let sum = 0;
+        for (let l = j; l < c; l++) sum += R[j * c + l] * id[i * c + l];
+        out[i * c + j] = sum;
+      }
+    }
+    return out;
+  };
+  const metricTrain = inMetric(identity.train, n);
+  const mmScale = Math.sqrt(alVar / totalVariance(metricTrain, n, c));
+  const trMm = stack(metricTrain, train, n, mmScale),
+    vaMm = stack(inMetric(identity.validation, m), validation, m, mmScale);
+  const pcaMm = weightedPca(trMm.data, trMm.weights, n, d, {
+    rank: k,
+    maxComponents: k,
+    variance: 1,
+    maxIterations: 60,
+    tolerance: 1e-4,
+  });
+  const pcaMmPred = pcaPredict({ mean: pcaMm.mean, basis: pcaMm.basis }, k, vaMm.data, given, m, d);
+  let mmSq = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < c; j++) mmSq += ((pcaMmPred[i * d + j] - vaMm.data[i * d + j]) / mmScale) ** 2;
+  }
+  const jointPcaMm = {
+    albedo: albedoRmse(pcaMmPred, vaMm.data, scored, d, c),
+    shapeMm: Math.sqrt(mmSq / (m * V)),
+  };
+  log(`  joint k ${k}: PCA in mm: albedo ${jointPcaMm.albedo.toFixed(2)}, shape ${jointPcaMm.shapeMm.toFixed(2)} mm`);
+
   // The identity entries' spread is far above the albedo's: the net's outputs scaled to it (the loss is not).
   const overall = normalisation(tr.data, tr.weights, n, d).scale;
   const outputScale = new Float32Array(d).fill(1);
@@ -530,24 +714,99 @@ function jointComparison(
     for (let i = 0; i < n; i++) s2 += tr.data[i * d + j] ** 2;
     outputScale[j] = Math.max(1, Math.sqrt(s2 / n) / overall);
   }
-  const trained = trainAutoDecoder(tf, tr.data, tr.weights, n, d, {
+  const initialLatents = pcaLatents(linear, k, tr.data, tr.weights, n, d);
+  const { trained, latents, trainSeconds, fitSeconds } = trainAndFit(tf, tr, va.data, given, m, {
     latent: k,
     hidden: HIDDEN,
     epochs,
     outputScale,
-    initialLatents: pcaLatents(linear, k, tr.data, tr.weights, n, d),
-    learningRate: 2e-3,
+    initialLatents,
     seed,
   });
-  const latents = fitLatents(tf, trained, va.data, given, m, { steps: 300 });
   const decPred = decoderPredict(trained, latents, m);
   const jointPca = { albedo: albedoRmse(pcaPred, va.data, scored, d, c), shapeMm: shapeMm(pcaPred) };
-  const jointDecoder = { albedo: albedoRmse(decPred, va.data, scored, d, c), shapeMm: shapeMm(decPred) };
+  const jointDecoder = {
+    albedo: albedoRmse(decPred, va.data, scored, d, c),
+    shapeMm: shapeMm(decPred),
+    trainSeconds,
+    fitSeconds,
+    parameters: decoderParameters(trained.decoder),
+  };
   log(
-    `  joint k ${k}: PCA albedo ${jointPca.albedo.toFixed(2)}, shape ${jointPca.shapeMm.toFixed(2)} mm; decoder albedo `
+    `  joint k ${k}: PCA albedo ${jointPca.albedo.toFixed(2)}, shape ${jointPca.shapeMm.toFixed(2)} mm; MLP albedo `
       + `${jointDecoder.albedo.toFixed(2)}, shape ${jointDecoder.shapeMm.toFixed(2)} mm`,
   );
-  return { jointPca, jointDecoder };
+  if (!hierarchy) return { jointPca, jointPcaMm, jointDecoder };
+
+  // The mesh decoder: per vertex [albedo RGB, the identity's offset from the mean (mm) · shapeScale], the shape
+  // block scaled to the albedo's total variance as the identity block is above; latents start from the joint
+  // PCA's coefficients of the same faces.
+  const offsets = (id: Float32Array, count: number) => {
+    const out = new Float32Array(count * a);
+    for (let i = 0; i < count; i++) {
+      const row = out.subarray(i * a, (i + 1) * a);
+      for (let j = 0; j < c; j++) {
+        const coefficient = id[i * c + j];
+        for (let e = 0; e < a; e++) row[e] += coefficient * regionBasis[j * a + e];
+      }
+    }
+    return out;
+  };
+  const trainShape = offsets(identity.train, n),
+    validationShape = offsets(identity.validation, m);
+  const shapeScale = Math.sqrt(alVar / totalVariance(trainShape, n, a));
+  const interleave = (shape: Float32Array, rows: Rows, count: number) => {
+    const data = new Float32Array(2 * count * a),
+      weights = new Float32Array(2 * count * a);
+    for (let i = 0; i < count; i++) {
+      for (let v = 0; v < V; v++) {
+        for (let x = 0; x < 3; x++) {
+          const to = 6 * (i * V + v) + x,
+            from = i * a + 3 * v + x;
+          data[to] = rows.data[from];
+          weights[to] = rows.weights[from];
+          data[to + 3] = shapeScale * shape[from];
+          weights[to + 3] = 1;
+        }
+      }
+    }
+    return { data, weights };
+  };
+  const mt = interleave(trainShape, train, n),
+    mv = interleave(validationShape, validation, m);
+  // Given: the whole shape and the even vertices' albedo; scored: the odd vertices' albedo.
+  const meshGiven = mv.weights.map((w, i) => (i % 6 >= 3 || Math.floor(i / 6) % 2 === 0 ? w : 0));
+  const meshScored = mv.weights.map((w, i) => (i % 6 < 3 && Math.floor(i / 6) % 2 === 1 ? w : 0));
+  const {
+    trained: meshTrained,
+    latents: meshLatents,
+    trainSeconds: meshTrainSeconds,
+    fitSeconds: meshFitSeconds,
+  } = trainAndFit(tf, mt, mv.data, meshGiven, m, {
+    latent: k,
+    architecture: meshConvArchitecture(hierarchy, { ...MESH_SHAPE, outputs: 6 }),
+    epochs,
+    initialLatents,
+    seed,
+  });
+  const meshPred = meshDecoderPredict(meshTrained, meshLatents, m);
+  let sq = 0;
+  for (let i = 0; i < meshPred.length; i++) {
+    if (i % 6 < 3) continue;
+    sq += ((meshPred[i] - mv.data[i]) / shapeScale) ** 2;
+  }
+  const jointMesh = {
+    albedo: albedoRmse(meshPred, mv.data, meshScored, 2 * a, 0),
+    shapeMm: Math.sqrt(sq / (m * V)),
+    trainSeconds: meshTrainSeconds,
+    fitSeconds: meshFitSeconds,
+    parameters: meshDecoderParameters(meshTrained.decoder),
+  };
+  log(
+    `  joint k ${k}: mesh-conv albedo ${jointMesh.albedo.toFixed(2)}, shape ${jointMesh.shapeMm.toFixed(2)} mm `
+      + `(trained in ${meshTrainSeconds.toFixed(0)} s, fitted in ${meshFitSeconds.toFixed(1)} s)`,
+  );
+  return { jointPca, jointPcaMm, jointDecoder, jointMesh };
 }
 
 /** The decoder-rate code bundled by esbuild and run in headless Chromium. */
@@ -673,6 +932,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     browser: !args.includes('--no-browser'),
     joint: !args.includes('--no-joint'),
     uv: !args.includes('--no-uv'),
+    mesh: !args.includes('--no-mesh'),
     jointKs: value('--joint-k')?.split(',').map(Number),
     seed: value('--seed') ? Number(value('--seed')) : undefined,
     picture: value('--picture'),

@@ -1,11 +1,20 @@
 /**
  * Decodes per second of a full face for the linear model (weighted-pca.ts reconstruct), the MLP decoder
- * (model/mlp-decoder.ts decode) and the UV-space convolutional decoder (model/uv-conv-decoder.ts decodeUv), on
+ * (model/mlp-decoder.ts decode), the UV-space convolutional decoder (model/uv-conv-decoder.ts decodeUv) and the
+ * mesh-convolution decoder (model/mesh-conv-decoder.ts decodeMesh, on the hierarchy of the real mesh), on
  * random weights of the given shapes (the speed does not depend on the values; the UV decoder's does on which
  * texels the real UVs read). Pure TS: bench/color-decoder.ts runs it in Node and bundles it with esbuild for
  * Chromium, so both measure the same code the same way.
  */
+import type { MeshConvShape } from '../src/learn/mesh-conv-network.js';
 import type { UvConvShape } from '../src/learn/uv-conv-network.js';
+import {
+  type ChebLayer,
+  decodeMesh,
+  type MeshConvDecoder,
+  MeshDecoderWorkspace,
+} from '../src/model/mesh-conv-decoder.js';
+import { type MeshHierarchy, meshHierarchy } from '../src/model/mesh-hierarchy.js';
 import { decode, DecoderWorkspace, type MlpDecoder } from '../src/model/mlp-decoder.js';
 import type { ColorModel } from '../src/model/morphable-model.js';
 import { SeededRandom } from '../src/model/random.js';
@@ -27,19 +36,29 @@ export interface RateShapes {
   hidden: number[];
   /** The UV decoder's layout and the face region's vertex UVs (2V; the decode only computes what they read). */
   uv?: { shape: UvConvShape; uvs: number[] };
+  /**
+   * The mesh decoder's layout (its outputs: 3, albedo; the joint one has 6) and the face region's mesh (mean
+   * shape, 3V; triangles) with its coarser levels' sizes: the hierarchy is built from them where it runs.
+   */
+  mesh?: { shape: MeshConvShape; positions: number[]; triangles: number[]; sizes: number[] };
   /** Seconds per measurement (default 0.5). */
   seconds?: number;
 }
 
 export interface Rates {
   k: number;
-  /** Albedo only: PCA reconstruct, MLP decoder decode, UV decoder decodeUv (NaN when not measured). */
+  /** Albedo only: PCA reconstruct, MLP decode, UV decodeUv, mesh decodeMesh (NaN when not measured). */
   pca: number;
   decoder: number;
   uvDecoder: number;
-  /** Shape (face-region vertices) + albedo: joint PCA reconstruct of both; joint decoder + linear identity. */
+  meshDecoder: number;
+  /**
+   * Shape (face-region vertices) + albedo: joint PCA reconstruct of both; joint MLP + linear identity; the
+   * joint mesh decoder (6 channels per vertex: both at once).
+   */
   jointPca: number;
   jointDecoder: number;
+  jointMeshDecoder: number;
 }
 
 function linearModel(random: SeededRandom, count: number, d: number): ColorModel {
@@ -101,6 +120,38 @@ export function randomUvDecoder(
   };
 }
 
+/** A mesh-convolution decoder of the shape on the hierarchy, with random weights (biases too). */
+export function randomMeshDecoder(
+  random: SeededRandom,
+  k: number,
+  shape: MeshConvShape,
+  hierarchy: MeshHierarchy,
+): MeshConvDecoder {
+  const { channels } = shape;
+  const order = shape.order ?? 3,
+    c = shape.outputs ?? 3;
+  const values = (n: number, s: number) => Float32Array.from({ length: n }, () => s * random.normal());
+  const cheb = (inputs: number, outputs: number): ChebLayer => ({
+    inputs,
+    outputs,
+    weight: values(inputs * order * outputs, 1 / Math.sqrt(order * inputs)),
+    bias: values(outputs, 0.3),
+  });
+  const L = hierarchy.levels.length - 1;
+  const width = hierarchy.levels[L].vertices.length * channels[0];
+  const d = hierarchy.levels[0].vertices.length * c;
+  return {
+    latent: k,
+    order,
+    hierarchy,
+    dense: { weight: values(k * width, 1), bias: values(width, 0.3) },
+    blocks: channels.slice(1).map((o, i) => cheb(channels[i], o)),
+    output: cheb(channels[L - 1], c),
+    offset: values(d, 0.5),
+    scale: Float32Array.from({ length: d }, () => 0.1 + random.uniform()),
+  };
+}
+
 /** Calls per second of `fn` over about `seconds` (after one warm-up second's worth of a quarter). */
 function rate(fn: () => void, seconds: number): number {
   let calls = 0;
@@ -122,6 +173,9 @@ export function measureRates(shapes: RateShapes): Rates[] {
   const { albedo, identity } = shapes;
   const identityModel = linearModel(random, identity, albedo);
   const shape = new Float32Array(albedo);
+  const mesh = shapes.mesh;
+  const hierarchy = mesh && meshHierarchy(mesh.positions, mesh.triangles, mesh.sizes);
+  const meshOut = new Float32Array(2 * albedo);
   return shapes.latents.map((k) => {
     const pca = linearModel(random, k, albedo);
     const jointPca = linearModel(random, k, 2 * albedo);
@@ -135,16 +189,25 @@ export function measureRates(shapes: RateShapes): Rates[] {
       jointWork = new DecoderWorkspace(joint);
     const uv = shapes.uv && randomUvDecoder(random, k, shapes.uv.shape, shapes.uv.uvs);
     const uvWork = uv && new UvDecoderWorkspace(uv);
+    const meshRate = (outputs: number) => {
+      if (!mesh || !hierarchy) return NaN;
+      const decoder = randomMeshDecoder(random, k, { ...mesh.shape, outputs }, hierarchy);
+      const work = new MeshDecoderWorkspace(decoder),
+        into = meshOut.subarray(0, decoder.offset.length);
+      return rate(() => decodeMesh(decoder, z, into, work), seconds);
+    };
     return {
       k,
       pca: rate(() => reconstruct(pca, z, out), seconds),
       decoder: rate(() => decode(decoder, z, out, work), seconds),
       uvDecoder: uv && uvWork ? rate(() => decodeUv(uv, z, out, uvWork), seconds) : NaN,
+      meshDecoder: meshRate(3),
       jointPca: rate(() => reconstruct(jointPca, z, jointOut), seconds),
       jointDecoder: rate(() => {
         decode(joint, z, decoded, jointWork);
         reconstruct(identityModel, decoded.subarray(0, identity), shape);
       }, seconds),
+      jointMeshDecoder: meshRate(6),
     };
   });
 }

@@ -228,8 +228,9 @@ try {
     );
   }
 
-  // 10–20 minutes per latent size on one core (two decoders): only when asked (BENCH_COLOR_DECODER=1) and an albedo
-  // dataset was made (morphable train albedo --out training/albedo).
+  // About 25 minutes per latent size on one core (the MLP, UV and mesh decoders, the joint MLP and mesh decoders;
+  // four sizes by default): only when asked (BENCH_COLOR_DECODER=1) and an albedo dataset was made (morphable
+  // train albedo --out training/albedo).
   const albedo = join(root, 'training/albedo');
   if (process.env.BENCH_COLOR_DECODER && existsSync(join(albedo, 'albedo.json'))) {
     console.log('\ncolour decoder against PCA');
