@@ -46,14 +46,15 @@ let cliReport: {
   photometric: { colorModel: string };
 };
 
-async function openPage(query: string, extraFlags: string[] = []): Promise<Page> {
+/** A new page at `base` (default: the built app's server) + `query`, its uncaught errors collected in pageErrors. */
+async function openPage(query: string, extraFlags: string[] = [], base = url): Promise<Page> {
   const context = await (extraFlags.length ? await launchChromium(extraFlags) : browser).newContext({
     viewport: { width: 1400, height: 850 },
   });
   const page = await context.newPage();
   pageErrors.length = 0;
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(url + query);
+  await page.goto(base + query);
   return page;
 }
 
@@ -303,54 +304,43 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
   );
 
   it(
-    'fits a face the project rendered itself (the README screenshot, test-output/web-app.png)',
+    'works from the development server of `npm run web` too, and fits a face the project rendered itself (the '
+      + 'README screenshot, test-output/web-app.png)',
     async () => {
       const face = join(work, 'rendered-face.png');
-      expect(
-        (
-          await runCli([
-            'render',
-            modelFile,
-            '--seed',
-            '7',
-            '--yaw',
-            '25',
-            '--pitch',
-            '-5',
-            '--light',
-            '-0.6,0.5,0.7',
-            '--size',
-            '640',
-            '-o',
-            face,
-          ])
-        ).code,
-      ).toBe(0);
-      const page = await openPage('');
-      await waitReady(page);
-      await page.setInputFiles('#photo-file', face);
-      await waitFitted(page);
-      // Rendered at yaw 25°: the fit must see the head turned the same way.
-      const yaw = await page.evaluate(() => Number(document.getElementById('pose-yaw')!.dataset.value));
-      expect(Math.abs(yaw - 25)).toBeLessThan(8);
-      await page.screenshot({ path: join(OUTPUT, 'web-app.png') });
-      expect(pageErrors).toEqual([]);
-      await page.context().close();
-    },
-    TEST_TIMEOUT,
-  );
-
-  it(
-    'works from the development server of `npm run web` too',
-    async () => {
+      const rendered = await runCli([
+        'render',
+        modelFile,
+        '--seed',
+        '7',
+        '--yaw',
+        '25',
+        '--pitch',
+        '-5',
+        '--light',
+        '-0.6,0.5,0.7',
+        '--size',
+        '640',
+        '-o',
+        face,
+      ]);
+      expect(rendered.code).toBe(0);
+      // One page for both (a page load costs seconds): the development server's, with the build's default model.
       const dev = await serveWebAppDev(modelFile);
       try {
-        const page = await (await browser.newContext()).newPage();
-        await page.goto(dev.url);
+        const page = await openPage('', [], dev.url);
         await waitReady(page);
         await page.setInputFiles('#photo-file', PHOTO);
         await waitFitted(page);
         expect(Number(await page.locator('#pose-yaw').getAttribute('data-value'))).toBeCloseTo(cliReport.pose.yaw, 0);
+
+        await page.setInputFiles('#photo-file', face);
+        await waitFitted(page);
+        // Rendered at yaw 25°: the fit must see the head turned the same way.
+        const yaw = await page.evaluate(() => Number(document.getElementById('pose-yaw')!.dataset.value));
+        expect(Math.abs(yaw - 25)).toBeLessThan(8);
+        await page.screenshot({ path: join(OUTPUT, 'web-app.png') });
+        expect(pageErrors).toEqual([]);
         await page.context().close();
       } finally {
         await dev.close();
