@@ -37,6 +37,19 @@ export interface LatentDecoder {
   scale: Float32Array;
 }
 
+/**
+ * A trained layer's weights copied out of tfjs (its variables live on): the layer of a pure-TS decoder
+ * (model/mlp-decoder.ts, uv-conv-decoder.ts, mesh-conv-decoder.ts all store inputs, outputs, weight, bias).
+ */
+export function exportLayer(layer: { w: TfCore.Variable; b: TfCore.Variable }, inputs: number): DecoderLayer {
+  return {
+    inputs,
+    outputs: layer.b.shape[0],
+    weight: Float32Array.from(layer.w.dataSync() as Float32Array),
+    bias: Float32Array.from(layer.b.dataSync() as Float32Array),
+  };
+}
+
 /** A kind of decoder network: fresh (to train) and fixed (a trained one's, to fit latents with). */
 export interface DecoderArchitecture<D extends LatentDecoder> {
   /** A network of latent size k and d outputs, its weights drawn from `random`; `export` reads them out. */
@@ -178,14 +191,7 @@ export function mlpArchitecture(hidden: number[] = [128, 256]): DecoderArchitect
         variables: layers.flatMap((l) => [l.w, l.b]),
         export: (offset, scale) => ({
           latent: k,
-          layers: layers.map(
-            (l, i): DecoderLayer => ({
-              inputs: sizes[i],
-              outputs: sizes[i + 1],
-              weight: l.w.dataSync() as Float32Array,
-              bias: l.b.dataSync() as Float32Array,
-            }),
-          ),
+          layers: layers.map((l, i) => exportLayer(l, sizes[i])),
           offset,
           scale,
         }),

@@ -13,7 +13,7 @@ import type * as TfCore from '@tensorflow/tfjs-core';
 import type { Tf } from '../detect/landmark-net.js';
 import { type ChebLayer, chebyshevStack, chebyshevSum, type MeshConvDecoder } from '../model/mesh-conv-decoder.js';
 import { applyGather, type MeshHierarchy, type SparseGather } from '../model/mesh-hierarchy.js';
-import type { DecoderArchitecture, DecoderNetwork } from './albedo-decoder.js';
+import { type DecoderArchitecture, type DecoderNetwork, exportLayer } from './albedo-decoder.js';
 
 export interface MeshConvShape {
   /** Channels per level, coarsest first, one per level but the mesh (where the outputs are). */
@@ -186,12 +186,6 @@ export function meshConvArchitecture(
         output: layer(channels[L - 1], outputs, 'mesh-output'),
       };
       const layers = [weights.dense, ...weights.blocks, weights.output];
-      const read = (l: { w: TfCore.Variable; b: TfCore.Variable }, inputs: number): ChebLayer => ({
-        inputs,
-        outputs: l.b.shape[0],
-        weight: Float32Array.from(l.w.dataSync() as Float32Array),
-        bias: Float32Array.from(l.b.dataSync() as Float32Array),
-      });
       return {
         ...network(tf, weights),
         variables: layers.flatMap((l) => [l.w, l.b]),
@@ -199,9 +193,9 @@ export function meshConvArchitecture(
           latent: k,
           order,
           hierarchy,
-          dense: read(weights.dense, k),
-          blocks: weights.blocks.map((b, i) => read(b, channels[i])),
-          output: read(weights.output, channels[L - 1]),
+          dense: exportLayer(weights.dense, k),
+          blocks: weights.blocks.map((b, i) => exportLayer(b, channels[i])),
+          output: exportLayer(weights.output, channels[L - 1]),
           offset,
           scale,
         }),

@@ -10,7 +10,7 @@
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { Tf } from '../detect/landmark-net.js';
 import { type ConvLayer, type UvConvDecoder, type UvSampling, uvResolution } from '../model/uv-conv-decoder.js';
-import type { DecoderArchitecture, DecoderNetwork } from './albedo-decoder.js';
+import { type DecoderArchitecture, type DecoderNetwork, exportLayer } from './albedo-decoder.js';
 
 export interface UvConvShape {
   /** Side of the first feature map (e.g. 8). */
@@ -122,21 +122,15 @@ export function uvConvArchitecture(sampling: UvSampling, shape: UvConvShape): De
         },
       };
       const layers = [weights.dense, ...weights.blocks, weights.output];
-      const read = (l: { w: TfCore.Variable; b: TfCore.Variable }, inputs: number): ConvLayer => ({
-        inputs,
-        outputs: l.b.shape[0],
-        weight: Float32Array.from(l.w.dataSync() as Float32Array),
-        bias: Float32Array.from(l.b.dataSync() as Float32Array),
-      });
       return {
         ...network(tf, weights),
         variables: layers.flatMap((l) => [l.w, l.b]),
         export: (offset, scale): UvConvDecoder => ({
           latent: k,
           base,
-          dense: read(weights.dense, k),
-          blocks: weights.blocks.map((b, i) => read(b, channels[i])),
-          output: read(weights.output, channels[channels.length - 1]),
+          dense: exportLayer(weights.dense, k),
+          blocks: weights.blocks.map((b, i) => exportLayer(b, channels[i])),
+          output: exportLayer(weights.output, channels[channels.length - 1]),
           sampling,
           offset,
           scale,
