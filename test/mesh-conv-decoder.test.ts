@@ -6,7 +6,7 @@ import { trainingTf } from '../src/learn/tf-node.js';
 import { chebyshevStack, chebyshevSum, decodeMesh, MeshDecoderWorkspace } from '../src/model/mesh-conv-decoder.js';
 import { applyGather, meshHierarchy } from '../src/model/mesh-hierarchy.js';
 import { SeededRandom } from '../src/model/random.js';
-import { heldOutErrorRatio } from './helpers/teacher-decoder.js';
+import { differenceFromTf, heldOutErrorRatio } from './helpers/teacher-decoder.js';
 
 /** An n × n grid (unit spacing, a little height), each square split along its (i, j)–(i+1, j+1) diagonal. */
 function grid(n: number) {
@@ -168,16 +168,8 @@ describe('mesh-convolution decoder', () => {
       d = 600;
     const latents = Float32Array.from({ length: 3 * m }, () => 1.5 * random.normal());
     const reference = decodeWithTf(tf, decoder, latents, m, architecture);
-    const out = new Float32Array(d);
-    let largest = 0,
-      spread = 0;
-    for (let i = 0; i < m; i++) {
-      decodeMesh(decoder, latents.subarray(3 * i, 3 * i + 3), out, workspace);
-      for (let j = 0; j < d; j++) {
-        largest = Math.max(largest, Math.abs(out[j] - reference[i * d + j]));
-        spread = Math.max(spread, Math.abs(out[j] - decoder.offset[j]));
-      }
-    }
+    const decode = (dec: typeof decoder, z: Float32Array, out: Float32Array) => decodeMesh(dec, z, out, workspace);
+    const { largest, spread } = differenceFromTf(decoder, decode, reference, latents, m, d);
     expect(spread).toBeGreaterThan(0.1); // the outputs do depend on the net
     expect(largest).toBeLessThanOrEqual(1e-4);
     expect(() => decodeMesh(decoder, [1, 2])).toThrow(/takes 3 latent values, got 2/);

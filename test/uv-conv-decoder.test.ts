@@ -5,7 +5,7 @@ import { trainingTf } from '../src/learn/tf-node.js';
 import { uvConvArchitecture } from '../src/learn/uv-conv-network.js';
 import { SeededRandom } from '../src/model/random.js';
 import { bilinearSampling, decodeUv, UvDecoderWorkspace, vertexUvs } from '../src/model/uv-conv-decoder.js';
-import { heldOutErrorRatio } from './helpers/teacher-decoder.js';
+import { differenceFromTf, heldOutErrorRatio } from './helpers/teacher-decoder.js';
 
 /** V vertices on a ring (the image's middle and corners stay unsampled, so the decode's pruning matters). */
 function ringUvs(V: number, random: SeededRandom): Float32Array {
@@ -34,17 +34,8 @@ describe('UV-space convolutional decoder', () => {
     const m = 6;
     const latents = Float32Array.from({ length: 3 * m }, () => 1.5 * random.normal());
     const reference = decodeWithTf(tf, decoder, latents, m, uvConvArchitecture(decoder.sampling, shape));
-    const d = 3 * 40;
-    const out = new Float32Array(d);
-    let largest = 0,
-      spread = 0;
-    for (let i = 0; i < m; i++) {
-      decodeUv(decoder, latents.subarray(3 * i, 3 * i + 3), out, workspace);
-      for (let j = 0; j < d; j++) {
-        largest = Math.max(largest, Math.abs(out[j] - reference[i * d + j]));
-        spread = Math.max(spread, Math.abs(out[j] - decoder.offset[j]));
-      }
-    }
+    const decode = (dec: typeof decoder, z: Float32Array, out: Float32Array) => decodeUv(dec, z, out, workspace);
+    const { largest, spread } = differenceFromTf(decoder, decode, reference, latents, m, 3 * 40);
     expect(spread).toBeGreaterThan(0.1); // the outputs do depend on the net
     expect(largest).toBeLessThanOrEqual(1e-4);
     expect(() => decodeUv(decoder, [1, 2])).toThrow(/takes 3 latent values, got 2/);

@@ -15,6 +15,7 @@
  * steps run in tfjs (learn/mesh-conv-network.ts; the sparse ones through this module's functions), so trained
  * weights decode here as there. Pure TS on typed arrays; a workspace makes the decode allocation-free.
  */
+import { dense, elu } from './mlp-decoder.js';
 import { applyGather, type MeshHierarchy, type SparseGather } from './mesh-hierarchy.js';
 
 export interface ChebLayer {
@@ -77,11 +78,6 @@ export class MeshDecoderWorkspace {
     });
     this.scratch = new Float32Array(size(0) * Math.max(...layers.map((l) => l.outputs)));
   }
-}
-
-/** ELU with α = 1 (tfjs's elu). */
-function elu(x: number): number {
-  return x > 0 ? x : Math.expm1(x);
 }
 
 /**
@@ -167,14 +163,7 @@ export function decodeMesh(
 
   const coarse = workspace.coarse;
   const width = coarse.length;
-  const { weight, bias } = decoder.dense;
-  coarse.set(bias);
-  for (let i = 0; i < k; i++) {
-    const x = latent[i];
-    if (x === 0) continue;
-    const row = i * width;
-    for (let o = 0; o < width; o++) coarse[o] += x * weight[row + o];
-  }
+  dense(latent, k, decoder.dense.weight, decoder.dense.bias, coarse);
   for (let o = 0; o < width; o++) coarse[o] = elu(coarse[o]);
 
   const L = hierarchy.levels.length - 1;

@@ -57,29 +57,43 @@ export function decode(
   const L = decoder.layers.length;
   for (let l = 0; l < L - 1; l++) {
     const { inputs, outputs, weight, bias } = decoder.layers[l];
-    const h = workspace.hidden[l];
-    for (let o = 0; o < outputs; o++) h[o] = bias[o];
-    for (let i = 0; i < inputs; i++) {
-      const x = input[i];
-      if (x === 0) continue;
-      const row = i * outputs;
-      for (let o = 0; o < outputs; o++) h[o] += x * weight[row + o];
-    }
+    const h = dense(input, inputs, weight, bias, workspace.hidden[l]);
     for (let o = 0; o < outputs; o++) h[o] = Math.tanh(h[o]);
     input = h;
   }
   // The output layer straight into `result`: float32 accumulation over a few hundred inputs, as tfjs does.
   const { inputs, weight, bias } = decoder.layers[L - 1];
-  result.set(bias);
-  for (let i = 0; i < inputs; i++) {
-    const x = input[i];
-    if (x === 0) continue;
-    const row = i * d;
-    for (let o = 0; o < d; o++) result[o] += x * weight[row + o];
-  }
+  dense(input, inputs, weight, bias, result);
   const { offset, scale } = decoder;
   for (let o = 0; o < d; o++) result[o] = offset[o] + scale[o] * result[o];
   return result;
+}
+
+/**
+ * A dense layer without its activation: out = bias + input · weight, `weight` inputs × out.length row-major
+ * (tfjs's layout), accumulated in `out`'s precision. Shared by the decoders (UV-conv, mesh-conv).
+ */
+export function dense<Out extends Float32Array | Float64Array>(
+  input: ArrayLike<number>,
+  inputs: number,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  out: Out,
+): Out {
+  const outputs = out.length;
+  out.set(bias);
+  for (let i = 0; i < inputs; i++) {
+    const x = input[i];
+    if (x === 0) continue;
+    const row = i * outputs;
+    for (let o = 0; o < outputs; o++) out[o] += x * weight[row + o];
+  }
+  return out;
+}
+
+/** ELU with α = 1 (tfjs's elu). */
+export function elu(x: number): number {
+  return x > 0 ? x : Math.expm1(x);
 }
 
 /** Number of parameters (weights and biases). */

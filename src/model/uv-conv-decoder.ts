@@ -8,6 +8,7 @@
  * in tfjs. The decode only computes the texels that the vertices' samples depend on (the face region covers
  * part of the image, and each layer only needs the 3×3 neighbourhoods of what the next one reads).
  */
+import { dense, elu } from './mlp-decoder.js';
 import type { MorphableModel } from './morphable-model.js';
 
 /** Where each vertex reads the image: 4 texels (row-major y·R + x) and their bilinear weights per vertex. */
@@ -185,11 +186,6 @@ function pixels(mask: Uint8Array): Uint32Array {
   return out;
 }
 
-/** ELU with α = 1 (tfjs's elu). */
-function elu(x: number): number {
-  return x > 0 ? x : Math.expm1(x);
-}
-
 /**
  * A 3×3 'same' conv of `input` (inSide², `layer.inputs` channels; read through a 2× nearest-neighbour
  * upsampling when shift is 1) at the `active` pixels of `output` (side², `layer.outputs` channels): per pixel,
@@ -281,14 +277,7 @@ export function decodeUv(
 
   const first = workspace.maps[0];
   const width = first.length;
-  const { weight, bias } = decoder.dense;
-  first.set(bias);
-  for (let i = 0; i < k; i++) {
-    const x = latent[i];
-    if (x === 0) continue;
-    const row = i * width;
-    for (let o = 0; o < width; o++) first[o] += x * weight[row + o];
-  }
+  dense(latent, k, decoder.dense.weight, decoder.dense.bias, first);
   for (let o = 0; o < width; o++) first[o] = elu(first[o]);
 
   let side = base;

@@ -65,3 +65,29 @@ export function heldOutErrorRatio<D extends LatentDecoder>(
   }
   return decoderSq / meanSq;
 }
+
+/**
+ * The pure-TS decode against tfjs's on m latents of size k: the largest difference between the two, and the
+ * largest distance of the pure-TS output from the decoder's offset (how much the outputs depend on the net).
+ */
+export function differenceFromTf<D extends LatentDecoder & { offset: ArrayLike<number> }>(
+  decoder: D,
+  decode: (decoder: D, z: Float32Array, out: Float32Array) => void,
+  reference: Float32Array,
+  latents: Float32Array,
+  m: number,
+  d: number,
+): { largest: number; spread: number } {
+  const k = latents.length / m;
+  const out = new Float32Array(d);
+  let largest = 0,
+    spread = 0;
+  for (let i = 0; i < m; i++) {
+    decode(decoder, latents.subarray(k * i, k * (i + 1)), out);
+    for (let j = 0; j < d; j++) {
+      largest = Math.max(largest, Math.abs(out[j] - reference[i * d + j]));
+      spread = Math.max(spread, Math.abs(out[j] - decoder.offset[j]));
+    }
+  }
+  return { largest, spread };
+}
