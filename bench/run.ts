@@ -153,7 +153,7 @@ try {
   const landmarker = await createNodeLandmarker();
   let calibration!: LandmarkCalibration;
   record(
-    'landmark calibration to the detector (40 renders + detection)',
+    'landmark calibration to the landmarker (40 renders + landmarks)',
     await time(1, 0, async () => {
       calibration = await calibrateLandmarks(faceHead, landmarker);
     }),

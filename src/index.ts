@@ -74,5 +74,5 @@ export {
 export { drawOverlay } from './render/overlay.js';
 export { albedoTexture, type AlbedoTexture, type TextureLight, unwrapTexture } from './render/uv-texture.js';
 export { pca } from './model/pca.js';
-export { linearToSrgb, srgbToLinear } from './model/color.js';
+export { linearToSrgb, linearToSrgbByte, srgbToLinear } from './model/color.js';
 export { parsePts, formatPts } from './io/pts.js';

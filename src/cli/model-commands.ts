@@ -346,12 +346,13 @@ async function importWithProgress(source: string, region: IctRegion, expectedDig
 function calibrateOption(): Option {
   return new Option(
     '--no-calibrate',
-    'skip calibrating the landmark vertices to the face detector (renders 40 faces and detects them, a few seconds)',
+    'skip calibrating the landmark vertices to the landmarker (renders 40 faces and finds their landmarks, '
+      + 'a few seconds)',
   );
 }
 
 /**
- * Renders faces of the model, detects them, and stores where the detector puts each landmark relative
+ * Renders faces of the model, finds their landmarks, and stores where the landmarker puts each one relative
  * to its vertex (fit/landmark-calibration.ts): without it fitted heads pitch down by about 10°.
  */
 async function calibrateWithProgress(model: MorphableModel): Promise<void> {
@@ -367,7 +368,7 @@ async function calibrateWithProgress(model: MorphableModel): Promise<void> {
     progress.stop();
     if (result.used < 10) {
       process.stderr.write(
-        `morphable: the face detector found ${result.used ? `only ${result.used} of 40` : 'none of the'} `
+        `morphable: the landmarker found ${result.used ? `only ${result.used} of 40` : 'none of the'} `
           + `rendered faces of ${model.name}: landmarks left uncalibrated\n`,
       );
       return;

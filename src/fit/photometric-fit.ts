@@ -1,7 +1,7 @@
 import type { RgbImage } from '../render/rgb-image.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
-import { linearToSrgb, srgbToLinear } from '../model/color.js';
+import { linearToSrgb, linearToSrgbByte, srgbToLinear } from '../model/color.js';
 import { submodel } from '../model/submesh.js';
 import {
   chainToBasis,
@@ -461,8 +461,8 @@ export class PhotometricFitter {
       rendered = new Uint8Array(3 * size * size),
       photo = new Uint8Array(3 * size * size);
     for (let i = 0; i < rendered.length; i++) {
-      rendered[i] = Math.round(255 * linearToSrgb(this.image.color[i]));
-      photo[i] = Math.round(255 * linearToSrgb(this.target[i]));
+      rendered[i] = linearToSrgbByte(this.image.color[i]);
+      photo[i] = linearToSrgbByte(this.target[i]);
     }
     return { rendered, photo, mask: this.image.mask.map((m, p) => m & this.inside[p]), size };
   }

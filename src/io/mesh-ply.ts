@@ -1,4 +1,4 @@
-import { linearToSrgb } from '../model/color.js';
+import { linearToSrgbByte } from '../model/color.js';
 import type { Mesh } from './mesh.js';
 
 /** Binary little-endian PLY with float positions, optional 8-bit sRGB vertex colours and uint32 triangles. */
@@ -32,7 +32,7 @@ export function meshToPly(mesh: Mesh): Uint8Array {
     view.setFloat32(o + 8, mesh.positions[3 * i + 2], true);
     o += 12;
     if (colors) {
-      for (let c = 0; c < 3; c++) out[o + c] = Math.round(255 * linearToSrgb(colors[3 * i + c]));
+      for (let c = 0; c < 3; c++) out[o + c] = linearToSrgbByte(colors[3 * i + c]);
       o += 3;
     }
   }

@@ -6,7 +6,7 @@
 import type { RgbImage } from './rgb-image.js';
 import { createCamera, type Camera } from '../geometry/camera.js';
 import { rotateVector, rotationFromAngles } from '../geometry/rotation.js';
-import { linearToSrgb } from '../model/color.js';
+import { linearToSrgbByte } from '../model/color.js';
 import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { createPhotometricImage, PhotometricRenderer } from './photometric.js';
@@ -73,7 +73,7 @@ export function renderPortrait(
       data[3 * p] = data[3 * p + 1] = data[3 * p + 2] = INTERIOR;
       continue;
     }
-    for (let c = 0; c < 3; c++) data[3 * p + c] = Math.round(255 * linearToSrgb(image.color[3 * p + c]));
+    for (let c = 0; c < 3; c++) data[3 * p + c] = linearToSrgbByte(image.color[3 * p + c]);
   }
   return { image: { width: size, height: size, data }, camera, positions };
 }

@@ -7,7 +7,7 @@
  */
 import type { Camera } from '../geometry/camera.js';
 import { scaleCamera } from '../geometry/crop.js';
-import { linearToSrgb, srgbToLinear } from '../model/color.js';
+import { linearToSrgbByte, srgbToLinear } from '../model/color.js';
 import { createPhotometricImage, type PhotometricImage, PhotometricRenderer } from './photometric.js';
 import type { RgbImage } from './rgb-image.js';
 
@@ -72,8 +72,7 @@ export class SyntheticFaceRenderer {
               sum += mask[q] ? color[3 * q + c] : LINEAR[bg[p + c]];
             }
           }
-          const v = linearToSrgb(sum / (SUPERSAMPLE * SUPERSAMPLE));
-          data[p + c] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(255 * v);
+          data[p + c] = linearToSrgbByte(sum / (SUPERSAMPLE * SUPERSAMPLE));
         }
       }
     }

@@ -2,7 +2,7 @@ import type { RgbImage } from './rgb-image.js';
 import type { Camera } from '../geometry/camera.js';
 import { projectToRaster, transformPoint } from '../geometry/projection.js';
 import { rotateVector } from '../geometry/rotation.js';
-import { linearToSrgb, srgbToLinear } from '../model/color.js';
+import { linearToSrgbByte, SRGB_BYTE_TO_LINEAR } from '../model/color.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { vertexNormals } from '../model/normals.js';
 import { createRasterBuffers, interpolateAt, type RasterBuffers, rasterize } from './rasterize.js';
@@ -204,7 +204,7 @@ class Delighter {
       if (weight > 0) {
         const level = texel[c],
           k = Math.min(254, Math.floor(level));
-        const linear = SRGB_TO_LINEAR[k] + (level - k) * (SRGB_TO_LINEAR[k + 1] - SRGB_TO_LINEAR[k]);
+        const linear = SRGB_BYTE_TO_LINEAR[k] + (level - k) * (SRGB_BYTE_TO_LINEAR[k + 1] - SRGB_BYTE_TO_LINEAR[k]);
         const seen = Math.min(1, Math.max(0, linear / irradiance[c]));
         value = weight * seen + (1 - weight) * Math.min(1, Math.max(0, fitted));
       }
@@ -217,22 +217,6 @@ class Delighter {
     const { size } = this.uv;
     return { texture: { width: size, height: size, data: this.data }, photoWeight: this.photoWeight };
   }
-}
-
-// The sRGB transfer function tabulated (pow per texel and channel would double the albedo texture's time).
-const SRGB_TO_LINEAR = Float64Array.from({ length: 256 }, (_, i) => srgbToLinear(i / 255));
-/** The linear value from which a byte rounds to b: srgbToLinear((b − 0.5) / 255), b = 1…255. */
-const BYTE_FROM = Float64Array.from({ length: 256 }, (_, b) => (b === 0 ? 0 : srgbToLinear((b - 0.5) / 255)));
-/** For 4096 equal steps of linear [0, 1], the byte at the step's start. */
-const BYTE_AT = Uint8Array.from({ length: 4096 }, (_, i) => Math.round(255 * linearToSrgb(i / 4096)));
-
-/** Math.round(255 · linearToSrgb(x)), by table: the step's byte, then up past the thresholds it crosses. */
-function linearToSrgbByte(x: number): number {
-  if (!(x > 0)) return 0;
-  if (x >= 1) return 255;
-  let b = BYTE_AT[Math.floor(4096 * x)];
-  while (b < 255 && x >= BYTE_FROM[b + 1]) b++;
-  return b;
 }
 
 function checkLight(model: MorphableModel, { sh, albedo }: TextureLight): void {
