@@ -14,7 +14,6 @@ const LONGEST_FIRST = [
   'test/cli-fit.test.ts',
   'test/photometric-fit.test.ts',
   'test/embedded-model.test.ts',
-  'test/web-embedded.test.ts',
   'test/fit-queue.test.ts',
   'test/albedo-data.test.ts',
   'test/identity-embedding.test.ts',

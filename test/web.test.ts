@@ -1,10 +1,11 @@
 /**
  * The web app end to end, in Debian's Chromium driven by playwright-core: the page is built with Vite
- * and served locally; a photo from ../shared is fitted in the page and compared with the CLI's fit of
- * the same photo; the webcam path runs on Chromium's fake camera fed with a .y4m made from that photo.
- * Screenshots go to test-output/ for a person to look at.
+ * and served locally, with no model fetched, so the build's default is the compact model shipped in
+ * models/ (vite.config.ts) and the CLI's too; a photo from ../shared is fitted in the page and compared
+ * with the CLI's fit of the same photo; the webcam path runs on Chromium's fake camera fed with a .y4m
+ * made from that photo. Screenshots go to test-output/ for a person to look at.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,15 +32,18 @@ const SAMPLE6 = fileURLToPath(new URL('../node_modules/@vladmandic/face-api/demo
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUTPUT = join(ROOT, 'test-output');
 
+const EMBEDDED = join(ROOT, 'models/ict-facekit-face-head.glb');
+
 const work = mkdtempSync(join(tmpdir(), 'morphable-web-'));
-const modelFile = join(work, 'ict.glb');
+/** A MORPHABLE_HOME with nothing fetched: the default model is EMBEDDED, for the build and the CLI. */
+const home = join(work, 'empty-home');
 let site: { url: string; close: () => Promise<void> };
 let url: string;
 let browser: Browser;
 /** Uncaught errors in the page under test: there must be none. */
 const pageErrors: string[] = [];
-/** MORPHABLE_MODEL as it was: serveWebApp sets it, and the next test file in this worker sees process.env. */
-const savedModel = process.env.MORPHABLE_MODEL;
+/** MORPHABLE_MODEL and _HOME as they were: this file sets them, and the next file in this worker sees process.env. */
+const saved = { MORPHABLE_MODEL: process.env.MORPHABLE_MODEL, MORPHABLE_HOME: process.env.MORPHABLE_HOME };
 let cliReport: {
   pose: { yaw: number; pitch: number; roll: number };
   expression: Record<string, number>;
@@ -192,15 +196,14 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
         `${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does`,
       );
     mkdirSync(OUTPUT, { recursive: true });
-    // `model import ICT_ARCHIVE -o modelFile` in two steps: the run's shared import (helpers/ict-fixture.ts), then
-    // the calibration that import does by default.
-    copyFileSync(await ictModelFile(), modelFile);
-    expect((await runCli(['model', 'calibrate', modelFile])).code).toBe(0);
-    const fit = await runCli(['fit', PHOTO, '--model', modelFile, '--out', join(work, 'cli'), '--json']);
+    process.env.MORPHABLE_HOME = home;
+    const fit = await runCli(['fit', PHOTO, '--out', join(work, 'cli'), '--json'], { MORPHABLE_HOME: home });
+    expect(fit.stderr).toBe('');
     expect(fit.code).toBe(0);
     [cliReport] = JSON.parse(fit.stdout);
-    // The build includes the model as its default (models/default.glb), as after `morphable model fetch`.
-    site = await serveWebApp(join(work, 'site'), modelFile);
+    // No MORPHABLE_MODEL and nothing fetched: the build includes the shipped model as its default.
+    site = await serveWebApp(join(work, 'site'), '');
+    expect(readFileSync(join(work, 'site/models/default.glb')).equals(readFileSync(EMBEDDED))).toBe(true);
     url = site.url;
     browser = await launchChromium();
   });
@@ -208,17 +211,19 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
   afterAll(async () => {
     await browser?.close();
     await site?.close();
-    if (savedModel === undefined) delete process.env.MORPHABLE_MODEL;
-    else process.env.MORPHABLE_MODEL = savedModel;
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
     rmSync(work, { recursive: true, force: true });
   });
 
   it(
     'fits a photo as the CLI does, draws it in 3D, and its sliders move the mesh',
     async () => {
-      // The model is handed over as a file, as a user picks one.
+      // The model is handed over as a file, as a user picks one: the shipped compact one, as the CLI's.
       const page = await openPage('?model=none');
-      await page.setInputFiles('#model-file', modelFile);
+      await page.setInputFiles('#model-file', EMBEDDED);
       await waitReady(page);
       await page.setInputFiles('#photo-file', PHOTO);
       await waitFitted(page);
@@ -310,7 +315,7 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       const face = join(work, 'rendered-face.png');
       const rendered = await runCli([
         'render',
-        modelFile,
+        EMBEDDED,
         '--seed',
         '7',
         '--yaw',
@@ -325,8 +330,8 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
         face,
       ]);
       expect(rendered.code).toBe(0);
-      // One page for both (a page load costs seconds): the development server's, with the build's default model.
-      const dev = await serveWebAppDev(modelFile);
+      // One page for both (a page load costs seconds): the development server's, with the default model.
+      const dev = await serveWebAppDev('');
       try {
         const page = await openPage('', [], dev.url);
         await waitReady(page);
@@ -361,7 +366,8 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       await page.locator('#error').waitFor({ state: 'visible' });
       expect(await errorText(page)).toMatch(/^photo\.glb: /);
 
-      await page.setInputFiles('#model-file', modelFile);
+      // A full-precision model file (the run's `model import` of ICT-FaceKit), where the others are compact.
+      await page.setInputFiles('#model-file', await ictModelFile());
       await waitReady(page);
       // Each error follows a good fit, whose results must all go.
       await fitShown(page);
