@@ -17,6 +17,7 @@
 import type * as FaceApi from '@vladmandic/face-api';
 import type * as TfCore from '@tensorflow/tfjs-core';
 import type { FaceBox } from './face.js';
+import { checkTinyFaceNetParams, runTinyFaceNet } from './tiny-face-net.js';
 
 /** The face-api namespace: face-api.node-wasm.js in Node, face-api.esm.js in a browser. */
 export type FaceApiModule = typeof FaceApi;
@@ -140,12 +141,11 @@ export async function loadFaceApiWeights(
   return weights as unknown as FaceApi.tf.NamedTensorMap;
 }
 
-/** What the pyramid uses of TinyFaceDetector: its public but untyped forward pass and its anchors. */
+/** What the pyramid uses of TinyFaceDetector: its weights, anchors and input mean (public but untyped). */
 interface TinyNet {
   params: unknown;
   anchors: Array<{ x: number; y: number }>;
   config: { meanRgb: [number, number, number] };
-  runMobilenet(x: TfCore.Tensor4D, params: unknown): TfCore.Tensor4D;
 }
 
 /** Starts the backend if needed and loads the detector's weights. */
@@ -189,6 +189,8 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
   const tiny = new faceapi.TinyFaceDetector();
   tiny.loadFromWeightMap(await loadFaceApiWeights(faceapi, readModelFile, 'tiny_face_detector_model'));
   const net = tiny as unknown as TinyNet;
+  const params = net.params;
+  checkTinyFaceNetParams(params);
   const anchors = net.anchors.map((a) => ({ x: a.x, y: a.y }));
   const mean = net.config.meanRgb;
   const lowScore = Math.min(minScore, options.lowScore ?? LOW_SCORE);
@@ -202,16 +204,21 @@ export async function createFaceApiDetector(options: FaceApiDetectorOptions): Pr
    * larger than `maxFace` input pixels; boxes in image pixels, appended to `out`.
    */
   const run = async (input: TfCore.Tensor3D, scale: number, maxFace: number, level: number, out: Candidate[]) => {
-    const output = tf.tidy(() => {
+    const x = tf.tidy(() => {
       const [h, w] = input.shape;
       const padded = tf.pad(input, [
         [0, Math.ceil(h / 32) * 32 - h],
         [0, Math.ceil(w / 32) * 32 - w],
         [0, 0],
       ]);
-      const x = tf.div(tf.sub(padded, tf.tensor1d(mean)), 255);
-      return net.runMobilenet(tf.expandDims<TfCore.Tensor4D>(x, 0), net.params);
+      return tf.expandDims<TfCore.Tensor4D>(tf.div(tf.sub(padded, tf.tensor1d(mean)), 255), 0);
     });
+    let output: TfCore.Tensor4D;
+    try {
+      output = runTinyFaceNet(tf, x, params);
+    } finally {
+      x.dispose();
+    }
     const [, rows, cols, channels] = output.shape;
     const values = (await output.data()) as Float32Array;
     output.dispose();
