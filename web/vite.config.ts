@@ -83,6 +83,10 @@ export default defineConfig({
   base: './',
   plugins: [runtimeAssetsPlugin()],
   worker: { format: 'es' },
+  // The development server's dependency scan starts from index.html and does not follow `new Worker(…)`:
+  // without the worker as an entry, face-api was found only when the worker imported it, and the optimizer
+  // then reloaded the page in the middle of its start (under load it once never came back).
+  optimizeDeps: { entries: ['index.html', 'src/worker.ts'] },
   build: {
     outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
     emptyOutDir: true,
