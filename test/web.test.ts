@@ -42,6 +42,8 @@ let url: string;
 let browser: Browser;
 /** Uncaught errors in the page under test: there must be none. */
 const pageErrors: string[] = [];
+/** The page's (and its worker's) requests still unanswered: on a timeout, the error names them. */
+const unanswered = new Set<string>();
 /** MORPHABLE_MODEL and _HOME as they were: this file sets them, and the next file in this worker sees process.env. */
 const saved = { MORPHABLE_MODEL: process.env.MORPHABLE_MODEL, MORPHABLE_HOME: process.env.MORPHABLE_HOME };
 let cliReport: {
@@ -57,14 +59,19 @@ async function openPage(query: string, extraFlags: string[] = [], base = url): P
   });
   const page = await context.newPage();
   pageErrors.length = 0;
+  unanswered.clear();
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  context.on('request', (request) => unanswered.add(request.url()));
+  for (const settled of ['requestfinished', 'requestfailed'] as const)
+    context.on(settled, (request) => unanswered.delete(request.url()));
   await page.goto(base + query);
   return page;
 }
 
 /**
  * page.waitForFunction with PAGE_TIMEOUT; on a timeout, the error says what the page's status line and its
- * errors said then (a page that never became ready once, under heavy load, left no clue where it stood).
+ * errors said then, and which requests were unanswered (a page that never became ready under heavy load left no
+ * clue where it stood).
  */
 async function waitForPage(page: Page, done: () => boolean, what: string): Promise<void> {
   try {
@@ -76,7 +83,7 @@ async function waitForPage(page: Page, done: () => boolean, what: string): Promi
       .catch(() => '(unreadable)');
     throw new Error(
       `${what}: ${(error as Error).message.split('\n')[0]}; the page's status: "${status}"; page errors: `
-        + `${JSON.stringify(pageErrors)}`,
+        + `${JSON.stringify(pageErrors)}; unanswered requests: ${JSON.stringify([...unanswered].slice(0, 8))}`,
     );
   }
 }

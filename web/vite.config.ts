@@ -83,10 +83,22 @@ export default defineConfig({
   base: './',
   plugins: [runtimeAssetsPlugin()],
   worker: { format: 'es' },
-  // The development server's dependency scan starts from index.html and does not follow `new Worker(…)`:
-  // without the worker as an entry, face-api was found only when the worker imported it, and the optimizer
-  // then reloaded the page in the middle of its start (under load it once never came back).
-  optimizeDeps: { entries: ['index.html', 'src/worker.ts'] },
+  // The development server pre-bundles exactly these packages (every one the page and its worker import) at
+  // start, and never discovers more: discovery followed the page and then the worker as they loaded, re-bundled
+  // and reloaded the page mid-start, and under load a page twice never became ready (once in CI). A package
+  // added to the app and missing here is served unbundled (an ESM one works; a CommonJS one fails loudly).
+  optimizeDeps: {
+    noDiscovery: true,
+    include: [
+      '@gltf-transform/core',
+      '@gltf-transform/extensions',
+      '@vladmandic/face-api',
+      'meshoptimizer/decoder',
+      'meshoptimizer/encoder',
+      'three',
+      'three/examples/jsm/controls/OrbitControls.js',
+    ],
+  },
   build: {
     outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
     emptyOutDir: true,
