@@ -68,5 +68,10 @@ describe('face embedding net', () => {
     expect(g.centreY).toBeCloseTo(60 - 0.43 * side + side / 2, 9);
     expect(g.angle).toBe(0);
     expect(() => embeddingCropGeometry(new Float32Array(10))).toThrow(/68 landmarks/);
+    // Points a model lacks (NaN, as the Surrey model's inner lip corners 61 and 65) leave their centroid alone.
+    points[2 * 60] = points[2 * 64 + 1] = Number.NaN;
+    const without = embeddingCropGeometry(points);
+    expect(without.side).toBeCloseTo(side, 9);
+    expect(without.centreY).toBeCloseTo(g.centreY, 9);
   });
 });

@@ -24,6 +24,7 @@ import {
 } from '../src/learn/identity-training.js';
 import { photoTextures } from '../src/learn/synthetic-faces.js';
 import type { MorphableModel } from '../src/model/morphable-model.js';
+import { submodel } from '../src/model/submesh.js';
 import { SeededRandom } from '../src/model/random.js';
 import type { RgbImage } from '../src/render/rgb-image.js';
 import { expectOneLineError, runCli } from './helpers/cli.js';
@@ -218,6 +219,36 @@ describe('identity net file', () => {
     }
   });
 
+  it("labels a second model's faces with the identity that fits them (--also-model)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'identity-also-'));
+    try {
+      const model = await loadModel(embeddedModelPath());
+      // The second model: the first's face region on its own (another mesh; IdentityTransfer ties the two).
+      const other = submodel(model, model.regions.face!, 'face region');
+      const outFile = join(dir, 'mixed.bin');
+      const result = await trainIdentityNet({
+        model,
+        otherModel: other,
+        dataDir: null,
+        outFile,
+        identities: 12,
+        otherIdentities: 10,
+        views: 2,
+        outputs: 5,
+        hidden: 8,
+        epochs: 2,
+        seed: 3,
+      });
+      expect(result.data.views).toBe(44);
+      expect(result.otherEvaluation!.views).toBeGreaterThan(0);
+      const file = decodeIdentityNetFile(readFileSync(outFile), outFile);
+      expect(file.training.heldOutOtherModel).toBeDefined();
+      expect(String((file.training.data as { description: string }).description)).toContain('face region');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('train identity refuses bad input in one line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'identity-cli-'));
     try {
@@ -228,6 +259,18 @@ describe('identity net file', () => {
       expectOneLineError(
         await runCli(['train', 'identity', '--samples', '5', '--out', join(dir, 'o.bin')]),
         '--samples',
+      );
+      expectOneLineError(
+        await runCli([
+          'train',
+          'identity',
+          '--flat-skin',
+          '--also-model',
+          join(dir, 'none.glb'),
+          '--out',
+          join(dir, 'o.bin'),
+        ]),
+        'none.glb',
       );
       expect(existsSync(join(dir, 'o.bin'))).toBe(false);
     } finally {

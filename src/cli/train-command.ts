@@ -92,6 +92,11 @@ the batch-distribution loss (batch mean → 0, covariance → I). A tenth of the
 views measure the face-region RMS error against the mean face's, written into the file's header with the
 command, seed, data and times. The defaults made models/identity-from-embedding.bin.
 
+--also-model adds random faces of a second model (the Surrey Face Model, say), rendered and embedded the same
+way; each is labelled with the leading --outputs identity coefficients of --model whose surface fits it best
+(a correspondence found once by ICP between the two mean faces, then one least-squares solve per face), so
+that the net also sees faces --model cannot make exactly.
+
 Writes OUT (float16). Runs on one CPU core (tfjs wasm). Skin from 300-W photos: research use only.
 
 Example:
@@ -144,6 +149,17 @@ export function addTrainCommands(program: Command): void {
       DEFAULT_IDENTITY_TRAINING.identities * DEFAULT_IDENTITY_TRAINING.views,
     )
     .option('--views <n>', 'views per identity', positiveIntOption('--views'), DEFAULT_IDENTITY_TRAINING.views)
+    .option(
+      '--also-model <model>',
+      'a second model (.glb, or a folder or archive `model import` reads) whose random faces are rendered too, '
+        + 'each labelled with the --model identity that fits it best',
+    )
+    .option(
+      '--also-identities <n>',
+      'random identities of --also-model',
+      positiveIntOption('--also-identities'),
+      DEFAULT_IDENTITY_TRAINING.otherIdentities,
+    )
     .option('--outputs <n>', 'leading identity coefficients predicted', positiveIntOption('--outputs'), 40)
     .option('--epochs <n>', 'passes over the views', positiveIntOption('--epochs'), DEFAULT_IDENTITY_TRAINING.epochs)
     .option('--seed <n>', 'seed of the faces, the split and the initial weights', positiveIntOption('--seed'), 16)
@@ -156,6 +172,8 @@ export function addTrainCommands(program: Command): void {
         out: string;
         samples: number;
         views: number;
+        alsoModel?: string;
+        alsoIdentities: number;
         outputs: number;
         epochs: number;
         seed: number;
@@ -164,6 +182,7 @@ export function addTrainCommands(program: Command): void {
         if (identities < 10) throw new InputError(`--samples ${options.samples}`, 'must give at least 10 identities');
         await checkWritableFolder(dirname(options.out), `--out ${options.out}`);
         const model = await loadModelWithProgress(options.model);
+        const otherModel = options.alsoModel ? await loadModelWithProgress(options.alsoModel) : undefined;
         let progress: Progress | undefined;
         const { trainIdentityNet } = await import('../learn/identity-training.js');
         const result = await trainIdentityNet({
@@ -171,6 +190,8 @@ export function addTrainCommands(program: Command): void {
           dataDir: options.flatSkin ? null : options.data,
           outFile: options.out,
           identities,
+          otherModel,
+          otherIdentities: options.alsoIdentities,
           views: options.views,
           outputs: options.outputs,
           epochs: options.epochs,
@@ -200,6 +221,14 @@ export function addTrainCommands(program: Command): void {
             + `${(result.data.renderSeconds + result.data.embedSeconds).toFixed(0)} s, `
             + `trained in ${result.trainSeconds.toFixed(0)} s (${(result.seconds / 60).toFixed(1)} min in all)`,
         );
+        const other = result.otherEvaluation;
+        if (other) {
+          console.log(
+            `${options.alsoModel}'s held-out faces: RMS ${other.predictedRmsMm.toFixed(2)} mm from their labels vs `
+              + `the mean face's ${other.meanFaceRmsMm.toFixed(2)} mm (ratio ${other.ratio.toFixed(3)}) on `
+              + `${other.views} views`,
+          );
+        }
       },
     );
   train

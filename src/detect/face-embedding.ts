@@ -134,14 +134,18 @@ export function faceEmbeddingForward(tf: Tf, params: FaceEmbeddingParams, crops:
 /** face-api's dlib-style alignment box for 68 iBUG landmarks (x0 y0 …, image pixels), as a crop geometry. */
 export function embeddingCropGeometry(landmarks: Float32Array): CropGeometry {
   if (landmarks.length !== 136) throw new RangeError(`expected 68 landmarks (136 values), got ${landmarks.length}`);
+  // Points a model lacks (NaN: the Surrey model's inner lip corners, in renders of it) are left out.
   const centroid = (from: number, to: number) => {
     let x = 0,
-      y = 0;
+      y = 0,
+      n = 0;
     for (let i = from; i < to; i++) {
+      if (!Number.isFinite(landmarks[2 * i]) || !Number.isFinite(landmarks[2 * i + 1])) continue;
       x += landmarks[2 * i];
       y += landmarks[2 * i + 1];
+      n++;
     }
-    return [x / (to - from), y / (to - from)];
+    return [x / n, y / n];
   };
   const [lx, ly] = centroid(36, 42);
   const [rx, ry] = centroid(42, 48);

@@ -6,6 +6,8 @@
 export interface IdentityTrainingSettings {
   /** Random identities rendered, and views of each. */
   identities: number;
+  /** Random identities of the second model, where one is given (TrainIdentityNetOptions.otherModel). */
+  otherIdentities: number;
   views: number;
   /** Share of the identities held out for evaluation. */
   heldOut: number;
@@ -30,6 +32,7 @@ export interface IdentityTrainingSettings {
 
 export const DEFAULT_IDENTITY_TRAINING: IdentityTrainingSettings = {
   identities: 1000,
+  otherIdentities: 1000,
   views: 3,
   heldOut: 0.1,
   outputs: 40,

@@ -28,11 +28,13 @@ import type { Tf } from '../detect/landmark-net.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/node/atomic-write.js';
 import { faceApiInNode } from '../io/node/face-landmarker.js';
+import { evaluateShape } from '../model/evaluate.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import { SeededRandom } from '../model/random.js';
 import { Adam } from './adam.js';
 import { embedFaces, type IdentityView, IdentityViewRenderer } from './identity-data.js';
+import { IdentityTransfer } from './identity-transfer.js';
 import { loadLandmarkDataset } from './landmark-dataset.js';
 import { photoTextures } from './synthetic-faces.js';
 import { trainingTf } from './tf-node.js';
@@ -79,9 +81,19 @@ export interface IdentityData {
 }
 
 /**
+ * The label of a rendered identity when the rendered model is not the trained one: `count` coefficients of
+ * the trained model (e.g. IdentityTransfer's fit of the rendered face, the rest 0) from the rendered model's.
+ */
+export interface IdentityLabel {
+  count: number;
+  of: (identity: Float32Array, out: Float32Array) => void;
+}
+
+/**
  * Renders `views` views of each of `identities` random identities (α ~ N(0, I), all modes) and embeds them;
  * everything random comes from `seed`. `renderer` is one renderer or one per identity (e.g. held-out
- * identities with skins and backgrounds training never sees).
+ * identities with skins and backgrounds training never sees). Each identity's label is its coefficients, or
+ * `label`'s.
  */
 export function makeIdentityData(
   tf: Tf,
@@ -91,12 +103,15 @@ export function makeIdentityData(
   views: number,
   seed: number,
   onProgress?: (done: number, total: number) => void,
+  label?: IdentityLabel,
 ): IdentityData {
   const rendererOf = typeof renderer === 'function' ? renderer : () => renderer;
   const { model } = rendererOf(0);
-  const count = model.identity.count;
+  const drawn = model.identity.count;
+  const count = label?.count ?? drawn;
   const random = new SeededRandom(seed);
   const alpha = new Float32Array(identities * count);
+  const identity = new Float32Array(drawn);
   const n = identities * views;
   const embeddings = new Float32Array(n * EMBEDDING_SIZE);
   const viewIdentity = new Int32Array(n);
@@ -114,8 +129,9 @@ export function makeIdentityData(
     onProgress?.(embedded, n);
   };
   for (let i = 0; i < identities; i++) {
-    const identity = alpha.subarray(i * count, (i + 1) * count);
-    for (let k = 0; k < count; k++) identity[k] = random.normal();
+    for (let k = 0; k < drawn; k++) identity[k] = random.normal();
+    if (label) label.of(identity, alpha.subarray(i * count, (i + 1) * count));
+    else alpha.set(identity, i * count);
     for (let v = 0; v < views; v++) {
       const t = performance.now();
       const view = rendererOf(i).render(identity, random);
@@ -129,6 +145,31 @@ export function makeIdentityData(
   }
   if (chunk.length > 0) flush();
   return { identities: alpha, identityCount: count, embeddings, viewIdentity, yaw, renderSeconds, embedSeconds };
+}
+
+/** Two sets of views as one (labels of the same model): `b`'s identities numbered after `a`'s. */
+export function concatIdentityData(a: IdentityData, b: IdentityData): IdentityData {
+  if (a.identityCount !== b.identityCount) throw new RangeError('identity data with different label sizes');
+  const identities = a.identities.length / a.identityCount;
+  const viewIdentity = new Int32Array(a.viewIdentity.length + b.viewIdentity.length);
+  viewIdentity.set(a.viewIdentity);
+  for (let i = 0; i < b.viewIdentity.length; i++)
+    viewIdentity[a.viewIdentity.length + i] = identities + b.viewIdentity[i];
+  const join = (x: Float32Array, y: Float32Array) => {
+    const out = new Float32Array(x.length + y.length);
+    out.set(x);
+    out.set(y, x.length);
+    return out;
+  };
+  return {
+    identities: join(a.identities, b.identities),
+    identityCount: a.identityCount,
+    embeddings: join(a.embeddings, b.embeddings),
+    viewIdentity,
+    yaw: join(a.yaw, b.yaw),
+    renderSeconds: a.renderSeconds + b.renderSeconds,
+    embedSeconds: a.embedSeconds + b.embedSeconds,
+  };
 }
 
 /** Identities split by a seeded shuffle: the first `heldOut` share held out. */
@@ -430,6 +471,11 @@ export async function faceApiEmbeddingParams(): Promise<FaceEmbeddingParams> {
 
 export interface TrainIdentityNetOptions extends Partial<IdentityTrainingSettings> {
   model: MorphableModel;
+  /**
+   * A second model whose random faces are rendered and embedded too (`otherIdentities` of them), each labelled
+   * with the identity of `model` that fits it best (IdentityTransfer): faces `model` cannot make exactly.
+   */
+  otherModel?: MorphableModel;
   /** A train-300w-like folder: skin textures and backgrounds from its photos (null: flat skin, grey). */
   dataDir: string | null;
   outFile: string;
@@ -442,6 +488,8 @@ export interface TrainIdentityNetOptions extends Partial<IdentityTrainingSetting
 export interface TrainIdentityNetResult {
   file: IdentityNetFile;
   evaluation: IdentityEvaluation;
+  /** On the second model's held-out faces, against their labels. */
+  otherEvaluation?: IdentityEvaluation;
   data: { views: number; identities: number; renderSeconds: number; embedSeconds: number; textureSeconds: number };
   trainSeconds: number;
   seconds: number;
@@ -460,7 +508,12 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
   }
   const tf = await trainingTf();
   const region = model.regions.face ?? Uint32Array.from({ length: model.vertexCount }, (_, i) => i);
+  const { otherModel } = options;
+  const otherRegion = otherModel
+    ? (otherModel.regions.face ?? Uint32Array.from({ length: otherModel.vertexCount }, (_, i) => i))
+    : null;
   let skins: { train: Float32Array[]; heldOut: Float32Array[] } | null = null;
+  let otherSkins: { train: Float32Array[]; heldOut: Float32Array[] } | null = null;
   let backgrounds: { train: RgbImage[]; heldOut: RgbImage[] } | null = null;
   let textureSeconds = 0;
   let dataHash: string | null = null;
@@ -474,6 +527,12 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
       train: photoTextures(model, split.skins.train, region).textures,
       heldOut: photoTextures(model, split.skins.heldOut, region).textures,
     };
+    if (otherModel && otherRegion) {
+      otherSkins = {
+        train: photoTextures(otherModel, split.skins.train, otherRegion).textures,
+        heldOut: photoTextures(otherModel, split.skins.heldOut, otherRegion).textures,
+      };
+    }
     backgrounds = {
       train: split.backgrounds.train.map((f) => f.image),
       heldOut: split.backgrounds.heldOut.map((f) => f.image),
@@ -487,18 +546,45 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
     const trainRenderer = new IdentityViewRenderer(model, skins?.train ?? null, backgrounds?.train ?? null);
     const heldRenderer = new IdentityViewRenderer(model, skins?.heldOut ?? null, backgrounds?.heldOut ?? null);
     const renderer = (identity: number) => (isHeld[identity] ? heldRenderer : trainRenderer);
-    const data = makeIdentityData(
-      tf,
-      embedding,
-      renderer,
-      settings.identities,
-      settings.views,
-      settings.seed,
-      options.onProgress,
+    const otherViews = otherModel ? settings.otherIdentities * settings.views : 0;
+    const total = settings.identities * settings.views + otherViews;
+    let data = makeIdentityData(tf, embedding, renderer, settings.identities, settings.views, settings.seed, (done) =>
+      options.onProgress?.(done, total),
     );
+    let isHeldAll = isHeld;
+    let otherHeld: Uint8Array | null = null;
+    if (otherModel) {
+      const other = splitIdentities(settings.otherIdentities, settings.heldOut, settings.seed + 1);
+      const train = new IdentityViewRenderer(otherModel, otherSkins?.train ?? null, backgrounds?.train ?? null);
+      const held = new IdentityViewRenderer(otherModel, otherSkins?.heldOut ?? null, backgrounds?.heldOut ?? null);
+      const transfer = new IdentityTransfer(model, otherModel, { count: settings.outputs });
+      const shape = new Float32Array(otherModel.mean.length);
+      const otherData = makeIdentityData(
+        tf,
+        embedding,
+        (identity) => (other.isHeld[identity] ? held : train),
+        settings.otherIdentities,
+        settings.views,
+        settings.seed + 1,
+        (done) => options.onProgress?.(data.viewIdentity.length + done, total),
+        {
+          count: model.identity.count,
+          of: (identity, out) => {
+            out.fill(0);
+            transfer.apply(evaluateShape(otherModel, identity, [], shape), out.subarray(0, transfer.count));
+          },
+        },
+      );
+      isHeldAll = new Uint8Array(isHeld.length + other.isHeld.length);
+      isHeldAll.set(isHeld);
+      isHeldAll.set(other.isHeld, isHeld.length);
+      otherHeld = new Uint8Array(isHeldAll.length);
+      otherHeld.set(other.isHeld, isHeld.length);
+      data = concatIdentityData(data, otherData);
+    }
     options.onStage?.('training');
     const t = performance.now();
-    const tensors = trainIdentityMlp(tf, model, data, isHeld, settings, options.onEpoch);
+    const tensors = trainIdentityMlp(tf, model, data, isHeldAll, settings, options.onEpoch);
     const trainSeconds = (performance.now() - t) / 1000;
     const file: IdentityNetFile = {
       model: model.name,
@@ -512,6 +598,7 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
     const shipped = decodeIdentityNetFile(encodeIdentityNetFile(file), options.outFile);
     const net = identityNetParams(tf, shipped);
     const evaluation = evaluateIdentityNet(tf, model, net, data, isHeld);
+    const otherEvaluation = otherHeld ? evaluateIdentityNet(tf, model, net, data, otherHeld) : undefined;
     for (const t of Object.values(net)) t.dispose();
     const seconds = (performance.now() - started) / 1000;
     const heldIdentities = isHeld.reduce((a, b) => a + b, 0);
@@ -529,7 +616,12 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
               + `${backgrounds.train.length} + ${backgrounds.heldOut.length} others (training + held-out `
               + 'identities, none shared)'
             : 'flat skin tone over grey gradients')
-          + "; embedded by face-api's face_recognition_model on the dlib-style crop from the exact landmarks",
+          + "; embedded by face-api's face_recognition_model on the dlib-style crop from the exact landmarks"
+          + (otherModel
+            ? `; and ${settings.otherIdentities} random identities of ${otherModel.name}, rendered and embedded the `
+              + `same way (their own skins from the same photos), each labelled with the ${settings.outputs} leading `
+              + `identity coefficients of ${model.name} that fit its face best (learn/identity-transfer.ts)`
+            : ''),
         trainIdentities: settings.identities - heldIdentities,
         heldOutIdentities: heldIdentities,
         manifestSha256: dataHash,
@@ -538,6 +630,7 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
         textureSeconds: Math.round(textureSeconds),
       },
       heldOut: roundAll(evaluation),
+      ...(otherEvaluation ? { heldOutOtherModel: roundAll(otherEvaluation) } : {}),
       trainingSeconds: Math.round(trainSeconds),
       totalSeconds: Math.round(seconds),
       embeddingNet: 'face-api 1.7.15 face_recognition_model (MIT), unchanged',
@@ -549,9 +642,10 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
     return {
       file,
       evaluation,
+      otherEvaluation,
       data: {
         views: data.viewIdentity.length,
-        identities: settings.identities,
+        identities: settings.identities + (otherModel ? settings.otherIdentities : 0),
         renderSeconds: data.renderSeconds,
         embedSeconds: data.embedSeconds,
         textureSeconds,
