@@ -88,7 +88,8 @@ export function addFitSettingsOptions(command: Command): Command {
       new Option(
         '--identity <from>',
         'the identity prior\'s centre: "landmarks" (the mean face) or "embedding" (predicted from face-api\'s '
-          + 'face-recognition embedding, models/identity-from-embedding.bin; ICT-FaceKit models only)',
+          + 'face-recognition embedding, models/identity-from-embedding.bin, and held to it ten times more firmly; '
+          + 'ICT-FaceKit models only)',
       )
         .choices(['landmarks', 'embedding'])
         .default('landmarks'),

@@ -62,6 +62,8 @@ export interface PhotometricFitOptions {
   /** Weight of the landmark term against the photometric one. */
   landmarkWeight?: number;
   identityPrior?: number;
+  /** The identity prior's centre (‖α − mean‖² instead of ‖α‖²), as the landmark fit's (e.g. a face embedding's). */
+  identityMean?: ArrayLike<number>;
   expressionPrior?: number;
   /** Geman–McClure scale of the colour residual. */
   robustScale?: number;
@@ -337,7 +339,7 @@ export class PhotometricFitter {
     beta: Float64Array,
     lm: LandmarkTerm,
     steps: number,
-    o: FitSettings,
+    o: FitSettings & PhotometricFitOptions,
   ): number {
     const face = this.face,
       kId = face.identity.count,
@@ -372,7 +374,9 @@ export class PhotometricFitter {
       }
       chainToBasis(this.gradient.positions, face.identity.basis, kId, idGrad);
       chainToBasis(this.gradient.positions, face.expression.basis, kEx, exGrad);
-      for (let k = 0; k < kId; k++) grad[6 + k] = norm * idGrad[k] + 2 * o.identityPrior * alpha[k];
+      const centre = o.identityMean;
+      for (let k = 0; k < kId; k++)
+        grad[6 + k] = norm * idGrad[k] + 2 * o.identityPrior * (alpha[k] - (centre?.[k] ?? 0));
       for (let k = 0; k < kEx; k++) grad[6 + kId + k] = norm * exGrad[k] + 2 * o.expressionPrior * beta[k];
       lm.accumulate(camera, alpha, beta, (2 * o.landmarkWeight * lm.inverseSpread2) / 68, null, grad, P);
       // Adam step, then apply: rotation multiplicatively, the rest additively.
@@ -434,6 +438,7 @@ export class PhotometricFitter {
       landmarkNoise: o.landmarkNoise * half,
       expressionPrior: COLOUR_MODEL_EXPRESSION_PRIOR,
       identityPrior: o.gaussNewtonIdentityPrior,
+      identityMean: o.identityMean,
       robustScale: o.robustScale,
     });
     camera.rotation.set(state.camera.rotation);

@@ -64,6 +64,8 @@ export interface GaussNewtonOptions {
   expressionPrior: number;
   /** Weight of ‖α‖² (identity, σ units); default 1, the model's N(0, I). */
   identityPrior?: number;
+  /** The identity prior's centre (‖α − mean‖²); default the mean face (0). */
+  identityMean?: ArrayLike<number>;
   /** Geman–McClure scale s of the RGB distance. */
   robustScale: number;
 }
@@ -430,7 +432,8 @@ export class PhotometricGaussNewton {
       }
     };
     const identityPrior = o.identityPrior ?? 1;
-    for (let k = 0; k < kId; k++) term(6 + k, state.identity[k], identityPrior);
+    const centre = o.identityMean;
+    for (let k = 0; k < kId; k++) term(6 + k, state.identity[k] - (centre?.[k] ?? 0), identityPrior);
     for (let k = 0; k < kEx; k++) term(6 + kId + k, state.expression[k], o.expressionPrior);
     for (let k = 0; k < 27; k++) if (H) H[(G + k) * P + G + k] += 1e-3;
     for (let k = 0; k < kA; k++) term(G + 27 + k, state.albedoCoefficients[k], 1);

@@ -33,7 +33,7 @@
  */
 import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
 import type { FaceLandmarks, FittedFace, Photo, PhotoFitOptions } from '../fit/fit-photo.js';
-import { PhotoFitter } from '../fit/fit-photo.js';
+import { EMBEDDING_IDENTITY_STIFFNESS, PhotoFitter } from '../fit/fit-photo.js';
 import { regressionStart } from '../fit/regression-start.js';
 import { type Camera, createCamera } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
@@ -694,7 +694,7 @@ export function embeddingVariants(
   const fit = cachedVariant(
     landmarkFitVariant(fitter, landmarker, 'embedding identity', {}, (image, face) => {
       last = identityOf(image, face);
-      return { identityMean: last };
+      return { identityMean: last, identityStiffness: EMBEDDING_IDENTITY_STIFFNESS };
     }),
   );
   const alone: PipelineVariant = {

@@ -7,7 +7,14 @@ import { basename, dirname, join } from 'node:path';
 import type { FaceLandmarker } from '../detect/face.js';
 import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
 import { InputError } from '../errors.js';
-import { type FaceLandmarks, type FitInit, type Photo, PhotoFitter, rejectionMessage } from '../fit/fit-photo.js';
+import {
+  EMBEDDING_IDENTITY_STIFFNESS,
+  type FaceLandmarks,
+  type FitInit,
+  type Photo,
+  PhotoFitter,
+  rejectionMessage,
+} from '../fit/fit-photo.js';
 import type { FaceFitReport } from '../fit/fit-result.js';
 import type { PhotometricFitResult, PhotometricFitter } from '../fit/photometric-fit.js';
 import { cropCamera } from '../geometry/crop.js';
@@ -165,6 +172,7 @@ export class PhotoJobRunner {
           albedoTexture: wanted.has('albedo-texture') && !!job.out,
           init: settings.init,
           fast: settings.fast,
+          identityStiffness: this.identityPredictor ? EMBEDDING_IDENTITY_STIFFNESS : undefined,
           identityMean:
             this.identityPredictor
             && predictIdentityFromEmbedding(
