@@ -76,8 +76,9 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
         + 'but no other outline point), no detector; `--init learned` and `--fast` start from the one-pass '
         + 'regressor (models/face-regressor-300w.bin); "regression only" is its answer with no fitting; '
         + '"embedding identity" is the default fit (`--init auto`) with its identity prior centred on the face '
-        + 'embedding\'s identity (models/identity-from-embedding.bin, `--identity embedding`), and "alone" that '
-        + "identity at the fit's pose. "
+        + "embedding's identity and ten times stiffer (models/identity-from-embedding.bin, `--identity embedding`; "
+        + 'that net learned from random faces of both models, other than these), and "alone" that identity at the '
+        + "fit's pose. "
         + 'Pose MAE in degrees; 3D error: NoW-style median over faces of the per-face median distance (mm) of the '
         + 'true mesh within 95 mm of the nose tip to the fitted surface after landmark similarity + ICP '
         + '(src/geometry/shape-error.ts). ms: detection + fit per face, median.',
