@@ -507,11 +507,9 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
     throw new InputError('--outputs', `must be at most the model's ${model.identity.count} identity modes`);
   }
   const tf = await trainingTf();
-  const region = model.regions.face ?? Uint32Array.from({ length: model.vertexCount }, (_, i) => i);
+  const faceRegion = (m: MorphableModel) => m.regions.face ?? Uint32Array.from({ length: m.vertexCount }, (_, i) => i);
+  const region = faceRegion(model);
   const { otherModel } = options;
-  const otherRegion = otherModel
-    ? (otherModel.regions.face ?? Uint32Array.from({ length: otherModel.vertexCount }, (_, i) => i))
-    : null;
   let skins: { train: Float32Array[]; heldOut: Float32Array[] } | null = null;
   let otherSkins: { train: Float32Array[]; heldOut: Float32Array[] } | null = null;
   let backgrounds: { train: RgbImage[]; heldOut: RgbImage[] } | null = null;
@@ -527,10 +525,10 @@ export async function trainIdentityNet(options: TrainIdentityNetOptions): Promis
       train: photoTextures(model, split.skins.train, region).textures,
       heldOut: photoTextures(model, split.skins.heldOut, region).textures,
     };
-    if (otherModel && otherRegion) {
+    if (otherModel) {
       otherSkins = {
-        train: photoTextures(otherModel, split.skins.train, otherRegion).textures,
-        heldOut: photoTextures(otherModel, split.skins.heldOut, otherRegion).textures,
+        train: photoTextures(otherModel, split.skins.train, faceRegion(otherModel)).textures,
+        heldOut: photoTextures(otherModel, split.skins.heldOut, faceRegion(otherModel)).textures,
       };
     }
     backgrounds = {
