@@ -43,6 +43,18 @@ export function applySimilarity(out: Float64Array, s: Similarity, x: number, y: 
   return out;
 }
 
+/** out = s⁻¹: x ↦ (1/scale)·Rᵀ·(x − t). Returns out (not `s` itself). */
+export function invertSimilarity(s: Similarity, out: Similarity): Similarity {
+  const r = s.rotation,
+    t = s.translation;
+  for (let k = 0; k < 9; k++) out.rotation[k] = r[3 * (k % 3) + Math.floor(k / 3)];
+  out.scale = 1 / s.scale;
+  for (let a = 0; a < 3; a++) {
+    out.translation[a] = -out.scale * (r[a] * t[0] + r[3 + a] * t[1] + r[6 + a] * t[2]);
+  }
+  return out;
+}
+
 // Scratch of alignSimilarity: the 4×4 matrix of Horn's method, its eigenvalues and vectors.
 const hornN = new Float64Array(16);
 const hornValues = new Float64Array(4);
@@ -505,21 +517,11 @@ export function shapeError(
   let previous = Infinity;
   let iterations = 0;
   const measure = (): number => {
-    // Inverse similarity: x = Rᵀ(g − t)/s.
-    const r = alignment.rotation,
-      t = alignment.translation,
-      s = alignment.scale;
-    for (let k = 0; k < 9; k++) inverse.rotation[k] = r[3 * (k % 3) + Math.floor(k / 3)];
-    inverse.scale = 1 / s;
+    invertSimilarity(alignment, inverse);
+    const s = alignment.scale;
     let sum = 0;
     for (let i = 0; i < M; i++) {
-      applySimilarity(
-        q,
-        inverse,
-        truthPoints[3 * i] - t[0],
-        truthPoints[3 * i + 1] - t[1],
-        truthPoints[3 * i + 2] - t[2],
-      );
+      applySimilarity(q, inverse, truthPoints[3 * i], truthPoints[3 * i + 1], truthPoints[3 * i + 2]);
       mesh.closest(q[0], q[1], q[2], closest, hints[i]);
       hints[i] = closest.triangle;
       matched[3 * i] = closest.point[0];

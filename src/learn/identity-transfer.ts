@@ -17,6 +17,7 @@ import {
   applySimilarity,
   createClosestPoint,
   createSimilarity,
+  invertSimilarity,
   MeshDistance,
   pointsNear,
   type Similarity,
@@ -53,10 +54,13 @@ export class IdentityTransfer {
   private readonly jacobian: Float64Array;
   private readonly targetMean: Float64Array;
   private readonly normal: Float64Array;
+  /** Source frame → target frame (the inverse of the means' alignment, target → source). */
   private readonly inverse: Similarity;
-  private readonly translation: Float64Array;
   private readonly solve: Float64Array;
   private readonly point = new Float64Array(3);
+  /** Scratch: a face's source points, and the same mapped into the target's frame. */
+  private readonly points: Float64Array;
+  private readonly mapped: Float64Array;
 
   constructor(target: MorphableModel, source: MorphableModel, options: IdentityTransferOptions = {}) {
     const K = Math.min(options.count ?? 40, target.identity.count);
@@ -85,20 +89,21 @@ export class IdentityTransfer {
     const triangles = target.triangles;
     const triangle = new Int32Array(M);
     const weights = new Float64Array(3 * M);
-    const mapped = new Float64Array(3 * M);
+    this.points = new Float64Array(3 * M);
+    this.mapped = new Float64Array(3 * M);
+    const mapped = this.mapped;
     this.jacobian = new Float64Array(3 * M * K);
     this.targetMean = new Float64Array(3 * M);
     this.normal = new Float64Array(K * K);
     this.solve = new Float64Array(K);
     this.inverse = createSimilarity();
-    this.translation = new Float64Array(3);
     const alpha = new Float32Array(K);
     let positions: Float32Array = Float32Array.from(target.mean);
     let fit = shapeError(truth, truthLandmarks, landmarksOf(targetLandmarks, positions), positions, triangles);
     const closest = createClosestPoint();
     const rounds = options.rounds ?? 8;
     for (let round = 0; round <= rounds; round++) {
-      this.setFrame(fit.alignment);
+      invertSimilarity(fit.alignment, this.inverse);
       const mesh = new MeshDistance(positions, triangles);
       for (let j = 0; j < M; j++) {
         this.toTarget(truth, j, mapped);
@@ -142,30 +147,19 @@ export class IdentityTransfer {
 
   /** The target's leading `count` identity coefficients for a source face (all the source's vertices, 3N). */
   apply(sourcePositions: ArrayLike<number>, out: Float32Array = new Float32Array(this.count)): Float32Array {
-    const M = this.sourceVertices.length;
-    const mapped = new Float64Array(3 * M);
-    const points = new Float64Array(3 * M);
+    const { points, mapped } = this;
     this.sourceVertices.forEach((v, j) => {
       points[3 * j] = sourcePositions[3 * v];
       points[3 * j + 1] = sourcePositions[3 * v + 1];
       points[3 * j + 2] = sourcePositions[3 * v + 2];
     });
-    for (let j = 0; j < M; j++) this.toTarget(points, j, mapped);
+    for (let j = 0; j < this.sourceVertices.length; j++) this.toTarget(points, j, mapped);
     return this.fitMapped(mapped, out);
-  }
-
-  /** Keeps the inverse of `alignment` (target → source) to map source points into the target's frame. */
-  private setFrame(alignment: Similarity): void {
-    const r = alignment.rotation;
-    for (let k = 0; k < 9; k++) this.inverse.rotation[k] = r[3 * (k % 3) + Math.floor(k / 3)];
-    this.inverse.scale = 1 / alignment.scale;
-    this.translation.set(alignment.translation);
   }
 
   /** mapped[3j…] = S⁻¹(points[3j…]). */
   private toTarget(points: Float64Array, j: number, mapped: Float64Array): void {
-    const t = this.translation;
-    applySimilarity(this.point, this.inverse, points[3 * j] - t[0], points[3 * j + 1] - t[1], points[3 * j + 2] - t[2]);
+    applySimilarity(this.point, this.inverse, points[3 * j], points[3 * j + 1], points[3 * j + 2]);
     mapped.set(this.point, 3 * j);
   }
 
