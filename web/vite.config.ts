@@ -85,8 +85,8 @@ export default defineConfig({
   worker: { format: 'es' },
   // The development server pre-bundles exactly these packages (every one the page and its worker import) at
   // start, and never discovers more: discovery followed the page and then the worker as they loaded, re-bundled
-  // and reloaded the page mid-start, and under load a page twice never became ready (once in CI). A package
-  // added to the app and missing here is served unbundled (an ESM one works; a CommonJS one fails loudly).
+  // and reloaded the page mid-start. A package added to the app and missing here is served unbundled (an ESM
+  // one works; a CommonJS one fails loudly).
   optimizeDeps: {
     noDiscovery: true,
     include: [

@@ -188,7 +188,7 @@ function loadModel(bytes: Uint8Array, name: string): void {
   };
   showFace(neutral);
   setEnabled(false);
-  setStatus('loading the face detector…', true);
+  setStatus('starting the fitting worker…', true);
   post({
     type: 'load',
     model: bytes.slice().buffer,

@@ -4,7 +4,7 @@
  * and the wasm binaries are fetched from the page's own server (see vite.config.ts).
  */
 import * as faceapi from '@vladmandic/face-api';
-import { createFaceApiDetector } from '../../src/detect/face-api-detector.js';
+import { createFaceApiDetector, startFaceApiBackend } from '../../src/detect/face-api-detector.js';
 import { createFaceApiLandmarker } from '../../src/detect/face-api-landmarker.js';
 import { decodeFaceRegressorFile } from '../../src/detect/face-regressor-file.js';
 import { decodeLandmarkNetFile } from '../../src/detect/landmark-net-file.js';
@@ -60,10 +60,14 @@ async function handle(message: ToWorker): Promise<void> {
       );
       let landmarker = loaded?.landmarker;
       if (!landmarker) {
-        post({ type: 'status', text: 'loading the face detector…' });
+        // One status per step: a page that once never became ready (under load, in a test) said only "loading
+        // the face detector…", which the page itself shows before the worker answers.
+        post({ type: 'status', text: 'starting tfjs (wasm)…' });
         useWorkerEnvironment();
         const readModelFile = async (fileName: string) => fetchBytes(`${message.assetBase}face-api/${fileName}`);
         const wasmPaths = `${message.assetBase}tfjs-wasm/`;
+        await startFaceApiBackend(faceapi, wasmPaths);
+        post({ type: 'status', text: 'loading the face detector and landmarker…' });
         if (message.landmarker === 'face-api') {
           landmarker = await createFaceApiLandmarker({ faceapi, readModelFile, wasmPaths });
         } else {
