@@ -57,6 +57,23 @@ async function openPage(query: string, extraFlags: string[] = [], base = url): P
   const context = await (extraFlags.length ? await launchChromium(extraFlags) : browser).newContext({
     viewport: { width: 1400, height: 850 },
   });
+  // The order of the page's messages to its worker and the worker's to the page (see waitReady).
+  await context.addInitScript(() => {
+    const trace: string[] = [];
+    (window as unknown as { workerTrace: string[] }).workerTrace = trace;
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, ...args: Parameters<Worker['postMessage']>) {
+      trace.push(`to ${(args[0] as { type: string }).type}`);
+      return post.apply(this, args);
+    } as Worker['postMessage'];
+    const NativeWorker = Worker;
+    window.Worker = class extends NativeWorker {
+      constructor(...args: ConstructorParameters<typeof Worker>) {
+        super(...args);
+        this.addEventListener('message', (event) => trace.push(`from ${(event.data as { type: string }).type}`));
+      }
+    };
+  });
   const page = await context.newPage();
   pageErrors.length = 0;
   unanswered.clear();
@@ -98,6 +115,10 @@ async function waitReady(page: Page): Promise<void> {
     'waiting for the page to be ready',
   );
   expect(await page.locator('#error').isHidden()).toBe(true);
+  // Nothing is posted before the worker listens: its module graph awaits at top level, and a message that
+  // arrives meanwhile is dropped (the page then waited for ever, now and then, under load).
+  const trace = await page.evaluate(() => (window as unknown as { workerTrace: string[] }).workerTrace);
+  expect(trace.slice(0, 2)).toEqual(['from listening', 'to load']);
 }
 
 /** Waits until the page has fitted its photo, and checks it shows no error. */

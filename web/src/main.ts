@@ -581,14 +581,23 @@ function setEnabled(ready: boolean): void {
 
 // ---- the worker --------------------------------------------------------------------------------
 
+/** Messages held until the worker listens (see 'listening' in protocol.ts): posted earlier, they are lost. */
+let workerListening = false;
+const heldMessages: { message: ToWorker; transfer: Transferable[] }[] = [];
+
 function post(message: ToWorker, transfer: Transferable[] = []): void {
   if (message.type !== 'video-reset') workerBusy = true;
-  worker.postMessage(message, transfer);
+  if (workerListening) worker.postMessage(message, transfer);
+  else heldMessages.push({ message, transfer });
 }
 
 worker.onmessage = (event: MessageEvent<FromWorker>) => {
   const message = event.data;
   switch (message.type) {
+    case 'listening':
+      workerListening = true;
+      for (const held of heldMessages.splice(0)) worker.postMessage(held.message, held.transfer);
+      return;
     case 'status':
       setStatus(message.text, true);
       return;

@@ -56,6 +56,12 @@ export interface VideoFitMessage {
 }
 
 export type FromWorker =
+  /**
+   * The worker's first message, sent once its handler is set. Its module graph has a top-level await (the
+   * meshopt decoder in src/io/model-file.ts), and a message that arrives before the handler exists is dropped
+   * (HTML enables a worker's port without waiting for that await): the page sends nothing before this.
+   */
+  | { type: 'listening' }
   | { type: 'status'; text: string }
   | { type: 'ready' }
   /** `rejected`: "face 2 rejected (quality 0.12: landmark residual)" per face below the quality threshold. */

@@ -43,6 +43,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       post({ type: 'error', message: describe(error), during });
     });
 };
+// Only now can a message reach the handler (see 'listening' in protocol.ts).
+post({ type: 'listening' });
 
 async function fetchBytes(url: string): Promise<ArrayBuffer> {
   const response = await fetch(url);
@@ -60,8 +62,7 @@ async function handle(message: ToWorker): Promise<void> {
       );
       let landmarker = loaded?.landmarker;
       if (!landmarker) {
-        // One status per step: a page that once never became ready (under load, in a test) said only "loading
-        // the face detector…", which the page itself shows before the worker answers.
+        // One status per step, so that a slow start says where it stands.
         post({ type: 'status', text: 'starting tfjs (wasm)…' });
         useWorkerEnvironment();
         const readModelFile = async (fileName: string) => fetchBytes(`${message.assetBase}face-api/${fileName}`);
