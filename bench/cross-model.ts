@@ -3,8 +3,9 @@
  * rendered from ICT-FaceKit and from the Surrey Face Model (../shared/models/sfm) with known mesh and pose,
  * yaw to ±90°, skin and backgrounds from the train-300w validation split (photos no landmark net trained on),
  * fitted by the default pipeline without its photometric stage ('landmark fit': detector, the project's
- * landmark net, landmark fit of the shipped ICT model), by its mean face at the fitted pose ('mean face'), and
- * by the landmark fit given the true landmarks ('fit to true landmarks': the fit alone, without detection).
+ * landmark net, landmark fit of the shipped ICT model), by its mean face at the fitted pose ('mean face'), by
+ * the landmark fit given the true landmarks ('fit to true landmarks': the fit alone, without detection), and by
+ * the whole pipeline, photometric stage included ('whole pipeline').
  *
  *   npx tsx bench/cross-model.ts [--per-model N] [--size PX] [--painted] [--verbose]
  */
@@ -16,7 +17,7 @@ import { decodeModel } from '../src/io/model-file.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { disposeIdentityPredictor, loadIdentityPredictor } from '../src/io/node/identity-predictor.js';
 import { importModel } from '../src/io/node/import-model.js';
-import { embeddedModelPath } from '../src/io/node/model-paths.js';
+import { embeddedModelPath, shippedColorModelPath } from '../src/io/node/model-paths.js';
 import { loadLandmarkDataset, splitByPhoto } from '../src/learn/landmark-dataset.js';
 import {
   buildEvaluationSet,
@@ -27,7 +28,9 @@ import {
   embeddingVariants,
   learnedVariants,
   trueLandmarksVariant,
+  wholePipelineVariant,
 } from '../src/learn/synthetic-evaluation.js';
+import { decodeColorModelFile, withColorModel } from '../src/io/color-model-file.js';
 
 export interface CrossModelOptions {
   perModel?: number;
@@ -60,11 +63,15 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
   const landmarker = await createNodeLandmarker({ regressor: { model: ict } });
   const predictor = await loadIdentityPredictor();
   try {
+    const colorModel = decodeColorModelFile(new Uint8Array(readFileSync(shippedColorModelPath())), 'color model');
+    const wholeFitter = new PhotoFitter(withColorModel(ict, colorModel));
     const variants = [
       ...defaultVariants(ict, landmarker),
       ...learnedVariants(ict, landmarker),
       ...embeddingVariants(ict, landmarker, predictor),
       trueLandmarksVariant(new PhotoFitter(ict)),
+      wholePipelineVariant(wholeFitter, landmarker, 'whole pipeline, --identity landmarks'),
+      wholePipelineVariant(wholeFitter, landmarker, 'whole pipeline (the default)', predictor),
     ];
     const report = await evaluateVariants(set, ict, variants, options.log);
     const perModel = set.faces.length / set.sources.length;
@@ -78,7 +85,10 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
         + '"embedding identity" is the default fit (`--init auto`) with its identity prior centred on the face '
         + "embedding's identity and ten times stiffer (models/identity-from-embedding.bin, `--identity embedding`; "
         + 'that net learned from random faces of both models, other than these), and "alone" that identity at the '
-        + "fit's pose. "
+        + 'fit\'s pose. "Whole pipeline" is `morphable fit` as it runs by default: landmark fit, then the '
+        + 'photometric stage with the shipped colour model (models/color-model-300w.bin) as the albedo prior, the '
+        + "identity held to the embedding's (`--identity auto`), or centred on the mean face (`--identity "
+        + 'landmarks`, the default before). '
         + 'Pose MAE in degrees; 3D error: NoW-style median over faces of the per-face median distance (mm) of the '
         + 'true mesh within 95 mm of the nose tip to the fitted surface after landmark similarity + ICP '
         + '(src/geometry/shape-error.ts). ms: detection + fit per face, median.',

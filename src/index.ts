@@ -31,6 +31,8 @@ export { decodeFaceRegressorFile, type FaceRegressorFile } from './detect/face-r
 export type { FaceRegression } from './detect/face-regressor.js';
 export {
   decodeIdentityNetFile,
+  identityNetMatches,
+  identityNetParams,
   type IdentityPredictor,
   predictIdentityFromEmbedding,
 } from './detect/identity-from-embedding.js';
@@ -50,6 +52,7 @@ export {
   PHOTO_MAX_SIDE,
   PhotoFitter,
   type PhotoFitterOptions,
+  embeddingIdentityOptions,
   projectLandmarks,
   type FaceLandmarks,
   type FittedFace,

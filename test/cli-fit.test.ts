@@ -81,6 +81,8 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(Object.keys(report.expression)).toEqual(['anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']);
     expect(report.focal.source).toBe('default');
     expect(report.quality.score).toBeGreaterThanOrEqual(0.5);
+    // The default --identity auto: the shipped identity net predicts ICT-FaceKit identities, not Surrey's.
+    expect(report.identityFrom).toBe('mean face');
     // The overlay is the face's region of the photo, not the whole 1280 × 1024 photo.
     const overlay = await sharp(join(out, 'lfpw_image_0010.png')).metadata();
     expect(overlay.width).toBeLessThan(1280);
@@ -144,6 +146,28 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(fromExif.pose.focalLength).toBeCloseTo(fromExif.focal.px, 1);
     const [fromOption] = JSON.parse((await runCli([...args, '--focal', '2000'])).stdout);
     expect(fromOption.focal).toEqual({ px: 2000, source: 'option' });
+  });
+
+  it('refuses --identity embedding for a model the identity net was not trained for, in one line', async () => {
+    const out = join(work, 'no-embedding');
+    const pts = `${FACES}/lfpw_image_0010.pts`;
+    expectOneLineError(
+      await runCli([
+        'fit',
+        `${FACES}/lfpw_image_0010.png`,
+        '--landmarks',
+        pts,
+        '--model',
+        model,
+        '--out',
+        out,
+        '--identity',
+        'embedding',
+      ]),
+      '--identity embedding',
+      'its net predicts ICT-FaceKit (face and head) identities, not Surrey Face Model',
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it('rejects a .pts with the wrong number of points', async () => {

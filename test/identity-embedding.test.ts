@@ -137,34 +137,31 @@ describe.skipIf(!hasData && !process.env.CI)('shipped identity-from-embedding ne
     expect(brokenRatio).toBeGreaterThan(MAX_RATIO);
   });
 
-  it("`fit --identity embedding` holds the fitted identity near the embedding's prediction", async () => {
+  it('`fit` (default --identity auto: embedding for the shipped model) holds the identity near it', async () => {
     const photo = `${SHARED}data/faces-68/lfpw_image_0010.png`;
     const pts = `${SHARED}data/faces-68/lfpw_image_0010.pts`;
     const dir = mkdtempSync(join(tmpdir(), 'identity-fit-'));
     try {
-      const fitted = async (identity: string) => {
-        const out = join(dir, identity);
-        const result = await runCli([
-          'fit',
-          photo,
-          '--landmarks',
-          pts,
-          '--no-photometric',
-          '--identity',
-          identity,
-          '--out',
-          out,
-        ]);
+      const fitted = async (identity?: string) => {
+        const out = join(dir, identity ?? 'default');
+        const choice = identity ? ['--identity', identity] : [];
+        const result = await runCli(['fit', photo, '--landmarks', pts, '--no-photometric', ...choice, '--out', out]);
         expect(result.code, result.stderr).toBe(0);
-        return JSON.parse(readFileSync(join(out, 'lfpw_image_0010.json'), 'utf8')).identity as number[];
+        return JSON.parse(readFileSync(join(out, 'lfpw_image_0010.json'), 'utf8')) as {
+          identity: number[];
+          identityFrom: string;
+        };
       };
       const { image } = await loadImage(photo);
       const landmarks = parsePts(readFileSync(pts, 'utf8'), pts);
       const predicted = predictIdentityFromEmbedding(predictor, image, landmarks, model.identity.count);
       const distance = (identity: number[]) =>
         Math.sqrt(identity.slice(0, 40).reduce((sum, a, k) => sum + (a - predicted[k]) ** 2, 0));
-      const held = distance(await fitted('embedding'));
-      const free = distance(await fitted('landmarks'));
+      const byDefault = await fitted();
+      const fromLandmarks = await fitted('landmarks');
+      expect([byDefault.identityFrom, fromLandmarks.identityFrom]).toEqual(['embedding', 'mean face']);
+      const held = distance(byDefault.identity);
+      const free = distance(fromLandmarks.identity);
       console.log(`fitted identity from the embedding's: ${held.toFixed(2)} σ held, ${free.toFixed(2)} σ free`);
       expect(held).toBeLessThan(0.5 * free);
     } finally {

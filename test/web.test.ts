@@ -50,6 +50,7 @@ let cliReport: {
   pose: { yaw: number; pitch: number; roll: number };
   expression: Record<string, number>;
   photometric: { colorModel: string };
+  identityFrom: string;
 };
 
 /** A new page at `base` (default: the built app's server) + `query`, its uncaught errors collected in pageErrors. */
@@ -263,6 +264,9 @@ describe.skipIf(!hasShared || (!hasChromium && !process.env.CI))('web app in Chr
       );
       for (const k of ['yaw', 'pitch', 'roll'] as const)
         expect(Math.abs(pose[k] - cliReport.pose[k])).toBeLessThan(0.5);
+      // Both hold the identity to the face embedding's (the default --identity auto, for the shipped model).
+      expect(cliReport.identityFrom).toBe('embedding');
+      expect(await page.evaluate(() => document.body.dataset.identityFrom)).toBe('embedding');
       const expression = await page.evaluate(() =>
         Object.fromEntries(
           [...document.querySelectorAll<HTMLInputElement>('#expressions input')].map((i) => [

@@ -1,8 +1,9 @@
 /**
- * The web app's build. Besides the page, it serves (and writes into the build) what the worker
- * fetches at run time: face-api's detector and landmark weights and tfjs's wasm binaries, all from
- * node_modules, and the default model (the one `npx morphable model fetch` puts in the cache, else the
- * compact model shipped in models/; MORPHABLE_MODEL picks another file), and the learned colour model
+ * The web app's build. Besides the page, it serves (and writes into the build) what the worker fetches at run
+ * time: face-api's detector, landmark and face-recognition weights and tfjs's wasm binaries, all from
+ * node_modules; the project's nets from models/ (landmarks, the one-pass regressor, identity from the
+ * embedding); the default model (the one `npx morphable model fetch` puts in the cache, else the compact model
+ * shipped in models/; MORPHABLE_MODEL picks another file); and the learned colour model
  * models/color-model-300w.bin where it is shipped (MORPHABLE_COLOR_MODEL picks another file, or 'none').
  * Nothing is downloaded from elsewhere.
  */
@@ -15,6 +16,7 @@ import {
   defaultModelPath,
   shippedColorModelPath,
   shippedFaceRegressorPath,
+  shippedIdentityNetPath,
   shippedLandmarkNetPath,
 } from '../src/io/node/model-paths.js';
 
@@ -25,7 +27,7 @@ const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs
 /** URL path (relative to the page) → file on disk. */
 function runtimeAssets(): Map<string, string> {
   const assets = new Map<string, string>();
-  for (const net of ['tiny_face_detector_model', 'face_landmark_68_model']) {
+  for (const net of ['tiny_face_detector_model', 'face_landmark_68_model', 'face_recognition_model']) {
     for (const suffix of ['-weights_manifest.json', '.bin'])
       assets.set(`face-api/${net}${suffix}`, join(faceApiModels, net + suffix));
   }
@@ -33,6 +35,7 @@ function runtimeAssets(): Map<string, string> {
     assets.set(`tfjs-wasm/${name}`, join(wasmDir, name));
   assets.set('landmark-net.bin', shippedLandmarkNetPath());
   assets.set('face-regressor.bin', shippedFaceRegressorPath());
+  assets.set('identity-from-embedding.bin', shippedIdentityNetPath());
   // The learned colour model, where it is shipped (MORPHABLE_COLOR_MODEL picks another file, 'none' none):
   // without it the worker fits a per-vertex albedo.
   const colorModel = process.env.MORPHABLE_COLOR_MODEL || shippedColorModelPath();

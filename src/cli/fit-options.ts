@@ -4,7 +4,7 @@
  */
 import { type Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
-import type { FitInit } from '../fit/fit-photo.js';
+import { type FitInit, IDENTITY_CHOICES, type IdentityChoice } from '../fit/fit-photo.js';
 import { MIN_QUALITY } from '../fit/fit-quality.js';
 import { LANDMARKER_KINDS, type LandmarkerKind } from '../detect/face.js';
 import { defaultModelPath } from '../io/node/model-paths.js';
@@ -24,7 +24,7 @@ export interface FitSettingsOptions {
   init: FitInit;
   fast?: boolean;
   regressor?: string;
-  identity: 'landmarks' | 'embedding';
+  identity: IdentityChoice;
   outputs?: OutputKind[];
 }
 
@@ -87,12 +87,13 @@ export function addFitSettingsOptions(command: Command): Command {
     .addOption(
       new Option(
         '--identity <from>',
-        'the identity prior\'s centre: "landmarks" (the mean face) or "embedding" (predicted from face-api\'s '
-          + 'face-recognition embedding, models/identity-from-embedding.bin, and held to it ten times more firmly; '
-          + 'ICT-FaceKit models only)',
+        'the identity prior\'s centre: "embedding" (predicted from face-api\'s face-recognition embedding by '
+          + 'models/identity-from-embedding.bin, and held to it ten times more firmly; ICT-FaceKit models only), '
+          + '"landmarks" (the mean face) or "auto" (embedding where the net fits the model, else landmarks; '
+          + 'landmarks with --fast)',
       )
-        .choices(['landmarks', 'embedding'])
-        .default('landmarks'),
+        .choices(IDENTITY_CHOICES)
+        .default('auto'),
     )
     .option(
       '--regressor <file>',

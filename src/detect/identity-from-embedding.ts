@@ -13,6 +13,7 @@
  * Pure TypeScript + tfjs-core ops on a `tf` handed in; no Node APIs.
  */
 import type * as TfCore from '@tensorflow/tfjs-core';
+import type { MorphableModel } from '../model/morphable-model.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import {
   EMBEDDING_INPUT,
@@ -65,6 +66,11 @@ export interface IdentityPredictor {
   embedding: FaceEmbeddingParams;
   net: IdentityNetParams;
   file: IdentityNetFile;
+}
+
+/** Whether the net predicts `model`'s identities (trained for a model of its name and identity count). */
+export function identityNetMatches(file: IdentityNetFile, model: MorphableModel): boolean {
+  return file.model === model.name && file.identityCount === model.identity.count;
 }
 
 /** Tensors of a decoded file (dispose them with disposeParams). */

@@ -5,6 +5,7 @@
  */
 import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
 import type { FaceRegression } from '../detect/face-regressor.js';
+import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
 import { anglesFromRotation } from '../geometry/rotation.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import { linearToSrgb } from '../model/color.js';
@@ -116,7 +117,9 @@ export const LEARNED_IDENTITY_STIFFNESS = 100;
  * correct it. Tuning set (seeds 5000 and 5100, 24 ICT-FaceKit and 24 Surrey faces; not the held-out set), 3D error
  * ICT / Surrey: 1.30 / 1.48 mm for the default fit, 1.15 / 1.30 mm for the mean face; centred on the embedding's
  * identity 1.21 / 1.26 mm at 10×, 1.18 / 1.25 mm at 100×. The price is the landmarks' fit: on 60 held-out
- * train-300w faces the fitted NME goes from 2.22 % to 2.62 % at 10×, 2.90 % at 100×.
+ * train-300w faces the fitted NME goes from 2.22 % to 2.62 % at 10×, 2.90 % at 100×. The whole pipeline
+ * (photometric stage on, its prior centred there too), same set: 1.28 / 1.33 mm default; 1.21 / 1.25 mm at 1×,
+ * 1.19 / 1.23 at 3×, 1.19 / 1.20 at 10×, 1.18 / 1.20 at 30× (fitted NME 2.20 % at 1×, 2.38 % at 3×).
  */
 export const EMBEDDING_IDENTITY_STIFFNESS = 10;
 /** Levenberg–Marquardt steps of --fast after the regressor (the full fit takes 6–8). */
@@ -144,6 +147,13 @@ export function learnedFitOptions(
 }
 
 export type FitInit = 'auto' | 'linear' | 'learned';
+
+/**
+ * Where the identity prior is centred (`fit --identity`): the embedding's prediction, the mean face
+ * ('landmarks'), or 'auto', the embedding where the identity net was trained for the model.
+ */
+export const IDENTITY_CHOICES = ['auto', 'landmarks', 'embedding'] as const;
+export type IdentityChoice = (typeof IDENTITY_CHOICES)[number];
 
 export interface PhotoFitterOptions {
   /**
@@ -273,6 +283,24 @@ export class PhotoFitter {
       rejected,
     };
   }
+}
+
+/**
+ * The fit options that hold `face`'s identity to the embedding's prediction (`fit --identity embedding`): the
+ * prior's centre, and EMBEDDING_IDENTITY_STIFFNESS.
+ */
+export function embeddingIdentityOptions(
+  predictor: IdentityPredictor,
+  model: MorphableModel,
+  photo: Photo,
+  face: FaceLandmarks,
+): Pick<PhotoFitOptions, 'identityMean' | 'identityStiffness'> {
+  // The landmarks are in the full photo's pixels, the image is decoded at photo.scale.
+  const landmarks = face.landmarks.map((v) => (v + 0.5) * photo.scale - 0.5);
+  return {
+    identityMean: predictIdentityFromEmbedding(predictor, photo.image, landmarks, model.identity.count),
+    identityStiffness: EMBEDDING_IDENTITY_STIFFNESS,
+  };
 }
 
 /** A detection in a photo decoded at `scale` × its size, in the full photo's pixel coordinates. */

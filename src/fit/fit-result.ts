@@ -31,6 +31,11 @@ export interface FaceFitReport {
     principalPoint: [number, number];
   };
   identity: number[];
+  /**
+   * Where the identity prior was centred, where the caller says (`fit --identity`): the face-recognition
+   * embedding's prediction, the one-pass regressor's (--fast), or the mean face.
+   */
+  identityFrom?: 'embedding' | 'regressor' | 'mean face';
   expression: Record<string, number>;
   /**
    * The focal length used (pixels of the full image) and its source; `default` is the fit's own estimate from a

@@ -33,7 +33,7 @@
  */
 import type { DetectedFace, FaceLandmarker } from '../detect/face.js';
 import type { FaceLandmarks, FittedFace, Photo, PhotoFitOptions } from '../fit/fit-photo.js';
-import { EMBEDDING_IDENTITY_STIFFNESS, PhotoFitter } from '../fit/fit-photo.js';
+import { embeddingIdentityOptions, PhotoFitter } from '../fit/fit-photo.js';
 import { regressionStart } from '../fit/regression-start.js';
 import { type Camera, createCamera } from '../geometry/camera.js';
 import { projectPoints } from '../geometry/projection.js';
@@ -47,7 +47,7 @@ import { SeededRandom } from '../model/random.js';
 import type { RgbImage } from '../render/rgb-image.js';
 import { SyntheticFaceRenderer } from '../render/synthetic-face.js';
 import type { LandmarkFace } from './landmark-dataset.js';
-import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
+import type { IdentityPredictor } from '../detect/identity-from-embedding.js';
 import {
   backgroundFrom,
   type FaceDistribution,
@@ -581,7 +581,7 @@ export function landmarkFitVariant(
     name,
     async fit(image, truth) {
       const start = performance.now();
-      const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
+      const photo = syntheticPhoto(image);
       const face: FaceLandmarks | null = pickFace(await fitter.detect(landmarker, photo), truth);
       if (!face) return null;
       const fitted = fitter.fit(photo, face, 0, { ...options, ...perFace?.(image, face), photometric: false });
@@ -615,7 +615,7 @@ export function trueLandmarksVariant(
     name,
     async fit(image, truth) {
       const start = performance.now();
-      const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
+      const photo = syntheticPhoto(image);
       const fitted = fitter.fit(photo, { landmarks: truth }, 0, { ...options, photometric: false });
       return fitOutput(fitted, truth, start);
     },
@@ -646,7 +646,7 @@ export function regressionVariant(
     name,
     async fit(image, truth) {
       const start = performance.now();
-      const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
+      const photo = syntheticPhoto(image);
       const face = pickFace(await fitter.detect(landmarker, photo), truth);
       const regression = face?.detection?.regression;
       if (!face || !regression) return null;
@@ -688,13 +688,12 @@ export function embeddingVariants(
   predictor: IdentityPredictor,
 ): PipelineVariant[] {
   const fitter = new PhotoFitter(model);
-  const identityOf = (image: RgbImage, face: FaceLandmarks) =>
-    predictIdentityFromEmbedding(predictor, image, face.landmarks, model.identity.count);
-  let last: Float32Array | undefined;
+  let last: ArrayLike<number> | undefined;
   const fit = cachedVariant(
     landmarkFitVariant(fitter, landmarker, 'embedding identity', {}, (image, face) => {
-      last = identityOf(image, face);
-      return { identityMean: last, identityStiffness: EMBEDDING_IDENTITY_STIFFNESS };
+      const options = embeddingIdentityOptions(predictor, model, syntheticPhoto(image), face);
+      last = options.identityMean;
+      return options;
     }),
   );
   const alone: PipelineVariant = {
@@ -708,6 +707,38 @@ export function embeddingVariants(
   };
   return [fit, alone];
 }
+
+/**
+ * The whole pipeline as `morphable fit` runs it (landmark fit, then the photometric stage with `fitter`'s colour
+ * model): with `predictor`, the identity held to the embedding's (the default, `--identity auto`), without it
+ * centred on the mean face (`--identity landmarks`).
+ */
+export function wholePipelineVariant(
+  fitter: PhotoFitter,
+  landmarker: FaceLandmarker,
+  name: string,
+  predictor?: IdentityPredictor,
+): PipelineVariant {
+  return {
+    name,
+    async fit(image, truth) {
+      const start = performance.now();
+      const photo = syntheticPhoto(image);
+      const face = pickFace(await fitter.detect(landmarker, photo), truth);
+      if (!face) return null;
+      const identity = predictor && embeddingIdentityOptions(predictor, fitter.model, photo, face);
+      return fitOutput(fitter.fit(photo, face, 0, { ...identity, photometric: true }), face.landmarks, start);
+    },
+  };
+}
+
+const syntheticPhoto = (image: RgbImage): Photo => ({
+  name: 'synthetic',
+  image,
+  width: image.width,
+  height: image.height,
+  scale: 1,
+});
 
 /** The landmark fit from the linear start ('landmark fit', `--init linear`) and 'mean face' (its pose, no shape). */
 export function defaultVariants(model: MorphableModel, landmarker: FaceLandmarker): PipelineVariant[] {

@@ -5,12 +5,13 @@
  */
 import { basename, dirname, join } from 'node:path';
 import type { FaceLandmarker } from '../detect/face.js';
-import { type IdentityPredictor, predictIdentityFromEmbedding } from '../detect/identity-from-embedding.js';
+import { type IdentityPredictor, identityNetMatches } from '../detect/identity-from-embedding.js';
 import { InputError } from '../errors.js';
 import {
-  EMBEDDING_IDENTITY_STIFFNESS,
+  embeddingIdentityOptions,
   type FaceLandmarks,
   type FitInit,
+  type IdentityChoice,
   type Photo,
   PhotoFitter,
   rejectionMessage,
@@ -25,9 +26,10 @@ import { meshToPly } from '../io/mesh-ply.js';
 import { OutputBatch } from '../io/node/atomic-write.js';
 import { applyColorModel } from '../io/node/color-model.js';
 import { createNodeLandmarker, type LandmarkerKind } from '../io/node/face-landmarker.js';
-import { disposeIdentityPredictor, loadIdentityPredictor } from '../io/node/identity-predictor.js';
+import { disposeIdentityPredictor, loadIdentityPredictor, readIdentityNetFile } from '../io/node/identity-predictor.js';
 import { encodePng } from '../io/node/image.js';
 import { loadModel } from '../io/node/load-model.js';
+import { shippedIdentityNetPath } from '../io/node/model-paths.js';
 import type { MorphableModel } from '../model/morphable-model.js';
 import { requireFitLandmarks } from '../node.js';
 import { comparisonImage } from '../render/comparison.js';
@@ -50,7 +52,12 @@ export interface FitSettings {
   photometric: boolean;
   /** The colour model file, 'none', or absent: the default (src/io/node/color-model.ts applyColorModel). */
   colorModel?: string;
-  identity: 'landmarks' | 'embedding';
+  /**
+   * The identity prior's centre: the mean face ('landmarks'), the embedding's prediction ('embedding'; an
+   * InputError for a model the identity net was not trained for), or the embedding's where the net matches the
+   * model, else the mean face ('auto'). --fast leaves it to the regressor, except 'embedding'.
+   */
+  identity: IdentityChoice;
   maxFaces: number;
   minQuality: number;
   /** A known focal length in pixels of the full photo; else EXIF, else estimated. */
@@ -123,8 +130,7 @@ export class PhotoJobRunner {
     const loaded = options.model ?? (await loadModel(settings.model));
     requireFitLandmarks(loaded, settings.model);
     const { model, colorModel } = await applyColorModel(loaded, settings.colorModel);
-    let identityPredictor: IdentityPredictor | undefined;
-    if (settings.identity === 'embedding') identityPredictor = await loadMatchingIdentityPredictor(model, settings);
+    const identityPredictor = await loadIdentityPredictorAsSet(model, settings);
     const landmarker = detect
       ? await createNodeLandmarker({
           landmarker: settings.landmarker,
@@ -172,21 +178,14 @@ export class PhotoJobRunner {
           albedoTexture: wanted.has('albedo-texture') && !!job.out,
           init: settings.init,
           fast: settings.fast,
-          identityStiffness: this.identityPredictor ? EMBEDDING_IDENTITY_STIFFNESS : undefined,
-          identityMean:
-            this.identityPredictor
-            && predictIdentityFromEmbedding(
-              this.identityPredictor,
-              photo.image,
-              scaledLandmarks(face, photo),
-              fitter.model.identity.count,
-            ),
+          ...(this.identityPredictor && embeddingIdentityOptions(this.identityPredictor, fitter.model, photo, face)),
           focal: focal?.px,
           focalSource: focal?.source,
           minQuality: settings.minQuality,
           timingsMs,
           onStage: onStage && ((stage) => onStage(label(stage))),
         });
+        fit.report.identityFrom = this.identityPredictor ? 'embedding' : settings.fast ? 'regressor' : 'mean face';
         if (fit.rejected) {
           outcomes.push({ index, report: fit.report, rejected: rejectionMessage(fit.report), files: [] });
           continue;
@@ -243,17 +242,16 @@ export class PhotoJobRunner {
   }
 }
 
-async function loadMatchingIdentityPredictor(model: MorphableModel, settings: FitSettings) {
-  const predictor = await loadIdentityPredictor();
-  const trained = predictor.file;
-  if (trained.model !== model.name || trained.identityCount !== model.identity.count) {
-    disposeIdentityPredictor(predictor);
-    throw new InputError(
-      '--identity embedding',
-      `its net predicts ${trained.model} identities, not ${model.name}'s (${settings.model})`,
-    );
-  }
-  return predictor;
+async function loadIdentityPredictorAsSet(model: MorphableModel, settings: FitSettings) {
+  const { identity } = settings;
+  if (identity === 'landmarks' || (identity === 'auto' && settings.fast)) return undefined;
+  const file = await readIdentityNetFile(shippedIdentityNetPath());
+  if (identityNetMatches(file, model)) return loadIdentityPredictor(file);
+  if (identity === 'auto') return undefined;
+  throw new InputError(
+    '--identity embedding',
+    `its net predicts ${file.model} identities, not ${model.name}'s (${settings.model})`,
+  );
 }
 
 /** The fitted mesh over the face's region of the photo: green the input landmarks, red the model's. */
@@ -277,9 +275,4 @@ function overlay(
 /** Photo crop | rendering | difference (×3) of the photometric fit, in the fit's crop. */
 function comparison(fitter: PhotometricFitter, fit: PhotometricFitResult): RgbImage {
   return comparisonImage(fitter.lastImages(cropCamera(fit.camera, fit.crop)));
-}
-
-/** A face's landmarks in the decoded (possibly shrunk) photo's pixels: pixel centres sit at integers. */
-function scaledLandmarks(face: FaceLandmarks, photo: Photo): Float32Array {
-  return face.landmarks.map((v) => (v + 0.5) * photo.scale - 0.5);
 }

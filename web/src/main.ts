@@ -93,6 +93,7 @@ function clearResult(): void {
     delete el.dataset.value;
   }
   delete document.body.dataset.state;
+  delete document.body.dataset.identityFrom;
   delete document.body.dataset.rejected;
   delete document.body.dataset.colorModel;
   if (model) {
@@ -622,6 +623,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
         false,
       );
       document.body.dataset.state = 'fitted';
+      document.body.dataset.identityFrom = photoFaces[0].report.identityFrom;
       document.body.dataset.rejected = String(message.rejected.length);
       document.body.dataset.fitMs = String(message.ms);
       return;

@@ -4,16 +4,23 @@
  * and the wasm binaries are fetched from the page's own server (see vite.config.ts).
  */
 import * as faceapi from '@vladmandic/face-api';
-import { createFaceApiDetector, startFaceApiBackend } from '../../src/detect/face-api-detector.js';
+import { createFaceApiDetector, loadFaceApiWeights, startFaceApiBackend } from '../../src/detect/face-api-detector.js';
+import type { FaceEmbeddingParams } from '../../src/detect/face-embedding.js';
 import { createFaceApiLandmarker } from '../../src/detect/face-api-landmarker.js';
 import { decodeFaceRegressorFile } from '../../src/detect/face-regressor-file.js';
+import {
+  decodeIdentityNetFile,
+  type IdentityPredictor,
+  identityNetMatches,
+  identityNetParams,
+} from '../../src/detect/identity-from-embedding.js';
 import { decodeLandmarkNetFile } from '../../src/detect/landmark-net-file.js';
 import type { Tf } from '../../src/detect/landmark-net.js';
 import { createNetLandmarker } from '../../src/detect/net-landmarker.js';
 import type { FaceLandmarker } from '../../src/detect/face.js';
 import type { RgbImage } from '../../src/render/rgb-image.js';
 import { InputError } from '../../src/errors.js';
-import { PhotoFitter, rejectionMessage } from '../../src/fit/fit-photo.js';
+import { embeddingIdentityOptions, PhotoFitter, rejectionMessage } from '../../src/fit/fit-photo.js';
 import { VideoFaceFitter } from '../../src/fit/video-fit.js';
 import { decodeColorModelFile, withColorModel } from '../../src/io/color-model-file.js';
 import { decodeModel } from '../../src/io/model-file.js';
@@ -27,6 +34,8 @@ interface Loaded {
   photoFitter: PhotoFitter;
   videoFitter: VideoFaceFitter;
   landmarker: FaceLandmarker;
+  /** The identity from the face embedding (as the CLI's default --identity auto), for the model it was trained for. */
+  identityPredictor?: IdentityPredictor;
 }
 
 let loaded: Loaded | undefined;
@@ -93,16 +102,20 @@ async function handle(message: ToWorker): Promise<void> {
           });
         }
       }
+      const identityPredictor = await servedIdentityPredictor(model, message.assetBase);
+      if (loaded?.identityPredictor && loaded.identityPredictor !== identityPredictor)
+        disposeParams(loaded.identityPredictor.net);
       loaded = {
         photoFitter: new PhotoFitter(model, { colorModel }),
         videoFitter: new VideoFaceFitter(model, landmarker),
         landmarker,
+        identityPredictor,
       };
       post({ type: 'ready' });
       return;
     }
     case 'fit-photo': {
-      const { photoFitter, landmarker } = need();
+      const { photoFitter, landmarker, identityPredictor } = need();
       const start = performance.now();
       const photo = {
         name: message.name,
@@ -121,11 +134,13 @@ async function handle(message: ToWorker): Promise<void> {
       const rejected: string[] = [];
       const results = faces.flatMap((face, index) => {
         const fit = photoFitter.fit(photo, face, index, {
+          ...(identityPredictor && embeddingIdentityOptions(identityPredictor, photoFitter.model, photo, face)),
           photometric: true,
           albedoTexture: true,
           focal: message.focal?.px,
           focalSource: message.focal?.source,
         });
+        fit.report.identityFrom = identityPredictor ? 'embedding' : 'mean face';
         if (fit.rejected) {
           rejected.push(rejectionMessage(fit.report));
           return [];
@@ -238,6 +253,37 @@ async function withServedColorModel(
   if (file.model.name !== model.name || file.model.vertexCount !== model.vertexCount)
     return { model, colorModel: 'none' };
   return { model: withColorModel(model, file, url), colorModel: 'color-model.bin' };
+}
+
+/** face-api's face-recognition weights, loaded once (the identity net is small, and decoded per model). */
+let embeddingWeights: FaceEmbeddingParams | undefined;
+
+/**
+ * The identity-from-embedding predictor the page's server offers (identity-from-embedding.bin, see
+ * vite.config.ts) where it was trained for this model, else undefined (the fit centres the identity on the mean
+ * face). A missing file is no error.
+ */
+async function servedIdentityPredictor(
+  model: MorphableModel,
+  assetBase: string,
+): Promise<IdentityPredictor | undefined> {
+  const url = `${assetBase}identity-from-embedding.bin`;
+  const response = await fetch(url).catch(() => undefined);
+  if (!response?.ok || response.headers.get('Content-Type')?.startsWith('text/html')) return undefined;
+  const file = decodeIdentityNetFile(new Uint8Array(await response.arrayBuffer()), url);
+  if (!identityNetMatches(file, model)) return undefined;
+  post({ type: 'status', text: 'loading the face-recognition net…' });
+  const tf = faceapi.tf as unknown as Tf;
+  embeddingWeights ??= (await loadFaceApiWeights(
+    faceapi,
+    (fileName) => fetchBytes(`${assetBase}face-api/${fileName}`),
+    'face_recognition_model',
+  )) as unknown as FaceEmbeddingParams;
+  return { tf, embedding: embeddingWeights, net: identityNetParams(tf, file), file };
+}
+
+function disposeParams(params: Record<string, { dispose(): void }>): void {
+  for (const t of Object.values(params)) t.dispose();
 }
 
 /**

@@ -17,19 +17,13 @@ import { faceApiInNode } from './face-landmarker.js';
 import { shippedIdentityNetPath } from './model-paths.js';
 
 /**
- * Loads the predictor; a missing or broken weight file is an InputError naming it. Free it with
- * disposeIdentityPredictor.
+ * Loads the predictor from a weight file's path, or from its decoded contents; a missing or broken weight file is
+ * an InputError naming it. Free it with disposeIdentityPredictor.
  */
-export async function loadIdentityPredictor(path = shippedIdentityNetPath()): Promise<IdentityPredictor> {
-  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(path, err.code === 'ENOENT' ? 'no such identity net file' : `cannot read (${err.code})`);
-  });
-  let file: IdentityNetFile;
-  try {
-    file = decodeIdentityNetFile(bytes, path);
-  } catch (err) {
-    throw new InputError(path, (err as Error).message.replace(`${path}: `, ''));
-  }
+export async function loadIdentityPredictor(
+  source: string | IdentityNetFile = shippedIdentityNetPath(),
+): Promise<IdentityPredictor> {
+  const file = typeof source === 'string' ? await readIdentityNetFile(source) : source;
   const { faceapi, readModelFile, wasmPaths } = faceApiInNode();
   const tf = await startFaceApiBackend(faceapi, wasmPaths);
   const embedding = (await loadFaceApiWeights(
@@ -38,6 +32,18 @@ export async function loadIdentityPredictor(path = shippedIdentityNetPath()): Pr
     'face_recognition_model',
   )) as unknown as FaceEmbeddingParams;
   return { tf, embedding, net: identityNetParams(tf, file), file };
+}
+
+/** The decoded weight file (which model it is for, without tfjs); its InputErrors as loadIdentityPredictor's. */
+export async function readIdentityNetFile(path: string): Promise<IdentityNetFile> {
+  const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(path, err.code === 'ENOENT' ? 'no such identity net file' : `cannot read (${err.code})`);
+  });
+  try {
+    return decodeIdentityNetFile(bytes, path);
+  } catch (err) {
+    throw new InputError(path, (err as Error).message.replace(`${path}: `, ''));
+  }
 }
 
 export function disposeIdentityPredictor(predictor: IdentityPredictor): void {
