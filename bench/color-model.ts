@@ -3,9 +3,11 @@
  * - synthetic ICT-FaceKit faces rendered with held-out learned albedos (the albedo dataset's validation faces:
  *   their de-lit albedo where the photo saw it, the colour model's prediction elsewhere), fitted by the default
  *   pipeline (detector, landmark net, landmark fit from the regressor, photometric stage) without and with the
- *   colour model: NoW-style 3D error against the mean face's;
- * - faces-68, fitted to the ground-truth landmarks then photometric: image RMSE, fitted-landmark NME, time,
- *   and how many fits leave the plausible shapes (identity RMS above the quality gate's 'good' bound).
+ *   colour model, and with the identity held to the embedding's (the fit's default): NoW-style 3D error against
+ *   the mean face's;
+ * - faces-68, fitted to the ground-truth landmarks then photometric (and by the whole default fit): image RMSE,
+ *   fitted-landmark NME, time, and how many fits leave the plausible shapes (identity RMS above the quality
+ *   gate's 'good' bound).
  *
  * `npm run bench` runs it when training/albedo exists; alone:
  * node dist/bench/color-model.js [albedo dir (training/albedo)] [colour model (the shipped one)] [faces (12)].
@@ -16,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FaceLandmarker } from '../src/detect/face.js';
 import {
+  embeddingIdentityOptions,
   PHOTO_MAX_SIDE,
   type Photo,
   PhotoFitter,
@@ -28,6 +31,7 @@ import { type PhotometricFitOptions, PhotometricFitter } from '../src/fit/photom
 import { decodeModel } from '../src/io/model-file.js';
 import { createNodeLandmarker } from '../src/io/node/face-landmarker.js';
 import { loadImage } from '../src/io/node/image.js';
+import { disposeIdentityPredictor, loadIdentityPredictor } from '../src/io/node/identity-predictor.js';
 import { embeddedModelPath, shippedColorModelPath } from '../src/io/node/model-paths.js';
 import { loadColorModelFile } from '../src/io/node/color-model.js';
 import { withColorModel } from '../src/io/color-model-file.js';
@@ -41,6 +45,7 @@ import {
   meanFaceVariant,
   type PipelineVariant,
   pickFace,
+  wholePipelineVariant,
 } from '../src/learn/synthetic-evaluation.js';
 import { linearToSrgb } from '../src/model/color.js';
 import { evaluateShape } from '../src/model/evaluate.js';
@@ -145,6 +150,7 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
     },
   });
   const landmarker = await createNodeLandmarker({ regressor: { model: ict } });
+  const predictor = await loadIdentityPredictor();
   const lines: string[] = [];
   try {
     const landmarkFit = cachedVariant(photometricVariant('landmark fit', new PhotoFitter(ict), landmarker, false));
@@ -153,9 +159,15 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
       meanFaceVariant(landmarkFit, ict),
       photometricVariant('photometric, no colour model (per-vertex albedo)', new PhotoFitter(ict), landmarker),
       photometricVariant(
-        'photometric, colour model as the albedo prior (default)',
+        'photometric, colour model as the albedo prior (`--identity landmarks`)',
         new PhotoFitter(colored),
         landmarker,
+      ),
+      wholePipelineVariant(
+        new PhotoFitter(colored),
+        landmarker,
+        "photometric, colour model as the albedo prior, identity held to the embedding's (default)",
+        predictor,
       ),
       photometricVariant(
         'photometric, colour model by Levenberg–Marquardt',
@@ -185,7 +197,7 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
   const rows: string[] = [];
   const variants: [string, PhotometricFitter, MorphableModel, PhotometricFitOptions][] = [
     ['no colour model (per-vertex albedo)', new PhotometricFitter(ict), ict, {}],
-    ['colour model as the albedo prior (default)', new PhotometricFitter(colored), colored, {}],
+    ['colour model as the albedo prior (`--identity landmarks`)', new PhotometricFitter(colored), colored, {}],
     ['colour model by Levenberg–Marquardt', new PhotometricFitter(colored), colored, { colourModelUse: 'lm' }],
   ];
   const landmarkFitter = new LandmarkFitter(ict);
@@ -193,8 +205,28 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
   const results = variants.map(() => ({ rmse: [] as number[], nme: [] as number[], ms: [] as number[], wild: 0 }));
   const before: number[] = [],
     nmeBefore: number[] = [];
+  // The whole default fit (`morphable fit --landmarks`): the identity held to the embedding's, colour model prior.
+  const defaultFitter = new PhotoFitter(colored);
+  const byDefault = { rmse: [] as number[], nme: [] as number[], ms: [] as number[], wild: 0 };
   for (const f of photos) {
     const photo = await loadImage(f.image, { maxSide: PHOTO_MAX_SIDE });
+    const whole: Photo = {
+      name: f.name,
+      image: photo.image,
+      width: photo.originalWidth,
+      height: photo.originalHeight,
+      scale: photo.scale,
+    };
+    const t = performance.now();
+    const face = { landmarks: f.landmarks };
+    const fit = defaultFitter.fit(whole, face, 0, {
+      photometric: true,
+      ...embeddingIdentityOptions(predictor, colored, whole, face),
+    });
+    byDefault.ms.push(performance.now() - t);
+    byDefault.rmse.push(fit.photometric!.rmseAfter);
+    byDefault.nme.push(nme(fit.fittedLandmarks, f.landmarks));
+    if (identityRms(fit.report.identity) > QUALITY_BOUNDS.identity[0]) byDefault.wild++;
     const lfit = landmarkFitter.fit(f.landmarks, photo.originalWidth, photo.originalHeight);
     nmeBefore.push(nme(lfit.fittedLandmarks, f.landmarks));
     variants.forEach(([name, fitter, model, fitOptions], k) => {
@@ -209,12 +241,20 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
       log(`${f.name} ${name}: RMSE ${pfit.rmseAfter.toFixed(4)}, ${Math.round(results[k].ms.at(-1)!)} ms`);
     });
   }
+  disposeIdentityPredictor(predictor);
   rows.push(
     `| landmark fit only | ${mean(before).toFixed(4)} | ${mean(nmeBefore).toFixed(2)}% | | |`,
-    ...variants.map(
-      ([name], k) =>
-        `| ${name} | **${mean(results[k].rmse).toFixed(4)}** | ${mean(results[k].nme).toFixed(2)}% `
-        + `| ${(median(results[k].ms) / 1000).toFixed(2)} s | ${results[k].wild} of ${photos.length} |`,
+    ...[
+      ...variants.map(([name], k): [string, typeof byDefault] => [name, results[k]]),
+      [
+        "colour model as the albedo prior, identity held to the embedding's (the fit's default, `--identity auto`; "
+          + 'time includes the embedding)',
+        byDefault,
+      ] as [string, typeof byDefault],
+    ].map(
+      ([name, r]) =>
+        `| ${name} | **${mean(r.rmse).toFixed(4)}** | ${mean(r.nme).toFixed(2)}% `
+        + `| ${(median(r.ms) / 1000).toFixed(2)} s | ${r.wild} of ${photos.length} |`,
     ),
   );
   lines.push(
