@@ -112,14 +112,16 @@ export const LEARNED_ROTATION_PRIOR = 3;
  */
 export const LEARNED_IDENTITY_STIFFNESS = 100;
 /**
- * With an identity from the face embedding (`fit --identity embedding`), the landmark fit's identity prior is this
- * many times stiffer, around it: the 68 landmarks bend the identity away from the embedding's more than they
- * correct it. Tuning set (seeds 5000 and 5100, 24 ICT-FaceKit and 24 Surrey faces; not the held-out set), 3D error
- * ICT / Surrey: 1.30 / 1.48 mm for the default fit, 1.15 / 1.30 mm for the mean face; centred on the embedding's
- * identity 1.21 / 1.26 mm at 10×, 1.18 / 1.25 mm at 100×. The price is the landmarks' fit: on 60 held-out
- * train-300w faces the fitted NME goes from 2.22 % to 2.62 % at 10×, 2.90 % at 100×. The whole pipeline
- * (photometric stage on, its prior centred there too), same set: 1.28 / 1.33 mm default; 1.21 / 1.25 mm at 1×,
- * 1.19 / 1.23 at 3×, 1.19 / 1.20 at 10×, 1.18 / 1.20 at 30× (fitted NME 2.20 % at 1×, 2.38 % at 3×).
+ * With an identity from the face embedding (`fit`'s default for the shipped model), the landmark fit's identity
+ * prior is this many times stiffer, around it: the 68 landmarks bend the identity away from the embedding's more
+ * than they correct it. Tuning set (seeds 5000 and 5100, 24 ICT-FaceKit and 24 Surrey faces; not the held-out
+ * set), 3D error ICT / Surrey: 1.30 / 1.48 mm for the landmark fit centred on the mean face, 1.15 / 1.30 mm for
+ * the mean face; centred on the embedding's identity 1.21 / 1.26 mm at 10×, 1.18 / 1.25 mm at 100×. The price
+ * is the landmarks' fit: on 60 held-out train-300w faces the fitted NME goes from 2.22 % to 2.62 % at 10×,
+ * 2.90 % at 100×. The whole pipeline (photometric stage on, its prior centred there too), same set: 1.28 / 1.33
+ * mm centred on the mean face; 1.21 / 1.25 mm at 1×, 1.19 / 1.23 at 3×, 1.19 / 1.20 at 10×, 1.18 / 1.20 at 30×
+ * (fitted NME 2.20 % at 1×, 2.38 % at 3×). The photometric stage's own settings move it by 0.02 mm at most
+ * (identity prior 1e-3 to 3e-2, 80 steps, landmark weight 2 or 18 gives 1.19–1.21 / 1.19–1.25).
  */
 export const EMBEDDING_IDENTITY_STIFFNESS = 10;
 /** Levenberg–Marquardt steps of --fast after the regressor (the full fit takes 6–8). */
@@ -286,7 +288,7 @@ export class PhotoFitter {
 }
 
 /**
- * The fit options that hold `face`'s identity to the embedding's prediction (`fit --identity embedding`): the
+ * The fit options that hold `face`'s identity to the embedding's prediction (`fit`'s default): the
  * prior's centre, and EMBEDDING_IDENTITY_STIFFNESS.
  */
 export function embeddingIdentityOptions(
