@@ -16,13 +16,11 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { FaceLandmarker } from '../src/detect/face.js';
 import {
   embeddingIdentityOptions,
   PHOTO_MAX_SIDE,
   type Photo,
   PhotoFitter,
-  type PhotoFitOptions,
   projectLandmarks,
 } from '../src/fit/fit-photo.js';
 import { QUALITY_BOUNDS } from '../src/fit/fit-quality.js';
@@ -43,8 +41,7 @@ import {
   evaluateVariants,
   formatEvaluation,
   meanFaceVariant,
-  type PipelineVariant,
-  pickFace,
+  pipelineVariant,
   wholePipelineVariant,
 } from '../src/learn/synthetic-evaluation.js';
 import { linearToSrgb } from '../src/model/color.js';
@@ -92,35 +89,6 @@ export function heldOutTextures(dataset: AlbedoDataset, color: ColorModel): Floa
   });
 }
 
-/** The default pipeline (detector, landmark net, `--init auto`) with the photometric stage. */
-function photometricVariant(
-  name: string,
-  fitter: PhotoFitter,
-  landmarker: FaceLandmarker,
-  photometric = true,
-  photometricOptions?: PhotometricFitOptions,
-): PipelineVariant {
-  return {
-    name,
-    async fit(image, truth) {
-      const start = performance.now();
-      const photo: Photo = { name: 'synthetic', image, width: image.width, height: image.height, scale: 1 };
-      const face = pickFace(await fitter.detect(landmarker, photo), truth);
-      if (!face) return null;
-      const options: PhotoFitOptions = { photometric, photometricOptions };
-      const fitted = fitter.fit(photo, face, 0, options);
-      return {
-        camera: fitted.camera,
-        positions: fitted.positions,
-        landmarks: face.landmarks,
-        iterations: fitted.landmarkFit.iterations,
-        ms: performance.now() - start,
-        rejected: fitted.rejected,
-      };
-    },
-  };
-}
-
 const identityRms = (identity: ArrayLike<number>) => {
   let s = 0;
   for (let k = 0; k < identity.length; k++) s += identity[k] * identity[k];
@@ -153,15 +121,17 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
   const predictor = await loadIdentityPredictor();
   const lines: string[] = [];
   try {
-    const landmarkFit = cachedVariant(photometricVariant('landmark fit', new PhotoFitter(ict), landmarker, false));
+    const landmarkFit = cachedVariant(pipelineVariant(new PhotoFitter(ict), landmarker, 'landmark fit'));
     const variants = [
       landmarkFit,
       meanFaceVariant(landmarkFit, ict),
-      photometricVariant('photometric, no colour model (per-vertex albedo)', new PhotoFitter(ict), landmarker),
-      photometricVariant(
-        'photometric, colour model as the albedo prior (`--identity landmarks`)',
+      pipelineVariant(new PhotoFitter(ict), landmarker, 'photometric, no colour model (per-vertex albedo)', {
+        photometric: true,
+      }),
+      wholePipelineVariant(
         new PhotoFitter(colored),
         landmarker,
+        'photometric, colour model as the albedo prior (`--identity landmarks`)',
       ),
       wholePipelineVariant(
         new PhotoFitter(colored),
@@ -169,15 +139,10 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
         "photometric, colour model as the albedo prior, identity held to the embedding's (default)",
         predictor,
       ),
-      photometricVariant(
-        'photometric, colour model by Levenberg–Marquardt',
-        new PhotoFitter(colored),
-        landmarker,
-        true,
-        {
-          colourModelUse: 'lm',
-        },
-      ),
+      pipelineVariant(new PhotoFitter(colored), landmarker, 'photometric, colour model by Levenberg–Marquardt', {
+        photometric: true,
+        photometricOptions: { colourModelUse: 'lm' },
+      }),
     ];
     const report = await evaluateVariants(set, ict, variants, log);
     lines.push(

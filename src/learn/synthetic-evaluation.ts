@@ -563,19 +563,19 @@ export function cachedVariant(variant: PipelineVariant): PipelineVariant {
 }
 
 /**
- * The default pipeline without its photometric stage (`morphable fit --no-photometric`): the face detector
- * and the landmarker given (createNodeLandmarker: the project's net), then the landmark fit with the
- * default focal guess, of the face `pickFace` picks; a face below the quality gate is `rejected`.
- * `options` go to PhotoFitter.fit: e.g. `{ init: 'learned' }` or `{ fast: true }` with a landmarker made
- * with the regressor (`morphable fit --init learned`, `--fast`).
+ * The default pipeline on a detected face: the face detector and the landmarker given (createNodeLandmarker: the
+ * project's net), the landmark fit with the default focal guess of the face `pickFace` picks, then the photometric
+ * stage where `options.photometric` (off by default: `morphable fit --no-photometric`); a face below the quality
+ * gate is `rejected`. `options` go to PhotoFitter.fit: e.g. `{ init: 'learned' }` or `{ fast: true }` with a
+ * landmarker made with the regressor (`morphable fit --init learned`, `--fast`).
  */
-export function landmarkFitVariant(
+export function pipelineVariant(
   fitter: PhotoFitter,
   landmarker: FaceLandmarker,
   name = 'landmark fit',
-  options: Omit<PhotoFitOptions, 'photometric'> = {},
+  options: Partial<PhotoFitOptions> = {},
   /** Per-face options on top (e.g. an identity prior's centre from the face's embedding). */
-  perFace?: (image: RgbImage, face: FaceLandmarks) => Omit<PhotoFitOptions, 'photometric'>,
+  perFace?: (photo: Photo, face: FaceLandmarks) => Partial<PhotoFitOptions>,
 ): PipelineVariant {
   return {
     name,
@@ -584,7 +584,7 @@ export function landmarkFitVariant(
       const photo = syntheticPhoto(image);
       const face: FaceLandmarks | null = pickFace(await fitter.detect(landmarker, photo), truth);
       if (!face) return null;
-      const fitted = fitter.fit(photo, face, 0, { ...options, ...perFace?.(image, face), photometric: false });
+      const fitted = fitter.fit(photo, face, 0, { photometric: false, ...options, ...perFace?.(photo, face) });
       return fitOutput(fitted, face.landmarks, start);
     },
   };
@@ -672,8 +672,8 @@ export function regressionVariant(
 export function learnedVariants(model: MorphableModel, landmarker: FaceLandmarker): PipelineVariant[] {
   const fitter = new PhotoFitter(model);
   return [
-    landmarkFitVariant(fitter, landmarker, 'init learned', { init: 'learned' }),
-    landmarkFitVariant(fitter, landmarker, 'fast', { fast: true }),
+    pipelineVariant(fitter, landmarker, 'init learned', { init: 'learned' }),
+    pipelineVariant(fitter, landmarker, 'fast', { fast: true }),
     regressionVariant(fitter, landmarker),
   ];
 }
@@ -690,8 +690,8 @@ export function embeddingVariants(
   const fitter = new PhotoFitter(model);
   let last: ArrayLike<number> | undefined;
   const fit = cachedVariant(
-    landmarkFitVariant(fitter, landmarker, 'embedding identity', {}, (image, face) => {
-      const options = embeddingIdentityOptions(predictor, model, syntheticPhoto(image), face);
+    pipelineVariant(fitter, landmarker, 'embedding identity', {}, (photo, face) => {
+      const options = embeddingIdentityOptions(predictor, model, photo, face);
       last = options.identityMean;
       return options;
     }),
@@ -719,17 +719,10 @@ export function wholePipelineVariant(
   name: string,
   predictor?: IdentityPredictor,
 ): PipelineVariant {
-  return {
-    name,
-    async fit(image, truth) {
-      const start = performance.now();
-      const photo = syntheticPhoto(image);
-      const face = pickFace(await fitter.detect(landmarker, photo), truth);
-      if (!face) return null;
-      const identity = predictor && embeddingIdentityOptions(predictor, fitter.model, photo, face);
-      return fitOutput(fitter.fit(photo, face, 0, { ...identity, photometric: true }), face.landmarks, start);
-    },
-  };
+  const identity =
+    predictor
+    && ((photo: Photo, face: FaceLandmarks) => embeddingIdentityOptions(predictor, fitter.model, photo, face));
+  return pipelineVariant(fitter, landmarker, name, { photometric: true }, identity);
 }
 
 const syntheticPhoto = (image: RgbImage): Photo => ({
@@ -742,7 +735,7 @@ const syntheticPhoto = (image: RgbImage): Photo => ({
 
 /** The landmark fit from the linear start ('landmark fit', `--init linear`) and 'mean face' (its pose, no shape). */
 export function defaultVariants(model: MorphableModel, landmarker: FaceLandmarker): PipelineVariant[] {
-  const fit = cachedVariant(landmarkFitVariant(new PhotoFitter(model), landmarker, 'landmark fit', { init: 'linear' }));
+  const fit = cachedVariant(pipelineVariant(new PhotoFitter(model), landmarker, 'landmark fit', { init: 'linear' }));
   return [fit, meanFaceVariant(fit, model)];
 }
 
