@@ -7,6 +7,7 @@ import {
   decodeIdentityNetFile,
   encodeIdentityNetFile,
   type IdentityPredictor,
+  identityNetMatches,
   identityNetParams,
   predictIdentityFromEmbedding,
 } from '../src/detect/identity-from-embedding.js';
@@ -205,6 +206,17 @@ describe('identity net file', () => {
     expect(Array.from(back.tensors.get('out/weights')!.values)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(() => decodeIdentityNetFile(bytes.subarray(0, bytes.length - 2), 'x.bin')).toThrow(/x\.bin.*truncated/);
     expect(() => decodeIdentityNetFile(new Uint8Array(12), 'y.bin')).toThrow(/y\.bin.*no MIDN signature/);
+  });
+
+  it('matches the model it was trained for, and the other regions of ICT-FaceKit with as many modes', () => {
+    const trained = { ...file, model: 'ICT-FaceKit (face and head)', identityCount: 100 };
+    const model = (name: string, count = 100) => ({ name, identity: { count } }) as unknown as MorphableModel;
+    for (const name of ['ICT-FaceKit (face and head)', 'ICT-FaceKit', 'ICT-FaceKit (face)'])
+      expect(identityNetMatches(trained, model(name))).toBe(true);
+    expect(identityNetMatches(trained, model('ICT-FaceKit', 50))).toBe(false);
+    expect(identityNetMatches(trained, model('Surrey Face Model 3448 (shape only)'))).toBe(false);
+    expect(identityNetMatches(trained, model('ICT-FaceKit (my build)'))).toBe(false);
+    expect(identityNetMatches(file, model('tiny', 5))).toBe(true);
   });
 
   it('the Node loader says in one line which file is wrong', async () => {

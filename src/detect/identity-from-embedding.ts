@@ -68,9 +68,17 @@ export interface IdentityPredictor {
   file: IdentityNetFile;
 }
 
-/** Whether the net predicts `model`'s identities (trained for a model of its name and identity count). */
+/** The names of ICT-FaceKit's regions as the importer makes them (io/importers/ict-facekit.ts ictModelName). */
+const ICT_FACEKIT_REGION = /^ICT-FaceKit( \((face|face and head)\))?$/;
+
+/**
+ * Whether the net predicts `model`'s identities: it was trained for a model of its name and identity count, or
+ * for another region of ICT-FaceKit with as many modes (every region is cut from the same identity modes, so
+ * one coefficient vector is one face in all of them; test/ict.test.ts compares them).
+ */
 export function identityNetMatches(file: IdentityNetFile, model: MorphableModel): boolean {
-  return file.model === model.name && file.identityCount === model.identity.count;
+  const family = (name: string) => (ICT_FACEKIT_REGION.test(name) ? 'ICT-FaceKit' : name);
+  return family(file.model) === family(model.name) && file.identityCount === model.identity.count;
 }
 
 /** Tensors of a decoded file (dispose them with disposeParams). */
