@@ -207,19 +207,16 @@ export async function colorModelBench(shared: string, options: ColorModelBenchOp
     });
   }
   disposeIdentityPredictor(predictor);
+  const row = (name: string, r: typeof byDefault) =>
+    `| ${name} | **${mean(r.rmse).toFixed(4)}** | ${mean(r.nme).toFixed(2)}% `
+    + `| ${(median(r.ms) / 1000).toFixed(2)} s | ${r.wild} of ${photos.length} |`;
   rows.push(
     `| landmark fit only | ${mean(before).toFixed(4)} | ${mean(nmeBefore).toFixed(2)}% | | |`,
-    ...[
-      ...variants.map(([name], k): [string, typeof byDefault] => [name, results[k]]),
-      [
-        "colour model as the albedo prior, identity held to the embedding's (the fit's default, `--identity auto`; "
-          + 'time includes the embedding)',
-        byDefault,
-      ] as [string, typeof byDefault],
-    ].map(
-      ([name, r]) =>
-        `| ${name} | **${mean(r.rmse).toFixed(4)}** | ${mean(r.nme).toFixed(2)}% `
-        + `| ${(median(r.ms) / 1000).toFixed(2)} s | ${r.wild} of ${photos.length} |`,
+    ...variants.map(([name], k) => row(name, results[k])),
+    row(
+      "colour model as the albedo prior, identity held to the embedding's (the fit's default, `--identity auto`; "
+        + 'time includes the embedding)',
+      byDefault,
     ),
   );
   lines.push(

@@ -61,6 +61,17 @@ async function fetchBytes(url: string): Promise<ArrayBuffer> {
   return response.arrayBuffer();
 }
 
+/** A file the page's server may offer (vite.config.ts), or undefined: the app works without it. */
+async function fetchOptional(url: string): Promise<Uint8Array | undefined> {
+  const response = await fetch(url).catch(() => undefined);
+  // Absent: an error status, or the page itself (Vite's servers answer unknown paths with index.html).
+  if (!response?.ok || response.headers.get('Content-Type')?.startsWith('text/html')) return undefined;
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** face-api's weight files, as the page's server offers them. */
+const faceApiFiles = (assetBase: string) => (fileName: string) => fetchBytes(`${assetBase}face-api/${fileName}`);
+
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'load': {
@@ -74,7 +85,7 @@ async function handle(message: ToWorker): Promise<void> {
         // One status per step, so that a slow start says where it stands.
         post({ type: 'status', text: 'starting tfjs (wasm)…' });
         useWorkerEnvironment();
-        const readModelFile = async (fileName: string) => fetchBytes(`${message.assetBase}face-api/${fileName}`);
+        const readModelFile = faceApiFiles(message.assetBase);
         const wasmPaths = `${message.assetBase}tfjs-wasm/`;
         await startFaceApiBackend(faceapi, wasmPaths);
         post({ type: 'status', text: 'loading the face detector and landmarker…' });
@@ -236,7 +247,7 @@ function useWorkerEnvironment(): void {
 /**
  * The model with the colour model the page's server offers (color-model.bin: models/color-model-300w.bin, see
  * vite.config.ts) where it was made for this model and the model has none of its own; else the model as it is
- * (the photometric fit's per-vertex albedo). A missing file is no error: the app works without it.
+ * (the photometric fit's per-vertex albedo).
  */
 async function withServedColorModel(
   model: MorphableModel,
@@ -244,12 +255,10 @@ async function withServedColorModel(
 ): Promise<{ model: MorphableModel; colorModel: string }> {
   if (model.color) return { model, colorModel: 'in the model' };
   const url = `${assetBase}color-model.bin`;
-  const response = await fetch(url).catch(() => undefined);
-  // Absent: an error status, or the page itself (Vite's servers answer unknown paths with index.html).
-  if (!response?.ok || response.headers.get('Content-Type')?.startsWith('text/html'))
-    return { model, colorModel: 'none' };
+  const bytes = await fetchOptional(url);
+  if (!bytes) return { model, colorModel: 'none' };
   post({ type: 'status', text: 'reading the colour model…' });
-  const file = decodeColorModelFile(new Uint8Array(await response.arrayBuffer()), url);
+  const file = decodeColorModelFile(bytes, url);
   if (file.model.name !== model.name || file.model.vertexCount !== model.vertexCount)
     return { model, colorModel: 'none' };
   return { model: withColorModel(model, file, url), colorModel: 'color-model.bin' };
@@ -261,22 +270,22 @@ let embeddingWeights: FaceEmbeddingParams | undefined;
 /**
  * The identity-from-embedding predictor the page's server offers (identity-from-embedding.bin, see
  * vite.config.ts) where it was trained for this model, else undefined (the fit centres the identity on the mean
- * face). A missing file is no error.
+ * face).
  */
 async function servedIdentityPredictor(
   model: MorphableModel,
   assetBase: string,
 ): Promise<IdentityPredictor | undefined> {
   const url = `${assetBase}identity-from-embedding.bin`;
-  const response = await fetch(url).catch(() => undefined);
-  if (!response?.ok || response.headers.get('Content-Type')?.startsWith('text/html')) return undefined;
-  const file = decodeIdentityNetFile(new Uint8Array(await response.arrayBuffer()), url);
+  const bytes = await fetchOptional(url);
+  if (!bytes) return undefined;
+  const file = decodeIdentityNetFile(bytes, url);
   if (!identityNetMatches(file, model)) return undefined;
   post({ type: 'status', text: 'loading the face-recognition net…' });
   const tf = faceapi.tf as unknown as Tf;
   embeddingWeights ??= (await loadFaceApiWeights(
     faceapi,
-    (fileName) => fetchBytes(`${assetBase}face-api/${fileName}`),
+    faceApiFiles(assetBase),
     'face_recognition_model',
   )) as unknown as FaceEmbeddingParams;
   return { tf, embedding: embeddingWeights, net: identityNetParams(tf, file), file };
