@@ -71,6 +71,9 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
       ...embeddingVariants(ict, landmarker, predictor),
       trueLandmarksVariant(new PhotoFitter(ict)),
       wholePipelineVariant(wholeFitter, landmarker, 'whole pipeline, --identity landmarks'),
+      wholePipelineVariant(wholeFitter, landmarker, 'whole pipeline, --expression-stiffness 1', predictor, {
+        expressionStiffness: 1,
+      }),
       wholePipelineVariant(wholeFitter, landmarker, 'whole pipeline (the default)', predictor),
     ];
     const report = await evaluateVariants(set, ict, variants, options.log);
@@ -88,7 +91,9 @@ export async function crossModelBench(shared: string, options: CrossModelOptions
         + 'fit\'s pose. "Whole pipeline" is `morphable fit` as it runs by default: landmark fit, then the '
         + 'photometric stage with the shipped colour model (models/color-model-300w.bin) as the albedo prior, the '
         + "identity held to the embedding's (`--identity auto`), or centred on the mean face (`--identity "
-        + 'landmarks`, the default before). '
+        + 'landmarks`), and with the expression priors of the landmark fit itself (`--expression-stiffness 1`, the '
+        + 'default before; the default holds the expressions ten times more firmly, as every other variant here '
+        + 'does). '
         + 'Pose MAE in degrees; 3D error: NoW-style median over faces of the per-face median distance (mm) of the '
         + 'true mesh within 95 mm of the nose tip to the fitted surface after landmark similarity + ICP '
         + '(src/geometry/shape-error.ts). ms: detection + fit per face, median.',

@@ -4,7 +4,7 @@
  */
 import { type Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
-import { type FitInit, IDENTITY_CHOICES, type IdentityChoice } from '../fit/fit-photo.js';
+import { type FitInit, IDENTITY_CHOICES, type IdentityChoice, PHOTO_EXPRESSION_STIFFNESS } from '../fit/fit-photo.js';
 import { MIN_QUALITY } from '../fit/fit-quality.js';
 import { LANDMARKER_KINDS, type LandmarkerKind } from '../detect/face.js';
 import { defaultModelPath } from '../io/node/model-paths.js';
@@ -25,6 +25,7 @@ export interface FitSettingsOptions {
   fast?: boolean;
   regressor?: string;
   identity: IdentityChoice;
+  expressionStiffness: number;
   outputs?: OutputKind[];
 }
 
@@ -96,6 +97,14 @@ export function addFitSettingsOptions(command: Command): Command {
         .default('auto'),
     )
     .option(
+      '--expression-stiffness <n>',
+      "the expression prior's weight, times the landmark fit's own: the default holds a face near neutral "
+        + 'unless its landmarks clearly say otherwise (68 points fit small expressions mostly from noise); 1 fits '
+        + 'every expression the landmarks suggest',
+      positiveNumberOption('--expression-stiffness'),
+      PHOTO_EXPRESSION_STIFFNESS,
+    )
+    .option(
       '--regressor <file>',
       'weights of the one-pass regressor (default: the shipped one, for the shipped model)',
     );
@@ -112,6 +121,7 @@ export function fitSettingsFrom(options: FitSettingsOptions): FitSettings {
     photometric: options.photometric,
     colorModel: options.colorModel,
     identity: options.identity,
+    expressionStiffness: options.expressionStiffness,
     maxFaces: options.maxFaces,
     minQuality: options.minQuality,
     focal: options.focal,

@@ -123,7 +123,7 @@ export interface PhotometricFitResult {
 
 /** How far the albedo is pulled to its left/right mirror each round (1: fully symmetric). */
 const SYMMETRY = 0.5;
-const DEFAULTS = {
+export const PHOTOMETRIC_FIT_DEFAULTS = {
   size: 256,
   landmarkWeight: 6,
   /**
@@ -140,7 +140,7 @@ const DEFAULTS = {
   landmarkNoise: 0.01,
 };
 const ADAM_STEPS = 40;
-type FitSettings = typeof DEFAULTS;
+type FitSettings = typeof PHOTOMETRIC_FIT_DEFAULTS;
 /** With a colour model or known albedo: Levenberg–Marquardt iterations, and the expression prior of its energy. */
 const COLOUR_MODEL_ITERATIONS = 8;
 const COLOUR_MODEL_EXPRESSION_PRIOR = 10;
@@ -186,7 +186,7 @@ export class PhotometricFitter {
   private readonly albedoSeen: Float64Array;
   private readonly albedoNext: Float64Array;
   private readonly meanColour = new Float64Array(3);
-  private albedoPrior = DEFAULTS.albedoPrior;
+  private albedoPrior = PHOTOMETRIC_FIT_DEFAULTS.albedoPrior;
   /** Pull towards the colour model's reconstruction of the albedo (0: towards the mean colour). */
   private colourModelPrior = 0;
   private readonly priorTarget: Float32Array;
@@ -197,13 +197,13 @@ export class PhotometricFitter {
   private projector: WeightedProjector | undefined;
   /** The per-channel gain between the fit's albedo and the colour model's, at the last reconstruction. */
   private readonly priorGain = new Float64Array(3);
-  private robustScale = DEFAULTS.robustScale;
+  private robustScale = PHOTOMETRIC_FIT_DEFAULTS.robustScale;
 
   constructor(model: MorphableModel, options: { size?: number } = {}) {
     this.model = model;
     this.faceVertices = model.regions.face ?? Uint32Array.from({ length: model.vertexCount }, (_, i) => i);
     this.face = submodel(model, this.faceVertices);
-    this.size = options.size ?? DEFAULTS.size;
+    this.size = options.size ?? PHOTOMETRIC_FIT_DEFAULTS.size;
     if (!(this.size >= 32 && this.size % 2 === 0))
       throw new RangeError(`render size must be even and at least 32 (got ${this.size})`);
     const n = this.face.vertexCount;
@@ -237,7 +237,7 @@ export class PhotometricFitter {
     start: LandmarkFitResult,
     options: PhotometricFitOptions = {},
   ): PhotometricFitResult {
-    const o = { ...DEFAULTS, ...options };
+    const o = { ...PHOTOMETRIC_FIT_DEFAULTS, ...options };
     this.albedoPrior = o.albedoPrior;
     const useModelAsPrior = o.colourModelUse !== 'lm' && this.colourModel !== undefined && !options.albedo;
     this.colourModelPrior = useModelAsPrior ? (o.colourModelPrior ?? COLOUR_MODEL_PRIOR) : 0;

@@ -718,11 +718,12 @@ export function wholePipelineVariant(
   landmarker: FaceLandmarker,
   name: string,
   predictor?: IdentityPredictor,
+  options: Partial<PhotoFitOptions> = {},
 ): PipelineVariant {
   const identity =
     predictor
     && ((photo: Photo, face: FaceLandmarks) => embeddingIdentityOptions(predictor, fitter.model, photo, face));
-  return pipelineVariant(fitter, landmarker, name, { photometric: true }, identity);
+  return pipelineVariant(fitter, landmarker, name, { photometric: true, ...options }, identity);
 }
 
 const syntheticPhoto = (image: RgbImage): Photo => ({

@@ -58,6 +58,8 @@ export interface FitSettings {
    * model, else the mean face ('auto'). --fast leaves it to the regressor, except 'embedding'.
    */
   identity: IdentityChoice;
+  /** The expression priors times this (PhotoFitOptions.expressionStiffness; default PHOTO_EXPRESSION_STIFFNESS). */
+  expressionStiffness?: number;
   maxFaces: number;
   minQuality: number;
   /** A known focal length in pixels of the full photo; else EXIF, else estimated. */
@@ -179,6 +181,7 @@ export class PhotoJobRunner {
           init: settings.init,
           fast: settings.fast,
           ...(this.identityPredictor && embeddingIdentityOptions(this.identityPredictor, fitter.model, photo, face)),
+          expressionStiffness: settings.expressionStiffness,
           focal: focal?.px,
           focalSource: focal?.source,
           minQuality: settings.minQuality,
