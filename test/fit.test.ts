@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCamera, estimatePoseLinear, modelViewMatrix } from '../src/geometry/camera.js';
 import { projectPoints } from '../src/geometry/projection.js';
+import { PhotoFitter } from '../src/fit/fit-photo.js';
 import { LandmarkFitter } from '../src/fit/landmark-fit.js';
 import { choleskySolve, symmetricEigen } from '../src/geometry/linalg.js';
 import {
@@ -236,6 +237,55 @@ describe.skipIf(!hasShared)('landmark fitting on synthetic faces with known coef
     const { medianPose, meanRatio } = trial(ict, 16, { expressions: 2 });
     expect(medianPose).toBeLessThan(2.5);
     expect(meanRatio).toBeLessThan(0.9);
+  });
+
+  it('a photo fit holds small expressions near neutral, and still fits a wide-open jaw', () => {
+    // Landmarks as a detector gives them (4 px noise on an 800-px photo): the default expression prior
+    // (PHOTO_EXPRESSION_STIFFNESS) against the landmark fit's own (--expression-stiffness 1).
+    const fitter = new PhotoFitter(ict);
+    const photoFit = (
+      truth: { landmarks: Float32Array; width: number; height: number; camera: { focal: number } },
+      stiffness?: number,
+    ) =>
+      fitter.fit(
+        {
+          name: 'synthetic',
+          image: { width: truth.width, height: truth.height, data: new Uint8Array(0) },
+          width: truth.width,
+          height: truth.height,
+          scale: 1,
+        },
+        { landmarks: truth.landmarks },
+        0,
+        { photometric: false, focal: truth.camera.focal, expressionStiffness: stiffness },
+      );
+    const meanAbs = (v: Float32Array) => v.reduce((s, x) => s + Math.abs(x), 0) / v.length;
+    const random = new SeededRandom(21);
+    const held = { expression: 0, error: 0 },
+      free = { expression: 0, error: 0 };
+    for (let i = 0; i < 12; i++) {
+      const truth = syntheticFace(ict, random, { noise: 4 });
+      for (const [sum, stiffness] of [
+        [held, undefined],
+        [free, 1],
+      ] as const) {
+        const fitted = photoFit(truth, stiffness);
+        sum.expression += meanAbs(fitted.expression) / 12;
+        sum.error += rmsDistance(fitted.positions, truth.shape, ict.regions.face) / 12;
+      }
+    }
+    const jaw = ict.expression.names.indexOf('jawOpen');
+    const expression = new Float32Array(ict.expression.count);
+    expression[jaw] = 0.8;
+    const open = photoFit(syntheticFace(ict, new SeededRandom(22), { noise: 4, expression }));
+    console.log(
+      `neutral faces, mean |expression| ${held.expression.toFixed(3)} held vs ${free.expression.toFixed(3)}, `
+        + `3D RMS ${held.error.toFixed(2)} vs ${free.error.toFixed(2)} mm; `
+        + `jawOpen 0.8 fitted as ${open.expression[jaw].toFixed(2)}`,
+    );
+    expect(held.expression).toBeLessThan(0.5 * free.expression);
+    expect(held.error).toBeLessThan(free.error);
+    expect(open.expression[jaw]).toBeGreaterThan(0.5);
   });
 
   it('ICT-FaceKit, 40 faces each neutral and with 2 blendshapes: no pose pulled off by the jaw outline', () => {

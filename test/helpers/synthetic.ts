@@ -32,12 +32,12 @@ export interface SyntheticFace {
 export function syntheticFace(
   model: MorphableModel,
   random: SeededRandom,
-  options: { maxYaw?: number; noise?: number; expressions?: number } = {},
+  options: { maxYaw?: number; noise?: number; expressions?: number; expression?: Float32Array } = {},
 ): SyntheticFace {
   const width = 800,
     height = 800;
   const identity = new Float32Array(model.identity.count).map(() => random.normal());
-  const expression = new Float32Array(model.expression.count);
+  const expression = options.expression ?? new Float32Array(model.expression.count);
   for (let j = 0; j < (options.expressions ?? 0); j++)
     expression[Math.floor(random.uniform() * expression.length)] = 0.2 + 0.4 * random.uniform();
   const maxYaw = options.maxYaw ?? 30;
