@@ -170,6 +170,38 @@ describe.skipIf(!hasShared)('morphable fit', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('--expression-stiffness: the default holds the expressions nearer neutral than 1; 0 is refused', async () => {
+    const fitWith = async (stiffness: string[]) => {
+      const result = await runCli([
+        'fit',
+        `${FACES}/lfpw_image_0010.png`,
+        '--landmarks',
+        `${FACES}/lfpw_image_0010.pts`,
+        '--model',
+        model,
+        '--no-photometric',
+        '--outputs',
+        'json',
+        '--out',
+        join(work, `expression-${stiffness.join('') || 'default'}`),
+        '--json',
+        ...stiffness,
+      ]);
+      expect(result.code).toBe(0);
+      const weights = Object.values(JSON.parse(result.stdout)[0].expression) as number[];
+      return weights.reduce((sum, w) => sum + Math.abs(w), 0);
+    };
+    const held = await fitWith([]);
+    const free = await fitWith(['--expression-stiffness', '1']);
+    expect(free).toBeGreaterThan(0);
+    expect(held).toBeLessThan(0.7 * free);
+    expectOneLineError(
+      await runCli(['fit', `${FACES}/lfpw_image_0010.png`, '--expression-stiffness', '0']),
+      '--expression-stiffness',
+      '0 is not a positive number',
+    );
+  });
+
   it('rejects a .pts with the wrong number of points', async () => {
     const pts = join(work, 'short.pts');
     writeFileSync(pts, 'version: 1\nn_points: 2\n{\n1 2\n3 4\n}\n');

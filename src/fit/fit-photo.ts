@@ -131,7 +131,9 @@ export const LEARNED_IDENTITY_STIFFNESS = 100;
  * 2.90 % at 100×. The whole pipeline (photometric stage on, its prior centred there too), same set: 1.28 / 1.33
  * mm centred on the mean face; 1.21 / 1.25 mm at 1×, 1.19 / 1.23 at 3×, 1.19 / 1.20 at 10×, 1.18 / 1.20 at 30×
  * (fitted NME 2.20 % at 1×, 2.38 % at 3×). The photometric stage's own settings move it by 0.02 mm at most
- * (identity prior 1e-3 to 3e-2, 80 steps, landmark weight 2 or 18 gives 1.19–1.21 / 1.19–1.25).
+ * (identity prior 1e-3 to 3e-2, 80 steps, landmark weight 2 or 18 gives 1.19–1.21 / 1.19–1.25). Checked again
+ * with the stiffer expression prior (PHOTO_EXPRESSION_STIFFNESS), whole pipeline, 72 faces of each model: 1.06 /
+ * 1.14 mm at 3×, 1.07 / 1.10 at 10×, 1.05 / 1.09 at 30×.
  */
 export const EMBEDDING_IDENTITY_STIFFNESS = 10;
 /**
