@@ -28,8 +28,11 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
  */
 const landmarkFitOut = join(work, 'out');
 let landmarkFit: Promise<CliResult> | undefined;
-const fitToGivenLandmarks = () =>
-  (landmarkFit ??= runCli([
+const fitToGivenLandmarks = () => (landmarkFit ??= runCli(lfpwFitArgs(landmarkFitOut, '--json')));
+
+/** `fit` of lfpw_image_0010.png to its .pts with the Surrey model into `out`, then `options`. */
+function lfpwFitArgs(out: string, ...options: string[]): string[] {
+  return [
     'fit',
     `${FACES}/lfpw_image_0010.png`,
     '--landmarks',
@@ -37,9 +40,10 @@ const fitToGivenLandmarks = () =>
     '--model',
     model,
     '--out',
-    landmarkFitOut,
-    '--json',
-  ]));
+    out,
+    ...options,
+  ];
+}
 
 describe.skipIf(!hasShared)('morphable fit', () => {
   beforeAll(async () => {
@@ -150,20 +154,8 @@ describe.skipIf(!hasShared)('morphable fit', () => {
 
   it('refuses --identity embedding for a model the identity net was not trained for, in one line', async () => {
     const out = join(work, 'no-embedding');
-    const pts = `${FACES}/lfpw_image_0010.pts`;
     expectOneLineError(
-      await runCli([
-        'fit',
-        `${FACES}/lfpw_image_0010.png`,
-        '--landmarks',
-        pts,
-        '--model',
-        model,
-        '--out',
-        out,
-        '--identity',
-        'embedding',
-      ]),
+      await runCli(lfpwFitArgs(out, '--identity', 'embedding')),
       '--identity embedding',
       'its net predicts ICT-FaceKit (face and head) identities, not Surrey Face Model',
     );
@@ -172,21 +164,8 @@ describe.skipIf(!hasShared)('morphable fit', () => {
 
   it('--expression-stiffness: the default holds the expressions nearer neutral than 1; 0 is refused', async () => {
     const fitWith = async (stiffness: string[]) => {
-      const result = await runCli([
-        'fit',
-        `${FACES}/lfpw_image_0010.png`,
-        '--landmarks',
-        `${FACES}/lfpw_image_0010.pts`,
-        '--model',
-        model,
-        '--no-photometric',
-        '--outputs',
-        'json',
-        '--out',
-        join(work, `expression-${stiffness.join('') || 'default'}`),
-        '--json',
-        ...stiffness,
-      ]);
+      const out = join(work, `expression-${stiffness.join('') || 'default'}`);
+      const result = await runCli(lfpwFitArgs(out, '--no-photometric', '--outputs', 'json', '--json', ...stiffness));
       expect(result.code).toBe(0);
       const weights = Object.values(JSON.parse(result.stdout)[0].expression) as number[];
       return weights.reduce((sum, w) => sum + Math.abs(w), 0);
